@@ -1,0 +1,71 @@
+"""Parse and render JSON with orjson: strict UTF-8, no NaN, bounded nesting, and fast."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from django.conf import settings
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer
+
+from basalt.core.errors import InvalidJson, PayloadTooLarge
+
+# Deeper documents are refused before they can cost recursion elsewhere (orjson stops at 1024).
+MAX_JSON_DEPTH = 64
+
+
+def json_depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return False
+
+
+def loads_body(raw: bytes) -> Any:
+    """Decode a request body or raise InvalidJson/PayloadTooLarge."""
+    if len(raw) > settings.BASALT_MAX_JSON_BODY:
+        raise PayloadTooLarge()
+    if not raw.strip():
+        raise InvalidJson("The request body is empty.")
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        reason = str(exc)
+        if "utf-8" in reason.lower() or "surrogate" in reason.lower():
+            raise InvalidJson("The request body is not valid UTF-8.") from None
+        if "recursion" in reason.lower():
+            raise InvalidJson("The request body is nested too deeply.") from None
+        raise InvalidJson("The request body is not valid JSON.") from None
+    if json_depth_exceeds(value):
+        raise InvalidJson(f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.")
+    return value
+
+
+def dumps(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+
+
+class OrjsonParser(BaseParser):
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        raw = stream.read() if stream is not None else b""
+        return loads_body(raw)
+
+
+class OrjsonRenderer(BaseRenderer):
+    media_type = "application/json"
+    format = "json"
+    charset = None
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None:
+            return b""
+        return dumps(data)

@@ -1,0 +1,104 @@
+"""Give every response a request id and keep the API's error contract JSON-only."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from basalt.core.errors import BasaltError, NotFound, PayloadTooLarge, to_basalt_error
+from basalt.core.json import dumps
+
+logger = logging.getLogger("basalt.request")
+
+REQUEST_ID_HEADER = "X-Request-Id"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+API_PREFIX = "/api/"
+# Upload routes stream their bodies and check their own, larger limits.
+STREAMED_BODY_PREFIXES = ("/api/v1/files",)
+
+
+def json_error(error: BasaltError, request: HttpRequest | None = None) -> HttpResponse:
+    response = HttpResponse(dumps(error.payload()), status=error.status, content_type="application/json")
+    for name, value in error.headers.items():
+        response[name] = value
+    return response
+
+
+class RequestIdMiddleware:
+    """Echo a well-formed incoming X-Request-Id or mint one, so logs and clients can correlate."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        request.request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        response = self.get_response(request)
+        response[REQUEST_ID_HEADER] = request.request_id
+        return response
+
+
+class ApiErrorMiddleware:
+    """Under /api/, refuse oversized bodies early and turn every failure into the JSON contract."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith(API_PREFIX):
+            return self.get_response(request)
+        if self._declared_body_too_large(request):
+            return json_error(PayloadTooLarge())
+        response = self.get_response(request)
+        content_type = response.get("Content-Type", "")
+        if response.status_code >= 400 and "json" not in content_type:
+            # Framework-made HTML pages (CSRF failure, stray 404s) never reach API clients.
+            return json_error(self._generic_for(response.status_code))
+        return response
+
+    @staticmethod
+    def _declared_body_too_large(request: HttpRequest) -> bool:
+        if request.path.startswith(STREAMED_BODY_PREFIXES):
+            return False
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return False
+        return length > settings.BASALT_MAX_JSON_BODY
+
+    @staticmethod
+    def _generic_for(status: int) -> BasaltError:
+        if status == 404:
+            return NotFound()
+        error = BasaltError("The request could not be processed.", code="invalid_operation")
+        error.status = status
+        if status == 403:
+            error.code = "permission_denied"
+        elif status == 405:
+            error.code = "method_not_allowed"
+        elif status == 413:
+            error.code = "payload_too_large"
+        elif status >= 500:
+            error.code = "internal_error"
+            error.message = "An unexpected error occurred."
+        return error
+
+    def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
+        if not request.path.startswith(API_PREFIX):
+            return None
+        error = to_basalt_error(exc)
+        if error is not None:
+            return json_error(error)
+        request_id = getattr(request, "request_id", "")
+        logger.exception("unhandled error request_id=%s path=%s", request_id, request.path)
+        server_error = BasaltError(
+            "An unexpected error occurred. Quote the request id when reporting it.",
+            code="internal_error",
+            details={"request_id": request_id},
+        )
+        server_error.status = 500
+        return json_error(server_error)

@@ -1,0 +1,43 @@
+"""Resolve the Caller of a data-API request once: API key first, then an optional bearer token."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest
+
+from basalt.core.caller import Caller
+from basalt.core.errors import InvalidToken
+from basalt.projects.keys import resolve_key
+
+# Identity registers a resolver here that turns (key caller, bearer token) into a user caller;
+# until one is registered, a bearer token cannot be honoured and is refused rather than ignored.
+BearerResolver = Callable[[Caller, str], Caller]
+_bearer_resolvers: list[BearerResolver] = []
+
+
+def register_bearer_resolver(resolver: BearerResolver) -> None:
+    if resolver not in _bearer_resolvers:
+        _bearer_resolvers.append(resolver)
+
+
+def bearer_token(request: HttpRequest) -> str | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken("The Authorization header must be 'Bearer <access_token>'.")
+    return token.strip()
+
+
+def resolve_caller(request: HttpRequest) -> Caller:
+    caller = Caller.for_key(resolve_key(request.META.get("HTTP_X_API_KEY")))
+    token = bearer_token(request)
+    if token is None:
+        return caller
+    if not _bearer_resolvers:
+        raise InvalidToken()
+    for resolver in _bearer_resolvers:
+        caller = resolver(caller, token)
+    return caller

@@ -1,0 +1,42 @@
+"""Create a project from a shell and print its ref and fresh keys as JSON."""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from basalt.accounts.models import Account
+from basalt.core.errors import BasaltError
+from basalt.projects import services
+from basalt.projects.api.serializers import key_out, project_out
+
+
+class Command(BaseCommand):
+    help = "Create a project owned by EMAIL (the console account is created, password unset, if missing)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--owner", required=True, help="email of the owning console account")
+        parser.add_argument("--name", required=True, help="project name")
+
+    def handle(self, *args, owner: str, name: str, **options):
+        try:
+            with transaction.atomic():
+                account = Account.objects.filter(email__iexact=owner.strip()).first()
+                created_account = account is None
+                if account is None:
+                    account = Account.objects.create_user(owner.strip())
+                project = services.create_project(account, name)
+                publishable = services.create_key(account, project, "publishable", "default publishable")
+                secret = services.create_key(account, project, "secret", "default secret")
+        except BasaltError as exc:
+            raise CommandError(f"{exc.message} {json.dumps(exc.details) if exc.details else ''}".strip()) from None
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        output = {
+            **project_out(project),
+            "owner": account.email,
+            "owner_created": created_account,
+            "publishable_key": key_out(publishable.key, publishable.raw),
+            "secret_key": key_out(secret.key, secret.raw),
+        }
+        self.stdout.write(json.dumps(output, indent=2))

@@ -1,0 +1,98 @@
+"""A project's own settings (CORS origins, limits, auth options), validated and defaulted here."""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+from django.db import transaction
+
+from basalt.core.errors import ValidationFailed
+from basalt.projects.models import Project
+
+DEFAULTS: dict[str, Any] = {
+    "cors_origins": [],
+    "limits": {
+        "max_json_body": 1024 * 1024,
+        "max_page_size": 1000,
+        "max_in_values": 1000,
+        "max_where_depth": 10,
+        "max_regex_length": 256,
+        "max_batch_requests": 100,
+        "max_expand_depth": 3,
+        "max_file_size": 50 * 1024 * 1024,
+    },
+}
+# Upper bounds an owner cannot raise limits past: they protect the shared server.
+LIMIT_CEILINGS = {
+    "max_json_body": 16 * 1024 * 1024,
+    "max_page_size": 1000,
+    "max_in_values": 1000,
+    "max_where_depth": 10,
+    "max_regex_length": 1024,
+    "max_batch_requests": 100,
+    "max_expand_depth": 3,
+    "max_file_size": 5 * 1024 * 1024 * 1024,
+}
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
+
+# Other areas (identity, push, email) register their own sections with a validator.
+SECTION_VALIDATORS: dict[str, Any] = {}
+
+
+def effective_settings(project: Project) -> dict[str, Any]:
+    merged = copy.deepcopy(DEFAULTS)
+    stored = project.settings or {}
+    for section, value in stored.items():
+        if isinstance(value, dict) and isinstance(merged.get(section), dict):
+            merged[section].update(value)
+        else:
+            merged[section] = value
+    return merged
+
+
+def _validate_cors(value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(origin, str) for origin in value):
+        raise ValidationFailed(details={"cors_origins": ["Must be a list of origins like https://app.example.com."]})
+    bad = [origin for origin in value if origin != "*" and not _ORIGIN.match(origin)]
+    if bad:
+        raise ValidationFailed(details={"cors_origins": [f"Not an origin: {bad[0][:100]}"]})
+    return value
+
+
+def _validate_limits(value: Any) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise ValidationFailed(details={"limits": ["Must be an object."]})
+    errors: dict[str, list[str]] = {}
+    for name, number in value.items():
+        if name not in LIMIT_CEILINGS:
+            errors[f"limits.{name}"] = ["Unknown limit."]
+        elif not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= LIMIT_CEILINGS[name]:
+            errors[f"limits.{name}"] = [f"Must be an integer from 1 to {LIMIT_CEILINGS[name]}."]
+    if errors:
+        raise ValidationFailed(details=errors)
+    return value
+
+
+SECTION_VALIDATORS.update({"cors_origins": _validate_cors, "limits": _validate_limits})
+
+
+@transaction.atomic
+def update_settings(project: Project, changes: Any) -> dict[str, Any]:
+    if not isinstance(changes, dict):
+        raise ValidationFailed(details={"settings": ["Must be an object."]})
+    unknown = [name for name in changes if name not in SECTION_VALIDATORS]
+    if unknown:
+        raise ValidationFailed(details={name: ["Unknown setting."] for name in unknown})
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    stored = dict(project.settings or {})
+    for section, value in changes.items():
+        cleaned = SECTION_VALIDATORS[section](value)
+        if isinstance(cleaned, dict) and isinstance(stored.get(section), dict):
+            stored[section] = {**stored[section], **cleaned}
+        else:
+            stored[section] = cleaned
+    project.settings = stored
+    project.save(update_fields=["settings"])
+    return effective_settings(project)

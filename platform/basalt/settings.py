@@ -1,0 +1,287 @@
+"""Configure Basalt from environment variables for the embedded default or production profile."""
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+from basalt.env import ConfigurationError, env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent
+PROFILE = env_str("BASALT_PROFILE", "embedded")
+if PROFILE not in {"embedded", "production"}:
+    raise ConfigurationError(f"BASALT_PROFILE must be 'embedded' or 'production', got {PROFILE!r}")
+PRODUCTION = PROFILE == "production"
+
+DATA_DIR = Path(env_str("BASALT_DATA_DIR", "./data")).resolve()
+
+INSECURE_SECRET_KEYS = {"", "change-me", "changeme", "secret", "django-insecure", "replace-me"}
+
+
+def _embedded_secret_key() -> str:
+    """Keep one generated secret per data folder so sessions and tokens survive restarts."""
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_str("SECRET_KEY") or ("" if PRODUCTION else _embedded_secret_key())
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"]
+)
+
+
+def production_problems() -> list[str]:
+    """List every unsafe production setting so the operator fixes them in one go."""
+    problems = []
+    if SECRET_KEY in INSECURE_SECRET_KEYS or SECRET_KEY.startswith("django-insecure") or len(SECRET_KEY) < 32:
+        problems.append("SECRET_KEY is missing, a known default, or shorter than 32 characters")
+    if DEBUG:
+        problems.append("DEBUG is on")
+    if not ALLOWED_HOSTS:
+        problems.append("ALLOWED_HOSTS is empty")
+    return problems
+
+
+if PRODUCTION and production_problems():
+    raise ConfigurationError(
+        "refusing to start in production: " + "; ".join(production_problems()) + " (see .env.example)"
+    )
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "djoser",
+    "guardian",
+    "channels",
+    "basalt.core",
+    "basalt.accounts",
+    "basalt.projects",
+    "basalt.health",
+]
+
+MIDDLEWARE = [
+    "basalt.core.middleware.RequestIdMiddleware",
+    "basalt.core.middleware.ApiErrorMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "basalt.urls"
+ASGI_APPLICATION = "basalt.asgi.application"
+WSGI_APPLICATION = "basalt.wsgi.application"
+# The API answers both with and without a trailing slash itself; redirects would drop POST bodies.
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# --- database -------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_health_checks=True)}
+else:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(DATA_DIR / "basalt.sqlite3"),
+            "OPTIONS": {
+                # WAL lets readers run beside the writer; IMMEDIATE makes writers queue instead of
+                # failing with "database is locked" when two transactions upgrade at once.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    pool_size = env_int("DATABASE_POOL_SIZE", 0)
+    if pool_size > 0:
+        # A bounded pool per process keeps PostgreSQL under max_connections under load.
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": pool_size,
+            "timeout": 10,
+        }
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- redis: channel layer, cache, broker -----------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+    }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "memory://")
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not (REDIS_URL or env_str("CELERY_BROKER_URL")))
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+
+# --- files -----------------------------------------------------------------------------------
+S3_BUCKET = env_str("S3_BUCKET")
+if S3_BUCKET:
+    DEFAULT_FILE_STORAGE_BACKEND = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": env_str("S3_ENDPOINT_URL") or None,
+            "access_key": env_str("S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("S3_SECRET_ACCESS_KEY") or None,
+            "region_name": env_str("S3_REGION", "us-east-1"),
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+else:
+    DEFAULT_FILE_STORAGE_BACKEND = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(DATA_DIR / "files")},
+    }
+STORAGES = {
+    "default": DEFAULT_FILE_STORAGE_BACKEND,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(DATA_DIR / "static")))
+
+# --- accounts and auth -----------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.Account"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+PASSWORD_HASHERS = ["basalt.accounts.hashers.TunedArgon2PasswordHasher"]
+# Argon2id cost: RFC 9106's second recommended option scaled to a 2-core host (about 60 ms).
+ARGON2_TIME_COST = env_int("ARGON2_TIME_COST", 3)
+ARGON2_MEMORY_COST_KIB = env_int("ARGON2_MEMORY_COST_KIB", 65536)
+ARGON2_PARALLELISM = env_int("ARGON2_PARALLELISM", 2)
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+ANONYMOUS_USER_NAME = None  # guardian: no anonymous console user
+
+CONSOLE_SIGNUP_OPEN = env_bool("CONSOLE_SIGNUP_OPEN", True)
+CONSOLE_SIGNUP_REQUIRES_CONFIRMATION = env_bool("CONSOLE_SIGNUP_REQUIRES_CONFIRMATION", False)
+
+from datetime import timedelta  # noqa: E402
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("CONSOLE_ACCESS_TOKEN_MINUTES", 15)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("CONSOLE_REFRESH_TOKEN_DAYS", 7)),
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "account_id",
+    "TOKEN_TYPE_CLAIM": "token_type",
+    # A console token must never pass for an end-user token of a project, and vice versa.
+    "AUDIENCE": "basalt-console",
+    "SIGNING_KEY": SECRET_KEY,
+}
+
+DJOSER = {
+    "LOGIN_FIELD": "email",
+    "USER_CREATE_PASSWORD_RETYPE": False,
+    "SEND_ACTIVATION_EMAIL": CONSOLE_SIGNUP_REQUIRES_CONFIRMATION,
+    "ACTIVATION_URL": "console/activate/{uid}/{token}",
+    "PASSWORD_RESET_CONFIRM_URL": "console/password/reset/{uid}/{token}",
+    "HIDE_USERS": True,
+    "SERIALIZERS": {"user_create": "basalt.accounts.serializers.AccountCreateSerializer"},
+    "PERMISSIONS": {"user_create": ["basalt.accounts.permissions.SignupOpen"]},
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["basalt.core.json.OrjsonRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["basalt.core.json.OrjsonParser"],
+    "EXCEPTION_HANDLER": "basalt.core.errors.drf_exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        "console_signin": env_str("CONSOLE_SIGNIN_RATE", "10/min"),
+        "console_signup": env_str("CONSOLE_SIGNUP_RATE", "20/hour"),
+    },
+    "UNAUTHENTICATED_USER": None,
+    "NUM_PROXIES": env_int("TRUSTED_PROXY_COUNT", 0),
+}
+
+# --- limits ----------------------------------------------------------------------------------
+BASALT_MAX_JSON_BODY = env_int("BASALT_MAX_JSON_BODY", 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = BASALT_MAX_JSON_BODY
+
+# --- email -----------------------------------------------------------------------------------
+EMAIL_URL_HOST = env_str("EMAIL_HOST")
+if EMAIL_URL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = EMAIL_URL_HOST
+    EMAIL_PORT = env_int("EMAIL_PORT", 587)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(DATA_DIR / "mail")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Basalt <no-reply@localhost>")
+
+# --- security --------------------------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,19 @@
+"""Route the public API, the management API, health probes and (later) the console."""
+
+from django.urls import include, path, re_path
+
+from basalt.core.views import api_not_found
+from basalt.health import views as health
+from basalt.projects.api.data_views import CurrentProjectView
+
+API = "api/v1/"
+
+urlpatterns = [
+    path("healthz", health.healthz),
+    path("readyz", health.readyz),
+    path(API + "manage/auth/", include("basalt.accounts.urls")),
+    path(API + "manage/", include("basalt.projects.api.urls")),
+    re_path(r"^api/v1/project/?$", CurrentProjectView.as_view()),
+    # Must stay last: every other /api/ path is a JSON 404, never an HTML page.
+    re_path(r"^api/", api_not_found),
+]

@@ -1,0 +1,150 @@
+"""Fixtures shared by every area's tests: clients, console accounts, projects and keys."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+from rest_framework.test import APIClient
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    config.basalt_database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+
+
+def pytest_report_header(config):
+    from django.conf import settings
+
+    return (
+        f"basalt: database={settings.DATABASES['default']['ENGINE']} "
+        f"channel_layer={settings.CHANNEL_LAYERS['default']['BACKEND']} broker={settings.CELERY_BROKER_URL.split(':')[0]}"
+    )
+
+
+def pytest_sessionstart(session):
+    """Under CI, a configured but unreachable PostgreSQL or Redis fails the run instead of skipping."""
+    from django.conf import settings
+
+    problems = []
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        import psycopg
+
+        db = settings.DATABASES["default"]
+        try:
+            psycopg.connect(
+                host=db.get("HOST") or "127.0.0.1", port=db.get("PORT") or 5432, user=db.get("USER"),
+                password=db.get("PASSWORD") or None, dbname="postgres", connect_timeout=3,
+            ).close()
+        except Exception as exc:
+            problems.append(f"PostgreSQL unreachable: {exc}")
+    if settings.REDIS_URL:
+        import redis
+
+        try:
+            redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3).ping()
+        except Exception as exc:
+            problems.append(f"Redis unreachable: {exc}")
+    if problems:
+        pytest.exit("; ".join(problems), returncode=3)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_argon2(settings):
+    """Keep Argon2 (the real hasher) but at a test-sized cost so the suite stays fast."""
+    settings.ARGON2_TIME_COST = 1
+    settings.ARGON2_MEMORY_COST_KIB = 1024
+    settings.ARGON2_PARALLELISM = 1
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+_counter = iter(range(1, 10**9))
+
+
+@pytest.fixture
+def make_account(db):
+    from basalt.accounts.models import Account
+
+    def make(email: str | None = None, password: str = "correct horse battery"):
+        email = email or f"dev{next(_counter)}@example.com"
+        return Account.objects.create_user(email, password)
+
+    return make
+
+
+def console_client_for(account) -> APIClient:
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(account).access_token}")
+    return client
+
+
+@pytest.fixture
+def console(make_account):
+    """A signed-in console account's client (the account is `console.account`)."""
+    account = make_account()
+    client = console_client_for(account)
+    client.account = account
+    return client
+
+
+@dataclass
+class ProjectKeys:
+    project: object
+    owner: object
+    publishable: str
+    secret: str
+
+
+@pytest.fixture
+def make_project(make_account):
+    from basalt.projects import services
+
+    def make(name: str = "Demo", owner=None) -> ProjectKeys:
+        owner = owner or make_account()
+        project = services.create_project(owner, name)
+        return ProjectKeys(
+            project=project,
+            owner=owner,
+            publishable=services.create_key(owner, project, "publishable").raw,
+            secret=services.create_key(owner, project, "secret").raw,
+        )
+
+    return make
+
+
+@pytest.fixture
+def project(make_project) -> ProjectKeys:
+    return make_project()
+
+
+@pytest.fixture
+def publishable_client(project):
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=project.publishable)
+    return client
+
+
+@pytest.fixture
+def secret_client(project):
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=project.secret)
+    return client
