@@ -67,6 +67,9 @@ INSTALLED_APPS = [
     "basalt.accounts",
     "basalt.projects",
     "basalt.health",
+    "basalt.documents",
+    "basalt.identity",
+    "console",
 ]
 
 MIDDLEWARE = [

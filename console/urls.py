@@ -1,0 +1,3 @@
+"""Console pages, mounted at /console/ by basalt.urls."""
+
+urlpatterns: list = []

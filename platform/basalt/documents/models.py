@@ -1,0 +1,113 @@
+"""The one-table document store: collections as metadata, documents as JSON rows, a change log."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from basalt.core.ids import random_id
+from basalt.projects.models import Project
+
+
+def new_document_id() -> str:
+    return random_id(20)
+
+
+class Collection(models.Model):
+    """A user-defined (or built-in) collection: schema, indexes and rules, never a table of its own."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="collections")
+    name = models.CharField(max_length=63)
+    fields = models.JSONField(default=dict)
+    indexes = models.JSONField(default=list)
+    # Absent operation → secret key only: a collection is locked until opened.
+    permissions = models.JSONField(default=dict)
+    protected_fields = models.JSONField(default=dict)
+    default_acl = models.CharField(max_length=32, default="owner")
+    builtin = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "basalt_collection"
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="collection_name_per_project")]
+
+
+class CollectionIndex(models.Model):
+    """A declared index and the state of its build (PostgreSQL builds run CONCURRENTLY in a job)."""
+
+    PENDING, BUILDING, READY, FAILED, DROPPING = "pending", "building", "ready", "failed", "dropping"
+    STATUSES = [(s, s) for s in (PENDING, BUILDING, READY, FAILED, DROPPING)]
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="index_rows")
+    db_name = models.CharField(max_length=63, unique=True)
+    fields = models.JSONField()
+    unique = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=STATUSES, default=PENDING)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "basalt_collection_index"
+
+
+class Document(models.Model):
+    id = models.CharField(primary_key=True, max_length=32, default=new_document_id)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="+", db_index=False)
+    data = models.JSONField(default=dict)
+    # The ACL as written by clients, and its read/write principal lists in a form SQL can filter
+    # with an index (jsonb `?|` + GIN on PostgreSQL, json_each on SQLite).
+    acl = models.JSONField(default=dict)
+    read_principals = models.JSONField(default=list)
+    write_principals = models.JSONField(default=list)
+    created_by = models.CharField(max_length=32, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    version = models.PositiveBigIntegerField(default=1)
+
+    class Meta:
+        db_table = "basalt_document"
+        indexes = [
+            models.Index(fields=["collection", "created_at", "id"], name="doc_coll_created"),
+            models.Index(fields=["collection", "updated_at", "id"], name="doc_coll_updated"),
+            models.Index(fields=["project", "collection"], name="doc_project_coll"),
+        ]
+
+
+class Relation(models.Model):
+    """One edge of a `relation` field: (collection, field, from document) → to document."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="+", db_index=False)
+    field = models.CharField(max_length=63)
+    from_id = models.CharField(max_length=32)
+    to_id = models.CharField(max_length=32)
+
+    class Meta:
+        db_table = "basalt_relation"
+        constraints = [
+            models.UniqueConstraint(fields=["collection", "field", "from_id", "to_id"], name="relation_edge_once")
+        ]
+        indexes = [models.Index(fields=["collection", "field", "to_id"], name="relation_reverse")]
+
+
+class ChangeLogEntry(models.Model):
+    """One row per committed write, numbered per project in commit order (the outbox)."""
+
+    CREATE, UPDATE, DELETE = "create", "update", "delete"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    seq = models.PositiveBigIntegerField()
+    collection = models.CharField(max_length=63)
+    document_id = models.CharField(max_length=32)
+    type = models.CharField(max_length=8)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "basalt_change_log"
+        constraints = [models.UniqueConstraint(fields=["project", "seq"], name="change_seq_per_project")]
+        indexes = [models.Index(fields=["created_at"], name="change_log_age")]
