@@ -1,3 +1,31 @@
 """Public data-API routes of this area, mounted under /api/v1/ by basalt.urls."""
 
-urlpatterns: list = []
+from django.urls import re_path
+
+from basalt.identity.api import roles, views
+
+_SEG = r"[^/]{1,200}"
+
+urlpatterns = [
+    re_path(r"^auth/signup/?$", views.SignupView.as_view()),
+    re_path(r"^auth/login/?$", views.LoginView.as_view()),
+    re_path(r"^auth/refresh/?$", views.RefreshView.as_view()),
+    re_path(r"^auth/logout/?$", views.LogoutView.as_view()),
+    re_path(r"^auth/anonymous/?$", views.AnonymousView.as_view()),
+    re_path(r"^auth/me/?$", views.MeView.as_view()),
+    re_path(r"^auth/sessions/?$", views.SessionsView.as_view()),
+    re_path(rf"^auth/sessions/(?P<session_id>{_SEG})/?$", views.SessionView.as_view()),
+    re_path(r"^auth/verify/request/?$", views.VerifyRequestView.as_view()),
+    re_path(r"^auth/verify/confirm/?$", views.VerifyConfirmView.as_view()),
+    re_path(r"^auth/password/reset/?$", views.ResetView.as_view()),
+    re_path(r"^auth/password/reset/confirm/?$", views.ResetConfirmView.as_view()),
+    re_path(rf"^auth/providers/(?P<provider>{_SEG})/?$", views.ProviderView.as_view()),
+    re_path(r"^auth/jwks\.json$", views.JwksView.as_view()),
+    re_path(r"^auth/keys/rotate/?$", views.RotateKeyView.as_view()),
+    re_path(r"^roles/?$", roles.RolesView.as_view()),
+    re_path(rf"^roles/(?P<name>{_SEG})/?$", roles.RoleView.as_view()),
+    re_path(rf"^roles/(?P<name>{_SEG})/users/?$", roles.RoleUsersView.as_view()),
+    re_path(rf"^roles/(?P<name>{_SEG})/users/(?P<user_id>{_SEG})/?$", roles.RoleUserView.as_view()),
+    re_path(rf"^roles/(?P<name>{_SEG})/roles/?$", roles.RoleRolesView.as_view()),
+    re_path(rf"^roles/(?P<name>{_SEG})/roles/(?P<child>{_SEG})/?$", roles.RoleRoleView.as_view()),
+]

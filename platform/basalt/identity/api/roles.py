@@ -1,0 +1,54 @@
+"""REST faces for roles: `/api/v1/roles[/{name}]` and their `users` / `roles` membership."""
+
+from __future__ import annotations
+
+from rest_framework.response import Response
+
+from basalt.identity import roles
+from basalt.projects.api.base import DataAPIView
+
+
+def _list_field(data, name: str):
+    return data.get(name) if isinstance(data, dict) else None
+
+
+class RolesView(DataAPIView):
+    def get(self, request):
+        return Response({"results": roles.list_roles(request.caller)})
+
+    def post(self, request):
+        return Response(roles.create_role(request.caller, request.data), status=201)
+
+
+class RoleView(DataAPIView):
+    def get(self, request, name: str):
+        return Response(roles.get_role(request.caller, name))
+
+    def patch(self, request, name: str):
+        return Response(roles.update_role(request.caller, name, request.data))
+
+    def delete(self, request, name: str):
+        roles.delete_role(request.caller, name)
+        return Response(status=204)
+
+
+class RoleUsersView(DataAPIView):
+    def post(self, request, name: str):
+        return Response(roles.add_users(request.caller, name, _list_field(request.data, "ids")))
+
+
+class RoleUserView(DataAPIView):
+    def delete(self, request, name: str, user_id: str):
+        roles.remove_user(request.caller, name, user_id)
+        return Response(status=204)
+
+
+class RoleRolesView(DataAPIView):
+    def post(self, request, name: str):
+        return Response(roles.add_roles(request.caller, name, _list_field(request.data, "names")))
+
+
+class RoleRoleView(DataAPIView):
+    def delete(self, request, name: str, child: str):
+        roles.remove_role(request.caller, name, child)
+        return Response(status=204)

@@ -1,0 +1,189 @@
+"""App end-users of a project, their sessions, roles, signing keys and one-time tokens."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from basalt.core.ids import random_id
+from basalt.projects.models import Project
+
+
+def new_user_id() -> str:
+    # [a-z0-9]{20}: can never equal a principal name such as "*", "authenticated" or "role:x".
+    return random_id(20)
+
+
+def new_session_id() -> str:
+    return random_id(20)
+
+
+def new_kid() -> str:
+    return random_id(16, prefix="k_")
+
+
+class EndUser(models.Model):
+    """An app end-user; one email may exist in many projects, once per project."""
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_user_id, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="end_users", db_index=False)
+    # Stored lower-cased, so the plain unique constraint is case-insensitive.
+    email = models.CharField(max_length=254, null=True, blank=True)
+    username = models.CharField(max_length=32, null=True, blank=True)
+    password = models.CharField(max_length=256, blank=True, default="")
+    email_verified = models.BooleanField(default=False)
+    is_anonymous = models.BooleanField(default=False)
+    disabled = models.BooleanField(default=False)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "basalt_end_user"
+        constraints = [
+            models.UniqueConstraint(fields=["project", "email"], name="end_user_email_per_project"),
+            models.UniqueConstraint("project", Lower("username"), name="end_user_username_per_project"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password)
+
+
+class Session(models.Model):
+    """One signed-in device: the refresh-token family and what revokes every token it issued."""
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_session_id, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="sessions")
+    # SHA-256 of the refresh token that may be used next; spent ones live in SpentRefreshToken.
+    refresh_hash = models.CharField(max_length=64, unique=True)
+    refresh_expires_at = models.DateTimeField()
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=32, blank=True)
+    user_agent = models.CharField(max_length=256, blank=True)
+    ip = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "basalt_end_user_session"
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class SpentRefreshToken(models.Model):
+    """A refresh token already exchanged: presenting it again means it was stolen."""
+
+    token_hash = models.CharField(primary_key=True, max_length=64)
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="+")
+    spent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "basalt_spent_refresh_token"
+
+    def __str__(self) -> str:
+        return str(self.session_id)
+
+
+class SigningKey(models.Model):
+    """A project's asymmetric access-token key; the private half is encrypted at rest."""
+
+    ACTIVE, RETIRED = "active", "retired"
+
+    kid = models.CharField(primary_key=True, max_length=32, default=new_kid, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    algorithm = models.CharField(max_length=16, default="EdDSA")
+    public_pem = models.TextField()
+    private_encrypted = models.TextField()
+    status = models.CharField(max_length=16, default=ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    # Tokens signed before retirement stay verifiable until this moment, then the key is dropped.
+    verify_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "basalt_signing_key"
+        constraints = [
+            models.UniqueConstraint(fields=["project"], condition=Q(status="active"), name="one_active_key_per_project")
+        ]
+
+    def __str__(self) -> str:
+        return str(self.kid)
+
+
+class Role(models.Model):
+    """A named group of users; `roles` lists the roles whose members inherit this one (Parse)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    name = models.CharField(max_length=63)
+    # Who may read the role and change its membership, in the document ACL format.
+    acl = models.JSONField(default=dict, blank=True)
+    users = models.ManyToManyField(EndUser, through="RoleMember", related_name="direct_roles")
+    roles = models.ManyToManyField(
+        "self", through="RoleInheritance", symmetrical=False, related_name="inherited_by_parents"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "basalt_role"
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="role_name_per_project")]
+
+    def __str__(self) -> str:
+        return str(self.name)
+
+
+class RoleMember(models.Model):
+    role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        db_table = "basalt_role_member"
+        constraints = [models.UniqueConstraint(fields=["user", "role"], name="role_member_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.role_id}"
+
+
+class RoleInheritance(models.Model):
+    """Edge: members of `child` also hold `parent` (`child` is in `parent.roles`)."""
+
+    parent = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="+")
+    child = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        db_table = "basalt_role_inheritance"
+        constraints = [models.UniqueConstraint(fields=["child", "parent"], name="role_edge_once")]
+
+    def __str__(self) -> str:
+        return f"{self.child_id} inherits {self.parent_id}"
+
+
+class OneTimeToken(models.Model):
+    """An emailed verification or reset token: stored hashed, expiring, redeemable once."""
+
+    VERIFY, RESET = "verify", "reset"
+
+    token_hash = models.CharField(primary_key=True, max_length=64)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="+")
+    purpose = models.CharField(max_length=16)
+    # The address the token was sent to: a verify token proves only that address.
+    email = models.CharField(max_length=254)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "basalt_one_time_token"
+
+    def __str__(self) -> str:
+        return str(self.purpose)

@@ -1,0 +1,251 @@
+"""End-user sign-up, sign-in, anonymous users and the `me` operations (one function each)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from basalt.core.caller import Caller
+from basalt.core.errors import (
+    BasaltError,
+    InvalidCredentials,
+    PermissionDenied,
+    Unauthenticated,
+    UniqueViolation,
+    ValidationFailed,
+)
+from basalt.identity import sessions, throttle
+from basalt.identity.auth_settings import auth_settings
+from basalt.identity.models import EndUser
+from basalt.identity.passwords import burn_hash, check_policy, hash_password, verify_password
+from basalt.identity.serializers import session_out, user_out
+from basalt.identity.userdata import clean_custom, clean_email, clean_username
+from basalt.projects.models import Project
+
+
+class EmailNotVerified(BasaltError):
+    status = 403
+    code = "email_not_verified"
+    default_message = "Confirm your email address before signing in."
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a request came from, for session listings and the address throttle."""
+
+    ip: str = ""
+    user_agent: str = ""
+
+
+_SIGNUP_OWN = {"email", "password", "username"}
+
+
+def _body(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValidationFailed(details={"body": ["Must be a JSON object."]})
+    return value
+
+
+def _signed_in(user: EndUser, pair: sessions.TokenPair | None) -> dict[str, Any]:
+    tokens = pair.as_dict() if pair else {"access_token": None, "refresh_token": None, "expires_in": None}
+    return {"user": user_out(user), **tokens}
+
+
+def _unique_error(project: Project, email: str | None, username: str | None, exclude: str | None = None):
+    users = EndUser.objects.filter(project=project)
+    if exclude:
+        users = users.exclude(pk=exclude)
+    if email and users.filter(email=email).exists():
+        return UniqueViolation("This email is already registered.", details={"email": ["Already registered."]})
+    if username and users.annotate(lname=Lower("username")).filter(lname=username.lower()).exists():
+        return UniqueViolation("This username is taken.", details={"username": ["Already taken."]})
+    return None
+
+
+def sign_up(project: Project, body: Any, client: Client) -> dict[str, Any]:
+    body = _body(body)
+    policy = auth_settings(project)
+    if not policy.sign_up_enabled:
+        raise PermissionDenied("Sign-up is closed for this project.")
+    email = clean_email(body["email"]) if body.get("email") is not None else None
+    username = clean_username(body["username"]) if body.get("username") is not None else None
+    if email is None and username is None:
+        raise ValidationFailed(details={"email": ["An email (or a username) is required."]})
+    password = check_policy(body.get("password"), policy)
+    custom = clean_custom(project, {k: v for k, v in body.items() if k not in _SIGNUP_OWN}, partial=False)
+    if (error := _unique_error(project, email, username)) is not None:
+        raise error
+    encoded = hash_password(password)  # Argon2 outside the transaction: no lock held while hashing
+    try:
+        with transaction.atomic():
+            user = EndUser.objects.create(
+                project=project, email=email, username=username, password=encoded, data=_merge({}, custom)
+            )
+            pair = (
+                None
+                if policy.require_verified_email_for_login
+                else sessions.start_session(user, user_agent=client.user_agent, ip=client.ip)
+            )
+            if email and policy.require_verified_email_for_login:
+                from basalt.identity.recovery import issue_email_token
+
+                issue_email_token(user, "verify")
+    except IntegrityError:
+        raise _unique_error(project, email, username) or UniqueViolation(details={"email": ["Already registered."]})
+    return _signed_in(user, pair)
+
+
+def _find_for_login(project: Project, body: dict[str, Any]) -> tuple[EndUser | None, str]:
+    """The account named by email or username, and the throttle identity for the attempt."""
+    has_email, has_username = body.get("email") is not None, body.get("username") is not None
+    if has_email == has_username:
+        raise ValidationFailed(details={"email": ["Send either an email or a username."]})
+    if not isinstance(body.get("password"), str) or len(body["password"]) > 1024:
+        raise ValidationFailed(details={"password": ["Must be a string."]})
+    if has_email:
+        raw = body["email"]
+        if not isinstance(raw, str) or len(raw) > 254:
+            raise ValidationFailed(details={"email": ["Must be a string."]})
+        identity = "e:" + raw.strip().lower()
+        user = EndUser.objects.filter(project=project, email=raw.strip().lower()).first()
+    else:
+        raw = body["username"]
+        if not isinstance(raw, str) or len(raw) > 64:
+            raise ValidationFailed(details={"username": ["Must be a string."]})
+        identity = "u:" + raw.strip().lower()
+        user = (
+            EndUser.objects.filter(project=project)
+            .annotate(lname=Lower("username"))
+            .filter(lname=raw.strip().lower())
+            .first()
+        )
+    # One bucket per account however it is named (email or username); per name when unknown.
+    return user, ("id:" + user.pk) if user else identity
+
+
+def log_in(project: Project, body: Any, client: Client) -> dict[str, Any]:
+    """Check a password; unknown, wrong, disabled or password-less accounts look alike."""
+    body = _body(body)
+    user, identity = _find_for_login(project, body)
+    throttle.attempt(project.pk, identity, client.ip)
+    password = body["password"]
+    if user is None:
+        burn_hash(password)
+        raise InvalidCredentials()
+    if not verify_password(password, user.password) or user.disabled:
+        raise InvalidCredentials()
+    throttle.succeeded(project.pk, identity, client.ip)
+    if auth_settings(project).require_verified_email_for_login and not user.email_verified:
+        raise EmailNotVerified()
+    with transaction.atomic():
+        pair = sessions.start_session(user, user_agent=client.user_agent, ip=client.ip)
+    return _signed_in(user, pair)
+
+
+def sign_in_anonymously(project: Project, client: Client) -> dict[str, Any]:
+    if not auth_settings(project).anonymous_enabled:
+        raise PermissionDenied("Anonymous sign-in is off for this project.")
+    with transaction.atomic():
+        user = EndUser.objects.create(project=project, is_anonymous=True)
+        pair = sessions.start_session(user, user_agent=client.user_agent, ip=client.ip)
+    return _signed_in(user, pair)
+
+
+def current_user(caller: Caller) -> EndUser:
+    if not caller.user_id:
+        raise Unauthenticated("Sign in first: send 'Authorization: Bearer <access_token>'.")
+    user = EndUser.objects.filter(project=caller.project, pk=caller.user_id).first()
+    if user is None:
+        raise Unauthenticated()
+    return user
+
+
+def get_me(caller: Caller) -> dict[str, Any]:
+    return user_out(current_user(caller))
+
+
+_ME_OWN = {"email", "username", "password", "current_password"}
+
+
+def update_me(caller: Caller, body: Any) -> dict[str, Any]:
+    """Change own profile; email/password need the current password, or upgrade an anonymous user."""
+    body = _body(body)
+    user = current_user(caller)
+    policy = auth_settings(caller.project)
+    custom = clean_custom(caller.project, {k: v for k, v in body.items() if k not in _ME_OWN}, partial=True)
+    email = clean_email(body["email"]) if "email" in body else None
+    username = clean_username(body["username"]) if body.get("username") is not None else None
+    new_password = check_policy(body["password"], policy) if "password" in body else None
+    upgrading = user.is_anonymous and (email is not None or new_password is not None)
+    if upgrading and (email is None or new_password is None):
+        raise ValidationFailed(details={"password": ["An anonymous user upgrades with email and password together."]})
+    changes_credentials = (email is not None and email != user.email) or new_password is not None
+    if changes_credentials and not upgrading:
+        current = body.get("current_password")
+        if not isinstance(current, str) or not verify_password(current, user.password):
+            raise ValidationFailed(details={"current_password": ["Required, and must be correct, to change this."]})
+    if (error := _unique_error(caller.project, email, username, exclude=user.pk)) is not None:
+        raise error
+    encoded = hash_password(new_password) if new_password is not None else None
+    try:
+        with transaction.atomic():
+            user = EndUser.objects.select_for_update().get(pk=user.pk)
+            if email is not None and email != user.email:
+                user.email, user.email_verified = email, False
+            if "username" in body:
+                user.username = username
+            if encoded is not None:
+                user.password = encoded
+                sessions.revoke_all(user, except_session=caller.session_id, reason="password_changed")
+            if upgrading:
+                user.is_anonymous = False
+            user.data = _merge(user.data or {}, custom)
+            user.updated_at = timezone.now()
+            user.save()
+    except IntegrityError:
+        raise _unique_error(caller.project, email, username, exclude=user.pk) or UniqueViolation()
+    return user_out(user)
+
+
+def _merge(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(data)
+    for name, value in changes.items():
+        if value is None:
+            merged.pop(name, None)  # null removes a custom field, as `unset` does for documents
+        else:
+            merged[name] = value
+    return merged
+
+
+def log_out(caller: Caller) -> None:
+    current_user(caller)
+    sessions.revoke_sessions(sessions.Session.objects.filter(pk=caller.session_id), reason="logout")
+
+
+def my_sessions(caller: Caller) -> list[dict[str, Any]]:
+    user = current_user(caller)
+    return [session_out(s, caller.session_id) for s in sessions.list_sessions(caller.project, user.pk)]
+
+
+def revoke_my_session(caller: Caller, session_id: Any) -> None:
+    user = current_user(caller)
+    sessions.revoke_session(caller.project, user.pk, session_id)
+
+
+@transaction.atomic
+def set_disabled(project: Project, user_id: str, disabled: bool) -> None:
+    """Disable (or re-enable) a user; disabling ends every session at once."""
+    user = EndUser.objects.select_for_update().get(project=project, pk=user_id)
+    user.disabled = disabled
+    user.updated_at = timezone.now()
+    user.save(update_fields=["disabled", "updated_at"])
+    if disabled:
+        sessions.revoke_all(user, reason="disabled")
+
+
+def delete_user(project: Project, user_id: str) -> None:
+    EndUser.objects.filter(project=project, pk=user_id).delete()

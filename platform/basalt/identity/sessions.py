@@ -1,0 +1,143 @@
+"""Sessions: refresh-token rotation with reuse detection, revocation, and the per-request check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from basalt.core.errors import InvalidToken, TokenExpired
+from basalt.identity.auth_settings import auth_settings
+from basalt.identity.models import EndUser, Session, SpentRefreshToken
+from basalt.identity.tokens import REFRESH_PREFIX, hash_token, issue_access_token, new_refresh_token
+from basalt.projects.models import Project
+
+MAX_REFRESH_LENGTH = 128
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    session: Session
+
+    def as_dict(self) -> dict:
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "expires_in": self.expires_in,
+            "token_type": "Bearer",
+            "session_id": self.session.id,
+        }
+
+
+def _pair(project: Project, session: Session, refresh: str) -> TokenPair:
+    ttl = auth_settings(project).access_token_ttl
+    access = issue_access_token(project, session.user_id, session.id, ttl)
+    return TokenPair(access_token=access, refresh_token=refresh, expires_in=ttl, session=session)
+
+
+def start_session(user: EndUser, *, user_agent: str = "", ip: str = "") -> TokenPair:
+    """Open a session for a user who just proved who they are."""
+    project = user.project
+    refresh = new_refresh_token()
+    now = timezone.now()
+    session = Session.objects.create(
+        project=project,
+        user=user,
+        refresh_hash=hash_token(refresh),
+        refresh_expires_at=now + timedelta(seconds=auth_settings(project).refresh_token_ttl),
+        user_agent=user_agent[:256],
+        ip=ip[:64],
+        created_at=now,
+        last_used_at=now,
+    )
+    return _pair(project, session, refresh)
+
+
+def refresh(project: Project, raw: object) -> TokenPair:
+    """Exchange a refresh token for a new pair; a spent token revokes its whole session."""
+    if not isinstance(raw, str) or not raw.startswith(REFRESH_PREFIX) or len(raw) > MAX_REFRESH_LENGTH:
+        raise InvalidToken("The refresh token is invalid.")
+    digest = hash_token(raw)
+    now = timezone.now()
+    new_raw = new_refresh_token()
+    with transaction.atomic():
+        session = (
+            Session.objects.select_for_update()
+            .select_related("user")
+            .filter(project=project, refresh_hash=digest)
+            .first()
+        )
+        if session is None:
+            _detect_reuse(project, digest)
+            raise InvalidToken("The refresh token is invalid.")
+        if session.revoked_at is not None or session.user.disabled:
+            raise InvalidToken("The session has been revoked.")
+        if session.refresh_expires_at <= now:
+            raise TokenExpired("The refresh token has expired.")
+        try:
+            SpentRefreshToken.objects.create(token_hash=digest, session=session, spent_at=now)
+        except IntegrityError:
+            raise InvalidToken("The refresh token is invalid.")
+        ttl = auth_settings(project).refresh_token_ttl
+        Session.objects.filter(pk=session.pk).update(
+            refresh_hash=hash_token(new_raw),
+            rotated_at=now,
+            last_used_at=now,
+            refresh_expires_at=now + timedelta(seconds=ttl),
+        )
+    return _pair(project, session, new_raw)
+
+
+def _detect_reuse(project: Project, digest: str) -> None:
+    spent = SpentRefreshToken.objects.filter(token_hash=digest, session__project=project).first()
+    if spent is not None:
+        # Either the thief or the rightful client is replaying: neither may continue.
+        revoke_sessions(Session.objects.filter(pk=spent.session_id), reason="refresh_reuse")
+
+
+def revoke_sessions(queryset, *, reason: str) -> int:
+    return queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now(), revoked_reason=reason)
+
+
+def revoke_session(project: Project, user_id: str, session_id: object) -> None:
+    """Revoke one of the user's own sessions; another user's session is simply not found."""
+    from basalt.core.errors import NotFound
+
+    if not isinstance(session_id, str) or len(session_id) > 32:
+        raise NotFound()
+    count = revoke_sessions(Session.objects.filter(project=project, user_id=user_id, pk=session_id), reason="revoked")
+    if count == 0 and not Session.objects.filter(project=project, user_id=user_id, pk=session_id).exists():
+        raise NotFound()
+
+
+def revoke_all(user: EndUser, *, except_session: str | None = None, reason: str) -> int:
+    queryset = Session.objects.filter(user=user)
+    if except_session:
+        queryset = queryset.exclude(pk=except_session)
+    return revoke_sessions(queryset, reason=reason)
+
+
+def live_session_user(project: Project, user_id: str, session_id: str) -> bool:
+    """The per-request check (one primary-key lookup): revocation acts on the very next request."""
+    return Session.objects.filter(
+        pk=session_id,
+        user_id=user_id,
+        project=project,
+        revoked_at__isnull=True,
+        user__disabled=False,
+        user__project=project,
+    ).exists()
+
+
+def list_sessions(project: Project, user_id: str) -> list[Session]:
+    now = timezone.now()
+    return list(
+        Session.objects.filter(
+            project=project, user_id=user_id, revoked_at__isnull=True, refresh_expires_at__gt=now
+        ).order_by("-last_used_at")[:200]
+    )

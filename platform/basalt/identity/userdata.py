@@ -1,0 +1,87 @@
+"""Validation of end-user fields: email, username and custom fields (no system field writable)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
+
+from basalt.core.errors import ValidationFailed
+from basalt.projects.models import Project
+
+FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")
+MAX_CUSTOM_FIELDS = 100
+# Never writable by a client through signup or PATCH me: they have their own flows or none.
+SYSTEM_FIELDS = frozenset(
+    {
+        "id",
+        "created_at",
+        "updated_at",
+        "acl",
+        "email_verified",
+        "is_anonymous",
+        "disabled",
+        "sessions",
+        "roles",
+        "password_hash",
+        "data",
+        "project",
+        "authdata",
+        "auth_data",
+        "providers",
+        "objectid",
+        "_id",
+    }
+)
+_email = EmailValidator()
+
+# The documents area registers a validator here once the built-in `users` collection has a
+# schema: (project, custom fields, partial) → cleaned fields, raising ValidationFailed.
+UserDataValidator = Callable[[Project, dict[str, Any], bool], dict[str, Any]]
+_validators: list[UserDataValidator] = []
+
+
+def register_user_data_validator(validator: UserDataValidator) -> None:
+    if validator not in _validators:
+        _validators.append(validator)
+
+
+def clean_email(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > 254:
+        raise ValidationFailed(details={"email": ["Must be an email address."]})
+    email = unicodedata.normalize("NFKC", value).strip().lower()
+    try:
+        _email(email)
+    except ValidationError:
+        raise ValidationFailed(details={"email": ["Must be an email address."]})
+    return email
+
+
+def clean_username(value: Any) -> str:
+    if not isinstance(value, str) or not USERNAME.match(value):
+        raise ValidationFailed(
+            details={"username": ["3 to 32 letters, digits, '_', '.' or '-', starting with a letter or digit."]}
+        )
+    return value
+
+
+def clean_custom(project: Project, fields: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+    """Refuse system and malformed names; then let the `users` schema (when registered) decide."""
+    errors: dict[str, list[str]] = {}
+    for name in fields:
+        if name.lower() in SYSTEM_FIELDS:
+            errors[name[:64]] = ["This field is read-only."]
+        elif not FIELD_NAME.match(name):
+            errors[name[:64]] = ["Field names match ^[a-z][a-z0-9_]{0,62}$."]
+    if len(fields) > MAX_CUSTOM_FIELDS:
+        errors["fields"] = [f"At most {MAX_CUSTOM_FIELDS} custom fields."]
+    if errors:
+        raise ValidationFailed(details=errors)
+    for validator in _validators:
+        fields = validator(project, fields, partial)
+    return fields
