@@ -16,6 +16,7 @@ urlpatterns = [
     re_path(r"^api/v1/project/?$", CurrentProjectView.as_view()),
     path(API, include("basalt.documents.urls")),
     path(API, include("basalt.identity.urls")),
+    path(API + "manage/", include("basalt.documents.urls_manage")),
     path("console/", include("console.urls")),
     # Must stay last: every other /api/ path is a JSON 404, never an HTML page.
     re_path(r"^api/", api_not_found),

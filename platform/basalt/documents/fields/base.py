@@ -23,6 +23,10 @@ class FieldType:
     sortable: ClassVar[bool] = True
     # Options this type understands besides the common `type`, `required`, `default`.
     options: ClassVar[frozenset[str]] = frozenset()
+    # False for types whose values live outside `Document.data` (relation edges).
+    stored_in_data: ClassVar[bool] = True
+    # Whether a declared index may name a field of this type.
+    indexable: ClassVar[bool] = True
 
     def validate_options(self, options: dict[str, Any]) -> dict[str, Any]:
         """Check a field definition at schema time and return it normalised."""
@@ -39,6 +43,10 @@ class FieldType:
     def coerce_operand(self, value: Any, options: dict[str, Any]) -> Any:
         """Convert a query operand to the stored form so SQL compares like with like."""
         return self.to_storage(value, options)
+
+    def json_schema(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Describe the client form of a value for the OpenAPI document."""
+        return {}
 
 
 registry: dict[str, FieldType] = {}

@@ -1,0 +1,96 @@
+"""`/batch`: up to N data-API sub-requests through the very same services, optionally all or nothing."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.db import transaction
+from django.http import QueryDict
+
+from basalt.core.caller import Caller
+from basalt.core.errors import BasaltError, MethodNotAllowed, NotFound, ValidationFailed
+from basalt.documents import finding, services
+from basalt.documents.api.params import query_from_params
+from basalt.documents.finding import project_limits
+
+# Only the documents API: no schema, auth, file or management routes can hide inside a batch.
+_PATH = re.compile(r"^(?:/api/v1)?/collections/(?P<name>[^/?#]+)/(?P<kind>documents|query)(?:/(?P<doc_id>[^/?#]+))?/?$")
+FIND_PARAMS = frozenset({"where", "order", "limit", "cursor", "fields", "expand", "count"})
+REQUEST_KEYS = frozenset({"method", "path", "body"})
+
+
+class _Abort(Exception):
+    """Carries the failing sub-request out of the transaction so everything rolls back."""
+
+    def __init__(self, index: int, error: BasaltError):
+        self.index, self.error = index, error
+
+
+def _dispatch(caller: Caller, request: Any) -> tuple[int, Any]:
+    if not isinstance(request, dict) or set(request) - REQUEST_KEYS:
+        raise ValidationFailed(details={"request": ['Must be {"method", "path", "body"}.']})
+    method, path, body = request.get("method"), request.get("path"), request.get("body")
+    if not isinstance(method, str) or not isinstance(path, str) or len(path) > 8192:
+        raise ValidationFailed(details={"request": ["`method` and `path` are strings."]})
+    parts = urlsplit(path)
+    match = _PATH.match(parts.path)
+    if match is None:
+        raise NotFound("Batch requests may only address /api/v1/collections/… documents and queries.")
+    name, kind, doc_id = match.group("name"), match.group("kind"), match.group("doc_id")
+    method = method.upper()
+    if kind == "query":
+        if doc_id is not None or method != "POST":
+            raise MethodNotAllowed()
+        return 200, finding.find_documents(caller, name, body if body is not None else {})
+    if doc_id is None:
+        if method == "POST":
+            return 201, services.create_document(caller, name, body).body
+        if method == "GET":
+            return 200, finding.find_documents(caller, name, query_from_params(QueryDict(parts.query), FIND_PARAMS))
+        raise MethodNotAllowed()
+    if method == "GET":
+        return 200, services.get_document(caller, name, doc_id).body
+    if method == "PATCH":
+        return 200, services.update_document(caller, name, doc_id, body).body
+    if method == "DELETE":
+        services.delete_document(caller, name, doc_id)
+        return 204, None
+    raise MethodNotAllowed()
+
+
+def run_batch(caller: Caller, payload: Any) -> dict[str, Any]:
+    if not isinstance(payload, dict) or set(payload) - {"transaction", "requests"}:
+        raise ValidationFailed(details={"body": ['Must be {"transaction": bool, "requests": [...]}.']})
+    atomic = payload.get("transaction", False)
+    requests = payload.get("requests")
+    limit = project_limits(caller.project)["max_batch_requests"]
+    if not isinstance(atomic, bool):
+        raise ValidationFailed(details={"transaction": ["Must be true or false."]})
+    if not isinstance(requests, list) or not 1 <= len(requests) <= limit:
+        raise ValidationFailed(details={"requests": [f"A list of 1 to {limit} requests."]})
+    if not atomic:
+        results = []
+        for request in requests:
+            try:
+                status, body = _dispatch(caller, request)
+            except BasaltError as error:
+                status, body = error.status, error.payload()
+            results.append({"status": status, "body": body})
+        return {"results": results}
+    try:
+        with transaction.atomic():
+            results = []
+            for index, request in enumerate(requests):
+                try:
+                    status, body = _dispatch(caller, request)
+                except BasaltError as error:
+                    raise _Abort(index, error) from None
+                results.append({"status": status, "body": body})
+    except _Abort as abort:
+        # Nothing was written: answer with the failing request's own error and where it was.
+        error = abort.error
+        error.details = {**(error.details or {}), "index": abort.index}
+        raise error from None
+    return {"results": results}

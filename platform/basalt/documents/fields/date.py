@@ -1,0 +1,69 @@
+"""Instants, stored as fixed-width UTC strings with milliseconds so text order is time order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from basalt.documents.fields.base import FieldError, FieldType, register
+from basalt.documents.fields.common import COMPARISONS
+
+# "2026-11-21T10:00:00.000Z" is 24 characters; longer input is refused before parsing.
+MAX_INPUT = 40
+
+
+def format_instant(moment: datetime) -> str:
+    """Render an aware datetime as RFC 3339 UTC with milliseconds (API.md §1)."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_instant(value: Any) -> str:
+    """Parse an RFC 3339 / ISO 8601 date or date-time into the stored form, or raise FieldError."""
+    if not isinstance(value, str) or not 10 <= len(value) <= MAX_INPUT:
+        raise FieldError("Must be a date string like 2026-11-21T10:00:00.000Z.")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise FieldError("Must be a date string like 2026-11-21T10:00:00.000Z.") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise FieldError("The date is out of range.") from None
+    if not 1 <= moment.year <= 9999:
+        raise FieldError("The date is out of range.")
+    return format_instant(moment)
+
+
+@register
+class DateType(FieldType):
+    name = "date"
+    operators = COMPARISONS
+    options = frozenset({"min", "max"})
+
+    def validate_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        for bound in ("min", "max"):
+            if bound in options:
+                options[bound] = parse_instant(options[bound])
+        if "min" in options and "max" in options and options["min"] > options["max"]:
+            raise FieldError("`min` must not be after `max`.")
+        return options
+
+    def to_storage(self, value: Any, options: dict[str, Any]) -> str:
+        stored = parse_instant(value)
+        if "min" in options and stored < options["min"]:
+            raise FieldError(f"Must not be before {options['min']}.")
+        if "max" in options and stored > options["max"]:
+            raise FieldError(f"Must not be after {options['max']}.")
+        return stored
+
+    def to_client(self, stored: Any, options: dict[str, Any]) -> Any:
+        return stored if isinstance(stored, str) else None
+
+    def coerce_operand(self, value: Any, options: dict[str, Any]) -> str:
+        return parse_instant(value)
+
+    def json_schema(self, options: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "string", "format": "date-time"}

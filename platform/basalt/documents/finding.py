@@ -1,0 +1,68 @@
+"""find and count (API.md §3) through the query engine, with permissions and ACLs applied in SQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from basalt.core.caller import Caller
+from basalt.core.errors import InvalidQuery, PermissionDenied
+from basalt.documents import access
+from basalt.documents.cache import schema_for
+from basalt.documents.expand import expand_documents
+from basalt.documents.render import render
+from basalt.projects.project_settings import DEFAULTS
+
+QUERY_KEYS = frozenset({"where", "order", "limit", "cursor", "fields", "expand", "count"})
+
+
+def project_limits(project) -> dict[str, int]:
+    stored = (project.settings or {}).get("limits")
+    return {**DEFAULTS["limits"], **stored} if isinstance(stored, dict) else dict(DEFAULTS["limits"])
+
+
+def _restrict_to_pointers(raw: dict[str, Any], fields: list[str], user_id: str) -> dict[str, Any]:
+    """A `pointer:<field>` grant lets a user find only the documents whose field points at them."""
+    mine: dict[str, Any] = {fields[0]: user_id} if len(fields) == 1 else {"$or": [{f: user_id} for f in fields]}
+    where = raw.get("where")
+    return {**raw, "where": {"$and": [where, mine]} if where else mine}
+
+
+def _allow(caller: Caller, collection, op: str, raw: dict[str, Any]) -> dict[str, Any]:
+    if access.can_collection_op(caller, collection, op):
+        return raw
+    grants = access.pointer_grants(caller, collection, op)
+    if not grants:
+        raise PermissionDenied(f"This key may not {op} documents of {collection.name!r}.")
+    return _restrict_to_pointers(raw, grants, caller.user_id)
+
+
+def find_documents(caller: Caller, name: Any, raw: Any) -> dict[str, Any]:
+    from basalt.documents.query import parse_query, run_count, run_find
+
+    schema = schema_for(caller.project, name)
+    collection = schema.collection
+    if not isinstance(raw, dict):
+        raise InvalidQuery("The query must be a JSON object.")
+    unknown = set(raw) - QUERY_KEYS
+    if unknown:
+        raise InvalidQuery(f"Unknown query parameter {str(sorted(unknown)[0])[:40]!r}.")
+    counting = raw.get("count") is True
+    # `limit: 0` with `count: true` is a pure count, which the `count` permission alone allows.
+    op = "count" if counting and raw.get("limit") == 0 else "find"
+    raw = _allow(caller, collection, op, raw)
+    if counting and op == "find":
+        raw = _allow(caller, collection, "count", raw)
+    query = parse_query(collection, raw, project_limits(caller.project))
+    hidden = access.hidden_fields(caller, collection)
+    principals = access.read_principals(caller, collection)
+    if op == "count":
+        return {"results": [], "next_cursor": None, "count": run_count(collection, query, principals, hidden)}
+    result = run_find(collection, query, principals, hidden)
+    only = set(query.fields) if query.fields else None
+    docs = [render(schema, row, hidden, only) for row in result.rows]
+    if query.expand:
+        expand_documents(caller, schema, docs, list(query.expand))
+    out: dict[str, Any] = {"results": docs, "next_cursor": result.next_cursor}
+    if result.count is not None:
+        out["count"] = result.count
+    return out

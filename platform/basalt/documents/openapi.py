@@ -1,0 +1,263 @@
+"""OpenAPI 3.1 documents: the platform-wide one (committed in sdk/openapi/) and one per project."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from basalt.documents.cache import Schema
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+SYSTEM_PROPERTIES = {
+    "id": {"type": "string", "readOnly": True},
+    "created_at": {"type": "string", "format": "date-time", "readOnly": True},
+    "updated_at": {"type": "string", "format": "date-time", "readOnly": True},
+    "acl": {"$ref": "#/components/schemas/ACL"},
+}
+OPERATION_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "__op": {"enum": ["increment", "add", "add_unique", "remove", "unset", "add_relation", "remove_relation"]},
+        "by": {"type": "number"},
+        "items": {"type": "array"},
+        "ids": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["__op"],
+}
+
+
+def _error_responses(*statuses: int) -> dict[str, Any]:
+    return {
+        str(status): {"description": "Error", "content": {"application/json": {"schema": ERROR}}} for status in statuses
+    }
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _common_components() -> dict[str, Any]:
+    return {
+        "Error": {
+            "type": "object",
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {}},
+                    "required": ["code", "message"],
+                }
+            },
+            "required": ["error"],
+        },
+        "ACL": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "properties": {"read": {"type": "boolean"}, "write": {"type": "boolean"}},
+                "additionalProperties": False,
+            },
+        },
+        "Query": {
+            "type": "object",
+            "properties": {
+                "where": {"type": "object"},
+                "order": {"type": "array", "items": {"type": "string"}},
+                "limit": {"type": "integer", "minimum": 0, "maximum": 1000},
+                "cursor": {"type": ["string", "null"]},
+                "fields": {"type": "array", "items": {"type": "string"}},
+                "expand": {"type": "array", "items": {"type": "string"}},
+                "count": {"type": "boolean"},
+            },
+            "additionalProperties": False,
+        },
+        "Operation": OPERATION_SCHEMA,
+        "Document": {"type": "object", "properties": dict(SYSTEM_PROPERTIES), "additionalProperties": True},
+        "BatchRequest": {
+            "type": "object",
+            "properties": {
+                "transaction": {"type": "boolean"},
+                "requests": {
+                    "type": "array",
+                    "maxItems": 100,
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "method": {"enum": ["GET", "POST", "PATCH", "DELETE"]},
+                            "path": {"type": "string"},
+                            "body": {},
+                        },
+                        "required": ["method", "path"],
+                    },
+                },
+            },
+            "required": ["requests"],
+        },
+        "BatchResponse": {
+            "type": "object",
+            "properties": {
+                "results": {
+                    "type": "array",
+                    "items": {"type": "object", "properties": {"status": {"type": "integer"}, "body": {}}},
+                }
+            },
+        },
+    }
+
+
+def _collection_paths(prefix: str, document_ref: str, input_ref: str, patch_ref: str, op_suffix: str) -> dict:
+    list_schema = {
+        "type": "object",
+        "properties": {
+            "results": {"type": "array", "items": {"$ref": document_ref}},
+            "next_cursor": {"type": ["string", "null"]},
+            "count": {"type": "integer"},
+        },
+        "required": ["results", "next_cursor"],
+    }
+    doc = _json({"$ref": document_ref})
+    id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+    query_params = [
+        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+        for name in ("where", "order", "limit", "cursor", "fields", "expand", "count")
+    ]
+    return {
+        f"{prefix}/documents": {
+            "get": {
+                "operationId": f"find{op_suffix}",
+                "parameters": query_params,
+                "responses": {
+                    "200": {"description": "A page", **_json(list_schema)},
+                    **_error_responses(400, 401, 403),
+                },
+            },
+            "post": {
+                "operationId": f"create{op_suffix}",
+                "requestBody": {"required": True, **_json({"$ref": input_ref})},
+                "responses": {"201": {"description": "Created", **doc}, **_error_responses(400, 401, 403, 409)},
+            },
+        },
+        f"{prefix}/documents/{{id}}": {
+            "parameters": [id_param],
+            "get": {
+                "operationId": f"get{op_suffix}",
+                "responses": {
+                    "200": {"description": "The document", **doc},
+                    "304": {"description": "Not modified"},
+                    **_error_responses(401, 403, 404),
+                },
+            },
+            "patch": {
+                "operationId": f"update{op_suffix}",
+                "requestBody": {"required": True, **_json({"$ref": patch_ref})},
+                "responses": {
+                    "200": {"description": "Updated", **doc},
+                    **_error_responses(400, 401, 403, 404, 409, 412),
+                },
+            },
+            "delete": {
+                "operationId": f"delete{op_suffix}",
+                "responses": {"204": {"description": "Deleted"}, **_error_responses(401, 403, 404, 412)},
+            },
+        },
+        f"{prefix}/query": {
+            "post": {
+                "operationId": f"query{op_suffix}",
+                "requestBody": {"required": True, **_json({"$ref": "#/components/schemas/Query"})},
+                "responses": {
+                    "200": {"description": "A page", **_json(list_schema)},
+                    **_error_responses(400, 401, 403),
+                },
+            }
+        },
+    }
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_") if part) or "X"
+
+
+def _collection_components(schema: Schema) -> dict[str, Any]:
+    properties: dict[str, Any] = {}
+    inputs: dict[str, Any] = {}
+    required: list[str] = []
+    for name, (field_type, options) in schema.fields.items():
+        value_schema = field_type.json_schema(options)
+        if options.get("description"):
+            value_schema = {**value_schema, "description": options["description"]}
+        if field_type.stored_in_data:
+            properties[name] = value_schema
+        inputs[name] = value_schema
+        if options.get("required") and "default" not in options:
+            required.append(name)
+    base = _pascal(schema.name)
+    return {
+        base: {
+            "type": "object",
+            "properties": {**SYSTEM_PROPERTIES, **properties},
+            "required": ["id", "created_at", "updated_at", "acl"],
+        },
+        f"{base}Create": {
+            "type": "object",
+            "properties": {**inputs, "acl": {"$ref": "#/components/schemas/ACL"}},
+            "required": required,
+            "additionalProperties": False,
+        },
+        f"{base}Update": {
+            "type": "object",
+            "properties": {
+                **{
+                    name: {"oneOf": [s, {"$ref": "#/components/schemas/Operation"}, {"type": "null"}]}
+                    for name, s in inputs.items()
+                },
+                "acl": {"$ref": "#/components/schemas/ACL"},
+            },
+            "additionalProperties": False,
+        },
+    }
+
+
+def build_document(schemas: list[Schema] | None = None, title: str = "Basalt data API") -> dict[str, Any]:
+    """Without schemas: the generic platform document; with them: typed paths per collection."""
+    components = _common_components()
+    paths: dict[str, Any] = {}
+    for schema in sorted(schemas or [], key=lambda s: s.name):
+        components.update(_collection_components(schema))
+        base = _pascal(schema.name)
+        paths.update(
+            _collection_paths(
+                f"/api/v1/collections/{schema.name}",
+                f"#/components/schemas/{base}",
+                f"#/components/schemas/{base}Create",
+                f"#/components/schemas/{base}Update",
+                base,
+            )
+        )
+    if not schemas:
+        generic = "#/components/schemas/Document"
+        paths.update(_collection_paths("/api/v1/collections/{collection}", generic, generic, generic, "Documents"))
+        collection_param = {"name": "collection", "in": "path", "required": True, "schema": {"type": "string"}}
+        for item in paths.values():
+            item["parameters"] = [collection_param, *item.get("parameters", [])]
+    paths["/api/v1/batch"] = {
+        "post": {
+            "operationId": "batch",
+            "requestBody": {"required": True, **_json({"$ref": "#/components/schemas/BatchRequest"})},
+            "responses": {
+                "200": {"description": "Results", **_json({"$ref": "#/components/schemas/BatchResponse"})},
+                **_error_responses(400, 401, 403, 404, 409),
+            },
+        }
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": "1"},
+        "servers": [{"url": "/"}],
+        "security": [{"apiKey": []}],
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            },
+        },
+    }

@@ -1,0 +1,45 @@
+"""Render stored documents for clients: system fields, declared fields only, hidden fields left out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from basalt.documents.cache import Schema
+from basalt.documents.store import format_time
+
+
+def render(schema: Schema, row: Any, hidden: frozenset[str] = frozenset(), only: Any = None) -> dict[str, Any]:
+    """`row` is any object with id/data/acl/created_at/updated_at (ours or the query engine's DocRow)."""
+    out: dict[str, Any] = {
+        "id": row.id,
+        "created_at": format_time(row.created_at),
+        "updated_at": format_time(row.updated_at),
+        "acl": row.acl,
+    }
+    data = row.data
+    for name, (field_type, options) in schema.fields.items():
+        # Fields removed from the schema are never rendered, although their values linger in `data`.
+        if name in hidden or name not in data or not field_type.stored_in_data:
+            continue
+        if only is not None and name not in only:
+            continue
+        out[name] = field_type.to_client(data[name], options)
+    return out
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def etag_matches(header: str | None, version: int) -> bool:
+    """True when an If-Match / If-None-Match header names this version (or is `*`)."""
+    if not header:
+        return False
+    wanted = etag(version)
+    for candidate in header.split(","):
+        candidate = candidate.strip()
+        if candidate.startswith("W/"):
+            candidate = candidate[2:]
+        if candidate in ("*", wanted):
+            return True
+    return False

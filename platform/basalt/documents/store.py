@@ -1,0 +1,222 @@
+"""Raw SQL for the document hot path (one statement per step), for SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from django.db import connection
+
+COLUMNS = "id, data, acl, read_principals, write_principals, created_by, created_at, updated_at, version"
+
+
+@dataclass
+class StoredDoc:
+    """A document row as read for a write or a single get (with its principal lists)."""
+
+    id: str
+    data: dict[str, Any]
+    acl: dict[str, Any]
+    read_principals: list[str]
+    write_principals: list[str]
+    created_by: str | None
+    created_at: Any
+    updated_at: Any
+    version: int
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _json_param() -> str:
+    return "%s::jsonb" if is_postgres() else "%s"
+
+
+def dump(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _load(value: Any) -> Any:
+    if isinstance(value, str | bytes):
+        return orjson.loads(value)
+    return value
+
+
+def db_time(moment: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+def _row(row: tuple) -> StoredDoc:
+    return StoredDoc(
+        id=row[0],
+        data=_load(row[1]),
+        acl=_load(row[2]),
+        read_principals=_load(row[3]),
+        write_principals=_load(row[4]),
+        created_by=row[5],
+        created_at=row[6],
+        updated_at=row[7],
+        version=row[8],
+    )
+
+
+_SQLITE_TIME = re.compile(r"^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?")
+
+
+def format_time(value: Any) -> str:
+    """RFC 3339 UTC with milliseconds from a datetime (PostgreSQL) or SQLite's stored text."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    match = _SQLITE_TIME.match(str(value))
+    if match is None:
+        raise ValueError(f"unparseable stored time {value!r}")
+    fraction = (match.group(3) or "").ljust(3, "0")[:3]
+    return f"{match.group(1)}T{match.group(2)}.{fraction}Z"
+
+
+def fetch(collection_id: int, doc_id: str, *, for_update: bool = False) -> StoredDoc | None:
+    sql = f"SELECT {COLUMNS} FROM basalt_document WHERE id = %s AND collection_id = %s"  # noqa: S608
+    if for_update and is_postgres():
+        sql += " FOR UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [doc_id, collection_id])
+        row = cursor.fetchone()
+    return _row(row) if row else None
+
+
+def insert(doc: StoredDoc, project_id: int, collection_id: int) -> None:
+    j = _json_param()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO basalt_document (id, project_id, collection_id, data, acl, read_principals, "  # noqa: S608
+            f"write_principals, created_by, created_at, updated_at, version) VALUES (%s, %s, %s, {j}, {j}, {j}, {j}, "
+            "%s, %s, %s, %s)",
+            [
+                doc.id,
+                project_id,
+                collection_id,
+                dump(doc.data),
+                dump(doc.acl),
+                dump(doc.read_principals),
+                dump(doc.write_principals),
+                doc.created_by,
+                db_time(doc.created_at),
+                db_time(doc.updated_at),
+                doc.version,
+            ],
+        )
+
+
+def update(doc: StoredDoc, collection_id: int) -> None:
+    j = _json_param()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE basalt_document SET data = {j}, acl = {j}, read_principals = {j}, write_principals = {j}, "  # noqa: S608
+            "updated_at = %s, version = %s WHERE id = %s AND collection_id = %s",
+            [
+                dump(doc.data),
+                dump(doc.acl),
+                dump(doc.read_principals),
+                dump(doc.write_principals),
+                db_time(doc.updated_at),
+                doc.version,
+                doc.id,
+                collection_id,
+            ],
+        )
+
+
+def delete_returning(collection_id: int, doc_id: str) -> StoredDoc | None:
+    """Delete and return the row in one statement; the caller rolls back if the check then fails."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM basalt_document WHERE id = %s AND collection_id = %s RETURNING {COLUMNS}",  # noqa: S608
+            [doc_id, collection_id],
+        )
+        row = cursor.fetchone()
+    return _row(row) if row else None
+
+
+def append_change(
+    project_id: int, collection: str, doc_id: str, kind: str, before: Any, after: Any, now: datetime
+) -> int:
+    """Take the next per-project seq and write the change-log row; the seq bump comes last so the
+    project row stays locked only until commit, and seq order is commit order."""
+    j = _json_param()
+    before_json = None if before is None else dump(before)
+    after_json = None if after is None else dump(after)
+    with connection.cursor() as cursor:
+        if is_postgres():
+            cursor.execute(
+                "WITH s AS (UPDATE basalt_project SET change_seq = change_seq + 1 WHERE id = %s RETURNING change_seq) "  # noqa: S608
+                "INSERT INTO basalt_change_log (project_id, seq, collection, document_id, type, before, after, "
+                f"created_at) SELECT %s, s.change_seq, %s, %s, %s, {j}, {j}, %s FROM s RETURNING seq",
+                [project_id, project_id, collection, doc_id, kind, before_json, after_json, db_time(now)],
+            )
+            return cursor.fetchone()[0]
+        cursor.execute(
+            "UPDATE basalt_project SET change_seq = change_seq + 1 WHERE id = %s RETURNING change_seq", [project_id]
+        )
+        seq = cursor.fetchone()[0]
+        cursor.execute(
+            "INSERT INTO basalt_change_log (project_id, seq, collection, document_id, type, before, after, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [project_id, seq, collection, doc_id, kind, before_json, after_json, db_time(now)],
+        )
+        return seq
+
+
+def add_relations(project_id: int, collection_id: int, field: str, from_id: str, to_ids: list[str]) -> None:
+    if not to_ids:
+        return
+    conflict = "ON CONFLICT DO NOTHING"
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(to_ids))
+    params: list[Any] = []
+    for to_id in to_ids:
+        params += [project_id, collection_id, field, from_id, to_id]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO basalt_relation (project_id, collection_id, field, from_id, to_id) "  # noqa: S608
+            f"VALUES {values} {conflict}",
+            params,
+        )
+
+
+def remove_relations(collection_id: int, field: str, from_id: str, to_ids: list[str]) -> None:
+    if not to_ids:
+        return
+    marks = ", ".join(["%s"] * len(to_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM basalt_relation WHERE collection_id = %s AND field = %s AND from_id = %s "  # noqa: S608
+            f"AND to_id IN ({marks})",
+            [collection_id, field, from_id, *to_ids],
+        )
+
+
+def remove_all_relations(collection_id: int, from_id: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM basalt_relation WHERE collection_id = %s AND from_id = %s", [collection_id, from_id]
+        )
+
+
+def value_taken(collection_id: int, values: dict[str, Any], exclude_id: str | None) -> bool:
+    """SQLite's unique check, run inside the writer's IMMEDIATE transaction (SQLite has one writer)."""
+    clauses, params = [], [collection_id]
+    for name, value in values.items():
+        clauses.append(f"json_extract(data, '$.\"{name}\"') = json_extract(%s, '$')")
+        params.append(dump(value))
+    sql = f"SELECT 1 FROM basalt_document WHERE collection_id = %s AND {' AND '.join(clauses)}"  # noqa: S608
+    if exclude_id is not None:
+        sql += " AND id <> %s"
+        params.append(exclude_id)
+    with connection.cursor() as cursor:
+        cursor.execute(sql + " LIMIT 1", params)
+        return cursor.fetchone() is not None

@@ -1,0 +1,160 @@
+"""Turn a client body into stored data: field validation, defaults and the update operators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from basalt.core.errors import InvalidOperation, ValidationFailed
+from basalt.documents.cache import Schema
+from basalt.documents.fields import FieldError
+from basalt.documents.fields.array import ArrayType
+from basalt.documents.fields.common import check_number
+from basalt.documents.fields.relation import check_ids
+from basalt.documents.schema import SYSTEM_FIELDS
+
+OPERATORS = frozenset({"increment", "add", "add_unique", "remove", "unset", "add_relation", "remove_relation"})
+ARRAY_OPS = frozenset({"add", "add_unique", "remove"})
+MAX_OP_ITEMS = 1000
+
+
+@dataclass
+class Changes:
+    """What a create or update asks for, validated: new data, ACL (if given) and relation edits."""
+
+    data: dict[str, Any]
+    acl: Any = None
+    acl_given: bool = False
+    add_edges: dict[str, list[str]] = field(default_factory=dict)
+    remove_edges: dict[str, list[str]] = field(default_factory=dict)
+    touched: set[str] = field(default_factory=set)
+
+
+def _body(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ValidationFailed(details={"body": ["Must be a JSON object."]})
+    return body
+
+
+def _split(schema: Schema, body: dict[str, Any], errors: dict[str, list[str]]) -> tuple[Changes, dict[str, Any]]:
+    changes = Changes(data={})
+    values: dict[str, Any] = {}
+    for key, value in body.items():
+        if key == "acl":
+            changes.acl, changes.acl_given = value, True
+        elif key in SYSTEM_FIELDS:
+            errors[key] = ["A read-only system field."]
+        elif key not in schema.fields:
+            errors[str(key)[:80]] = ["Unknown field."]
+        else:
+            values[key] = value
+    return changes, values
+
+
+def prepare_create(schema: Schema, body: Any) -> Changes:
+    errors: dict[str, list[str]] = {}
+    changes, values = _split(schema, _body(body), errors)
+    data = changes.data
+    for name, (field_type, options) in schema.fields.items():
+        value = values.get(name)
+        if not field_type.stored_in_data:
+            if value is None:
+                continue
+            if isinstance(value, dict) and value.get("__op") == "add_relation":
+                value = value.get("ids")
+            try:
+                changes.add_edges[name] = check_ids(value)
+            except FieldError as exc:
+                errors[name] = [str(exc)]
+            continue
+        if value is None:
+            if "default" in options:
+                data[name] = options["default"]
+            elif options.get("required"):
+                errors[name] = ["This field is required."]
+            continue
+        try:
+            data[name] = field_type.to_storage(value, options)
+        except FieldError as exc:
+            errors[name] = [str(exc)]
+    if errors:
+        raise ValidationFailed(details=errors)
+    return changes
+
+
+def apply_update(schema: Schema, current: dict[str, Any], body: Any) -> Changes:
+    """Apply values and `__op` operations to a copy of the current data (already row-locked)."""
+    errors: dict[str, list[str]] = {}
+    changes, values = _split(schema, _body(body), errors)
+    # Keys of removed fields are dropped on write, so a re-added field never sees stale values.
+    data = {key: value for key, value in current.items() if key in schema.fields}
+    changes.data = data
+    for name, value in values.items():
+        field_type, options = schema.fields[name]
+        changes.touched.add(name)
+        try:
+            if isinstance(value, dict) and "__op" in value:
+                _operate(changes, name, field_type, options, value)
+            elif not field_type.stored_in_data:
+                raise FieldError("Change a relation with add_relation / remove_relation.")
+            elif value is None:
+                data.pop(name, None)
+            else:
+                data[name] = field_type.to_storage(value, options)
+        except FieldError as exc:
+            errors[name] = [str(exc)]
+        if name in schema.fields and options.get("required") and field_type.stored_in_data and name not in data:
+            errors.setdefault(name, ["This field is required."])
+    if errors:
+        raise ValidationFailed(details=errors)
+    return changes
+
+
+def _operate(changes: Changes, name: str, field_type, options: dict[str, Any], op: dict[str, Any]) -> None:
+    kind = op.get("__op")
+    if kind not in OPERATORS:
+        raise InvalidOperation(f"Unknown operation {str(kind)[:40]!r}.", details={name: ["Unknown operation."]})
+    allowed_keys = {"increment": {"by"}, "unset": set(), "add_relation": {"ids"}, "remove_relation": {"ids"}}.get(
+        kind, {"items"}
+    )
+    if set(op) - {"__op"} - allowed_keys:
+        raise FieldError(f"{kind} takes only {', '.join(sorted(allowed_keys)) or 'no arguments'}.")
+    data = changes.data
+    if kind in ("add_relation", "remove_relation"):
+        if field_type.stored_in_data:
+            _wrong(kind, field_type.name)
+        target = changes.add_edges if kind == "add_relation" else changes.remove_edges
+        target[name] = check_ids(op.get("ids"))
+    elif not field_type.stored_in_data:
+        _wrong(kind, field_type.name)
+    elif kind == "unset":
+        data.pop(name, None)
+    elif kind == "increment":
+        if field_type.name != "number":
+            _wrong(kind, field_type.name)
+        by = check_number(op.get("by", 1), "`by`")
+        current = data.get(name, 0)
+        if not isinstance(current, int | float) or isinstance(current, bool):
+            current = 0
+        data[name] = field_type.to_storage(current + by, options)
+    else:
+        if not isinstance(field_type, ArrayType):
+            _wrong(kind, field_type.name)
+        items = op.get("items")
+        if not isinstance(items, list) or len(items) > MAX_OP_ITEMS:
+            raise FieldError(f"`items` must be a list of at most {MAX_OP_ITEMS} values.")
+        items = [field_type.coerce_element(item, options, strict=True) for item in items]
+        current = list(data.get(name) or [])
+        if kind == "add":
+            current.extend(items)
+        elif kind == "add_unique":
+            for item in items:
+                if item not in current:
+                    current.append(item)
+        else:
+            current = [item for item in current if item not in items]
+        data[name] = field_type.to_storage(current, options)
+
+
+def _wrong(kind: str, type_name: str) -> None:
+    raise InvalidOperation(f"{kind} does not apply to a {type_name} field.")
