@@ -1,0 +1,208 @@
+"""Compile a validated Query into one parameterised SELECT for the current database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from basalt.core.errors import InvalidQuery
+from basalt.documents.query.dialects import EARTH_KM, Dialect, Sql
+from basalt.documents.query.nodes import (
+    And,
+    AnyOf,
+    ArrayEquals,
+    Compare,
+    Contains,
+    Exists,
+    FieldRef,
+    Near,
+    Node,
+    Nor,
+    Or,
+    OrderKey,
+    Query,
+    Regex,
+    RelatedTo,
+    Search,
+    WithinBox,
+)
+from basalt.documents.query.values import timestamp
+
+COLUMNS = "id, data, acl, created_at, updated_at, version, created_by"
+TRUE, FALSE = "1 = 1", "1 = 0"
+
+
+class Compiler:
+    def __init__(self, dialect: Dialect, collection: Any):
+        self.d = dialect
+        self.collection = collection
+
+    # --- where --------------------------------------------------------------------------------
+    def node(self, node: Node) -> Sql:
+        if isinstance(node, And | Or | Nor):
+            parts, params = [], []
+            for child in node.children:
+                sql, p = self.node(child)
+                parts.append(f"({sql})")
+                params.extend(p)
+            joined = (" AND " if isinstance(node, And) else " OR ").join(parts)
+            return (f"NOT COALESCE(({joined}), {FALSE})" if isinstance(node, Nor) else joined), params
+        if isinstance(node, Compare):
+            return self.system_compare(node) if node.field.system else self.d.compare(node.field, node.op, node.value)
+        if isinstance(node, Exists):
+            if node.field.system:
+                return (TRUE if node.present else FALSE), []
+            return self.d.exists(node.field, node.present)
+        if isinstance(node, Regex):
+            return self.d.regex(node.field, node.pattern, node.ignore_case)
+        if isinstance(node, Contains):
+            return self.d.contains(node.field, node.values)
+        if isinstance(node, AnyOf):
+            return self.d.any_of(node.field, node.values)
+        if isinstance(node, ArrayEquals):
+            return self.d.array_equals(node.field, node.values)
+        if isinstance(node, Search):
+            return self.d.search(node.field, node.text, node.tokens)
+        if isinstance(node, RelatedTo):
+            return self.related_to(node)
+        if isinstance(node, Near):
+            return self.near_filter(node)
+        if isinstance(node, WithinBox):
+            return self.within_box(node)
+        raise TypeError(f"unknown node {type(node).__name__}")
+
+    def system_compare(self, node: Compare) -> Sql:
+        column = self.d.column(node.field)
+        if node.op in ("$in", "$nin"):
+            items = [self.d.system_param(v) for v in node.value if v is not None]
+            if not items:
+                return (FALSE if node.op == "$in" else TRUE), []
+            sql = f"{column} IN ({', '.join(['%s'] * len(items))})"
+            return (sql if node.op == "$in" else f"NOT ({sql})"), items
+        if node.value is None:
+            return (FALSE if node.op == "$eq" else TRUE), []
+        op = {"$eq": "=", "$ne": "<>", "$lt": "<", "$lte": "<=", "$gt": ">", "$gte": ">="}[node.op]
+        return f"{column} {op} %s", [self.d.system_param(node.value)]
+
+    def related_to(self, node: RelatedTo) -> Sql:
+        # Resolved inside SQL and scoped to the caller's project: another project's collection
+        # or document simply matches nothing, and parsing costs no query.
+        return (
+            "id IN (SELECT r.to_id FROM basalt_relation r WHERE r.project_id = %s AND r.field = %s "
+            "AND r.from_id = %s AND r.collection_id = (SELECT c.id FROM basalt_collection c "
+            "WHERE c.project_id = %s AND c.name = %s))",
+            [self.collection.project_id, node.field, node.id, self.collection.project_id, node.collection],
+        )
+
+    def distance(self, near: Near) -> Sql:
+        lat, lng = self.d.coordinate(near.field, "lat"), self.d.coordinate(near.field, "lng")
+        haversine = (
+            f"POWER(SIN(RADIANS({lat} - %s) / 2), 2) + COS(RADIANS(%s)) * COS(RADIANS({lat})) "
+            f"* POWER(SIN(RADIANS({lng} - %s) / 2), 2)"
+        )
+        return f"({2 * EARTH_KM!r} * ASIN(SQRT({self.d.asin_clamp(haversine)})))", [near.lat, near.lat, near.lng]
+
+    def near_filter(self, near: Near) -> Sql:
+        lat, lng = self.d.coordinate(near.field, "lat"), self.d.coordinate(near.field, "lng")
+        sql = f"{lat} IS NOT NULL AND {lng} IS NOT NULL"
+        if near.max_km is None:
+            return sql, []
+        dist, params = self.distance(near)
+        return f"{sql} AND {dist} <= %s", [*params, near.max_km]
+
+    def within_box(self, box: WithinBox) -> Sql:
+        lat, lng = self.d.coordinate(box.field, "lat"), self.d.coordinate(box.field, "lng")
+        if box.west <= box.east:
+            return f"{lat} BETWEEN %s AND %s AND {lng} BETWEEN %s AND %s", [box.south, box.north, box.west, box.east]
+        # A box whose west edge is east of its east edge crosses the antimeridian.
+        return f"{lat} BETWEEN %s AND %s AND ({lng} >= %s OR {lng} <= %s)", [box.south, box.north, box.west, box.east]
+
+    # --- order and keyset -----------------------------------------------------------------------
+    def key_expr(self, key: OrderKey, query: Query) -> Sql:
+        if key.field is None:
+            return self.distance(query.near)
+        return self.d.sort_expr(key.field), []
+
+    def order_by(self, query: Query) -> Sql:
+        terms, params = [], []
+        for key in query.order:
+            expr, p = self.key_expr(key, query)
+            terms.append(self.d.order_term(expr, key.descending))
+            params.extend(p)
+        return ", ".join(terms), params
+
+    def after(self, query: Query, sort_values: list[Any]) -> Sql:
+        pairs = zip(query.order, sort_values, strict=True)
+        keys = [(key.field, self._cursor_value(key.field, value)) for key, value in pairs]
+        exprs, expr_params = [], []
+        for key in query.order:
+            expr, p = self.key_expr(key, query)
+            exprs.append(expr)
+            expr_params.append(p)
+        directions = {key.descending for key in query.order}
+        if len(directions) == 1 and not any(expr_params):
+            row = self.d.row_after(exprs, keys, directions.pop())
+            if row is not None:
+                return row
+        alternatives, params = [], []
+        for i, key in enumerate(query.order):
+            parts = []
+            for j in range(i):
+                sql, p = self.d.key_eq(exprs[j], keys[j][0], keys[j][1])
+                parts.append(sql)
+                params.extend(expr_params[j] + p)
+            sql, p = self.d.key_after(exprs[i], keys[i][0], keys[i][1], key.descending)
+            parts.append(sql)
+            params.extend(expr_params[i] + p)
+            alternatives.append("(" + " AND ".join(parts) + ")")
+        return "(" + " OR ".join(alternatives) + ")", params
+
+    def _cursor_value(self, ref: FieldRef | None, value: Any) -> Any:
+        if ref is None:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InvalidQuery("The cursor is invalid.", details={"parameter": "cursor"})
+            return float(value)
+        if ref.system and ref.path[0] != "id":
+            return timestamp(value, "cursor")
+        return value
+
+    # --- statements -----------------------------------------------------------------------------
+    def filters(self, query: Query | None, principals: frozenset[str] | None) -> Sql:
+        # The collection id is inlined (an integer from our own table) so PostgreSQL matches the
+        # partial indexes' `WHERE collection_id = N` predicate.
+        parts, params = [f"collection_id = {int(self.collection.pk)}"], []
+        if principals is not None:
+            if not principals:
+                parts.append(FALSE)
+            else:
+                sql, p = self.d.principals(principals)
+                parts.append(sql)
+                params.extend(p)
+        if query is not None and query.where is not None:
+            sql, p = self.node(query.where)
+            parts.append(f"({sql})")
+            params.extend(p)
+        return " AND ".join(parts), params
+
+    def select(self, query: Query, principals: frozenset[str] | None, limit: int) -> Sql:
+        where, params = self.filters(query, principals)
+        select_params: list[Any] = []
+        columns = COLUMNS
+        if query.near is not None:
+            dist, select_params = self.distance(query.near)
+            columns = f"{COLUMNS}, {dist} AS distance"
+        if query.after is not None:
+            sql, p = self.after(query, query.after)
+            where = f"{where} AND {sql}"
+            params.extend(p)
+        order, order_params = self.order_by(query)
+        sql = f"SELECT {columns} FROM basalt_document WHERE {where} ORDER BY {order} LIMIT {int(limit)}"  # noqa: S608 (fragments are ours; values are params)
+        return sql, [*select_params, *params, *order_params]
+
+    def count(self, query: Query, principals: frozenset[str] | None) -> Sql:
+        where, params = self.filters(query, principals)
+        return f"SELECT COUNT(*) FROM basalt_document WHERE {where}", params  # noqa: S608
+
+    def by_ids(self, ids: list[str], principals: frozenset[str] | None) -> Sql:
+        where, params = self.filters(None, principals)
+        sql, p = self.d.ids_in(ids)
+        return f"SELECT {COLUMNS} FROM basalt_document WHERE {where} AND {sql}", [*params, *p]  # noqa: S608

@@ -1,0 +1,311 @@
+"""The one vendor seam of the query engine: how PostgreSQL (jsonb) and SQLite (JSON1) spell things.
+
+Both dialects give the same answers (the property test checks it): missing and `null` are the
+same value and sort lowest; comparisons are type-strict (the string "5" never equals 5); range
+operators only match values of the operand's JSON type. Field paths are inlined as literals (their
+segments are validated identifiers) so that index expressions and query expressions are the same
+text and the planner can use the index; every value is a bound parameter.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from django.db import connection
+from django.utils.dateparse import parse_datetime
+
+from basalt.documents.query.nodes import FieldRef
+
+Sql = tuple[str, list[Any]]
+EARTH_KM = 6371.0088
+_OPS = {"$eq": "=", "$ne": "<>", "$lt": "<", "$lte": "<=", "$gt": ">", "$gte": ">="}
+
+
+def json_kind(value: Any) -> str:
+    """The JSON type of a stored-form scalar: null, boolean, number or string."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return "string"
+
+
+class Dialect:
+    vendor = ""
+
+    # --- system columns (the same on both) ---------------------------------------------------
+    def column(self, ref: FieldRef) -> str:
+        return {"id": "id", "created_at": "created_at", "updated_at": "updated_at"}[ref.path[0]]
+
+    def system_param(self, value: Any) -> Any:
+        return value
+
+    def sort_expr(self, ref: FieldRef) -> str:
+        return self.column(ref) if ref.system else self.value(ref)
+
+    def value(self, ref: FieldRef) -> str:
+        raise NotImplementedError
+
+    def load_json(self, raw: Any) -> Any:
+        if raw is None or isinstance(raw, dict | list):
+            return raw
+        return orjson.loads(raw)
+
+    def load_time(self, raw: Any) -> datetime:
+        return raw
+
+
+class PostgresDialect(Dialect):
+    vendor = "postgresql"
+
+    def raw(self, ref: FieldRef, as_text: bool = False) -> str:
+        arrow = "->>" if as_text else "->"
+        if len(ref.path) == 1:
+            return f"(data {arrow} '{ref.path[0]}')"
+        return f"(data {arrow.replace('-', '#')} '{{{','.join(ref.path)}}}')"
+
+    def value(self, ref: FieldRef) -> str:
+        # COALESCE folds "missing" into JSON null: one value, no SQL NULLs, so row comparisons and
+        # index range scans work on cursors and null sorts lowest, as on SQLite.
+        return f"COALESCE({self.raw(ref)}, 'null'::jsonb)"
+
+    def typed(self, ref: FieldRef, kind: str) -> str:
+        return f"jsonb_typeof({self.value(ref)}) = '{kind}'"
+
+    def param(self, value: Any) -> Sql:
+        return "%s::jsonb", [orjson.dumps(value).decode()]
+
+    def compare(self, ref: FieldRef, op: str, value: Any) -> Sql:
+        expr = self.value(ref)
+        if op in ("$in", "$nin"):
+            sql = f"{expr} = ANY(%s::jsonb[])"
+            params = [[orjson.dumps(v).decode() for v in value]]
+            return (sql if op == "$in" else f"NOT ({sql})"), params
+        placeholder, params = self.param(value)
+        sql = f"{expr} {_OPS[op]} {placeholder}"
+        if op in ("$lt", "$lte", "$gt", "$gte"):
+            sql = f"({self.typed(ref, json_kind(value))} AND {sql})"
+        return sql, params
+
+    def exists(self, ref: FieldRef, present: bool) -> Sql:
+        return f"{self.value(ref)} {'<>' if present else '='} 'null'::jsonb", []
+
+    def regex(self, ref: FieldRef, pattern: str, ignore_case: bool) -> Sql:
+        op = "~*" if ignore_case else "~"
+        return f"({self.typed(ref, 'string')} AND {self.raw(ref, True)} {op} %s)", [pattern]
+
+    def contains(self, ref: FieldRef, items: tuple[Any, ...]) -> Sql:
+        return f"({self.typed(ref, 'array')} AND {self.value(ref)} @> %s::jsonb)", [orjson.dumps(list(items)).decode()]
+
+    def search(self, ref: FieldRef, text: str, tokens: tuple[str, ...]) -> Sql:
+        return (
+            f"({self.typed(ref, 'string')} AND {self.search_vector(ref)} @@ plainto_tsquery('simple', %s))",
+            [" ".join(tokens)],
+        )
+
+    def search_vector(self, ref: FieldRef) -> str:
+        return f"to_tsvector('simple', COALESCE({self.raw(ref, True)}, ''))"
+
+    def coordinate(self, ref: FieldRef, axis: str) -> str:
+        path = "{" + ",".join((*ref.path, axis)) + "}"
+        return f"(CASE WHEN jsonb_typeof(data #> '{path}') = 'number' THEN (data #>> '{path}')::float8 END)"
+
+    def principals(self, principals: frozenset[str]) -> Sql:
+        return "read_principals ?| %s::text[]", [sorted(principals)]
+
+    def ids_in(self, ids: list[str]) -> Sql:
+        return "id = ANY(%s::text[])", [list(ids)]
+
+    def asin_clamp(self, expr: str) -> str:
+        return f"LEAST(1.0, {expr})"
+
+    def order_term(self, expr: str, descending: bool) -> str:
+        return f"{expr} {'DESC' if descending else 'ASC'}"
+
+    def key_param(self, ref: FieldRef | None, value: Any) -> Sql:
+        if ref is None:
+            return "%s::float8", [value]
+        if ref.system:
+            return "%s", [value]
+        return self.param(value)
+
+    def key_eq(self, expr: str, ref: FieldRef | None, value: Any) -> Sql:
+        placeholder, params = self.key_param(ref, value)
+        return f"{expr} = {placeholder}", params
+
+    def key_after(self, expr: str, ref: FieldRef | None, value: Any, descending: bool) -> Sql:
+        placeholder, params = self.key_param(ref, value)
+        return f"{expr} {'<' if descending else '>'} {placeholder}", params
+
+    def row_after(self, exprs: list[str], keys: list[tuple[FieldRef | None, Any]], descending: bool) -> Sql | None:
+        """One row comparison when every key runs the same way: PostgreSQL seeks it in the index."""
+        placeholders, params = [], []
+        for ref, value in keys:
+            placeholder, p = self.key_param(ref, value)
+            placeholders.append(placeholder)
+            params.extend(p)
+        op = "<" if descending else ">"
+        return f"({', '.join(exprs)}) {op} ({', '.join(placeholders)})", params
+
+
+class SqliteDialect(Dialect):
+    vendor = "sqlite"
+
+    def path(self, ref: FieldRef) -> str:
+        return "'$." + ".".join(ref.path) + "'"
+
+    def value(self, ref: FieldRef) -> str:
+        return f"json_extract(data, {self.path(ref)})"
+
+    def type_of(self, ref: FieldRef) -> str:
+        return f"json_type(data, {self.path(ref)})"
+
+    def system_param(self, value: Any) -> Any:
+        if isinstance(value, datetime):
+            return connection.ops.adapt_datetimefield_value(value)
+        return value
+
+    def load_time(self, raw: Any) -> datetime:
+        if isinstance(raw, datetime):
+            return raw if raw.tzinfo else raw.replace(tzinfo=UTC)
+        parsed = parse_datetime(raw)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+    def _guard(self, type_expr: str, value: Any) -> str:
+        kind = json_kind(value)
+        if kind == "boolean":
+            return f"{type_expr} = '{'true' if value else 'false'}'"
+        if kind == "number":
+            return f"{type_expr} IN ('integer', 'real')"
+        return f"{type_expr} = 'text'"
+
+    def _eq(self, expr: str, type_expr: str, value: Any) -> Sql:
+        if value is None:
+            return f"{expr} IS NULL", []
+        if isinstance(value, bool):
+            return self._guard(type_expr, value), []
+        return f"({self._guard(type_expr, value)} AND {expr} = %s)", [value]
+
+    def _in(self, expr: str, type_expr: str, items: tuple[Any, ...]) -> Sql:
+        parts, params = [], []
+        groups: dict[str, list[Any]] = {}
+        for item in items:
+            groups.setdefault(json_kind(item), []).append(item)
+        for kind, group in groups.items():
+            if kind in ("null", "boolean"):
+                for item in dict.fromkeys(group):
+                    sql, p = self._eq(expr, type_expr, item)
+                    parts.append(sql)
+                    params.extend(p)
+            else:
+                parts.append(f"({self._guard(type_expr, group[0])} AND {expr} IN ({', '.join(['%s'] * len(group))}))")
+                params.extend(group)
+        return ("(" + " OR ".join(parts) + ")") if parts else "0", params
+
+    def compare(self, ref: FieldRef, op: str, value: Any) -> Sql:
+        expr, type_expr = self.value(ref), self.type_of(ref)
+        if op in ("$in", "$nin"):
+            sql, params = self._in(expr, type_expr, value)
+            return (sql if op == "$in" else f"NOT COALESCE({sql}, 0)"), params
+        if op in ("$eq", "$ne"):
+            sql, params = self._eq(expr, type_expr, value)
+            return (sql if op == "$eq" else f"NOT COALESCE({sql}, 0)"), params
+        return f"({self._guard(type_expr, value)} AND {expr} {_OPS[op]} %s)", [value]
+
+    def exists(self, ref: FieldRef, present: bool) -> Sql:
+        return f"{self.value(ref)} IS {'NOT ' if present else ''}NULL", []
+
+    def regex(self, ref: FieldRef, pattern: str, ignore_case: bool) -> Sql:
+        # Django registers REGEXP (Python `re`) on every SQLite connection; the parser only lets
+        # through the safe subset, so backtracking stays polynomial.
+        return (
+            f"({self.type_of(ref)} = 'text' AND {self.value(ref)} REGEXP %s)",
+            [("(?i)" if ignore_case else "") + pattern],
+        )
+
+    def contains(self, ref: FieldRef, items: tuple[Any, ...]) -> Sql:
+        parts, params = [f"{self.type_of(ref)} = 'array'"], []
+        for item in items:
+            sql, p = self._eq("value", "type", item)
+            parts.append(f"EXISTS (SELECT 1 FROM json_each(data, {self.path(ref)}) WHERE {sql})")  # noqa: S608
+            params.extend(p)
+        return "(" + " AND ".join(parts) + ")", params
+
+    def any_of(self, ref: FieldRef, items: tuple[Any, ...]) -> Sql:
+        sql, params = self._in("value", "type", items)
+        return (
+            f"({self.type_of(ref)} = 'array' AND EXISTS (SELECT 1 FROM json_each(data, {self.path(ref)}) "  # noqa: S608
+            f"WHERE {sql}))"
+        ), params
+
+    def array_equals(self, ref: FieldRef, items: tuple[Any, ...]) -> Sql:
+        # Element by element: comparing JSON texts would depend on how each writer escaped them.
+        parts = [f"{self.type_of(ref)} = 'array'", f"json_array_length(data, {self.path(ref)}) = %s"]
+        params: list[Any] = [len(items)]
+        for index, item in enumerate(items):
+            element = FieldRef((*ref.path[:-1], f"{ref.path[-1]}[{index}]"), None)
+            sql, p = self._eq(self.value(element), self.type_of(element), item)
+            parts.append(sql)
+            params.extend(p)
+        return "(" + " AND ".join(parts) + ")", params
+
+    def search(self, ref: FieldRef, text: str, tokens: tuple[str, ...]) -> Sql:
+        import re
+
+        parts, params = [f"{self.type_of(ref)} = 'text'"], []
+        for token in dict.fromkeys(tokens):
+            parts.append(f"{self.value(ref)} REGEXP %s")
+            params.append(r"(?i)(?<!\w)" + re.escape(token) + r"(?!\w)")
+        return "(" + " AND ".join(parts) + ")", params
+
+    def coordinate(self, ref: FieldRef, axis: str) -> str:
+        path = "'$." + ".".join((*ref.path, axis)) + "'"
+        return f"(CASE WHEN json_type(data, {path}) IN ('integer', 'real') THEN json_extract(data, {path}) END)"
+
+    def principals(self, principals: frozenset[str]) -> Sql:
+        placeholders = ", ".join(["%s"] * len(principals))
+        sql = f"EXISTS (SELECT 1 FROM json_each(read_principals) WHERE value IN ({placeholders}))"  # noqa: S608
+        return sql, sorted(principals)
+
+    def ids_in(self, ids: list[str]) -> Sql:
+        return f"id IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+    def asin_clamp(self, expr: str) -> str:
+        return f"MIN(1.0, {expr})"
+
+    def order_term(self, expr: str, descending: bool) -> str:
+        # SQLite's default already puts NULL lowest: first ascending, last descending.
+        return f"{expr} {'DESC' if descending else 'ASC'}"
+
+    def key_eq(self, expr: str, ref: FieldRef | None, value: Any) -> Sql:
+        if value is None:
+            return f"{expr} IS NULL", []
+        return f"{expr} = %s", [self._key_value(ref, value)]
+
+    def key_after(self, expr: str, ref: FieldRef | None, value: Any, descending: bool) -> Sql:
+        if value is None:
+            return ("0", []) if descending else (f"{expr} IS NOT NULL", [])
+        if descending:
+            return f"({expr} < %s OR {expr} IS NULL)", [self._key_value(ref, value)]
+        return f"{expr} > %s", [self._key_value(ref, value)]
+
+    def _key_value(self, ref: FieldRef | None, value: Any) -> Any:
+        if ref is not None and ref.system:
+            return self.system_param(value)
+        if isinstance(value, dict | list):
+            return orjson.dumps(value).decode()
+        return value
+
+    def row_after(self, exprs: list[str], keys: list[tuple[FieldRef | None, Any]], descending: bool) -> Sql | None:
+        return None
+
+
+def current_dialect() -> Dialect:
+    return _DIALECTS[connection.vendor]
+
+
+_DIALECTS: dict[str, Dialect] = {"postgresql": PostgresDialect(), "sqlite": SqliteDialect()}
