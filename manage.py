@@ -14,7 +14,14 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "basalt.settings")
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    from basalt.env import ConfigurationError
+
+    try:
+        execute_from_command_line(sys.argv)
+    except ConfigurationError as exc:
+        # An operator mistake, not a bug: one line that says what to fix, no traceback.
+        sys.stderr.write(f"basalt: configuration error: {exc}\n")
+        sys.exit(2)
 
 
 if __name__ == "__main__":

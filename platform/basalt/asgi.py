@@ -10,7 +10,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "basalt.settings")
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
 
-django_asgi_app = get_asgi_application()
+from basalt.env import ConfigurationError  # noqa: E402
+
+try:
+    django_asgi_app = get_asgi_application()
+except ConfigurationError as exc:
+    # One clear line for the operator instead of a traceback from every server worker.
+    sys.stderr.write(f"basalt: configuration error: {exc}\n")
+    raise SystemExit(2) from None
 
 from basalt.routing import websocket_urlpatterns  # noqa: E402
 

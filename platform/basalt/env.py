@@ -8,7 +8,8 @@ class ConfigurationError(Exception):
 
 
 def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
+    # A blank value (`NAME=` in an env file) means "use the default", as for the other readers.
+    return os.environ.get(name, "").strip() or default
 
 
 def env_bool(name: str, default: bool = False) -> bool:

@@ -9,4 +9,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "basalt.settings")
 
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
-application = get_wsgi_application()
+from basalt.env import ConfigurationError  # noqa: E402
+
+try:
+    application = get_wsgi_application()
+except ConfigurationError as exc:
+    # One clear line for the operator instead of a traceback from every server worker.
+    sys.stderr.write(f"basalt: configuration error: {exc}\n")
+    raise SystemExit(2) from None
