@@ -3,6 +3,7 @@
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 
@@ -12,7 +13,7 @@ class AccountManager(BaseUserManager):
     def create_user(self, email: str, password: str | None = None, **extra):
         if not email:
             raise ValueError("An account needs an email address.")
-        account = self.model(email=self.normalize_email(email).lower(), **extra)
+        account = self.model(email=self.normalize_email(email.strip()).lower(), **extra)
         account.set_password(password)
         account.save(using=self._db)
         return account
@@ -40,6 +41,9 @@ class Account(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         db_table = "basalt_account"
+        # Sign-in looks accounts up case-insensitively, so two spellings of one address would make
+        # that lookup ambiguous; the database refuses them whatever code path writes the row.
+        constraints = [models.UniqueConstraint(Lower("email"), name="account_email_ci_unique")]
 
     def __str__(self) -> str:
         return self.email

@@ -1,8 +1,15 @@
-"""Console sign-in endpoints: djoser and simplejwt, with throttling added."""
+"""Console sign-in endpoints: djoser and simplejwt, with throttling and tenancy-safe deletion."""
+
+from __future__ import annotations
 
 from djoser.views import UserViewSet
+from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from basalt.accounts import serializers
+from basalt.core.errors import Conflict
+from basalt.projects.models import Membership
 
 
 class ThrottledTokenObtainPairView(TokenObtainPairView):
@@ -18,10 +25,40 @@ class ThrottledTokenRefreshView(TokenRefreshView):
 
 
 class AccountViewSet(UserViewSet):
-    """djoser's account endpoints; creation throttled against sign-up floods."""
+    """djoser's account endpoints; creation throttled, email changes kept unique, owners kept."""
 
     def get_throttles(self):
         if self.action == "create":
             self.throttle_scope = "console_signup"
             return [ScopedRateThrottle()]
         return super().get_throttles()
+
+    def get_serializer_class(self):
+        if self.action == "set_username":
+            return serializers.AccountSetEmailSerializer
+        if self.action == "reset_username_confirm":
+            return serializers.AccountResetEmailConfirmSerializer
+        return super().get_serializer_class()
+
+    def destroy(self, request, *args, **kwargs):
+        # djoser's destroy logs out through DRF's authtoken model, which Basalt does not install;
+        # JWTs are stateless and stop working once the account row is gone.
+        instance = self.get_object()
+        serializer = self.get_serializer(instance, data=request.data)
+        serializer.is_valid(raise_exception=True)
+        self.perform_destroy(instance)
+        return Response(status=204)
+
+    def perform_destroy(self, instance) -> None:
+        sole = [
+            m.project.ref
+            for m in Membership.objects.filter(account=instance, role="owner").select_related("project")
+            if not Membership.objects.filter(project=m.project, role="owner").exclude(account=instance).exists()
+        ]
+        if sole:
+            # Deleting the last owner would leave projects nobody can manage or delete.
+            raise Conflict(
+                "This account is the only owner of some projects; transfer or delete them first.",
+                details={"projects": sorted(sole)},
+            )
+        instance.delete()

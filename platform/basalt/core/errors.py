@@ -20,8 +20,14 @@ class BasaltError(Exception):
     code = "invalid_operation"
     default_message = "The request could not be processed."
 
-    def __init__(self, message: str | None = None, *, details: dict[str, Any] | None = None,
-                 code: str | None = None, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: dict[str, Any] | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         self.message = message or self.default_message
         self.details = details
         self.headers = headers or {}
@@ -201,4 +207,9 @@ def drf_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     error = to_basalt_error(exc)
     if error is None:
         return None  # let ApiErrorMiddleware turn it into a logged JSON 500
-    return error_response(error)
+    response = error_response(error)
+    auth_header = getattr(exc, "auth_header", None)
+    if error.status == 401 and auth_header:
+        # RFC 9110: a 401 names the scheme the client should use.
+        response["WWW-Authenticate"] = auth_header
+    return response

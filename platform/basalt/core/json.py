@@ -56,7 +56,8 @@ class OrjsonParser(BaseParser):
     media_type = "application/json"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        raw = stream.read() if stream is not None else b""
+        # Read one byte past the limit: enough to refuse an oversized body without holding all of it.
+        raw = stream.read(settings.BASALT_MAX_JSON_BODY + 1) if stream is not None else b""
         return loads_body(raw)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import uuid
@@ -15,7 +16,7 @@ from basalt.core.json import dumps
 logger = logging.getLogger("basalt.request")
 
 REQUEST_ID_HEADER = "X-Request-Id"
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 API_PREFIX = "/api/"
 # Upload routes stream their bodies and check their own, larger limits.
 STREAMED_BODY_PREFIXES = ("/api/v1/files",)
@@ -36,7 +37,8 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.META.get("HTTP_X_REQUEST_ID", "")
-        request.request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # fullmatch, not match: `$` would accept a trailing newline, which cannot go in a header.
+        request.request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request.request_id
         return response
@@ -51,13 +53,13 @@ class ApiErrorMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(API_PREFIX):
             return self.get_response(request)
-        if self._declared_body_too_large(request):
+        if self._declared_body_too_large(request) or self._streamed_body_too_large(request):
             return json_error(PayloadTooLarge())
         response = self.get_response(request)
         content_type = response.get("Content-Type", "")
         if response.status_code >= 400 and "json" not in content_type:
-            # Framework-made HTML pages (CSRF failure, stray 404s) never reach API clients.
-            return json_error(self._generic_for(response.status_code))
+            # Framework-made HTML pages (CSRF failure, stray 404s, DEBUG 500s) never reach API clients.
+            return json_error(self._generic_for(response.status_code, getattr(request, "request_id", "")))
         return response
 
     @staticmethod
@@ -71,7 +73,27 @@ class ApiErrorMiddleware:
         return length > settings.BASALT_MAX_JSON_BODY
 
     @staticmethod
-    def _generic_for(status: int) -> BasaltError:
+    def _streamed_body_too_large(request: HttpRequest) -> bool:
+        """Bound a body sent without Content-Length (chunked) and hand it on with a real length.
+
+        Without this, such a body has no size check at all, and DRF, which trusts Content-Length,
+        would parse it as empty.
+        """
+        if request.path.startswith(STREAMED_BODY_PREFIXES) or request.META.get("CONTENT_LENGTH"):
+            return False
+        if "chunked" not in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+            return False
+        limit = settings.BASALT_MAX_JSON_BODY
+        body = request.read(limit + 1)
+        if len(body) > limit:
+            return True
+        request._stream = io.BytesIO(body)
+        request._read_started = False
+        request.META["CONTENT_LENGTH"] = str(len(body))
+        return False
+
+    @staticmethod
+    def _generic_for(status: int, request_id: str = "") -> BasaltError:
         if status == 404:
             return NotFound()
         error = BasaltError("The request could not be processed.", code="invalid_operation")
@@ -82,9 +104,13 @@ class ApiErrorMiddleware:
             error.code = "method_not_allowed"
         elif status == 413:
             error.code = "payload_too_large"
+        elif status == 503:
+            error.code = "unavailable"
+            error.message = "The service is temporarily unavailable."
         elif status >= 500:
             error.code = "internal_error"
-            error.message = "An unexpected error occurred."
+            error.message = "An unexpected error occurred. Quote the request id when reporting it."
+            error.details = {"request_id": request_id}
         return error
 
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:

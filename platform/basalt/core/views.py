@@ -1,14 +1,19 @@
 """Catch-all answers that keep unknown API routes inside the JSON contract."""
 
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
 from basalt.core.errors import NotFound
-from basalt.core.middleware import json_error
+from basalt.core.middleware import ApiErrorMiddleware, json_error
 
 
-def api_not_found(request, *args, **kwargs):
+# Exempt: a POST to an unknown route must be a 404, not a CSRF 403 (the API uses no cookies).
+@csrf_exempt
+def api_not_found(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    """Answer every unrouted /api/ path, whatever the method, with the JSON 404."""
     return json_error(NotFound("No such endpoint."))
 
 
-def server_error(request, *args, **kwargs):
-    from basalt.core.middleware import ApiErrorMiddleware
-
-    return json_error(ApiErrorMiddleware._generic_for(500))
+def server_error(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    """Stand in for Django's HTML 500 page (usable as handler500)."""
+    return json_error(ApiErrorMiddleware._generic_for(500, getattr(request, "request_id", "")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from asgiref.sync import async_to_sync
@@ -27,25 +28,38 @@ def _redis_ok(url: str) -> bool:
     import redis
 
     try:
-        client = redis.Redis.from_url(url, socket_timeout=PROBE_TIMEOUT_SECONDS, socket_connect_timeout=PROBE_TIMEOUT_SECONDS)
+        client = redis.Redis.from_url(
+            url, socket_timeout=PROBE_TIMEOUT_SECONDS, socket_connect_timeout=PROBE_TIMEOUT_SECONDS
+        )
         return bool(client.ping())
     except Exception:
         logger.warning("readiness: redis unreachable at configured URL", exc_info=False)
         return False
 
 
+def _in_memory_layer_ok() -> bool:
+    """Round-trip one message on a private channel; never flush, which would drop live groups."""
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+
+    async def round_trip() -> bool:
+        channel = await layer.new_channel("readiness.")
+        await layer.send(channel, {"type": "readiness.probe"})
+        message = await asyncio.wait_for(layer.receive(channel), PROBE_TIMEOUT_SECONDS)
+        return message.get("type") == "readiness.probe"
+
+    try:
+        return async_to_sync(round_trip)()
+    except Exception:
+        logger.warning("readiness: in-memory channel layer failed", exc_info=True)
+        return False
+
+
 def channel_layer_ok() -> bool:
     backend = settings.CHANNEL_LAYERS["default"]["BACKEND"]
     if backend.endswith("InMemoryChannelLayer"):
-        from channels.layers import get_channel_layer
-
-        layer = get_channel_layer()
-        try:
-            async_to_sync(layer.send)("readiness.probe", {"type": "probe"})
-            async_to_sync(layer.flush)()
-            return True
-        except Exception:
-            return False
+        return _in_memory_layer_ok()
     hosts = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]
     return all(_redis_ok(host if isinstance(host, str) else host["address"]) for host in hosts)
 

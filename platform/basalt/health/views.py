@@ -1,31 +1,45 @@
 """Liveness and readiness endpoints for load balancers and orchestrators."""
 
-from django.http import HttpResponse
-from django.views.decorators.http import require_GET
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 
+from basalt.core.errors import MethodNotAllowed, Unavailable
 from basalt.core.json import dumps
+from basalt.core.middleware import json_error
 from basalt.health.checks import readiness
 
-
-@require_GET
-def healthz(request):
-    return HttpResponse(dumps({"status": "ok"}), content_type="application/json")
+RETRY_AFTER_SECONDS = 5
 
 
-@require_GET
-def readyz(request):
+def _only_get(request: HttpRequest) -> HttpResponse | None:
+    if request.method in ("GET", "HEAD"):
+        return None
+    response = json_error(MethodNotAllowed())
+    response["Allow"] = "GET, HEAD"
+    return response
+
+
+# Probes take no cookies, so a POST gets the JSON 405 rather than an HTML CSRF page.
+@csrf_exempt
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Answer 200 while the process can serve requests at all, whatever its dependencies."""
+    return _only_get(request) or HttpResponse(dumps({"status": "ok"}), content_type="application/json")
+
+
+@csrf_exempt
+def readyz(request: HttpRequest) -> HttpResponse:
+    """Answer 200 only when the database, channel layer and broker answer; else 503 naming them."""
+    refused = _only_get(request)
+    if refused:
+        return refused
     checks = readiness()
     down = sorted(name for name, ok in checks.items() if not ok)
     components = {name: ("ok" if ok else "down") for name, ok in checks.items()}
     if down:
-        body = {
-            "error": {
-                "code": "unavailable",
-                "message": "Not ready: " + ", ".join(down) + " down.",
-                "details": components,
-            }
-        }
-        response = HttpResponse(dumps(body), status=503, content_type="application/json")
-        response["Retry-After"] = "5"
-        return response
+        error = Unavailable(
+            "Not ready: " + ", ".join(down) + " down.",
+            details=components,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+        return json_error(error)
     return HttpResponse(dumps({"status": "ready", "checks": components}), content_type="application/json")

@@ -24,11 +24,7 @@ def resolve_key(raw: str | None) -> ApiKey:
     """Find the active key (with its project) in one query, or raise invalid_api_key."""
     if not raw or len(raw) > MAX_KEY_LENGTH or not raw.startswith(tuple(PREFIXES.values())):
         raise InvalidApiKey()
-    key = (
-        ApiKey.objects.select_related("project")
-        .filter(key_hash=hash_key(raw), revoked_at__isnull=True)
-        .first()
-    )
+    key = ApiKey.objects.select_related("project").filter(key_hash=hash_key(raw), revoked_at__isnull=True).first()
     if key is None or not raw.startswith(PREFIXES[key.kind]):
         raise InvalidApiKey()
     return key

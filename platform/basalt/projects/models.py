@@ -59,6 +59,9 @@ class ApiKey(models.Model):
         db_table = "basalt_api_key"
         indexes = [models.Index(fields=["project", "created_at"])]
 
+    def __str__(self) -> str:
+        return f"{self.kind} key …{self.last4} ({self.id})"
+
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
@@ -77,3 +80,6 @@ class Membership(models.Model):
     class Meta:
         db_table = "basalt_membership"
         constraints = [models.UniqueConstraint(fields=["project", "account"], name="one_membership_per_account")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} as {self.role} on {self.project_id}"

@@ -6,6 +6,7 @@ import copy
 import re
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from basalt.core.errors import ValidationFailed
@@ -61,15 +62,24 @@ def _validate_cors(value: Any) -> list[str]:
     return value
 
 
+def limit_ceiling(name: str) -> int:
+    """The highest value a project may set; a JSON body cannot exceed what the server accepts at all."""
+    if name == "max_json_body":
+        return min(LIMIT_CEILINGS[name], settings.BASALT_MAX_JSON_BODY)
+    return LIMIT_CEILINGS[name]
+
+
 def _validate_limits(value: Any) -> dict[str, int]:
     if not isinstance(value, dict):
         raise ValidationFailed(details={"limits": ["Must be an object."]})
     errors: dict[str, list[str]] = {}
     for name, number in value.items():
         if name not in LIMIT_CEILINGS:
-            errors[f"limits.{name}"] = ["Unknown limit."]
-        elif not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= LIMIT_CEILINGS[name]:
-            errors[f"limits.{name}"] = [f"Must be an integer from 1 to {LIMIT_CEILINGS[name]}."]
+            errors[f"limits.{name[:100]}"] = ["Unknown limit."]
+            continue
+        ceiling = limit_ceiling(name)
+        if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= ceiling:
+            errors[f"limits.{name}"] = [f"Must be an integer from 1 to {ceiling}."]
     if errors:
         raise ValidationFailed(details=errors)
     return value
@@ -84,7 +94,7 @@ def update_settings(project: Project, changes: Any) -> dict[str, Any]:
         raise ValidationFailed(details={"settings": ["Must be an object."]})
     unknown = [name for name in changes if name not in SECTION_VALIDATORS]
     if unknown:
-        raise ValidationFailed(details={name: ["Unknown setting."] for name in unknown})
+        raise ValidationFailed(details={name[:100]: ["Unknown setting."] for name in unknown[:20]})
     project = Project.objects.select_for_update().get(pk=project.pk)
     stored = dict(project.settings or {})
     for section, value in changes.items():

@@ -1,9 +1,9 @@
 """Console roles on a project and the object permissions each one grants (API.md §8)."""
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Perm(str, Enum):
+class Perm(StrEnum):
     VIEW = "view_project"
     CHANGE_SCHEMA = "change_schema"
     CHANGE_DATA = "change_data"

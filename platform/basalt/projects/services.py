@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
-from guardian.shortcuts import assign_perm, remove_perm
+from guardian.models import UserObjectPermission
+from guardian.shortcuts import assign_perm, get_user_perms, remove_perm
 
 from basalt.accounts.models import Account
 from basalt.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -16,6 +18,7 @@ from basalt.projects.models import ApiKey, Membership, Project
 from basalt.projects.roles import ALL_PERMS, ROLE_PERMISSIONS, ROLES, Perm
 
 PROJECT_NAME_MAX = 100
+KEY_NAME_MAX = 100
 
 
 @dataclass(frozen=True)
@@ -28,22 +31,59 @@ def _perm_name(perm: Perm) -> str:
     return f"projects.{perm.value}"
 
 
+def project_perms(account: Account, project: Project) -> frozenset[str]:
+    """The account's object permissions on the project, as granted by its membership role.
+
+    Read from guardian's rows directly (not `has_perm`) so a Django superuser flag grants nothing
+    here: on a project, only the role counts.
+    """
+    if not account.is_active:
+        return frozenset()
+    return frozenset(get_user_perms(account, project))
+
+
 def has_project_perm(account: Account, project: Project, perm: Perm) -> bool:
-    return account.is_active and account.has_perm(_perm_name(perm), project)
+    return perm.value in project_perms(account, project)
 
 
-def access_project(account: Account, ref: str, perm: Perm = Perm.VIEW) -> Project:
-    """Return the project if the account may do `perm` on it; a non-member gets not_found."""
-    project = Project.objects.filter(ref=ref, memberships__account=account).first() if isinstance(ref, str) else None
-    if project is None or not has_project_perm(account, project, Perm.VIEW):
+def access_project(account: Account, ref: str, perm: Perm = Perm.VIEW, *, lock: bool = False) -> Project:
+    """Return the project if the account may do `perm` on it; a non-member gets not_found.
+
+    `lock` takes the project row's lock (inside the caller's transaction) so membership checks
+    such as "an owner remains" cannot race.
+    """
+    if not isinstance(ref, str) or not ref or len(ref) > 32:
         raise NotFound("Project not found.")
-    if not has_project_perm(account, project, perm):
+    projects = Project.objects.filter(ref=ref, memberships__account=account)
+    if lock:
+        projects = projects.select_for_update(of=("self",))
+    project = projects.first()
+    granted = project_perms(account, project) if project is not None else frozenset()
+    if project is None or Perm.VIEW.value not in granted:
+        raise NotFound("Project not found.")
+    if perm.value not in granted:
         raise PermissionDenied(f"Your role on this project does not allow {perm.value.replace('_', ' ')}.")
     return project
 
 
+def project_role(account: Account, project: Project) -> str | None:
+    return Membership.objects.filter(project=project, account=account).values_list("role", flat=True).first()
+
+
+def get_project(account: Account, ref: str) -> tuple[Project, str]:
+    """The project and the account's role on it (viewers and up)."""
+    project = access_project(account, ref, Perm.VIEW)
+    return project, project_role(account, project) or ""
+
+
 def list_projects(account: Account) -> list[Project]:
-    return list(Project.objects.filter(memberships__account=account).order_by("created_at", "id"))
+    return [project for project, _role in list_projects_with_roles(account)]
+
+
+def list_projects_with_roles(account: Account) -> list[tuple[Project, str]]:
+    """Every project the account is a member of, with its role, oldest first."""
+    memberships = Membership.objects.filter(account=account).select_related("project")
+    return [(m.project, m.role) for m in memberships.order_by("project__created_at", "project__id")]
 
 
 def _validate_name(name: Any) -> str:
@@ -69,6 +109,11 @@ def _revoke_all(account: Account, project: Project) -> None:
         remove_perm(_perm_name(perm), account, project)
 
 
+def create_project_from_body(owner: Account, body: Any) -> Project:
+    """POST /manage/projects: `{name}`; the caller becomes its owner."""
+    return create_project(owner, _only_fields(body, {"name"}).get("name"))
+
+
 @transaction.atomic
 def create_project(owner: Account, name: Any) -> Project:
     project = Project.objects.create(name=_validate_name(name))
@@ -85,11 +130,42 @@ def rename_project(account: Account, ref: str, name: Any) -> Project:
 
 
 @transaction.atomic
+def update_project(account: Account, ref: str, changes: Any) -> tuple[Project, str]:
+    """Apply a PATCH of `name` and/or `settings` all or nothing."""
+    from basalt.projects.project_settings import update_settings
+
+    project = access_project(account, ref, Perm.MANAGE_SETTINGS, lock=True)
+    changes = _only_fields(changes, {"name", "settings"})
+    if "name" in changes:
+        project.name = _validate_name(changes["name"])
+        project.save(update_fields=["name"])
+    if "settings" in changes:
+        # Raises before anything is committed; the atomic block undoes a rename done above.
+        update_settings(project, changes["settings"])
+        project.refresh_from_db()
+    return project, project_role(account, project) or ""
+
+
+@transaction.atomic
 def delete_project(account: Account, ref: str, confirm_name: str | None = None) -> None:
-    project = access_project(account, ref, Perm.DELETE_PROJECT)
+    project = access_project(account, ref, Perm.DELETE_PROJECT, lock=True)
     if confirm_name is not None and confirm_name != project.name:
         raise ValidationFailed(details={"name": ["Type the project's name to confirm deletion."]})
+    # Guardian's rows point at the project generically, so they do not cascade with it.
+    UserObjectPermission.objects.filter(
+        content_type=ContentType.objects.get_for_model(Project), object_pk=str(project.pk)
+    ).delete()
     project.delete()
+
+
+def _only_fields(body: Any, allowed: set[str]) -> dict[str, Any]:
+    """Refuse a body that is not an object or names fields this operation does not know."""
+    if not isinstance(body, dict):
+        raise ValidationFailed(details={"body": ["Must be a JSON object."]})
+    unknown = sorted(str(name) for name in body if name not in allowed)
+    if unknown:
+        raise ValidationFailed(details={name[:100]: ["Unknown field."] for name in unknown[:20]})
+    return body
 
 
 # --- keys ------------------------------------------------------------------------------------
@@ -100,8 +176,8 @@ def create_key(account: Account | None, project: Project, kind: Any, name: Any =
         raise ValidationFailed(details={"kind": ["Must be 'publishable' or 'secret'."]})
     if name is None:
         name = ""
-    if not isinstance(name, str) or len(name) > 100:
-        raise ValidationFailed(details={"name": ["Must be a string of at most 100 characters."]})
+    if not isinstance(name, str) or len(name) > KEY_NAME_MAX:
+        raise ValidationFailed(details={"name": [f"Must be a string of at most {KEY_NAME_MAX} characters."]})
     raw = mint_key(kind)
     key = ApiKey.objects.create(
         project=project, kind=kind, name=name.strip(), key_hash=hash_key(raw), last4=raw[-4:], created_by=account
@@ -114,14 +190,22 @@ def create_key_for(account: Account, ref: str, kind: Any, name: Any = "") -> New
     return create_key(account, project, kind, name)
 
 
+def create_key_from_body(account: Account, ref: str, body: Any) -> NewKey:
+    """POST …/keys: `{kind, name?}`; the raw key is returned once and never stored."""
+    project = access_project(account, ref, Perm.MANAGE_KEYS)
+    body = _only_fields(body, {"kind", "name"})
+    return create_key(account, project, body.get("kind"), body.get("name", ""))
+
+
 def list_keys(account: Account, ref: str) -> list[ApiKey]:
     project = access_project(account, ref, Perm.VIEW)
     return list(project.keys.order_by("created_at", "id"))
 
 
 def revoke_key(account: Account, ref: str, key_id: str) -> ApiKey:
+    """Revoke at once (the next request with it is refused); revoking twice changes nothing."""
     project = access_project(account, ref, Perm.MANAGE_KEYS)
-    key = project.keys.filter(id=key_id).first() if isinstance(key_id, str) else None
+    key = project.keys.filter(id=key_id).first() if isinstance(key_id, str) and len(key_id) <= 32 else None
     if key is None:
         raise NotFound("Key not found.")
     if key.revoked_at is None:
@@ -139,7 +223,7 @@ def list_members(account: Account, ref: str) -> list[Membership]:
 
 
 def _validate_role(role: Any) -> str:
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise ValidationFailed(details={"role": [f"Must be one of {', '.join(ROLES)}."]})
     return role
 
@@ -154,14 +238,28 @@ def _check_can_assign(actor_role: str, role: str) -> None:
         raise PermissionDenied("Only an owner can grant the owner role.")
 
 
+def add_member_from_body(account: Account, ref: str, body: Any) -> Membership:
+    """POST …/members: `{email, role}`."""
+    access_project(account, ref, Perm.MANAGE_MEMBERS)
+    body = _only_fields(body, {"email", "role"})
+    return add_member(account, ref, body.get("email"), body.get("role"))
+
+
+def change_member_from_body(account: Account, ref: str, member_id: Any, body: Any) -> Membership:
+    """PATCH …/members/{id}: `{role}`."""
+    access_project(account, ref, Perm.MANAGE_MEMBERS)
+    body = _only_fields(body, {"role"})
+    return change_member_role(account, ref, member_id, body.get("role"))
+
+
 @transaction.atomic
 def add_member(account: Account, ref: str, email: Any, role: Any) -> Membership:
-    project = access_project(account, ref, Perm.MANAGE_MEMBERS)
+    project = access_project(account, ref, Perm.MANAGE_MEMBERS, lock=True)
     role = _validate_role(role)
     _check_can_assign(_actor_role(account, project), role)
     if not isinstance(email, str) or not email.strip():
         raise ValidationFailed(details={"email": ["An email address is required."]})
-    invitee = Account.objects.filter(email__iexact=email.strip()).first()
+    invitee = Account.objects.filter(email__iexact=email.strip()[:254]).first()
     if invitee is None:
         raise ValidationFailed(details={"email": ["No console account uses this address; ask them to sign up first."]})
     if Membership.objects.filter(project=project, account=invitee).exists():
@@ -172,10 +270,10 @@ def add_member(account: Account, ref: str, email: Any, role: Any) -> Membership:
 
 
 def _member(project: Project, member_id: Any) -> Membership:
-    try:
-        member_pk = int(member_id)
-    except (TypeError, ValueError):
-        raise NotFound("Member not found.") from None
+    # Digits only and within bigint: int() would also accept " 7", "+7" and "٧".
+    if not isinstance(member_id, str) or not member_id.isascii() or not member_id.isdigit() or len(member_id) > 18:
+        raise NotFound("Member not found.")
+    member_pk = int(member_id)
     membership = project.memberships.select_related("account").filter(pk=member_pk).first()
     if membership is None:
         raise NotFound("Member not found.")
@@ -189,7 +287,7 @@ def _ensure_owner_remains(project: Project, leaving: Membership) -> None:
 
 @transaction.atomic
 def change_member_role(account: Account, ref: str, member_id: Any, role: Any) -> Membership:
-    project = access_project(account, ref, Perm.MANAGE_MEMBERS)
+    project = access_project(account, ref, Perm.MANAGE_MEMBERS, lock=True)
     role = _validate_role(role)
     membership = _member(project, member_id)
     actor_role = _actor_role(account, project)
@@ -206,7 +304,7 @@ def change_member_role(account: Account, ref: str, member_id: Any, role: Any) ->
 
 @transaction.atomic
 def remove_member(account: Account, ref: str, member_id: Any) -> None:
-    project = access_project(account, ref, Perm.VIEW)
+    project = access_project(account, ref, Perm.VIEW, lock=True)
     membership = _member(project, member_id)
     leaving_self = membership.account_id == account.pk
     if not leaving_self and not has_project_perm(account, project, Perm.MANAGE_MEMBERS):
@@ -218,8 +316,6 @@ def remove_member(account: Account, ref: str, member_id: Any) -> None:
     membership.delete()
 
 
-
-
 # --- settings --------------------------------------------------------------------------------
 
 
@@ -229,7 +325,8 @@ def get_project_settings(account: Account, ref: str) -> dict[str, Any]:
     return effective_settings(access_project(account, ref, Perm.VIEW))
 
 
+@transaction.atomic
 def change_project_settings(account: Account, ref: str, changes: Any) -> dict[str, Any]:
     from basalt.projects.project_settings import update_settings
 
-    return update_settings(access_project(account, ref, Perm.MANAGE_SETTINGS), changes)
+    return update_settings(access_project(account, ref, Perm.MANAGE_SETTINGS, lock=True), changes)

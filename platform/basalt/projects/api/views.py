@@ -5,46 +5,26 @@ from __future__ import annotations
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from basalt.core.errors import ValidationFailed
 from basalt.projects import services
 from basalt.projects.api.serializers import key_out, member_out, project_out
-from basalt.projects.models import Membership
-
-
-def _body(request) -> dict:
-    data = request.data
-    if not isinstance(data, dict):
-        raise ValidationFailed(details={"body": ["Must be a JSON object."]})
-    return data
 
 
 class ProjectListView(APIView):
     def get(self, request):
-        roles = dict(Membership.objects.filter(account=request.user).values_list("project_id", "role"))
-        return Response({"results": [project_out(p, roles.get(p.pk)) for p in services.list_projects(request.user)]})
+        projects = services.list_projects_with_roles(request.user)
+        return Response({"results": [project_out(project, role) for project, role in projects]})
 
     def post(self, request):
-        project = services.create_project(request.user, _body(request).get("name"))
+        project = services.create_project_from_body(request.user, request.data)
         return Response(project_out(project, "owner"), status=201)
 
 
 class ProjectDetailView(APIView):
     def get(self, request, ref):
-        project = services.access_project(request.user, ref)
-        role = Membership.objects.get(project=project, account=request.user).role
-        return Response(project_out(project, role))
+        return Response(project_out(*services.get_project(request.user, ref)))
 
     def patch(self, request, ref):
-        body = _body(request)
-        unknown = set(body) - {"name", "settings"}
-        if unknown:
-            raise ValidationFailed(details={name: ["Unknown field."] for name in sorted(unknown)})
-        project = services.access_project(request.user, ref)
-        if "name" in body:
-            project = services.rename_project(request.user, ref, body["name"])
-        if "settings" in body:
-            services.change_project_settings(request.user, ref, body["settings"])
-        return Response(project_out(project))
+        return Response(project_out(*services.update_project(request.user, ref, request.data)))
 
     def delete(self, request, ref):
         services.delete_project(request.user, ref)
@@ -56,8 +36,7 @@ class KeyListView(APIView):
         return Response({"results": [key_out(key) for key in services.list_keys(request.user, ref)]})
 
     def post(self, request, ref):
-        body = _body(request)
-        new = services.create_key_for(request.user, ref, body.get("kind"), body.get("name", ""))
+        new = services.create_key_from_body(request.user, ref, request.data)
         return Response(key_out(new.key, new.raw), status=201)
 
 
@@ -72,15 +51,12 @@ class MemberListView(APIView):
         return Response({"results": [member_out(m) for m in services.list_members(request.user, ref)]})
 
     def post(self, request, ref):
-        body = _body(request)
-        membership = services.add_member(request.user, ref, body.get("email"), body.get("role"))
-        return Response(member_out(membership), status=201)
+        return Response(member_out(services.add_member_from_body(request.user, ref, request.data)), status=201)
 
 
 class MemberDetailView(APIView):
     def patch(self, request, ref, member_id):
-        membership = services.change_member_role(request.user, ref, member_id, _body(request).get("role"))
-        return Response(member_out(membership))
+        return Response(member_out(services.change_member_from_body(request.user, ref, member_id, request.data)))
 
     def delete(self, request, ref, member_id):
         services.remove_member(request.user, ref, member_id)
@@ -92,4 +68,4 @@ class SettingsView(APIView):
         return Response(services.get_project_settings(request.user, ref))
 
     def patch(self, request, ref):
-        return Response(services.change_project_settings(request.user, ref, _body(request)))
+        return Response(services.change_project_settings(request.user, ref, request.data))

@@ -8,7 +8,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,52 +16,108 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Project',
+            name="Project",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ref', models.CharField(default=basalt.projects.models.new_project_ref, max_length=32, unique=True)),
-                ('name', models.CharField(max_length=100)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('schema_version', models.PositiveBigIntegerField(default=1)),
-                ('settings', models.JSONField(blank=True, default=dict)),
-                ('change_seq', models.PositiveBigIntegerField(default=0)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("ref", models.CharField(default=basalt.projects.models.new_project_ref, max_length=32, unique=True)),
+                ("name", models.CharField(max_length=100)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("schema_version", models.PositiveBigIntegerField(default=1)),
+                ("settings", models.JSONField(blank=True, default=dict)),
+                ("change_seq", models.PositiveBigIntegerField(default=0)),
             ],
             options={
-                'db_table': 'basalt_project',
-                'permissions': [('view_project', 'view project'), ('change_schema', 'change schema'), ('change_data', 'change data'), ('manage_keys', 'manage keys'), ('manage_settings', 'manage settings'), ('manage_members', 'manage members'), ('delete_project', 'delete project'), ('transfer_project', 'transfer project')],
-                'default_permissions': (),
+                "db_table": "basalt_project",
+                "permissions": [
+                    ("view_project", "view project"),
+                    ("change_schema", "change schema"),
+                    ("change_data", "change data"),
+                    ("manage_keys", "manage keys"),
+                    ("manage_settings", "manage settings"),
+                    ("manage_members", "manage members"),
+                    ("delete_project", "delete project"),
+                    ("transfer_project", "transfer project"),
+                ],
+                "default_permissions": (),
             },
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('viewer', 'viewer'), ('developer', 'developer'), ('admin', 'admin'), ('owner', 'owner')], max_length=16)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='projects.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("viewer", "viewer"),
+                            ("developer", "developer"),
+                            ("admin", "admin"),
+                            ("owner", "owner"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="memberships", to="projects.project"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'basalt_membership',
-                'constraints': [models.UniqueConstraint(fields=('project', 'account'), name='one_membership_per_account')],
+                "db_table": "basalt_membership",
+                "constraints": [
+                    models.UniqueConstraint(fields=("project", "account"), name="one_membership_per_account")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ApiKey',
+            name="ApiKey",
             fields=[
-                ('id', models.CharField(default=basalt.projects.models.new_key_id, editable=False, max_length=32, primary_key=True, serialize=False)),
-                ('kind', models.CharField(choices=[('publishable', 'publishable'), ('secret', 'secret')], max_length=16)),
-                ('name', models.CharField(blank=True, max_length=100)),
-                ('key_hash', models.CharField(max_length=64, unique=True)),
-                ('last4', models.CharField(max_length=4)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='keys', to='projects.project')),
+                (
+                    "id",
+                    models.CharField(
+                        default=basalt.projects.models.new_key_id,
+                        editable=False,
+                        max_length=32,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(choices=[("publishable", "publishable"), ("secret", "secret")], max_length=16),
+                ),
+                ("name", models.CharField(blank=True, max_length=100)),
+                ("key_hash", models.CharField(max_length=64, unique=True)),
+                ("last4", models.CharField(max_length=4)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="keys", to="projects.project"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'basalt_api_key',
-                'indexes': [models.Index(fields=['project', 'created_at'], name='basalt_api__project_e78058_idx')],
+                "db_table": "basalt_api_key",
+                "indexes": [models.Index(fields=["project", "created_at"], name="basalt_api__project_e78058_idx")],
             },
         ),
     ]

@@ -2,7 +2,9 @@
 
 import json
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.core.validators import validate_email
 from django.db import transaction
 
 from basalt.accounts.models import Account
@@ -19,17 +21,23 @@ class Command(BaseCommand):
         parser.add_argument("--name", required=True, help="project name")
 
     def handle(self, *args, owner: str, name: str, **options):
+        owner = owner.strip()
+        try:
+            validate_email(owner)
+        except ValidationError:
+            raise CommandError(f"--owner must be an email address, got {owner[:100]!r}.") from None
         try:
             with transaction.atomic():
-                account = Account.objects.filter(email__iexact=owner.strip()).first()
+                account = Account.objects.filter(email__iexact=owner).first()
                 created_account = account is None
                 if account is None:
-                    account = Account.objects.create_user(owner.strip())
+                    account = Account.objects.create_user(owner)
                 project = services.create_project(account, name)
                 publishable = services.create_key(account, project, "publishable", "default publishable")
                 secret = services.create_key(account, project, "secret", "default secret")
         except BasaltError as exc:
-            raise CommandError(f"{exc.message} {json.dumps(exc.details) if exc.details else ''}".strip()) from None
+            problems = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in (exc.details or {}).items())
+            raise CommandError(f"{exc.message} {problems}".strip()) from None
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         output = {
