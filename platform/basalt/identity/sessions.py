@@ -63,34 +63,40 @@ def refresh(project: Project, raw: object) -> TokenPair:
     if not isinstance(raw, str) or not raw.startswith(REFRESH_PREFIX) or len(raw) > MAX_REFRESH_LENGTH:
         raise InvalidToken("The refresh token is invalid.")
     digest = hash_token(raw)
-    now = timezone.now()
-    new_raw = new_refresh_token()
-    with transaction.atomic():
-        session = (
-            Session.objects.select_for_update()
-            .select_related("user")
-            .filter(project=project, refresh_hash=digest)
-            .first()
-        )
-        if session is None:
-            _detect_reuse(project, digest)
-            raise InvalidToken("The refresh token is invalid.")
-        if session.revoked_at is not None or session.user.disabled:
-            raise InvalidToken("The session has been revoked.")
-        if session.refresh_expires_at <= now:
-            raise TokenExpired("The refresh token has expired.")
-        try:
-            SpentRefreshToken.objects.create(token_hash=digest, session=session, spent_at=now)
-        except IntegrityError:
-            raise InvalidToken("The refresh token is invalid.")
-        ttl = auth_settings(project).refresh_token_ttl
-        Session.objects.filter(pk=session.pk).update(
-            refresh_hash=hash_token(new_raw),
-            rotated_at=now,
-            last_used_at=now,
-            refresh_expires_at=now + timedelta(seconds=ttl),
-        )
+    session = _rotate(project, digest)
+    if session is None:
+        # Outside the rotation transaction, so the revocation commits even though we refuse.
+        _detect_reuse(project, digest)
+        raise InvalidToken("The refresh token is invalid.")
+    session, new_raw = session
     return _pair(project, session, new_raw)
+
+
+@transaction.atomic
+def _rotate(project: Project, digest: str) -> tuple[Session, str] | None:
+    now = timezone.now()
+    session = (
+        Session.objects.select_for_update().select_related("user").filter(project=project, refresh_hash=digest).first()
+    )
+    if session is None:
+        return None
+    if session.revoked_at is not None or session.user.disabled:
+        raise InvalidToken("The session has been revoked.")
+    if session.refresh_expires_at <= now:
+        raise TokenExpired("The refresh token has expired.")
+    try:
+        with transaction.atomic():
+            SpentRefreshToken.objects.create(token_hash=digest, session=session, spent_at=now)
+    except IntegrityError:
+        raise InvalidToken("The refresh token is invalid.")
+    new_raw = new_refresh_token()
+    Session.objects.filter(pk=session.pk).update(
+        refresh_hash=hash_token(new_raw),
+        rotated_at=now,
+        last_used_at=now,
+        refresh_expires_at=now + timedelta(seconds=auth_settings(project).refresh_token_ttl),
+    )
+    return session, new_raw
 
 
 def _detect_reuse(project: Project, digest: str) -> None:
