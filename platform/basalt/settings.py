@@ -233,7 +233,7 @@ DJOSER = {
 }
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["basalt.accounts.authentication.ConsoleJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["basalt.core.json.OrjsonRenderer"],
     "DEFAULT_PARSER_CLASSES": ["basalt.core.json.OrjsonParser"],
