@@ -1,9 +1,20 @@
+"""Console account routes (djoser + simplejwt) under /api/v1/manage/auth/; trailing slash optional."""
+
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
 from basalt.accounts import views
 
-router = SimpleRouter(trailing_slash="/?")
+
+class OptionalSlashRouter(SimpleRouter):
+    """SimpleRouter turns any truthy trailing_slash into "/"; API.md paths work with and without it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trailing_slash = "/?"
+
+
+router = OptionalSlashRouter()
 router.register("users", views.AccountViewSet, basename="account")
 
 urlpatterns = [

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -200,6 +201,10 @@ def to_basalt_error(exc: BaseException) -> BasaltError | None:
         return PayloadTooLarge()
     if isinstance(exc, UnicodeDecodeError):
         return InvalidJson("The request body is not valid UTF-8.")
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database is down or refusing connections: a retryable 503, not a bug report.
+        logger.warning("database unavailable: %s", type(exc).__name__)
+        return Unavailable("The database is unavailable; retry shortly.", headers={"Retry-After": "5"})
     return None
 
 
