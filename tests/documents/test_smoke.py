@@ -5,7 +5,9 @@ def test_create_get_patch_delete(pk):
     assert doc["title"] == "hi" and doc["score"] == 0
     r = pk.get(f"/api/v1/collections/posts/documents/{doc['id']}")
     assert r.status_code == 200, r.content
-    r = pk.patch(f"/api/v1/collections/posts/documents/{doc['id']}", {"score": {"__op": "increment", "by": 2}}, format="json")
+    r = pk.patch(
+        f"/api/v1/collections/posts/documents/{doc['id']}", {"score": {"__op": "increment", "by": 2}}, format="json"
+    )
     assert r.status_code == 200, r.content
     assert r.json()["score"] == 2
     r = pk.get("/api/v1/collections/posts/documents", {"where": '{"score": 2}'})
