@@ -13,7 +13,9 @@ def test_import_platform_is_the_standard_library():
     """`import platform` gives the stdlib module, not our source folder."""
     module = importlib.import_module("platform")
     assert hasattr(module, "python_version")
-    assert pathlib.Path(module.__file__).resolve().is_relative_to(pathlib.Path(sysconfig.get_paths()["stdlib"]).resolve())
+    assert (
+        pathlib.Path(module.__file__).resolve().is_relative_to(pathlib.Path(sysconfig.get_paths()["stdlib"]).resolve())
+    )
 
 
 def test_platform_folder_is_not_a_package():
