@@ -24,9 +24,11 @@ def test_reusing_a_spent_refresh_token_revokes_the_whole_session(project, user):
 
 
 def test_reuse_does_not_touch_the_users_other_sessions(project, user):
-    other = key_client(project.publishable).post(
-        "/api/v1/auth/login", {"email": user.email, "password": PASSWORD}, format="json"
-    ).json()
+    other = (
+        key_client(project.publishable)
+        .post("/api/v1/auth/login", {"email": user.email, "password": PASSWORD}, format="json")
+        .json()
+    )
     _refresh(project, user.refresh)
     _refresh(project, user.refresh)
     assert bearer_client(project.publishable, other["access_token"]).get("/api/v1/auth/me").status_code == 200
@@ -98,16 +100,16 @@ def test_username_and_email_of_one_account_share_the_bucket(project, signup, sma
 
 def test_unknown_accounts_are_throttled_the_same_way(project, small_limits):
     client = key_client(project.publishable)
-    statuses = [_login(client, "/api/v1/auth/login", email="ghost@example.com", password="x").status_code
-                for _ in range(7)]
+    statuses = [
+        _login(client, "/api/v1/auth/login", email="ghost@example.com", password="x").status_code for _ in range(7)
+    ]
     assert statuses == [401] * 5 + [429] * 2
 
 
 def test_one_address_spraying_many_accounts_is_throttled(project, small_limits):
     client = key_client(project.publishable)
     statuses = [
-        _login(client, "/api/v1/auth/login", email=f"spray{i}@example.com", password="x").status_code
-        for i in range(14)
+        _login(client, "/api/v1/auth/login", email=f"spray{i}@example.com", password="x").status_code for i in range(14)
     ]
     assert statuses[:12] == [401] * 12
     assert statuses[12:] == [429, 429]
@@ -117,8 +119,12 @@ def test_forged_forwarded_for_from_untrusted_peer_does_not_open_a_new_bucket(pro
     """With no trusted proxy, X-Forwarded-For is ignored: rotating it does not reset the count."""
     client = key_client(project.publishable)
     statuses = [
-        client.post("/api/v1/auth/login", {"email": f"s{i}@example.com", "password": "x"}, format="json",
-                    HTTP_X_FORWARDED_FOR=f"10.0.0.{i}").status_code
+        client.post(
+            "/api/v1/auth/login",
+            {"email": f"s{i}@example.com", "password": "x"},
+            format="json",
+            HTTP_X_FORWARDED_FOR=f"10.0.0.{i}",
+        ).status_code
         for i in range(13)
     ]
     assert statuses[-1] == 429
@@ -128,8 +134,12 @@ def test_trusted_proxy_count_makes_forwarded_address_the_bucket(project, small_l
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
     client = key_client(project.publishable)
     for i in range(13):
-        response = client.post("/api/v1/auth/login", {"email": f"s{i}@example.com", "password": "x"},
-                               format="json", HTTP_X_FORWARDED_FOR=f"10.0.0.{i}")
+        response = client.post(
+            "/api/v1/auth/login",
+            {"email": f"s{i}@example.com", "password": "x"},
+            format="json",
+            HTTP_X_FORWARDED_FOR=f"10.0.0.{i}",
+        )
         assert response.status_code == 401
 
 
@@ -148,6 +158,10 @@ def test_method_override_header_does_not_reach_another_route(project, user, smal
     response = client.get("/api/v1/auth/login", HTTP_X_HTTP_METHOD_OVERRIDE="POST")
     assert response.status_code == 405
     for _ in range(5):
-        client.post("/api/v1/auth/login?x=1", {"email": user.email, "password": "bad"}, format="json",
-                    HTTP_X_HTTP_METHOD_OVERRIDE="PUT")
+        client.post(
+            "/api/v1/auth/login?x=1",
+            {"email": user.email, "password": "bad"},
+            format="json",
+            HTTP_X_HTTP_METHOD_OVERRIDE="PUT",
+        )
     assert _login(client, "/api/v1/auth/login", email=user.email, password=PASSWORD).status_code == 429
