@@ -1,0 +1,159 @@
+"""Change log (one row per committed write, none for refused ones) and /batch (API.md §3)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.documents.conftest import key_client
+
+DOCS = "/api/v1/collections/posts/documents"
+
+
+def _log(project):
+    from basalt.documents.models import ChangeLogEntry
+
+    return list(ChangeLogEntry.objects.filter(project=project.project).order_by("seq"))
+
+
+@pytest.mark.django_db
+def test_one_change_row_per_write_in_seq_order(project, pk):
+    doc = pk.post(DOCS, {"title": "a"}, format="json").json()
+    pk.patch(f"{DOCS}/{doc['id']}", {"title": "b"}, format="json")
+    pk.delete(f"{DOCS}/{doc['id']}")
+    rows = _log(project)
+    assert [(r.seq, r.type, r.document_id, r.collection) for r in rows] == [
+        (1, "create", doc["id"], "posts"),
+        (2, "update", doc["id"], "posts"),
+        (3, "delete", doc["id"], "posts"),
+    ]
+    assert rows[0].after["title"] == "a" and rows[0].before is None
+    assert rows[1].before["title"] == "a" and rows[1].after["title"] == "b"
+    assert rows[2].before["title"] == "b" and rows[2].after is None
+    from basalt.projects.models import Project
+
+    assert Project.objects.get(pk=project.project.pk).change_seq == 3
+
+
+@pytest.mark.django_db
+def test_refused_writes_leave_no_change_rows(project, pk):
+    doc = pk.post(DOCS, {"title": "a", "acl": {"*": {"read": True}}}, format="json").json()
+    before = _log(project)
+    assert pk.post(DOCS, {"title": 5}, format="json").status_code == 400
+    assert pk.patch(f"{DOCS}/{doc['id']}", {"title": "b"}, format="json").status_code == 403
+    assert pk.delete(f"{DOCS}/{doc['id']}").status_code == 403
+    assert pk.patch(f"{DOCS}/{doc['id']}", {"title": "b"}, format="json", HTTP_IF_MATCH='"9"').status_code in (403, 412)
+    assert pk.delete(f"{DOCS}/nope").status_code == 404
+    assert _log(project) == before
+    assert pk.get(f"{DOCS}/{doc['id']}").json()["title"] == "a"
+
+
+@pytest.mark.django_db
+def test_unique_index_violation_names_the_field(project, pk):
+    first = pk.post(DOCS, {"title": "a", "slug": "s"}, format="json")
+    assert first.status_code == 201
+    _wait_for_indexes(project)
+    second = pk.post(DOCS, {"title": "b", "slug": "s"}, format="json")
+    assert second.status_code == 409, second.content
+    assert second.json()["error"]["code"] == "unique_violation" and "slug" in second.json()["error"]["details"]
+    other = pk.post(DOCS, {"title": "c", "slug": "t"}, format="json").json()
+    clash = pk.patch(f"{DOCS}/{other['id']}", {"slug": "s"}, format="json")
+    assert clash.status_code == 409 and "slug" in clash.json()["error"]["details"]
+    assert len(_log(project)) == 2
+
+
+def _wait_for_indexes(project):
+    """PostgreSQL builds unique indexes in a job; tests run it inline when no worker is there."""
+    from basalt.documents.models import CollectionIndex
+
+    try:
+        from basalt.documents import indexes
+    except ImportError:
+        return
+    for row in CollectionIndex.objects.filter(collection__project=project.project, status=CollectionIndex.PENDING):
+        if hasattr(indexes, "build_index"):
+            indexes.build_index(row.id)
+
+
+@pytest.mark.django_db
+def test_batch_without_transaction_reports_each_result(project, pk):
+    body = {
+        "requests": [
+            {"method": "POST", "path": "/api/v1/collections/posts/documents", "body": {"title": "a"}},
+            {"method": "POST", "path": "/api/v1/collections/posts/documents", "body": {"title": 5}},
+            {"method": "GET", "path": "/api/v1/collections/posts/documents?limit=10"},
+        ]
+    }
+    response = pk.post("/api/v1/batch", body, format="json")
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == [201, 400, 200]
+    assert results[1]["body"]["error"]["code"] == "validation_failed"
+    assert [d["title"] for d in results[2]["body"]["results"]] == ["a"]
+
+
+@pytest.mark.django_db
+def test_transactional_batch_is_all_or_nothing(project, pk):
+    from basalt.documents.models import Document
+
+    doc = pk.post(DOCS, {"title": "keep"}, format="json").json()
+    log_before = _log(project)
+    body = {
+        "transaction": True,
+        "requests": [
+            {"method": "POST", "path": "/api/v1/collections/posts/documents", "body": {"title": "a"}},
+            {"method": "PATCH", "path": f"/api/v1/collections/posts/documents/{doc['id']}", "body": {"title": "x"}},
+            {"method": "POST", "path": "/api/v1/collections/posts/documents", "body": {"title": 5}},
+        ],
+    }
+    response = pk.post("/api/v1/batch", body, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["details"]["index"] == 2
+    assert Document.objects.count() == 1 and pk.get(f"{DOCS}/{doc['id']}").json()["title"] == "keep"
+    assert _log(project) == log_before
+    body["requests"].pop()
+    ok = pk.post("/api/v1/batch", body, format="json")
+    assert [r["status"] for r in ok.json()["results"]] == [201, 200]
+    assert Document.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_batch_subrequests_go_through_the_same_checks(project, secret_client, pk):
+    secret_client.post("/api/v1/schema/collections", {"name": "locked"}, format="json")
+    body = {
+        "requests": [
+            {"method": "POST", "path": "/api/v1/collections/locked/documents", "body": {}},
+            {"method": "GET", "path": "/api/v1/schema/collections"},
+            {"method": "POST", "path": "/api/v1/batch", "body": {"requests": []}},
+            {"method": "GET", "path": "/api/v1/manage/projects"},
+            {"method": "PUT", "path": "/api/v1/collections/posts/documents/abc"},
+            {"method": "GET", "path": "/api/v1/collections/posts/documents/../../schema/collections"},
+            {"method": 5, "path": None},
+            {"method": "GET", "path": "/api/v1/collections/posts/documents?where=notjson"},
+        ]
+    }
+    results = pk.post("/api/v1/batch", body, format="json").json()["results"]
+    assert [r["status"] for r in results] == [403, 404, 404, 404, 405, 404, 400, 400]
+    assert [r["body"]["error"]["code"] for r in results][:1] == ["permission_denied"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"requests": []},
+        {"requests": "x"},
+        {"requests": [{"method": "GET", "path": "/api/v1/collections/posts/documents"}] * 101},
+        {"transaction": "yes", "requests": [{"method": "GET", "path": "/x"}]},
+        {"requests": [{"method": "GET", "path": "/x"}], "extra": 1},
+        [],
+    ],
+)
+def test_batch_shape_is_validated(pk, body):
+    response = pk.post("/api/v1/batch", body, format="json")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "validation_failed"
+
+
+@pytest.mark.django_db
+def test_batch_needs_a_key(posts, api):
+    assert api.post("/api/v1/batch", {"requests": []}, format="json").status_code == 401
+    assert key_client("sk_forged").post("/api/v1/batch", {"requests": []}, format="json").status_code == 401
