@@ -1,3 +1,39 @@
-"""Console pages, mounted at /console/ by basalt.urls."""
+"""Console pages, mounted at /console/ by basalt.urls; every view gets the console's security headers."""
 
-urlpatterns: list = []
+from django.urls import re_path
+
+from console.security import secure_page
+from console.views import auth, pending, projects, settings
+
+app_name = "console"
+
+REF = r"p/(?P<ref>[a-z0-9]{1,32})"
+
+
+def page(pattern: str, view, name: str):
+    return re_path(pattern, secure_page(view), name=name)
+
+
+urlpatterns = [
+    page(r"^$", auth.index, "index"),
+    page(r"^signin/?$", auth.sign_in, "signin"),
+    page(r"^signup/?$", auth.sign_up, "signup"),
+    page(r"^signout/?$", auth.sign_out, "signout"),
+    page(r"^projects/?$", projects.project_list, "projects"),
+    page(rf"^{REF}/?$", projects.project_home, "project"),
+    page(rf"^{REF}/keys/?$", projects.key_create, "key_create"),
+    page(rf"^{REF}/keys/(?P<key_id>[a-z0-9_]{{1,40}})/revoke/?$", projects.key_revoke, "key_revoke"),
+    page(rf"^{REF}/settings/?$", settings.settings_page, "settings"),
+    page(rf"^{REF}/settings/name/?$", settings.rename, "rename"),
+    page(rf"^{REF}/settings/cors/?$", settings.change_cors, "cors"),
+    page(rf"^{REF}/settings/limits/?$", settings.change_limits, "limits"),
+    page(rf"^{REF}/settings/delete/?$", settings.delete, "delete"),
+    page(rf"^{REF}/members/?$", settings.members, "members"),
+    page(rf"^{REF}/members/(?P<member_id>[0-9]{{1,18}})/role/?$", settings.member_role, "member_role"),
+    page(rf"^{REF}/members/(?P<member_id>[0-9]{{1,18}})/remove/?$", settings.member_remove, "member_remove"),
+    page(rf"^{REF}/schema/?$", pending.pending("schema"), "schema"),
+    page(rf"^{REF}/data/?$", pending.pending("data"), "data"),
+    page(rf"^{REF}/users/?$", pending.pending("users"), "users"),
+    page(rf"^{REF}/reference/?$", pending.pending("reference"), "reference"),
+    page(rf"^{REF}/usage/?$", pending.pending("usage"), "usage"),
+]

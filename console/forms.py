@@ -1,0 +1,88 @@
+"""Console forms: they only shape input; services decide what is valid and allowed."""
+
+from __future__ import annotations
+
+from django import forms
+
+from basalt.projects.project_settings import LIMIT_CEILINGS
+from basalt.projects.roles import ROLES
+
+
+class SignInForm(forms.Form):
+    email = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}))
+    password = forms.CharField(label="Password", widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+
+class SignUpForm(forms.Form):
+    email = forms.EmailField(
+        label="Work email", widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+    )
+    password = forms.CharField(
+        label="Password",
+        help_text="At least 8 characters; not a common password.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+
+class ProjectNameForm(forms.Form):
+    name = forms.CharField(
+        label="Project name", max_length=200, widget=forms.TextInput(attrs={"placeholder": "My app"})
+    )
+
+
+class DeleteProjectForm(forms.Form):
+    confirm_name = forms.CharField(label="Type the project's name to confirm", required=False)
+
+
+class KeyForm(forms.Form):
+    kind = forms.ChoiceField(
+        label="Kind",
+        choices=[("publishable", "Publishable (pk_): safe in apps"), ("secret", "Secret (sk_): servers only")],
+    )
+    name = forms.CharField(
+        label="Label", required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "iOS app"})
+    )
+
+
+class MemberForm(forms.Form):
+    email = forms.EmailField(label="Email of a console account")
+    role = forms.ChoiceField(label="Role", choices=[(role, role.capitalize()) for role in ROLES], initial="developer")
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(label="Role", choices=[(role, role.capitalize()) for role in ROLES])
+
+
+class CorsForm(forms.Form):
+    cors_origins = forms.CharField(
+        label="Allowed origins",
+        required=False,
+        help_text="One per line, e.g. https://app.example.com. Use * to allow any origin.",
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+    )
+
+    def origins(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data["cors_origins"].splitlines() if line.strip()]
+
+
+LIMIT_LABELS = {
+    "max_json_body": "Largest JSON body (bytes)",
+    "max_page_size": "Largest page (limit)",
+    "max_in_values": "Values in $in / $nin / $all",
+    "max_where_depth": "Where nesting depth",
+    "max_regex_length": "Regex length",
+    "max_batch_requests": "Requests per batch",
+    "max_expand_depth": "Expand depth",
+    "max_file_size": "Largest file (bytes)",
+}
+
+
+class LimitsForm(forms.Form):
+    """One integer input per limit; the ceiling shown is the service's, which re-checks it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, ceiling in LIMIT_CEILINGS.items():
+            self.fields[name] = forms.IntegerField(
+                label=LIMIT_LABELS.get(name, name), help_text=f"1 – {ceiling:,}", required=True
+            )

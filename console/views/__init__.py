@@ -1,0 +1,1 @@
+"""Console pages: each view parses a form, calls one service, renders a template."""

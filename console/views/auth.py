@@ -1,0 +1,87 @@
+"""Console sign-up, sign-in and sign-out with Django sessions."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import authenticate, login, logout
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from basalt.accounts.serializers import AccountCreateSerializer
+from console import throttle
+from console.forms import SignInForm, SignUpForm
+from console.views.common import invalid, page
+
+
+def _next_url(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        if target.startswith("/console/"):
+            return target
+    return reverse("console:projects")
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    return redirect("console:projects" if request.user.is_authenticated else "console:signin")
+
+
+def sign_in(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated and request.method == "GET":
+        return redirect(_next_url(request))
+    form = SignInForm(request.POST or None)
+    context = {
+        "form": form,
+        "next": request.POST.get("next") or request.GET.get("next", ""),
+        "signup_open": settings.CONSOLE_SIGNUP_OPEN,
+    }
+    if request.method != "POST":
+        return page(request, "console/auth/signin.html", context)
+    if not form.is_valid():
+        return invalid(request, "console/auth/signin.html", context)
+    email, client = form.cleaned_data["email"], throttle.client_address(request)
+    if throttle.is_blocked(email, client):
+        form.add_error(None, "Too many failed attempts. Wait 15 minutes, then try again.")
+        return page(request, "console/auth/signin.html", context, status=429)
+    account = authenticate(request, username=email, password=form.cleaned_data["password"])
+    if account is None:
+        throttle.record_failure(email, client)
+        # One message for unknown email and wrong password: no account enumeration.
+        form.add_error(None, "That email and password do not match an account.")
+        return invalid(request, "console/auth/signin.html", context)
+    throttle.clear(email)
+    login(request, account)
+    return redirect(_next_url(request))
+
+
+def sign_up(request: HttpRequest) -> HttpResponse:
+    if not settings.CONSOLE_SIGNUP_OPEN:
+        return page(request, "console/auth/signup_closed.html", status=403)
+    form = SignUpForm(request.POST or None)
+    context = {"form": form}
+    if request.method != "POST":
+        return page(request, "console/auth/signup.html", context)
+    if not form.is_valid():
+        return invalid(request, "console/auth/signup.html", context)
+    # The management API's own sign-up serializer: same password rules, same uniqueness check.
+    serializer = AccountCreateSerializer(
+        data={"email": form.cleaned_data["email"], "password": form.cleaned_data["password"]}
+    )
+    if not serializer.is_valid():
+        for name, messages in serializer.errors.items():
+            for message in messages:
+                form.add_error(name if name in form.fields else None, str(message))
+        return invalid(request, "console/auth/signup.html", context)
+    account = serializer.save()
+    if not account.is_active:
+        return page(request, "console/auth/signup_confirm.html", {"email": account.email})
+    login(request, account, backend="django.contrib.auth.backends.ModelBackend")
+    return redirect("console:projects")
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("console:signin")

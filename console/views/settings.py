@@ -1,0 +1,186 @@
+"""Project settings: name, CORS origins, limits, members and deletion."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_POST
+
+from basalt.core.errors import BasaltError
+from basalt.projects import services
+from console.forms import CorsForm, DeleteProjectForm, LimitsForm, MemberForm, ProjectNameForm, RoleForm
+from console.views.common import ProjectAccess, attach_errors, page, project_context, project_view
+
+
+def _settings_page(request: HttpRequest, access: ProjectAccess, status: int = 200, **forms) -> HttpResponse:
+    current = services.get_project_settings(request.user, access.project.ref)
+    context = project_context(
+        access,
+        "settings",
+        tab="general",
+        name_form=forms.get("name_form") or ProjectNameForm(initial={"name": access.project.name}),
+        cors_form=forms.get("cors_form")
+        or CorsForm(initial={"cors_origins": "\n".join(current.get("cors_origins", []))}),
+        limits_form=forms.get("limits_form") or LimitsForm(initial=current.get("limits", {})),
+        delete_form=forms.get("delete_form") or DeleteProjectForm(),
+        extra_sections={key: value for key, value in current.items() if key not in ("cors_origins", "limits")},
+    )
+    return page(request, "console/projects/settings.html", context, status=status)
+
+
+@project_view
+def settings_page(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
+    return _settings_page(request, access)
+
+
+@require_POST
+@project_view
+def rename(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
+    form = ProjectNameForm(request.POST)
+    if form.is_valid():
+        try:
+            services.rename_project(request.user, access.project.ref, form.cleaned_data["name"])
+        except BasaltError as exc:
+            if exc.status == 403:
+                raise
+            attach_errors(form, exc)
+        else:
+            messages.success(request, "Project renamed.")
+            return redirect("console:settings", access.project.ref)
+    return _settings_page(request, access, status=400, name_form=form)
+
+
+@require_POST
+@project_view
+def change_cors(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
+    form = CorsForm(request.POST)
+    if form.is_valid():
+        try:
+            services.change_project_settings(request.user, access.project.ref, {"cors_origins": form.origins()})
+        except BasaltError as exc:
+            if exc.status == 403:
+                raise
+            attach_errors(form, exc)
+        else:
+            messages.success(request, "CORS origins saved.")
+            return redirect("console:settings", access.project.ref)
+    return _settings_page(request, access, status=400, cors_form=form)
+
+
+@require_POST
+@project_view
+def change_limits(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
+    form = LimitsForm(request.POST)
+    if form.is_valid():
+        try:
+            services.change_project_settings(request.user, access.project.ref, {"limits": dict(form.cleaned_data)})
+        except BasaltError as exc:
+            if exc.status == 403:
+                raise
+            attach_errors(form, exc, {f"limits.{name}": name for name in form.fields})
+        else:
+            messages.success(request, "Limits saved.")
+            return redirect("console:settings", access.project.ref)
+    return _settings_page(request, access, status=400, limits_form=form)
+
+
+@require_POST
+@project_view
+def delete(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
+    form = DeleteProjectForm(request.POST)
+    form.is_valid()
+    try:
+        # The typed name is required here even though the API accepts deletion without it.
+        services.delete_project(request.user, access.project.ref, form.cleaned_data.get("confirm_name") or "")
+    except BasaltError as exc:
+        if exc.status == 403:
+            raise
+        attach_errors(form, exc, {"name": "confirm_name"})
+        return _settings_page(request, access, status=400, delete_form=form)
+    messages.success(request, f"Project “{access.project.name}” deleted.")
+    return redirect("console:projects")
+
+
+# --- members -----------------------------------------------------------------------------------
+
+
+def _members_page(
+    request: HttpRequest, access: ProjectAccess, form: MemberForm | None = None, status: int = 200
+) -> HttpResponse:
+    members = services.list_members(request.user, access.project.ref)
+    context = project_context(
+        access,
+        "settings",
+        tab="members",
+        members=members,
+        form=form or MemberForm(),
+        role_choices=RoleForm.base_fields["role"].choices,
+    )
+    return page(request, "console/projects/members.html", context, status=status)
+
+
+@project_view
+def members(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
+    if request.method != "POST":
+        return _members_page(request, access)
+    form = MemberForm(request.POST)
+    if form.is_valid():
+        try:
+            membership = services.add_member(
+                request.user, access.project.ref, form.cleaned_data["email"], form.cleaned_data["role"]
+            )
+        except BasaltError as exc:
+            if exc.status == 403:
+                raise
+            attach_errors(form, exc)
+        else:
+            messages.success(request, f"{membership.account.email} added as {membership.role}.")
+            return redirect("console:members", access.project.ref)
+    return _members_page(request, access, form, 400)
+
+
+@require_POST
+@project_view
+def member_role(request: HttpRequest, access: ProjectAccess, member_id: str) -> HttpResponse:
+    form = RoleForm(request.POST)
+    try:
+        role = form.cleaned_data["role"] if form.is_valid() else request.POST.get("role")
+        membership = services.change_member_role(request.user, access.project.ref, member_id, role)
+    except BasaltError as exc:
+        if exc.status in (403, 404):
+            raise
+        messages.error(
+            request,
+            exc.message
+            if not exc.details
+            else "; ".join(
+                str(msg) for msgs in exc.details.values() for msg in (msgs if isinstance(msgs, list) else [msgs])
+            ),
+        )
+        return redirect("console:members", access.project.ref)
+    messages.success(request, f"{membership.account.email} is now {membership.role}.")
+    return redirect("console:members", access.project.ref)
+
+
+@require_POST
+@project_view
+def member_remove(request: HttpRequest, access: ProjectAccess, member_id: str) -> HttpResponse:
+    try:
+        services.remove_member(request.user, access.project.ref, member_id)
+    except BasaltError as exc:
+        if exc.status in (403, 404):
+            raise
+        messages.error(request, exc.message)
+        return redirect("console:members", access.project.ref)
+    messages.success(request, "Member removed.")
+    if not any(m.account_id == request.user.pk for m in _safe_members(request, access)):
+        return redirect("console:projects")
+    return redirect("console:members", access.project.ref)
+
+
+def _safe_members(request: HttpRequest, access: ProjectAccess) -> list:
+    try:
+        return services.list_members(request.user, access.project.ref)
+    except BasaltError:
+        return []

@@ -1,0 +1,55 @@
+"""Launch Debian's Chromium through Playwright; shared by the console browser tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+# Flags that keep Chromium off the (closed) network and working as root in CI.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
+
+
+def require_browser() -> None:
+    """Skip without Chromium on a workstation; under CI=true a missing browser is a failure."""
+    in_ci = os.environ.get("CI", "").lower() == "true"
+    if not Path(CHROMIUM).exists():
+        if in_ci:
+            pytest.fail(f"{CHROMIUM} is missing under CI=true; .ci/steps/browser.sh should install it")
+        pytest.skip(f"{CHROMIUM} not installed")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        if in_ci:
+            pytest.fail("the playwright package is missing under CI=true")
+        pytest.skip("playwright not installed")
+
+
+class Shots:
+    """Numbered full-page screenshots of one scenario, kept as test artifacts."""
+
+    def __init__(self, page, scenario: str):
+        self.page = page
+        self.dir = ARTIFACTS / scenario
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for old in self.dir.glob("*.png"):
+            old.unlink()
+        self.n = 0
+
+    def __call__(self, name: str) -> Path:
+        self.n += 1
+        path = self.dir / f"{self.n:02d}-{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path

@@ -1,0 +1,143 @@
+"""End-to-end console journeys in a real Chromium against a live Basalt server."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+
+import pytest
+
+from tests.console.browser import CHROMIUM, CHROMIUM_ARGS, Shots, require_browser
+
+# Names the element and directive of any CSP violation, so a failure says what to fix.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener('securitypolicyviolation', e => console.error(
+  'CSP', e.violatedDirective, e.sourceFile, e.lineNumber, JSON.stringify(e.sample),
+  e.target && e.target.outerHTML && e.target.outerHTML.slice(0, 120)));
+"""
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def chromium(monkeypatch):
+    require_browser()
+    # Playwright's sync API keeps an asyncio loop in this thread; the test's own ORM calls are
+    # still synchronous, so Django's async-safety guard would be a false alarm here.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium, live_server):
+    context = chromium.new_context(base_url=live_server.url, viewport={"width": 1360, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors: list[str] = []
+    # Any CSP violation or script error is a failure: the page must work under its own policy.
+    page.on("console", lambda msg: _keep_error(errors, msg))
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.console_errors = errors
+    page.add_init_script(REPORT_CSP_VIOLATIONS)
+    yield page
+    context.close()
+
+
+def _keep_error(errors: list[str], msg) -> None:
+    # A form answered 400 with its inline errors is expected; anything else logged as an error is not.
+    if msg.type == "error" and "status of 400" not in msg.text:
+        errors.append(f"{msg.text} @ {msg.location}")
+
+
+def _api(url: str, method: str = "GET", key: str | None = None, body: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body else None)
+    request.add_header("Content-Type", "application/json")
+    if key:
+        request.add_header("X-API-Key", key)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback test server)
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def test_sign_up_create_project_copy_key_and_use_it(page, live_server):
+    """A new developer signs up, creates a project, copies the key shown once, and the API accepts it."""
+    shot = Shots(page, "journey")
+    page.goto("/console/")
+    shot("sign-in")
+    page.get_by_role("link", name="Create an account").click()
+    page.get_by_label("Work email").fill("ada@example.com")
+    page.get_by_label("Password").fill("short")
+    page.get_by_role("button", name="Create account").click()
+    page.get_by_text("This password is too short").wait_for()
+    shot("sign-up-inline-error")
+    page.get_by_label("Password").fill("a long enough passphrase")
+    page.get_by_role("button", name="Create account").click()
+    page.get_by_role("heading", name="Projects", exact=True).wait_for()
+    shot("project-list-empty")
+
+    page.get_by_label("Project name").fill("Recipe box")
+    page.get_by_role("button", name="Create project").click()
+    page.get_by_role("heading", name="Recipe box", exact=True).wait_for()
+    shot("project-created-key-once")
+
+    page.locator("#new-key [data-copy]").click()
+    page.locator("[data-copied=true]").wait_for()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert re.fullmatch(r"pk_[A-Za-z0-9_-]{20,}", copied)
+    assert copied in page.locator("#code-curl").inner_text()
+
+    api_url = page.locator("#api-url").inner_text()
+    status, body = _api(api_url + "/project", key=copied)
+    assert status == 200 and body["name"] == "Recipe box" and body["key_kind"] == "publishable"
+
+    page.get_by_role("tab", name="Python").click()
+    assert page.locator("#panel-python").is_visible()
+    shot("quickstart-python")
+
+    # Reload: the key is gone for good; the snippet shows a placeholder and says where to get one.
+    page.goto(f"/console/p/{page.locator('#project-ref').inner_text()}/")
+    assert copied not in page.content()
+    assert "&lt;your publishable key&gt;" in page.content()
+
+    page.get_by_role("link", name="Settings").click()
+    page.get_by_label("Allowed origins").fill("https://recipes.example.com\nnot an origin")
+    page.get_by_role("button", name="Save origins").click()
+    page.get_by_text("Not an origin: not an origin").wait_for()
+    shot("settings-inline-error")
+    page.get_by_label("Allowed origins").fill("https://recipes.example.com")
+    page.get_by_role("button", name="Save origins").click()
+    page.get_by_text("CORS origins saved.").wait_for()
+    shot("settings-saved")
+
+    assert page.console_errors == [], "\n".join(page.console_errors)
+
+
+def test_narrow_screen_menu_is_reachable(page, live_server, django_user_model):
+    """On a phone-sized screen the sidebar hides behind a menu button that opens it."""
+    django_user_model.objects.create_user("narrow@example.com", "a long enough passphrase")
+    page.set_viewport_size({"width": 390, "height": 800})
+    shot = Shots(page, "narrow")
+    page.goto("/console/signin")
+    page.get_by_label("Email").fill("narrow@example.com")
+    page.get_by_label("Password").fill("a long enough passphrase")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Project name").fill("Pocket")
+    page.get_by_role("button", name="Create project").click()
+    page.get_by_role("heading", name="Pocket", exact=True).wait_for()
+    shot("home-narrow")
+    assert not page.get_by_role("link", name="Settings").is_visible()
+    page.get_by_role("button", name="Menu").click()
+    page.get_by_role("link", name="Settings").wait_for(state="visible")
+    shot("menu-open")
+    assert page.console_errors == [], "\n".join(page.console_errors)
