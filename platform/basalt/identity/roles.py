@@ -250,7 +250,11 @@ def _add_users(caller: Caller, role: Role, ids: list[str]) -> None:
 
 
 def _add_children(caller: Caller, role: Role, names: list[str]) -> None:
-    children = {r.name: r for r in Role.objects.filter(project=caller.project, name__in=names)}
+    children = {
+        r.name: r
+        for r in Role.objects.filter(project=caller.project, name__in=names)
+        if _can(caller, r, "read") or _can(caller, r, "write")  # an unreadable role is as unknown
+    }
     missing = [n for n in names if n not in children]
     if missing:
         raise ValidationFailed(details={"roles": [f"Unknown role {missing[0][:63]!r}."]})
