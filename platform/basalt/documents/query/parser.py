@@ -18,6 +18,8 @@ from basalt.documents.query.cursors import decode_cursor
 from basalt.documents.query.nodes import (
     SYSTEM_FIELDS,
     And,
+    AnyOf,
+    ArrayEquals,
     Compare,
     Contains,
     Exists,
@@ -328,21 +330,46 @@ class _WhereParser:
         return Regex(ref, pattern, options == "i")
 
     def _contains(self, ref: FieldRef, op: str, operand: Any) -> Contains:
-        items = operand if op == "$all" else [operand]
         if op == "$all" and (not isinstance(operand, list) or not operand):
             raise InvalidQuery("$all takes a non-empty list.", details={"field": ref.name, "operator": op})
+        return Contains(ref, self._elements(ref, op, operand if op == "$all" else [operand]))
+
+    def _elements(self, ref: FieldRef, op: str, items: Any) -> tuple[Any, ...]:
+        """Coerce array-element operands with the array type (its `items` type when declared)."""
+        if not isinstance(items, list):
+            raise InvalidQuery(f"{op} takes a list.", details={"field": ref.name, "operator": op})
         if len(items) > int(self.limits["max_in_values"]):
             raise InvalidQuery(
-                f"$all takes at most {self.limits['max_in_values']} values.", details={"field": ref.name}
+                f"{op} takes at most {self.limits['max_in_values']} values.",
+                details={"field": ref.name, "operator": op},
             )
-        coerced = []
+        array_type = registry.get("array") if ref.type == "array" else None
+        out = []
         for item in items:
-            if ref.items and registry.get(ref.items) is not None and item is not None:
-                value = self._coerce(ref, item, ref.items)
-            else:
-                value = values.scalar(item, ref.name)
-            coerced.append(value)
-        return Contains(ref, tuple(coerced))
+            if isinstance(item, dict | list):
+                raise InvalidQuery(f"{ref.name}: array elements are compared as scalars.", details={"field": ref.name})
+            value = values.scalar(item, ref.name)
+            if array_type is not None and value is not None:
+                try:
+                    value = array_type.coerce_operand(value, self._options(ref))
+                except FieldError as exc:
+                    raise InvalidQuery(f"{ref.name}: {exc}", details={"field": ref.name})
+                if isinstance(value, dict) and set(value) == {"id"}:
+                    value = value["id"]
+                value = values.scalar(value, ref.name)
+            out.append(value)
+        return tuple(out)
+
+    def _array_compare(self, ref: FieldRef, op: str, operand: Any) -> Node:
+        """Array semantics: a list operand compares the whole array, an element tests membership."""
+        if op in ("$in", "$nin"):
+            node: Node = AnyOf(ref, self._elements(ref, op, operand))
+            return node if op == "$in" else Nor((node,))
+        if isinstance(operand, list):
+            node = ArrayEquals(ref, self._elements(ref, op, operand))
+        else:
+            node = Contains(ref, self._elements(ref, op, [operand]))
+        return node if op == "$eq" else Nor((node,))
 
     def _near(self, ref: FieldRef, point: Any, max_km: Any, top: bool) -> Near:
         if not top:
