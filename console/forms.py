@@ -31,7 +31,7 @@ class ProjectNameForm(forms.Form):
 
 
 class DeleteProjectForm(forms.Form):
-    confirm_name = forms.CharField(label="Type the project's name to confirm", required=False)
+    confirm_name = forms.CharField(label="Type the project's name to confirm", required=False, strip=False)
 
 
 class KeyForm(forms.Form):
