@@ -8,7 +8,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from basalt.accounts import serializers
-from basalt.core.errors import Conflict
+from basalt.core.errors import Conflict, Unauthenticated
 from basalt.projects.models import Membership
 
 
@@ -32,6 +32,13 @@ class AccountViewSet(UserViewSet):
             self.throttle_scope = "console_signup"
             return [ScopedRateThrottle()]
         return super().get_throttles()
+
+    def permission_denied(self, request, **kwargs):
+        # djoser reads request.user.is_authenticated here, but Basalt's unauthenticated user is
+        # None (UNAUTHENTICATED_USER), which made every anonymous refusal a 500.
+        if request.user is None:
+            raise Unauthenticated()
+        super().permission_denied(request, **kwargs)
 
     def get_serializer_class(self):
         if self.action == "set_username":
