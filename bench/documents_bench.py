@@ -1,0 +1,441 @@
+"""Benchmark the documents API against a running production-configured Basalt, with pgbench as the yardstick.
+
+The load comes from `wrk` (a separate C process; `apt-get install wrk`), the baseline from `pgbench`
+on the same PostgreSQL in the same run, so the printed ratios hold on a noisy machine. Everything
+talks to 127.0.0.1 only and every phase is bounded in time.
+
+    python bench/documents_bench.py --docs 100000 --duration 15
+    python bench/documents_bench.py --docs 1000000 --only find   # the p95-at-1M target
+
+Steps: fresh database → migrate → project + keys → collection → documents seeded in SQL →
+declared index built (CONCURRENTLY, by the app's own job) → server started (gunicorn/uvicorn or the
+command given) → pgbench insert and select-only → wrk on create, get, find → a paced run at half
+the measured maximum for p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+HOST = "127.0.0.1"
+PG = ["psql", "-h", HOST, "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-qAt"]
+
+WRK_REPORT = """
+done = function(summary, latency, requests)
+  io.write(string.format('WRKJSON {"requests": %d, "duration_us": %d, "errors": %d, "non2xx": %d, '
+    .. '"p50": %d, "p95": %d, "p99": %d}\\n',
+    summary.requests, summary.duration,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status, latency:percentile(50), latency:percentile(95), latency:percentile(99)))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def psql(db: str, sql: str) -> str:
+    return subprocess.run([*PG, "-d", db, "-c", sql], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def recreate_database(name: str) -> None:
+    psql("postgres", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    psql("postgres", f"CREATE DATABASE {name}")
+
+
+def base_env(db: str, data_dir: str, pool: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        BASALT_PROFILE="production",
+        SECRET_KEY="bench-only-" + "x" * 40,
+        ALLOWED_HOSTS=HOST,
+        DEBUG="false",
+        DATABASE_URL=f"postgres://postgres@{HOST}:5432/{db}",
+        REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"),
+        BASALT_DATA_DIR=data_dir,
+        PYTHONPATH=str(ROOT / "platform"),
+        LOG_LEVEL="WARNING",
+        DATABASE_POOL_SIZE=str(pool),
+    )
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args], env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def request(port: int, method: str, path: str, key: str, body: dict | None = None) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"http://{HOST}:{port}{path}", data=data, method=method)
+    req.add_header("X-API-Key", key)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 (loopback only)
+            raw = resp.read()
+            return resp.status, json.loads(raw) if raw else {}
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def server_argv(kind: str, port: int, workers: int) -> list[str]:
+    if kind == "gunicorn":
+        return [
+            str(BIN / "gunicorn"),
+            "basalt.wsgi:application",
+            "-b",
+            f"{HOST}:{port}",
+            "-w",
+            str(workers),
+            "--worker-class",
+            "sync",
+            "--keep-alive",
+            "30",
+            "--access-logfile",
+            "/dev/null",
+            "--log-level",
+            "warning",
+        ]
+    if kind == "gthread":
+        return [
+            str(BIN / "gunicorn"),
+            "basalt.wsgi:application",
+            "-b",
+            f"{HOST}:{port}",
+            "-w",
+            str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "4",
+            "--keep-alive",
+            "30",
+            "--access-logfile",
+            "/dev/null",
+        ]
+    if kind == "uvicorn":
+        return [
+            str(BIN / "uvicorn"),
+            "basalt.asgi:application",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+    if kind == "granian":
+        return [
+            str(BIN / "granian"),
+            "--interface",
+            "wsgi",
+            "basalt.wsgi:application",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-ws",
+            "--log-level",
+            "warning",
+        ]
+    raise SystemExit(f"unknown server {kind}")
+
+
+def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{port}/healthz", timeout=2):  # noqa: S310
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit("server did not become ready")
+
+
+def seed_documents(db: str, collection_id: int, project_id: int, count: int) -> None:
+    """Insert documents in SQL batches in the app's stored form (much faster than the API)."""
+    batch = 200_000
+    for start in range(0, count, batch):
+        stop = min(count, start + batch)
+        psql(
+            db,
+            "INSERT INTO basalt_document (id, project_id, collection_id, data, acl, read_principals, "
+            "write_principals, created_by, created_at, updated_at, version) "
+            f"SELECT substr(md5('doc' || g::text), 1, 20), {project_id}, {collection_id}, "
+            "jsonb_build_object('title', 'item ' || g, 'tag', 't' || (g % 100), 'n', (g * 7919) % 100000), "
+            "'{}'::jsonb, '[]'::jsonb, '[]'::jsonb, NULL, now() - g * interval '1 ms', now() - g * interval '1 ms', 1 "
+            f"FROM generate_series({start + 1}, {stop}) g",
+        )
+    psql(db, "ANALYZE basalt_document")
+
+
+def wrk(port: int, lua: str, duration: int, connections: int, threads: int = 2) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(lua + WRK_REPORT)
+    try:
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t",
+                str(threads),
+                "-c",
+                str(connections),
+                "-d",
+                f"{duration}s",
+                "--timeout",
+                "10s",
+                "-s",
+                script.name,
+                f"http://{HOST}:{port}",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    finally:
+        os.unlink(script.name)
+    match = re.search(r"WRKJSON (\{.*\})", out)
+    if not match:
+        raise SystemExit(f"wrk printed no report:\n{out}")
+    stats = json.loads(match.group(1))
+    seconds = stats["duration_us"] / 1e6
+    return {
+        "rps": stats["requests"] / seconds,
+        "p50_ms": stats["p50"] / 1000,
+        "p95_ms": stats["p95"] / 1000,
+        "p99_ms": stats["p99"] / 1000,
+        "errors": stats["errors"],
+        "non2xx": stats["non2xx"],
+    }
+
+
+def lua_create(key: str) -> str:
+    return f"""
+wrk.method = "POST"
+wrk.headers["X-API-Key"] = "{key}"
+wrk.headers["Content-Type"] = "application/json"
+counter = 0
+request = function()
+  counter = counter + 1
+  local body = '{{"title": "bench ' .. counter .. '", "tag": "t' .. (counter % 100)
+    .. '", "n": ' .. (counter % 100000) .. '}}'
+  return wrk.format(nil, "/api/v1/collections/items/documents", nil, body)
+end
+"""
+
+
+def lua_get(key: str, ids_file: str) -> str:
+    return f"""
+wrk.headers["X-API-Key"] = "{key}"
+ids = {{}}
+for line in io.lines("{ids_file}") do ids[#ids + 1] = line end
+math.randomseed(os.time())
+request = function()
+  return wrk.format("GET", "/api/v1/collections/items/documents/" .. ids[math.random(#ids)])
+end
+"""
+
+
+def lua_find(key: str) -> str:
+    # where={"tag":"tN"}&order=-n&limit=20, URL-encoded; N varies so the cache of one answer doesn't help
+    return f"""
+wrk.headers["X-API-Key"] = "{key}"
+math.randomseed(os.time())
+request = function()
+  local tag = math.random(0, 99)
+  return wrk.format("GET", "/api/v1/collections/items/documents?where=%7B%22tag%22%3A%22t" .. tag ..
+    "%22%7D&order=-n&limit=20")
+end
+"""
+
+
+def paced(lua: str, rate: float, connections: int) -> str:
+    """Make each connection wait so the total rate is about `rate` req/s (wrk has no -R)."""
+    delay_ms = max(1, int(connections * 1000 / rate))
+    return lua + f"\ndelay = function() return {delay_ms} end\n"
+
+
+def pgbench(db: str, duration: int, clients: int) -> dict[str, float]:
+    subprocess.run(
+        ["pgbench", "-h", HOST, "-U", "postgres", "-i", "-q", "-s", "10", db], check=True, capture_output=True
+    )
+    psql(
+        db,
+        "DROP TABLE IF EXISTS bench_insert; CREATE TABLE bench_insert (id bigserial PRIMARY KEY, v int, payload jsonb)",
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write("\\set v random(1, 100000)\nINSERT INTO bench_insert (v, payload) VALUES (:v, '{\"a\": 1}');\n")
+    results = {}
+    try:
+        for name, extra in (("insert", ["-f", script.name, "-n"]), ("select_only", ["-S"])):
+            out = subprocess.run(
+                [
+                    "pgbench",
+                    "-h",
+                    HOST,
+                    "-U",
+                    "postgres",
+                    "-c",
+                    str(clients),
+                    "-j",
+                    "2",
+                    "-T",
+                    str(duration),
+                    *extra,
+                    db,
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            results[name] = float(re.search(r"tps = ([\d.]+)", out).group(1))
+    finally:
+        os.unlink(script.name)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=100_000)
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--server", default=os.environ.get("BENCH_SERVER", "gunicorn"))
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "2")))
+    parser.add_argument("--only", choices=["create", "get", "find"], action="append")
+    parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+    if not shutil.which("wrk") or not shutil.which("pgbench"):
+        raise SystemExit("needs wrk and pgbench on PATH (apt-get install wrk postgresql-client)")
+    ops = args.only or ["create", "get", "find"]
+
+    db, pgb_db = "basalt_bench_docs", "basalt_bench_pgbench"
+    data_dir = tempfile.mkdtemp(prefix="basalt-bench-")
+    pool = 4 if args.server in {"uvicorn", "gthread"} else 0
+    env = base_env(db, data_dir, pool)
+    recreate_database(db)
+    manage(env, "migrate", "--verbosity", "0")
+    keys = json.loads(manage(env, "create_project", "--owner", "bench@example.com", "--name", "bench"))
+    secret = keys["secret_key"]["key"]
+    project_id = int(psql(db, f"SELECT id FROM basalt_project WHERE ref = '{keys['ref']}'"))
+
+    port = free_port()
+    proc = subprocess.Popen(server_argv(args.server, port, args.workers), env=env, cwd=ROOT, start_new_session=True)
+    # Index builds run in the worker, as in docker-compose.
+    worker = subprocess.Popen(
+        [str(BIN / "celery"), "-A", "basalt", "worker", "--pool", "solo", "--loglevel", "WARNING"],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    results: dict[str, dict] = {}
+    try:
+        wait_ready(port, proc)
+        status, body = request(
+            port,
+            "POST",
+            "/api/v1/schema/collections",
+            secret,
+            {
+                "name": "items",
+                "fields": {"title": {"type": "string"}, "tag": {"type": "string"}, "n": {"type": "number"}},
+            },
+        )
+        assert status == 201, (status, body)
+        collection_id = int(
+            psql(db, f"SELECT id FROM basalt_collection WHERE project_id = {project_id} AND name = 'items'")
+        )
+        started = time.monotonic()
+        seed_documents(db, collection_id, project_id, args.docs)
+        print(f"seeded {args.docs} documents in {time.monotonic() - started:.1f}s", flush=True)
+        started = time.monotonic()
+        status, body = request(
+            port, "PATCH", "/api/v1/schema/collections/items", secret, {"indexes": [{"fields": ["tag", "-n"]}]}
+        )
+        assert status == 200, (status, body)
+        while psql(db, "SELECT count(*) FROM basalt_collection_index WHERE status <> 'ready'") != "0":
+            if time.monotonic() - started > 900:
+                raise SystemExit("index build did not finish")
+            time.sleep(0.5)
+        psql(db, "ANALYZE basalt_document")
+        print(f"index ready in {time.monotonic() - started:.1f}s", flush=True)
+
+        ids_file = os.path.join(data_dir, "ids.txt")
+        Path(ids_file).write_text(
+            psql(
+                db,
+                f"SELECT id FROM basalt_document WHERE collection_id = {collection_id} ORDER BY random() LIMIT 20000",
+            )
+            + "\n"
+        )
+        status, probe = request(
+            port,
+            "GET",
+            "/api/v1/collections/items/documents?where=%7B%22tag%22%3A%22t7%22%7D&order=-n&limit=20",
+            secret,
+        )
+        assert status == 200 and len(probe["results"]) == 20, (status, probe)
+
+        recreate_database(pgb_db)
+        baseline = pgbench(pgb_db, args.duration, args.connections)
+        scripts = {"create": lua_create(secret), "get": lua_get(secret, ids_file), "find": lua_find(secret)}
+        for op in ops:
+            wrk(port, scripts[op], 3, args.connections)  # warm-up: connections, caches, JIT-less Python paths
+            results[op] = wrk(port, scripts[op], args.duration, args.connections)
+            half = results[op]["rps"] / 2
+            results[op]["half_load"] = wrk(
+                port, paced(scripts[op], half, args.connections), args.duration, args.connections
+            )
+    finally:
+        for child in (proc, worker):
+            os.killpg(child.pid, signal.SIGTERM)
+            child.wait(timeout=30)
+        if not args.keep:
+            recreate_database(db)
+            psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        psql("postgres", f"DROP DATABASE IF EXISTS {pgb_db} WITH (FORCE)")
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    print(f"\nserver={args.server} workers={args.workers} docs={args.docs} connections={args.connections}")
+    print(f"pgbench insert {baseline['insert']:.0f} tps, select-only {baseline['select_only']:.0f} tps")
+    ratio_base = {"create": baseline["insert"], "get": baseline["select_only"], "find": None}
+    print(f"{'op':<8}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'ratio':>8}   half-load: req/s p99 ms  errors")
+    for op, row in results.items():
+        ratio = f"{row['rps'] / ratio_base[op]:.3f}" if ratio_base[op] else "-"
+        half = row["half_load"]
+        print(
+            f"{op:<8}{row['rps']:>9.0f}{row['p50_ms']:>9.1f}{row['p95_ms']:>9.1f}{row['p99_ms']:>9.1f}{ratio:>8}"
+            f"   {half['rps']:>8.0f} {half['p99_ms']:>6.1f}   {row['errors'] + row['non2xx']}"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps({"baseline": baseline, "results": results, "args": vars(args)}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
