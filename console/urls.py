@@ -3,11 +3,13 @@
 from django.urls import re_path
 
 from console.security import secure_page
-from console.views import auth, pending, projects, settings
+from console.views import auth, data, pending, projects, schema, settings
 
 app_name = "console"
 
 REF = r"p/(?P<ref>[a-z0-9]{1,32})"
+NAME = r"(?P<name>[a-z][a-z0-9_]{0,62})"
+DOC = r"(?P<doc_id>[A-Za-z0-9_-]{1,32})"
 
 
 def page(pattern: str, view, name: str):
@@ -31,8 +33,21 @@ urlpatterns = [
     page(rf"^{REF}/members/?$", settings.members, "members"),
     page(rf"^{REF}/members/(?P<member_id>[0-9]{{1,18}})/role/?$", settings.member_role, "member_role"),
     page(rf"^{REF}/members/(?P<member_id>[0-9]{{1,18}})/remove/?$", settings.member_remove, "member_remove"),
-    page(rf"^{REF}/schema/?$", pending.pending("schema"), "schema"),
-    page(rf"^{REF}/data/?$", pending.pending("data"), "data"),
+    page(rf"^{REF}/schema/?$", schema.schema_list, "schema"),
+    page(rf"^{REF}/schema/{NAME}/?$", schema.collection_detail, "collection"),
+    page(rf"^{REF}/schema/{NAME}/fields/?$", schema.field_add, "field_add"),
+    page(
+        rf"^{REF}/schema/{NAME}/fields/(?P<field>[a-z][a-z0-9_]{{0,62}})/remove/?$", schema.field_remove, "field_remove"
+    ),
+    page(rf"^{REF}/schema/{NAME}/indexes/?$", schema.index_add, "index_add"),
+    page(rf"^{REF}/schema/{NAME}/indexes/(?P<position>[0-9]{{1,3}})/remove/?$", schema.index_remove, "index_remove"),
+    page(rf"^{REF}/schema/{NAME}/rules/?$", schema.rules, "rules"),
+    page(rf"^{REF}/schema/{NAME}/delete/?$", schema.collection_delete, "collection_delete"),
+    page(rf"^{REF}/data/?$", data.data_index, "data"),
+    page(rf"^{REF}/data/{NAME}/?$", data.data_collection, "data_collection"),
+    page(rf"^{REF}/data/{NAME}/new/?$", data.document_new, "document_new"),
+    page(rf"^{REF}/data/{NAME}/{DOC}/?$", data.document_detail, "document"),
+    page(rf"^{REF}/data/{NAME}/{DOC}/delete/?$", data.document_delete, "document_delete"),
     page(rf"^{REF}/users/?$", pending.pending("users"), "users"),
     page(rf"^{REF}/reference/?$", pending.pending("reference"), "reference"),
     page(rf"^{REF}/usage/?$", pending.pending("usage"), "usage"),

@@ -71,3 +71,23 @@
     }
   });
 })();
+
+/* Schema editor: show only the option inputs that apply to the chosen field type. */
+(function () {
+  "use strict";
+  function sync(select) {
+    var form = select.closest("[data-type-form]");
+    if (!form) return;
+    form.querySelectorAll("[data-show-for]").forEach(function (box) {
+      box.hidden = box.getAttribute("data-show-for").split(" ").indexOf(select.value) < 0;
+    });
+  }
+  function init(root) {
+    (root || document).querySelectorAll("[data-type-select]").forEach(sync);
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("[data-type-select]")) sync(event.target);
+  });
+  document.addEventListener("DOMContentLoaded", function () { init(document); });
+  document.addEventListener("htmx:load", function (event) { init(event.target); });
+})();

@@ -1,0 +1,157 @@
+"""Data-browser input: document forms per field type, and the filter builder's `where` JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from basalt.core.errors import ValidationFailed
+
+# Filter-builder operators, as shown → the API's `where` operator ("=" is plain equality).
+OPERATORS = {
+    "=": None,
+    "≠": "$ne",
+    "<": "$lt",
+    "≤": "$lte",
+    ">": "$gt",
+    "≥": "$gte",
+    "in": "$in",
+    "contains": "$contains",
+    "matches": "$regex",
+    "exists": "$exists",
+}
+SYSTEM_COLUMNS = ("id", "created_at", "updated_at")
+
+
+def _literal(raw: str, field_type: str | None) -> Any:
+    """A typed filter/form value: JSON when it parses (numbers, true, lists), else the raw text."""
+    if field_type == "string" or field_type in ("pointer", "file", "date") or field_type is None:
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def build_where(rows: list[tuple[str, str, str]], fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Rows of (field, operator, value) → the same `where` object the API takes (ANDed)."""
+    where: dict[str, Any] = {}
+    for field, op, raw in rows:
+        if not field:
+            continue
+        if op not in OPERATORS:
+            raise ValidationFailed(details={"where": [f"Unknown operator {op[:20]!r}."]})
+        field_type = fields.get(field, {}).get("type") if field not in SYSTEM_COLUMNS else None
+        if op == "exists":
+            value: Any = raw.strip().lower() not in ("false", "0", "no")
+        elif op == "in":
+            value = [_literal(part.strip(), field_type) for part in raw.split(",") if part.strip()]
+        else:
+            value = _literal(raw, field_type)
+        operator = OPERATORS[op]
+        if operator is None:
+            clause: Any = value
+        elif op == "matches":
+            clause = {"$regex": value, "$options": "i"}
+        else:
+            clause = {operator: value}
+        if field in where and isinstance(where[field], dict) and isinstance(clause, dict):
+            where[field] = {**where[field], **clause}
+        elif field in where:
+            where.setdefault("$and", []).append({field: clause})
+        else:
+            where[field] = clause
+    return where
+
+
+def _date(raw: str) -> str:
+    """`datetime-local` gives 2026-11-21T10:00; the API wants RFC 3339 UTC with milliseconds."""
+    raw = raw.strip()
+    if len(raw) == 16:
+        raw += ":00"
+    if len(raw) == 19:
+        raw += ".000"
+    return raw if raw.endswith("Z") else raw + "Z"
+
+
+def form_value(field: str, definition: dict[str, Any], post: Any) -> tuple[bool, Any]:
+    """(given, value) for one field from the document form; not given means leave it out/unset."""
+    kind = definition["type"]
+    if kind == "geopoint":
+        lat, lng = (post.get(f"{field}__lat") or "").strip(), (post.get(f"{field}__lng") or "").strip()
+        if not lat and not lng:
+            return False, None
+        try:
+            return True, {"lat": float(lat), "lng": float(lng)}
+        except ValueError:
+            raise ValidationFailed(details={field: ["Latitude and longitude must both be numbers."]}) from None
+    raw = post.get(field)
+    if raw is None or (isinstance(raw, str) and raw.strip() == "" and kind != "string"):
+        return False, None
+    if kind == "string":
+        return (raw != ""), raw
+    if kind == "boolean":
+        return True, raw == "true"
+    if kind == "number":
+        try:
+            number = float(raw)
+        except ValueError:
+            raise ValidationFailed(details={field: ["Must be a number."]}) from None
+        return True, int(number) if number.is_integer() and "." not in raw else number
+    if kind == "date":
+        return True, _date(raw)
+    if kind in ("object", "array"):
+        try:
+            return True, json.loads(raw)
+        except ValueError as exc:
+            raise ValidationFailed(details={field: [f"Not valid JSON: {exc.msg} (line {exc.lineno})."]}) from None
+    return True, raw.strip()  # pointer, file: an id
+
+
+def document_body(fields: dict[str, dict[str, Any]], post: Any, existing: dict[str, Any] | None) -> dict[str, Any]:
+    """The create/PATCH body for the document form; on edit an emptied field is unset."""
+    body: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for field, definition in fields.items():
+        if definition["type"] == "relation":
+            continue
+        try:
+            given, value = form_value(field, definition, post)
+        except ValidationFailed as exc:
+            errors.update(exc.details or {})
+            continue
+        if given:
+            body[field] = value
+        elif existing is not None and existing.get(field) is not None:
+            body[field] = {"__op": "unset"}
+    raw_acl = (post.get("acl") or "").strip()
+    if raw_acl:
+        try:
+            body["acl"] = json.loads(raw_acl)
+        except ValueError as exc:
+            errors["acl"] = [f"Not valid JSON: {exc.msg}."]
+    if errors:
+        raise ValidationFailed(details=errors)
+    return body
+
+
+def input_value(definition: dict[str, Any], value: Any) -> Any:
+    """A stored value as the form input shows it."""
+    if value is None:
+        return ""
+    kind = definition["type"]
+    if kind in ("object", "array"):
+        return json.dumps(value, indent=2)
+    if kind == "date" and isinstance(value, str):
+        return value[:16]
+    if kind == "boolean":
+        return value if isinstance(value, str) else "true" if value else "false"
+    return value
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
