@@ -22,6 +22,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, owner: str, name: str, **options):
         owner = owner.strip()
+        if not name.strip():
+            raise CommandError("--name must not be empty.")
         try:
             validate_email(owner)
         except ValidationError:
