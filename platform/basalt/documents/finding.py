@@ -46,12 +46,18 @@ def find_documents(caller: Caller, name: Any, raw: Any) -> dict[str, Any]:
     unknown = set(raw) - QUERY_KEYS
     if unknown:
         raise InvalidQuery(f"Unknown query parameter {str(sorted(unknown)[0])[:40]!r}.")
+    limit = raw.get("limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+        raise InvalidQuery("`limit` must be an integer.")
     counting = raw.get("count") is True
     # `limit: 0` with `count: true` is a pure count, which the `count` permission alone allows.
     op = "count" if counting and raw.get("limit") == 0 else "find"
     raw = _allow(caller, collection, op, raw)
     if counting and op == "find":
         raw = _allow(caller, collection, "count", raw)
+    if op == "count":
+        # A page size means nothing to a pure count; the engine wants a valid one.
+        raw = {key: value for key, value in raw.items() if key not in ("limit", "cursor")}
     query = parse_query(collection, raw, project_limits(caller.project))
     hidden = access.hidden_fields(caller, collection)
     principals = access.read_principals(caller, collection)
