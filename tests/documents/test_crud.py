@@ -279,3 +279,15 @@ def test_another_projects_key_sees_nothing(project, pk, make_project):
     )
     _error(key_client(other.publishable).get(f"{DOCS}/{doc['id']}"), 404, "not_found")
     assert Document.objects.get(pk=doc["id"]).data["title"] == "hello"
+
+
+def test_add_unique_and_remove_treat_true_and_1_as_different():
+    from basalt.documents.cache import build_schema
+    from basalt.documents.models import Collection
+    from basalt.documents.writes import apply_update
+
+    schema = build_schema(Collection(name="c", fields={"a": {"type": "array"}}))
+    changes = apply_update(schema, {"a": [1]}, {"a": {"__op": "add_unique", "items": [True, 1]}})
+    assert changes.data["a"] == [1, True]
+    changes = apply_update(schema, {"a": [1, True]}, {"a": {"__op": "remove", "items": [True]}})
+    assert changes.data["a"] == [1]

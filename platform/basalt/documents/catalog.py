@@ -21,11 +21,9 @@ MAX_COLLECTIONS = 1000
 
 
 def _index_jobs():
-    """b2's index builder; absent only in a partial checkout, where indexes stay `pending`."""
-    try:
-        from basalt.documents import indexes
-    except ImportError:  # pragma: no cover - the module ships with the documents app
-        return None
+    """The index builder (imported late: it pulls in the query engine's dialects)."""
+    from basalt.documents import indexes
+
     return indexes
 
 
@@ -102,14 +100,12 @@ def _sync_indexes(collection: Collection, declared: list[dict[str, Any]]) -> Non
             row.status = CollectionIndex.DROPPING
             row.updated_at = timezone.now()
             row.save(update_fields=["status", "updated_at"])
-            if jobs is not None:
-                transaction.on_commit(lambda row_id=row.id: jobs.schedule_index_drop(row_id))
+            transaction.on_commit(lambda row_id=row.id: jobs.schedule_index_drop(row_id))
     for fields, unique in wanted - set(existing):
         row = CollectionIndex.objects.create(
             collection=collection, db_name=f"bx_{collection.id}_{random_id(12)}", fields=list(fields), unique=unique
         )
-        if jobs is not None:
-            transaction.on_commit(lambda row_id=row.id: jobs.schedule_index_build(row_id))
+        transaction.on_commit(lambda row_id=row.id: jobs.schedule_index_build(row_id))
 
 
 @transaction.atomic
@@ -200,9 +196,8 @@ def delete_collection(project: Project, name: Any) -> None:
         raise Conflict("A built-in collection cannot be deleted.")
     jobs = _index_jobs()
     rows = _live_index_rows(collection)
-    if jobs is not None and hasattr(jobs, "drop_indexes_now"):
-        # Per-collection partial indexes die with the collection; dropped here because the rows go too.
-        jobs.drop_indexes_now([row.db_name for row in rows])
+    # Per-collection partial indexes die with the collection; named now because the rows go too.
+    jobs.drop_indexes_now([row.db_name for row in rows])
     with connection.cursor() as cursor:
         # Set-based deletes: the ORM's cascade would load every document of the collection first.
         cursor.execute("DELETE FROM basalt_relation WHERE collection_id = %s", [collection.id])

@@ -149,11 +149,16 @@ def _operate(changes: Changes, name: str, field_type, options: dict[str, Any], o
             current.extend(items)
         elif kind == "add_unique":
             for item in items:
-                if item not in current:
+                if not any(_same(item, present) for present in current):
                     current.append(item)
         else:
-            current = [item for item in current if item not in items]
+            current = [present for present in current if not any(_same(item, present) for item in items)]
         data[name] = field_type.to_storage(current, options)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality: unlike Python's, true is not 1."""
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
 
 
 def _wrong(kind: str, type_name: str) -> None:
