@@ -97,7 +97,7 @@ def _cmp_values(a: Any, b: Any) -> int:
 def sort(docs: list[dict], order: list[str]) -> list[dict]:
     keys = [(item.lstrip("-"), item.startswith("-")) for item in order]
     if not any(name == "id" for name, _ in keys):
-        keys.append(("id", False))
+        keys.append(("id", keys[-1][1] if keys else False))  # the tie-break follows the last key's direction
 
     def compare(d1: dict, d2: dict) -> int:
         for name, descending in keys:

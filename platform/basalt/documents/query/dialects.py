@@ -91,7 +91,13 @@ class PostgresDialect(Dialect):
         placeholder, params = self.param(value)
         sql = f"{expr} {_OPS[op]} {placeholder}"
         if op in ("$lt", "$lte", "$gt", "$gte"):
-            sql = f"({self.typed(ref, json_kind(value))} AND {sql})"
+            if ref.type is None:
+                # Inside an object any JSON type may sit there: compare only like with like.
+                sql = f"({self.typed(ref, json_kind(value))} AND {sql})"
+            elif op in ("$lt", "$lte"):
+                # A typed field holds only its own type (writes are validated) or null, and jsonb
+                # sorts null lowest: a second range bound excludes it and keeps estimates sane.
+                sql = f"({expr} > 'null'::jsonb AND {sql})"
         return sql, params
 
     def exists(self, ref: FieldRef, present: bool) -> Sql:

@@ -437,7 +437,8 @@ def _parse_order(collection: Any, raw: Any, near: Near | None) -> list[OrderKey]
         keys.append(OrderKey(ref, descending))
         if ref.system and ref.path[0] == "id":
             return keys  # id is unique: later keys could never matter
-    keys.append(OrderKey(FieldRef(("id",), "string", system=True), False))
+    # The tie-break runs the way the last key does, so an index on (f, id) serves `-f` backwards.
+    keys.append(OrderKey(FieldRef(("id",), "string", system=True), keys[-1].descending))
     return keys
 
 

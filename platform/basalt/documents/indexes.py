@@ -1,0 +1,217 @@
+"""Declared collection indexes as real database indexes, built by a background job.
+
+A CollectionIndex row becomes a partial expression index on `basalt_document`
+(`… WHERE collection_id = N`) whose expressions are exactly the ones the query compiler emits
+(`basalt.documents.query.dialects`), so the planner can use it for `where` and `order`. On
+PostgreSQL it is built with CREATE INDEX CONCURRENTLY (writes keep flowing) outside any
+transaction; a failed concurrent build leaves an INVALID index behind, which is dropped before
+the row is marked `failed`. On SQLite the same partial expression index is created directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.utils import timezone
+
+from basalt.documents.models import Collection, CollectionIndex
+from basalt.documents.query.dialects import Dialect, current_dialect
+from basalt.documents.query.nodes import SYSTEM_FIELDS, FieldRef
+
+logger = logging.getLogger("basalt.documents.indexes")
+_DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_FIELD = re.compile(r"^-?[a-z][a-z0-9_]{0,62}$")
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: index '([a-z0-9_]+)'")
+
+
+class IndexDefinitionError(ValueError):
+    """A CollectionIndex row that cannot be turned into DDL (bad name or field)."""
+
+
+def _quoted_name(db_name: str) -> str:
+    if not _DB_NAME.match(db_name or ""):
+        raise IndexDefinitionError(f"invalid index name {db_name!r}")
+    return f'"{db_name}"'
+
+
+def _terms(dialect: Dialect, fields: Iterable[str]) -> list[tuple[str, bool, FieldRef]]:
+    terms = []
+    for field in fields:
+        if not isinstance(field, str) or not _FIELD.match(field):
+            raise IndexDefinitionError(f"invalid index field {field!r}")
+        name = field.lstrip("-")
+        ref = FieldRef((name,), None, system=name in SYSTEM_FIELDS)
+        terms.append((dialect.sort_expr(ref), field.startswith("-"), ref))
+    return terms
+
+
+def index_ddl(row: CollectionIndex, *, concurrently: bool, dialect: Dialect | None = None) -> str:
+    """The CREATE INDEX statement for a row; its expressions match the compiler's byte for byte."""
+    dialect = dialect or current_dialect()
+    terms = _terms(dialect, row.fields)
+    if not terms:
+        raise IndexDefinitionError("an index needs at least one field")
+    columns = [f"{expr} DESC" if descending else expr for expr, descending, _ in terms]
+    predicate = [f"collection_id = {int(row.collection_id)}"]
+    if row.unique:
+        # Like SQL unique constraints, a missing (or null) value never conflicts with another.
+        if dialect.vendor == "postgresql":
+            predicate += [f"{expr} <> 'null'::jsonb" for expr, _, ref in terms if not ref.system]
+    elif not any(ref.system and ref.path[0] == "id" for _, _, ref in terms):
+        # Plain indexes end in id, running the way the last field runs: it is the keyset tie-break.
+        columns.append("id DESC" if terms[-1][1] else "id")
+    unique = "UNIQUE " if row.unique else ""
+    how = "CONCURRENTLY " if concurrently and dialect.vendor == "postgresql" else ""
+    return (
+        f"CREATE {unique}INDEX {how}IF NOT EXISTS {_quoted_name(row.db_name)} ON basalt_document "
+        f"({', '.join(columns)}) WHERE {' AND '.join(predicate)}"
+    )
+
+
+def drop_ddl(db_name: str, *, concurrently: bool) -> str:
+    how = "CONCURRENTLY " if concurrently and connection.vendor == "postgresql" else ""
+    return f"DROP INDEX {how}IF EXISTS {_quoted_name(db_name)}"
+
+
+def _set_status(index_id: int, status: str, error: str = "") -> None:
+    CollectionIndex.objects.filter(pk=index_id).update(status=status, error=error[:2000], updated_at=timezone.now())
+
+
+def _pg_index_state(db_name: str) -> bool | None:
+    """True: valid index exists; False: an INVALID leftover exists; None: no such index."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = %s",
+            [db_name],
+        )
+        found = cursor.fetchone()
+    return None if found is None else bool(found[0])
+
+
+def build_index(index_id: int) -> str:
+    """Build (or confirm) the index of one row; idempotent. Returns the final status."""
+    row = CollectionIndex.objects.filter(pk=index_id).first()
+    if row is None:
+        return "missing"
+    if row.status in (CollectionIndex.READY, CollectionIndex.DROPPING):
+        return row.status
+    _set_status(row.pk, CollectionIndex.BUILDING)
+    # CONCURRENTLY cannot run inside a transaction block (tests, eager callers): build plainly there.
+    concurrently = connection.vendor == "postgresql" and not connection.in_atomic_block
+    try:
+        ddl = index_ddl(row, concurrently=concurrently)
+        if connection.vendor == "postgresql" and _pg_index_state(row.db_name) is False:
+            _execute(drop_ddl(row.db_name, concurrently=concurrently))
+        _execute(ddl)
+    except (DatabaseError, IndexDefinitionError) as exc:
+        message = _describe_failure(row, exc)
+        logger.warning("index %s (%s) failed: %s", row.db_name, row.fields, message)
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            _execute(drop_ddl(row.db_name, concurrently=True), swallow=True)
+        _set_status(row.pk, CollectionIndex.FAILED, message)
+        return CollectionIndex.FAILED
+    _set_status(row.pk, CollectionIndex.READY)
+    return CollectionIndex.READY
+
+
+def drop_index(index_id: int) -> str:
+    """Drop a row's index, then the row; idempotent."""
+    row = CollectionIndex.objects.filter(pk=index_id).first()
+    if row is None:
+        return "missing"
+    if row.status != CollectionIndex.DROPPING:
+        return row.status
+    drop_names([row.db_name])
+    CollectionIndex.objects.filter(pk=row.pk, status=CollectionIndex.DROPPING).delete()
+    return "dropped"
+
+
+def drop_names(db_names: Iterable[str]) -> None:
+    concurrently = not connection.in_atomic_block
+    for name in db_names:
+        _execute(drop_ddl(name, concurrently=concurrently))
+
+
+def _execute(sql: str, swallow: bool = False) -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+    except DatabaseError:
+        if not swallow:
+            raise
+        logger.exception("ignored failure of %s", sql)
+
+
+def _describe_failure(row: CollectionIndex, exc: Exception) -> str:
+    if isinstance(exc, IntegrityError) or "could not create unique index" in str(exc) or "UNIQUE" in str(exc):
+        return f"Existing documents have duplicate values for {', '.join(f.lstrip('-') for f in row.fields)}."
+    return str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
+
+
+# --- scheduling (called by the collections service on commit) ----------------------------------
+def schedule_index_build(index_id: int) -> None:
+    """Queue the build of one CollectionIndex row (runs inline in the embedded profile)."""
+    from basalt.documents.tasks import build_collection_index
+
+    _enqueue(build_collection_index, index_id)
+
+
+def schedule_index_drop(index_id: int) -> None:
+    """Queue dropping a row marked `dropping`: the database index first, then the row."""
+    from basalt.documents.tasks import drop_collection_index
+
+    _enqueue(drop_collection_index, index_id)
+
+
+def drop_indexes_now(db_names: list[str]) -> None:
+    """Drop indexes whose rows are going away (collection deletion).
+
+    Inside a transaction the drop waits for the commit and runs CONCURRENTLY then: a plain DROP
+    INDEX there would lock the shared documents table until the caller commits. The partial
+    index covers only the deleted collection, so it is empty meanwhile."""
+    names = [name for name in db_names if _DB_NAME.match(name or "")]
+    if not names:
+        return
+    if connection.in_atomic_block:
+        from basalt.documents.tasks import drop_index_names
+
+        transaction.on_commit(lambda: _enqueue(drop_index_names, names))
+    else:
+        drop_names(names)
+
+
+def _enqueue(task: Any, *args: Any) -> None:
+    try:
+        task.delay(*args)
+    except Exception:  # a broker outage must not fail a committed schema change; the row stays pending
+        logger.exception("could not queue %s%r", task.name, args)
+
+
+# --- unique violations ----------------------------------------------------------------------------
+def violated_index_name(exc: BaseException) -> str | None:
+    """The index an IntegrityError names (PostgreSQL diagnostics or SQLite's message)."""
+    cause = exc.__cause__ or exc
+    name = getattr(getattr(cause, "diag", None), "constraint_name", None)
+    if name:
+        return name
+    match = _SQLITE_UNIQUE.search(str(exc))
+    return match.group(1) if match else None
+
+
+def unique_violation_field(exc: BaseException, collection: Collection) -> str | None:
+    """Name the field(s) of `collection` whose unique index `exc` violated, comma-joined, or None."""
+    name = violated_index_name(exc)
+    if not name:
+        return None
+    fields = (
+        CollectionIndex.objects.filter(collection=collection, db_name=name, unique=True)
+        .values_list("fields", flat=True)
+        .first()
+    )
+    if not fields:
+        return None
+    return ",".join(field.lstrip("-") for field in fields)
