@@ -146,3 +146,29 @@ def test_anonymous_user_cannot_log_in_with_empty_password(project):
     client = key_client(project.publishable)
     client.post("/api/v1/auth/anonymous", {}, format="json")
     assert client.post("/api/v1/auth/login", {"username": "anything", "password": ""}, format="json").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/api/v1/auth/login", {"email": "a\x00@example.com", "password": "x"}),
+        ("/api/v1/auth/login", {"username": "a\x00b", "password": "x"}),
+        ("/api/v1/auth/signup", {"email": "n@example.com", "password": PASSWORD, "bio": "a\x00b"}),
+        ("/api/v1/auth/signup", {"email": "n@example.com", "password": PASSWORD, "meta": {"k\x00": 1}}),
+        ("/api/v1/auth/password/reset", {"email": "a\x00@example.com"}),
+        ("/api/v1/auth/verify/confirm", {"token": "a\x00"}),
+        ("/api/v1/auth/refresh", {"refresh_token": "rt_\x00"}),
+    ],
+)
+def test_nul_characters_are_4xx_not_500(project, path, body):
+    """PostgreSQL cannot store U+0000: it must be refused as input, never reach the database."""
+    response = key_client(project.publishable).post(path, body, format="json")
+    assert 400 <= response.status_code < 500, response.content
+    assert not EndUser.objects.exists()
+
+
+def test_nul_in_role_member_ids_is_400(project):
+    admin = key_client(project.secret)
+    admin.post("/api/v1/roles", {"name": "r"}, format="json")
+    assert admin.post("/api/v1/roles/r/users", {"ids": ["a\x00"]}, format="json").status_code == 400
+    assert admin.post("/api/v1/roles/r/roles", {"names": ["a\x00"]}, format="json").status_code == 400

@@ -36,7 +36,7 @@ LIMIT {MAX_HELD_ROLES}
 # Roles that `start` inherits (itself included): the set a new edge must not point back into.
 _ANCESTORS_SQL = f"""
 WITH RECURSIVE up(id) AS (
-    SELECT %s
+    SELECT r.id FROM {Role._meta.db_table} r WHERE r.id = %s
     UNION
     SELECT e.parent_id FROM {RoleInheritance._meta.db_table} e JOIN up ON e.child_id = up.id
 )
@@ -207,7 +207,8 @@ def add_users(caller: Caller, name: Any, ids: Any) -> dict[str, Any]:
 def remove_user(caller: Caller, name: Any, user_id: Any) -> None:
     role = _load(caller, name, for_update=True)
     _require_write(caller, role)
-    deleted, _ = RoleMember.objects.filter(role=role, user_id=user_id if isinstance(user_id, str) else "").delete()
+    valid = isinstance(user_id, str) and USER_ID.match(user_id)
+    deleted, _ = RoleMember.objects.filter(role=role, user_id=user_id if valid else "").delete()
     if not deleted:
         raise NotFound("This user is not a member of the role.")
     Role.objects.filter(pk=role.pk).update(updated_at=timezone.now())
@@ -240,11 +241,12 @@ def _lock_graph(project: Project) -> None:
 
 
 def _add_users(caller: Caller, role: Role, ids: list[str]) -> None:
-    found = set(EndUser.objects.filter(project=caller.project, pk__in=ids).values_list("pk", flat=True))
+    well_formed = [i for i in ids if USER_ID.match(i)]  # also keeps NUL bytes away from PostgreSQL
+    found = set(EndUser.objects.filter(project=caller.project, pk__in=well_formed).values_list("pk", flat=True))
     missing = [i for i in ids if i not in found]
     if missing:
         raise ValidationFailed(details={"users": [f"Unknown user {missing[0][:40]!r}."]})
-    existing = set(RoleMember.objects.filter(role=role, user_id__in=ids).values_list("user_id", flat=True))
+    existing = set(RoleMember.objects.filter(role=role, user_id__in=well_formed).values_list("user_id", flat=True))
     RoleMember.objects.bulk_create([RoleMember(role=role, user_id=i) for i in ids if i not in existing])
     Role.objects.filter(pk=role.pk).update(updated_at=timezone.now())
 
@@ -252,7 +254,7 @@ def _add_users(caller: Caller, role: Role, ids: list[str]) -> None:
 def _add_children(caller: Caller, role: Role, names: list[str]) -> None:
     children = {
         r.name: r
-        for r in Role.objects.filter(project=caller.project, name__in=names)
+        for r in Role.objects.filter(project=caller.project, name__in=[n for n in names if ROLE_NAME.match(n)])
         if _can(caller, r, "read") or _can(caller, r, "write")  # an unreadable role is as unknown
     }
     missing = [n for n in names if n not in children]

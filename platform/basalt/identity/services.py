@@ -108,13 +108,13 @@ def _find_for_login(project: Project, body: dict[str, Any]) -> tuple[EndUser | N
         raise ValidationFailed(details={"password": ["Must be a string."]})
     if has_email:
         raw = body["email"]
-        if not isinstance(raw, str) or len(raw) > 254:
+        if not isinstance(raw, str) or len(raw) > 254 or "\x00" in raw:
             raise ValidationFailed(details={"email": ["Must be a string."]})
         identity = "e:" + raw.strip().lower()
         user = EndUser.objects.filter(project=project, email=raw.strip().lower()).first()
     else:
         raw = body["username"]
-        if not isinstance(raw, str) or len(raw) > 64:
+        if not isinstance(raw, str) or len(raw) > 64 or "\x00" in raw:
             raise ValidationFailed(details={"username": ["Must be a string."]})
         identity = "u:" + raw.strip().lower()
         user = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ from basalt.identity.tokens import REFRESH_PREFIX, hash_token, issue_access_toke
 from basalt.projects.models import Project
 
 MAX_REFRESH_LENGTH = 128
+SESSION_ID = re.compile(r"^[a-z0-9]{1,32}$")
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ def revoke_session(project: Project, user_id: str, session_id: object) -> None:
     """Revoke one of the user's own sessions; another user's session is simply not found."""
     from basalt.core.errors import NotFound
 
-    if not isinstance(session_id, str) or len(session_id) > 32:
+    if not isinstance(session_id, str) or not SESSION_ID.match(session_id):
         raise NotFound()
     count = revoke_sessions(Session.objects.filter(project=project, user_id=user_id, pk=session_id), reason="revoked")
     if count == 0 and not Session.objects.filter(project=project, user_id=user_id, pk=session_id).exists():

@@ -80,8 +80,26 @@ def clean_custom(project: Project, fields: dict[str, Any], *, partial: bool) -> 
             errors[name[:64]] = ["Field names match ^[a-z][a-z0-9_]{0,62}$."]
     if len(fields) > MAX_CUSTOM_FIELDS:
         errors["fields"] = [f"At most {MAX_CUSTOM_FIELDS} custom fields."]
+    if not errors and _has_nul(fields):
+        errors["fields"] = ["Text may not contain NUL characters."]
     if errors:
         raise ValidationFailed(details=errors)
     for validator in _validators:
         fields = validator(project, fields, partial)
     return fields
+
+
+def _has_nul(value: Any) -> bool:
+    """PostgreSQL text and jsonb cannot hold U+0000; refuse it as a validation error, not a 500."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
