@@ -93,7 +93,7 @@ def data_collection(request: HttpRequest, access: ProjectAccess, name: str) -> H
         if result["next_cursor"]
         else None,
         first_href=("?" + urlencode([*base, ("order", order)])) if request.GET.get("cursor") else None,
-        filter_rows=rows or [("", "=", "")],
+        filter_rows=[row for row in rows if row[0]] or [("", "=", "")],
         filter_fields=["id", *fields, "created_at", "updated_at"],
         operators=list(df.OPERATORS),
         where_json=json.dumps(where, ensure_ascii=False),

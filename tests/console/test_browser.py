@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -119,6 +120,69 @@ def test_sign_up_create_project_copy_key_and_use_it(page, live_server):
     page.get_by_role("button", name="Save origins").click()
     page.get_by_text("CORS origins saved.").wait_for()
     shot("settings-saved")
+
+    # Schema: a collection anyone may read, with three field types.
+    page.get_by_role("link", name="Schema").click()
+    page.get_by_label("Name", exact=True).fill("recipes")
+    page.get_by_label("Access").select_option("public_read_owner_write")
+    page.get_by_role("button", name="Create collection").click()
+    page.get_by_role("heading", name="Fields").wait_for()
+    for name, kind, extra in [
+        ("title", "string", {"Max length": "120"}),
+        ("minutes", "number", {}),
+        ("vegan", "boolean", {}),
+    ]:
+        page.get_by_label("Field name").fill(name)
+        page.get_by_label("Type", exact=True).select_option(kind)
+        assert page.get_by_label("Max length").is_visible() == (kind == "string")  # type-aware options
+        for label, value in extra.items():
+            page.get_by_label(label).fill(value)
+        page.get_by_role("button", name="Save field").click()
+        page.locator("#fields td strong", has_text=name).wait_for()
+    page.get_by_label("Fields (comma separated, - for descending)").fill("minutes")
+    page.get_by_role("button", name="Add index").click()
+    page.get_by_text("Index declared").wait_for()
+    shot("schema-collection")
+
+    # Data: add three documents, filter, edit, delete.
+    page.get_by_role("link", name="Browse data").click()
+    page.get_by_text("0 documents").wait_for()
+    data_url = page.url
+    for title, minutes, vegan in [("Soup", "20", "true"), ("Stew", "90", "false"), ("Salad", "10", "true")]:
+        page.goto(data_url)
+        page.get_by_role("link", name="New document").click()
+        page.get_by_label("title").fill(title)
+        page.get_by_label("minutes").fill(minutes)
+        page.get_by_label("vegan").select_option(vegan)
+        page.get_by_role("button", name="Create document").click()
+        page.get_by_text("created.").wait_for()
+    page.goto(data_url)
+    page.get_by_text("3 documents").wait_for()
+    shot("data-table")
+    page.get_by_label("Field", exact=True).select_option("minutes")
+    page.get_by_label("Operator", exact=True).select_option(">")
+    page.get_by_label("Value", exact=True).fill("15")
+    page.get_by_role("button", name="Apply filter").click()
+    page.get_by_text("2 documents match the filter").wait_for()
+    assert page.locator("#where-json").inner_text() == 'where={"minutes": {"$gt": 15}}'
+    shot("data-filtered")
+    # The API with the copied publishable key gives the same answer as the console.
+    api_where = urllib.parse.quote('{"minutes": {"$gt": 15}}')
+    status, body = _api(f"{api_url}/collections/recipes/documents?where={api_where}&order=minutes", key=copied)
+    assert status == 200 and [d["title"] for d in body["results"]] == ["Soup", "Stew"]
+
+    page.get_by_role("link", name="minutes").click()  # sort ascending by minutes
+    page.locator("tbody tr td a").first.click()
+    page.get_by_label("title").fill("Quick soup")
+    page.get_by_role("button", name="Save changes").click()
+    page.get_by_text("Document saved.").wait_for()
+    assert '"title": "Quick soup"' in page.locator("#raw-json").inner_text()
+    shot("document-edit")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete document").click()
+    page.get_by_text("deleted.").wait_for()
+    page.get_by_text("2 documents").wait_for()
+    shot("data-after-delete")
 
     assert page.console_errors == [], "\n".join(page.console_errors)
 
