@@ -132,6 +132,8 @@ def _doc_page(request, access, collection, doc, errors=None, posted=None, status
         else "",
         raw_json=json.dumps(doc, indent=2, ensure_ascii=False) if doc else "",
         errors=errors or {},
+        # A user field may be called "items"; pairs avoid the template's dict.items() ambiguity.
+        error_pairs=list((errors or {}).items()),
     )
     return page(request, "console/data/document.html", context, status=status)
 

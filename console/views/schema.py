@@ -23,6 +23,8 @@ def _errors(exc: BasaltError) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
         for key, value in exc.details.items():
             target = "field_name" if key.startswith("fields") or key == "name" else key.split(".")[0]
+            # `errors.items` in a template would call dict.items(); the item-type input reports as item_type.
+            target = "item_type" if target == "items" else target
             out.setdefault(target, []).extend(value if isinstance(value, list) else [str(value)])
         return out
     return {"general": [exc.message]}
