@@ -63,3 +63,27 @@ def signup(project):
 @pytest.fixture
 def user(signup) -> SignedIn:
     return signup()
+
+
+def declare_user_fields(project, fields: dict) -> None:
+    """Declare custom fields on the project's built-in `users` collection (as a developer would)."""
+    from basalt.documents import catalog
+    from basalt.identity.builtin import users_collection
+
+    users_collection(project)
+    catalog.update_collection(project, "users", {"fields": fields})
+
+
+@pytest.fixture
+def profile_fields(project):
+    declare_user_fields(
+        project.project,
+        {
+            "nickname": {"type": "string", "max_length": 40},
+            "score": {"type": "number"},
+            "bio": {"type": "string"},
+            "age": {"type": "number"},
+            "meta": {"type": "object"},
+            "blob": {"type": "string"},
+        },
+    )

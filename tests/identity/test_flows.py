@@ -5,7 +5,7 @@ from __future__ import annotations
 from .conftest import PASSWORD, bearer_client, key_client
 
 
-def test_signup_returns_user_and_tokens(publishable_client):
+def test_signup_returns_user_and_tokens(publishable_client, profile_fields):
     """Sign-up answers 201 with the user (no password) and a token pair."""
     response = publishable_client.post(
         "/api/v1/auth/signup", {"email": "Ann@Example.com", "password": PASSWORD, "nickname": "ann"}, format="json"
@@ -76,7 +76,7 @@ def test_logout_without_token_is_unauthenticated(publishable_client):
     assert response.json()["error"]["code"] == "unauthenticated"
 
 
-def test_anonymous_user_upgrades_keeping_id_and_data(project):
+def test_anonymous_user_upgrades_keeping_id_and_data(project, profile_fields):
     """An anonymous user adds email+password later; the id and custom fields survive."""
     client = key_client(project.publishable)
     anon = _post(client, "/api/v1/auth/anonymous")
@@ -105,7 +105,7 @@ def test_anonymous_can_be_switched_off(project, secret_client, console):
     assert response.status_code == 403
 
 
-def test_patch_me_custom_fields_and_null_removes(user):
+def test_patch_me_custom_fields_and_null_removes(user, profile_fields):
     """Custom fields merge; null removes one; the response is the user."""
     assert user.client.patch("/api/v1/auth/me", {"bio": "hi", "age": 30}, format="json").status_code == 200
     response = user.client.patch("/api/v1/auth/me", {"bio": None}, format="json")

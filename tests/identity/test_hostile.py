@@ -74,7 +74,7 @@ def test_no_or_wrong_api_key_is_invalid_api_key(db, api, path):
     assert api.post(path, {}, format="json").json()["error"]["code"] == "invalid_api_key"
 
 
-def test_huge_body_is_413(project):
+def test_huge_body_is_413(project, profile_fields):
     response = key_client(project.publishable).post(
         "/api/v1/auth/signup",
         {"email": "x@example.com", "password": PASSWORD, "blob": "x" * (2 * 1024 * 1024)},
@@ -160,7 +160,7 @@ def test_anonymous_user_cannot_log_in_with_empty_password(project):
         ("/api/v1/auth/refresh", {"refresh_token": "rt_\x00"}),
     ],
 )
-def test_nul_characters_are_4xx_not_500(project, path, body):
+def test_nul_characters_are_4xx_not_500(project, profile_fields, path, body):
     """PostgreSQL cannot store U+0000: it must be refused as input, never reach the database."""
     response = key_client(project.publishable).post(path, body, format="json")
     assert 400 <= response.status_code < 500, response.content

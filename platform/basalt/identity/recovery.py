@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from basalt.core.caller import Caller
 from basalt.core.errors import ValidationFailed
-from basalt.identity import emails, sessions, throttle
+from basalt.identity import builtin, emails, sessions, throttle
 from basalt.identity.auth_settings import auth_settings
 from basalt.identity.models import EndUser, OneTimeToken
 from basalt.identity.passwords import check_policy, hash_password
@@ -102,6 +102,7 @@ def confirm_verification(project: Project, body: Any) -> dict[str, Any]:
     )
     if updated != 1:
         raise ValidationFailed(details=_BAD_TOKEN)
+    builtin.sync_user(EndUser.objects.select_related("project").get(pk=token.user_id))
     return {"email_verified": True}
 
 
@@ -121,6 +122,7 @@ def confirm_reset(project: Project, body: Any) -> None:
         user.email_verified = True
         user.updated_at = timezone.now()
         user.save(update_fields=["password", "email_verified", "updated_at"])
+        builtin.sync_user(user)
         OneTimeToken.objects.filter(user=user, purpose=OneTimeToken.RESET, used_at__isnull=True).update(
             used_at=timezone.now()
         )

@@ -18,7 +18,7 @@ from basalt.core.errors import (
     UniqueViolation,
     ValidationFailed,
 )
-from basalt.identity import sessions, throttle
+from basalt.identity import builtin, sessions, throttle
 from basalt.identity.auth_settings import auth_settings
 from basalt.identity.models import EndUser
 from basalt.identity.passwords import burn_hash, check_policy, hash_password, verify_password
@@ -85,6 +85,7 @@ def sign_up(project: Project, body: Any, client: Client) -> dict[str, Any]:
             user = EndUser.objects.create(
                 project=project, email=email, username=username, password=encoded, data=_merge({}, custom)
             )
+            builtin.sync_user(user)
             pair = (
                 None
                 if policy.require_verified_email_for_login
@@ -151,6 +152,7 @@ def sign_in_anonymously(project: Project, client: Client) -> dict[str, Any]:
         raise PermissionDenied("Anonymous sign-in is off for this project.")
     with transaction.atomic():
         user = EndUser.objects.create(project=project, is_anonymous=True)
+        builtin.sync_user(user)
         pair = sessions.start_session(user, user_agent=client.user_agent, ip=client.ip)
     return _signed_in(user, pair)
 
@@ -206,6 +208,7 @@ def update_me(caller: Caller, body: Any) -> dict[str, Any]:
             user.data = _merge(user.data or {}, custom)
             user.updated_at = timezone.now()
             user.save()
+            builtin.sync_user(user)
     except IntegrityError:
         raise _unique_error(caller.project, email, username, exclude=user.pk) or UniqueViolation()
     return user_out(user)
@@ -247,5 +250,8 @@ def set_disabled(project: Project, user_id: str, disabled: bool) -> None:
         sessions.revoke_all(user, reason="disabled")
 
 
+@transaction.atomic
 def delete_user(project: Project, user_id: str) -> None:
+    """Delete a user, their sessions (so their tokens die at once) and their `users` document."""
     EndUser.objects.filter(project=project, pk=user_id).delete()
+    builtin.remove_user(project, user_id)

@@ -1,0 +1,160 @@
+"""The built-in `users` collection: every EndUser mirrored as a document the data API can query.
+
+EndUser rows stay the source of truth (passwords, sessions, flags); each write to one rewrites
+its `users` document in the same transaction, with a change-log entry, so `find`, `get`,
+`expand` and realtime on `users` go through the documents area's one decision point. `email`,
+`email_verified` and `is_anonymous` are protected from every non-secret caller there (a user
+reads their own through `/auth/me`). Custom user fields are declared on the `users` schema and
+validated with the documents field types.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from basalt.core.errors import Conflict, ValidationFailed
+from basalt.documents import catalog, store
+from basalt.documents.cache import Schema, build_schema
+from basalt.documents.fields import FieldError
+from basalt.documents.models import ChangeLogEntry, Collection
+from basalt.documents.render import render
+from basalt.identity.models import EndUser
+from basalt.projects.models import Project
+
+USERS = "users"
+BUILTIN_USER_FIELDS: dict[str, dict[str, Any]] = {
+    "email": {"type": "string", "max_length": 254},
+    "username": {"type": "string", "max_length": 32},
+    "email_verified": {"type": "boolean"},
+    "is_anonymous": {"type": "boolean"},
+}
+PROTECTED_USER_FIELDS = ["email", "email_verified", "is_anonymous"]
+USERS_DEFINITION: dict[str, Any] = {
+    "name": USERS,
+    "fields": BUILTIN_USER_FIELDS,
+    # Signed-in users may look each other up (the ACL below allows it); writes go through /auth.
+    "permissions": {"get": ["authenticated"], "find": ["authenticated"], "count": ["authenticated"]},
+    "protected_fields": {"*": PROTECTED_USER_FIELDS},
+    "default_acl": "owner_write_public_read",
+}
+
+
+def users_collection(project: Project) -> Collection:
+    """The project's `users` collection, created on first need (a concurrent creator just wins)."""
+    existing = Collection.objects.filter(project=project, name=USERS).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            catalog.create_collection(project, USERS_DEFINITION, builtin=True)
+            collection = Collection.objects.select_for_update().get(project=project, name=USERS)
+            # Flag ours so the schema API refuses to remove them (documents.catalog honours it).
+            collection.fields = {
+                name: {**definition, "builtin": True} if name in BUILTIN_USER_FIELDS else definition
+                for name, definition in collection.fields.items()
+            }
+            collection.save(update_fields=["fields"])
+    except Conflict:
+        pass
+    return Collection.objects.get(project=project, name=USERS)
+
+
+def _schema(project: Project) -> Schema:
+    return build_schema(users_collection(project))
+
+
+def validate_custom_fields(project: Project, fields: dict[str, Any], partial: bool) -> dict[str, Any]:
+    """Custom user fields must be declared on `users`; values go through their field type."""
+    schema = _schema(project)
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {}
+    for name, value in fields.items():
+        declared = schema.fields.get(name)
+        if declared is None or name in BUILTIN_USER_FIELDS:
+            errors[name[:64]] = ["Unknown field: declare it on the `users` collection first."]
+            continue
+        field_type, options = declared
+        if not field_type.stored_in_data:
+            errors[name] = ["Relation fields of users are changed through the documents API."]
+            continue
+        if value is None:
+            cleaned[name] = None
+            continue
+        try:
+            cleaned[name] = field_type.to_storage(value, options)
+        except FieldError as exc:
+            errors[name] = [str(exc)]
+    if not partial:
+        for name, (field_type, options) in schema.fields.items():
+            if name in BUILTIN_USER_FIELDS or name in cleaned or not field_type.stored_in_data:
+                continue
+            if "default" in options:
+                cleaned[name] = options["default"]
+            elif options.get("required"):
+                errors[name] = ["This field is required."]
+    if errors:
+        raise ValidationFailed(details=errors)
+    return cleaned
+
+
+def _data(user: EndUser) -> dict[str, Any]:
+    data = {k: v for k, v in (user.data or {}).items() if k not in BUILTIN_USER_FIELDS}
+    own = {
+        "email": user.email,
+        "username": user.username,
+        "email_verified": user.email_verified,
+        "is_anonymous": user.is_anonymous,
+    }
+    data.update({k: v for k, v in own.items() if v is not None})
+    return data
+
+
+def sync_user(user: EndUser) -> None:
+    """Write the user's `users` document (create or update) with a change-log row; call in the write's transaction."""
+    project = user.project
+    schema = _schema(project)
+    collection = schema.collection
+    now = timezone.now()
+    current = store.fetch(collection.id, user.id, for_update=True)
+    if current is None:
+        acl = {"*": {"read": True}, user.id: {"read": True, "write": True}}
+        doc = store.StoredDoc(
+            id=user.id,
+            data=_data(user),
+            acl=acl,
+            read_principals=sorted(["*", user.id]),
+            write_principals=[user.id],
+            created_by=user.id,
+            created_at=user.created_at,
+            updated_at=now,
+            version=1,
+        )
+        store.insert(doc, project.id, collection.id)
+        store.append_change(project.id, USERS, user.id, ChangeLogEntry.CREATE, None, render(schema, doc), now)
+        return
+    before = render(schema, current)
+    current.data = _data(user)
+    current.version += 1
+    current.updated_at = now
+    store.update(current, collection.id)
+    store.append_change(project.id, USERS, user.id, ChangeLogEntry.UPDATE, before, render(schema, current), now)
+
+
+def remove_user(project: Project, user_id: str) -> None:
+    collection = Collection.objects.filter(project=project, name=USERS).first()
+    if collection is None:
+        return
+    doc = store.delete_returning(collection.id, user_id)
+    if doc is not None:
+        store.append_change(
+            project.id,
+            USERS,
+            user_id,
+            ChangeLogEntry.DELETE,
+            render(build_schema(collection), doc),
+            None,
+            timezone.now(),
+        )
