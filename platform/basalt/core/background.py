@@ -1,0 +1,81 @@
+"""Run Celery's worker and beat inside `manage.py serve` when the embedded profile has no broker.
+
+The embedded default uses kombu's `memory://` transport, whose queues are per process: a
+worker thread in the serving process consumes what request threads publish, so tasks keep
+their real semantics (after-commit dispatch, retries with countdown, ETA, periodic jobs)
+without a broker to install. Queued tasks do not survive a restart; production runs Celery
+workers on Redis instead. Tests and one-shot commands keep running tasks eagerly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from celery import Celery
+from celery.beat import EmbeddedService
+
+logger = logging.getLogger("basalt.background")
+READY_TIMEOUT_SECONDS = 30
+
+
+def in_process_broker(app: Celery) -> bool:
+    """True when nothing outside this process could consume the queue (the embedded default)."""
+    return str(app.conf.broker_url or "").startswith("memory://")
+
+
+class EmbeddedWorker:
+    """One solo Celery worker thread and an embedded beat thread, started and stopped with the server."""
+
+    def __init__(self, app: Celery, schedule_file: Path) -> None:
+        self.app = app
+        self.schedule_file = schedule_file
+        self.worker = None
+        self.ready = threading.Event()
+        self._worker_thread: threading.Thread | None = None
+        self._beat = None
+
+    def start(self) -> None:
+        # From now on `.delay()` publishes to the in-memory queue instead of running inline.
+        self.app.conf.task_always_eager = False
+        self.app.conf.worker_hijack_root_logger = False
+        self._worker_thread = threading.Thread(target=self._run_worker, name="celery-worker", daemon=True)
+        self._worker_thread.start()
+        if not self.ready.wait(READY_TIMEOUT_SECONDS) or self.worker is None:
+            raise RuntimeError("the in-process Celery worker did not start")
+        self.schedule_file.parent.mkdir(parents=True, exist_ok=True)
+        self._beat = EmbeddedService(self.app, thread=True, schedule_filename=str(self.schedule_file))
+        self._beat.start()
+
+    def _run_worker(self) -> None:
+        # The worker looks tasks up on the current app; a new thread starts with the default one.
+        self.app.set_current()
+        try:
+            # `solo` runs one task at a time in this thread: Celery's `threads` pool started here
+            # received tasks but never ran them. WorkController (unlike the `celery worker`
+            # program) installs no signal handlers, so it may live outside the main thread.
+            self.worker = self.app.WorkController(
+                pool_cls="solo",
+                concurrency=1,
+                hostname="embedded@localhost",
+                without_heartbeat=True,
+                without_gossip=True,
+                without_mingle=True,
+                loglevel=logging.INFO,
+            )
+            self.ready.set()
+            self.worker.start()
+        except Exception:
+            logger.exception("in-process Celery worker stopped")
+        finally:
+            self.ready.set()
+
+    def stop(self, timeout: float = 10) -> None:
+        """Finish the running task, then stop; queued tasks are dropped with the process."""
+        if self._beat is not None:
+            self._beat.stop()
+        if self.worker is not None:
+            self.worker.stop()
+        if self._worker_thread is not None:
+            self._worker_thread.join(timeout)

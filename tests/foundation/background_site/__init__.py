@@ -1,0 +1,1 @@
+"""A tiny Django app used only by test_serve: a view that queues slow and failing background tasks."""

@@ -1,0 +1,161 @@
+"""The container entrypoint's roles, run on this machine: web (granian + WhiteNoise) and realtime (daphne)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
+pytestmark = pytest.mark.live
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """Production profile on SQLite in a temporary folder: never the developer's databases."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BASALT_", "DJANGO_", "CELERY_"))}
+    for name in ("DATABASE_URL", "REDIS_URL", "DEBUG", "CONSOLE_SIGNUP_OPEN"):
+        env.pop(name, None)
+    env.update(
+        PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
+        PYTHONPATH=str(ROOT / "platform"),
+        BASALT_PROFILE="production",
+        BASALT_DATA_DIR=str(tmp_path / "data"),
+        STATIC_ROOT=str(tmp_path / "static"),
+        SECRET_KEY="entrypoint-test-" + "Xq7vR2mZ" * 5,
+        ALLOWED_HOSTS="127.0.0.1",
+        CONSOLE_SIGNUP_OPEN="false",
+        WEB_CONCURRENCY="1",
+        WEB_THREADS="2",
+        LOG_LEVEL="WARNING",
+    )
+    env.update(extra)
+    return env
+
+
+def wait_for(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"exited with {process.returncode}: {process.stdout.read()[-3000:]}")
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    raise AssertionError(f"{url} did not answer")
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def test_web_role_checks_migrates_and_serves_api_and_static_files(tmp_path):
+    env = production_env(tmp_path)
+    # The image runs collectstatic at build time; do the same here.
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], env=env, cwd=ROOT, check=True, timeout=120
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [str(ENTRYPOINT), "web", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(base + "/healthz", process)
+        assert (tmp_path / "data" / "basalt.sqlite3").exists(), "web did not migrate"
+        ready = httpx.get(base + "/readyz")
+        assert ready.status_code == 200, ready.text
+        static = httpx.get(base + "/static/rest_framework/css/bootstrap.min.css")
+        assert static.status_code == 200
+        assert static.headers["Content-Type"].startswith("text/css")
+        assert httpx.get(base + "/static/..%2f..%2fmanage.py").status_code == 404
+        not_found = httpx.get(base + "/api/v1/nope")
+        assert not_found.status_code == 404
+        assert not_found.json()["error"]["code"] == "not_found"
+        # The container health probe, as docker runs it.
+        probe = subprocess.run(
+            [sys.executable, str(ROOT / "docker" / "healthcheck.py"), str(port), "/readyz"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert probe.returncode == 0, probe.stderr
+        # A host that is not allowed gets 400 from Django, so the probe must use an allowed one.
+        assert httpx.get(base + "/healthz", headers={"Host": "evil.example"}).status_code == 400
+    finally:
+        stop(process)
+
+
+def test_web_role_refuses_insecure_settings_before_migrating(tmp_path):
+    result = subprocess.run(
+        [str(ENTRYPOINT), "web"],
+        env=production_env(tmp_path, ALLOWED_HOSTS="*"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "ERROR   allowed_hosts" in result.stdout
+    assert not (tmp_path / "data" / "basalt.sqlite3").exists()
+
+
+def test_web_role_refuses_a_missing_secret_with_one_line(tmp_path):
+    result = subprocess.run(
+        [str(ENTRYPOINT), "web"],
+        env=production_env(tmp_path, SECRET_KEY=""),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("basalt: configuration error: refusing to start in production")
+    assert "Traceback" not in result.stderr
+
+
+def test_realtime_role_serves_on_daphne(tmp_path):
+    env = production_env(tmp_path)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], env=env, cwd=ROOT, check=True, timeout=120)
+    port = free_port()
+    process = subprocess.Popen(
+        [str(ENTRYPOINT), "realtime", "--bind", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz", process)
+        response = httpx.get(f"http://127.0.0.1:{port}/healthz")
+        assert response.status_code == 200
+        assert response.headers.get("Server", "").lower().startswith("daphne")
+    finally:
+        stop(process)
