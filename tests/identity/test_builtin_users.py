@@ -118,3 +118,38 @@ def test_builtin_user_fields_cannot_be_removed_from_the_schema(project, user):
         "/api/v1/schema/collections/users", {"fields": {"email": None}}, format="json"
     )
     assert response.status_code == 400
+
+
+def test_regression_expand_into_users_does_not_leak_protected_fields(project, signup):
+    """T6: a system collection reached through a pointer + expand keeps its protected fields hidden."""
+    from basalt.documents import catalog
+
+    author, reader = signup(username="writer"), signup()
+    catalog.create_collection(
+        project.project,
+        {
+            "name": "posts",
+            "fields": {"title": {"type": "string"}, "author": {"type": "pointer", "to": "users"}},
+            "permissions": {op: ["authenticated"] for op in ("get", "find", "create")},
+            "default_acl": "owner_write_public_read",
+        },
+    )
+    created = author.client.post(
+        "/api/v1/collections/posts/documents", {"title": "hello", "author": author.id}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    found = reader.client.get("/api/v1/collections/posts/documents", {"expand": "author"})
+    assert found.status_code == 200, found.content
+    expanded = found.json()["results"][0]["author"]
+    assert expanded["id"] == author.id and expanded["username"] == "writer"
+    assert "email" not in expanded and "email_verified" not in expanded
+    probe = reader.client.get(
+        "/api/v1/collections/posts/documents", {"where": json.dumps({"author.email": author.email})}
+    )
+    assert probe.status_code == 400
+
+
+def test_regression_dotted_path_on_protected_user_field_is_refused(project, user):
+    response = _find(user.client, {"email.length": {"$gt": 0}})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_query"
