@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
-from django.db import InterfaceError, OperationalError
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -201,6 +201,12 @@ def to_basalt_error(exc: BaseException) -> BasaltError | None:
         return PayloadTooLarge()
     if isinstance(exc, UnicodeDecodeError):
         return InvalidJson("The request body is not valid UTF-8.")
+    if isinstance(exc, ValueError) and "NUL (0x00)" in str(exc):
+        # psycopg refuses NUL in text parameters; SQLite stores it. Either way it is bad input.
+        return ValidationFailed("Text values cannot contain NUL characters.")
+    if isinstance(exc, DataError):
+        # Out-of-range numbers or unstorable text reached the database: the input was bad.
+        return ValidationFailed("A value cannot be stored (out of range or malformed).")
     if isinstance(exc, OperationalError | InterfaceError):
         # The database is down or refusing connections: a retryable 503, not a bug report.
         logger.warning("database unavailable: %s", type(exc).__name__)

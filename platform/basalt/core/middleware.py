@@ -53,6 +53,9 @@ class ApiErrorMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(API_PREFIX):
             return self.get_response(request)
+        if "\x00" in request.path:
+            # No id or name contains NUL, and PostgreSQL cannot even be asked about one.
+            return json_error(NotFound())
         if self._declared_body_too_large(request) or self._streamed_body_too_large(request):
             return json_error(PayloadTooLarge())
         response = self.get_response(request)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,12 +87,19 @@ def list_projects_with_roles(account: Account) -> list[tuple[Project, str]]:
     return [(m.project, m.role) for m in memberships.order_by("project__created_at", "project__id")]
 
 
+def _has_control_chars(text: str) -> bool:
+    # Names are shown in the console and in logs; NUL cannot even be stored by PostgreSQL.
+    return any(unicodedata.category(char) in ("Cc", "Cs") for char in text)
+
+
 def _validate_name(name: Any) -> str:
     if not isinstance(name, str) or not name.strip():
         raise ValidationFailed(details={"name": ["A project needs a name."]})
     name = name.strip()
     if len(name) > PROJECT_NAME_MAX:
         raise ValidationFailed(details={"name": [f"At most {PROJECT_NAME_MAX} characters."]})
+    if _has_control_chars(name):
+        raise ValidationFailed(details={"name": ["Control characters are not allowed."]})
     return name
 
 
@@ -176,8 +184,10 @@ def create_key(account: Account | None, project: Project, kind: Any, name: Any =
         raise ValidationFailed(details={"kind": ["Must be 'publishable' or 'secret'."]})
     if name is None:
         name = ""
-    if not isinstance(name, str) or len(name) > KEY_NAME_MAX:
-        raise ValidationFailed(details={"name": [f"Must be a string of at most {KEY_NAME_MAX} characters."]})
+    if not isinstance(name, str) or len(name) > KEY_NAME_MAX or _has_control_chars(name):
+        raise ValidationFailed(
+            details={"name": [f"Must be a string of at most {KEY_NAME_MAX} characters, without control characters."]}
+        )
     raw = mint_key(kind)
     key = ApiKey.objects.create(
         project=project, kind=kind, name=name.strip(), key_hash=hash_key(raw), last4=raw[-4:], created_by=account
