@@ -296,3 +296,41 @@ def test_invalid_request_id_is_replaced(value):
     replaced = response["X-Request-Id"]
     assert replaced != value and len(replaced) == 32 and replaced.isalnum()
     assert "Set-Cookie" not in response or "x=1" not in response["Set-Cookie"]
+
+
+# --- NUL and control characters (PostgreSQL refuses NUL outright; SQLite would store it) ----------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/manage/projects/ab\x00cd",
+        "/api/v1/manage/projects/{ref}/keys/key_\x00",
+        "/api/v1/manage/projects/{ref}/members/1\x00",
+        "/api/v1/manage/projects/{ref}/collections/no\x00tes",
+        "/api/v1/collections/no\x00tes/documents",
+    ],
+)
+def test_nul_in_a_path_is_not_found(project, path):
+    client = console_client_for(project.owner)
+    client.credentials(HTTP_AUTHORIZATION=client._credentials["HTTP_AUTHORIZATION"], HTTP_X_API_KEY=project.secret)
+    for method in ("get", "delete"):
+        assert_error(getattr(client, method)(path.format(ref=project.project.ref)), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/manage/projects", {"name": "a\x00b"}),
+        ("/api/v1/manage/projects", {"name": "bell\x07"}),
+        ("/api/v1/manage/projects/{ref}/keys", {"kind": "secret", "name": "k\x00"}),
+        ("/api/v1/manage/projects/{ref}/members", {"email": "a\x00@example.com", "role": "viewer"}),
+    ],
+)
+def test_control_characters_in_names_are_validation_failed(project, path, body):
+    from basalt.projects.models import ApiKey, Membership, Project
+
+    before = (Project.objects.count(), ApiKey.objects.count(), Membership.objects.count())
+    client = console_client_for(project.owner)
+    assert_error(client.post(path.format(ref=project.project.ref), body, format="json"), 400, "validation_failed")
+    assert (Project.objects.count(), ApiKey.objects.count(), Membership.objects.count()) == before
