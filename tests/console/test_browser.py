@@ -203,5 +203,26 @@ def test_narrow_screen_menu_is_reachable(page, live_server, django_user_model):
     assert not page.get_by_role("link", name="Settings").is_visible()
     page.get_by_role("button", name="Menu").click()
     page.get_by_role("link", name="Settings").wait_for(state="visible")
+    page.wait_for_timeout(300)  # let the slide-in transition finish before the screenshot
     shot("menu-open")
     assert page.console_errors == [], "\n".join(page.console_errors)
+
+
+@pytest.mark.xfail(strict=True, reason="known bug: the overview page is 620px wide on a 390px screen (code/table)")
+def test_overview_fits_a_phone_without_sideways_scrolling(page, live_server, django_user_model):
+    """Nothing on the overview is wider than a phone screen."""
+    django_user_model.objects.create_user("phone@example.com", "a long enough passphrase")
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto("/console/signin")
+    page.get_by_label("Email").fill("phone@example.com")
+    page.get_by_label("Password").fill("a long enough passphrase")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Project name").fill("Pocket")
+    page.get_by_role("button", name="Create project").click()
+    page.get_by_role("heading", name="Pocket", exact=True).wait_for()
+    # Nothing wider than the phone: no sideways scrolling.
+    wide = page.evaluate(
+        "Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > 392)"
+        ".slice(0, 6).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, wide
