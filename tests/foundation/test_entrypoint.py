@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -159,3 +160,81 @@ def test_realtime_role_serves_on_daphne(tmp_path):
         assert response.headers.get("Server", "").lower().startswith("daphne")
     finally:
         stop(process)
+
+
+def test_beat_role_ticks_and_passes_its_healthcheck(tmp_path):
+    env = production_env(tmp_path)
+    schedule = tmp_path / "beat-schedule"
+    process = subprocess.Popen(
+        [str(ENTRYPOINT), "beat", "--schedule", str(schedule)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    probe = [sys.executable, str(ROOT / "docker" / "healthcheck.py"), "--beat", str(schedule)]
+    try:
+        deadline = time.monotonic() + 60
+        while subprocess.run(probe, timeout=30).returncode != 0:
+            assert process.poll() is None, process.stdout.read()[-3000:]
+            assert time.monotonic() < deadline, "beat never wrote its schedule"
+            time.sleep(0.5)
+    finally:
+        stop(process)
+    assert subprocess.run([*probe[:-1], str(tmp_path / "no-such-schedule")], timeout=30).returncode == 1
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis (the PostgreSQL + Redis pass)")
+def test_worker_role_runs_queued_tasks_and_answers_its_healthcheck(tmp_path):
+    """`celery -A basalt worker` from the entrypoint consumes Redis and answers `inspect ping`."""
+    queue = f"basalt-test-{uuid.uuid4().hex[:12]}"  # private queue: never steal other tests' tasks
+    node = f"{queue}@localhost"
+    env = production_env(
+        tmp_path,
+        REDIS_URL=os.environ["REDIS_URL"],
+        DJANGO_SETTINGS_MODULE="tests.foundation.background_site.settings",
+        PYTHONPATH=f"{ROOT / 'platform'}:{ROOT}",
+    )
+    worker = subprocess.Popen(
+        [str(ENTRYPOINT), "worker", "--queues", queue, "--hostname", node, "--pool", "solo"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    marker = tmp_path / "task-done"
+    try:
+        send = (
+            "from tests.foundation.background_site.tasks import slow_marker; "
+            f"slow_marker.apply_async(({str(marker)!r}, 0), queue={queue!r})"
+        )
+        subprocess.run([sys.executable, "manage.py", "shell", "-c", send], env=env, cwd=ROOT, check=True, timeout=60)
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert worker.poll() is None, worker.stdout.read()[-3000:]
+            assert time.monotonic() < deadline, "the worker never ran the task"
+            time.sleep(0.3)
+        ping = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "celery"),
+                "-A",
+                "basalt",
+                "inspect",
+                "ping",
+                "--timeout",
+                "10",
+                "-d",
+                node,
+            ],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+        assert "pong" in ping.stdout
+    finally:
+        stop(worker)
