@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from basalt.documents.cache import Schema
+from basalt.documents.fields.base import FieldType
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 SYSTEM_PROPERTIES = {
@@ -18,10 +19,21 @@ OPERATION_SCHEMA = {
     "properties": {
         "__op": {"enum": ["increment", "add", "add_unique", "remove", "unset", "add_relation", "remove_relation"]},
         "by": {"type": "number"},
-        "items": {"type": "array"},
+        # Generators drop an array schema without `items` (and everything that refers to it).
+        "items": {"type": "array", "items": {}},
         "ids": {"type": "array", "items": {"type": "string"}},
     },
     "required": ["__op"],
+}
+# Query-string parameters of find, typed so generated clients and fuzzers send what the server parses.
+FIND_PARAMETERS: dict[str, dict[str, Any]] = {
+    "where": {"type": "string", "description": "a JSON `where` object"},
+    "order": {"type": "string", "description": "comma list of fields, `-` for descending"},
+    "limit": {"type": "integer", "minimum": 0, "maximum": 1000},
+    "cursor": {"type": "string"},
+    "fields": {"type": "string", "description": "comma list of fields to return"},
+    "expand": {"type": "string", "description": "comma list of pointer paths to expand"},
+    "count": {"type": "boolean"},
 }
 
 
@@ -116,8 +128,7 @@ def _collection_paths(prefix: str, document_ref: str, input_ref: str, patch_ref:
     doc = _json({"$ref": document_ref})
     id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
     query_params = [
-        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
-        for name in ("where", "order", "limit", "cursor", "fields", "expand", "count")
+        {"name": name, "in": "query", "required": False, "schema": schema} for name, schema in FIND_PARAMETERS.items()
     ]
     return {
         f"{prefix}/documents": {
@@ -139,6 +150,7 @@ def _collection_paths(prefix: str, document_ref: str, input_ref: str, patch_ref:
             "parameters": [id_param],
             "get": {
                 "operationId": f"get{op_suffix}",
+                "parameters": [p for p in query_params if p["name"] in ("fields", "expand")],
                 "responses": {
                     "200": {"description": "The document", **doc},
                     "304": {"description": "Not modified"},
@@ -175,7 +187,38 @@ def _pascal(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_") if part) or "X"
 
 
-def _collection_components(schema: Schema) -> dict[str, Any]:
+def _component_bases(names: list[str], reserved: set[str]) -> dict[str, str]:
+    """A unique schema-name stem per collection: `query`, `posts_create` or `a__b` must not overwrite another."""
+    taken = set(reserved)
+    bases: dict[str, str] = {}
+    for name in sorted(names):
+        stem = _pascal(name)
+        base, n = stem, 1
+        while {base, f"{base}Create", f"{base}Update"} & taken:
+            n += 1
+            base = f"{stem}{n}"
+        taken |= {base, f"{base}Create", f"{base}Update"}
+        bases[name] = base
+    return bases
+
+
+def _read_schema(field_type: FieldType, options: dict[str, Any], value_schema: dict, bases: dict[str, str]) -> dict:
+    """A pointer reads as the target id, or as the target document when the request expands it."""
+    if field_type.name != "pointer":
+        return value_schema
+    target = options.get("to")
+    expanded = f"#/components/schemas/{bases[target] if target in bases else 'Document'}"
+    return {"anyOf": [value_schema, {"$ref": expanded}]}
+
+
+def _write_schema(field_type: FieldType, value_schema: dict[str, Any]) -> dict[str, Any]:
+    """A file is written as the id of an uploaded file, although it reads as {id, url}."""
+    if field_type.name == "file":
+        return {"type": "string", "description": "id of an uploaded file"}
+    return value_schema
+
+
+def _collection_components(schema: Schema, bases: dict[str, str]) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     inputs: dict[str, Any] = {}
     required: list[str] = []
@@ -184,11 +227,11 @@ def _collection_components(schema: Schema) -> dict[str, Any]:
         if options.get("description"):
             value_schema = {**value_schema, "description": options["description"]}
         if field_type.stored_in_data:
-            properties[name] = value_schema
-        inputs[name] = value_schema
+            properties[name] = _read_schema(field_type, options, value_schema, bases)
+        inputs[name] = _write_schema(field_type, value_schema)
         if options.get("required") and "default" not in options:
             required.append(name)
-    base = _pascal(schema.name)
+    base = bases[schema.name]
     return {
         base: {
             "type": "object",
@@ -205,7 +248,8 @@ def _collection_components(schema: Schema) -> dict[str, Any]:
             "type": "object",
             "properties": {
                 **{
-                    name: {"oneOf": [s, {"$ref": "#/components/schemas/Operation"}, {"type": "null"}]}
+                    # anyOf, not oneOf: an operation is also a valid value of an object field.
+                    name: {"anyOf": [s, {"$ref": "#/components/schemas/Operation"}, {"type": "null"}]}
                     for name, s in inputs.items()
                 },
                 "acl": {"$ref": "#/components/schemas/ACL"},
@@ -219,9 +263,10 @@ def build_document(schemas: list[Schema] | None = None, title: str = "Basalt dat
     """Without schemas: the generic platform document; with them: typed paths per collection."""
     components = _common_components()
     paths: dict[str, Any] = {}
+    bases = _component_bases([schema.name for schema in schemas or []], set(components))
     for schema in sorted(schemas or [], key=lambda s: s.name):
-        components.update(_collection_components(schema))
-        base = _pascal(schema.name)
+        components.update(_collection_components(schema, bases))
+        base = bases[schema.name]
         paths.update(
             _collection_paths(
                 f"/api/v1/collections/{schema.name}",
