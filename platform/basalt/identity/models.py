@@ -20,6 +20,10 @@ def new_session_id() -> str:
     return random_id(20)
 
 
+def new_role_doc_id() -> str:
+    return random_id(20)
+
+
 def new_kid() -> str:
     return random_id(16, prefix="k_")
 
@@ -123,6 +127,8 @@ class Role(models.Model):
     """A named group of users; `roles` lists the roles whose members inherit this one (Parse)."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # The id of the role's document in the built-in `roles` collection (and of its relation edges).
+    doc_id = models.CharField(max_length=32, unique=True, default=new_role_doc_id, editable=False)
     name = models.CharField(max_length=63)
     # Who may read the role and change its membership, in the document ACL format.
     acl = models.JSONField(default=dict, blank=True)

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from basalt.core.caller import Caller
 from basalt.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from basalt.identity import builtin_roles
 from basalt.identity.models import EndUser, Role, RoleInheritance, RoleMember
 from basalt.projects.models import Project
 
@@ -126,7 +127,13 @@ def _ids(value: Any, field: str) -> list[str]:
 def role_out(role: Role) -> dict[str, Any]:
     from basalt.identity.serializers import iso
 
-    return {"name": role.name, "acl": role.acl, "created_at": iso(role.created_at), "updated_at": iso(role.updated_at)}
+    return {
+        "id": role.doc_id,
+        "name": role.name,
+        "acl": role.acl,
+        "created_at": iso(role.created_at),
+        "updated_at": iso(role.updated_at),
+    }
 
 
 def list_roles(caller: Caller) -> list[dict[str, Any]]:
@@ -162,6 +169,7 @@ def create_role(caller: Caller, body: Any) -> dict[str, Any]:
     if Role.objects.filter(project=caller.project, name=name).exists():
         raise Conflict(code="unique_violation", message="A role with this name exists.", details={"name": ["taken"]})
     role = Role.objects.create(project=caller.project, name=name, acl=acl)
+    builtin_roles.sync_role(role)
     if "users" in body:
         _add_users(caller, role, _ids(body["users"], "users"))
     if "roles" in body:
@@ -186,13 +194,16 @@ def update_role(caller: Caller, name: Any, body: Any) -> dict[str, Any]:
         role.acl = validate_acl(body["acl"])
     role.updated_at = timezone.now()
     role.save(update_fields=["name", "acl", "updated_at"])
+    builtin_roles.sync_role(role)
     return get_role(caller, role.name)
 
 
 @transaction.atomic
 def delete_role(caller: Caller, name: Any) -> None:
     _require_secret(caller)
-    _load(caller, name, for_update=True).delete()
+    role = _load(caller, name, for_update=True)
+    builtin_roles.delete_role(role)
+    role.delete()
 
 
 @transaction.atomic
@@ -211,6 +222,7 @@ def remove_user(caller: Caller, name: Any, user_id: Any) -> None:
     deleted, _ = RoleMember.objects.filter(role=role, user_id=user_id if valid else "").delete()
     if not deleted:
         raise NotFound("This user is not a member of the role.")
+    builtin_roles.remove_user_edge(role, user_id)
     Role.objects.filter(pk=role.pk).update(updated_at=timezone.now())
 
 
@@ -228,11 +240,12 @@ def remove_role(caller: Caller, name: Any, child: Any) -> None:
     role = _load(caller, name, for_update=True)
     _require_write(caller, role)
     child_name = child if isinstance(child, str) else ""
-    deleted, _ = RoleInheritance.objects.filter(
-        parent=role, child__project=caller.project, child__name=child_name
-    ).delete()
-    if not deleted:
+    edge = RoleInheritance.objects.filter(parent=role, child__project=caller.project, child__name=child_name)
+    child_role = Role.objects.filter(pk__in=edge.values("child_id")).first()
+    if child_role is None:
         raise NotFound("This role is not listed in the role's roles.")
+    edge.delete()
+    builtin_roles.remove_role_edge(role, child_role.doc_id)
 
 
 def _lock_graph(project: Project) -> None:
@@ -248,6 +261,7 @@ def _add_users(caller: Caller, role: Role, ids: list[str]) -> None:
         raise ValidationFailed(details={"users": [f"Unknown user {missing[0][:40]!r}."]})
     existing = set(RoleMember.objects.filter(role=role, user_id__in=well_formed).values_list("user_id", flat=True))
     RoleMember.objects.bulk_create([RoleMember(role=role, user_id=i) for i in ids if i not in existing])
+    builtin_roles.add_user_edges(role, ids)
     Role.objects.filter(pk=role.pk).update(updated_at=timezone.now())
 
 
@@ -270,4 +284,5 @@ def _add_children(caller: Caller, role: Role, names: list[str]) -> None:
     RoleInheritance.objects.bulk_create(
         [RoleInheritance(parent=role, child=c) for c in children.values() if c.pk not in existing]
     )
+    builtin_roles.add_role_edges(role, list(children.values()))
     Role.objects.filter(pk=role.pk).update(updated_at=timezone.now())

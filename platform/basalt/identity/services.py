@@ -18,7 +18,7 @@ from basalt.core.errors import (
     UniqueViolation,
     ValidationFailed,
 )
-from basalt.identity import builtin, sessions, throttle
+from basalt.identity import builtin, builtin_roles, sessions, throttle
 from basalt.identity.auth_settings import auth_settings
 from basalt.identity.models import EndUser
 from basalt.identity.passwords import burn_hash, check_policy, hash_password, verify_password
@@ -255,3 +255,4 @@ def delete_user(project: Project, user_id: str) -> None:
     """Delete a user, their sessions (so their tokens die at once) and their `users` document."""
     EndUser.objects.filter(project=project, pk=user_id).delete()
     builtin.remove_user(project, user_id)
+    builtin_roles.forget_user(project, user_id)
