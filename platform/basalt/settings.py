@@ -69,12 +69,14 @@ INSTALLED_APPS = [
     "basalt.health",
     "basalt.documents",
     "basalt.identity",
+    "basalt.usage",
     "console",
 ]
 
 MIDDLEWARE = [
     "basalt.core.middleware.RequestIdMiddleware",
     "basalt.core.middleware.ApiErrorMiddleware",
+    "basalt.usage.middleware.RequestCounterMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -156,6 +158,11 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BEAT_SCHEDULE = {
+    # Cached per-project request/push counters → UsageDay rows (basalt.usage).
+    "usage-flush-counters": {"task": "usage.flush_counters", "schedule": 60.0},
+    "usage-snapshot-sizes": {"task": "usage.snapshot_sizes", "schedule": 3600.0},
+}
 
 # --- files -----------------------------------------------------------------------------------
 S3_BUCKET = env_str("S3_BUCKET")

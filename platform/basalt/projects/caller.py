@@ -31,8 +31,15 @@ def bearer_token(request: HttpRequest) -> str | None:
     return token.strip()
 
 
+def _remember(request: HttpRequest, caller: Caller) -> None:
+    # basalt.usage's middleware counts requests per project after the view, without a query;
+    # DRF wraps the HttpRequest that middleware sees, so the attribute goes on the inner one.
+    getattr(request, "_request", request).caller = caller
+
+
 def resolve_caller(request: HttpRequest) -> Caller:
     caller = Caller.for_key(resolve_key(request.META.get("HTTP_X_API_KEY")))
+    _remember(request, caller)
     token = bearer_token(request)
     if token is None:
         return caller
@@ -40,4 +47,5 @@ def resolve_caller(request: HttpRequest) -> Caller:
         raise InvalidToken()
     for resolver in _bearer_resolvers:
         caller = resolver(caller, token)
+    _remember(request, caller)
     return caller

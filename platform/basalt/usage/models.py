@@ -1,0 +1,28 @@
+"""Per-project daily usage: request and push counts flushed from the cache, size snapshots."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from basalt.projects.models import Project
+
+
+class UsageDay(models.Model):
+    """One project's usage on one UTC day; counters only grow, snapshots are overwritten."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    requests = models.PositiveBigIntegerField(default=0)
+    pushes = models.PositiveBigIntegerField(default=0)
+    # Snapshots taken by the periodic task; null means no snapshot was taken that day.
+    documents = models.PositiveBigIntegerField(null=True, blank=True)
+    storage_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "basalt_usage_day"
+        constraints = [models.UniqueConstraint(fields=["project", "day"], name="usage_day_per_project")]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} {self.day}"
