@@ -27,8 +27,11 @@ class ThrottledTokenRefreshView(TokenRefreshView):
 class AccountViewSet(UserViewSet):
     """djoser's account endpoints; creation throttled, email changes kept unique, owners kept."""
 
+    # Actions that create accounts or send e-mail to an address the caller names.
+    MAILING_ACTIONS = ("create", "reset_password", "resend_activation", "reset_username")
+
     def get_throttles(self):
-        if self.action == "create":
+        if self.action in self.MAILING_ACTIONS:
             self.throttle_scope = "console_signup"
             return [ScopedRateThrottle()]
         return super().get_throttles()

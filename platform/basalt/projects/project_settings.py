@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -40,6 +41,10 @@ _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
 
 # Other areas (identity, push, email) register their own sections with a validator.
 SECTION_VALIDATORS: dict[str, Any] = {}
+# A section that holds credentials also registers a redactor: it returns what the management API
+# may show (e.g. {"configured": true} instead of a private key). Services that need the real
+# values read effective_settings(); only API answers go through displayed_settings().
+SECTION_REDACTORS: dict[str, Callable[[Any], Any]] = {}
 
 
 def effective_settings(project: Project) -> dict[str, Any]:
@@ -50,6 +55,15 @@ def effective_settings(project: Project) -> dict[str, Any]:
             merged[section].update(value)
         else:
             merged[section] = value
+    return merged
+
+
+def displayed_settings(project: Project) -> dict[str, Any]:
+    """The settings as the management API shows them: credentials redacted by their section."""
+    merged = effective_settings(project)
+    for section, redact in SECTION_REDACTORS.items():
+        if section in merged:
+            merged[section] = redact(copy.deepcopy(merged[section]))
     return merged
 
 
@@ -105,4 +119,4 @@ def update_settings(project: Project, changes: Any) -> dict[str, Any]:
             stored[section] = cleaned
     project.settings = stored
     project.save(update_fields=["settings"])
-    return effective_settings(project)
+    return displayed_settings(project)

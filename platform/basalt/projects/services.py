@@ -330,9 +330,9 @@ def remove_member(account: Account, ref: str, member_id: Any) -> None:
 
 
 def get_project_settings(account: Account, ref: str) -> dict[str, Any]:
-    from basalt.projects.project_settings import effective_settings
+    from basalt.projects.project_settings import displayed_settings
 
-    return effective_settings(access_project(account, ref, Perm.VIEW))
+    return displayed_settings(access_project(account, ref, Perm.VIEW))
 
 
 @transaction.atomic
