@@ -261,3 +261,24 @@ def test_email_change_cannot_take_another_accounts_address(make_account):
     assert_error(response, 400, "validation_failed")
     mover.refresh_from_db()
     assert mover.email == "mover@example.com"
+
+
+def test_forged_forwarded_for_does_not_reset_the_sign_in_limit(make_account):
+    """With no trusted proxy configured, X-Forwarded-For is the client's word and is ignored."""
+    make_account("xff@example.com", PASSWORD)
+    for attempt in range(10):
+        client = APIClient(REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR=f"198.51.100.{attempt}")
+        assert sign_in(client, "xff@example.com", "wrong").status_code == 401
+    client = APIClient(REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="198.51.100.200")
+    assert_error(sign_in(client, "xff@example.com"), 429, "rate_limited")
+
+
+def test_password_reset_mails_are_throttled(make_account):
+    make_account("reset@example.com", PASSWORD)
+    client = APIClient(REMOTE_ADDR="203.0.113.10")
+    statuses = [
+        client.post(AUTH + "users/reset_password/", {"email": "reset@example.com"}, format="json").status_code
+        for _ in range(21)
+    ]
+    assert statuses[:20] == [204] * 20
+    assert statuses[20] == 429
