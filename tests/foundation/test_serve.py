@@ -163,6 +163,20 @@ def test_queued_task_runs_in_background_without_blocking_the_response(tmp_path):
     assert code == 0, server.process.stdout.read()[-2000:]
 
 
+def test_ctrl_c_does_not_wait_for_a_long_background_task(tmp_path):
+    """Stopping the server gives a running task a grace period, not forever."""
+    server = start_serve(tmp_path / "data", DJANGO_SETTINGS_MODULE="tests.foundation.background_site.settings")
+    try:
+        assert httpx.get(server.url + "/test/queue-tasks?seconds=120", timeout=30).status_code == 200
+        time.sleep(1.0)  # let the worker pick the task up
+    finally:
+        started = time.monotonic()
+        code = stop(server.process)
+    assert time.monotonic() - started < 18
+    assert code == 0
+    assert not (server.data_dir / "task-done").exists()
+
+
 # --- `make run`: a venv, `pip install -r requirements.txt`, `manage.py serve` -------------------
 
 

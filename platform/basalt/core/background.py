@@ -72,10 +72,22 @@ class EmbeddedWorker:
             self.ready.set()
 
     def stop(self, timeout: float = 10) -> None:
-        """Finish the running task, then stop; queued tasks are dropped with the process."""
+        """Let the running task finish for up to `timeout` seconds, then give up on it.
+
+        Queued tasks are dropped with the process (the memory broker keeps nothing); a warm
+        Celery shutdown waits for the running task without limit, so it runs in a helper thread
+        and Ctrl-C never hangs on a long task.
+        """
+        stopper = threading.Thread(target=self._stop, name="celery-stop", daemon=True)
+        stopper.start()
+        stopper.join(timeout)
+        if stopper.is_alive():
+            logger.warning("background task still running after %ss; stopping without it", timeout)
+
+    def _stop(self) -> None:
         if self._beat is not None:
             self._beat.stop()
         if self.worker is not None:
             self.worker.stop()
         if self._worker_thread is not None:
-            self._worker_thread.join(timeout)
+            self._worker_thread.join()

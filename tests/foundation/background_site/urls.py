@@ -16,7 +16,8 @@ def queue_tasks(request):
     with transaction.atomic():
         # A failing task first: the worker must survive it and still run the next one.
         transaction.on_commit(always_fails.delay)
-        transaction.on_commit(lambda: slow_marker.delay(marker, 2.0))
+        seconds = float(request.GET.get("seconds", "2"))
+        transaction.on_commit(lambda: slow_marker.delay(marker, seconds))
     return JsonResponse({"queued": True, "thread": threading.current_thread().name})
 
 
