@@ -227,3 +227,18 @@ def test_user_ids_cannot_collide_with_principal_names(project, signup):
     ids = [signup().id for _ in range(5)]
     assert all(re.fullmatch(r"[a-z0-9]{20}", i) for i in ids)
     assert not EndUser.objects.filter(pk__in=["*", "authenticated"]).exists()
+
+
+def test_bearer_resolution_costs_one_query(project, user, django_assert_num_queries):
+    """T16: the key lookup plus one statement for session liveness and every held role."""
+    from basalt.projects.caller import resolve_caller
+
+    key_client(project.secret).post("/api/v1/roles", {"name": "r1", "users": [user.id]}, format="json")
+
+    class Req:
+        META = {"HTTP_X_API_KEY": project.publishable, "HTTP_AUTHORIZATION": f"Bearer {user.access}"}
+
+    resolve_caller(Req())  # warm the per-process public-key cache
+    with django_assert_num_queries(2):
+        caller = resolve_caller(Req())
+    assert caller.user_id == user.id and caller.roles == frozenset({"r1"})

@@ -130,18 +130,6 @@ def revoke_all(user: EndUser, *, except_session: str | None = None, reason: str)
     return revoke_sessions(queryset, reason=reason)
 
 
-def live_session_user(project: Project, user_id: str, session_id: str) -> bool:
-    """The per-request check (one primary-key lookup): revocation acts on the very next request."""
-    return Session.objects.filter(
-        pk=session_id,
-        user_id=user_id,
-        project=project,
-        revoked_at__isnull=True,
-        user__disabled=False,
-        user__project=project,
-    ).exists()
-
-
 def list_sessions(project: Project, user_id: str) -> list[Session]:
     now = timezone.now()
     return list(
