@@ -3,7 +3,7 @@
 from django.urls import re_path
 
 from console.security import secure_page
-from console.views import auth, data, pending, projects, schema, settings
+from console.views import auth, data, pending, projects, schema, settings, usage
 
 app_name = "console"
 
@@ -50,5 +50,5 @@ urlpatterns = [
     page(rf"^{REF}/data/{NAME}/{DOC}/delete/?$", data.document_delete, "document_delete"),
     page(rf"^{REF}/users/?$", pending.pending("users"), "users"),
     page(rf"^{REF}/reference/?$", pending.pending("reference"), "reference"),
-    page(rf"^{REF}/usage/?$", pending.pending("usage"), "usage"),
+    page(rf"^{REF}/usage/?$", usage.usage, "usage"),
 ]

@@ -184,6 +184,15 @@ def test_sign_up_create_project_copy_key_and_use_it(page, live_server):
     page.get_by_text("2 documents").wait_for()
     shot("data-after-delete")
 
+    # Usage: today's bar counts the two API calls made above with the copied key (console pages
+    # call services directly and are not data-API traffic).
+    page.get_by_role("link", name="Usage").click()
+    page.get_by_role("heading", name="Requests per day").wait_for()
+    assert page.locator("#requests-today").inner_text() == "2"
+    assert page.locator("rect.bar-today title").text_content().endswith(": 2 requests")
+    assert page.locator(".share-row", has_text="recipes").locator(".share-value").first.inner_text() == "2"
+    shot("usage")
+
     assert page.console_errors == [], "\n".join(page.console_errors)
 
 
