@@ -177,3 +177,20 @@ def test_unknown_provider_is_not_found(publishable_client):
     response = _post(publishable_client, "/api/v1/auth/providers/google", {"id_token": "x"})
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_revocations_and_role_changes_are_published_after_commit(project, signup, django_capture_on_commit_callbacks):
+    """Realtime subscribes to these to drop revoked sockets and re-resolve roles (T5)."""
+    from basalt.identity import events
+
+    seen = []
+    events.subscribe(events.SessionsEnded, seen.append)
+    events.subscribe(events.RolesChanged, seen.append)
+    user = signup()
+    with django_capture_on_commit_callbacks(execute=True):
+        _post(user.client, "/api/v1/auth/logout")
+    with django_capture_on_commit_callbacks(execute=True):
+        key_client(project.secret).post("/api/v1/roles", {"name": "crew", "users": [user.id]}, format="json")
+    ended = [e for e in seen if isinstance(e, events.SessionsEnded)]
+    assert ended and ended[-1].session_ids == (user.body["session_id"],) and ended[-1].reason == "logout"
+    assert any(isinstance(e, events.RolesChanged) and e.project_id == project.project.pk for e in seen)

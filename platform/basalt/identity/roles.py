@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from basalt.core.caller import Caller
 from basalt.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from basalt.identity import builtin_roles
+from basalt.identity import builtin_roles, events
 from basalt.identity.models import EndUser, Role, RoleInheritance, RoleMember
 from basalt.projects.models import Project
 
@@ -195,6 +195,7 @@ def update_role(caller: Caller, name: Any, body: Any) -> dict[str, Any]:
     role.updated_at = timezone.now()
     role.save(update_fields=["name", "acl", "updated_at"])
     builtin_roles.sync_role(role)
+    events.publish_on_commit(events.RolesChanged(role.project_id))
     return get_role(caller, role.name)
 
 
@@ -204,6 +205,7 @@ def delete_role(caller: Caller, name: Any) -> None:
     role = _load(caller, name, for_update=True)
     builtin_roles.delete_role(role)
     role.delete()
+    events.publish_on_commit(events.RolesChanged(role.project_id))
 
 
 @transaction.atomic
@@ -223,6 +225,7 @@ def remove_user(caller: Caller, name: Any, user_id: Any) -> None:
     if not deleted:
         raise NotFound("This user is not a member of the role.")
     builtin_roles.remove_user_edge(role, user_id)
+    events.publish_on_commit(events.RolesChanged(role.project_id))
     Role.objects.filter(pk=role.pk).update(updated_at=timezone.now())
 
 
@@ -246,6 +249,7 @@ def remove_role(caller: Caller, name: Any, child: Any) -> None:
         raise NotFound("This role is not listed in the role's roles.")
     edge.delete()
     builtin_roles.remove_role_edge(role, child_role.doc_id)
+    events.publish_on_commit(events.RolesChanged(role.project_id))
 
 
 def _lock_graph(project: Project) -> None:
@@ -262,6 +266,7 @@ def _add_users(caller: Caller, role: Role, ids: list[str]) -> None:
     existing = set(RoleMember.objects.filter(role=role, user_id__in=well_formed).values_list("user_id", flat=True))
     RoleMember.objects.bulk_create([RoleMember(role=role, user_id=i) for i in ids if i not in existing])
     builtin_roles.add_user_edges(role, ids)
+    events.publish_on_commit(events.RolesChanged(role.project_id))
     Role.objects.filter(pk=role.pk).update(updated_at=timezone.now())
 
 
@@ -285,4 +290,5 @@ def _add_children(caller: Caller, role: Role, names: list[str]) -> None:
         [RoleInheritance(parent=role, child=c) for c in children.values() if c.pk not in existing]
     )
     builtin_roles.add_role_edges(role, list(children.values()))
+    events.publish_on_commit(events.RolesChanged(role.project_id))
     Role.objects.filter(pk=role.pk).update(updated_at=timezone.now())

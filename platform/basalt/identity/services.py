@@ -18,7 +18,7 @@ from basalt.core.errors import (
     UniqueViolation,
     ValidationFailed,
 )
-from basalt.identity import builtin, builtin_roles, sessions, throttle
+from basalt.identity import builtin, builtin_roles, events, sessions, throttle
 from basalt.identity.auth_settings import auth_settings
 from basalt.identity.models import EndUser
 from basalt.identity.passwords import burn_hash, check_policy, hash_password, verify_password
@@ -253,6 +253,9 @@ def set_disabled(project: Project, user_id: str, disabled: bool) -> None:
 @transaction.atomic
 def delete_user(project: Project, user_id: str) -> None:
     """Delete a user, their sessions (so their tokens die at once) and their `users` document."""
+    session_ids = tuple(sessions.Session.objects.filter(project=project, user_id=user_id).values_list("pk", flat=True))
     EndUser.objects.filter(project=project, pk=user_id).delete()
+    if session_ids:
+        events.publish_on_commit(events.SessionsEnded(project.pk, session_ids, "user_deleted"))
     builtin.remove_user(project, user_id)
     builtin_roles.forget_user(project, user_id)

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from basalt.core.errors import InvalidToken, TokenExpired
+from basalt.identity import events
 from basalt.identity.auth_settings import auth_settings
 from basalt.identity.models import EndUser, Session, SpentRefreshToken
 from basalt.identity.tokens import REFRESH_PREFIX, hash_token, issue_access_token, new_refresh_token
@@ -109,7 +110,15 @@ def _detect_reuse(project: Project, digest: str) -> None:
 
 
 def revoke_sessions(queryset, *, reason: str) -> int:
-    return queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now(), revoked_reason=reason)
+    """Revoke the live sessions of `queryset` and tell subscribers once the revocation commits."""
+    live = list(queryset.filter(revoked_at__isnull=True).values_list("pk", "project_id"))
+    if not live:
+        return 0
+    count = Session.objects.filter(pk__in=[pk for pk, _ in live], revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoked_reason=reason
+    )
+    events.publish_on_commit(events.SessionsEnded(live[0][1], tuple(pk for pk, _ in live), reason))
+    return count
 
 
 def revoke_session(project: Project, user_id: str, session_id: object) -> None:
