@@ -15,10 +15,12 @@ def test_owner_sets_auth_policy_and_it_applies(project):
     console = console_client_for(project.owner)
     response = console.patch(
         _settings_url(project),
-        {"auth": {"password": {"min_length": 12, "require_classes": ["digit"]}, "access_token_ttl": 120}},
+        {"auth": {"password_min_length": 12, "access_token_ttl": 120}},
         format="json",
     )
     assert response.status_code == 200, response.content
+    # A later partial change keeps the earlier keys of the section.
+    console.patch(_settings_url(project), {"auth": {"password_require_classes": ["digit"]}}, format="json")
     client = key_client(project.publishable)
     short = client.post("/api/v1/auth/signup", {"email": "a@example.com", "password": "qzvkwpxmrt"}, format="json")
     assert short.status_code == 400
@@ -36,8 +38,10 @@ def test_bad_auth_settings_are_refused(project):
         {"auth": "yes"},
         {"auth": {"access_token_ttl": 5}},
         {"auth": {"access_token_ttl": True}},
-        {"auth": {"password": {"min_length": 2}}},
-        {"auth": {"password": {"require_classes": ["emoji"]}}},
+        {"auth": {"password_min_length": 2}},
+        {"auth": {"password_require_classes": ["emoji"]}},
+        {"auth": {"password_reject_common": "no"}},
+        {"auth": {"password": {"min_length": 12}}},
         {"auth": {"nope": 1}},
         {"auth": {"email_templates": {"reset": {"subject": "a\nBcc: x@y"}}}},
         {"auth": {"email_templates": {"welcome": {"subject": "hi"}}}},

@@ -14,8 +14,12 @@ EMAIL_KINDS = ("verify", "reset")
 TEMPLATE_PARTS = ("subject", "body")
 CHARACTER_CLASSES = ("lower", "upper", "digit", "symbol")
 
+# Flat keys: the project settings merge one level deep, so a nested policy object would lose the
+# keys a partial PATCH did not repeat.
 DEFAULTS: dict[str, Any] = {
-    "password": {"min_length": 8, "require_classes": [], "reject_common": True},
+    "password_min_length": 8,
+    "password_require_classes": [],
+    "password_reject_common": True,
     "access_token_ttl": 900,
     "refresh_token_ttl": 30 * 24 * 3600,
     "require_verified_email_for_login": False,
@@ -50,15 +54,12 @@ def auth_settings(project: Project) -> AuthSettings:
     stored = (project.settings or {}).get("auth") or {}
     merged = copy.deepcopy(DEFAULTS)
     for name, value in stored.items():
-        if name == "password" and isinstance(value, dict):
-            merged["password"].update(value)
-        elif name in merged:
+        if name in merged:
             merged[name] = value
-    password = merged["password"]
     return AuthSettings(
-        min_length=password["min_length"],
-        require_classes=tuple(password["require_classes"]),
-        reject_common=password["reject_common"],
+        min_length=merged["password_min_length"],
+        require_classes=tuple(merged["password_require_classes"]),
+        reject_common=merged["password_reject_common"],
         access_token_ttl=merged["access_token_ttl"],
         refresh_token_ttl=merged["refresh_token_ttl"],
         require_verified_email_for_login=merged["require_verified_email_for_login"],
@@ -74,23 +75,16 @@ def _int_in(value: Any, low: int, high: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
-def _validate_password(value: Any, errors: dict[str, list[str]]) -> None:
-    if not isinstance(value, dict):
-        errors["auth.password"] = ["Must be an object."]
-        return
-    for name, item in value.items():
-        key = f"auth.password.{name}"
-        if name == "min_length":
-            if not _int_in(item, 6, 128):
-                errors[key] = ["Must be an integer from 6 to 128."]
-        elif name == "require_classes":
-            if not isinstance(item, list) or any(c not in CHARACTER_CLASSES for c in item):
-                errors[key] = [f"Must be a list drawn from {', '.join(CHARACTER_CLASSES)}."]
-        elif name == "reject_common":
-            if not isinstance(item, bool):
-                errors[key] = ["Must be a boolean."]
-        else:
-            errors[key] = ["Unknown setting."]
+def _validate_password(name: str, item: Any, errors: dict[str, list[str]]) -> None:
+    key = f"auth.{name}"
+    if name == "password_min_length":
+        if not _int_in(item, 6, 128):
+            errors[key] = ["Must be an integer from 6 to 128."]
+    elif name == "password_require_classes":
+        if not isinstance(item, list) or any(c not in CHARACTER_CLASSES for c in item):
+            errors[key] = [f"Must be a list drawn from {', '.join(CHARACTER_CLASSES)}."]
+    elif not isinstance(item, bool):
+        errors[key] = ["Must be a boolean."]
 
 
 def _validate_templates(value: Any, errors: dict[str, list[str]]) -> None:
@@ -116,8 +110,8 @@ def validate_auth_section(value: Any) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     for name, item in value.items():
         key = f"auth.{name}"
-        if name == "password":
-            _validate_password(item, errors)
+        if name in ("password_min_length", "password_require_classes", "password_reject_common"):
+            _validate_password(name, item, errors)
         elif name in _BOUNDS:
             low, high = _BOUNDS[name]
             if not _int_in(item, low, high):
