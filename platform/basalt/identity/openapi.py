@@ -1,0 +1,217 @@
+"""OpenAPI 3.1 fragment for API.md §4 (auth) and the roles API, for the platform document to merge.
+
+`paths()` and `components()` use the `Error` component and the `apiKey` security scheme of the
+documents area's builder; `bearer` is added here for end-user access tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+S = "#/components/schemas/"
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {str(s): {"description": "Error", "content": {"application/json": {"schema": ERROR}}} for s in statuses}
+
+
+def _json(ref_or_schema: str | dict[str, Any]) -> dict[str, Any]:
+    schema = {"$ref": S + ref_or_schema} if isinstance(ref_or_schema, str) else ref_or_schema
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _op(
+    op_id: str,
+    *,
+    body: str | dict | None = None,
+    ok: tuple[int, str | dict | None] = (200, None),
+    errors: tuple[int, ...] = (400, 401),
+    bearer: bool = False,
+    tag: str = "auth",
+) -> dict[str, Any]:
+    status, schema = ok
+    response: dict[str, Any] = {"description": "OK"}
+    if schema is not None:
+        response.update(_json(schema))
+    operation: dict[str, Any] = {
+        "operationId": op_id,
+        "tags": [tag],
+        "responses": {str(status): response, **_errors(*errors)},
+    }
+    if body is not None:
+        operation["requestBody"] = {"required": True, **_json(body)}
+    if bearer:
+        operation["security"] = [{"apiKey": [], "bearer": []}]
+    return operation
+
+
+def _path_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string", "maxLength": 200}}
+
+
+def paths() -> dict[str, Any]:
+    role = [_path_param("name")]
+    return {
+        "/api/v1/auth/signup": {
+            "post": _op("signUp", body="SignUp", ok=(201, "SignedIn"), errors=(400, 401, 403, 409))
+        },
+        "/api/v1/auth/login": {"post": _op("logIn", body="LogIn", ok=(200, "SignedIn"), errors=(400, 401, 403, 429))},
+        "/api/v1/auth/refresh": {"post": _op("refreshTokens", body="Refresh", ok=(200, "TokenPair"))},
+        "/api/v1/auth/logout": {"post": _op("logOut", ok=(204, None), bearer=True)},
+        "/api/v1/auth/anonymous": {"post": _op("signInAnonymously", ok=(201, "SignedIn"), errors=(401, 403))},
+        "/api/v1/auth/me": {
+            "get": _op("getMe", ok=(200, "EndUser"), bearer=True),
+            "patch": _op("updateMe", body="MeUpdate", ok=(200, "EndUser"), errors=(400, 401, 409), bearer=True),
+        },
+        "/api/v1/auth/sessions": {"get": _op("listSessions", ok=(200, "SessionList"), bearer=True)},
+        "/api/v1/auth/sessions/{id}": {
+            "parameters": [_path_param("id")],
+            "delete": _op("revokeSession", ok=(204, None), errors=(401, 404), bearer=True),
+        },
+        "/api/v1/auth/verify/request": {"post": _op("requestVerification", body="EmailOptional", ok=(202, "Accepted"))},
+        "/api/v1/auth/verify/confirm": {"post": _op("confirmVerification", body="Code", ok=(200, "Verified"))},
+        "/api/v1/auth/password/reset": {"post": _op("requestPasswordReset", body="Email", ok=(202, "Accepted"))},
+        "/api/v1/auth/password/reset/confirm": {
+            "post": _op("confirmPasswordReset", body="ResetConfirm", ok=(204, None))
+        },
+        "/api/v1/auth/jwks.json": {"get": _op("getJwks", ok=(200, "Jwks"), errors=(401,))},
+        "/api/v1/auth/keys/rotate": {"post": _op("rotateSigningKey", ok=(201, "Jwks"), errors=(401, 403))},
+        "/api/v1/roles": {
+            "get": _op("listRoles", ok=(200, "RoleList"), errors=(401, 403), tag="roles"),
+            "post": _op("createRole", body="RoleCreate", ok=(201, "Role"), errors=(400, 401, 403, 409), tag="roles"),
+        },
+        "/api/v1/roles/{name}": {
+            "parameters": role,
+            "get": _op("getRole", ok=(200, "Role"), errors=(401, 404), tag="roles"),
+            "patch": _op(
+                "updateRole", body="RoleUpdate", ok=(200, "Role"), errors=(400, 401, 403, 404, 409), tag="roles"
+            ),
+            "delete": _op("deleteRole", ok=(204, None), errors=(401, 403, 404), tag="roles"),
+        },
+        "/api/v1/roles/{name}/users": {
+            "parameters": role,
+            "post": _op("addRoleUsers", body="Ids", ok=(200, "Role"), errors=(400, 401, 403, 404), tag="roles"),
+        },
+        "/api/v1/roles/{name}/users/{user_id}": {
+            "parameters": [*role, _path_param("user_id")],
+            "delete": _op("removeRoleUser", ok=(204, None), errors=(401, 403, 404), tag="roles"),
+        },
+        "/api/v1/roles/{name}/roles": {
+            "parameters": role,
+            "post": _op("addRoleRoles", body="Names", ok=(200, "Role"), errors=(400, 401, 403, 404), tag="roles"),
+        },
+        "/api/v1/roles/{name}/roles/{child}": {
+            "parameters": [*role, _path_param("child")],
+            "delete": _op("removeRoleRole", ok=(204, None), errors=(401, 403, 404), tag="roles"),
+        },
+    }
+
+
+def _obj(properties: dict[str, Any], required: list[str] | None = None, extra: bool = False) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": extra}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+STR = {"type": "string"}
+EMAIL = {"type": "string", "format": "email", "maxLength": 254}
+PASSWORD = {"type": "string", "minLength": 1, "maxLength": 256, "writeOnly": True}
+TIME = {"type": "string", "format": "date-time"}
+
+
+def components() -> dict[str, Any]:
+    acl = {"type": "object", "additionalProperties": _obj({"read": {"type": "boolean"}, "write": {"type": "boolean"}})}
+    token_pair = {
+        "access_token": STR,
+        "refresh_token": STR,
+        "expires_in": {"type": "integer"},
+        "token_type": {"const": "Bearer"},
+        "session_id": STR,
+    }
+    return {
+        "SignUp": _obj(
+            {"email": EMAIL, "password": PASSWORD, "username": {"type": "string", "maxLength": 32}},
+            ["password"],
+            extra=True,
+        ),
+        "LogIn": _obj({"email": EMAIL, "username": STR, "password": PASSWORD}, ["password"]),
+        "Refresh": _obj({"refresh_token": STR}, ["refresh_token"]),
+        "Email": _obj({"email": EMAIL}, ["email"]),
+        "EmailOptional": _obj({"email": EMAIL}),
+        "Code": _obj({"token": STR}, ["token"]),
+        "ResetConfirm": _obj({"token": STR, "password": PASSWORD}, ["token", "password"]),
+        "MeUpdate": _obj(
+            {
+                "email": EMAIL,
+                "username": {"type": ["string", "null"]},
+                "password": PASSWORD,
+                "current_password": PASSWORD,
+            },
+            extra=True,
+        ),
+        "EndUser": _obj(
+            {
+                "id": STR,
+                "email": {"type": ["string", "null"]},
+                "username": {"type": ["string", "null"]},
+                "email_verified": {"type": "boolean"},
+                "is_anonymous": {"type": "boolean"},
+                "created_at": TIME,
+                "updated_at": TIME,
+            },
+            ["id"],
+            extra=True,
+        ),
+        "TokenPair": _obj(token_pair, ["access_token", "refresh_token", "expires_in"]),
+        "SignedIn": _obj(
+            {
+                "user": {"$ref": S + "EndUser"},
+                **{k: ({"type": [v["type"], "null"]} if "type" in v else v) for k, v in token_pair.items()},
+            },
+            ["user"],
+        ),
+        "Session": _obj(
+            {
+                "id": STR,
+                "current": {"type": "boolean"},
+                "user_agent": STR,
+                "ip": STR,
+                "created_at": TIME,
+                "last_used_at": TIME,
+            }
+        ),
+        "SessionList": _obj({"results": {"type": "array", "items": {"$ref": S + "Session"}}}),
+        "Accepted": _obj({"status": STR}),
+        "Verified": _obj({"email_verified": {"type": "boolean"}}),
+        "Jwks": _obj({"kid": STR, "keys": {"type": "array", "items": {"type": "object"}}}),
+        "RoleCreate": _obj(
+            {
+                "name": {"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,62}$"},
+                "acl": acl,
+                "users": {"type": "array", "items": STR},
+                "roles": {"type": "array", "items": STR},
+            },
+            ["name"],
+        ),
+        "RoleUpdate": _obj({"name": {"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,62}$"}, "acl": acl}),
+        "Role": _obj(
+            {
+                "id": STR,
+                "name": STR,
+                "acl": acl,
+                "users": {"type": "array", "items": STR},
+                "roles": {"type": "array", "items": STR},
+                "created_at": TIME,
+                "updated_at": TIME,
+            }
+        ),
+        "RoleList": _obj({"results": {"type": "array", "items": {"$ref": S + "Role"}}}),
+        "Ids": _obj({"ids": {"type": "array", "items": STR, "maxItems": 1000}}, ["ids"]),
+        "Names": _obj({"names": {"type": "array", "items": STR, "maxItems": 1000}}, ["names"]),
+    }
+
+
+def security_schemes() -> dict[str, Any]:
+    return {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
