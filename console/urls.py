@@ -3,7 +3,7 @@
 from django.urls import re_path
 
 from console.security import secure_page
-from console.views import auth, data, pending, projects, schema, settings, usage
+from console.views import auth, data, pending, projects, reference, schema, settings, usage
 
 app_name = "console"
 
@@ -49,6 +49,7 @@ urlpatterns = [
     page(rf"^{REF}/data/{NAME}/{DOC}/?$", data.document_detail, "document"),
     page(rf"^{REF}/data/{NAME}/{DOC}/delete/?$", data.document_delete, "document_delete"),
     page(rf"^{REF}/users/?$", pending.pending("users"), "users"),
-    page(rf"^{REF}/reference/?$", pending.pending("reference"), "reference"),
+    page(rf"^{REF}/reference/?$", reference.reference, "reference"),
+    page(rf"^{REF}/reference/openapi\.json$", reference.reference_document, "reference_document"),
     page(rf"^{REF}/usage/?$", usage.usage, "usage"),
 ]

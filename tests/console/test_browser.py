@@ -193,6 +193,13 @@ def test_sign_up_create_project_copy_key_and_use_it(page, live_server):
     assert page.locator(".share-row", has_text="recipes").locator(".share-value").first.inner_text() == "2"
     shot("usage")
 
+    # API reference: the vendored Swagger UI renders this project's document under the strict CSP.
+    page.get_by_role("link", name="API reference").click()
+    page.locator("#swagger-ui .opblock-tag", has_text="recipes").first.wait_for()
+    page.locator("#swagger-ui .opblock-summary-path", has_text="/api/v1/collections/recipes/documents").first.wait_for()
+    page.wait_for_timeout(300)
+    shot("api-reference")
+
     assert page.console_errors == [], "\n".join(page.console_errors)
 
 
