@@ -88,6 +88,7 @@ ACTIONS = [
         setup=_target,
     ),
     Action("remove member", "DELETE", BASE + "/members/{member_id}", "admin", 204, setup=_target),
+    Action("get usage", "GET", BASE + "/usage", "viewer", 200),
     Action("list collections", "GET", BASE + "/collections", "viewer", 200),
     Action(
         "create collection",
@@ -160,7 +161,7 @@ def test_rows_cover_every_management_route():
 
     manage = [p for p in walk(get_resolver().url_patterns) if p.startswith("api/v1/manage/^projects/(?P<ref>")]
     covered = {"", "/settings", "/keys", "/keys/{key_id}", "/members", "/members/{member_id}"}
-    covered |= {"/collections", "/collections/{collection}"}
+    covered |= {"/collections", "/collections/{collection}", "/usage"}
     import re
 
     for pattern in manage:
