@@ -63,6 +63,17 @@ def paths() -> dict[str, Any]:
         "/api/v1/auth/me": {
             "get": _op("getMe", ok=(200, "EndUser"), bearer=True),
             "patch": _op("updateMe", body="MeUpdate", ok=(200, "EndUser"), errors=(400, 401, 409), bearer=True),
+            "delete": _op("deleteMe", ok=(204, None), bearer=True),
+        },
+        "/api/v1/auth/users/{user_id}": {
+            "parameters": [_path_param("user_id")],
+            "get": _op("adminGetUser", ok=(200, "AdminUser"), errors=(401, 403, 404)),
+            "patch": _op("adminUpdateUser", body="AdminUserUpdate", ok=(200, "AdminUser"), errors=(400, 401, 403, 404)),
+            "delete": _op("adminDeleteUser", ok=(204, None), errors=(401, 403, 404)),
+        },
+        "/api/v1/auth/users/{user_id}/sessions": {
+            "parameters": [_path_param("user_id")],
+            "delete": _op("adminRevokeUserSessions", ok=(204, None), errors=(401, 403, 404)),
         },
         "/api/v1/auth/sessions": {"get": _op("listSessions", ok=(200, "SessionList"), bearer=True)},
         "/api/v1/auth/sessions/{id}": {
@@ -164,6 +175,8 @@ def components() -> dict[str, Any]:
             ["id"],
             extra=True,
         ),
+        "AdminUser": {"allOf": [{"$ref": S + "EndUser"}, _obj({"disabled": {"type": "boolean"}}, extra=True)]},
+        "AdminUserUpdate": _obj({"disabled": {"type": "boolean"}, "email_verified": {"type": "boolean"}}),
         "TokenPair": _obj(token_pair, ["access_token", "refresh_token", "expires_in"]),
         "SignedIn": _obj(
             {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
@@ -54,12 +55,15 @@ def hash_password(password: str) -> str:
     return make_password(password)
 
 
-def verify_password(password: str, encoded: str) -> bool:
-    """Check a password; an account without one still costs one Argon2 run (no timing oracle)."""
+def verify_password(password: str, encoded: str, setter: Callable[[str], None] | None = None) -> bool:
+    """Check a password; an account without one still costs one Argon2 run (no timing oracle).
+
+    `setter` receives the raw password when the stored hash uses an outdated cost, so raising
+    ARGON2_* upgrades each account at its next sign-in."""
     if not encoded:
         check_password(password, _dummy_hash())
         return False
-    return check_password(password, encoded)
+    return check_password(password, encoded, setter)
 
 
 def burn_hash(password: str) -> None:

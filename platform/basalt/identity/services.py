@@ -137,7 +137,11 @@ def log_in(project: Project, body: Any, client: Client) -> dict[str, Any]:
     if user is None:
         burn_hash(password)
         raise InvalidCredentials()
-    if not verify_password(password, user.password) or user.disabled:
+
+    def upgrade(raw: str) -> None:
+        EndUser.objects.filter(pk=user.pk).update(password=hash_password(raw))
+
+    if not verify_password(password, user.password, upgrade) or user.disabled:
         raise InvalidCredentials()
     throttle.succeeded(project.pk, identity, client.ip)
     if auth_settings(project).require_verified_email_for_login and not user.email_verified:

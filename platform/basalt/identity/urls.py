@@ -20,6 +20,8 @@ urlpatterns = [
     re_path(r"^auth/password/reset/?$", views.ResetView.as_view()),
     re_path(r"^auth/password/reset/confirm/?$", views.ResetConfirmView.as_view()),
     re_path(rf"^auth/providers/(?P<provider>{_SEG})/?$", views.ProviderView.as_view()),
+    re_path(rf"^auth/users/(?P<user_id>{_SEG})/?$", views.UserAdminView.as_view()),
+    re_path(rf"^auth/users/(?P<user_id>{_SEG})/sessions/?$", views.UserSessionsAdminView.as_view()),
     re_path(r"^auth/jwks\.json$", views.JwksView.as_view()),
     re_path(r"^auth/keys/rotate/?$", views.RotateKeyView.as_view()),
     re_path(r"^roles/?$", roles.RolesView.as_view()),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework.response import Response
 
 from basalt.core.errors import NotFound, PermissionDenied
-from basalt.identity import keys, recovery, services, sessions
+from basalt.identity import admin, keys, recovery, services, sessions
 from basalt.identity.providers import registry as providers
 from basalt.identity.throttle import client_address
 from basalt.projects.api.base import DataAPIView
@@ -54,6 +54,10 @@ class MeView(DataAPIView):
 
     def patch(self, request):
         return _no_store(Response(services.update_me(request.caller, request.data)))
+
+    def delete(self, request):
+        admin.delete_me(request.caller, request.data)
+        return Response(status=204)
 
 
 class SessionsView(DataAPIView):
@@ -111,3 +115,21 @@ class RotateKeyView(DataAPIView):
             raise PermissionDenied("Signing keys are rotated with the secret key.")
         kid = keys.rotate(request.caller.project)
         return Response({"kid": kid, **keys.jwks(request.caller.project)}, status=201)
+
+
+class UserAdminView(DataAPIView):
+    def get(self, request, user_id: str):
+        return Response(admin.get_user(request.caller, user_id))
+
+    def patch(self, request, user_id: str):
+        return Response(admin.update_user(request.caller, user_id, request.data))
+
+    def delete(self, request, user_id: str):
+        admin.delete_user(request.caller, user_id)
+        return Response(status=204)
+
+
+class UserSessionsAdminView(DataAPIView):
+    def delete(self, request, user_id: str):
+        admin.revoke_user_sessions(request.caller, user_id)
+        return Response(status=204)
