@@ -3,13 +3,15 @@
 from django.urls import re_path
 
 from console.security import secure_page
-from console.views import auth, data, pending, projects, reference, schema, settings, usage
+from console.views import auth, data, projects, reference, roles, schema, settings, usage, users
 
 app_name = "console"
 
 REF = r"p/(?P<ref>[a-z0-9]{1,32})"
 NAME = r"(?P<name>[a-z][a-z0-9_]{0,62})"
 DOC = r"(?P<doc_id>[A-Za-z0-9_-]{1,32})"
+USER = r"(?P<user_id>[a-z0-9]{1,32})"
+ROLE = r"(?P<name>[a-z][a-z0-9_-]{0,62})"
 
 
 def page(pattern: str, view, name: str):
@@ -48,7 +50,23 @@ urlpatterns = [
     page(rf"^{REF}/data/{NAME}/new/?$", data.document_new, "document_new"),
     page(rf"^{REF}/data/{NAME}/{DOC}/?$", data.document_detail, "document"),
     page(rf"^{REF}/data/{NAME}/{DOC}/delete/?$", data.document_delete, "document_delete"),
-    page(rf"^{REF}/users/?$", pending.pending("users"), "users"),
+    page(rf"^{REF}/users/?$", users.users, "users"),
+    page(rf"^{REF}/users/{USER}/?$", users.user_detail, "user"),
+    page(rf"^{REF}/users/{USER}/disable/?$", users.user_disable, "user_disable"),
+    page(rf"^{REF}/users/{USER}/delete/?$", users.user_delete, "user_delete"),
+    page(rf"^{REF}/users/{USER}/reset/?$", users.user_reset, "user_reset"),
+    page(rf"^{REF}/users/{USER}/sessions/?$", users.user_sessions_revoke, "user_sessions"),
+    page(rf"^{REF}/roles/?$", roles.role_list, "roles"),
+    page(rf"^{REF}/roles/{ROLE}/?$", roles.role_detail, "role"),
+    page(rf"^{REF}/roles/{ROLE}/users/?$", roles.role_add_user, "role_add_user"),
+    page(rf"^{REF}/roles/{ROLE}/users/{USER}/remove/?$", roles.role_remove_user, "role_remove_user"),
+    page(rf"^{REF}/roles/{ROLE}/roles/?$", roles.role_add_child, "role_add_child"),
+    page(
+        rf"^{REF}/roles/{ROLE}/roles/(?P<child>[a-z][a-z0-9_-]{{0,62}})/remove/?$",
+        roles.role_remove_child,
+        "role_remove_child",
+    ),
+    page(rf"^{REF}/roles/{ROLE}/delete/?$", roles.role_delete, "role_delete"),
     page(rf"^{REF}/reference/?$", reference.reference, "reference"),
     page(rf"^{REF}/reference/openapi\.json$", reference.reference_document, "reference_document"),
     page(rf"^{REF}/usage/?$", usage.usage, "usage"),
