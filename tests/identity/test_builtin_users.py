@@ -153,3 +153,14 @@ def test_regression_dotted_path_on_protected_user_field_is_refused(project, user
     response = _find(user.client, {"email.length": {"$gt": 0}})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_query"
+
+
+def test_secret_key_profile_edit_through_documents_api_survives_later_identity_writes(project, user, profile_fields):
+    """Custom fields live in the `users` document, so server-side edits there are not overwritten."""
+    admin = key_client(project.secret)
+    edited = admin.patch(f"{FIND}/{user.id}", {"nickname": "set-by-server"}, format="json")
+    assert edited.status_code == 200, edited.content
+    user.client.patch("/api/v1/auth/me", {"bio": "mine"}, format="json")
+    me = user.client.get("/api/v1/auth/me").json()
+    assert me["nickname"] == "set-by-server" and me["bio"] == "mine"
+    assert Document.objects.get(pk=user.id).data["nickname"] == "set-by-server"

@@ -35,7 +35,7 @@ def _user(caller: Caller, user_id: Any, *, lock: bool = False) -> EndUser:
 
 
 def _admin_out(user: EndUser) -> dict[str, Any]:
-    return {**user_out(user), "disabled": user.disabled}
+    return {**user_out(user, builtin.custom_fields(user)), "disabled": user.disabled}
 
 
 def get_user(caller: Caller, user_id: Any) -> dict[str, Any]:

@@ -100,30 +100,50 @@ def validate_custom_fields(project: Project, fields: dict[str, Any], partial: bo
     return cleaned
 
 
-def _data(user: EndUser) -> dict[str, Any]:
-    data = {k: v for k, v in (user.data or {}).items() if k not in BUILTIN_USER_FIELDS}
+def _own(user: EndUser) -> dict[str, Any]:
     own = {
         "email": user.email,
         "username": user.username,
         "email_verified": user.email_verified,
         "is_anonymous": user.is_anonymous,
     }
-    data.update({k: v for k, v in own.items() if v is not None})
-    return data
+    return {k: v for k, v in own.items() if v is not None}
 
 
-def sync_user(user: EndUser) -> None:
-    """Write the user's `users` document (create or update) with a change-log row; call in the write's transaction."""
+def _custom(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in BUILTIN_USER_FIELDS}
+
+
+def custom_fields(user: EndUser) -> dict[str, Any]:
+    """The user's custom fields: the `users` document is their source of truth."""
+    collection = Collection.objects.filter(project_id=user.project_id, name=USERS).only("id").first()
+    doc = store.fetch(collection.id, user.id) if collection is not None else None
+    return _custom(doc.data) if doc is not None else dict(user.data or {})
+
+
+def sync_user(user: EndUser, changes: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write the user's `users` document in the caller's transaction, with a change-log row.
+
+    Identity fields come from the EndUser row; custom fields are the document's own (so a
+    secret-key edit through the documents API survives), with `changes` applied (None removes).
+    Returns the custom fields now stored."""
     project = user.project
     schema = _schema(project)
     collection = schema.collection
     now = timezone.now()
     current = store.fetch(collection.id, user.id, for_update=True)
+    custom = _custom(current.data) if current is not None else {}
+    for name, value in (changes or {}).items():
+        if value is None:
+            custom.pop(name, None)
+        else:
+            custom[name] = value
+    data = {**custom, **_own(user)}
     if current is None:
         acl = {"*": {"read": True}, user.id: {"read": True, "write": True}}
         doc = store.StoredDoc(
             id=user.id,
-            data=_data(user),
+            data=data,
             acl=acl,
             read_principals=sorted(["*", user.id]),
             write_principals=[user.id],
@@ -134,13 +154,14 @@ def sync_user(user: EndUser) -> None:
         )
         store.insert(doc, project.id, collection.id)
         store.append_change(project.id, USERS, user.id, ChangeLogEntry.CREATE, None, render(schema, doc), now)
-        return
+        return custom
     before = render(schema, current)
-    current.data = _data(user)
+    current.data = data
     current.version += 1
     current.updated_at = now
     store.update(current, collection.id)
     store.append_change(project.id, USERS, user.id, ChangeLogEntry.UPDATE, before, render(schema, current), now)
+    return custom
 
 
 def remove_user(project: Project, user_id: str) -> None:

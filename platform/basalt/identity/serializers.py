@@ -13,9 +13,9 @@ def iso(value) -> str | None:
     return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def user_out(user: EndUser) -> dict[str, Any]:
+def user_out(user: EndUser, custom: dict[str, Any]) -> dict[str, Any]:
     # Custom fields first, so a system field can never be shadowed by one of the same name.
-    body: dict[str, Any] = dict(user.data or {})
+    body: dict[str, Any] = dict(custom)
     body.update(
         {
             "id": user.id,

@@ -50,9 +50,9 @@ def _body(value: Any) -> dict[str, Any]:
     return value
 
 
-def _signed_in(user: EndUser, pair: sessions.TokenPair | None) -> dict[str, Any]:
+def _signed_in(user: EndUser, pair: sessions.TokenPair | None, custom: dict[str, Any]) -> dict[str, Any]:
     tokens = pair.as_dict() if pair else {"access_token": None, "refresh_token": None, "expires_in": None}
-    return {"user": user_out(user), **tokens}
+    return {"user": user_out(user, custom), **tokens}
 
 
 def _unique_error(project: Project, email: str | None, username: str | None, exclude: str | None = None):
@@ -85,7 +85,7 @@ def sign_up(project: Project, body: Any, client: Client) -> dict[str, Any]:
             user = EndUser.objects.create(
                 project=project, email=email, username=username, password=encoded, data=_merge({}, custom)
             )
-            builtin.sync_user(user)
+            stored = builtin.sync_user(user, custom)
             pair = (
                 None
                 if policy.require_verified_email_for_login
@@ -97,7 +97,7 @@ def sign_up(project: Project, body: Any, client: Client) -> dict[str, Any]:
                 issue_email_token(user, "verify")
     except IntegrityError:
         raise _unique_error(project, email, username) or UniqueViolation(details={"email": ["Already registered."]})
-    return _signed_in(user, pair)
+    return _signed_in(user, pair, stored)
 
 
 def _find_for_login(project: Project, body: dict[str, Any]) -> tuple[EndUser | None, str]:
@@ -148,7 +148,7 @@ def log_in(project: Project, body: Any, client: Client) -> dict[str, Any]:
         raise EmailNotVerified()
     with transaction.atomic():
         pair = sessions.start_session(user, user_agent=client.user_agent, ip=client.ip)
-    return _signed_in(user, pair)
+    return _signed_in(user, pair, builtin.custom_fields(user))
 
 
 def sign_in_anonymously(project: Project, client: Client) -> dict[str, Any]:
@@ -156,9 +156,9 @@ def sign_in_anonymously(project: Project, client: Client) -> dict[str, Any]:
         raise PermissionDenied("Anonymous sign-in is off for this project.")
     with transaction.atomic():
         user = EndUser.objects.create(project=project, is_anonymous=True)
-        builtin.sync_user(user)
+        stored = builtin.sync_user(user)
         pair = sessions.start_session(user, user_agent=client.user_agent, ip=client.ip)
-    return _signed_in(user, pair)
+    return _signed_in(user, pair, stored)
 
 
 def current_user(caller: Caller) -> EndUser:
@@ -171,7 +171,8 @@ def current_user(caller: Caller) -> EndUser:
 
 
 def get_me(caller: Caller) -> dict[str, Any]:
-    return user_out(current_user(caller))
+    user = current_user(caller)
+    return user_out(user, builtin.custom_fields(user))
 
 
 _ME_OWN = {"email", "username", "password", "current_password"}
@@ -212,10 +213,10 @@ def update_me(caller: Caller, body: Any) -> dict[str, Any]:
             user.data = _merge(user.data or {}, custom)
             user.updated_at = timezone.now()
             user.save()
-            builtin.sync_user(user)
+            stored = builtin.sync_user(user, custom)
     except IntegrityError:
         raise _unique_error(caller.project, email, username, exclude=user.pk) or UniqueViolation()
-    return user_out(user)
+    return user_out(user, stored)
 
 
 def _merge(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
