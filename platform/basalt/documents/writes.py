@@ -112,7 +112,7 @@ def apply_update(schema: Schema, current: dict[str, Any], body: Any) -> Changes:
 
 def _operate(changes: Changes, name: str, field_type, options: dict[str, Any], op: dict[str, Any]) -> None:
     kind = op.get("__op")
-    if kind not in OPERATORS:
+    if not isinstance(kind, str) or kind not in OPERATORS:
         raise InvalidOperation(f"Unknown operation {str(kind)[:40]!r}.", details={name: ["Unknown operation."]})
     allowed_keys = {"increment": {"by"}, "unset": set(), "add_relation": {"ids"}, "remove_relation": {"ids"}}.get(
         kind, {"items"}
