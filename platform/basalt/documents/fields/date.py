@@ -15,7 +15,11 @@ MAX_INPUT = 40
 def format_instant(moment: datetime) -> str:
     """Render an aware datetime as RFC 3339 UTC with milliseconds (API.md §1)."""
     moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # Not strftime: its %Y does not pad years before 1000 ("183-…"), which breaks RFC 3339 and text order.
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_instant(value: Any) -> str:
