@@ -23,12 +23,13 @@ def endpoint(**handlers: Handler) -> Callable[..., HttpResponse]:
     DRF is skipped on purpose: documents are the hot path and need no serializer machinery.
     """
     table = {method.upper(): handler for method, handler in handlers.items()}
+    allow = ", ".join(sorted(table))  # RFC 9110: a 405 names the methods that are allowed
 
     @csrf_exempt  # API-key authenticated, never cookie authenticated
     def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
         handler = table.get(request.method or "")
         if handler is None:
-            raise MethodNotAllowed()
+            raise MethodNotAllowed(headers={"Allow": allow})
         return handler(request, resolve_caller(request), **kwargs)
 
     return view
