@@ -89,6 +89,7 @@ def _common_components() -> dict[str, Any]:
                 "transaction": {"type": "boolean"},
                 "requests": {
                     "type": "array",
+                    "minItems": 1,
                     "maxItems": 100,
                     "items": {
                         "type": "object",
@@ -154,7 +155,7 @@ def _collection_paths(prefix: str, document_ref: str, input_ref: str, patch_ref:
                 "responses": {
                     "200": {"description": "The document", **doc},
                     "304": {"description": "Not modified"},
-                    **_error_responses(401, 403, 404),
+                    **_error_responses(400, 401, 403, 404),
                 },
             },
             "patch": {

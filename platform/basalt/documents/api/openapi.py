@@ -11,11 +11,15 @@ from basalt.documents import access
 from basalt.documents.api.base import endpoint, respond
 from basalt.documents.cache import project_schemas
 from basalt.documents.openapi import build_document
+from basalt.documents.schema import OPERATIONS
 
 
 def _get(request: HttpRequest, caller: Caller) -> HttpResponse:
     schemas = []
     for schema in project_schemas(caller.project).values():
+        # A locked collection (no principal on any operation) is the secret key's alone: not advertised.
+        if not caller.is_secret and not any(schema.collection.permissions.get(op) for op in OPERATIONS):
+            continue
         # A field the caller may never read is not advertised either.
         hidden = access.hidden_fields(caller, schema.collection)
         if hidden:
