@@ -32,10 +32,12 @@ class Server:
     database: str | None  # the PostgreSQL database made for this server, dropped at stop
 
     def log_tail(self, lines: int = 60) -> str:
+        """The server's last errors and tracebacks (its routine 4xx warnings left out)."""
         try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+            text = self.log.read_text(errors="replace").splitlines()
         except OSError:
             return ""
+        return "\n".join([line for line in text if " WARNING django.request " not in line][-lines:])
 
 
 @dataclass
