@@ -80,7 +80,8 @@ def _role_page(request, access, name: str, errors: dict[str, list[str]] | None =
         access,
         "users",
         tab="roles",
-        role=role,
+        # Not `role`: base.html shows the member's console role under that name.
+        erole=role,
         members=_user_labels(caller, role["users"]),
         candidates=others,
         errors=errors or {},

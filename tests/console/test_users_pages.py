@@ -205,6 +205,7 @@ def test_writers_build_a_role_graph(project, as_role, base, role):
     assert client.post(f"{base}/roles/moderator/roles", {"role": "admin-team"}).status_code == 302
     page = client.get(f"{base}/roles/moderator").content.decode()
     assert "ada@example.com" in page and 'href="/console/p/' in page and "admin-team" in page
+    assert f'<span class="role-badge role-{role}">{role}</span>' in page  # the sidebar keeps the console role
     listing = client.get(f"{base}/roles").content.decode()
     assert "role:moderator" in listing and "role:admin-team" in listing
     # The API sees the membership: ada now holds role:moderator.
