@@ -86,6 +86,8 @@ def test_project_document_is_valid_openapi_31(live_project, kind):
     OpenAPIV31SpecValidator(document).validate()
     schemas = document["components"]["schemas"]
     assert {"Posts", "PostsCreate", "PostsUpdate", "Authors"} <= set(schemas)
+    # A locked collection (secret key only) is not advertised to anyone else.
+    assert ("Ledger" in schemas) is (kind == "secret")
     # Anonymous callers are not told the protected field exists; the secret key is.
     assert (HIDDEN_FIELD in json.dumps(document)) is (kind == "secret")
 

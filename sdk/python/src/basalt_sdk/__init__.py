@@ -1,0 +1,46 @@
+"""Basalt Python SDK: `Client(url, api_key).collection("posts").create({...})`."""
+
+from basalt_sdk import ops
+from basalt_sdk.client import Client
+from basalt_sdk.collection import Collection
+from basalt_sdk.errors import (
+    AuthenticationError,
+    BasaltError,
+    ConflictError,
+    InvalidQueryError,
+    InvalidRequestError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    PreconditionFailedError,
+    RateLimitedError,
+    TokenExpiredError,
+    UnavailableError,
+    UniqueViolationError,
+    ValidationFailedError,
+)
+from basalt_sdk.models import BatchRequest, BatchResult, Document, Page
+
+__all__ = [
+    "AuthenticationError",
+    "BasaltError",
+    "BatchRequest",
+    "BatchResult",
+    "Client",
+    "Collection",
+    "ConflictError",
+    "Document",
+    "InvalidQueryError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "Page",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "PreconditionFailedError",
+    "RateLimitedError",
+    "TokenExpiredError",
+    "UnavailableError",
+    "UniqueViolationError",
+    "ValidationFailedError",
+    "ops",
+]
