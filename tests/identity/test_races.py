@@ -87,7 +87,8 @@ def test_fifty_concurrent_refreshes_one_new_pair(project, signup):
     assert Session.objects.get(pk=user.body["session_id"]).revoked_at is not None
 
 
-def test_concurrent_signups_with_one_email_make_one_user(project):
+def test_concurrent_signups_with_one_email_make_one_user(project, settings):
+    settings.IDENTITY_ACCOUNTS_PER_ADDRESS_PER_HOUR = 1000
     from basalt.identity.models import EndUser
 
     statuses = _hammer(

@@ -165,3 +165,19 @@ def test_method_override_header_does_not_reach_another_route(project, user, smal
             HTTP_X_HTTP_METHOD_OVERRIDE="PUT",
         )
     assert _login(client, "/api/v1/auth/login", email=user.email, password=PASSWORD).status_code == 429
+
+
+def test_account_creation_is_limited_per_address(project, settings):
+    """Sign-ups and anonymous users share one per-address budget; invalid sign-ups do not spend it."""
+    settings.IDENTITY_ACCOUNTS_PER_ADDRESS_PER_HOUR = 3
+    client = key_client(project.publishable)
+    assert client.post("/api/v1/auth/signup", {"email": "bad"}, format="json").status_code == 400
+    statuses = [
+        client.post(
+            "/api/v1/auth/signup", {"email": f"n{i}@example.com", "password": PASSWORD}, format="json"
+        ).status_code
+        for i in range(2)
+    ]
+    statuses.append(client.post("/api/v1/auth/anonymous", {}, format="json").status_code)
+    statuses.append(client.post("/api/v1/auth/anonymous", {}, format="json").status_code)
+    assert statuses == [201, 201, 201, 429]

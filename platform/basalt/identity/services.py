@@ -79,6 +79,7 @@ def sign_up(project: Project, body: Any, client: Client) -> dict[str, Any]:
     custom = clean_custom(project, {k: v for k, v in body.items() if k not in _SIGNUP_OWN}, partial=False)
     if (error := _unique_error(project, email, username)) is not None:
         raise error
+    throttle.account_creation(project.pk, client.ip)
     encoded = hash_password(password)  # Argon2 outside the transaction: no lock held while hashing
     try:
         with transaction.atomic():
@@ -154,6 +155,7 @@ def log_in(project: Project, body: Any, client: Client) -> dict[str, Any]:
 def sign_in_anonymously(project: Project, client: Client) -> dict[str, Any]:
     if not auth_settings(project).anonymous_enabled:
         raise PermissionDenied("Anonymous sign-in is off for this project.")
+    throttle.account_creation(project.pk, client.ip)
     with transaction.atomic():
         user = EndUser.objects.create(project=project, is_anonymous=True)
         stored = builtin.sync_user(user)

@@ -90,6 +90,12 @@ def succeeded(project_id: int, identity: str, address: str) -> None:
         pass
 
 
+def account_creation(project_id: int, address: str) -> None:
+    """Sign-ups and anonymous sign-ins per client address per hour: accounts are not free to mint."""
+    limit = Limit(getattr(settings, "IDENTITY_ACCOUNTS_PER_ADDRESS_PER_HOUR", 30), 3600)
+    _hit("new", project_id, address, limit)
+
+
 def allow_reset_email(project_id: int, email: str) -> bool:
     """At most a few reset/verify emails per address per hour: the inbox is not a free mailer."""
     key = _key("mail", project_id, email)
