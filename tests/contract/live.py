@@ -80,6 +80,8 @@ def server_env(data_dir: Path) -> tuple[dict[str, str], str | None]:
     database = None
     if os.environ.get("DATABASE_URL"):
         env["DATABASE_URL"], database = _own_database_url(os.environ["DATABASE_URL"])
+        # A small bounded pool: the PostgreSQL server is shared with every other test run.
+        env["DATABASE_POOL_SIZE"] = "4"
     if os.environ.get("REDIS_URL"):
         env["REDIS_URL"] = os.environ["REDIS_URL"]
         # No separate Celery worker runs in tests: background work runs inline.
