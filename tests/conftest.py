@@ -11,10 +11,26 @@ from rest_framework.test import APIClient
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+def _worker_redis_url(url: str, worker: str) -> str:
+    """Give each xdist worker its own Redis database: `cache.clear()` is FLUSHDB, and throttle
+    counters of one worker must not leak into (or be wiped by) the other's tests."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    offset = int(worker.removeprefix("gw") or 0)
+    return urlunsplit(parts._replace(path=f"/{(base - offset) % 16}"))
+
+
 def pytest_configure(config):
     from django.conf import settings
 
     config.basalt_database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if settings.REDIS_URL and worker:
+        url = _worker_redis_url(settings.REDIS_URL, worker)
+        settings.CACHES["default"]["LOCATION"] = url
+        settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [url]
 
 
 def pytest_report_header(config):
@@ -22,7 +38,8 @@ def pytest_report_header(config):
 
     return (
         f"basalt: database={settings.DATABASES['default']['ENGINE']} "
-        f"channel_layer={settings.CHANNEL_LAYERS['default']['BACKEND']} broker={settings.CELERY_BROKER_URL.split(':')[0]}"
+        f"channel_layer={settings.CHANNEL_LAYERS['default']['BACKEND']} "
+        f"broker={settings.CELERY_BROKER_URL.split(':')[0]}"
     )
 
 

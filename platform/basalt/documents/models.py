@@ -32,6 +32,9 @@ class Collection(models.Model):
         db_table = "basalt_collection"
         constraints = [models.UniqueConstraint(fields=["project", "name"], name="collection_name_per_project")]
 
+    def __str__(self) -> str:
+        return self.name
+
 
 class CollectionIndex(models.Model):
     """A declared index and the state of its build (PostgreSQL builds run CONCURRENTLY in a job)."""
@@ -50,6 +53,9 @@ class CollectionIndex(models.Model):
 
     class Meta:
         db_table = "basalt_collection_index"
+
+    def __str__(self) -> str:
+        return self.db_name
 
 
 class Document(models.Model):
@@ -75,6 +81,9 @@ class Document(models.Model):
             models.Index(fields=["project", "collection"], name="doc_project_coll"),
         ]
 
+    def __str__(self) -> str:
+        return self.id
+
 
 class Relation(models.Model):
     """One edge of a `relation` field: (collection, field, from document) → to document."""
@@ -91,6 +100,9 @@ class Relation(models.Model):
             models.UniqueConstraint(fields=["collection", "field", "from_id", "to_id"], name="relation_edge_once")
         ]
         indexes = [models.Index(fields=["collection", "field", "to_id"], name="relation_reverse")]
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.from_id} → {self.to_id}"
 
 
 class ChangeLogEntry(models.Model):
@@ -111,3 +123,6 @@ class ChangeLogEntry(models.Model):
         db_table = "basalt_change_log"
         constraints = [models.UniqueConstraint(fields=["project", "seq"], name="change_seq_per_project")]
         indexes = [models.Index(fields=["created_at"], name="change_log_age")]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.type} {self.collection}/{self.document_id}"
