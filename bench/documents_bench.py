@@ -147,18 +147,20 @@ def server_argv(kind: str, port: int, workers: int) -> list[str]:
             "warning",
         ]
     if kind == "granian":
+        # The production web server (docker/entrypoint.sh), minus its access log.
         return [
             str(BIN / "granian"),
+            "basalt.wsgi:application",
             "--interface",
             "wsgi",
-            "basalt.wsgi:application",
             "--host",
             HOST,
             "--port",
             str(port),
             "--workers",
             str(workers),
-            "--no-ws",
+            "--blocking-threads",
+            os.environ.get("WEB_THREADS", "8"),
             "--log-level",
             "warning",
         ]
@@ -325,7 +327,7 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=100_000)
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--server", default=os.environ.get("BENCH_SERVER", "gunicorn"))
+    parser.add_argument("--server", default=os.environ.get("BENCH_SERVER", "granian"))
     parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "2")))
     parser.add_argument("--only", choices=["create", "get", "find"], action="append")
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
