@@ -162,6 +162,8 @@ CELERY_BEAT_SCHEDULE = {
     # Cached per-project request/push counters → UsageDay rows (basalt.usage).
     "usage-flush-counters": {"task": "usage.flush_counters", "schedule": 60.0},
     "usage-snapshot-sizes": {"task": "usage.snapshot_sizes", "schedule": 3600.0},
+    # Expired one-time codes and long-ended sessions (basalt.identity.tasks).
+    "identity-purge-expired": {"task": "identity.purge_expired", "schedule": 3600.0},
 }
 
 # --- files -----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from basalt.identity import keys
@@ -57,3 +58,15 @@ def test_batch_cannot_reach_auth_routes(project, user):
     assert response.status_code in (200, 404)
     if response.status_code == 200:
         assert response.json()["results"][0]["status"] == 404
+
+
+@pytest.mark.django_db
+def test_purge_is_scheduled_hourly_and_the_scheduled_name_is_a_registered_task(settings):
+    """Beat only sends a name: a typo or an undiscovered module would mean the purge never runs."""
+    from basalt.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["identity-purge-expired"]
+    assert entry == {"task": "identity.purge_expired", "schedule": 3600.0}
+    app.loader.import_default_modules()
+    assert entry["task"] in app.tasks
+    assert app.tasks[entry["task"]].apply().get() == {"codes": 0, "sessions": 0}
