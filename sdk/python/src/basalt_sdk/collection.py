@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import quote
 
 from basalt_sdk.models import BatchRequest, Document, Page
@@ -42,6 +42,26 @@ class Collection:
         body = {**data, **({"acl": dict(acl)} if acl is not None else {})}
         response = self.client.request("POST", f"{self.path}/documents", json=body)
         return Document(response.json(), response.headers.get("ETag"))
+
+    @overload
+    def get(
+        self,
+        doc_id: str,
+        *,
+        fields: str | Sequence[str] | None = None,
+        expand: str | Sequence[str] | None = None,
+        if_none_match: None = None,
+    ) -> Document: ...
+
+    @overload
+    def get(
+        self,
+        doc_id: str,
+        *,
+        fields: str | Sequence[str] | None = None,
+        expand: str | Sequence[str] | None = None,
+        if_none_match: str | Document,
+    ) -> Document | None: ...
 
     def get(
         self,
