@@ -82,8 +82,12 @@ def _cheap_argon2(settings):
 def _fresh_cache():
     from django.core.cache import cache
 
+    from basalt.usage.counters import discard_buffered
+
+    discard_buffered()
     cache.clear()
     yield
+    discard_buffered()
     cache.clear()
 
 

@@ -9,6 +9,8 @@ so increments that land during a flush are kept for the next one.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
@@ -36,11 +38,46 @@ def counter_key(project_id: int, metric: str, day: date) -> str:
     return f"usage:{metric}:{project_id}:{day:%Y%m%d}"
 
 
+# Each process sums its counts locally and adds them to the shared cache at most once per
+# PUSH_INTERVAL: two cache round trips per API request cost more than the request's own key lookup.
+# Other processes' counts therefore show up to PUSH_INTERVAL late; this process's never do, because
+# every read below pushes first.
+PUSH_INTERVAL_SECONDS = 1.0
+_buffer: dict[str, int] = {}
+_buffer_lock = threading.Lock()
+_last_push = 0.0
+
+
 def record(project_id: int, metric: str = "requests", amount: int = 1, now: datetime | None = None) -> None:
     """Add to today's counter; a cache outage loses the count, never the request."""
     if metric not in METRICS or amount <= 0:
         raise ValueError(f"unknown usage metric or amount: {metric!r} {amount!r}")
     key = counter_key(project_id, metric, utc_today(now))
+    with _buffer_lock:
+        _buffer[key] = _buffer.get(key, 0) + amount
+        due = time.monotonic() - _last_push >= PUSH_INTERVAL_SECONDS
+    if due:
+        push_buffered()
+
+
+def push_buffered() -> None:
+    """Add this process's buffered counts to the shared cache counters."""
+    global _last_push
+    with _buffer_lock:
+        items = list(_buffer.items())
+        _buffer.clear()
+        _last_push = time.monotonic()
+    for key, amount in items:
+        _add_to_counter(key, amount)
+
+
+def discard_buffered() -> None:
+    """Forget unpushed counts (tests start each case with an empty cache and buffer)."""
+    with _buffer_lock:
+        _buffer.clear()
+
+
+def _add_to_counter(key: str, amount: int) -> None:
     try:
         try:
             cache.incr(key, amount)
@@ -58,7 +95,8 @@ def recent_days(now: datetime | None = None) -> list[date]:
 
 
 def pending(project_ids: Iterable[int], now: datetime | None = None) -> dict[tuple[int, date, str], int]:
-    """Counter values not yet flushed, keyed by (project id, day, metric); read-only."""
+    """Counter values not yet flushed, keyed by (project id, day, metric)."""
+    push_buffered()
     keys = {
         counter_key(pid, metric, day): (pid, day, metric)
         for pid in project_ids
