@@ -9,6 +9,7 @@ from typing import Any
 
 from basalt.core.caller import Caller
 from basalt.core.errors import ValidationFailed
+from basalt.documents import builtin
 from basalt.documents.models import Collection
 from basalt.documents.schema import PRINCIPAL_NAME
 
@@ -87,6 +88,18 @@ def hidden_fields(caller: Caller, collection: Collection) -> frozenset[str]:
         if applies:
             hidden = set(names) if hidden is None else hidden & set(names)
     return frozenset(hidden or ())
+
+
+def hidden_for(
+    caller: Caller, collection: Collection, doc_id: str, hidden: frozenset[str] | None = None
+) -> frozenset[str]:
+    """hidden_fields for rendering one document: a user sees all of their own `users` document.
+
+    Only rendering is exempt; filters and sorts keep the collection-wide hidden set, since a
+    query on `email` would also test other users' values."""
+    if builtin.owner_sees_all(collection, caller.user_id, doc_id):
+        return frozenset()
+    return hidden_fields(caller, collection) if hidden is None else hidden
 
 
 # --- document ACLs ---------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from django.utils import timezone
 from basalt.core.errors import Conflict, NotFound, ValidationFailed
 from basalt.core.ids import random_id
 from basalt.documents import cache, schema
+from basalt.documents.builtin import check_builtin_schema
 from basalt.documents.fields.date import format_instant
 from basalt.documents.models import Collection, CollectionIndex
 from basalt.projects.models import Project
@@ -177,6 +178,7 @@ def update_collection(project: Project, name: Any, body: Any) -> dict[str, Any]:
     permissions = schema.validate_permissions(body.get("permissions", collection.permissions), fields)
     protected = schema.validate_protected_fields(body.get("protected_fields", collection.protected_fields), fields)
     default_acl = schema.validate_default_acl(body.get("default_acl", collection.default_acl))
+    check_builtin_schema(collection, collection.fields, fields, protected)
     names = set(Collection.objects.filter(project=project).values_list("name", flat=True))
     schema.check_targets(validated, names)
     collection.fields, collection.indexes = fields, indexes

@@ -52,7 +52,7 @@ def expand_documents(caller: Caller, schema: Schema, docs: list[dict[str, Any]],
         rows = fetch_by_ids(target_collection, ids, access.read_principals(caller, target_collection))
         hidden = access.hidden_fields(caller, target_collection)
         expanded = {
-            doc_id: render(target, row, hidden)
+            doc_id: render(target, row, access.hidden_for(caller, target_collection, doc_id, hidden))
             for doc_id, row in rows.items()
             if may_get or access.can_collection_op(caller, target_collection, "get", row.data)
         }

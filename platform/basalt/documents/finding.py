@@ -6,8 +6,8 @@ from typing import Any
 
 from basalt.core.caller import Caller
 from basalt.core.errors import InvalidQuery, PermissionDenied
-from basalt.documents import access
-from basalt.documents.cache import schema_for
+from basalt.documents import access, store
+from basalt.documents.cache import project_schemas, schema_for
 from basalt.documents.expand import expand_documents
 from basalt.documents.render import render
 from basalt.projects.project_settings import DEFAULTS
@@ -36,6 +36,39 @@ def _allow(caller: Caller, collection, op: str, raw: dict[str, Any]) -> dict[str
     return _restrict_to_pointers(raw, grants, caller.user_id)
 
 
+def _source_readable(caller: Caller, node: Any) -> bool:
+    """May the caller read the `$related_to` source's relation field (collection rules, protection)?
+
+    The document's own ACL is checked in SQL by the compiler with the same principals."""
+    source = project_schemas(caller.project).get(node.collection)
+    if source is None:
+        return False
+    collection = source.collection
+    if node.field in access.hidden_fields(caller, collection):
+        return False
+    if access.can_collection_op(caller, collection, "get") or access.can_collection_op(caller, collection, "find"):
+        return True
+    if not access.pointer_grants(caller, collection, "get"):
+        return False
+    # Readable only through a pointer grant: the document's data decides (one indexed lookup).
+    doc = store.fetch(collection.id, node.id)
+    return doc is not None and access.can_collection_op(caller, collection, "get", doc.data)
+
+
+def _guard_related(caller: Caller, node: Any) -> Any:
+    """Replace each `$related_to` whose source the caller may not read by a clause matching nothing.
+
+    Nothing, not an error: the same answer as for a document that does not exist, so neither the
+    edges nor the existence of an unreadable document can be probed (also under `$nor`)."""
+    from basalt.documents.query.nodes import And, Nor, Or, RelatedTo
+
+    if isinstance(node, RelatedTo):
+        return node if _source_readable(caller, node) else Or(())
+    if isinstance(node, And | Or | Nor):
+        return type(node)(tuple(_guard_related(caller, child) for child in node.children))
+    return node
+
+
 def find_documents(caller: Caller, name: Any, raw: Any) -> dict[str, Any]:
     from basalt.documents.query import parse_query, run_count, run_find
 
@@ -59,13 +92,15 @@ def find_documents(caller: Caller, name: Any, raw: Any) -> dict[str, Any]:
         # A page size means nothing to a pure count; the engine wants a valid one.
         raw = {key: value for key, value in raw.items() if key not in ("limit", "cursor")}
     query = parse_query(collection, raw, project_limits(caller.project))
+    if query.where is not None and not caller.is_secret:
+        query.where = _guard_related(caller, query.where)
     hidden = access.hidden_fields(caller, collection)
     principals = access.read_principals(caller, collection)
     if op == "count":
         return {"results": [], "next_cursor": None, "count": run_count(collection, query, principals, hidden)}
     result = run_find(collection, query, principals, hidden)
     only = set(query.fields) if query.fields else None
-    docs = [render(schema, row, hidden, only) for row in result.rows]
+    docs = [render(schema, row, access.hidden_for(caller, collection, row.id, hidden), only) for row in result.rows]
     if query.expand:
         expand_documents(caller, schema, docs, list(query.expand))
     out: dict[str, Any] = {"results": docs, "next_cursor": result.next_cursor}

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from basalt.core.caller import Caller
 from basalt.core.errors import NotFound, PermissionDenied, PreconditionFailed, UniqueViolation
-from basalt.documents import access, store
+from basalt.documents import access, builtin, store
 from basalt.documents.cache import Schema, schema_for
 from basalt.documents.models import ChangeLogEntry, new_document_id
 from basalt.documents.render import etag_matches, render
@@ -95,6 +95,7 @@ def _run_write(schema: Schema, work):
 def create_document(caller: Caller, name: Any, body: Any) -> Result:
     schema = schema_for(caller.project, name)
     collection = schema.collection
+    builtin.refuse_create(collection)
     changes = prepare_create(schema, body)
     if not access.can_collection_op(caller, collection, "create", changes.data):
         raise PermissionDenied(f"This key may not create documents in {collection.name!r}.")
@@ -139,7 +140,7 @@ def get_document(caller: Caller, name: Any, doc_id: Any, *, fields: Any = None, 
     doc = store.fetch(schema.collection.id, doc_id)
     if doc is None or not _readable(caller, schema, doc, "get", not direct):
         raise NotFound("Document not found.")
-    body = render(schema, doc, access.hidden_fields(caller, schema.collection), fields)
+    body = render(schema, doc, access.hidden_for(caller, schema.collection, doc.id), fields)
     if expand:
         from basalt.documents.expand import expand_documents
 
@@ -175,6 +176,8 @@ def update_document(caller: Caller, name: Any, doc_id: Any, body: Any, *, if_mat
         # so concurrent increments and add_unique never lose or duplicate.
         current = store.fetch(collection.id, doc_id, for_update=True)
         doc = _locked_for_write(caller, schema, doc_id, "update", direct, current, if_match)
+        # After the access check, so callers who may not write it still get their 403/404.
+        builtin.refuse_identity_fields(collection, body)
         before = render(schema, doc)
         changes = apply_update(schema, doc.data, body)
         if changes.acl_given:
@@ -193,7 +196,7 @@ def update_document(caller: Caller, name: Any, doc_id: Any, body: Any, *, if_mat
         return Result(body=after, version=doc.version)
 
     result = _run_write(schema, work)
-    hidden = access.hidden_fields(caller, collection)
+    hidden = access.hidden_for(caller, collection, result.body["id"])
     if hidden:
         result = Result(body={k: v for k, v in result.body.items() if k not in hidden}, version=result.version)
     return result
@@ -203,6 +206,7 @@ def delete_document(caller: Caller, name: Any, doc_id: Any, *, if_match: str | N
     schema = schema_for(caller.project, name)
     collection = schema.collection
     doc_id = _check_id(doc_id)
+    builtin.refuse_delete(collection)
     direct = _op_possible(caller, schema, "delete")
     has_relations = any(not field_type.stored_in_data for field_type, _ in schema.fields.values())
 

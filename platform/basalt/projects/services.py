@@ -126,7 +126,19 @@ def create_project_from_body(owner: Account, body: Any) -> Project:
 def create_project(owner: Account, name: Any) -> Project:
     project = Project.objects.create(name=_validate_name(name))
     _grant_role(Membership.objects.create(project=project, account=owner, role="owner"))
+    _create_builtin_collections(project)
     return project
+
+
+def _create_builtin_collections(project: Project) -> None:
+    """`users` and `roles` exist from the start, so schema and console show them before any sign-up."""
+    # Imported here: identity and documents import this area's models, so a module-level import cycles.
+    from basalt.identity.builtin import users_collection
+    from basalt.identity.builtin_roles import roles_collection
+
+    users_collection(project)
+    roles_collection(project)
+    project.refresh_from_db(fields=["schema_version"])  # the catalog bumped it on a locked copy
 
 
 @transaction.atomic

@@ -89,7 +89,7 @@ def test_within_box_including_across_the_antimeridian(coll):
 
 
 def test_related_to_stays_inside_the_project(coll, make_collection, make_project):
-    users = make_collection("users", {"name": {"type": "string"}})
+    users = make_collection("members", {"name": {"type": "string"}})
     alice, bob = add(users, {"name": "alice"}), add(users, {"name": "bob"})
     post = add(coll, {"title": "p"})
     relate(coll, "likes", post.id, alice.id)

@@ -38,6 +38,8 @@ class Compiler:
     def __init__(self, dialect: Dialect, collection: Any):
         self.d = dialect
         self.collection = collection
+        # The reader's principals, set by filters(): `$related_to` also needs its source readable.
+        self.principals: frozenset[str] | None = None
 
     # --- where --------------------------------------------------------------------------------
     def node(self, node: Node) -> Sql:
@@ -90,13 +92,26 @@ class Compiler:
 
     def related_to(self, node: RelatedTo) -> Sql:
         # Resolved inside SQL and scoped to the caller's project: another project's collection
-        # or document simply matches nothing, and parsing costs no query.
-        return (
+        # or document simply matches nothing, and parsing costs no query. The source document
+        # must be readable by the same principals, else the edges of a role (or any document)
+        # one may not read would leak; unreadable matches nothing, exactly like non-existent.
+        sql = (
             "id IN (SELECT r.to_id FROM basalt_relation r WHERE r.project_id = %s AND r.field = %s "
             "AND r.from_id = %s AND r.collection_id = (SELECT c.id FROM basalt_collection c "
-            "WHERE c.project_id = %s AND c.name = %s))",
-            [self.collection.project_id, node.field, node.id, self.collection.project_id, node.collection],
+            "WHERE c.project_id = %s AND c.name = %s)"
         )
+        params = [self.collection.project_id, node.field, node.id, self.collection.project_id, node.collection]
+        if self.principals is None:
+            return sql + ")", params
+        if not self.principals:
+            return FALSE, []
+        # Unqualified `read_principals` in the dialect's test binds to `src`, the innermost table.
+        readable, readable_params = self.d.principals(self.principals)
+        sql += (
+            " AND EXISTS (SELECT 1 FROM basalt_document src WHERE src.collection_id = r.collection_id "
+            f"AND src.id = r.from_id AND {readable}))"
+        )
+        return sql, [*params, *readable_params]
 
     def distance(self, near: Near) -> Sql:
         lat, lng = self.d.coordinate(near.field, "lat"), self.d.coordinate(near.field, "lng")
@@ -175,6 +190,7 @@ class Compiler:
         # The collection id is inlined (an integer from our own table) so PostgreSQL matches the
         # partial indexes' `WHERE collection_id = N` predicate.
         parts, params = [f"collection_id = {int(self.collection.pk)}"], []
+        self.principals = principals
         if principals is not None:
             if not principals:
                 parts.append(FALSE)

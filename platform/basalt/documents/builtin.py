@@ -1,0 +1,131 @@
+"""Built-in collections mirrored from identity rows: what the documents API may never write or loosen there.
+
+`users` and `roles` documents are written by the identity area in the same transaction as its
+own rows (EndUser, Role, memberships), which stay the source of truth for logins and per-request
+roles. A write through the documents API that touched those fields would leave the two apart
+(an orphan `users` document, an email the login row does not know, a self-verified address,
+membership nobody authorised), so the document services refuse them here, for every face and
+every key, the secret key included. Custom fields a developer declares stay writable under the
+collection's rules. Parse treats `_User` the same way: data-API writes go through user logic.
+Kept in this area (not looked up from identity) so the guard holds even if nothing registers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from basalt.core.errors import PermissionDenied, ValidationFailed
+from basalt.documents.models import Collection
+
+
+@dataclass(frozen=True)
+class Managed:
+    """One identity-owned collection: its identity fields and where clients change them instead."""
+
+    fields: frozenset[str]
+    acl_managed: bool
+    create_hint: str
+    update_hint: str
+    delete_hint: str
+
+
+MANAGED: dict[str, Managed] = {
+    "users": Managed(
+        fields=frozenset({"email", "username", "email_verified", "is_anonymous", "password"}),
+        # A user document's ACL is only its visibility; identity never reads it back.
+        acl_managed=False,
+        create_hint="End-users are created with POST /api/v1/auth/signup or /api/v1/auth/anonymous.",
+        update_hint=(
+            "Managed by identity: a user changes it with PATCH /api/v1/auth/me; the secret key uses "
+            "PATCH /api/v1/auth/users/{id}."
+        ),
+        delete_hint=(
+            "End-users are deleted with DELETE /api/v1/auth/me or, with the secret key, DELETE /api/v1/auth/users/{id}."
+        ),
+    ),
+    "roles": Managed(
+        fields=frozenset({"name", "users", "roles"}),
+        # The Role row's ACL decides who may change membership; the document only mirrors it.
+        acl_managed=True,
+        create_hint="Roles are created with POST /api/v1/roles (secret key).",
+        update_hint="Managed by the roles service: use /api/v1/roles/{name} and its users/roles sub-resources.",
+        delete_hint="Roles are deleted with DELETE /api/v1/roles/{name} (secret key).",
+    ),
+}
+
+# On `users`, these stay hidden from everyone but the user themself and the secret key (API.md §2).
+LOCKED_PROTECTED: dict[str, frozenset[str]] = {"users": frozenset({"email", "email_verified"})}
+
+
+def managed(collection: Collection) -> Managed | None:
+    if not collection.builtin:
+        return None
+    return MANAGED.get(collection.name)
+
+
+def refuse_create(collection: Collection) -> None:
+    rules = managed(collection)
+    if rules is not None:
+        raise PermissionDenied(rules.create_hint)
+
+
+def refuse_delete(collection: Collection) -> None:
+    rules = managed(collection)
+    if rules is not None:
+        raise PermissionDenied(rules.delete_hint)
+
+
+def refuse_identity_fields(collection: Collection, body: Any) -> None:
+    """400 naming every identity field the update body touches (nothing is written)."""
+    rules = managed(collection)
+    if rules is None or not isinstance(body, dict):
+        return
+    touched = [key for key in body if key in rules.fields or (key == "acl" and rules.acl_managed)]
+    if touched:
+        raise ValidationFailed(
+            message=rules.update_hint, details={str(key): [rules.update_hint] for key in sorted(touched)}
+        )
+
+
+def owner_sees_all(collection: Collection, caller_user_id: str | None, doc_id: str) -> bool:
+    """A user reads every field of their own `users` document (protected fields exempt the owner)."""
+    return bool(caller_user_id) and doc_id == caller_user_id and collection.builtin and collection.name == "users"
+
+
+def check_builtin_schema(
+    collection: Collection, before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]], protected: dict
+) -> None:
+    """Built-in rules can be tightened, never opened past safety: fields kept, secrets kept protected."""
+    if not collection.builtin:
+        return
+    errors: dict[str, list[str]] = {}
+    for name, definition in before.items():
+        if not definition.get("builtin"):
+            continue
+        if name not in after:
+            errors[f"fields.{name}"] = ["A built-in field cannot be removed."]
+        elif _without_flag(after[name]) != _without_flag(definition):
+            errors[f"fields.{name}"] = ["A built-in field cannot be changed."]
+    rules = managed(collection)
+    for name in sorted(rules.fields if rules else ()):
+        if name in after and name not in before:
+            errors[f"fields.{name}"] = ["Reserved for identity; it cannot be declared."]
+    locked = LOCKED_PROTECTED.get(collection.name, frozenset())
+    if locked:
+        # hidden_fields() hides a field when every entry that applies lists it, and `*` always
+        # applies: so `*` must list them and no other entry may leave them out.
+        if "*" not in protected:
+            errors["protected_fields"] = [f"'*' must keep {', '.join(sorted(locked))} protected."]
+        for principal, names in protected.items():
+            missing = locked - set(names)
+            if missing:
+                errors[f"protected_fields.{principal}"] = [
+                    f"{', '.join(sorted(missing))} stay protected: only the user and the secret key read them."
+                ]
+    if errors:
+        raise ValidationFailed(details=errors)
+
+
+def _without_flag(definition: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in definition.items() if key != "builtin"}
