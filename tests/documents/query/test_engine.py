@@ -202,3 +202,23 @@ def test_regex_queries_run_under_a_timeout_that_does_not_leak(coll):
         with connection.cursor() as cursor:
             cursor.execute("SHOW statement_timeout")
             assert cursor.fetchone()[0] == "0"
+
+
+def test_related_to_needs_the_source_document_readable_by_the_same_principals(coll, make_collection):
+    """The compiler checks the source's read ACL in SQL: unreadable and missing sources match nothing."""
+    members = make_collection("members", {"name": {"type": "string"}})
+    alice = add(members, {"name": "alice"})
+    open_post, closed_post = add(coll, {"title": "o"}, readers=["*"]), add(coll, {"title": "c"}, readers=["u1"])
+    for post in (open_post, closed_post):
+        relate(coll, "likes", post.id, alice.id)
+
+    def liked(post_id, principals):
+        where = {"$related_to": {"collection": "posts", "id": post_id, "field": "likes"}}
+        return ids(find(members, {"where": where}, principals)), ids(
+            find(members, {"where": {"$nor": [where]}}, principals)
+        )
+
+    assert liked(open_post.id, frozenset({"*"})) == ([alice.id], [])
+    assert liked(closed_post.id, frozenset({"*"})) == liked("missing", frozenset({"*"})) == ([], [alice.id])
+    assert liked(closed_post.id, frozenset({"*", "u1"})) == ([alice.id], [])
+    assert liked(closed_post.id, None) == ([alice.id], [])  # secret key

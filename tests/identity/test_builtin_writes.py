@@ -1,0 +1,174 @@
+"""T6: the documents API cannot bypass identity on the built-in `users` and `roles` collections.
+
+Every face (REST, batch, console) goes through the same document services, so each refusal is
+asserted over REST and batch, and always with the secret key too: it bypasses permissions and
+ACLs, never identity. A refusal changes nothing: no row, no change-log entry.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from basalt.documents import catalog
+from basalt.documents.models import ChangeLogEntry, Document
+from basalt.identity.models import EndUser, Role, RoleMember
+
+from .conftest import PASSWORD, declare_user_fields, key_client
+
+USERS = "/api/v1/collections/users/documents"
+ROLES = "/api/v1/collections/roles/documents"
+IDENTITY_FIELDS = {
+    "email": "forged@example.com",
+    "username": "forged_name",
+    "email_verified": True,
+    "is_anonymous": True,
+    "password": "Another-Passw0rd!",
+}
+
+
+def _log_size() -> int:
+    return ChangeLogEntry.objects.count()
+
+
+def _batch(client, *requests, transaction=False):
+    body = {"transaction": transaction, "requests": [dict(zip(("method", "path", "body"), r)) for r in requests]}
+    return client.post("/api/v1/batch", body, format="json")
+
+
+def _open_users_update(project) -> None:
+    """A developer opens `update` on `users` so users can edit their custom profile fields."""
+    declare_user_fields(project.project, {"nickname": {"type": "string", "max_length": 40}})
+    catalog.update_collection(
+        project.project,
+        "users",
+        {"permissions": {"get": ["authenticated"], "find": ["authenticated"], "update": ["authenticated"]}},
+    )
+
+
+def test_regression_secret_key_cannot_create_orphan_users_documents(project):
+    admin = key_client(project.secret)
+    before, log = Document.objects.count(), _log_size()
+    response = admin.post(USERS, {"email": "orphan@example.com", "username": "orphan"}, format="json")
+    assert response.status_code == 403, response.content
+    error = response.json()["error"]
+    assert error["code"] == "permission_denied" and "/api/v1/auth/signup" in error["message"]
+    batched = _batch(admin, ("POST", USERS, {"username": "orphan"}))
+    assert batched.status_code == 200 and batched.json()["results"][0]["status"] == 403
+    atomic = _batch(admin, ("POST", USERS, {}), transaction=True)
+    assert atomic.status_code == 403 and atomic.json()["error"]["details"]["index"] == 0
+    assert (Document.objects.count(), _log_size()) == (before, log)
+    assert not EndUser.objects.filter(project=project.project).exists()
+
+
+@pytest.mark.parametrize("field", sorted(IDENTITY_FIELDS))
+def test_regression_secret_key_cannot_change_identity_fields_of_a_users_document(project, user, field):
+    """The login row and the document never drift apart: the change is refused, nothing moves."""
+    admin = key_client(project.secret)
+    doc_before, log = Document.objects.get(pk=user.id).data, _log_size()
+    response = admin.patch(f"{USERS}/{user.id}", {field: IDENTITY_FIELDS[field]}, format="json")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "validation_failed" and field in error["details"]
+    assert "/api/v1/auth/" in error["message"]
+    batched = _batch(admin, ("PATCH", f"{USERS}/{user.id}", {field: IDENTITY_FIELDS[field]}))
+    assert batched.json()["results"][0]["status"] == 400
+    assert Document.objects.get(pk=user.id).data == doc_before and _log_size() == log
+    row = EndUser.objects.get(pk=user.id)
+    assert (row.email, row.email_verified, row.is_anonymous) == (user.email, False, False)
+    login = key_client(project.publishable).post(
+        "/api/v1/auth/login", {"email": user.email, "password": PASSWORD}, format="json"
+    )
+    assert login.status_code == 200
+
+
+def test_regression_opened_update_on_users_does_not_let_a_user_verify_their_own_email(project, user):
+    _open_users_update(project)
+    mine = f"{USERS}/{user.id}"
+    forged = user.client.patch(mine, {"email_verified": True, "nickname": "n"}, format="json")
+    assert forged.status_code == 400, forged.content
+    assert set(forged.json()["error"]["details"]) == {"email_verified"}
+    via_batch = _batch(user.client, ("PATCH", mine, {"email_verified": True}), transaction=True)
+    assert via_batch.status_code == 400 and via_batch.json()["error"]["details"]["index"] == 0
+    via_op = user.client.patch(mine, {"email": {"__op": "unset"}}, format="json")
+    assert via_op.status_code == 400
+    assert EndUser.objects.get(pk=user.id).email_verified is False
+    assert Document.objects.get(pk=user.id).data["email_verified"] is False
+    # Custom profile fields stay writable under the collection's rules, and identity sees them.
+    ok = user.client.patch(mine, {"nickname": "nick"}, format="json")
+    assert ok.status_code == 200, ok.content
+    assert user.client.get("/api/v1/auth/me").json()["nickname"] == "nick"
+
+
+def test_regression_users_documents_cannot_be_deleted_through_the_documents_api(project, user):
+    _open_users_update(project)
+    catalog.update_collection(project.project, "users", {"permissions": {"delete": ["authenticated"]}})
+    for client in (key_client(project.secret), user.client):
+        response = client.delete(f"{USERS}/{user.id}")
+        assert response.status_code == 403, response.content
+        assert "/api/v1/auth/" in response.json()["error"]["message"]
+        assert _batch(client, ("DELETE", f"{USERS}/{user.id}", None)).json()["results"][0]["status"] == 403
+    assert Document.objects.filter(pk=user.id).exists() and EndUser.objects.filter(pk=user.id).exists()
+    assert user.client.get("/api/v1/auth/me").status_code == 200
+
+
+def test_regression_role_membership_and_name_cannot_be_written_through_the_documents_api(project, signup):
+    """Role escalation by writing membership directly, even with the secret key or a writable role ACL."""
+    admin = key_client(project.secret)
+    member, outsider = signup(), signup()
+    created = admin.post(
+        "/api/v1/roles",
+        {"name": "team", "users": [member.id], "acl": {member.id: {"read": True, "write": True}}},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    role_id = created.json()["id"]
+    path = f"{ROLES}/{role_id}"
+    log = _log_size()
+    writes = [
+        {"users": {"__op": "add_relation", "ids": [outsider.id]}},
+        {"users": {"__op": "remove_relation", "ids": [member.id]}},
+        {"roles": {"__op": "add_relation", "ids": [role_id]}},
+        {"name": "admins"},
+        {"acl": {"*": {"read": True, "write": True}}},
+    ]
+    for body in writes:
+        response = admin.patch(path, body, format="json")
+        assert response.status_code == 400, (body, response.content)
+        assert "/api/v1/roles" in response.json()["error"]["message"]
+        # The collection grants no `update`; the role's own ACL does not open its document.
+        assert member.client.patch(path, body, format="json").status_code == 403
+        assert _batch(admin, ("PATCH", path, body)).json()["results"][0]["status"] == 400
+    assert admin.post(ROLES, {"name": "admins"}, format="json").status_code == 403
+    assert admin.delete(path).status_code == 403
+    assert _batch(admin, ("DELETE", path, None)).json()["results"][0]["status"] == 403
+    role = Role.objects.get(project=project.project, name="team")
+    assert list(RoleMember.objects.filter(role=role).values_list("user_id", flat=True)) == [member.id]
+    assert Document.objects.get(pk=role_id).data == {"name": "team"} and _log_size() == log
+    # The roles service is the way in, for those allowed by the role's ACL.
+    added = member.client.post("/api/v1/roles/team/users", {"ids": [outsider.id]}, format="json")
+    assert added.status_code == 200, added.content
+
+
+def test_custom_fields_of_roles_stay_writable_with_the_secret_key(project):
+    admin = key_client(project.secret)
+    role_id = admin.post("/api/v1/roles", {"name": "team"}, format="json").json()["id"]
+    catalog.update_collection(project.project, "roles", {"fields": {"label": {"type": "string"}}})
+    response = admin.patch(f"{ROLES}/{role_id}", {"label": "The team"}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["label"] == "The team" and response.json()["name"] == "team"
+
+
+def test_users_and_roles_exist_from_project_creation(project):
+    """Visible in the schema (and so the console) before the first sign-up or role."""
+    listed = key_client(project.secret).get("/api/v1/schema/collections").json()["results"]
+    builtin = {row["name"]: row for row in listed if row["builtin"]}
+    assert set(builtin) == {"users", "roles"}
+    assert {"email", "username", "email_verified", "is_anonymous"} <= set(builtin["users"]["fields"])
+    assert builtin["users"]["protected_fields"]["*"] == ["email", "email_verified", "is_anonymous"]
+    assert set(builtin["roles"]["fields"]) == {"name", "users", "roles"}
+    # Signing up later reuses the collection rather than racing to create another.
+    response = key_client(project.publishable).post(
+        "/api/v1/auth/signup", {"email": "first@example.com", "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 201
+    assert Document.objects.filter(collection__name="users", project=project.project).count() == 1
