@@ -30,7 +30,7 @@ pytestmark = pytest.mark.live
 EXAMPLES = int(os.environ.get("BASALT_FUZZ_EXAMPLES", "25"))
 # "user" (publishable key + an end-user's access token) is a third caller, left to runs by hand for time.
 CALLERS = os.environ.get("BASALT_FUZZ_CALLERS", "publishable,secret").split(",")
-# Which checks run (all but one, and one per-operation exception) is set, with reasons, in this file.
+# Which checks run, and the few exceptions with their reasons, are set in this file.
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 
 
