@@ -172,3 +172,17 @@ def test_users_and_roles_exist_from_project_creation(project):
     )
     assert response.status_code == 201
     assert Document.objects.filter(collection__name="users", project=project.project).count() == 1
+
+
+def test_membership_bodies_refuse_unknown_keys_and_change_nothing(project, signup):
+    """Found by contract fuzzing once identity joined the project OpenAPI: the schema says no extra keys."""
+    admin = key_client(project.secret)
+    member = signup()
+    admin.post("/api/v1/roles", {"name": "team"}, format="json")
+    admin.post("/api/v1/roles", {"name": "child"}, format="json")
+    users = admin.post("/api/v1/roles/team/users", {"ids": [member.id], "acl": {}}, format="json")
+    roles = admin.post("/api/v1/roles/team/roles", {"names": ["child"], "extra": 1}, format="json")
+    assert users.status_code == roles.status_code == 400
+    assert admin.get("/api/v1/roles/team").json()["users"] == []
+    assert admin.get("/api/v1/roles/team").json()["roles"] == []
+    assert admin.patch("/api/v1/roles/team").status_code == 200  # an empty PATCH changes nothing

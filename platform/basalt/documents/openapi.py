@@ -260,9 +260,18 @@ def _collection_components(schema: Schema, bases: dict[str, str]) -> dict[str, A
     }
 
 
+def _identity_fragment() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Identity's auth and roles routes (imported late: identity builds on this area, not the reverse)."""
+    from basalt.identity import openapi as identity
+
+    return identity.paths(), identity.components(), identity.security_schemes()
+
+
 def build_document(schemas: list[Schema] | None = None, title: str = "Basalt data API") -> dict[str, Any]:
     """Without schemas: the generic platform document; with them: typed paths per collection."""
-    components = _common_components()
+    identity_paths, identity_components, identity_schemes = _identity_fragment()
+    # Identity's names are reserved first, so a collection such as `role` or `me` gets a fresh stem.
+    components = {**identity_components, **_common_components()}
     paths: dict[str, Any] = {}
     bases = _component_bases([schema.name for schema in schemas or []], set(components))
     for schema in sorted(schemas or [], key=lambda s: s.name):
@@ -283,6 +292,7 @@ def build_document(schemas: list[Schema] | None = None, title: str = "Basalt dat
         collection_param = {"name": "collection", "in": "path", "required": True, "schema": {"type": "string"}}
         for item in paths.values():
             item["parameters"] = [collection_param, *item.get("parameters", [])]
+    paths.update(identity_paths)
     paths["/api/v1/batch"] = {
         "post": {
             "operationId": "batch",
@@ -304,6 +314,7 @@ def build_document(schemas: list[Schema] | None = None, title: str = "Basalt dat
             "securitySchemes": {
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                **identity_schemes,
             },
         },
     }

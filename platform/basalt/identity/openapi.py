@@ -29,6 +29,7 @@ def _op(
     errors: tuple[int, ...] = (400, 401),
     bearer: bool = False,
     tag: str = "auth",
+    body_required: bool = True,
 ) -> dict[str, Any]:
     status, schema = ok
     response: dict[str, Any] = {"description": "OK"}
@@ -40,7 +41,7 @@ def _op(
         "responses": {str(status): response, **_errors(*errors)},
     }
     if body is not None:
-        operation["requestBody"] = {"required": True, **_json(body)}
+        operation["requestBody"] = {"required": body_required, **_json(body)}
     if bearer:
         operation["security"] = [{"apiKey": [], "bearer": []}]
     return operation
@@ -95,8 +96,14 @@ def paths() -> dict[str, Any]:
         "/api/v1/roles/{name}": {
             "parameters": role,
             "get": _op("getRole", ok=(200, "Role"), errors=(401, 404), tag="roles"),
+            # An empty PATCH changes nothing and is answered with the role.
             "patch": _op(
-                "updateRole", body="RoleUpdate", ok=(200, "Role"), errors=(400, 401, 403, 404, 409), tag="roles"
+                "updateRole",
+                body="RoleUpdate",
+                ok=(200, "Role"),
+                errors=(400, 401, 403, 404, 409),
+                tag="roles",
+                body_required=False,
             ),
             "delete": _op("deleteRole", ok=(204, None), errors=(401, 403, 404), tag="roles"),
         },
@@ -149,8 +156,9 @@ def components() -> dict[str, Any]:
         ),
         "LogIn": _obj({"email": EMAIL, "username": STR, "password": PASSWORD}, ["password"]),
         "Refresh": _obj({"refresh_token": STR}, ["refresh_token"]),
-        "Email": _obj({"email": EMAIL}, ["email"]),
-        "EmailOptional": _obj({"email": EMAIL}),
+        # The mail requests ignore other keys (the answer is 202 whatever the account), so say so.
+        "Email": _obj({"email": EMAIL}, ["email"], extra=True),
+        "EmailOptional": _obj({"email": EMAIL}, extra=True),
         "Code": _obj({"token": STR}, ["token"]),
         "ResetConfirm": _obj({"token": STR, "password": PASSWORD}, ["token", "password"]),
         "MeUpdate": _obj(

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from rest_framework.response import Response
 
+from basalt.core.errors import ValidationFailed
 from basalt.identity import roles
 from basalt.projects.api.base import DataAPIView
 
 
 def _list_field(data, name: str):
+    """The one list a membership body carries; other keys are refused, as the contract says."""
+    if isinstance(data, dict) and set(data) - {name}:
+        raise ValidationFailed(details={str(key)[:64]: ["Unknown field."] for key in sorted(set(data) - {name})[:20]})
     return data.get(name) if isinstance(data, dict) else None
 
 
