@@ -3,9 +3,10 @@
 EndUser rows stay the source of truth (passwords, sessions, flags); each write to one rewrites
 its `users` document in the same transaction, with a change-log entry, so `find`, `get`,
 `expand` and realtime on `users` go through the documents area's one decision point. `email`,
-`email_verified` and `is_anonymous` are protected from every non-secret caller there (a user
-reads their own through `/auth/me`). Custom user fields are declared on the `users` schema and
-validated with the documents field types.
+`email_verified` and `is_anonymous` are protected from every non-secret caller but the user
+themself (the owner rule in `basalt.documents.access.hidden_for`), and the documents API can
+never write identity fields (`basalt.documents.builtin`). Custom user fields are declared on
+the `users` schema and validated with the documents field types.
 """
 
 from __future__ import annotations
