@@ -186,3 +186,48 @@ def test_membership_bodies_refuse_unknown_keys_and_change_nothing(project, signu
     assert admin.get("/api/v1/roles/team").json()["users"] == []
     assert admin.get("/api/v1/roles/team").json()["roles"] == []
     assert admin.patch("/api/v1/roles/team").status_code == 200  # an empty PATCH changes nothing
+
+
+def test_resending_current_identity_values_is_a_no_op(project, user):
+    """A form or SDK that sends the whole document back may repeat identity fields unchanged."""
+    admin = key_client(project.secret)
+    declare_user_fields(project.project, {"nickname": {"type": "string"}})
+    body = {"email": user.email, "email_verified": False, "is_anonymous": False, "nickname": "kept"}
+    response = admin.patch(f"{USERS}/{user.id}", body, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["nickname"] == "kept" and response.json()["email"] == user.email
+    role = admin.post("/api/v1/roles", {"name": "team", "acl": {"*": {"read": True}}}, format="json").json()
+    catalog.update_collection(project.project, "roles", {"fields": {"label": {"type": "string"}}})
+    same = admin.patch(f"{ROLES}/{role['id']}", {"name": "team", "acl": role["acl"], "label": "L"}, format="json")
+    assert same.status_code == 200, same.content
+
+
+def test_regression_identity_field_guesses_are_not_an_oracle_for_a_writer_who_cannot_read_them(project, signup):
+    """A caller given write on someone's user document still cannot test a guess of their email."""
+    victim, attacker = signup(), signup()
+    _open_users_update(project)
+    acl = {"*": {"read": True}, victim.id: {"read": True, "write": True}, attacker.id: {"write": True}}
+    assert key_client(project.secret).patch(f"{USERS}/{victim.id}", {"acl": acl}, format="json").status_code == 200
+    right = attacker.client.patch(f"{USERS}/{victim.id}", {"email": victim.email}, format="json")
+    wrong = attacker.client.patch(f"{USERS}/{victim.id}", {"email": "nope@example.com"}, format="json")
+    assert right.status_code == wrong.status_code == 400
+    assert right.json() == wrong.json()
+    assert attacker.client.patch(f"{USERS}/{victim.id}", {"nickname": "x"}, format="json").status_code == 200
+
+
+def test_console_edits_custom_user_fields_but_not_identity_fields(project, user, client):
+    """The console face goes through the same service: its full-document form round-trips."""
+    from django.urls import reverse
+
+    declare_user_fields(project.project, {"nickname": {"type": "string"}})
+    client.force_login(project.owner, backend="django.contrib.auth.backends.ModelBackend")
+    url = reverse("console:document", args=[project.project.ref, "users", user.id])
+    assert client.get(url).status_code == 200
+    form = {"email": user.email, "email_verified": "false", "is_anonymous": "false", "nickname": "from console"}
+    saved = client.post(url, form)
+    assert saved.status_code == 302, saved.content[:2000]
+    assert Document.objects.get(pk=user.id).data["nickname"] == "from console"
+    forged = client.post(url, {**form, "email_verified": "true"})
+    assert forged.status_code == 400 and b"/api/v1/auth/" in forged.content
+    assert EndUser.objects.get(pk=user.id).email_verified is False
+    assert client.post(reverse("console:document_new", args=[project.project.ref, "users"]), form).status_code == 403

@@ -76,16 +76,44 @@ def refuse_delete(collection: Collection) -> None:
         raise PermissionDenied(rules.delete_hint)
 
 
-def refuse_identity_fields(collection: Collection, body: Any) -> None:
-    """400 naming every identity field the update body touches (nothing is written)."""
+def refuse_identity_fields(
+    collection: Collection, body: Any, data: dict[str, Any], acl: dict[str, Any], hidden: frozenset[str]
+) -> Any:
+    """The body without identity fields that restate the current value; 400 if any would change.
+
+    Resending the current value is a no-op (a form or SDK that sends the whole document back);
+    changing, unsetting or operating on one is refused and names each field. Nothing is written.
+    A field hidden from the caller is always refused, so 200-vs-400 cannot test a guess of it."""
     rules = managed(collection)
     if rules is None or not isinstance(body, dict):
-        return
-    touched = [key for key in body if key in rules.fields or (key == "acl" and rules.acl_managed)]
-    if touched:
+        return body
+    changed: list[str] = []
+    unchanged: set[str] = set()
+    for key, value in body.items():
+        if key in rules.fields:
+            if key in data and key not in hidden and _same(value, data[key]):
+                unchanged.add(key)
+            else:
+                changed.append(key)
+        elif key == "acl" and rules.acl_managed:
+            if _same(value, acl):
+                unchanged.add(key)
+            else:
+                changed.append(key)
+    if changed:
         raise ValidationFailed(
-            message=rules.update_hint, details={str(key): [rules.update_hint] for key in sorted(touched)}
+            message=rules.update_hint, details={str(key): [rules.update_hint] for key in sorted(changed)}
         )
+    return {key: value for key, value in body.items() if key not in unchanged} if unchanged else body
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality: unlike Python's, true is not 1 (recursively)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
 
 
 def owner_sees_all(collection: Collection, caller_user_id: str | None, doc_id: str) -> bool:

@@ -177,9 +177,10 @@ def update_document(caller: Caller, name: Any, doc_id: Any, body: Any, *, if_mat
         current = store.fetch(collection.id, doc_id, for_update=True)
         doc = _locked_for_write(caller, schema, doc_id, "update", direct, current, if_match)
         # After the access check, so callers who may not write it still get their 403/404.
-        builtin.refuse_identity_fields(collection, body)
+        hidden = access.hidden_for(caller, collection, doc.id)
+        body_left = builtin.refuse_identity_fields(collection, body, doc.data, doc.acl, hidden)
+        changes = apply_update(schema, doc.data, body_left)
         before = render(schema, doc)
-        changes = apply_update(schema, doc.data, body)
         if changes.acl_given:
             doc.acl = access.validate_acl(changes.acl)
             doc.read_principals, doc.write_principals = access.acl_principals(doc.acl)
