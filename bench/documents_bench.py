@@ -83,10 +83,14 @@ def manage(env: dict[str, str], *args: str) -> str:
     ).stdout
 
 
-def request(port: int, method: str, path: str, key: str, body: dict | None = None) -> tuple[int, dict]:
+def request(
+    port: int, method: str, path: str, key: str, body: dict | None = None, token: str | None = None
+) -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(f"http://{HOST}:{port}{path}", data=data, method=method)
     req.add_header("X-API-Key", key)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
     if data is not None:
         req.add_header("Content-Type", "application/json")
     try:
@@ -180,8 +184,26 @@ def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
     raise SystemExit("server did not become ready")
 
 
-def seed_documents(db: str, collection_id: int, project_id: int, count: int) -> None:
+# Mixed ACLs for the signed-in scenario: a fifth of the documents each readable by everyone, by
+# role r1, by roles r2/r3, by the bench user alone, and by a role the user does not hold.
+MIXED_ACL_SQL = """CASE (g / 100) % 5
+  WHEN 0 THEN '{{"*": {{"read": true}}}}'::jsonb
+  WHEN 1 THEN '{{"role:r1": {{"read": true}}}}'::jsonb
+  WHEN 2 THEN '{{"role:r2": {{"read": true}}, "role:r3": {{"read": true}}}}'::jsonb
+  WHEN 3 THEN '{{"{uid}": {{"read": true, "write": true}}}}'::jsonb
+  ELSE '{{"role:outsiders": {{"read": true}}}}'::jsonb END"""
+MIXED_READERS_SQL = """CASE (g / 100) % 5
+  WHEN 0 THEN '["*"]'::jsonb WHEN 1 THEN '["role:r1"]'::jsonb WHEN 2 THEN '["role:r2", "role:r3"]'::jsonb
+  WHEN 3 THEN '["{uid}"]'::jsonb ELSE '["role:outsiders"]'::jsonb END"""
+
+
+def seed_documents(db: str, collection_id: int, project_id: int, count: int, user_id: str | None = None) -> None:
     """Insert documents in SQL batches in the app's stored form (much faster than the API)."""
+    acl, readers, writers = "'{}'::jsonb", "'[]'::jsonb", "'[]'::jsonb"
+    if user_id:
+        acl = MIXED_ACL_SQL.format(uid=user_id)
+        readers = MIXED_READERS_SQL.format(uid=user_id)
+        writers = f"CASE (g / 100) % 5 WHEN 3 THEN '[\"{user_id}\"]'::jsonb ELSE '[]'::jsonb END"
     batch = 200_000
     for start in range(0, count, batch):
         stop = min(count, start + batch)
@@ -191,10 +213,30 @@ def seed_documents(db: str, collection_id: int, project_id: int, count: int) -> 
             "write_principals, created_by, created_at, updated_at, version) "
             f"SELECT substr(md5('doc' || g::text), 1, 20), {project_id}, {collection_id}, "
             "jsonb_build_object('title', 'item ' || g, 'tag', 't' || (g % 100), 'n', (g * 7919) % 100000), "
-            "'{}'::jsonb, '[]'::jsonb, '[]'::jsonb, NULL, now() - g * interval '1 ms', now() - g * interval '1 ms', 1 "
+            f"{acl}, {readers}, {writers}, NULL, now() - g * interval '1 ms', now() - g * interval '1 ms', 1 "
             f"FROM generate_series({start + 1}, {stop}) g",
         )
     psql(db, "ANALYZE basalt_document")
+
+
+BENCH_USER = {"email": "reader@example.com", "password": "a long bench passphrase 42"}
+
+
+def sign_up_with_roles(port: int, publishable: str, secret: str) -> str:
+    """An end-user holding roles r1, r2 and r3, and a collection only signed-in users may query."""
+    status, body = request(port, "POST", "/api/v1/auth/signup", publishable, BENCH_USER)
+    assert status == 201, (status, body)
+    user_id = body["user"]["id"]
+    for role in ("r1", "r2", "r3", "outsiders"):
+        status, created = request(port, "POST", "/api/v1/roles", secret, {"name": role})
+        assert status == 201, (status, created)
+        if role != "outsiders":
+            status, added = request(port, "POST", f"/api/v1/roles/{role}/users", secret, {"ids": [user_id]})
+            assert status in (200, 201), (status, added)
+    rules = {op: ["authenticated"] for op in ("get", "find", "count")}
+    status, body = request(port, "PATCH", "/api/v1/schema/collections/items", secret, {"permissions": rules})
+    assert status == 200, (status, body)
+    return user_id
 
 
 def wrk(port: int, lua: str, duration: int, connections: int, threads: int = 2) -> dict:
@@ -264,10 +306,12 @@ end
 """
 
 
-def lua_find(key: str) -> str:
+def lua_find(key: str, token: str | None = None) -> str:
     # where={"tag":"tN"}&order=-n&limit=20, URL-encoded; N varies so the cache of one answer doesn't help
+    bearer = f'wrk.headers["Authorization"] = "Bearer {token}"' if token else ""
     return f"""
 wrk.headers["X-API-Key"] = "{key}"
+{bearer}
 math.randomseed(os.time())
 request = function()
   local tag = math.random(0, 99)
@@ -329,13 +373,19 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--server", default=os.environ.get("BENCH_SERVER", "granian"))
     parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "2")))
-    parser.add_argument("--only", choices=["create", "get", "find"], action="append")
+    parser.add_argument("--only", choices=["create", "get", "find", "find_user"], action="append")
+    parser.add_argument(
+        "--as-user",
+        action="store_true",
+        help="also find as a signed-in user holding 3 roles over documents with mixed ACLs (op find_user)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     if not shutil.which("wrk") or not shutil.which("pgbench"):
         raise SystemExit("needs wrk and pgbench on PATH (apt-get install wrk postgresql-client)")
-    ops = args.only or ["create", "get", "find"]
+    ops = args.only or ["create", "get", "find"] + (["find_user"] if args.as_user else [])
+    args.as_user = args.as_user or "find_user" in ops
 
     db, pgb_db = "basalt_bench_docs", "basalt_bench_pgbench"
     data_dir = tempfile.mkdtemp(prefix="basalt-bench-")
@@ -370,11 +420,14 @@ def main() -> None:
             },
         )
         assert status == 201, (status, body)
+        user_id = None
+        if args.as_user:
+            user_id = sign_up_with_roles(port, keys["publishable_key"]["key"], secret)
         collection_id = int(
             psql(db, f"SELECT id FROM basalt_collection WHERE project_id = {project_id} AND name = 'items'")
         )
         started = time.monotonic()
-        seed_documents(db, collection_id, project_id, args.docs)
+        seed_documents(db, collection_id, project_id, args.docs, user_id)
         print(f"seeded {args.docs} documents in {time.monotonic() - started:.1f}s", flush=True)
         started = time.monotonic()
         status, body = request(
@@ -407,6 +460,21 @@ def main() -> None:
         recreate_database(pgb_db)
         baseline = pgbench(pgb_db, args.duration, args.connections)
         scripts = {"create": lua_create(secret), "get": lua_get(secret, ids_file), "find": lua_find(secret)}
+        if args.as_user:
+            publishable = keys["publishable_key"]["key"]
+            status, login = request(port, "POST", "/api/v1/auth/login", publishable, BENCH_USER)
+            assert status == 200, (status, login)
+            token = login["access_token"]
+            status, probe = request(
+                port,
+                "GET",
+                "/api/v1/collections/items/documents?where=%7B%22tag%22%3A%22t7%22%7D&order=-n&limit=20&count=true",
+                publishable,
+                token=token,
+            )
+            assert status == 200 and len(probe["results"]) == 20, (status, probe)
+            print(f"signed-in user sees {probe['count']} of the t7 documents", flush=True)
+            scripts["find_user"] = lua_find(publishable, token)
         for op in ops:
             wrk(port, scripts[op], 3, args.connections)  # warm-up: connections, caches, JIT-less Python paths
             results[op] = wrk(port, scripts[op], args.duration, args.connections)
@@ -426,7 +494,7 @@ def main() -> None:
 
     print(f"\nserver={args.server} workers={args.workers} docs={args.docs} connections={args.connections}")
     print(f"pgbench insert {baseline['insert']:.0f} tps, select-only {baseline['select_only']:.0f} tps")
-    ratio_base = {"create": baseline["insert"], "get": baseline["select_only"], "find": None}
+    ratio_base = {"create": baseline["insert"], "get": baseline["select_only"], "find": None, "find_user": None}
     print(f"{'op':<8}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'ratio':>8}   half-load: req/s p99 ms  errors")
     for op, row in results.items():
         ratio = f"{row['rps'] / ratio_base[op]:.3f}" if ratio_base[op] else "-"
