@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import uuid
+
 import httpx
 import pytest
 
@@ -32,21 +35,19 @@ def test_operation_name_of_the_wrong_type_is_refused_not_a_500(http, post_id, op
 
 def test_dates_before_year_1000_keep_four_digit_years_and_sort_in_time_order(http):
     """Year 183 was rendered "183-10-17T…": not RFC 3339, and stored text sorted after year 2000."""
-    early = http.post(
-        "/api/v1/collections/posts/documents", json={"title": "early", "due": "0183-10-17T23:59:16+16:13"}
-    )
-    late = http.post("/api/v1/collections/posts/documents", json={"title": "late", "due": "2000-01-01T00:00:00Z"})
+    tag = uuid.uuid4().hex[:10]
+    posts = "/api/v1/collections/posts/documents"
+    early = http.post(posts, json={"title": f"early-{tag}", "due": "0183-10-17T23:59:16+16:13"})
+    late = http.post(posts, json={"title": f"late-{tag}", "due": "2000-01-01T00:00:00Z"})
     assert early.status_code == late.status_code == 201
     assert early.json()["due"] == "0183-10-17T07:46:16.000Z"
-    page = http.get(
-        "/api/v1/collections/posts/documents",
-        params={"where": '{"title": {"$in": ["early", "late"]}}', "order": "due"},
-    ).json()
-    assert [doc["title"] for doc in page["results"]] == ["early", "late"]
-    before = http.get(
-        "/api/v1/collections/posts/documents", params={"where": '{"due": {"$lt": "1000-01-01T00:00:00Z"}}'}
-    ).json()
-    assert [doc["title"] for doc in before["results"]] == ["early"]
+    mine = {"title": {"$in": [f"early-{tag}", f"late-{tag}"]}}
+    page = http.get(posts, params={"where": json.dumps(mine), "order": "due"}).json()
+    assert [doc["title"] for doc in page["results"]] == [f"early-{tag}", f"late-{tag}"]
+    before = {**mine, "due": {"$lt": "1000-01-01T00:00:00Z"}}
+    assert [doc["title"] for doc in http.get(posts, params={"where": json.dumps(before)}).json()["results"]] == [
+        f"early-{tag}"
+    ]
 
 
 def test_405_names_the_allowed_methods(http, post_id):

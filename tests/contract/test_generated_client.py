@@ -152,7 +152,9 @@ def test_generated_client_round_trips_every_field_type(client_package, live_proj
 
     page = query_posts.sync(
         client=client,
-        body=models.Query(where=models.QueryWhere.from_dict({"kind": "link", "score": {"$gte": 6}}), limit=10),
+        body=models.Query(
+            where=models.QueryWhere.from_dict({"author": author.id, "kind": "link", "score": {"$gte": 6}}), limit=10
+        ),
     )
     assert [doc.id for doc in page.results] == [post.id]
     assert page.next_cursor is None

@@ -172,7 +172,7 @@ def test_errors_are_typed_from_the_json_contract(client, admin, project):
     assert duplicate.value.status == 409 and isinstance(duplicate.value, basalt_sdk.ConflictError)
 
 
-def test_access_token_acts_as_the_signed_in_end_user(client, project):
+def test_access_token_acts_as_the_signed_in_end_user(client, admin, project):
     members = client.collection("sdk_members")
     with pytest.raises(basalt_sdk.PermissionDeniedError):
         members.create({"title": "anonymous"})
@@ -185,9 +185,11 @@ def test_access_token_acts_as_the_signed_in_end_user(client, project):
     assert signup.status_code == 201, signup.text
     user_id = signup.json()["user"]["id"]
     client.access_token = signup.json()["access_token"]
-    mine = members.create({"title": "mine"})
+    title = f"mine-{uuid.uuid4().hex[:8]}"
+    mine = members.create({"title": title})
     assert mine.acl == {user_id: {"read": True, "write": True}}
-    assert [doc.id for doc in members.iterate()] == [mine.id]
+    assert [doc.id for doc in members.iterate({"title": title})] == [mine.id]
+    assert admin.collection("sdk_members").get(mine.id)["title"] == title
     client.access_token = "not.a.token"
     with pytest.raises(basalt_sdk.AuthenticationError) as forged:
         members.find()
