@@ -86,3 +86,55 @@ class LimitsForm(forms.Form):
             self.fields[name] = forms.IntegerField(
                 label=LIMIT_LABELS.get(name, name), help_text=f"1 – {ceiling:,}", required=True
             )
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label="Email to invite", max_length=254)
+    role = forms.ChoiceField(label="Role", choices=[(role, role.capitalize()) for role in ROLES], initial="developer")
+
+
+AUTH_BOOLEANS = ("password_reject_common", "require_verified_email_for_login", "anonymous_enabled", "sign_up_enabled")
+
+
+class AuthSettingsForm(forms.Form):
+    """The identity `auth` section as one form; bounds are the service's, which re-checks them."""
+
+    password_min_length = forms.IntegerField(label="Minimum password length", help_text="6 – 128 characters")
+    password_require_classes = forms.MultipleChoiceField(
+        label="Passwords must contain",
+        required=False,
+        choices=[("lower", "Lowercase"), ("upper", "Uppercase"), ("digit", "Digit"), ("symbol", "Symbol")],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    password_reject_common = forms.BooleanField(label="Reject common passwords", required=False)
+    access_token_ttl = forms.IntegerField(label="Access token lifetime (seconds)", help_text="60 – 86,400 (1 day)")
+    refresh_token_ttl = forms.IntegerField(
+        label="Refresh token lifetime (seconds)", help_text="3,600 – 31,536,000 (365 days)"
+    )
+    require_verified_email_for_login = forms.BooleanField(label="Require a verified email to sign in", required=False)
+    anonymous_enabled = forms.BooleanField(label="Allow anonymous sign-in", required=False)
+    sign_up_enabled = forms.BooleanField(label="Allow end-user sign-up", required=False)
+    verify_url = forms.CharField(
+        label="Email verification link",
+        required=False,
+        max_length=600,
+        help_text="Absolute URL in your app; {token} is replaced. Empty: the email carries the bare token.",
+    )
+    reset_url = forms.CharField(
+        label="Password reset link",
+        required=False,
+        max_length=600,
+        help_text="Absolute URL in your app; {token} is replaced.",
+    )
+
+    def __init__(self, *args, read_only: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.disabled = read_only
+
+    def section(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["password_require_classes"] = list(data["password_require_classes"])
+        data["verify_url"] = data["verify_url"].strip()
+        data["reset_url"] = data["reset_url"].strip()
+        return data

@@ -3,7 +3,7 @@
 from django.urls import re_path
 
 from console.security import secure_page
-from console.views import auth, data, projects, reference, roles, schema, settings, usage, users
+from console.views import auth, data, invitations, projects, reference, roles, schema, settings, usage, users
 
 app_name = "console"
 
@@ -31,10 +31,18 @@ urlpatterns = [
     page(rf"^{REF}/settings/name/?$", settings.rename, "rename"),
     page(rf"^{REF}/settings/cors/?$", settings.change_cors, "cors"),
     page(rf"^{REF}/settings/limits/?$", settings.change_limits, "limits"),
+    page(rf"^{REF}/settings/auth/?$", settings.change_auth, "auth_settings"),
     page(rf"^{REF}/settings/delete/?$", settings.delete, "delete"),
     page(rf"^{REF}/members/?$", settings.members, "members"),
     page(rf"^{REF}/members/(?P<member_id>[0-9]{{1,18}})/role/?$", settings.member_role, "member_role"),
     page(rf"^{REF}/members/(?P<member_id>[0-9]{{1,18}})/remove/?$", settings.member_remove, "member_remove"),
+    page(rf"^{REF}/invitations/?$", settings.invite, "invite_create"),
+    page(
+        rf"^{REF}/invitations/(?P<invitation_id>inv_[a-z0-9]{{1,28}})/revoke/?$",
+        settings.invitation_revoke,
+        "invitation_revoke",
+    ),
+    page(r"^invite/(?P<token>[A-Za-z0-9_-]{1,100})/?$", invitations.invite, "invite"),
     page(rf"^{REF}/schema/?$", schema.schema_list, "schema"),
     page(rf"^{REF}/schema/{NAME}/?$", schema.collection_detail, "collection"),
     page(rf"^{REF}/schema/{NAME}/fields/?$", schema.field_add, "field_add"),

@@ -59,8 +59,9 @@ def sign_in(request: HttpRequest) -> HttpResponse:
 def sign_up(request: HttpRequest) -> HttpResponse:
     if not settings.CONSOLE_SIGNUP_OPEN:
         return page(request, "console/auth/signup_closed.html", status=403)
-    form = SignUpForm(request.POST or None)
-    context = {"form": form}
+    form = SignUpForm(request.POST or None, initial={"email": request.GET.get("email", "")[:254]})
+    # `next` brings an invitee back to the invitation they followed.
+    context = {"form": form, "next": request.POST.get("next") or request.GET.get("next", "")}
     if request.method != "POST":
         return page(request, "console/auth/signup.html", context)
     if not form.is_valid():
@@ -78,7 +79,7 @@ def sign_up(request: HttpRequest) -> HttpResponse:
     if not account.is_active:
         return page(request, "console/auth/signup_confirm.html", {"email": account.email})
     login(request, account, backend="django.contrib.auth.backends.ModelBackend")
-    return redirect("console:projects")
+    return redirect(_next_url(request))
 
 
 @require_POST

@@ -8,8 +8,20 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from basalt.core.errors import BasaltError
-from basalt.projects import services
-from console.forms import CorsForm, DeleteProjectForm, LimitsForm, MemberForm, ProjectNameForm, RoleForm
+from basalt.identity.auth_settings import DEFAULTS as AUTH_DEFAULTS
+from basalt.projects import invitations, services
+from basalt.projects.api.views import accept_url
+from console.forms import (
+    AUTH_BOOLEANS,
+    AuthSettingsForm,
+    CorsForm,
+    DeleteProjectForm,
+    InviteForm,
+    LimitsForm,
+    MemberForm,
+    ProjectNameForm,
+    RoleForm,
+)
 from console.views.common import ProjectAccess, attach_errors, page, project_context, project_view
 
 
@@ -24,7 +36,12 @@ def _settings_page(request: HttpRequest, access: ProjectAccess, status: int = 20
         or CorsForm(initial={"cors_origins": "\n".join(current.get("cors_origins", []))}),
         limits_form=forms.get("limits_form") or LimitsForm(initial=current.get("limits", {})),
         delete_form=forms.get("delete_form") or DeleteProjectForm(),
-        extra_sections={key: value for key, value in current.items() if key not in ("cors_origins", "limits")},
+        auth_form=forms.get("auth_form")
+        or AuthSettingsForm(
+            initial={**AUTH_DEFAULTS, **(current.get("auth") or {})}, read_only=not access.can["manage_settings"]
+        ),
+        auth_booleans=AUTH_BOOLEANS,
+        extra_sections={key: value for key, value in current.items() if key not in ("cors_origins", "limits", "auth")},
     )
     return page(request, "console/projects/settings.html", context, status=status)
 
@@ -87,6 +104,24 @@ def change_limits(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
 
 @require_POST
 @project_view
+def change_auth(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
+    form = AuthSettingsForm(request.POST)
+    if form.is_valid():
+        try:
+            # The whole section in one call: the validator refuses it before anything is stored.
+            services.change_project_settings(request.user, access.project.ref, {"auth": form.section()})
+        except BasaltError as exc:
+            if exc.status == 403:
+                raise
+            attach_errors(form, exc, {f"auth.{name}": name for name in form.fields})
+        else:
+            messages.success(request, "Auth settings saved.")
+            return redirect("console:settings", access.project.ref)
+    return _settings_page(request, access, status=400, auth_form=form)
+
+
+@require_POST
+@project_view
 def delete(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     form = DeleteProjectForm(request.POST)
     form.is_valid()
@@ -106,7 +141,11 @@ def delete(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
 
 
 def _members_page(
-    request: HttpRequest, access: ProjectAccess, form: MemberForm | None = None, status: int = 200
+    request: HttpRequest,
+    access: ProjectAccess,
+    form: MemberForm | None = None,
+    status: int = 200,
+    invite_form: InviteForm | None = None,
 ) -> HttpResponse:
     members = services.list_members(request.user, access.project.ref)
     context = project_context(
@@ -115,6 +154,8 @@ def _members_page(
         tab="members",
         members=members,
         form=form or MemberForm(),
+        invite_form=invite_form or InviteForm(),
+        invitations=invitations.list_invitations(request.user, access.project.ref),
         role_choices=RoleForm.base_fields["role"].choices,
     )
     return page(request, "console/projects/members.html", context, status=status)
@@ -184,3 +225,43 @@ def _safe_members(request: HttpRequest, access: ProjectAccess) -> list:
         return services.list_members(request.user, access.project.ref)
     except BasaltError:
         return []
+
+
+# --- invitations -------------------------------------------------------------------------------
+
+
+@require_POST
+@project_view
+def invite(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
+    form = InviteForm(request.POST)
+    if form.is_valid():
+        try:
+            invitation = invitations.invite_member(
+                request.user,
+                access.project.ref,
+                form.cleaned_data["email"],
+                form.cleaned_data["role"],
+                accept_url=accept_url(request),
+            )
+        except BasaltError as exc:
+            if exc.status == 403:
+                raise
+            attach_errors(form, exc)
+        else:
+            messages.success(request, f"Invitation sent to {invitation.email} ({invitation.role}).")
+            return redirect("console:members", access.project.ref)
+    return _members_page(request, access, status=400, invite_form=form)
+
+
+@require_POST
+@project_view
+def invitation_revoke(request: HttpRequest, access: ProjectAccess, invitation_id: str) -> HttpResponse:
+    try:
+        invitation = invitations.revoke_invitation(request.user, access.project.ref, invitation_id)
+    except BasaltError as exc:
+        if exc.status in (403, 404):
+            raise
+        messages.error(request, exc.message)
+        return redirect("console:members", access.project.ref)
+    messages.success(request, f"Invitation to {invitation.email} revoked.")
+    return redirect("console:members", access.project.ref)

@@ -45,6 +45,15 @@ def _target(team: Team) -> dict[str, str]:
     return {"member_id": str(team.target.pk)}
 
 
+def _invitation(team: Team) -> dict[str, str]:
+    from basalt.projects import invitations
+
+    invitation = invitations.invite_member(
+        team.accounts["owner"], team.ref, "matrix-invitee@example.com", "viewer", accept_url="http://t/{token}"
+    )
+    return {"invitation_id": invitation.pk}
+
+
 def _collection(team: Team) -> dict[str, str]:
     from basalt.documents import catalog
 
@@ -88,6 +97,16 @@ ACTIONS = [
         setup=_target,
     ),
     Action("remove member", "DELETE", BASE + "/members/{member_id}", "admin", 204, setup=_target),
+    Action("list invitations", "GET", BASE + "/invitations", "viewer", 200),
+    Action(
+        "invite",
+        "POST",
+        BASE + "/invitations",
+        "admin",
+        201,
+        body=lambda t: {"email": "new-person@example.com", "role": "developer"},
+    ),
+    Action("revoke invitation", "DELETE", BASE + "/invitations/{invitation_id}", "admin", 204, setup=_invitation),
     Action("get usage", "GET", BASE + "/usage", "viewer", 200),
     Action("list collections", "GET", BASE + "/collections", "viewer", 200),
     Action(
@@ -161,7 +180,7 @@ def test_rows_cover_every_management_route():
 
     manage = [p for p in walk(get_resolver().url_patterns) if p.startswith("api/v1/manage/^projects/(?P<ref>")]
     covered = {"", "/settings", "/keys", "/keys/{key_id}", "/members", "/members/{member_id}"}
-    covered |= {"/collections", "/collections/{collection}", "/usage"}
+    covered |= {"/collections", "/collections/{collection}", "/usage", "/invitations", "/invitations/{invitation_id}"}
     import re
 
     for pattern in manage:

@@ -83,3 +83,43 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} as {self.role} on {self.project_id}"
+
+
+def new_invitation_id() -> str:
+    return random_id(16, prefix="inv_")
+
+
+class Invitation(models.Model):
+    """A pending offer of a role on a project to an email address; only the token's hash is stored."""
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_invitation_id, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=16, choices=Membership.ROLE_CHOICES)
+    # SHA-256 of a 256-bit random token: a fast hash suffices and allows one indexed lookup.
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "basalt_invitation"
+        indexes = [models.Index(fields=["project", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.email} as {self.role} on {self.project_id}"
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"

@@ -41,3 +41,14 @@ def member_out(membership: Membership) -> dict[str, Any]:
         "role": membership.role,
         "created_at": iso(membership.created_at),
     }
+
+
+def invitation_out(invitation) -> dict[str, Any]:
+    return {
+        "id": invitation.pk,
+        "email": invitation.email,
+        "role": invitation.role,
+        "status": invitation.status,
+        "created_at": iso(invitation.created_at),
+        "expires_at": iso(invitation.expires_at),
+    }

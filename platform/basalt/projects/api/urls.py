@@ -11,5 +11,7 @@ urlpatterns = [
     re_path(rf"^projects/{REF}/keys/(?P<key_id>[^/]+)/?$", views.KeyDetailView.as_view()),
     re_path(rf"^projects/{REF}/members/?$", views.MemberListView.as_view()),
     re_path(rf"^projects/{REF}/members/(?P<member_id>[^/]+)/?$", views.MemberDetailView.as_view()),
+    re_path(rf"^projects/{REF}/invitations/?$", views.InvitationListView.as_view()),
+    re_path(rf"^projects/{REF}/invitations/(?P<invitation_id>[^/]+)/?$", views.InvitationDetailView.as_view()),
     re_path(rf"^projects/{REF}/settings/?$", views.SettingsView.as_view()),
 ]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from django.urls import reverse
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from basalt.projects import services
-from basalt.projects.api.serializers import key_out, member_out, project_out
+from basalt.projects import invitations, services
+from basalt.projects.api.serializers import invitation_out, key_out, member_out, project_out
 
 
 class ProjectListView(APIView):
@@ -69,3 +70,23 @@ class SettingsView(APIView):
 
     def patch(self, request, ref):
         return Response(services.change_project_settings(request.user, ref, request.data))
+
+
+def accept_url(request) -> str:
+    """The console's accept page on this host, with `{token}` for the service to fill in."""
+    return request.build_absolute_uri(reverse("console:invite", kwargs={"token": "T"}))[:-1] + "{token}"
+
+
+class InvitationListView(APIView):
+    def get(self, request, ref):
+        return Response({"results": [invitation_out(i) for i in invitations.list_invitations(request.user, ref)]})
+
+    def post(self, request, ref):
+        invitation = invitations.invite_member_from_body(request.user, ref, request.data, accept_url(request))
+        return Response(invitation_out(invitation), status=201)
+
+
+class InvitationDetailView(APIView):
+    def delete(self, request, ref, invitation_id):
+        invitations.revoke_invitation(request.user, ref, invitation_id)
+        return Response(status=204)
