@@ -42,6 +42,8 @@ def _validate_email(email: Any) -> str:
     if not isinstance(email, str) or not email.strip():
         raise ValidationFailed(details={"email": ["An email address is required."]})
     email = email.strip()
+    if len(email) > 254:  # RFC 5321's limit, and the column's
+        raise ValidationFailed(details={"email": ["At most 254 characters."]})
     try:
         validate_email(email)
     except ValidationError:
