@@ -146,10 +146,15 @@ def world(make_project) -> World:
     b_console = console_client_for(b.owner)._credentials["HTTP_AUTHORIZATION"]
     a_keys = list(ApiKey.objects.filter(project=a.project).values_list("id", flat=True))
     member = a.project.memberships.get()
+    from basalt.projects.invitations import invite_member
+
+    invitee = f"invitee-{tag}@example.com"
+    invitation = invite_member(a.owner, a.project.ref, invitee, "viewer", accept_url="http://testserver/{token}")
     values = {
         "ref": a.project.ref,
         "key_id": a_keys[0],
         "member_id": str(member.pk),
+        "invitation_id": invitation.pk,
         "name": collection,
         "doc_id": doc["id"],
         "user_id": user["user"]["id"],
@@ -176,6 +181,8 @@ def world(make_project) -> World:
             user["user"]["id"],
             user["user"]["email"],
             sessions["results"][0]["id"],
+            invitee,
+            invitation.pk,
             *a_keys,
         },
         a_console=console_client_for(a.owner),
