@@ -92,6 +92,11 @@ class InviteForm(forms.Form):
     email = forms.EmailField(label="Email to invite", max_length=254)
     role = forms.ChoiceField(label="Role", choices=[(role, role.capitalize()) for role in ROLES], initial="developer")
 
+    def __init__(self, *args, **kwargs):
+        # The members page also holds the add-member form: its own ids keep labels unambiguous.
+        kwargs.setdefault("auto_id", "id_invite_%s")
+        super().__init__(*args, **kwargs)
+
 
 AUTH_BOOLEANS = ("password_reject_common", "require_verified_email_for_login", "anonymous_enabled", "sign_up_enabled")
 

@@ -271,3 +271,54 @@ def test_overview_fits_a_phone_without_sideways_scrolling(page, live_server, dja
         page.wait_for_load_state("networkidle")
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, suffix
     assert page.console_errors == [], "\n".join(page.console_errors)
+
+
+def test_auth_settings_and_an_invitation_end_to_end(page, chromium, live_server, django_user_model):
+    """An owner edits token lifetimes (a bad value is explained beside its field), invites a new
+    person by email, and the invitee signs up from the link and lands in the project as developer."""
+    from django.core import mail
+
+    django_user_model.objects.create_user("boss@example.com", "a long enough passphrase")
+    shot = Shots(page, "settings-invite")
+    page.goto("/console/signin")
+    page.get_by_label("Email").fill("boss@example.com")
+    page.get_by_label("Password").fill("a long enough passphrase")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Project name").fill("Team app")
+    page.get_by_role("button", name="Create project").click()
+    page.get_by_role("heading", name="Team app", exact=True).wait_for()
+    ref = page.locator("#project-ref").inner_text()
+
+    page.goto(f"/console/p/{ref}/settings")
+    page.get_by_label("Access token lifetime (seconds)").fill("5")
+    page.get_by_role("button", name="Save auth settings").click()
+    page.locator("#id_access_token_ttl-errors").wait_for()
+    assert "from 60" in page.locator("#id_access_token_ttl-errors").inner_text()
+    page.locator("#auth").scroll_into_view_if_needed()
+    shot("auth-settings-error")
+    page.get_by_label("Access token lifetime (seconds)").fill("600")
+    page.get_by_role("button", name="Save auth settings").click()
+    page.get_by_text("Auth settings saved.").wait_for()
+    assert page.get_by_label("Access token lifetime (seconds)").input_value() == "600"
+
+    mail.outbox.clear()
+    page.goto(f"/console/p/{ref}/members")
+    page.get_by_label("Email to invite").fill("newcomer@example.com")
+    page.locator("#invitations").get_by_label("Role").select_option("developer")
+    page.get_by_role("button", name="Send invitation").click()
+    page.get_by_text("Invitation sent to newcomer@example.com").wait_for()
+    shot("invitation-pending")
+    link = re.search(r"https?://\S+/console/invite/\S+", mail.outbox[-1].body).group(0)
+
+    invitee = chromium.new_context(base_url=live_server.url, viewport={"width": 1360, "height": 900}).new_page()
+    invitee.goto(link)
+    Shots(invitee, "invitee")("invitation")
+    invitee.get_by_role("link", name="Create an account to accept").click()
+    assert invitee.get_by_label("Work email").input_value() == "newcomer@example.com"
+    invitee.get_by_label("Password").fill("another long passphrase")
+    invitee.get_by_role("button", name="Create account").click()
+    invitee.get_by_role("button", name="Accept and open the project").click()
+    invitee.get_by_role("heading", name="Team app", exact=True).wait_for()
+    Shots(invitee, "invitee-joined")("project-home")
+    assert django_user_model.objects.get(email="newcomer@example.com").memberships.get().role == "developer"
+    assert page.console_errors == [], "\n".join(page.console_errors)

@@ -186,7 +186,7 @@ def test_weaker_roles_see_no_invite_form_and_are_refused(project, member_client,
 def test_invite_form_errors_are_next_to_the_field(owner_client, project, make_account):
     base = f"/console/p/{project.project.ref}/invitations"
     response = owner_client.post(base, {"email": "not-an-email", "role": "viewer"})
-    assert response.status_code == 400 and 'id="id_email-errors"' in response.content.decode()
+    assert response.status_code == 400 and 'id="id_invite_email-errors"' in response.content.decode()
     member = make_account()
     services.add_member(project.owner, project.project.ref, member.email, "viewer")
     response = owner_client.post(base, {"email": member.email.upper(), "role": "viewer"})
