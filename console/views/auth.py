@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
 from django.http import HttpRequest, HttpResponse
@@ -11,6 +13,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from basalt.accounts.serializers import AccountCreateSerializer
+from basalt.core.errors import BasaltError
+from basalt.projects import invitations
+from basalt.projects.models import Invitation
 from console import throttle
 from console.forms import SignInForm, SignUpForm
 from console.views.common import invalid, page
@@ -56,15 +61,32 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     return redirect(_next_url(request))
 
 
+def _invitation_for(next_url: str) -> Invitation | None:
+    """The live invitation a sign-up came from, if `next` is an invitation link."""
+    match = re.fullmatch(r"/console/invite/([A-Za-z0-9_-]{1,100})/?", next_url)
+    if match is None:
+        return None
+    try:
+        return invitations.peek_invitation(match.group(1))
+    except BasaltError:
+        return None
+
+
 def sign_up(request: HttpRequest) -> HttpResponse:
-    if not settings.CONSOLE_SIGNUP_OPEN:
+    # `next` brings an invitee back to the invitation they followed.
+    next_url = request.POST.get("next") or request.GET.get("next", "")
+    # With open sign-up closed, a live invitation still lets its own address create an account.
+    invitation = None if settings.CONSOLE_SIGNUP_OPEN else _invitation_for(next_url)
+    if not settings.CONSOLE_SIGNUP_OPEN and invitation is None:
         return page(request, "console/auth/signup_closed.html", status=403)
     form = SignUpForm(request.POST or None, initial={"email": request.GET.get("email", "")[:254]})
-    # `next` brings an invitee back to the invitation they followed.
-    context = {"form": form, "next": request.POST.get("next") or request.GET.get("next", "")}
+    context = {"form": form, "next": next_url}
     if request.method != "POST":
         return page(request, "console/auth/signup.html", context)
     if not form.is_valid():
+        return invalid(request, "console/auth/signup.html", context)
+    if invitation is not None and form.cleaned_data["email"].lower() != invitation.email.lower():
+        form.add_error("email", f"Sign-up is by invitation: use {invitation.email}, the address it was sent to.")
         return invalid(request, "console/auth/signup.html", context)
     # The management API's own sign-up serializer: same password rules, same uniqueness check.
     serializer = AccountCreateSerializer(

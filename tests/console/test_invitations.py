@@ -300,3 +300,26 @@ def test_huge_and_odd_tokens_are_refused_without_error(project, browser_for):
     with pytest.raises(Exception) as raised:
         invitations.accept_invitation(client.account, {"token": "x"})
     assert raised.value.__class__.__name__ == "InvalidToken"
+
+
+def test_closed_sign_up_still_admits_the_invited_address(project, settings, invite):
+    settings.CONSOLE_SIGNUP_OPEN = False
+    link = invite(project, "only-me@example.com", "viewer")
+    visitor = Client()
+    assert visitor.get("/console/signup").status_code == 403
+    assert visitor.get("/console/signup?next=" + link).status_code == 200
+    wrong = visitor.post("/console/signup", {"email": "other@example.com", "password": PASSWORD, "next": link})
+    assert wrong.status_code == 400 and "only-me@example.com" in wrong.content.decode()
+    forged = visitor.post(
+        "/console/signup", {"email": "only-me@example.com", "password": PASSWORD, "next": link[:-3] + "zzz"}
+    )
+    assert forged.status_code == 403
+    from basalt.accounts.models import Account
+
+    assert not Account.objects.filter(email__in=["other@example.com", "only-me@example.com"]).exists()
+    response = visitor.post("/console/signup", {"email": "only-me@example.com", "password": PASSWORD, "next": link})
+    assert response.status_code == 302 and response["Location"] == link
+    assert visitor.post(link).status_code == 302
+    assert Membership.objects.get(project=project.project, account__email="only-me@example.com").role == "viewer"
+    # Once used, the link no longer opens sign-up.
+    assert Client().get("/console/signup?next=" + link).status_code == 403
