@@ -9,6 +9,7 @@ import pytest
 from django.core import mail
 from django.test import Client
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from basalt.projects import invitations, services
 from basalt.projects.models import Invitation, Membership
@@ -323,3 +324,28 @@ def test_closed_sign_up_still_admits_the_invited_address(project, settings, invi
     assert Membership.objects.get(project=project.project, account__email="only-me@example.com").role == "viewer"
     # Once used, the link no longer opens sign-up.
     assert Client().get("/console/signup?next=" + link).status_code == 403
+
+
+def test_api_accept_with_the_token(project, make_account, invite):
+    account = make_account("api-invitee@example.com")
+    token = invite(project, "api-invitee@example.com", "developer").rsplit("/", 1)[1]
+    client = console_client_for(account)
+    assert APIClient().post("/api/v1/manage/invitations/accept", {"token": token}, format="json").status_code == 401
+    stranger = console_client_for(make_account())
+    response = stranger.post("/api/v1/manage/invitations/accept", {"token": token}, format="json")
+    assert response.status_code == 403 and response.json()["error"]["code"] == "permission_denied"
+    response = client.post("/api/v1/manage/invitations/accept", {"token": token}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["ref"] == project.project.ref and response.json()["role"] == "developer"
+    again = client.post("/api/v1/manage/invitations/accept", {"token": token}, format="json")
+    assert again.status_code == 401 and again.json()["error"]["code"] == "invalid_token"
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"token": 7}, {"token": ["x"]}, {"token": "x" * 5000}, {"token": "ok", "role": "owner"}, "tok"]
+)
+def test_api_accept_hostile_bodies(project, make_account, body):
+    response = console_client_for(make_account()).post("/api/v1/manage/invitations/accept", body, format="json")
+    assert response.status_code in (400, 401), response.content
+    assert response.json()["error"]["code"] in ("validation_failed", "invalid_token")
+    assert Membership.objects.filter(project=project.project).count() == 1

@@ -156,6 +156,11 @@ def peek_invitation(raw: Any) -> Invitation:
     return _by_token(raw)
 
 
+def accept_invitation_from_body(account: Account, body: Any) -> Membership:
+    """POST /manage/invitations/accept: `{token}` (the console's accept button, for API clients)."""
+    return accept_invitation(account, _only_fields(body, {"token"}).get("token"))
+
+
 @transaction.atomic
 def accept_invitation(account: Account, raw: Any) -> Membership:
     """Make the signed-in account a member with the invited role; the link then stops working.

@@ -6,6 +6,7 @@ REF = r"(?P<ref>[^/]+)"
 
 urlpatterns = [
     re_path(r"^projects/?$", views.ProjectListView.as_view()),
+    re_path(r"^invitations/accept/?$", views.InvitationAcceptView.as_view()),
     re_path(rf"^projects/{REF}/?$", views.ProjectDetailView.as_view()),
     re_path(rf"^projects/{REF}/keys/?$", views.KeyListView.as_view()),
     re_path(rf"^projects/{REF}/keys/(?P<key_id>[^/]+)/?$", views.KeyDetailView.as_view()),

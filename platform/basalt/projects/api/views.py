@@ -90,3 +90,9 @@ class InvitationDetailView(APIView):
     def delete(self, request, ref, invitation_id):
         invitations.revoke_invitation(request.user, ref, invitation_id)
         return Response(status=204)
+
+
+class InvitationAcceptView(APIView):
+    def post(self, request):
+        membership = invitations.accept_invitation_from_body(request.user, request.data)
+        return Response(project_out(membership.project, membership.role))
