@@ -310,7 +310,8 @@ def test_auth_settings_and_an_invitation_end_to_end(page, chromium, live_server,
     shot("invitation-pending")
     link = re.search(r"https?://\S+/console/invite/\S+", mail.outbox[-1].body).group(0)
 
-    invitee = chromium.new_context(base_url=live_server.url, viewport={"width": 1360, "height": 900}).new_page()
+    invitee_context = chromium.new_context(base_url=live_server.url, viewport={"width": 1360, "height": 900})
+    invitee = invitee_context.new_page()
     invitee.goto(link)
     Shots(invitee, "invitee")("invitation")
     invitee.get_by_role("link", name="Create an account to accept").click()
@@ -321,4 +322,5 @@ def test_auth_settings_and_an_invitation_end_to_end(page, chromium, live_server,
     invitee.get_by_role("heading", name="Team app", exact=True).wait_for()
     Shots(invitee, "invitee-joined")("project-home")
     assert django_user_model.objects.get(email="newcomer@example.com").memberships.get().role == "developer"
+    invitee_context.close()
     assert page.console_errors == [], "\n".join(page.console_errors)
