@@ -52,7 +52,10 @@ def free_port() -> int:
 
 
 def psql(db: str, sql: str) -> str:
-    return subprocess.run([*PG, "-d", db, "-c", sql], check=True, capture_output=True, text=True).stdout.strip()
+    done = subprocess.run([*PG, "-d", db, "-c", sql], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"psql failed: {done.stderr.strip()[:500]}")
+    return done.stdout.strip()
 
 
 def recreate_database(name: str) -> None:
@@ -212,7 +215,7 @@ def seed_documents(db: str, collection_id: int, project_id: int, count: int, use
             "INSERT INTO basalt_document (id, project_id, collection_id, data, acl, read_principals, "
             "write_principals, created_by, created_at, updated_at, version) "
             f"SELECT substr(md5('doc' || g::text), 1, 20), {project_id}, {collection_id}, "
-            "jsonb_build_object('title', 'item ' || g, 'tag', 't' || (g % 100), 'n', (g * 7919) % 100000), "
+            "jsonb_build_object('title', 'item ' || g, 'tag', 't' || (g % 100), 'n', (g::bigint * 7919) % 100000), "
             f"{acl}, {readers}, {writers}, NULL, now() - g * interval '1 ms', now() - g * interval '1 ms', 1 "
             f"FROM generate_series({start + 1}, {stop}) g",
         )
@@ -495,13 +498,16 @@ def main() -> None:
     print(f"\nserver={args.server} workers={args.workers} docs={args.docs} connections={args.connections}")
     print(f"pgbench insert {baseline['insert']:.0f} tps, select-only {baseline['select_only']:.0f} tps")
     ratio_base = {"create": baseline["insert"], "get": baseline["select_only"], "find": None, "find_user": None}
-    print(f"{'op':<8}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'ratio':>8}   half-load: req/s p99 ms  errors")
+    print(
+        f"{'op':<8}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'ratio':>8}"
+        "   half-load: req/s p95 ms p99 ms  errors"
+    )
     for op, row in results.items():
         ratio = f"{row['rps'] / ratio_base[op]:.3f}" if ratio_base[op] else "-"
         half = row["half_load"]
         print(
             f"{op:<8}{row['rps']:>9.0f}{row['p50_ms']:>9.1f}{row['p95_ms']:>9.1f}{row['p99_ms']:>9.1f}{ratio:>8}"
-            f"   {half['rps']:>8.0f} {half['p99_ms']:>6.1f}   {row['errors'] + row['non2xx']}"
+            f"   {half['rps']:>8.0f} {half['p95_ms']:>6.1f} {half['p99_ms']:>6.1f}   {row['errors'] + row['non2xx']}"
         )
     if args.json:
         Path(args.json).write_text(json.dumps({"baseline": baseline, "results": results, "args": vars(args)}, indent=2))
