@@ -81,6 +81,20 @@ def project_context(access: ProjectAccess, section: str, **extra: Any) -> dict[s
     return {"project": access.project, "role": access.role, "can": access.can, "section": section, **extra}
 
 
+def saved_through(form: forms.Form, action, field_map: dict[str, str] | None = None) -> bool:
+    """Run a service call for a valid form; refusals (403) propagate, other errors land on the form."""
+    if not form.is_valid():
+        return False
+    try:
+        action()
+    except BasaltError as exc:
+        if exc.status == 403:
+            raise
+        attach_errors(form, exc, field_map)
+        return False
+    return True
+
+
 def attach_errors(form: forms.Form, error: BasaltError, field_map: dict[str, str] | None = None) -> None:
     """Show a service's validation details next to the matching inputs, the rest above the form."""
     field_map = field_map or {}

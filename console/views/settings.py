@@ -22,7 +22,7 @@ from console.forms import (
     ProjectNameForm,
     RoleForm,
 )
-from console.views.common import ProjectAccess, attach_errors, page, project_context, project_view
+from console.views.common import ProjectAccess, attach_errors, page, project_context, project_view, saved_through
 
 
 def _settings_page(request: HttpRequest, access: ProjectAccess, status: int = 200, **forms) -> HttpResponse:
@@ -46,6 +46,10 @@ def _settings_page(request: HttpRequest, access: ProjectAccess, status: int = 20
     return page(request, "console/projects/settings.html", context, status=status)
 
 
+def _save_settings(request: HttpRequest, access: ProjectAccess, changes: dict) -> None:
+    services.change_project_settings(request.user, access.project.ref, changes)
+
+
 @project_view
 def settings_page(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     return _settings_page(request, access)
@@ -55,16 +59,11 @@ def settings_page(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
 @project_view
 def rename(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     form = ProjectNameForm(request.POST)
-    if form.is_valid():
-        try:
-            services.rename_project(request.user, access.project.ref, form.cleaned_data["name"])
-        except BasaltError as exc:
-            if exc.status == 403:
-                raise
-            attach_errors(form, exc)
-        else:
-            messages.success(request, "Project renamed.")
-            return redirect("console:settings", access.project.ref)
+    if saved_through(
+        form, lambda: services.rename_project(request.user, access.project.ref, form.cleaned_data["name"])
+    ):
+        messages.success(request, "Project renamed.")
+        return redirect("console:settings", access.project.ref)
     return _settings_page(request, access, status=400, name_form=form)
 
 
@@ -72,16 +71,9 @@ def rename(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
 @project_view
 def change_cors(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     form = CorsForm(request.POST)
-    if form.is_valid():
-        try:
-            services.change_project_settings(request.user, access.project.ref, {"cors_origins": form.origins()})
-        except BasaltError as exc:
-            if exc.status == 403:
-                raise
-            attach_errors(form, exc)
-        else:
-            messages.success(request, "CORS origins saved.")
-            return redirect("console:settings", access.project.ref)
+    if saved_through(form, lambda: _save_settings(request, access, {"cors_origins": form.origins()})):
+        messages.success(request, "CORS origins saved.")
+        return redirect("console:settings", access.project.ref)
     return _settings_page(request, access, status=400, cors_form=form)
 
 
@@ -89,16 +81,10 @@ def change_cors(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
 @project_view
 def change_limits(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     form = LimitsForm(request.POST)
-    if form.is_valid():
-        try:
-            services.change_project_settings(request.user, access.project.ref, {"limits": dict(form.cleaned_data)})
-        except BasaltError as exc:
-            if exc.status == 403:
-                raise
-            attach_errors(form, exc, {f"limits.{name}": name for name in form.fields})
-        else:
-            messages.success(request, "Limits saved.")
-            return redirect("console:settings", access.project.ref)
+    fields = {f"limits.{name}": name for name in form.fields}
+    if saved_through(form, lambda: _save_settings(request, access, {"limits": dict(form.cleaned_data)}), fields):
+        messages.success(request, "Limits saved.")
+        return redirect("console:settings", access.project.ref)
     return _settings_page(request, access, status=400, limits_form=form)
 
 
@@ -106,17 +92,11 @@ def change_limits(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
 @project_view
 def change_auth(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     form = AuthSettingsForm(request.POST)
-    if form.is_valid():
-        try:
-            # The whole section in one call: the validator refuses it before anything is stored.
-            services.change_project_settings(request.user, access.project.ref, {"auth": form.section()})
-        except BasaltError as exc:
-            if exc.status == 403:
-                raise
-            attach_errors(form, exc, {f"auth.{name}": name for name in form.fields})
-        else:
-            messages.success(request, "Auth settings saved.")
-            return redirect("console:settings", access.project.ref)
+    fields = {f"auth.{name}": name for name in form.fields}
+    # The whole section in one call: the validator refuses it before anything is stored.
+    if saved_through(form, lambda: _save_settings(request, access, {"auth": form.section()}), fields):
+        messages.success(request, "Auth settings saved.")
+        return redirect("console:settings", access.project.ref)
     return _settings_page(request, access, status=400, auth_form=form)
 
 
