@@ -299,3 +299,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# End-user sign-ups and anonymous sign-ins allowed per client address per hour.
+IDENTITY_ACCOUNTS_PER_ADDRESS_PER_HOUR = env_int("IDENTITY_ACCOUNTS_PER_ADDRESS_PER_HOUR", 30)

@@ -76,7 +76,12 @@ def server_env(data_dir: Path) -> tuple[dict[str, str], str | None]:
     for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"):
         env.pop(name, None)
     # Contract tests sign up once per server; the default console throttles are not under test here.
-    env.update(BASALT_DATA_DIR=str(data_dir), CONSOLE_SIGNUP_RATE="1000/min", CONSOLE_SIGNIN_RATE="1000/min")
+    env.update(
+        BASALT_DATA_DIR=str(data_dir),
+        CONSOLE_SIGNUP_RATE="1000/min",
+        CONSOLE_SIGNIN_RATE="1000/min",
+        IDENTITY_ACCOUNTS_PER_ADDRESS_PER_HOUR="100000",
+    )
     database = None
     if os.environ.get("DATABASE_URL"):
         env["DATABASE_URL"], database = _own_database_url(os.environ["DATABASE_URL"])
