@@ -27,7 +27,7 @@ from console.caller import console_caller
 from console.views.common import ProjectAccess, page, project_context, project_view
 
 PAGE_SIZE = 25
-USER_ID = re.compile(r"^[a-z0-9]{1,32}$")
+USER_ID = re.compile(r"\A[a-z0-9]{1,32}\Z")
 
 
 def _caller(request: HttpRequest, access: ProjectAccess, perm: Perm):

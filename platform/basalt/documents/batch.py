@@ -16,7 +16,9 @@ from basalt.documents.api.params import query_from_params
 from basalt.documents.finding import project_limits
 
 # Only the documents API: no schema, auth, file or management routes can hide inside a batch.
-_PATH = re.compile(r"^(?:/api/v1)?/collections/(?P<name>[^/?#]+)/(?P<kind>documents|query)(?:/(?P<doc_id>[^/?#]+))?/?$")
+_PATH = re.compile(
+    r"\A(?:/api/v1)?/collections/(?P<name>[^/?#]+)/(?P<kind>documents|query)(?:/(?P<doc_id>[^/?#]+))?/?\Z"
+)
 FIND_PARAMS = frozenset({"where", "order", "limit", "cursor", "fields", "expand", "count"})
 REQUEST_KEYS = frozenset({"method", "path", "body"})
 

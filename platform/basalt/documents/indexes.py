@@ -23,8 +23,8 @@ from basalt.documents.query.dialects import Dialect, current_dialect
 from basalt.documents.query.nodes import SYSTEM_FIELDS, FieldRef
 
 logger = logging.getLogger("basalt.documents.indexes")
-_DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_FIELD = re.compile(r"^-?[a-z][a-z0-9_]{0,62}$")
+_DB_NAME = re.compile(r"\A[a-z_][a-z0-9_]{0,62}\Z")
+_FIELD = re.compile(r"\A-?[a-z][a-z0-9_]{0,62}\Z")
 _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: index '([a-z0-9_]+)'")
 
 

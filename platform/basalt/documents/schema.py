@@ -8,7 +8,7 @@ from typing import Any
 from basalt.core.errors import ValidationFailed
 from basalt.documents.fields import FieldError, get_field_type, registry
 
-NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+NAME = re.compile(r"\A[a-z][a-z0-9_]{0,62}\Z")
 SYSTEM_FIELDS = frozenset({"id", "created_at", "updated_at", "acl"})
 # System fields an index (and an `order`) may name besides declared ones.
 INDEXABLE_SYSTEM_FIELDS = frozenset({"id", "created_at", "updated_at"})
@@ -16,7 +16,7 @@ INDEXABLE_SYSTEM_FIELDS = frozenset({"id", "created_at", "updated_at"})
 BUILTIN_NAMES = frozenset({"users", "roles", "installations"})
 OPERATIONS = ("get", "find", "count", "create", "update", "delete")
 DEFAULT_ACLS = ("owner", "owner_write_public_read", "public")
-PRINCIPAL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+PRINCIPAL_NAME = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")
 COMMON_OPTIONS = frozenset({"type", "required", "default", "description"})
 MAX_FIELDS = 200
 MAX_INDEXES = 20

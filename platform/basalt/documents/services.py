@@ -19,7 +19,7 @@ from basalt.documents.store import StoredDoc
 from basalt.documents.writes import Changes, apply_update, prepare_create
 
 # Ids we mint are [a-z0-9]{20}; anything else cannot name a document, so it is not looked up.
-DOC_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+DOC_ID = re.compile(r"\A[A-Za-z0-9_-]{1,32}\Z")
 _SQLITE_INDEX = re.compile(r"index '([^']+)'")
 
 

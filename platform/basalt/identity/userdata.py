@@ -13,8 +13,8 @@ from django.core.validators import EmailValidator
 from basalt.core.errors import ValidationFailed
 from basalt.projects.models import Project
 
-FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,31}$")
+FIELD_NAME = re.compile(r"\A[a-z][a-z0-9_]{0,62}\Z")
+USERNAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{2,31}\Z")
 MAX_CUSTOM_FIELDS = 100
 # Never writable by a client through signup or PATCH me: they have their own flows or none.
 SYSTEM_FIELDS = frozenset(

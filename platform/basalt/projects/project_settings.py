@@ -37,7 +37,7 @@ LIMIT_CEILINGS = {
     "max_expand_depth": 3,
     "max_file_size": 5 * 1024 * 1024 * 1024,
 }
-_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
+_ORIGIN = re.compile(r"\Ahttps?://[A-Za-z0-9.-]+(:\d{1,5})?\Z")
 
 # Other areas (identity, push, email) register their own sections with a validator.
 SECTION_VALIDATORS: dict[str, Any] = {}

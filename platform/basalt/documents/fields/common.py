@@ -10,7 +10,7 @@ from basalt.documents.fields.base import FieldError
 
 # Integers past 2**53 lose precision in JavaScript clients and in SQLite's REAL comparisons.
 MAX_SAFE_INTEGER = 2**53
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+ID_PATTERN = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")
 COMPARISONS = frozenset({"$eq", "$ne", "$in", "$nin", "$lt", "$lte", "$gt", "$gte"})
 EQUALITY = frozenset({"$eq", "$ne", "$in", "$nin"})
 

@@ -48,9 +48,9 @@ DEFAULT_PAGE = 100
 MAX_CONDITIONS = 500
 MAX_ORDER_KEYS = 8
 RAW_KEYS = frozenset({"where", "order", "limit", "cursor", "fields", "expand", "count"})
-_SEGMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-_DOC_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SEGMENT = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
+_NAME = re.compile(r"\A[a-z][a-z0-9_]{0,62}\Z")
+_DOC_ID = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")
 _WORD = re.compile(r"\w+")
 
 COMPARISONS = frozenset({"$eq", "$ne", "$lt", "$lte", "$gt", "$gte", "$in", "$nin"})
