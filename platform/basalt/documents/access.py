@@ -70,6 +70,13 @@ def can_write(caller: Caller, stored_write: list[str]) -> bool:
     return caller.is_secret or not caller.principals.isdisjoint(stored_write)
 
 
+def can_get(caller: Caller, collection: Collection, data: dict[str, Any], stored_read: list[str]) -> bool:
+    """May the caller read this document (as GET would decide): the `get` rule, then its read ACL.
+
+    Writes render their result through this too, so a write never shows more than a read would."""
+    return can_collection_op(caller, collection, "get", data) and can_read(caller, stored_read)
+
+
 def hidden_fields(caller: Caller, collection: Collection) -> frozenset[str]:
     """Protected fields the caller may not see: those protected under every principal that applies.
 

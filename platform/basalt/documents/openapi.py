@@ -82,6 +82,13 @@ def _common_components() -> dict[str, Any]:
             "additionalProperties": False,
         },
         "Operation": OPERATION_SCHEMA,
+        # What a create or update answers to a caller who may write the document but not read it.
+        "WriteReceipt": {
+            "type": "object",
+            "properties": {k: SYSTEM_PROPERTIES[k] for k in ("id", "created_at", "updated_at")},
+            "required": ["id", "updated_at"],
+            "additionalProperties": False,
+        },
         "Document": {"type": "object", "properties": dict(SYSTEM_PROPERTIES), "additionalProperties": True},
         "BatchRequest": {
             "type": "object",
@@ -127,6 +134,7 @@ def _collection_paths(prefix: str, document_ref: str, input_ref: str, patch_ref:
         "required": ["results", "next_cursor"],
     }
     doc = _json({"$ref": document_ref})
+    written = _json({"anyOf": [{"$ref": document_ref}, {"$ref": "#/components/schemas/WriteReceipt"}]})
     id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
     query_params = [
         {"name": name, "in": "query", "required": False, "schema": schema} for name, schema in FIND_PARAMETERS.items()
@@ -144,7 +152,7 @@ def _collection_paths(prefix: str, document_ref: str, input_ref: str, patch_ref:
             "post": {
                 "operationId": f"create{op_suffix}",
                 "requestBody": {"required": True, **_json({"$ref": input_ref})},
-                "responses": {"201": {"description": "Created", **doc}, **_error_responses(400, 401, 403, 409)},
+                "responses": {"201": {"description": "Created", **written}, **_error_responses(400, 401, 403, 409)},
             },
         },
         f"{prefix}/documents/{{id}}": {
@@ -162,7 +170,7 @@ def _collection_paths(prefix: str, document_ref: str, input_ref: str, patch_ref:
                 "operationId": f"update{op_suffix}",
                 "requestBody": {"required": True, **_json({"$ref": patch_ref})},
                 "responses": {
-                    "200": {"description": "Updated", **doc},
+                    "200": {"description": "Updated", **written},
                     **_error_responses(400, 401, 403, 404, 409, 412),
                 },
             },

@@ -25,8 +25,10 @@ _SQLITE_INDEX = re.compile(r"index '([^']+)'")
 
 @dataclass(frozen=True)
 class Result:
+    """A rendered document, or (version None) a write receipt for a caller who may not read it."""
+
     body: dict[str, Any]
-    version: int
+    version: int | None
 
 
 def _check_id(doc_id: Any) -> str:
@@ -122,23 +124,32 @@ def create_document(caller: Caller, name: Any, body: Any) -> Result:
         store.append_change(caller.project.id, collection.name, doc.id, ChangeLogEntry.CREATE, None, full, now)
 
     _run_write(schema, work)
-    hidden = access.hidden_fields(caller, collection)
-    body_out = {k: v for k, v in full.items() if k not in hidden} if hidden else full
-    return Result(body=body_out, version=1)
+    return written(caller, schema, doc, receipt={"created_at": full["created_at"], "updated_at": full["updated_at"]})
 
 
-def _readable(caller: Caller, schema: Schema, doc: StoredDoc, op: str, via_pointer: bool) -> bool:
-    if via_pointer and not access.can_collection_op(caller, schema.collection, op, doc.data):
-        return False
-    return access.can_read(caller, doc.read_principals)
+def written(caller: Caller, schema: Schema, doc: StoredDoc, receipt: dict[str, Any]) -> Result:
+    """A write's answer shows what a GET by the same caller would, never more.
+
+    A caller who may write but not read the document (collection `get` rule or read ACL) gets a
+    receipt: the id and the times of their own write, nothing stored; protected fields are left out."""
+    if not access.can_get(caller, schema.collection, doc.data, doc.read_principals):
+        return Result(body={"id": doc.id, **receipt}, version=None)
+    return Result(body=render(schema, doc, access.hidden_for(caller, schema.collection, doc.id)), version=doc.version)
+
+
+def _blind_fields(caller: Caller, schema: Schema, doc: StoredDoc) -> frozenset[str]:
+    """Fields whose current value the caller may not read: all of them when the document is unreadable."""
+    if not access.can_get(caller, schema.collection, doc.data, doc.read_principals):
+        return frozenset(schema.fields)
+    return access.hidden_for(caller, schema.collection, doc.id)
 
 
 def get_document(caller: Caller, name: Any, doc_id: Any, *, fields: Any = None, expand: Any = None) -> Result:
     schema = schema_for(caller.project, name)
     doc_id = _check_id(doc_id)
-    direct = _op_possible(caller, schema, "get")
+    _op_possible(caller, schema, "get")
     doc = store.fetch(schema.collection.id, doc_id)
-    if doc is None or not _readable(caller, schema, doc, "get", not direct):
+    if doc is None or not access.can_get(caller, schema.collection, doc.data, doc.read_principals):
         raise NotFound("Document not found.")
     body = render(schema, doc, access.hidden_for(caller, schema.collection, doc.id), fields)
     if expand:
@@ -154,10 +165,10 @@ def _locked_for_write(
     """404 when the caller may neither read nor write it, 403 when readable only, 412 on a stale If-Match."""
     if doc is None:
         raise NotFound("Document not found.")
-    readable = access.can_read(caller, doc.read_principals)
     allowed = direct or access.can_collection_op(caller, schema.collection, op, doc.data)
     if not allowed or not access.can_write(caller, doc.write_principals):
-        if readable and (direct or access.can_collection_op(caller, schema.collection, "get", doc.data)):
+        # 403 only to those a GET would show it to; to anyone else it does not exist.
+        if access.can_get(caller, schema.collection, doc.data, doc.read_principals):
             raise PermissionDenied(f"This key may not {op} this document.")
         raise NotFound("Document not found.")
     if if_match is not None and not etag_matches(if_match, doc.version):
@@ -177,9 +188,9 @@ def update_document(caller: Caller, name: Any, doc_id: Any, body: Any, *, if_mat
         current = store.fetch(collection.id, doc_id, for_update=True)
         doc = _locked_for_write(caller, schema, doc_id, "update", direct, current, if_match)
         # After the access check, so callers who may not write it still get their 403/404.
-        hidden = access.hidden_for(caller, collection, doc.id)
-        body_left = builtin.refuse_identity_fields(collection, body, doc.data, doc.acl, hidden)
-        changes = apply_update(schema, doc.data, body_left)
+        blind = _blind_fields(caller, schema, doc)
+        body_left = builtin.refuse_identity_fields(collection, body, doc.data, doc.acl, blind)
+        changes = apply_update(schema, doc.data, body_left, blind)
         before = render(schema, doc)
         if changes.acl_given:
             doc.acl = access.validate_acl(changes.acl)
@@ -194,13 +205,9 @@ def update_document(caller: Caller, name: Any, doc_id: Any, body: Any, *, if_mat
         store.append_change(
             caller.project.id, collection.name, doc.id, ChangeLogEntry.UPDATE, before, after, doc.updated_at
         )
-        return Result(body=after, version=doc.version)
+        return written(caller, schema, doc, receipt={"updated_at": after["updated_at"]})
 
-    result = _run_write(schema, work)
-    hidden = access.hidden_for(caller, collection, result.body["id"])
-    if hidden:
-        result = Result(body={k: v for k, v in result.body.items() if k not in hidden}, version=result.version)
-    return result
+    return _run_write(schema, work)
 
 
 def delete_document(caller: Caller, name: Any, doc_id: Any, *, if_match: str | None = None) -> None:

@@ -15,6 +15,9 @@ from basalt.documents.schema import SYSTEM_FIELDS
 
 OPERATORS = frozenset({"increment", "add", "add_unique", "remove", "unset", "add_relation", "remove_relation"})
 ARRAY_OPS = frozenset({"add", "add_unique", "remove"})
+# Operations whose outcome depends on the stored value: whether they succeed (a `max`, ±2^53, an
+# array's `max_length`, items already present) would tell a writer what they may not read.
+RELATIVE_OPS = frozenset({"increment", *ARRAY_OPS})
 MAX_OP_ITEMS = 1000
 
 
@@ -82,8 +85,11 @@ def prepare_create(schema: Schema, body: Any) -> Changes:
     return changes
 
 
-def apply_update(schema: Schema, current: dict[str, Any], body: Any) -> Changes:
-    """Apply values and `__op` operations to a copy of the current data (already row-locked)."""
+def apply_update(schema: Schema, current: dict[str, Any], body: Any, blind: frozenset[str] = frozenset()) -> Changes:
+    """Apply values and `__op` operations to a copy of the current data (already row-locked).
+
+    `blind` names the fields whose value the caller may not read: they can be set or unset, but
+    not changed relative to their value (see RELATIVE_OPS)."""
     errors: dict[str, list[str]] = {}
     changes, values = _split(schema, _body(body), errors)
     # Keys of removed fields are dropped on write, so a re-added field never sees stale values.
@@ -94,6 +100,11 @@ def apply_update(schema: Schema, current: dict[str, Any], body: Any) -> Changes:
         changes.touched.add(name)
         try:
             if isinstance(value, dict) and "__op" in value:
+                if name in blind and value.get("__op") in RELATIVE_OPS:
+                    raise InvalidOperation(
+                        f"{value['__op']} needs read access to the field's current value; set the value instead.",
+                        details={name: ["Needs read access to the current value."]},
+                    )
                 _operate(changes, name, field_type, options, value)
             elif not field_type.stored_in_data:
                 raise FieldError("Change a relation with add_relation / remove_relation.")

@@ -18,10 +18,15 @@ def _list(request: HttpRequest, caller: Caller, name: str) -> HttpResponse:
     return respond(finding.find_documents(caller, name, query_from_params(request.GET, FIND_PARAMS)))
 
 
+def _version_header(result: services.Result) -> dict[str, str]:
+    """A receipt (the caller may not read the document) carries no version either."""
+    return {} if result.version is None else {"ETag": etag(result.version)}
+
+
 def _create(request: HttpRequest, caller: Caller, name: str) -> HttpResponse:
     result = services.create_document(caller, name, json_body(request))
     location = f"/api/v1/collections/{name}/documents/{result.body['id']}"
-    return respond(result.body, 201, {"Location": location, "ETag": etag(result.version)})
+    return respond(result.body, 201, {"Location": location, **_version_header(result)})
 
 
 def _get(request: HttpRequest, caller: Caller, name: str, doc_id: str) -> HttpResponse:
@@ -43,7 +48,7 @@ def _patch(request: HttpRequest, caller: Caller, name: str, doc_id: str) -> Http
     result = services.update_document(
         caller, name, doc_id, json_body(request), if_match=request.META.get("HTTP_IF_MATCH")
     )
-    return respond(result.body, 200, {"ETag": etag(result.version)})
+    return respond(result.body, 200, _version_header(result))
 
 
 def _delete(request: HttpRequest, caller: Caller, name: str, doc_id: str) -> HttpResponse:
