@@ -281,3 +281,33 @@ def test_management_api_roles(make_project, make_account):
     assert as_developer.delete(f"{base}/c").status_code == 204
     _error(key_client(keys.secret).get(f"{URL}/c"), 404, "not_found")
     assert key_client(keys.secret).post(URL, POSTS, format="json").status_code == 201
+
+
+@pytest.mark.django_db
+def test_unique_index_on_a_protected_field_is_refused(secret_client):
+    """A unique index over a protected field is an oracle (409 on a guessed `ssn`): refused both ways round."""
+    fields = {"ssn": {"type": "string"}, "title": {"type": "string"}}
+    both = {"name": "people", "fields": fields, "indexes": [{"fields": ["ssn"], "unique": True}]}
+    refused = secret_client.post(URL, {**both, "protected_fields": {"*": ["ssn"]}}, format="json")
+    _error(refused, 400, "validation_failed")
+    assert "indexes.0" in refused.json()["error"]["details"]
+    compound = {
+        **both,
+        "indexes": [{"fields": ["title", "-ssn"], "unique": True}],
+        "protected_fields": {"role:x": ["ssn"]},
+    }
+    _error(secret_client.post(URL, compound, format="json"), 400, "validation_failed")
+    # A plain index on it is fine (it answers no question), and so is a unique index on an open field.
+    plain = {**both, "indexes": [{"fields": ["ssn"]}, {"fields": ["title"], "unique": True}]}
+    assert secret_client.post(URL, {**plain, "protected_fields": {"*": ["ssn"]}}, format="json").status_code == 201
+    _error(
+        secret_client.patch(f"{URL}/people", {"indexes": [{"fields": ["ssn"], "unique": True}]}, format="json"),
+        400,
+        "validation_failed",
+    )
+    assert secret_client.post(URL, {**both, "name": "open"}, format="json").status_code == 201
+    _error(
+        secret_client.patch(f"{URL}/open", {"protected_fields": {"*": ["ssn"]}}, format="json"),
+        400,
+        "validation_failed",
+    )

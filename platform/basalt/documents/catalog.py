@@ -120,6 +120,7 @@ def create_collection(project: Project, body: Any, *, builtin: bool = False) -> 
     permissions = schema.validate_permissions(body.get("permissions", {}), fields)
     protected = schema.validate_protected_fields(body.get("protected_fields", {}), fields)
     default_acl = schema.validate_default_acl(body.get("default_acl", "owner"))
+    schema.check_unique_unprotected(fields, indexes, protected)
     project = _lock_project(project)
     names = set(Collection.objects.filter(project=project).values_list("name", flat=True))
     if name in names:
@@ -178,6 +179,7 @@ def update_collection(project: Project, name: Any, body: Any) -> dict[str, Any]:
     permissions = schema.validate_permissions(body.get("permissions", collection.permissions), fields)
     protected = schema.validate_protected_fields(body.get("protected_fields", collection.protected_fields), fields)
     default_acl = schema.validate_default_acl(body.get("default_acl", collection.default_acl))
+    schema.check_unique_unprotected(fields, indexes, protected)
     check_builtin_schema(collection, collection.fields, fields, protected)
     names = set(Collection.objects.filter(project=project).values_list("name", flat=True))
     schema.check_targets(validated, names)

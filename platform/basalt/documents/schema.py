@@ -196,6 +196,27 @@ def validate_default_acl(raw: Any) -> str:
     return raw
 
 
+def check_unique_unprotected(
+    fields: dict[str, dict[str, Any]], indexes: list[dict[str, Any]], protected: dict[str, list[str]]
+) -> None:
+    """A unique index may not cover a protected field: a 409 on a guessed value would reveal it.
+
+    Anyone allowed to write could otherwise probe hidden values one guess at a time (set `ssn`
+    to a guess: 409 means someone has it). Built-in fields are identity's and exempt."""
+    hidden_somewhere = {name for names in protected.values() for name in names}
+    for position, index in enumerate(indexes):
+        if not index.get("unique"):
+            continue
+        clash = [
+            bare
+            for bare in (entry.lstrip("-") for entry in index["fields"])
+            if bare in hidden_somewhere and not fields.get(bare, {}).get("builtin")
+        ]
+        if clash:
+            message = f"{clash[0]!r} is a protected field: a unique index on it would let writers test hidden values."
+            raise ValidationFailed(details={f"indexes.{position}": [message]})
+
+
 def references(fields: dict[str, dict[str, Any]], indexes: list, permissions: dict, protected: dict) -> None:
     """Refuse a schema whose indexes or rules name fields it no longer declares."""
     validate_indexes(indexes, fields)
