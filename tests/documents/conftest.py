@@ -55,3 +55,14 @@ def pk(project, posts):
 @pytest.fixture
 def sk(project, posts):
     return key_client(project.secret)
+
+
+@pytest.fixture
+def eager_celery():
+    """Run queued tasks inline, also when REDIS_URL points the broker at a Redis no worker reads."""
+    from basalt.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

@@ -67,7 +67,9 @@ def test_find_and_count_permissions(project, secret_client):
 
 @pytest.mark.django_db
 def test_protected_field_cannot_be_filtered_or_sorted_by_those_who_cannot_read_it(project, pk, secret_client):
-    secret_client.patch("/api/v1/schema/collections/posts", {"protected_fields": {"*": ["slug"]}}, format="json")
+    # A protected field may not carry a unique index (it would be a writers' oracle): drop it first.
+    protect = {"protected_fields": {"*": ["slug"]}, "indexes": [{"fields": ["score"]}]}
+    assert secret_client.patch("/api/v1/schema/collections/posts", protect, format="json").status_code == 200
     secret_client.post(DOCS, {"title": "t", "slug": "secret-value", "acl": {"*": {"read": True}}}, format="json")
     for params in (
         {"where": json.dumps({"slug": "secret-value"})},

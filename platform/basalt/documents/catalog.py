@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from basalt.core.errors import Conflict, NotFound, ValidationFailed
 from basalt.core.ids import random_id
-from basalt.documents import cache, schema
+from basalt.documents import cache, purge, schema
 from basalt.documents.builtin import check_builtin_schema
+from basalt.documents.fields import get_field_type
 from basalt.documents.fields.date import format_instant
 from basalt.documents.models import Collection, CollectionIndex
 from basalt.projects.models import Project
@@ -143,9 +144,20 @@ def create_collection(project: Project, body: Any, *, builtin: bool = False) -> 
     return describe(collection)
 
 
-@transaction.atomic
 def update_collection(project: Project, name: Any, body: Any) -> dict[str, Any]:
     """PATCH: `fields` merges (a null definition removes the field); the other keys replace."""
+    try:
+        return _update_collection(project, name, body)
+    except purge.StillPurging as refusal:
+        # After the rollback: a purge lost with a broker outage or a restart resumes when
+        # someone wants the name back.
+        for purge_id in refusal.purge_ids:
+            purge.schedule(purge_id)
+        raise
+
+
+@transaction.atomic
+def _update_collection(project: Project, name: Any, body: Any) -> dict[str, Any]:
     body = _body(body)
     if "name" in body and body["name"] != name:
         raise ValidationFailed(details={"name": ["Collections cannot be renamed."]})
@@ -154,6 +166,7 @@ def update_collection(project: Project, name: Any, body: Any) -> dict[str, Any]:
     collection = Collection.objects.select_for_update().get(pk=collection.pk)
     fields = dict(collection.fields)
     validated: dict[str, dict[str, Any]] = {}
+    removed: list[str] = []
     if "fields" in body:
         changes = body["fields"]
         if not isinstance(changes, dict):
@@ -163,8 +176,10 @@ def update_collection(project: Project, name: Any, body: Any) -> dict[str, Any]:
             if value is None:
                 if collection.builtin and key in fields and fields[key].get("builtin"):
                     raise ValidationFailed(details={f"fields.{key}": ["A built-in field cannot be removed."]})
-                fields.pop(key, None)
+                if fields.pop(key, None) is not None:
+                    removed.append(key)
         validated = schema.validate_fields(additions)
+        purge.refuse_pending(collection.id, set(validated) - set(collection.fields))
         for key, definition in validated.items():
             if key in fields and fields[key]["type"] != definition["type"]:
                 raise ValidationFailed(
@@ -183,6 +198,9 @@ def update_collection(project: Project, name: Any, body: Any) -> dict[str, Any]:
     check_builtin_schema(collection, collection.fields, fields, protected)
     names = set(Collection.objects.filter(project=project).values_list("name", flat=True))
     schema.check_targets(validated, names)
+    for key in removed:
+        # Hidden from reads at once; the values themselves go in the background (purge.py).
+        purge.start(collection.id, key, get_field_type(collection.fields[key]["type"]).stored_in_data)
     collection.fields, collection.indexes = fields, indexes
     collection.permissions, collection.protected_fields, collection.default_acl = permissions, protected, default_acl
     collection.updated_at = timezone.now()
@@ -207,5 +225,6 @@ def delete_collection(project: Project, name: Any) -> None:
         cursor.execute("DELETE FROM basalt_relation WHERE collection_id = %s", [collection.id])
         cursor.execute("DELETE FROM basalt_document WHERE collection_id = %s", [collection.id])
         cursor.execute("DELETE FROM basalt_collection_index WHERE collection_id = %s", [collection.id])
+        cursor.execute("DELETE FROM basalt_field_purge WHERE collection_id = %s", [collection.id])
         cursor.execute("DELETE FROM basalt_collection WHERE id = %s", [collection.id])
     _bump(project)

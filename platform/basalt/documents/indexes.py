@@ -13,11 +13,11 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from basalt.documents.jobs import enqueue
 from basalt.documents.models import Collection, CollectionIndex
 from basalt.documents.query.dialects import Dialect, current_dialect
 from basalt.documents.query.nodes import SYSTEM_FIELDS, FieldRef
@@ -157,14 +157,14 @@ def schedule_index_build(index_id: int) -> None:
     """Queue the build of one CollectionIndex row (runs inline in the embedded profile)."""
     from basalt.documents.tasks import build_collection_index
 
-    _enqueue(build_collection_index, index_id)
+    enqueue(build_collection_index, index_id)
 
 
 def schedule_index_drop(index_id: int) -> None:
     """Queue dropping a row marked `dropping`: the database index first, then the row."""
     from basalt.documents.tasks import drop_collection_index
 
-    _enqueue(drop_collection_index, index_id)
+    enqueue(drop_collection_index, index_id)
 
 
 def drop_indexes_now(db_names: list[str]) -> None:
@@ -179,16 +179,9 @@ def drop_indexes_now(db_names: list[str]) -> None:
     if connection.in_atomic_block:
         from basalt.documents.tasks import drop_index_names
 
-        transaction.on_commit(lambda: _enqueue(drop_index_names, names))
+        transaction.on_commit(lambda: enqueue(drop_index_names, names))
     else:
         drop_names(names)
-
-
-def _enqueue(task: Any, *args: Any) -> None:
-    try:
-        task.delay(*args)
-    except Exception:  # a broker outage must not fail a committed schema change; the row stays pending
-        logger.exception("could not queue %s%r", task.name, args)
 
 
 # --- unique violations ----------------------------------------------------------------------------

@@ -58,6 +58,32 @@ class CollectionIndex(models.Model):
         return self.db_name
 
 
+class FieldPurge(models.Model):
+    """A removed field whose old values are being erased in batches (documents, edges, change log).
+
+    While the row exists the name cannot be declared again, so old values never come back under
+    it (with another type, or without the protection they had). The job deletes the row when done."""
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="field_purges")
+    name = models.CharField(max_length=63)
+    relation = models.BooleanField(default=False)
+    # Keyset position of the document walk: [created_at as stored, id]; null before the first batch.
+    doc_after = models.JSONField(null=True, blank=True)
+    docs_done = models.BooleanField(default=False)
+    # Change-log walk: rows with seq in (log_after, log_until] of this collection are cleaned.
+    log_after = models.PositiveBigIntegerField(default=0)
+    log_until = models.PositiveBigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "basalt_field_purge"
+        constraints = [models.UniqueConstraint(fields=["collection", "name"], name="field_purge_once")]
+
+    def __str__(self) -> str:
+        return f"purge {self.name}"
+
+
 class Document(models.Model):
     id = models.CharField(primary_key=True, max_length=32, default=new_document_id)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)

@@ -18,7 +18,7 @@ def render(schema: Schema, row: Any, hidden: frozenset[str] = frozenset(), only:
     }
     data = row.data
     for name, (field_type, options) in schema.fields.items():
-        # Fields removed from the schema are never rendered, although their values linger in `data`.
+        # Fields removed from the schema are never rendered, even before purge.py has erased their values.
         if name in hidden or name not in data or not field_type.stored_in_data:
             continue
         if only is not None and name not in only:
