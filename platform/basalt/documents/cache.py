@@ -24,18 +24,31 @@ class Schema:
     unique_indexes: tuple[tuple[str, ...], ...]
     # Database index name → fields, to name the field in a unique_violation.
     unique_by_db_name: dict[str, tuple[str, ...]]
+    # Unique indexes whose database index is built and valid (status `ready`): the database
+    # enforces these; the others (pending, building, failed) are checked by the write service.
+    ready_unique: frozenset[tuple[str, ...]] = frozenset()
 
     @property
     def name(self) -> str:
         return self.collection.name
 
 
-def build_schema(collection: Collection, unique_rows: dict[str, tuple[str, ...]] | None = None) -> Schema:
+def build_schema(
+    collection: Collection,
+    unique_rows: dict[str, tuple[str, ...]] | None = None,
+    ready_unique: frozenset[tuple[str, ...]] = frozenset(),
+) -> Schema:
     fields = {name: (get_field_type(d["type"]), d) for name, d in (collection.fields or {}).items()}
     unique = tuple(
         tuple(name.lstrip("-") for name in index["fields"]) for index in collection.indexes or () if index.get("unique")
     )
-    return Schema(collection=collection, fields=fields, unique_indexes=unique, unique_by_db_name=unique_rows or {})
+    return Schema(
+        collection=collection,
+        fields=fields,
+        unique_indexes=unique,
+        unique_by_db_name=unique_rows or {},
+        ready_unique=ready_unique,
+    )
 
 
 _entries: dict[int, tuple[str, int, dict[str, Schema]]] = {}
@@ -45,14 +58,20 @@ _lock = threading.Lock()
 def _load(project: Project) -> dict[str, Schema]:
     schemas = {}
     names: dict[int, dict[str, tuple[str, ...]]] = {}
+    ready: dict[int, set[tuple[str, ...]]] = {}
     rows = CollectionIndex.objects.filter(collection__project_id=project.id, unique=True).values_list(
-        "collection_id", "db_name", "fields"
+        "collection_id", "db_name", "fields", "status"
     )
-    for collection_id, db_name, fields in rows:
-        names.setdefault(collection_id, {})[db_name] = tuple(name.lstrip("-") for name in fields)
+    for collection_id, db_name, fields, status in rows:
+        bare = tuple(name.lstrip("-") for name in fields)
+        names.setdefault(collection_id, {})[db_name] = bare
+        if status == CollectionIndex.READY:
+            ready.setdefault(collection_id, set()).add(bare)
     for collection in Collection.objects.filter(project_id=project.id):
         collection.project = project  # spares a query when code follows the relation
-        schemas[collection.name] = build_schema(collection, names.get(collection.id))
+        schemas[collection.name] = build_schema(
+            collection, names.get(collection.id), frozenset(ready.get(collection.id, ()))
+        )
     return schemas
 
 

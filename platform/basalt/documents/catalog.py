@@ -92,12 +92,20 @@ def _body(body: Any) -> dict[str, Any]:
     return body
 
 
-def _sync_indexes(collection: Collection, declared: list[dict[str, Any]]) -> None:
-    """Create rows (and builds) for new index declarations and drop the ones no longer declared."""
+def _sync_indexes(collection: Collection, declared: list[dict[str, Any]], retry: bool = False) -> None:
+    """Create rows (and builds) for new index declarations and drop the ones no longer declared.
+
+    With `retry` (the request restated `indexes`), declarations whose build failed or never ran
+    (a lost job) are queued again; a build already running is not disturbed (indexes._build_lock)."""
     jobs = _index_jobs()
     existing = {(tuple(r.fields), r.unique): r for r in _live_index_rows(collection)}
     wanted = {(tuple(i["fields"]), i["unique"]) for i in declared}
     for key, row in existing.items():
+        if key in wanted and retry and row.status != CollectionIndex.READY:
+            if row.status == CollectionIndex.FAILED:
+                row.status, row.updated_at = CollectionIndex.PENDING, timezone.now()
+                row.save(update_fields=["status", "updated_at"])
+            transaction.on_commit(lambda row_id=row.id: jobs.schedule_index_build(row_id))
         if key not in wanted:
             row.status = CollectionIndex.DROPPING
             row.updated_at = timezone.now()
@@ -205,7 +213,7 @@ def _update_collection(project: Project, name: Any, body: Any) -> dict[str, Any]
     collection.permissions, collection.protected_fields, collection.default_acl = permissions, protected, default_acl
     collection.updated_at = timezone.now()
     collection.save()
-    _sync_indexes(collection, indexes)
+    _sync_indexes(collection, indexes, retry="indexes" in body)
     _bump(project)
     return describe(collection)
 

@@ -6,15 +6,24 @@ A CollectionIndex row becomes a partial expression index on `basalt_document`
 PostgreSQL it is built with CREATE INDEX CONCURRENTLY (writes keep flowing) outside any
 transaction; a failed concurrent build leaves an INVALID index behind, which is dropped before
 the row is marked `failed`. On SQLite the same partial expression index is created directly.
+
+Writes never break a build: until a unique index is `ready` the write service enforces it
+itself (services._check_unique, serialised by an advisory lock on PostgreSQL), so no duplicate
+is written meanwhile. A passing error (lock, deadlock, busy SQLite file) sends the row back to
+`pending` and the task retries with backoff; duplicates already stored, a value too large to
+index or a bad definition mark it `failed` with the reason, and saving the collection's
+`indexes` again (PATCH, even unchanged) queues failed or lost builds once more.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from basalt.documents.jobs import enqueue
@@ -25,6 +34,7 @@ from basalt.documents.query.nodes import SYSTEM_FIELDS, FieldRef
 logger = logging.getLogger("basalt.documents.indexes")
 _DB_NAME = re.compile(r"\A[a-z_][a-z0-9_]{0,62}\Z")
 _FIELD = re.compile(r"\A-?[a-z][a-z0-9_]{0,62}\Z")
+_PROGRAM_LIMIT_EXCEEDED = "54000"  # PostgreSQL: e.g. an index row larger than a btree page allows
 _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: index '([a-z0-9_]+)'")
 
 
@@ -92,30 +102,94 @@ def _pg_index_state(db_name: str) -> bool | None:
     return None if found is None else bool(found[0])
 
 
+class TransientBuildError(Exception):
+    """The build met a passing condition (a lock, a deadlock, a busy SQLite file): retry later."""
+
+
 def build_index(index_id: int) -> str:
-    """Build (or confirm) the index of one row; idempotent. Returns the final status."""
+    """Build (or confirm) the index of one row; idempotent. Returns the final status.
+
+    Raises TransientBuildError (the row back to `pending`, the reason in `error`) when retrying
+    can succeed; the task retries with backoff. Writes meanwhile cannot break the build: unique
+    indexes not yet `ready` are enforced by the write service (services._check_unique)."""
     row = CollectionIndex.objects.filter(pk=index_id).first()
     if row is None:
         return "missing"
     if row.status in (CollectionIndex.READY, CollectionIndex.DROPPING):
         return row.status
-    _set_status(row.pk, CollectionIndex.BUILDING)
+    with _build_lock(row.pk) as mine:
+        if not mine:
+            return row.status  # another worker is building this very row right now
+        return _build(row)
+
+
+def _build(row: CollectionIndex) -> str:
+    _set_status(row.pk, CollectionIndex.BUILDING, row.error)
     # CONCURRENTLY cannot run inside a transaction block (tests, eager callers): build plainly there.
     concurrently = connection.vendor == "postgresql" and not connection.in_atomic_block
     try:
         ddl = index_ddl(row, concurrently=concurrently)
-        if connection.vendor == "postgresql" and _pg_index_state(row.db_name) is False:
-            _execute(drop_ddl(row.db_name, concurrently=concurrently))
-        _execute(ddl)
+        # Inside a caller's transaction a failed statement must not poison it: use a savepoint.
+        with transaction.atomic() if connection.in_atomic_block else nullcontext():
+            if connection.vendor == "postgresql" and _pg_index_state(row.db_name) is False:
+                _execute(drop_ddl(row.db_name, concurrently=concurrently))
+            _execute(ddl)
     except (DatabaseError, IndexDefinitionError) as exc:
         message = _describe_failure(row, exc)
         logger.warning("index %s (%s) failed: %s", row.db_name, row.fields, message)
         if connection.vendor == "postgresql" and not connection.in_atomic_block:
             _execute(drop_ddl(row.db_name, concurrently=True), swallow=True)
+        if _transient(exc):
+            _set_status(row.pk, CollectionIndex.PENDING, f"Will retry: {message}")
+            raise TransientBuildError(message) from exc
         _set_status(row.pk, CollectionIndex.FAILED, message)
         return CollectionIndex.FAILED
     _set_status(row.pk, CollectionIndex.READY)
+    if row.unique:
+        _now_enforced_by_database(row)
     return CollectionIndex.READY
+
+
+def give_up(index_id: int, reason: str) -> str:
+    """After the last retry: `failed` with the reason (a schema PATCH with `indexes` retries it)."""
+    _set_status(index_id, CollectionIndex.FAILED, f"Gave up after repeated attempts: {reason}")
+    return CollectionIndex.FAILED
+
+
+def _now_enforced_by_database(row: CollectionIndex) -> None:
+    """A new schema version, so every process reloads and leaves this unique check to the index."""
+    from basalt.documents import cache
+    from basalt.projects.models import Project
+
+    project_id = Collection.objects.filter(pk=row.collection_id).values_list("project_id", flat=True).first()
+    if project_id is not None:
+        Project.objects.filter(pk=project_id).update(schema_version=F("schema_version") + 1)
+        cache.forget(project_id)
+
+
+@contextmanager
+def _build_lock(index_id: int) -> Iterator[bool]:
+    """PostgreSQL: one build per row at a time (a session lock: CONCURRENTLY runs outside transactions)."""
+    if connection.vendor != "postgresql":
+        yield True  # SQLite builds inside its single writer lock
+        return
+    key = f"basalt.index_build:{index_id}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key])
+        mine = bool(cursor.fetchone()[0])
+    try:
+        yield mine
+    finally:
+        if mine:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+
+
+def _transient(exc: BaseException) -> bool:
+    """Lock waits, deadlocks, a busy SQLite file, a dropped connection: not the data's fault."""
+    if not isinstance(exc, OperationalError):
+        return False
+    return getattr(exc.__cause__, "sqlstate", None) != _PROGRAM_LIMIT_EXCEEDED
 
 
 def drop_index(index_id: int) -> str:
@@ -147,8 +221,14 @@ def _execute(sql: str, swallow: bool = False) -> None:
 
 
 def _describe_failure(row: CollectionIndex, exc: Exception) -> str:
+    fields = ", ".join(f.lstrip("-") for f in row.fields)
     if isinstance(exc, IntegrityError) or "could not create unique index" in str(exc) or "UNIQUE" in str(exc):
-        return f"Existing documents have duplicate values for {', '.join(f.lstrip('-') for f in row.fields)}."
+        return (
+            f"Existing documents have duplicate values for {fields}: make them distinct, then save the "
+            "collection's indexes again to retry."
+        )
+    if getattr(exc.__cause__, "sqlstate", None) == _PROGRAM_LIMIT_EXCEEDED:
+        return f"A stored value of {fields} is too large to index; shorten it, then save the indexes again to retry."
     return str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
 
 

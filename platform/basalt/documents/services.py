@@ -60,18 +60,25 @@ def _unique_error(schema: Schema, exc: IntegrityError) -> UniqueViolation | None
 
 
 def _check_unique(schema: Schema, data: dict[str, Any], doc_id: str | None, touched: set[str] | None) -> None:
-    """SQLite: test declared unique indexes inside the (serialised) write transaction.
+    """Enforce declared unique indexes the database does not enforce (yet), inside the write transaction.
 
-    PostgreSQL enforces them with the unique partial expression indexes themselves."""
-    if store.is_postgres():
-        return
+    SQLite: all of them (IMMEDIATE transactions serialise writers). PostgreSQL: those whose index
+    is not built and valid yet (pending, building, failed), each under a transaction-scoped
+    advisory lock so two writers cannot both pass the check; once `ready`, the unique partial
+    expression index itself enforces it. So a unique index never accepts a duplicate while it
+    is being built, and the build never meets one written meanwhile."""
+    postgres = store.is_postgres()
     for fields in schema.unique_indexes:
+        if postgres and fields in schema.ready_unique:
+            continue
         if touched is not None and not touched.intersection(fields):
             continue
         values = {name: data.get(name) for name in fields}
         # Like SQL unique indexes: a missing value never conflicts; system fields are unique enough.
         if any(value is None for value in values.values()) or set(fields) & {"id", "created_at", "updated_at"}:
             continue
+        if postgres:
+            store.lock_unique(schema.collection.id, fields)
         if store.value_taken(schema.collection.id, values, doc_id):
             raise UniqueViolation(details={name: ["A document with this value already exists."] for name in fields})
 

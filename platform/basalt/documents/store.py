@@ -207,12 +207,27 @@ def remove_all_relations(collection_id: int, from_id: str) -> None:
         )
 
 
+def lock_unique(collection_id: int, fields: tuple[str, ...]) -> None:
+    """PostgreSQL: serialise writers checking one not-yet-built unique index until their commit."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"basalt.unique:{collection_id}:{','.join(fields)}"],
+        )
+
+
 def value_taken(collection_id: int, values: dict[str, Any], exclude_id: str | None) -> bool:
-    """SQLite's unique check, run inside the writer's IMMEDIATE transaction (SQLite has one writer)."""
+    """Does another document of the collection hold these values? (The write service's unique check.)
+
+    Compares like the unique index would: jsonb equality on PostgreSQL, JSON1 values on SQLite."""
     clauses, params = [], [collection_id]
     for name, value in values.items():
-        clauses.append(f"json_extract(data, '$.\"{name}\"') = json_extract(%s, '$')")
-        params.append(dump(value))
+        if is_postgres():
+            clauses.append("COALESCE(data -> %s, 'null'::jsonb) = %s::jsonb")
+            params += [name, dump(value)]
+        else:
+            clauses.append(f"json_extract(data, '$.\"{name}\"') = json_extract(%s, '$')")
+            params.append(dump(value))
     sql = f"SELECT 1 FROM basalt_document WHERE collection_id = %s AND {' AND '.join(clauses)}"  # noqa: S608
     if exclude_id is not None:
         sql += " AND id <> %s"

@@ -7,9 +7,18 @@ from celery import shared_task
 from basalt.documents import indexes
 
 
-@shared_task(name="documents.build_collection_index", acks_late=True)
-def build_collection_index(index_id: int) -> str:
-    return indexes.build_index(int(index_id))
+@shared_task(bind=True, name="documents.build_collection_index", acks_late=True, max_retries=8)
+def build_collection_index(self, index_id: int) -> str:
+    try:
+        return indexes.build_index(int(index_id))
+    except indexes.TransientBuildError as exc:
+        retries = self.request.retries or 0
+        if retries >= self.max_retries:
+            return indexes.give_up(int(index_id), str(exc))
+        if self.request.is_eager:
+            # Run inline (tests, shell commands): no queue to wait on, so try again at once.
+            return build_collection_index.apply(args=[index_id], retries=retries + 1).get()
+        raise self.retry(countdown=min(300, 5 * 2**retries)) from exc
 
 
 @shared_task(name="documents.drop_collection_index", acks_late=True)
