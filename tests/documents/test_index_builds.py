@@ -132,3 +132,19 @@ def test_a_build_that_keeps_meeting_passing_errors_gives_up_with_the_reason(
     pk = key_client(project.publishable)
     assert pk.post(DOCS, {"slug": "x"}, format="json").status_code == 201
     assert pk.post(DOCS, {"slug": "x"}, format="json").status_code == 409
+
+
+def test_a_value_too_large_for_its_index_is_a_clear_400_not_an_outage(project, secret_client, eager_celery):
+    """A btree entry past ~2.7 kB fails the insert or the build on PostgreSQL; it is refused up front."""
+    import secrets
+
+    assert secret_client.post(SCHEMA, TAGS, format="json").status_code == 201
+    assert _status(secret_client)["status"] == "ready"
+    huge = secrets.token_hex(2000)  # incompressible, 4000 bytes
+    response = secret_client.post(DOCS, {"slug": huge}, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "validation_failed" and "slug" in response.json()["error"]["details"]
+    doc = secret_client.post(DOCS, {"slug": "s", "title": huge}, format="json")  # an unindexed field may be long
+    assert doc.status_code == 201
+    assert secret_client.patch(f"{DOCS}/{doc.json()['id']}", {"slug": huge}, format="json").status_code == 400
+    assert secret_client.get(f"{DOCS}/{doc.json()['id']}").json()["slug"] == "s"

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from basalt.core.caller import Caller
-from basalt.core.errors import NotFound, PermissionDenied, PreconditionFailed, UniqueViolation
+from basalt.core.errors import NotFound, PermissionDenied, PreconditionFailed, UniqueViolation, ValidationFailed
 from basalt.documents import access, builtin, store
 from basalt.documents.cache import Schema, schema_for
 from basalt.documents.models import ChangeLogEntry, new_document_id
@@ -83,6 +83,26 @@ def _check_unique(schema: Schema, data: dict[str, Any], doc_id: str | None, touc
             raise UniqueViolation(details={name: ["A document with this value already exists."] for name in fields})
 
 
+# A btree entry holds at most ~2.7 kB on PostgreSQL: past it the insert (or the index build) fails
+# with a database error. Refuse such values up front, on every database, with a clear 400.
+MAX_INDEXED_BYTES = 2000
+
+
+def _check_index_sizes(schema: Schema, data: dict[str, Any], touched: set[str] | None) -> None:
+    errors: dict[str, list[str]] = {}
+    for index in schema.collection.indexes or ():
+        names = [entry.lstrip("-") for entry in index["fields"]]
+        if touched is not None and not touched.intersection(names):
+            continue
+        size = sum(len(store.dump(data[name]).encode()) for name in names if name in data)
+        if size > MAX_INDEXED_BYTES:
+            for name in names:
+                if name in data:
+                    errors[name] = [f"Too large for this field's index (at most {MAX_INDEXED_BYTES} bytes)."]
+    if errors:
+        raise ValidationFailed(details=errors)
+
+
 def _write_edges(caller: Caller, schema: Schema, doc_id: str, changes: Changes) -> None:
     for field, ids in changes.add_edges.items():
         store.add_relations(caller.project.id, schema.collection.id, field, doc_id, ids)
@@ -123,6 +143,8 @@ def create_document(caller: Caller, name: Any, body: Any) -> Result:
         version=1,
     )
     full = render(schema, doc)
+
+    _check_index_sizes(schema, doc.data, None)
 
     def work() -> None:
         _check_unique(schema, doc.data, None, None)
@@ -205,6 +227,7 @@ def update_document(caller: Caller, name: Any, doc_id: Any, body: Any, *, if_mat
         doc.data = changes.data
         doc.version += 1
         doc.updated_at = timezone.now()
+        _check_index_sizes(schema, doc.data, changes.touched)
         _check_unique(schema, doc.data, doc.id, changes.touched)
         store.update(doc, collection.id)
         _write_edges(caller, schema, doc.id, changes)
