@@ -106,6 +106,9 @@ def test_relative_operations_on_values_the_caller_cannot_read_are_refused(projec
     ]
     assert {(r.status_code, r.json()["error"]["code"]) for r in answers} == {(400, "invalid_operation")}
     assert len({r.json()["error"]["message"].split(" ", 1)[1] for r in answers}) == 1
+    # A malformed operation on a protected field is a 400 like anywhere else (the fuzzer sent this).
+    malformed = pk.patch(url, {"score": {"__op": {}, "by": 0, "items": []}}, format="json")
+    assert malformed.status_code == 400, malformed.content
     # Setting or unsetting a protected field stays allowed; the answer never shows it.
     response = pk.patch(url, {"score": 3, "title": "u"}, format="json")
     assert response.status_code == 200 and "score" not in response.json() and response.json()["title"] == "u"

@@ -100,9 +100,10 @@ def apply_update(schema: Schema, current: dict[str, Any], body: Any, blind: froz
         changes.touched.add(name)
         try:
             if isinstance(value, dict) and "__op" in value:
-                if name in blind and value.get("__op") in RELATIVE_OPS:
+                kind = value.get("__op")
+                if name in blind and isinstance(kind, str) and kind in RELATIVE_OPS:
                     raise InvalidOperation(
-                        f"{value['__op']} needs read access to the field's current value; set the value instead.",
+                        f"{kind} needs read access to the field's current value; set the value instead.",
                         details={name: ["Needs read access to the current value."]},
                     )
                 _operate(changes, name, field_type, options, value)
