@@ -87,6 +87,9 @@ def test_write_only_acl_answers_a_receipt_and_get_stays_404(project, secret_clie
     ).json()["results"][0]
     assert set(batch["body"]) == {"id", "updated_at"}, batch
     # A write that takes away the caller's own read right answers a receipt as well.
+    # Its version is not theirs to test either: only `*` matches for a caller who cannot read it.
+    assert pk.patch(url, {}, format="json", HTTP_IF_MATCH='"3"').status_code == 412
+    assert pk.patch(url, {}, format="json", HTTP_IF_MATCH="*").status_code == 200
     readable = _stored(secret_client, "inbox")
     response = pk.patch(f"{_docs('inbox')}/{readable['id']}", {"acl": {"*": {"write": True}}}, format="json")
     _assert_receipt(response, "updated_at")

@@ -200,8 +200,12 @@ def _locked_for_write(
         if access.can_get(caller, schema.collection, doc.data, doc.read_principals):
             raise PermissionDenied(f"This key may not {op} this document.")
         raise NotFound("Document not found.")
-    if if_match is not None and not etag_matches(if_match, doc.version):
-        raise PreconditionFailed()
+    if if_match is not None:
+        # A version the caller was never shown (no read access: receipts carry no ETag) cannot
+        # match; otherwise 412-or-not would tell them how often the document was written.
+        readable = access.can_get(caller, schema.collection, doc.data, doc.read_principals)
+        if not (etag_matches(if_match, doc.version) if readable else if_match.strip() == "*"):
+            raise PreconditionFailed()
     return doc
 
 
