@@ -94,13 +94,19 @@ def server_env(data_dir: Path) -> tuple[dict[str, str], str | None]:
     return env, database
 
 
-def start(data_dir: Path) -> Server:
+def start(data_dir: Path, overrides: dict[str, str | None] | None = None, args: tuple[str, ...] = ()) -> Server:
+    """`overrides` changes the server's environment; a None value removes the variable."""
     env, database = server_env(data_dir)
+    for name, value in (overrides or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     port = free_port()
     log = data_dir.parent / f"serve-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, str(ROOT / "manage.py"), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
             env=env,
             cwd=ROOT,
             stdout=out,
