@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "djoser",
     "guardian",
     "channels",
+    "corsheaders",
     "basalt.core",
     "basalt.accounts",
     "basalt.projects",
@@ -75,6 +76,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "basalt.core.middleware.RequestIdMiddleware",
+    # Outside ApiErrorMiddleware, so error answers carry CORS headers too (basalt.projects.cors).
+    "corsheaders.middleware.CorsMiddleware",
     "basalt.core.middleware.UrlLengthMiddleware",
     "basalt.core.middleware.ApiErrorMiddleware",
     "basalt.usage.middleware.RequestCounterMiddleware",
@@ -265,6 +268,21 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "NUM_PROXIES": env_int("TRUSTED_PROXY_COUNT", 0),
 }
+
+# --- CORS: each project's `cors_origins` on the data API (basalt.projects.cors decides) --------
+CORS_URLS_REGEX = r"^/api/v1/(?!manage/)"
+CORS_ALLOW_HEADERS = [
+    "accept",
+    "authorization",
+    "content-type",
+    "x-api-key",
+    "x-request-id",
+    "if-match",
+    "if-none-match",
+    "idempotency-key",
+]
+CORS_EXPOSE_HEADERS = ["X-Request-Id", "ETag", "Location", "Retry-After"]
+CORS_PREFLIGHT_MAX_AGE = 600
 
 # --- limits ----------------------------------------------------------------------------------
 BASALT_MAX_JSON_BODY = env_int("BASALT_MAX_JSON_BODY", 1024 * 1024)

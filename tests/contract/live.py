@@ -46,6 +46,7 @@ class LiveProject:
     ref: str
     publishable: str
     secret: str
+    owner_token: str = ""  # the owner's console access token, for management calls
 
 
 def free_port() -> int:
@@ -158,7 +159,7 @@ def make_project(url: str, name: str = "Contract") -> LiveProject:
             kind: _ok(http.post(f"/api/v1/manage/projects/{ref}/keys", json={"kind": kind, "name": kind}), 201)["key"]
             for kind in ("publishable", "secret")
         }
-    return LiveProject(url, ref, keys["publishable"], keys["secret"])
+    return LiveProject(url, ref, keys["publishable"], keys["secret"], token["access"])
 
 
 def create_collection(project: LiveProject, definition: dict) -> dict:
