@@ -239,3 +239,25 @@ def test_granian_answers_the_same_url_limit_with_the_json_414(granian):
 def test_granian_gives_malformed_multipart_the_json_error(granian):
     status, headers, body = raw_request(granian, post("/api/v1/project", "multipart/form-data", b"--x\r\n", "pk_x"))
     assert_json_error(status, headers, body)
+
+
+def test_a_request_django_cannot_build_still_gets_the_json_error_and_a_request_id():
+    """Django's ASGI handler answers an undecodable request outside every middleware; ours does not."""
+    import asyncio
+
+    from basalt.asgi import django_asgi_app
+
+    scope = {"type": "http", "method": "GET", "path": "/api/v1/project", "query_string": b"where=\xff", "headers": []}
+    inbox = [{"type": "http.request", "body": b"", "more_body": False}]
+    sent: list[dict] = []
+
+    async def receive():
+        return inbox.pop(0) if inbox else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(django_asgi_app(scope, receive, send))
+    start, body = sent[0], b"".join(m.get("body", b"") for m in sent[1:])
+    headers = {name.decode().lower(): value.decode() for name, value in start["headers"]}
+    assert_json_error(start["status"], headers, body, 400)

@@ -24,6 +24,9 @@ from asgiref.sync import ThreadSensitiveContext
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler
 
+from basalt.core.edge import new_request_id
+from basalt.core.middleware import REQUEST_ID_HEADER, generic_error, json_error
+
 # The body read in __call__, handed to Django's handle() through read_body().
 _read_ahead: ContextVar = ContextVar("basalt_read_ahead_body", default=None)
 
@@ -55,6 +58,16 @@ class BoundedASGIHandler(ASGIHandler):
         finally:
             self._idle.put_nowait(executor)
             _read_ahead.reset(token)
+
+    def create_request(self, scope, body_file):
+        """Django answers a request it cannot even build (undecodable, too large) outside all middleware:
+        give that answer the JSON error and a request id like every other."""
+        request, refusal = super().create_request(scope, body_file)
+        if refusal is not None:
+            request_id = new_request_id()
+            refusal = json_error(generic_error(refusal.status_code, request_id))
+            refusal[REQUEST_ID_HEADER] = request_id
+        return request, refusal
 
     async def read_body(self, receive):
         body = _read_ahead.get()
