@@ -23,12 +23,10 @@ import pytest
 
 from tests.contract import live
 
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.skipif(
-        not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="connection pooling is PostgreSQL's"
-    ),
-]
+pytestmark = pytest.mark.live
+postgres_only = pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="connection pooling is PostgreSQL's"
+)
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_POOL_SIZE = 10  # settings.DATABASE_POOL_SIZE when the variable is unset
 CONCURRENCY = 256
@@ -118,6 +116,7 @@ def assert_bounded(url: str, database: str) -> None:
     assert connections_to(database) <= DEFAULT_POOL_SIZE
 
 
+@postgres_only
 def test_serve_keeps_postgresql_connections_within_its_pool(tmp_path):
     server = live.start(tmp_path / "data", SERVER_ENV)
     try:
@@ -126,6 +125,7 @@ def test_serve_keeps_postgresql_connections_within_its_pool(tmp_path):
         live.stop(server)
 
 
+@postgres_only
 def test_granian_web_role_keeps_postgresql_connections_within_its_pool(tmp_path):
     """The production `web` server: granian's blocking threads come and go, the pool bounds them."""
     env, database = live.server_env(tmp_path / "data")
@@ -158,3 +158,15 @@ def test_granian_web_role_keeps_postgresql_connections_within_its_pool(tmp_path)
             process.terminate()
             process.wait(timeout=30)
         live._postgres(os.environ["DATABASE_URL"], f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+@pytest.mark.parametrize("variable", ["DATABASE_POOL_SIZE", "REQUEST_THREADS"])
+def test_an_unbounded_pool_or_no_request_thread_is_refused_at_start(tmp_path, variable):
+    """0 used to mean "persistent connections, one per thread": it is a configuration error now."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BASALT_", "DJANGO_"))}
+    env.update(BASALT_DATA_DIR=str(tmp_path), **{variable: "0"})
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip() == f"basalt: configuration error: {variable} must be at least 1, got 0"
