@@ -392,7 +392,7 @@ def main() -> None:
 
     db, pgb_db = "basalt_bench_docs", "basalt_bench_pgbench"
     data_dir = tempfile.mkdtemp(prefix="basalt-bench-")
-    pool = 4 if args.server in {"uvicorn", "gthread"} else 0
+    pool = 4 if args.server in {"uvicorn", "gthread"} else 10
     env = base_env(db, data_dir, pool)
     recreate_database(db)
     manage(env, "migrate", "--verbosity", "0")

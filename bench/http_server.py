@@ -37,8 +37,8 @@ class Candidate:
 
     name: str
     argv: list[str]
-    # Async/thread servers share connections through a bounded pool; sync workers keep one each.
-    pool_size: int = 0
+    # Every server shares connections through a bounded pool (the only mode since issue 8).
+    pool_size: int = 10
     env: dict[str, str] = field(default_factory=dict)
 
 

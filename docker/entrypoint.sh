@@ -23,7 +23,9 @@ case "$role" in
       --access-log "$@"
     ;;
   realtime)
-    exec daphne --bind 0.0.0.0 --port 8001 --proxy-headers basalt.asgi:application "$@"
+    # daphne through `serve`: bounded request threads and pool, JSON errors at the edge, and an exit
+    # code when the port is taken. Tasks are the `worker` service's (a warning if none reports in).
+    exec python manage.py serve --no-migrate --no-worker --proxy-headers --host 0.0.0.0 --port 8001 "$@"
     ;;
   worker)
     exec celery -A basalt worker --loglevel "${LOG_LEVEL:-INFO}" "$@"

@@ -9,3 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "basalt.settings")
 app = Celery("basalt")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+from basalt.core.background import Heartbeat  # noqa: E402
+
+# Every worker (in-process or `celery worker`) reports in, so /readyz can tell when none consumes tasks.
+app.steps["worker"].add(Heartbeat)

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "djoser",
     "guardian",
     "channels",
+    "corsheaders",
     "basalt.core",
     "basalt.accounts",
     "basalt.projects",
@@ -75,6 +76,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "basalt.core.middleware.RequestIdMiddleware",
+    # Outside ApiErrorMiddleware, so error answers carry CORS headers too (basalt.projects.cors).
+    "corsheaders.middleware.CorsMiddleware",
+    "basalt.core.middleware.UrlLengthMiddleware",
     "basalt.core.middleware.ApiErrorMiddleware",
     "basalt.usage.middleware.RequestCounterMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -126,18 +130,26 @@ else:
             },
         }
     }
+# Every server mode (serve/daphne, granian, the Celery worker) runs requests on threads that come
+# and go; a persistent connection per thread outlived its thread and exhausted PostgreSQL's
+# max_connections. So PostgreSQL is always reached through a bounded pool per process, and a
+# connection goes back to it at the end of each request (CONN_MAX_AGE 0).
+DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 10)
+if DATABASE_POOL_SIZE < 1:
+    raise ConfigurationError(f"DATABASE_POOL_SIZE must be at least 1, got {DATABASE_POOL_SIZE}")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    pool_size = env_int("DATABASE_POOL_SIZE", 0)
-    if pool_size > 0:
-        # A bounded pool per process keeps PostgreSQL under max_connections under load.
-        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-            "min_size": 1,
-            "max_size": pool_size,
-            "timeout": 10,
-        }
-        DATABASES["default"]["CONN_MAX_AGE"] = 0
-    else:
-        DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DATABASE_POOL_SIZE,
+        "timeout": 10,
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Threads that run Django code under ASGI (`serve`, daphne; basalt.core.handler). Two pool
+# connections stay free for the in-process task worker and WebSocket consumers, so a request
+# thread never waits on the pool.
+REQUEST_THREADS = env_int("REQUEST_THREADS", max(1, DATABASE_POOL_SIZE - 2))
+if REQUEST_THREADS < 1:
+    raise ConfigurationError(f"REQUEST_THREADS must be at least 1, got {REQUEST_THREADS}")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -256,6 +268,21 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "NUM_PROXIES": env_int("TRUSTED_PROXY_COUNT", 0),
 }
+
+# --- CORS: each project's `cors_origins` on the data API (basalt.projects.cors decides) --------
+CORS_URLS_REGEX = r"^/api/v1/(?!manage/)"
+CORS_ALLOW_HEADERS = [
+    "accept",
+    "authorization",
+    "content-type",
+    "x-api-key",
+    "x-request-id",
+    "if-match",
+    "if-none-match",
+    "idempotency-key",
+]
+CORS_EXPOSE_HEADERS = ["X-Request-Id", "ETag", "Location", "Retry-After"]
+CORS_PREFLIGHT_MAX_AGE = 600
 
 # --- limits ----------------------------------------------------------------------------------
 BASALT_MAX_JSON_BODY = env_int("BASALT_MAX_JSON_BODY", 1024 * 1024)

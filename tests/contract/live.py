@@ -46,6 +46,7 @@ class LiveProject:
     ref: str
     publishable: str
     secret: str
+    owner_token: str = ""  # the owner's console access token, for management calls
 
 
 def free_port() -> int:
@@ -94,13 +95,19 @@ def server_env(data_dir: Path) -> tuple[dict[str, str], str | None]:
     return env, database
 
 
-def start(data_dir: Path) -> Server:
+def start(data_dir: Path, overrides: dict[str, str | None] | None = None, args: tuple[str, ...] = ()) -> Server:
+    """`overrides` changes the server's environment; a None value removes the variable."""
     env, database = server_env(data_dir)
+    for name, value in (overrides or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     port = free_port()
     log = data_dir.parent / f"serve-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, str(ROOT / "manage.py"), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
             env=env,
             cwd=ROOT,
             stdout=out,
@@ -152,7 +159,7 @@ def make_project(url: str, name: str = "Contract") -> LiveProject:
             kind: _ok(http.post(f"/api/v1/manage/projects/{ref}/keys", json={"kind": kind, "name": kind}), 201)["key"]
             for kind in ("publishable", "secret")
         }
-    return LiveProject(url, ref, keys["publishable"], keys["secret"])
+    return LiveProject(url, ref, keys["publishable"], keys["secret"], token["access"])
 
 
 def create_collection(project: LiveProject, definition: dict) -> dict:

@@ -147,8 +147,10 @@ def test_entrypoint_roles():
     # Check, migrate once, then the server: in that order, and only in the web role.
     assert web.index("security_check") < web.index("migrate") < web.index("exec granian basalt.wsgi:application")
     assert "--interface wsgi" in web
-    assert text.count("migrate") == 1
-    assert "exec daphne" in text and "basalt.asgi:application" in text
+    assert text.count("manage.py migrate") == 1
+    realtime = text.split("realtime)")[1].split(";;")[0]
+    # daphne through `serve` (bounded threads and pool, JSON edge errors), never migrating or running tasks.
+    assert "exec python manage.py serve --no-migrate --no-worker --proxy-headers" in realtime
     assert "exec celery -A basalt worker" in text
     assert "exec celery -A basalt beat" in text
 

@@ -146,7 +146,7 @@ def test_realtime_role_serves_on_daphne(tmp_path):
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], env=env, cwd=ROOT, check=True, timeout=120)
     port = free_port()
     process = subprocess.Popen(
-        [str(ENTRYPOINT), "realtime", "--bind", "127.0.0.1", "--port", str(port)],
+        [str(ENTRYPOINT), "realtime", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,

@@ -1,28 +1,94 @@
-"""Run Celery's worker and beat inside `manage.py serve` when the embedded profile has no broker.
+"""Run Celery's worker and beat inside `manage.py serve`, and tell whether any worker consumes tasks.
 
 The embedded default uses kombu's `memory://` transport, whose queues are per process: a
 worker thread in the serving process consumes what request threads publish, so tasks keep
 their real semantics (after-commit dispatch, retries with countdown, ETA, periodic jobs)
-without a broker to install. Queued tasks do not survive a restart; production runs Celery
-workers on Redis instead. Tests and one-shot commands keep running tasks eagerly.
+without a broker to install. Queued tasks do not survive a restart. With a real broker
+(REDIS_URL) `serve` runs the same in-process worker on it unless `--no-worker` says a
+separate `celery -A basalt worker` does (docker-compose's `worker` service). Tests and
+one-shot commands keep running tasks eagerly.
+
+Every worker, in-process or separate, writes a heartbeat into the shared cache, so /readyz and
+`serve --no-worker` can say when nothing consumes the queue (index builds would stay pending).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from celery import Celery
+from celery import Celery, bootsteps
 from celery.beat import EmbeddedService
 
 logger = logging.getLogger("basalt.background")
 READY_TIMEOUT_SECONDS = 30
+HEARTBEAT_KEY = "basalt:tasks:heartbeat"
+HEARTBEAT_SECONDS = 15
+# A worker is presumed gone after missing this many heartbeats' worth of time.
+HEARTBEAT_STALE_SECONDS = 4 * HEARTBEAT_SECONDS
 
 
 def in_process_broker(app: Celery) -> bool:
     """True when nothing outside this process could consume the queue (the embedded default)."""
     return str(app.conf.broker_url or "").startswith("memory://")
+
+
+def broker_label(app: Celery) -> str:
+    """The broker's scheme and host for messages, never its password."""
+    url = str(app.conf.broker_url or "")
+    parts = urlsplit(url)
+    if parts.scheme == "memory":
+        return "memory broker"
+    host = parts.hostname or "localhost"
+    return f"{parts.scheme} broker at {host}:{parts.port}" if parts.port else f"{parts.scheme} broker at {host}"
+
+
+def record_heartbeat() -> None:
+    from django.core.cache import cache
+
+    try:
+        cache.set(HEARTBEAT_KEY, time.time(), timeout=HEARTBEAT_STALE_SECONDS)
+    except Exception:  # a cache outage must not stop the worker
+        logger.warning("could not record the worker heartbeat", exc_info=True)
+
+
+def tasks_consumed() -> bool:
+    """True when tasks run inline, or some worker reported in within HEARTBEAT_STALE_SECONDS."""
+    from django.core.cache import cache
+
+    from basalt.celery import app
+
+    if app.conf.task_always_eager:
+        return True
+    try:
+        last = cache.get(HEARTBEAT_KEY)
+    except Exception:
+        return False
+    return last is not None and time.time() - float(last) < HEARTBEAT_STALE_SECONDS
+
+
+class Heartbeat(bootsteps.StartStopStep):
+    """A worker bootstep: record a heartbeat now and every HEARTBEAT_SECONDS while consuming."""
+
+    requires = {"celery.worker.components:Timer"}
+
+    def __init__(self, worker, **kwargs):
+        super().__init__(worker, **kwargs)
+        self.timer_ref = None
+
+    def start(self, worker):
+        record_heartbeat()
+        self.timer_ref = worker.timer.call_repeatedly(HEARTBEAT_SECONDS, record_heartbeat)
+
+    def stop(self, worker):
+        if self.timer_ref is not None:
+            self.timer_ref.cancel()
+            self.timer_ref = None
 
 
 class EmbeddedWorker:
@@ -58,7 +124,8 @@ class EmbeddedWorker:
             self.worker = self.app.WorkController(
                 pool_cls="solo",
                 concurrency=1,
-                hostname="embedded@localhost",
+                # Unique per process: several `serve` processes may share one Redis broker.
+                hostname=f"embedded-{os.getpid()}@{socket.gethostname()}",
                 without_heartbeat=True,
                 without_gossip=True,
                 without_mingle=True,

@@ -129,6 +129,18 @@ class PayloadTooLarge(BasaltError):
     default_message = "The request body is too large."
 
 
+class UriTooLong(BasaltError):
+    status = 414
+    code = "uri_too_long"
+    default_message = "The URL is too long; send long queries in a POST body (e.g. a batch request)."
+
+
+class HeadersTooLarge(BasaltError):
+    status = 431
+    code = "headers_too_large"
+    default_message = "The request headers are too large."
+
+
 class UnsupportedMediaType(BasaltError):
     status = 415
     code = "unsupported_media_type"

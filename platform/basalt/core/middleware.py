@@ -10,7 +10,15 @@ import uuid
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from basalt.core.errors import BasaltError, NotFound, PayloadTooLarge, to_basalt_error
+from basalt.core.edge import url_too_long
+from basalt.core.errors import (
+    BasaltError,
+    HeadersTooLarge,
+    NotFound,
+    PayloadTooLarge,
+    UriTooLong,
+    to_basalt_error,
+)
 from basalt.core.json import dumps
 
 logger = logging.getLogger("basalt.request")
@@ -29,6 +37,32 @@ def json_error(error: BasaltError, request: HttpRequest | None = None) -> HttpRe
     return response
 
 
+def generic_error(status: int, request_id: str = "") -> BasaltError:
+    """The JSON error for a bare status that something other than a view produced."""
+    if status == 404:
+        return NotFound()
+    error = BasaltError("The request could not be processed.", code="invalid_operation")
+    error.status = status
+    if status == 403:
+        error.code = "permission_denied"
+    elif status == 405:
+        error.code = "method_not_allowed"
+    elif status == 413:
+        error.code = "payload_too_large"
+    elif status == 414:
+        return UriTooLong()
+    elif status == 431:
+        return HeadersTooLarge()
+    elif status == 503:
+        error.code = "unavailable"
+        error.message = "The service is temporarily unavailable."
+    elif status >= 500:
+        error.code = "internal_error"
+        error.message = "An unexpected error occurred. Quote the request id when reporting it."
+        error.details = {"request_id": request_id}
+    return error
+
+
 class RequestIdMiddleware:
     """Echo a well-formed incoming X-Request-Id or mint one, so logs and clients can correlate."""
 
@@ -42,6 +76,18 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request.request_id
         return response
+
+
+class UrlLengthMiddleware:
+    """Refuse over-long URLs with the JSON 414 under every server (daphne refuses them earlier, alike)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if url_too_long(request.path, request.META.get("QUERY_STRING", "")):
+            return json_error(UriTooLong())
+        return self.get_response(request)
 
 
 class ApiErrorMiddleware:
@@ -62,7 +108,7 @@ class ApiErrorMiddleware:
         content_type = response.get("Content-Type", "")
         if response.status_code >= 400 and "json" not in content_type:
             # Framework-made HTML pages (CSRF failure, stray 404s, DEBUG 500s) never reach API clients.
-            return json_error(self._generic_for(response.status_code, getattr(request, "request_id", "")))
+            return json_error(generic_error(response.status_code, getattr(request, "request_id", "")))
         return response
 
     @staticmethod
@@ -94,27 +140,6 @@ class ApiErrorMiddleware:
         request._read_started = False
         request.META["CONTENT_LENGTH"] = str(len(body))
         return False
-
-    @staticmethod
-    def _generic_for(status: int, request_id: str = "") -> BasaltError:
-        if status == 404:
-            return NotFound()
-        error = BasaltError("The request could not be processed.", code="invalid_operation")
-        error.status = status
-        if status == 403:
-            error.code = "permission_denied"
-        elif status == 405:
-            error.code = "method_not_allowed"
-        elif status == 413:
-            error.code = "payload_too_large"
-        elif status == 503:
-            error.code = "unavailable"
-            error.message = "The service is temporarily unavailable."
-        elif status >= 500:
-            error.code = "internal_error"
-            error.message = "An unexpected error occurred. Quote the request id when reporting it."
-            error.details = {"request_id": request_id}
-        return error
 
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
         if not request.path.startswith(API_PREFIX):

@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from basalt.core.errors import NotFound
-from basalt.core.middleware import ApiErrorMiddleware, json_error
+from basalt.core.middleware import generic_error, json_error
 
 
 # Exempt: a POST to an unknown route must be a 404, not a CSRF 403 (the API uses no cookies).
@@ -16,4 +16,4 @@ def api_not_found(request: HttpRequest, *args, **kwargs) -> HttpResponse:
 
 def server_error(request: HttpRequest, *args, **kwargs) -> HttpResponse:
     """Stand in for Django's HTML 500 page (usable as handler500)."""
-    return json_error(ApiErrorMiddleware._generic_for(500, getattr(request, "request_id", "")))
+    return json_error(generic_error(500, getattr(request, "request_id", "")))

@@ -85,3 +85,19 @@ CHECKS = {"database": database_ok, "channel_layer": channel_layer_ok, "broker": 
 
 def readiness() -> dict[str, bool]:
     return {name: check() for name, check in CHECKS.items()}
+
+
+def warnings() -> list[str]:
+    """Problems that do not stop this process serving requests, but that an operator must see.
+
+    No consumer is not "not ready": the web service is healthy before its separate worker starts
+    (docker-compose starts the worker once web is healthy), so it is reported, not failed.
+    """
+    from basalt.core.background import tasks_consumed
+
+    if tasks_consumed():
+        return []
+    return [
+        "No background worker has reported in: index builds, email and push stay pending "
+        "until `celery -A basalt worker` consumes the broker (or run `manage.py serve` without --no-worker)."
+    ]

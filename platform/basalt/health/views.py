@@ -6,7 +6,7 @@ from django.views.decorators.csrf import csrf_exempt
 from basalt.core.errors import MethodNotAllowed, Unavailable
 from basalt.core.json import dumps
 from basalt.core.middleware import json_error
-from basalt.health.checks import readiness
+from basalt.health.checks import readiness, warnings
 
 RETRY_AFTER_SECONDS = 5
 
@@ -42,4 +42,7 @@ def readyz(request: HttpRequest) -> HttpResponse:
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
         return json_error(error)
-    return HttpResponse(dumps({"status": "ready", "checks": components}), content_type="application/json")
+    answer = {"status": "ready", "checks": components}
+    if problems := warnings():
+        answer["warnings"] = problems
+    return HttpResponse(dumps(answer), content_type="application/json")

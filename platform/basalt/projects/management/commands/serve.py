@@ -1,10 +1,18 @@
-"""Run the embedded default in one process: migrate, then serve HTTP, WebSockets and static files."""
+"""Run Basalt in one process: migrate, then serve HTTP, WebSockets and static files, and run background tasks."""
+
+from __future__ import annotations
+
+import threading
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 from django.http import Http404
+
+# How long after start-up a server without its own worker checks that some worker consumes tasks.
+WORKER_CHECK_SECONDS = 60
 
 
 class Command(BaseCommand):
@@ -15,62 +23,111 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-migrate", action="store_true", help="skip applying migrations")
         parser.add_argument(
-            "--no-worker", action="store_true", help="do not run background tasks in this process (embedded profile)"
+            "--no-worker",
+            action="store_true",
+            help="run no background tasks here: a separate `celery -A basalt worker` consumes the broker",
+        )
+        parser.add_argument(
+            "--proxy-headers", action="store_true", help="take client address and scheme from X-Forwarded-* headers"
         )
 
     def handle(self, *args, host: str, port: int, no_migrate: bool, no_worker: bool = False, **options):
         if not no_migrate:
             call_command("migrate", interactive=False, verbosity=0)
+            # This thread serves nothing: its connection goes back to the pool instead of idling.
+            connections.close_all()
         from daphne.endpoints import build_endpoint_description_strings
-        from daphne.server import Server
 
+        from basalt.core.server import EdgeServer
+
+        worker = self._start_background_tasks(no_worker)
+        proxy = {}
+        if options.get("proxy_headers"):
+            proxy = {
+                "proxy_forwarded_address_header": "X-Forwarded-For",
+                "proxy_forwarded_port_header": "X-Forwarded-Port",
+                "proxy_forwarded_proto_header": "X-Forwarded-Proto",
+            }
+        server = EdgeServer(
+            application=self._application(),
+            endpoints=build_endpoint_description_strings(host=host, port=port),
+            http_timeout=120,
+            websocket_timeout=86400,
+            application_close_timeout=10,
+            verbosity=0,
+            on_listening=lambda: self._banner(host, port),
+            **proxy,
+        )
+        try:
+            server.run()
+        finally:
+            if worker is not None:
+                worker.stop()
+        if server.listen_failure:
+            raise CommandError(f"cannot listen on {host}:{port}: {server.listen_failure}")
+
+    def _application(self):
         from basalt.asgi import application
 
-        if not settings.PRODUCTION or settings.DEBUG:
-            from channels.routing import ProtocolTypeRouter
-            from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+        if settings.PRODUCTION and not settings.DEBUG:
+            return application  # static files come from WhiteNoise/the proxy in production
+        from channels.routing import ProtocolTypeRouter
+        from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
-            class StaticFiles(ASGIStaticFilesHandler):
-                """Serve static files; a path that escapes the static roots is a 404, not a 500."""
+        class StaticFiles(ASGIStaticFilesHandler):
+            """Serve static files; a path that escapes the static roots is a 404, not a 500."""
 
-                def serve(self, request):
-                    try:
-                        return super().serve(request)
-                    except SuspiciousOperation:
-                        raise Http404("Not found.") from None
+            def serve(self, request):
+                try:
+                    return super().serve(request)
+                except SuspiciousOperation:
+                    raise Http404("Not found.") from None
 
-            application = ProtocolTypeRouter(
-                {
-                    "http": StaticFiles(application.application_mapping["http"]),
-                    "websocket": application.application_mapping["websocket"],
-                }
-            )
+        return ProtocolTypeRouter(
+            {
+                "http": StaticFiles(application.application_mapping["http"]),
+                "websocket": application.application_mapping["websocket"],
+            }
+        )
+
+    def _banner(self, host: str, port: int) -> None:
         self.stdout.write(
             f"Basalt ({settings.PROFILE}) on http://{host}:{port}/  data: {settings.DATA_DIR}  "
             f"database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
         )
-        worker = self._start_background_worker() if not no_worker else None
-        try:
-            Server(
-                application=application,
-                endpoints=build_endpoint_description_strings(host=host, port=port),
-                http_timeout=120,
-                websocket_timeout=86400,
-                application_close_timeout=10,
-                verbosity=0,
-            ).run()
-        finally:
-            if worker is not None:
-                worker.stop()
+        self.stdout.flush()
 
-    def _start_background_worker(self):
-        """Without a broker, run Celery's worker and beat in this process (see basalt.core.background)."""
+    def _start_background_tasks(self, no_worker: bool):
+        """Run Celery's worker and beat here unless told a separate worker consumes the broker."""
         from basalt.celery import app as celery_app
-        from basalt.core.background import EmbeddedWorker, in_process_broker
+        from basalt.core.background import EmbeddedWorker, broker_label, in_process_broker
 
-        if not in_process_broker(celery_app):
-            return None  # a real broker: tasks go to separate `celery worker` processes
+        broker = broker_label(celery_app)
+        if celery_app.conf.task_always_eager and not in_process_broker(celery_app):
+            self.stdout.write("Background tasks: run inline in the request (CELERY_TASK_ALWAYS_EAGER)")
+            return None
+        if no_worker:
+            if in_process_broker(celery_app):
+                self.stdout.write("Background tasks: run inline in the request (--no-worker, no broker)")
+            else:
+                self.stdout.write(f"Background tasks: left to a separate `celery -A basalt worker` on {broker}")
+                self._check_consumer_later()
+            return None
         worker = EmbeddedWorker(celery_app, settings.DATA_DIR / "celerybeat-schedule")
         worker.start()
-        self.stdout.write("Background tasks: in-process Celery worker and beat (memory broker)")
+        self.stdout.write(f"Background tasks: in-process Celery worker and beat ({broker})")
         return worker
+
+    def _check_consumer_later(self) -> None:
+        from basalt.core.background import tasks_consumed
+
+        def check():
+            if not tasks_consumed():
+                self.stderr.write(
+                    "basalt: warning: no background worker has reported in; queued tasks (index builds, "
+                    "email, push) stay pending until `celery -A basalt worker` runs on this broker"
+                )
+
+        timer = threading.Timer(WORKER_CHECK_SECONDS, check)
+        timer.daemon = True
+        timer.start()

@@ -1,0 +1,43 @@
+"""Limits and answers at the HTTP edge, shared by the daphne protocol (`serve`) and the middleware (granian).
+
+Whatever server runs Basalt, a request it refuses before Django sees it still gets the API's JSON
+error with an X-Request-Id, and the same URL limit applies everywhere.
+"""
+
+from __future__ import annotations
+
+import uuid
+from http import HTTPStatus
+
+from basalt.core.errors import BasaltError
+from basalt.core.json import dumps
+
+# Longest request target (path and query) accepted. granian (production) refuses 65,535 bytes and
+# more with its own bare 414; below that every server answers alike. A `where` with 1,000 `$in` ids
+# fits; longer queries belong in a POST body (batch).
+MAX_URL_BYTES = 65_000
+# Request line plus every header line.
+MAX_HEAD_BYTES = MAX_URL_BYTES + 32 * 1024
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def url_too_long(path: str, query_string: str) -> bool:
+    return len(path.encode("utf-8", "surrogateescape")) + 1 + len(query_string) > MAX_URL_BYTES
+
+
+def raw_http_error(error: BasaltError, request_id: str | None = None) -> bytes:
+    """A complete HTTP/1.1 response for a request refused before any application ran; closes the connection."""
+    body = dumps(error.payload())
+    reason = HTTPStatus(error.status).phrase
+    headers = {
+        "Content-Type": "application/json",
+        "Content-Length": str(len(body)),
+        "X-Request-Id": request_id or new_request_id(),
+        "Connection": "close",
+        **error.headers,
+    }
+    head = f"HTTP/1.1 {error.status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return head.encode("latin-1") + b"\r\n" + body

@@ -1,0 +1,109 @@
+"""daphne as `manage.py serve` runs it: JSON errors at the HTTP edge, a 414 for long URLs, loud bind failures.
+
+Stock daphne (Twisted) answered what it refused itself outside the API's error contract: an
+over-long request line or header block closed the connection without an answer, a malformed
+request got a bare `400` (no body, no X-Request-Id), and daphne's own errors were HTML. Twisted
+also parsed every form and multipart body itself, a second time, and answered a bare 400 when
+it could not, before Django (which has its own, JSON-reported parsing) ever saw the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from daphne.http_protocol import HTTPFactory, WebRequest
+from daphne.server import Server
+from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol
+
+from basalt.core.edge import MAX_HEAD_BYTES, MAX_URL_BYTES, new_request_id, raw_http_error
+from basalt.core.errors import BasaltError, HeadersTooLarge, UriTooLong
+from basalt.core.json import dumps
+from basalt.core.middleware import generic_error
+
+# Method, spaces and HTTP version around the request target.
+_REQUEST_LINE_EXTRA = 32
+
+
+class EdgeRequest(WebRequest):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Django parses bodies (and reports failures as JSON); Twisted must not parse them first.
+        self._parsePOSTFormSubmission = False
+
+    def basic_error(self, status, status_text, body):
+        """daphne's own refusals (bad header, bad path, application crash or timeout) as JSON."""
+        request_id = new_request_id()
+        error = generic_error(status, request_id)
+        if status == 400:
+            error.message = f"The HTTP request is malformed: {body}."
+        payload = dumps(error.payload())
+        headers = [(b"Content-Type", b"application/json"), (b"X-Request-Id", request_id.encode())]
+        headers += [(name.encode(), value.encode()) for name, value in error.headers.items()]
+        self.handle_reply({"type": "http.response.start", "status": status, "headers": headers})
+        self.handle_reply({"type": "http.response.body", "body": payload})
+
+
+class EdgeHTTPChannel(HTTPChannel):
+    MAX_LENGTH = MAX_URL_BYTES + _REQUEST_LINE_EXTRA  # any single line: the request line or one header
+    totalHeadersSize = MAX_HEAD_BYTES
+
+    def _on_request_line(self) -> bool:
+        return bool(getattr(self, "_HTTPChannel__first_line", True))
+
+    def _refuse(self, error: BasaltError) -> None:
+        self.transport.write(raw_http_error(error))
+        self.loseConnection()
+
+    def _too_large(self) -> None:
+        self._refuse(UriTooLong() if self._on_request_line() else HeadersTooLarge())
+
+    def lineLengthExceeded(self, line):
+        self._too_large()
+
+    def lineReceived(self, line):
+        if self._receivedHeaderSize + len(line) > self.totalHeadersSize:
+            self._too_large()
+            return
+        super().lineReceived(line)
+
+    def _respondToBadRequestAndDisconnect(self):
+        self._refuse(BasaltError("The HTTP request is malformed."))
+
+
+class EdgeHTTPFactory(HTTPFactory):
+    def protocol(self):
+        # Twisted's HTTPFactory calls self.protocol() for each connection.
+        return _GenericHTTPChannelProtocol(EdgeHTTPChannel())
+
+    def buildProtocol(self, addr):
+        protocol = super().buildProtocol(addr)
+        protocol.requestFactory = EdgeRequest
+        return protocol
+
+
+class EdgeServer(Server):
+    """daphne's Server with the edge protocol, and bind failures reported instead of swallowed."""
+
+    def __init__(self, *args, on_listening: Callable[[], None] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.listen_failure: str | None = None
+        self._on_listening = on_listening
+
+    @property
+    def http_factory(self):
+        return self._http_factory
+
+    @http_factory.setter
+    def http_factory(self, factory):
+        # Server.run() builds its HTTPFactory inline; ours takes its place as it is assigned.
+        self._http_factory = factory if isinstance(factory, EdgeHTTPFactory) else EdgeHTTPFactory(self)
+
+    def listen_success(self, port):
+        super().listen_success(port)
+        if self._on_listening is not None:
+            self._on_listening()
+
+    def listen_error(self, failure):
+        # daphne logs this and stops, after which run() returns as if the server had been stopped.
+        self.listen_failure = failure.getErrorMessage()
+        super().listen_error(failure)

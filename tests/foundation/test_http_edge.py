@@ -1,0 +1,263 @@
+"""What the HTTP server itself answers: malformed bodies and requests, long URLs, big headers, a busy port.
+
+Every refusal, whichever layer makes it, is API.md's JSON error with an X-Request-Id, on `serve`
+(daphne) and on granian (the production `web` role).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.contract import live
+
+pytestmark = pytest.mark.live
+ROOT = Path(__file__).resolve().parents[2]
+POSTS = {"name": "notes", "fields": {"title": {"type": "string"}}, "permissions": {"create": ["*"]}}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    server = live.start(tmp_path_factory.mktemp("edge") / "data")
+    project = live.make_project(server.url, "Edge")
+    live.create_collection(project, POSTS)
+    yield project
+    live.stop(server)
+
+
+def port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def raw_request(port: int, data: bytes, timeout: float = 30) -> tuple[int, dict[str, str], bytes]:
+    """Send bytes as they are and read one response; a dropped connection is a failure, not a status."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = sock.recv(65536)
+            assert chunk, f"the server closed the connection without an answer (got {received[:200]!r})"
+            received += chunk
+        head, _, body = received.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+        if "content-length" in headers:
+            while len(body) < int(headers["content-length"]):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                body += chunk
+        elif headers.get("transfer-encoding") == "chunked":
+            while not body.endswith(b"0\r\n\r\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                body += chunk
+            body = _dechunk(body)
+    return int(lines[0].split()[1]), headers, body
+
+
+def _dechunk(body: bytes) -> bytes:
+    out = b""
+    while body:
+        size_line, _, rest = body.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            break
+        out, body = out + rest[:size], rest[size + 2 :]
+    return out
+
+
+def assert_json_error(status: int, headers: dict[str, str], body: bytes, expected_status: int | None = None) -> dict:
+    assert 400 <= status < 500, (status, body[:300])
+    if expected_status is not None:
+        assert status == expected_status, (status, body[:300])
+    assert headers.get("content-type", "").startswith("application/json"), (status, headers, body[:300])
+    assert re.fullmatch(r"[A-Za-z0-9._:-]{8,128}", headers.get("x-request-id", "")), headers
+    error = json.loads(body)["error"]
+    assert isinstance(error["code"], str) and isinstance(error["message"], str)
+    return error
+
+
+def post(path: str, content_type: str | None, body: bytes, key: str = "") -> bytes:
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\nConnection: close\r\n"
+    if content_type is not None:
+        head += f"Content-Type: {content_type}\r\n"
+    if key:
+        head += f"X-API-Key: {key}\r\n"
+    return head.encode("latin-1") + b"\r\n" + body
+
+
+MALFORMED_BODIES = {
+    "multipart without boundary": ("multipart/form-data", b"--x\r\nContent-Disposition: form-data\r\n\r\nv\r\n--x--"),
+    "multipart, truncated": ("multipart/form-data; boundary=zz", b"--zz\r\nContent-Disposition: form-data; na"),
+    "multipart, unknown boundary": ("multipart/form-data; boundary=zz", b"--other\r\n\r\nvalue\r\n--other--\r\n"),
+    "multipart, non-ASCII boundary": ("multipart/form-data; boundary=\xe9t\xe9", b"--\xe9t\xe9\r\n\r\nv\r\n"),
+    "form, bad escapes": ("application/x-www-form-urlencoded", b"%ff=%fe&&==&a=%"),
+    "JSON, broken": ("application/json", b'{"title": '),
+    "JSON, not UTF-8": ("application/json", b'{"title": "\xff\xfe"}'),
+    "JSON, NUL bytes": ("application/json", b'{"title": "\x00"}\x00'),
+    "plain text": ("text/plain", b"title=x"),
+    "octet stream": ("application/octet-stream", b"\x00\x01\x02"),
+    "XML": ("application/xml", b"<title>x</title>"),
+}
+BODY_ROUTES = {
+    "data API": ("/api/v1/collections/notes/documents", "publishable"),
+    "end-user sign-up": ("/api/v1/auth/signup", "publishable"),
+    "management API": ("/api/v1/manage/auth/jwt/create/", ""),
+    "batch": ("/api/v1/batch", "secret"),
+}
+
+
+@pytest.mark.parametrize("route", BODY_ROUTES)
+def test_malformed_bodies_of_every_type_get_the_json_error_and_a_request_id(served, route):
+    path, key_kind = BODY_ROUTES[route]
+    key = getattr(served, key_kind) if key_kind else ""
+    for name, (content_type, body) in MALFORMED_BODIES.items():
+        status, headers, answer = raw_request(port_of(served.url), post(path, content_type, body, key))
+        try:
+            assert_json_error(status, headers, answer)
+        except AssertionError as exc:
+            raise AssertionError(f"{route}, {name}: {exc}") from None
+
+
+def test_malformed_multipart_to_the_console_still_has_a_request_id(served):
+    data = post("/console/signin", "multipart/form-data", b"--x\r\ngarbage")
+    status, headers, _ = raw_request(port_of(served.url), data)
+    assert status == 400 or status == 403
+    assert headers.get("x-request-id")
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header Name: x\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: gzip, chunked, x\r\n\r\n",
+        b"GET /api/v1/\xff\xfe HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        b"GET /api/v1/project?\xff HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    ],
+    ids=["request line", "content length", "header name", "transfer encoding", "raw path bytes", "raw query bytes"],
+)
+def test_malformed_http_is_a_json_400_not_a_bare_one(served, request_bytes):
+    status, headers, body = raw_request(port_of(served.url), request_bytes)
+    assert_json_error(status, headers, body, 400)
+
+
+def long_get(path: str, length: int) -> bytes:
+    query = "where=" + "a" * (length - len(path) - len("?where="))
+    return f"GET {path}?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
+
+
+def test_long_urls_are_answered_and_over_long_ones_get_414(served):
+    port = port_of(served.url)
+    # 20 KB: past the old 16 KB drop, well within the limit: the API itself answers.
+    status, headers, body = raw_request(port, long_get("/api/v1/collections/notes/documents", 20_000))
+    assert status in (400, 401), body[:300]
+    assert headers.get("x-request-id")
+    for length in (70_000, 200_000):
+        status, headers, body = raw_request(port, long_get("/api/v1/collections/notes/documents", length))
+        assert assert_json_error(status, headers, body, 414)["code"] == "uri_too_long"
+
+
+def test_oversized_headers_get_431(served):
+    request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-Big: " + b"a" * 120_000 + b"\r\n\r\n"
+    status, headers, body = raw_request(port_of(served.url), request)
+    assert assert_json_error(status, headers, body, 431)["code"] == "headers_too_large"
+    many = b"".join(b"X-H%d: %s\r\n" % (n, b"b" * 1000) for n in range(120))
+    status, headers, body = raw_request(port_of(served.url), b"GET /healthz HTTP/1.1\r\nHost: a\r\n" + many + b"\r\n")
+    assert_json_error(status, headers, body, 431)
+
+
+def test_serve_on_a_busy_port_says_so_and_exits_non_zero(served, tmp_path):
+    env, _ = live.server_env(tmp_path / "data")
+    env.pop("DATABASE_URL", None)  # no database of its own needed: it must fail before serving
+    port = str(port_of(served.url))
+    result = subprocess.run(
+        [sys.executable, "manage.py", "serve", "--no-migrate", "--host", "127.0.0.1", "--port", port],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr, result.stderr
+    assert "Basalt (" not in result.stdout, "the banner claimed it was serving"
+
+
+# --- granian, the production `web` server -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def granian(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("granian")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BASALT_", "DJANGO_", "CELERY_"))}
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        env.pop(name, None)
+    env.update(BASALT_DATA_DIR=str(folder / "data"), PYTHONPATH=str(ROOT / "platform"), LOG_LEVEL="WARNING")
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], env=env, cwd=ROOT, check=True, timeout=300)
+    port = live.free_port()
+    log = (folder / "granian.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "granian", "basalt.wsgi:application", "--interface", "wsgi", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1", "--blocking-threads", "2"],
+        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while True:
+        assert process.poll() is None, (folder / "granian.log").read_text()[-3000:]
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "granian did not answer"
+        time.sleep(0.3)
+    yield port
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()
+
+
+def test_granian_answers_the_same_url_limit_with_the_json_414(granian):
+    status, headers, body = raw_request(granian, long_get("/api/v1/project", 20_000))
+    assert status == 401 and headers.get("x-request-id"), body[:300]
+    status, headers, body = raw_request(granian, long_get("/api/v1/project", 65_200))
+    assert assert_json_error(status, headers, body, 414)["code"] == "uri_too_long"
+    # Past what granian reads at all it answers 414 itself (no JSON): still an answer, never a drop.
+    status, _, _ = raw_request(granian, long_get("/api/v1/project", 70_000))
+    assert status == 414
+
+
+def test_granian_gives_malformed_multipart_the_json_error(granian):
+    status, headers, body = raw_request(granian, post("/api/v1/project", "multipart/form-data", b"--x\r\n", "pk_x"))
+    assert_json_error(status, headers, body)
+
+
+def test_a_request_django_cannot_build_still_gets_the_json_error_and_a_request_id():
+    """Django's ASGI handler answers an undecodable request outside every middleware; ours does not."""
+    import asyncio
+
+    from basalt.asgi import django_asgi_app
+
+    scope = {"type": "http", "method": "GET", "path": "/api/v1/project", "query_string": b"where=\xff", "headers": []}
+    inbox = [{"type": "http.request", "body": b"", "more_body": False}]
+    sent: list[dict] = []
+
+    async def receive():
+        return inbox.pop(0) if inbox else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(django_asgi_app(scope, receive, send))
+    start, body = sent[0], b"".join(m.get("body", b"") for m in sent[1:])
+    headers = {name.decode().lower(): value.decode() for name, value in start["headers"]}
+    assert_json_error(start["status"], headers, body, 400)
