@@ -164,6 +164,7 @@ CELERY_BEAT_SCHEDULE = {
     "usage-snapshot-sizes": {"task": "usage.snapshot_sizes", "schedule": 3600.0},
     # Expired one-time codes and long-ended sessions (basalt.identity.tasks).
     "identity-purge-expired": {"task": "identity.purge_expired", "schedule": 3600.0},
+    "accounts-purge-console-sessions": {"task": "accounts.purge_console_sessions", "schedule": 3600.0},
 }
 
 # --- files -----------------------------------------------------------------------------------
