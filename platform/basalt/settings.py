@@ -218,6 +218,8 @@ ANONYMOUS_USER_NAME = None  # guardian: no anonymous console user
 
 CONSOLE_SIGNUP_OPEN = env_bool("CONSOLE_SIGNUP_OPEN", True)
 CONSOLE_SIGNUP_REQUIRES_CONFIRMATION = env_bool("CONSOLE_SIGNUP_REQUIRES_CONFIRMATION", False)
+# Projects one console account may own (0: no cap): open sign-up must not mean unbounded tenants.
+CONSOLE_PROJECTS_PER_ACCOUNT = env_int("CONSOLE_PROJECTS_PER_ACCOUNT", 50)
 
 from datetime import timedelta  # noqa: E402
 

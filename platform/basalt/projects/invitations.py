@@ -21,10 +21,10 @@ from basalt.projects.roles import Perm
 from basalt.projects.services import (
     _actor_role,
     _check_can_assign,
-    _grant_role,
     _only_fields,
     _validate_role,
     access_project,
+    join_project,
 )
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,11 @@ def _pending(project: Project):
 
 
 def invite_member_from_body(account: Account, ref: str, body: Any, accept_url: str) -> Invitation:
-    """POST …/invitations: `{email, role}`."""
+    """POST …/invitations and POST …/members: `{email, role}`.
+
+    Adding a member is inviting them: the answer is the same whether or not the address has a
+    console account (no enumeration), and nobody joins a project without accepting.
+    """
     access_project(account, ref, Perm.MANAGE_MEMBERS)
     body = _only_fields(body, {"email", "role"})
     return invite_member(account, ref, body.get("email"), body.get("role"), accept_url=accept_url)
@@ -176,8 +180,7 @@ def accept_invitation(account: Account, raw: Any) -> Membership:
     project = Project.objects.select_for_update().get(pk=invitation.project_id)
     if Membership.objects.filter(project=project, account=account).exists():
         raise Conflict("You are already a member of this project.")
-    membership = Membership.objects.create(project=project, account=account, role=invitation.role)
-    _grant_role(membership)
+    membership = join_project(project, account, invitation.role)
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = account
     invitation.save(update_fields=["accepted_at", "accepted_by"])
