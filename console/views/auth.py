@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from basalt.accounts import signin
+from basalt.accounts import sessions, signin
 from basalt.accounts.serializers import AccountCreateSerializer
 from basalt.core.errors import BasaltError, RateLimited
 from basalt.projects import invitations
@@ -108,5 +108,8 @@ def sign_up(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
+    if request.POST.get("everywhere") and request.user.is_authenticated:
+        # Every web session and API token of the account, this one included.
+        sessions.revoke_all(request.user, reason="signed_out_everywhere")
     logout(request)
     return redirect("console:signin")

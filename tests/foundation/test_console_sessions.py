@@ -239,3 +239,25 @@ def test_ended_console_sessions_are_purged_after_a_week(owner):
     assert purge_console_sessions() == 1
     assert set(ConsoleSession.objects.values_list("pk", flat=True)) == {live["sid"], recent["sid"]}
     assert projects(str(live)).status_code == 200
+
+
+def test_console_sign_out_everywhere_button_ends_other_sessions(owner):
+    tokens = sign_in(owner.email)
+    elsewhere = web_session(owner.email)
+    here = web_session(owner.email)
+    page = here.get("/console/projects").content.decode()
+    assert 'name="everywhere"' in page and "Sign out everywhere" in page
+    assert here.post("/console/signout", {"everywhere": "1"}).status_code == 302
+    assert_web_signed_out(here)
+    assert_web_signed_out(elsewhere)
+    assert_signed_out(tokens)
+
+
+def test_plain_console_sign_out_ends_only_this_browser(owner):
+    tokens = sign_in(owner.email)
+    elsewhere = web_session(owner.email)
+    here = web_session(owner.email)
+    assert here.post("/console/signout").status_code == 302
+    assert_web_signed_out(here)
+    assert elsewhere.get("/console/projects").status_code == 200
+    assert projects(tokens["access"]).status_code == 200
