@@ -124,3 +124,19 @@ def test_concurrent_creations_cannot_overshoot_the_cap(make_account, settings):
         thread.join()
     assert sorted(outcomes) == ["created"] + ["quota_exceeded"] * 3
     assert Membership.objects.filter(account=account, role="owner").count() == 1
+
+
+def test_pending_invitations_per_project_are_capped(project, monkeypatch):
+    """Every invitation emails an address the inviter picks: a project cannot mail without bound."""
+    from basalt.projects import invitations
+
+    monkeypatch.setattr(invitations, "PENDING_INVITATIONS_MAX", 3)
+    owner = console_client_for(project.owner)
+    members = f"{PROJECTS}/{project.project.ref}/members"
+    for n in range(3):
+        assert owner.post(members, {"email": f"p{n}@example.com", "role": "viewer"}, format="json").status_code == 202
+    refused = owner.post(members, {"email": "p3@example.com", "role": "viewer"}, format="json")
+    assert assert_error(refused, 429, "quota_exceeded")["details"] == {"limit": 3}
+    first = owner.get(f"{PROJECTS}/{project.project.ref}/invitations").json()["results"][0]["id"]
+    assert owner.delete(f"{PROJECTS}/{project.project.ref}/invitations/{first}").status_code == 204
+    assert owner.post(members, {"email": "p3@example.com", "role": "viewer"}, format="json").status_code == 202

@@ -19,6 +19,7 @@ from basalt.core.errors import Conflict, InvalidToken, NotFound, PermissionDenie
 from basalt.projects.models import Invitation, Membership, Project
 from basalt.projects.roles import Perm
 from basalt.projects.services import (
+    ProjectQuotaExceeded,
     _actor_role,
     _check_can_assign,
     _only_fields,
@@ -30,6 +31,8 @@ from basalt.projects.services import (
 logger = logging.getLogger(__name__)
 
 INVITATION_TTL = timedelta(days=7)
+# Each invitation is an email to an address the inviter chooses: a project is not a mailing list.
+PENDING_INVITATIONS_MAX = 50
 TOKEN_PLACEHOLDER = "{token}"
 _TOKEN_MAX = 100
 
@@ -80,6 +83,13 @@ def invite_member(account: Account, ref: str, email: Any, role: Any, *, accept_u
         raise Conflict("This address already belongs to a member.")
     if _pending(project).filter(email__iexact=email, expires_at__gt=timezone.now()).exists():
         raise Conflict("An invitation to this address is pending; revoke it to send a new one.")
+    live = _pending(project).filter(expires_at__gt=timezone.now())
+    if live.count() >= PENDING_INVITATIONS_MAX:
+        raise ProjectQuotaExceeded(
+            f"This project already has {PENDING_INVITATIONS_MAX} pending invitations; revoke some or wait "
+            "until they are accepted or expire.",
+            details={"limit": PENDING_INVITATIONS_MAX},
+        )
     raw = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
         project=project,
