@@ -111,10 +111,10 @@ def make_account(db):
 
 
 def console_client_for(account) -> APIClient:
-    from rest_framework_simplejwt.tokens import RefreshToken
+    from basalt.accounts import sessions
 
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(account).access_token}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {sessions.start(account).access}")
     return client
 
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import login, logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from basalt.accounts import sessions, signin
 from basalt.accounts.serializers import AccountCreateSerializer
-from basalt.core.errors import BasaltError
+from basalt.core.errors import BasaltError, RateLimited
 from basalt.projects import invitations
 from basalt.projects.models import Invitation
-from console import throttle
 from console.forms import SignInForm, SignUpForm
 from console.views.common import invalid, page
 
@@ -46,17 +46,19 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         return page(request, "console/auth/signin.html", context)
     if not form.is_valid():
         return invalid(request, "console/auth/signin.html", context)
-    email, client = form.cleaned_data["email"], throttle.client_address(request)
-    if throttle.is_blocked(email, client):
-        form.add_error(None, "Too many failed attempts. Wait 15 minutes, then try again.")
-        return page(request, "console/auth/signin.html", context, status=429)
-    account = authenticate(request, username=email, password=form.cleaned_data["password"])
-    if account is None:
-        throttle.record_failure(email, client)
+    try:
+        # The API's sign-in: the same failure lock (per address and account, per address).
+        account = signin.authenticate(request, form.cleaned_data["email"], form.cleaned_data["password"])
+    except RateLimited as exc:
+        form.add_error(None, exc.message)
+        response = page(request, "console/auth/signin.html", context, status=429)
+        for name, value in exc.headers.items():
+            response[name] = value
+        return response
+    except BasaltError as exc:
         # One message for unknown email and wrong password: no account enumeration.
-        form.add_error(None, "That email and password do not match an account.")
+        form.add_error(None, exc.message)
         return invalid(request, "console/auth/signin.html", context)
-    throttle.clear(email)
     login(request, account)
     return redirect(_next_url(request))
 
@@ -106,5 +108,8 @@ def sign_up(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
+    if request.POST.get("everywhere") and request.user.is_authenticated:
+        # Every web session and API token of the account, this one included.
+        sessions.revoke_all(request.user, reason="signed_out_everywhere")
     logout(request)
     return redirect("console:signin")

@@ -18,7 +18,6 @@ from console.forms import (
     DeleteProjectForm,
     InviteForm,
     LimitsForm,
-    MemberForm,
     ProjectNameForm,
     RoleForm,
 )
@@ -121,11 +120,7 @@ def delete(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
 
 
 def _members_page(
-    request: HttpRequest,
-    access: ProjectAccess,
-    form: MemberForm | None = None,
-    status: int = 200,
-    invite_form: InviteForm | None = None,
+    request: HttpRequest, access: ProjectAccess, status: int = 200, invite_form: InviteForm | None = None
 ) -> HttpResponse:
     members = services.list_members(request.user, access.project.ref)
     context = project_context(
@@ -133,7 +128,6 @@ def _members_page(
         "settings",
         tab="members",
         members=members,
-        form=form or MemberForm(),
         invite_form=invite_form or InviteForm(),
         invitations=invitations.list_invitations(request.user, access.project.ref),
         role_choices=RoleForm.base_fields["role"].choices,
@@ -145,20 +139,8 @@ def _members_page(
 def members(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     if request.method != "POST":
         return _members_page(request, access)
-    form = MemberForm(request.POST)
-    if form.is_valid():
-        try:
-            membership = services.add_member(
-                request.user, access.project.ref, form.cleaned_data["email"], form.cleaned_data["role"]
-            )
-        except BasaltError as exc:
-            if exc.status == 403:
-                raise
-            attach_errors(form, exc)
-        else:
-            messages.success(request, f"{membership.account.email} added as {membership.role}.")
-            return redirect("console:members", access.project.ref)
-    return _members_page(request, access, form, 400)
+    # Adding a member is inviting them (the former "add member" form posted here).
+    return _invite(request, access)
 
 
 @require_POST
@@ -213,6 +195,10 @@ def _safe_members(request: HttpRequest, access: ProjectAccess) -> list:
 @require_POST
 @project_view
 def invite(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
+    return _invite(request, access)
+
+
+def _invite(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     form = InviteForm(request.POST)
     if form.is_valid():
         try:

@@ -176,6 +176,7 @@ CELERY_BEAT_SCHEDULE = {
     "usage-snapshot-sizes": {"task": "usage.snapshot_sizes", "schedule": 3600.0},
     # Expired one-time codes and long-ended sessions (basalt.identity.tasks).
     "identity-purge-expired": {"task": "identity.purge_expired", "schedule": 3600.0},
+    "accounts-purge-console-sessions": {"task": "accounts.purge_console_sessions", "schedule": 3600.0},
 }
 
 # --- files -----------------------------------------------------------------------------------
@@ -229,6 +230,8 @@ ANONYMOUS_USER_NAME = None  # guardian: no anonymous console user
 
 CONSOLE_SIGNUP_OPEN = env_bool("CONSOLE_SIGNUP_OPEN", True)
 CONSOLE_SIGNUP_REQUIRES_CONFIRMATION = env_bool("CONSOLE_SIGNUP_REQUIRES_CONFIRMATION", False)
+# Projects one console account may own (0: no cap): open sign-up must not mean unbounded tenants.
+CONSOLE_PROJECTS_PER_ACCOUNT = env_int("CONSOLE_PROJECTS_PER_ACCOUNT", 50)
 
 from datetime import timedelta  # noqa: E402
 

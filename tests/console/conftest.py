@@ -34,7 +34,7 @@ def member_client(browser_for, make_account, project):
 
     def make(role: str) -> Client:
         account = make_account()
-        services.add_member(project.owner, project.project.ref, account.email, role)
+        services.join_project(project.project, account, role)
         return browser_for(account)
 
     return make

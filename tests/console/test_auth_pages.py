@@ -73,18 +73,31 @@ def test_wrong_password_and_unknown_email_look_the_same(make_account):
     assert b"do not match an account" in wrong.content and b"do not match an account" in unknown.content
 
 
-def test_sign_in_is_throttled_per_email_even_with_the_right_password(make_account):
-    """After 5 failures for one address, sign-in is refused for that address for a while."""
+def test_failed_sign_ins_lock_the_guessing_address_not_the_owner(make_account):
+    """Five failures lock sign-in to that account from that address only (even the right password);
+    the owner, from another address, still signs in (it used to be locked out for everyone)."""
     make_account("ada@example.com", PASSWORD)
-    for n in range(5):
-        client = Client(REMOTE_ADDR=f"10.0.0.{n}")
-        assert client.post("/console/signin", {"email": "ada@example.com", "password": "bad guess!"}).status_code == 400
-    blocked = Client(REMOTE_ADDR="10.0.0.99").post(
-        "/console/signin", {"email": "ada@example.com", "password": PASSWORD}
-    )
+    guesser = Client(REMOTE_ADDR="10.0.0.1")
+    for _ in range(5):
+        assert (
+            guesser.post("/console/signin", {"email": "ada@example.com", "password": "bad guess!"}).status_code == 400
+        )
+    blocked = guesser.post("/console/signin", {"email": "ada@example.com", "password": PASSWORD})
     assert blocked.status_code == 429
     assert b"Too many failed attempts" in blocked.content
+    assert int(blocked["Retry-After"]) > 0
     assert "_auth_user_id" not in blocked.wsgi_request.session
+    owner = Client(REMOTE_ADDR="10.0.0.99")
+    assert owner.post("/console/signin", {"email": "ada@example.com", "password": PASSWORD}).status_code == 302
+
+
+def test_failures_spread_over_addresses_never_lock_the_owner_out(make_account):
+    make_account("ada@example.com", PASSWORD)
+    for n in range(12):
+        client = Client(REMOTE_ADDR=f"10.0.1.{n}")
+        assert client.post("/console/signin", {"email": "ada@example.com", "password": "bad guess!"}).status_code == 400
+    owner = Client(REMOTE_ADDR="10.0.1.200")
+    assert owner.post("/console/signin", {"email": "ada@example.com", "password": PASSWORD}).status_code == 302
 
 
 def test_sign_in_is_throttled_per_client_across_emails(make_account, settings):

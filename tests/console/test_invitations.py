@@ -189,7 +189,7 @@ def test_invite_form_errors_are_next_to_the_field(owner_client, project, make_ac
     response = owner_client.post(base, {"email": "not-an-email", "role": "viewer"})
     assert response.status_code == 400 and 'id="id_invite_email-errors"' in response.content.decode()
     member = make_account()
-    services.add_member(project.owner, project.project.ref, member.email, "viewer")
+    services.join_project(project.project, member, "viewer")
     response = owner_client.post(base, {"email": member.email.upper(), "role": "viewer"})
     assert response.status_code == 400 and "already belongs to a member" in response.content.decode()
     assert not Invitation.objects.exists()
@@ -258,7 +258,7 @@ def test_api_invitation_of_another_project_is_not_found(project, make_project, i
 def test_api_denied_roles_change_nothing(project, make_account):
     for role in ("viewer", "developer"):
         account = make_account()
-        services.add_member(project.owner, project.project.ref, account.email, role)
+        services.join_project(project.project, account, role)
         client = console_client_for(account)
         response = client.post(api_url(project), {"email": "z@example.com", "role": "viewer"}, format="json")
         assert response.status_code == 403 and response.json()["error"]["code"] == "permission_denied"

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from basalt.projects import services
-from basalt.projects.models import ApiKey, Membership, Project
+from basalt.projects.models import ApiKey, Invitation, Membership, Project
 
 pytestmark = pytest.mark.django_db
 
@@ -94,7 +94,7 @@ def test_unknown_project_ref_is_a_404_page(owner_client):
 BUTTONS = {
     "": {"Create key": "admin", "Revoke": "admin"},
     "settings": {"Rename": "admin", "Save origins": "admin", "Save limits": "admin", "Delete this project": "owner"},
-    "members": {"Add member": "admin"},
+    "members": {"Send invitation": "admin"},
 }
 
 
@@ -233,22 +233,38 @@ def test_delete_requires_the_exact_name(owner_client, project, typed):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_add_member_matrix(as_role, project, make_account, role):
+    """Admins and owners add a member by inviting them; nobody joins without accepting."""
     newcomer = make_account("newcomer@example.com")
     response = as_role(role).post(url(project, "members"), {"email": "newcomer@example.com", "role": "developer"})
-    added = Membership.objects.filter(project=project.project, account=newcomer).exists()
+    assert not Membership.objects.filter(project=project.project, account=newcomer).exists()
+    invited = Invitation.objects.filter(project=project.project, email="newcomer@example.com").exists()
     if role in ("admin", "owner"):
-        assert response.status_code == 302 and added
+        assert response.status_code == 302 and invited
     else:
-        assert response.status_code == 403 and not added
+        assert response.status_code == 403 and not invited
+
+
+def test_add_member_answers_alike_for_known_and_unknown_addresses(owner_client, project, make_account):
+    """The page never tells whether an address has a console account: both get an invitation."""
+    make_account("known@example.com")
+    known = owner_client.post(url(project, "members"), {"email": "known@example.com", "role": "viewer"}, follow=True)
+    unknown = owner_client.post(
+        url(project, "members"), {"email": "unknown@example.com", "role": "viewer"}, follow=True
+    )
+    assert known.status_code == unknown.status_code == 200
+    assert b"Invitation sent to known@example.com (viewer)" in known.content
+    assert b"Invitation sent to unknown@example.com (viewer)" in unknown.content
+    assert set(Invitation.objects.values_list("email", flat=True)) == {"known@example.com", "unknown@example.com"}
+    assert Membership.objects.filter(project=project.project).count() == 1
 
 
 def test_add_member_errors_inline(owner_client, project, make_account):
-    response = owner_client.post(url(project, "members"), {"email": "nobody@example.com", "role": "developer"})
-    assert response.status_code == 400 and b"ask them to sign up first" in response.content
-    make_account("dup@example.com")
-    owner_client.post(url(project, "members"), {"email": "dup@example.com", "role": "viewer"})
+    response = owner_client.post(url(project, "members"), {"email": "not-an-email", "role": "developer"})
+    assert response.status_code == 400 and 'id="id_invite_email-errors"' in response.content.decode()
+    member = make_account("dup@example.com")
+    services.join_project(project.project, member, "viewer")
     again = owner_client.post(url(project, "members"), {"email": "dup@example.com", "role": "viewer"})
-    assert again.status_code == 400 and b"already a member" in again.content
+    assert again.status_code == 400 and b"already belongs to a member" in again.content
 
 
 def test_admin_cannot_make_an_owner(as_role, project, make_account):
@@ -256,11 +272,12 @@ def test_admin_cannot_make_an_owner(as_role, project, make_account):
     response = as_role("admin").post(url(project, "members"), {"email": "x@example.com", "role": "owner"})
     assert response.status_code == 403
     assert not Membership.objects.filter(project=project.project, role="owner").exclude(account=project.owner).exists()
+    assert not Invitation.objects.filter(role="owner").exists()
 
 
 def test_change_role_and_remove_member(owner_client, project, make_account):
     account = make_account("mate@example.com")
-    membership = services.add_member(project.owner, project.project.ref, account.email, "viewer")
+    membership = services.join_project(project.project, account, "viewer")
     assert owner_client.post(url(project, f"members/{membership.pk}/role"), {"role": "admin"}).status_code == 302
     membership.refresh_from_db()
     assert membership.role == "admin"
@@ -278,7 +295,7 @@ def test_last_owner_cannot_be_demoted(owner_client, project):
 
 def test_viewer_cannot_change_roles(as_role, project, make_account):
     account = make_account("mate@example.com")
-    membership = services.add_member(project.owner, project.project.ref, account.email, "viewer")
+    membership = services.join_project(project.project, account, "viewer")
     assert as_role("viewer").post(url(project, f"members/{membership.pk}/role"), {"role": "admin"}).status_code == 403
     membership.refresh_from_db()
     assert membership.role == "viewer"

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -30,6 +30,7 @@ class Server:
     process: subprocess.Popen
     log: Path
     database: str | None  # the PostgreSQL database made for this server, dropped at stop
+    env: dict[str, str] = field(default_factory=dict)  # what it runs with: shell commands reach its data
 
     def log_tail(self, lines: int = 60) -> str:
         """The server's last errors and tracebacks (its routine 4xx warnings left out)."""
@@ -113,7 +114,7 @@ def start(data_dir: Path, overrides: dict[str, str | None] | None = None, args: 
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    server = Server(f"http://127.0.0.1:{port}", process, log, database)
+    server = Server(f"http://127.0.0.1:{port}", process, log, database, env)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:

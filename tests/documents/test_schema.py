@@ -266,8 +266,8 @@ def test_management_api_roles(make_project, make_account):
     base = f"/api/v1/manage/projects/{ref}/collections"
     assert owner.post(base, {"name": "c", "fields": {"a": {"type": "string"}}}, format="json").status_code == 201
     viewer, developer, stranger = make_account(), make_account(), make_account()
-    services.add_member(keys.owner, ref, viewer.email, "viewer")
-    services.add_member(keys.owner, ref, developer.email, "developer")
+    services.join_project(keys.project, viewer, "viewer")
+    services.join_project(keys.project, developer, "developer")
     as_viewer = console_client_for(viewer)
     assert as_viewer.get(base).json()["results"][0]["name"] == "c"
     assert as_viewer.get(f"{base}/c").status_code == 200

@@ -87,8 +87,8 @@ def team(make_project, make_account) -> Team:
     members = {"owner": keys.project.memberships.get(account=owner)}
     for role in ("admin", "developer", "viewer"):
         accounts[role] = make_account()
-        members[role] = services.add_member(owner, keys.project.ref, accounts[role].email, role)
-    target = services.add_member(owner, keys.project.ref, make_account().email, "viewer")
+        members[role] = services.join_project(keys.project, accounts[role], role)
+    target = services.join_project(keys.project, make_account(), "viewer")
     return Team(
         ref=keys.project.ref,
         project=keys.project,

@@ -115,8 +115,9 @@ def test_wrong_password_and_unknown_account_answer_alike(api, make_account):
     assert wrong == unknown
 
 
-def test_sign_in_is_throttled_per_address_across_slash_variants(make_account):
+def test_sign_in_is_throttled_per_address_across_slash_variants(make_account, settings):
     """Ten attempts a minute from one address; the 11th is 429 with Retry-After, slash or no slash."""
+    settings.CONSOLE_SIGNIN_FAILURES_PER_ACCOUNT_AND_ADDRESS = 100  # the rate, not the failure lock
     make_account("target@example.com", PASSWORD)
     client = APIClient(REMOTE_ADDR="203.0.113.7")
     for attempt in range(10):
@@ -130,13 +131,39 @@ def test_sign_in_is_throttled_per_address_across_slash_variants(make_account):
     assert sign_in(APIClient(REMOTE_ADDR="203.0.113.8"), "target@example.com").status_code == 200
 
 
+def test_api_sign_in_failures_lock_the_guessing_address_not_the_account(make_account):
+    """Five wrong passwords from one address lock that address out of that account (429, even with
+    the right password); the owner signs in from any other address."""
+    make_account("locked@example.com", PASSWORD)
+    guesser = APIClient(REMOTE_ADDR="203.0.113.20")
+    for attempt in range(5):
+        assert_error(sign_in(guesser, "locked@example.com", f"guess-{attempt}"), 401, "invalid_credentials")
+    refused = sign_in(guesser, "LOCKED@example.com")
+    assert_error(refused, 429, "rate_limited")
+    assert 0 < int(refused["Retry-After"]) <= 15 * 60
+    assert sign_in(APIClient(REMOTE_ADDR="203.0.113.21"), "locked@example.com").status_code == 200
+
+
+def test_api_and_console_form_share_one_failure_budget(make_account):
+    """Switching from the console form to the API does not buy a guesser fresh attempts."""
+    from django.test import Client
+
+    make_account("shared@example.com", PASSWORD)
+    form = Client(REMOTE_ADDR="203.0.113.30")
+    for _ in range(5):
+        assert (
+            form.post("/console/signin", {"email": "shared@example.com", "password": "bad guess!"}).status_code == 400
+        )
+    assert_error(sign_in(APIClient(REMOTE_ADDR="203.0.113.30"), "shared@example.com"), 429, "rate_limited")
+
+
 # --- tokens: console vs end-user, forged, expired ---------------------------------------------
 
 
 def _console_access(account) -> str:
-    from rest_framework_simplejwt.tokens import RefreshToken
+    from basalt.accounts import sessions
 
-    return str(RefreshToken.for_user(account).access_token)
+    return sessions.start(account).access
 
 
 def _b64(data: dict) -> str:
@@ -266,7 +293,7 @@ def test_email_change_cannot_take_another_accounts_address(make_account):
 def test_forged_forwarded_for_does_not_reset_the_sign_in_limit(make_account):
     """With no trusted proxy configured, X-Forwarded-For is the client's word and is ignored."""
     make_account("xff@example.com", PASSWORD)
-    for attempt in range(10):
+    for attempt in range(5):
         client = APIClient(REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR=f"198.51.100.{attempt}")
         assert sign_in(client, "xff@example.com", "wrong").status_code == 401
     client = APIClient(REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="198.51.100.200")

@@ -55,10 +55,9 @@ def test_existing_owner_is_reused(make_account):
     assert output["owner_created"] is False
     assert Account.objects.filter(email__iexact="boss@example.com").count() == 1
     assert data_get(output["secret_key"]["key"]).json()["ref"] == output["ref"]
-    from rest_framework_simplejwt.tokens import RefreshToken
+    from tests.conftest import console_client_for
 
-    console = APIClient()
-    console.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(existing).access_token}")
+    console = console_client_for(existing)
     assert output["ref"] in {p["ref"] for p in console.get("/api/v1/manage/projects").json()["results"]}
 
 

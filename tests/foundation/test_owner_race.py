@@ -22,7 +22,7 @@ def test_concurrent_mutual_demotion_keeps_one_owner(make_project, make_account):
     ref = keys.project.ref
     first = keys.owner
     second = make_account()
-    services.add_member(first, ref, second.email, "owner")
+    services.join_project(keys.project, second, "owner")
     mine = {
         first.pk: Membership.objects.get(project=keys.project, account=first).pk,
         second.pk: Membership.objects.get(project=keys.project, account=second).pk,

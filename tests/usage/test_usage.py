@@ -197,7 +197,7 @@ def test_beat_schedule_names_registered_tasks(settings):
 @pytest.mark.parametrize("role", ["viewer", "developer", "admin"])
 def test_every_member_role_may_read_usage(project, make_account, role):
     member = make_account()
-    project_services.add_member(project.owner, project.project.ref, member.email, role)
+    project_services.join_project(project.project, member, role)
     response = usage(project, member)
     assert response.status_code == 200 and response.json()["project"] == project.project.ref
 

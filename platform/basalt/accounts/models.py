@@ -5,6 +5,9 @@ from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from basalt.core.ids import random_id
 
 
 class AccountManager(BaseUserManager):
@@ -32,6 +35,9 @@ class Account(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Bumped (never set) by `basalt.accounts.sessions.revoke_all`: every console token and web
+    # session carries the generation it was issued under and dies when it moves on.
+    token_generation = models.PositiveIntegerField(default=0, editable=False)
 
     objects = AccountManager()
 
@@ -47,3 +53,54 @@ class Account(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    def save(self, *args, **kwargs):
+        # Django marks a real password change (not a hash upgrade) by leaving `_password` set.
+        password_changed = self._password is not None and not self._state.adding
+        if not self._state.adding:
+            # A stale copy saved later must not write an old generation back and revive the
+            # tokens a revocation ended: only the atomic increment in revoke_all writes it.
+            fields = kwargs.get("update_fields")
+            if fields is None:
+                fields = [f.name for f in self._meta.concrete_fields if not f.primary_key]
+            kwargs["update_fields"] = [name for name in fields if name != "token_generation"]
+        super().save(*args, **kwargs)
+        if password_changed:
+            from basalt.accounts import sessions  # the service imports this module
+
+            sessions.revoke_all(self, reason="password_changed")
+
+    def _get_session_auth_hash(self, secret=None):
+        # Django keeps a console web session only while this matches the hash stored at sign-in:
+        # the generation makes "sign out everywhere" end web sessions as well as tokens.
+        return salted_hmac(
+            "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash",
+            f"{self.password}:{self.token_generation}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
+
+
+def new_session_id() -> str:
+    return random_id(20)
+
+
+class ConsoleSession(models.Model):
+    """One console sign-in through the API: the family of refresh tokens it hands out, in turn."""
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_session_id, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="console_sessions")
+    # The `jti` of the one refresh token that may be exchanged next; any older one of this family
+    # presented again is a replay and ends the session.
+    refresh_jti = models.CharField(max_length=64, unique=True)
+    refresh_expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        db_table = "basalt_console_session"
+
+    def __str__(self) -> str:
+        return str(self.id)

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from django.contrib.auth.base_user import BaseUserManager
-from djoser.serializers import SetUsernameSerializer, UserCreateSerializer, UsernameResetConfirmSerializer
+from djoser import utils as djoser_utils
+from djoser.serializers import (
+    PasswordResetConfirmSerializer,
+    SetUsernameSerializer,
+    UserCreateSerializer,
+    UsernameResetConfirmSerializer,
+)
 from rest_framework import serializers
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 
+from basalt.accounts import sessions, signin
 from basalt.accounts.models import Account
 
 EMAIL_TAKEN = "This email address is already registered."
@@ -47,3 +55,30 @@ class AccountSetEmailSerializer(_NewEmailMixin, SetUsernameSerializer):
 
 class AccountResetEmailConfirmSerializer(_NewEmailMixin, UsernameResetConfirmSerializer):
     pass
+
+
+class AccountPasswordResetConfirmSerializer(PasswordResetConfirmSerializer):
+    """djoser checks the new password against `request.user` before it reads the uid; Basalt's
+    anonymous user is None, so every reset confirmation was a 500. Resolve the account first."""
+
+    def validate(self, attrs: dict) -> dict:
+        try:
+            self.user = Account.objects.get(pk=djoser_utils.decode_uid(self.initial_data.get("uid", "")))
+        except (Account.DoesNotExist, ValueError, TypeError, OverflowError):
+            raise serializers.ValidationError({"uid": [self.error_messages["invalid_uid"]]}, code="invalid_uid")
+        return super().validate(attrs)
+
+
+class SignInSerializer(TokenObtainPairSerializer):
+    """`{email, password}` → `{access, refresh}` of a new console session."""
+
+    def validate(self, attrs: dict) -> dict[str, str]:
+        self.user = signin.authenticate(self.context["request"], attrs["email"], attrs["password"])
+        return sessions.start(self.user).as_dict()
+
+
+class RefreshSerializer(TokenRefreshSerializer):
+    """`{refresh}` → a new `{access, refresh}`; the refresh token presented is spent."""
+
+    def validate(self, attrs: dict) -> dict[str, str]:
+        return sessions.refresh(attrs["refresh"]).as_dict()

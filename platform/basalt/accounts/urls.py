@@ -20,5 +20,7 @@ router.register("users", views.AccountViewSet, basename="account")
 urlpatterns = [
     re_path(r"^jwt/create/?$", views.ThrottledTokenObtainPairView.as_view(), name="jwt-create"),
     re_path(r"^jwt/refresh/?$", views.ThrottledTokenRefreshView.as_view(), name="jwt-refresh"),
+    re_path(r"^logout/?$", views.SignOutView.as_view(), name="logout"),
+    re_path(r"^logout/all/?$", views.SignOutEverywhereView.as_view(), name="logout-all"),
     *router.urls,
 ]

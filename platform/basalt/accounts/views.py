@@ -1,27 +1,48 @@
-"""Console sign-in endpoints: djoser and simplejwt, with throttling and tenancy-safe deletion."""
+"""Console sign-in endpoints: djoser and simplejwt, with throttling, sessions and tenancy-safe deletion."""
 
 from __future__ import annotations
 
 from djoser.views import UserViewSet
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from basalt.accounts import serializers
+from basalt.accounts import serializers, sessions
 from basalt.core.errors import Conflict, Unauthenticated
 from basalt.projects.models import Membership
 
 
 class ThrottledTokenObtainPairView(TokenObtainPairView):
-    """Sign-in, limited per client address so passwords cannot be guessed at speed."""
+    """Sign-in: opens a session; limited per client address, failures locked per address and account."""
 
+    serializer_class = serializers.SignInSerializer
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "console_signin"
 
 
 class ThrottledTokenRefreshView(TokenRefreshView):
+    """Refresh: rotates the refresh token; a replayed one ends its session."""
+
+    serializer_class = serializers.RefreshSerializer
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "console_signin"
+
+
+class SignOutView(APIView):
+    """POST logout/: end this session (its access and refresh tokens stop working at once)."""
+
+    def post(self, request):
+        sessions.sign_out(request.auth)
+        return Response(status=204)
+
+
+class SignOutEverywhereView(APIView):
+    """POST logout/all/: end every session of the account, API tokens and console web sessions."""
+
+    def post(self, request):
+        sessions.revoke_all(request.user, reason="signed_out_everywhere")
+        return Response(status=204)
 
 
 class AccountViewSet(UserViewSet):
@@ -48,6 +69,8 @@ class AccountViewSet(UserViewSet):
             return serializers.AccountSetEmailSerializer
         if self.action == "reset_username_confirm":
             return serializers.AccountResetEmailConfirmSerializer
+        if self.action == "reset_password_confirm":
+            return serializers.AccountPasswordResetConfirmSerializer
         return super().get_serializer_class()
 
     def destroy(self, request, *args, **kwargs):

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest
 
+from basalt.core.addresses import client_address  # noqa: F401  (the identity faces import it from here)
 from basalt.core.errors import RateLimited
 
 
@@ -36,18 +36,6 @@ def address_limit() -> Limit:
         getattr(settings, "IDENTITY_LOGIN_FAILURES_PER_ADDRESS", 50),
         getattr(settings, "IDENTITY_LOGIN_FAILURE_WINDOW", 900),
     )
-
-
-def client_address(request: HttpRequest) -> str:
-    """REMOTE_ADDR, or the address the configured number of trusted proxies saw (DRF's rule)."""
-    remote = request.META.get("REMOTE_ADDR", "") or ""
-    proxies = settings.REST_FRAMEWORK.get("NUM_PROXIES") or 0
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if proxies > 0 and forwarded:
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        if hops:
-            return hops[-min(proxies, len(hops))][:64]
-    return remote[:64]
 
 
 def _key(kind: str, project_id: int, value: str) -> str:
@@ -74,15 +62,22 @@ def _hit(kind: str, project_id: int, value: str, limit: Limit) -> None:
         raise RateLimited(int(end - now) + 1, "Too many sign-in attempts; retry later.")
 
 
+def _pair(identity: str, address: str) -> str:
+    return f"{address}\x00{identity}"
+
+
 def attempt(project_id: int, identity: str, address: str) -> None:
-    """Count a sign-in attempt against the account and the address; 429 past either budget."""
-    _hit("acct", project_id, identity, account_limit())
+    """Count a sign-in attempt against the account and the address; 429 past either budget.
+
+    The account's bucket is per address too: a guesser elsewhere must never lock the owner out.
+    """
+    _hit("acct", project_id, _pair(identity, address), account_limit())
     _hit("addr", project_id, address, address_limit())
 
 
 def succeeded(project_id: int, identity: str, address: str) -> None:
     """A correct password clears the account's count and gives the address its attempt back."""
-    key = _key("acct", project_id, identity)
+    key = _key("acct", project_id, _pair(identity, address))
     cache.delete_many([key, key + ":end"])
     try:
         cache.decr(_key("addr", project_id, address))

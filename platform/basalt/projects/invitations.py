@@ -19,17 +19,20 @@ from basalt.core.errors import Conflict, InvalidToken, NotFound, PermissionDenie
 from basalt.projects.models import Invitation, Membership, Project
 from basalt.projects.roles import Perm
 from basalt.projects.services import (
+    ProjectQuotaExceeded,
     _actor_role,
     _check_can_assign,
-    _grant_role,
     _only_fields,
     _validate_role,
     access_project,
+    join_project,
 )
 
 logger = logging.getLogger(__name__)
 
 INVITATION_TTL = timedelta(days=7)
+# Each invitation is an email to an address the inviter chooses: a project is not a mailing list.
+PENDING_INVITATIONS_MAX = 50
 TOKEN_PLACEHOLDER = "{token}"
 _TOKEN_MAX = 100
 
@@ -56,7 +59,11 @@ def _pending(project: Project):
 
 
 def invite_member_from_body(account: Account, ref: str, body: Any, accept_url: str) -> Invitation:
-    """POST …/invitations: `{email, role}`."""
+    """POST …/invitations and POST …/members: `{email, role}`.
+
+    Adding a member is inviting them: the answer is the same whether or not the address has a
+    console account (no enumeration), and nobody joins a project without accepting.
+    """
     access_project(account, ref, Perm.MANAGE_MEMBERS)
     body = _only_fields(body, {"email", "role"})
     return invite_member(account, ref, body.get("email"), body.get("role"), accept_url=accept_url)
@@ -76,6 +83,13 @@ def invite_member(account: Account, ref: str, email: Any, role: Any, *, accept_u
         raise Conflict("This address already belongs to a member.")
     if _pending(project).filter(email__iexact=email, expires_at__gt=timezone.now()).exists():
         raise Conflict("An invitation to this address is pending; revoke it to send a new one.")
+    live = _pending(project).filter(expires_at__gt=timezone.now())
+    if live.count() >= PENDING_INVITATIONS_MAX:
+        raise ProjectQuotaExceeded(
+            f"This project already has {PENDING_INVITATIONS_MAX} pending invitations; revoke some or wait "
+            "until they are accepted or expire.",
+            details={"limit": PENDING_INVITATIONS_MAX},
+        )
     raw = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
         project=project,
@@ -176,8 +190,7 @@ def accept_invitation(account: Account, raw: Any) -> Membership:
     project = Project.objects.select_for_update().get(pk=invitation.project_id)
     if Membership.objects.filter(project=project, account=account).exists():
         raise Conflict("You are already a member of this project.")
-    membership = Membership.objects.create(project=project, account=account, role=invitation.role)
-    _grant_role(membership)
+    membership = join_project(project, account, invitation.role)
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = account
     invitation.save(update_fields=["accepted_at", "accepted_by"])

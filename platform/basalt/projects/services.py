@@ -6,6 +6,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
@@ -13,7 +14,7 @@ from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm, get_user_perms, remove_perm
 
 from basalt.accounts.models import Account
-from basalt.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from basalt.core.errors import BasaltError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from basalt.projects.keys import hash_key, mint_key
 from basalt.projects.models import ApiKey, Membership, Project
 from basalt.projects.roles import ALL_PERMS, ROLE_PERMISSIONS, ROLES, Perm
@@ -122,12 +123,34 @@ def create_project_from_body(owner: Account, body: Any) -> Project:
     return create_project(owner, _only_fields(body, {"name"}).get("name"))
 
 
+class ProjectQuotaExceeded(BasaltError):
+    status = 429
+    code = "quota_exceeded"
+
+
 @transaction.atomic
 def create_project(owner: Account, name: Any) -> Project:
-    project = Project.objects.create(name=_validate_name(name))
-    _grant_role(Membership.objects.create(project=project, account=owner, role="owner"))
+    name = _validate_name(name)
+    _check_project_quota(owner)
+    project = Project.objects.create(name=name)
+    join_project(project, owner, "owner")
     _create_builtin_collections(project)
     return project
+
+
+def _check_project_quota(owner: Account) -> None:
+    """At most CONSOLE_PROJECTS_PER_ACCOUNT owned projects (0: no cap), also under concurrent creations."""
+    cap = settings.CONSOLE_PROJECTS_PER_ACCOUNT
+    if cap <= 0:
+        return
+    # The account row's lock serialises this account's creations, so two at once cannot both fit.
+    Account.objects.select_for_update().filter(pk=owner.pk).values_list("pk", flat=True).first()
+    if Membership.objects.filter(account=owner, role="owner").count() >= cap:
+        raise ProjectQuotaExceeded(
+            f"This account already owns {cap} projects, the most this installation allows; "
+            "delete one or ask the operator to raise CONSOLE_PROJECTS_PER_ACCOUNT.",
+            details={"limit": cap},
+        )
 
 
 def _create_builtin_collections(project: Project) -> None:
@@ -260,13 +283,6 @@ def _check_can_assign(actor_role: str, role: str) -> None:
         raise PermissionDenied("Only an owner can grant the owner role.")
 
 
-def add_member_from_body(account: Account, ref: str, body: Any) -> Membership:
-    """POST …/members: `{email, role}`."""
-    access_project(account, ref, Perm.MANAGE_MEMBERS)
-    body = _only_fields(body, {"email", "role"})
-    return add_member(account, ref, body.get("email"), body.get("role"))
-
-
 def change_member_from_body(account: Account, ref: str, member_id: Any, body: Any) -> Membership:
     """PATCH …/members/{id}: `{role}`."""
     access_project(account, ref, Perm.MANAGE_MEMBERS)
@@ -274,19 +290,13 @@ def change_member_from_body(account: Account, ref: str, member_id: Any, body: An
     return change_member_role(account, ref, member_id, body.get("role"))
 
 
-@transaction.atomic
-def add_member(account: Account, ref: str, email: Any, role: Any) -> Membership:
-    project = access_project(account, ref, Perm.MANAGE_MEMBERS, lock=True)
-    role = _validate_role(role)
-    _check_can_assign(_actor_role(account, project), role)
-    if not isinstance(email, str) or not email.strip():
-        raise ValidationFailed(details={"email": ["An email address is required."]})
-    invitee = Account.objects.filter(email__iexact=email.strip()[:254]).first()
-    if invitee is None:
-        raise ValidationFailed(details={"email": ["No console account uses this address; ask them to sign up first."]})
-    if Membership.objects.filter(project=project, account=invitee).exists():
-        raise Conflict("This account is already a member.")
-    membership = Membership.objects.create(project=project, account=invitee, role=role)
+def join_project(project: Project, account: Account, role: str) -> Membership:
+    """Make the account a member with `role`: the one place memberships are created.
+
+    Callers have the account's consent: its own project creation, or an invitation it accepted.
+    Nobody is added by someone else's say-so (an admin's "add member" sends an invitation).
+    """
+    membership = Membership.objects.create(project=project, account=account, role=role)
     _grant_role(membership)
     return membership
 

@@ -52,7 +52,10 @@ class MemberListView(APIView):
         return Response({"results": [member_out(m) for m in services.list_members(request.user, ref)]})
 
     def post(self, request, ref):
-        return Response(member_out(services.add_member_from_body(request.user, ref, request.data)), status=201)
+        # Adding a member sends an invitation: 202 (not a member until they accept), the same
+        # answer whether or not the address has a console account.
+        invitation = invitations.invite_member_from_body(request.user, ref, request.data, accept_url(request))
+        return Response(invitation_out(invitation), status=202)
 
 
 class MemberDetailView(APIView):
