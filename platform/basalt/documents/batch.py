@@ -6,14 +6,17 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 from django.db import transaction
 from django.http import QueryDict
 
 from basalt.core.caller import Caller
 from basalt.core.errors import BasaltError, MethodNotAllowed, NotFound, ValidationFailed
+from basalt.core.json import dumps
 from basalt.documents import finding, services
 from basalt.documents.api.params import query_from_params
 from basalt.documents.finding import project_limits
+from basalt.documents.query import budget
 
 # Only the documents API: no schema, auth, file or management routes can hide inside a batch.
 _PATH = re.compile(r"^(?:/api/v1)?/collections/(?P<name>[^/?#]+)/(?P<kind>documents|query)(?:/(?P<doc_id>[^/?#]+))?/?$")
@@ -60,6 +63,14 @@ def _dispatch(caller: Caller, request: Any) -> tuple[int, Any]:
     raise MethodNotAllowed()
 
 
+def _answer(caller: Caller, request: Any, allowance: budget.Allowance) -> dict[str, Any]:
+    """One sub-request's `{status, body}`, its body serialised once and charged to the batch."""
+    status, body = _dispatch(caller, request)
+    encoded = dumps(body)
+    allowance.spend(len(encoded))
+    return {"status": status, "body": orjson.Fragment(encoded)}
+
+
 def run_batch(caller: Caller, payload: Any) -> dict[str, Any]:
     if not isinstance(payload, dict) or set(payload) - {"transaction", "requests"}:
         raise ValidationFailed(details={"body": ['Must be {"transaction": bool, "requests": [...]}.']})
@@ -70,27 +81,27 @@ def run_batch(caller: Caller, payload: Any) -> dict[str, Any]:
         raise ValidationFailed(details={"transaction": ["Must be true or false."]})
     if not isinstance(requests, list) or not 1 <= len(requests) <= limit:
         raise ValidationFailed(details={"requests": [f"A list of 1 to {limit} requests."]})
-    if not atomic:
-        results = []
-        for request in requests:
-            try:
-                status, body = _dispatch(caller, request)
-            except BasaltError as error:
-                status, body = error.status, error.payload()
-            results.append({"status": status, "body": body})
-        return {"results": results}
-    try:
-        with transaction.atomic():
+    # One deadline and one byte allowance for the whole batch: 100 finds may not each take a find's.
+    with budget.batch() as allowance:
+        if not atomic:
             results = []
-            for index, request in enumerate(requests):
+            for request in requests:
                 try:
-                    status, body = _dispatch(caller, request)
+                    results.append(_answer(caller, request, allowance))
                 except BasaltError as error:
-                    raise _Abort(index, error) from None
-                results.append({"status": status, "body": body})
-    except _Abort as abort:
-        # Nothing was written: answer with the failing request's own error and where it was.
-        error = abort.error
-        error.details = {**(error.details or {}), "index": abort.index}
-        raise error from None
-    return {"results": results}
+                    results.append({"status": error.status, "body": error.payload()})
+            return {"results": results}
+        try:
+            with transaction.atomic():
+                results = []
+                for index, request in enumerate(requests):
+                    try:
+                        results.append(_answer(caller, request, allowance))
+                    except BasaltError as error:
+                        raise _Abort(index, error) from None
+        except _Abort as abort:
+            # Nothing was written: answer with the failing request's own error and where it was.
+            error = abort.error
+            error.details = {**(error.details or {}), "index": abort.index}
+            raise error from None
+        return {"results": results}

@@ -19,10 +19,13 @@ import orjson
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
+from basalt.documents.query import re2match
 from basalt.documents.query.nodes import FieldRef
 
 Sql = tuple[str, list[Any]]
 EARTH_KM = 6371.0088
+# to_tsvector needs at most ~6 bytes per input byte, so 64 KiB stays well below its 1 MB limit.
+SEARCH_VECTOR_MAX_BYTES = 65536
 _OPS = {"$eq": "=", "$ne": "<>", "$lt": "<", "$lte": "<=", "$gt": ">", "$gte": ">="}
 
 
@@ -121,13 +124,18 @@ class PostgresDialect(Dialect):
         return f"{self.value(ref)} = %s::jsonb", [orjson.dumps(list(items)).decode()]
 
     def search(self, ref: FieldRef, text: str, tokens: tuple[str, ...]) -> Sql:
-        return (
-            f"({self.typed(ref, 'string')} AND {self.search_vector(ref)} @@ plainto_tsquery('simple', %s))",
-            [" ".join(tokens)],
+        # A tsvector holds at most 1 MB, so to_tsvector fails on a long text of distinct words, and
+        # one such document would break every search of its collection. Texts up to
+        # SEARCH_VECTOR_MAX_BYTES (whose vector stays far below that bound) use the vector; longer
+        # ones are matched word by word (`\\m…\\M`, the same unit), which cannot fail.
+        field = self.raw(ref, True)
+        words = list(dict.fromkeys(tokens))
+        by_word = " AND ".join([f"{field} ~* %s"] * len(words))
+        sql = (
+            f"({self.typed(ref, 'string')} AND CASE WHEN octet_length({field}) <= {SEARCH_VECTOR_MAX_BYTES} "
+            f"THEN {self.search_vector(ref)} @@ plainto_tsquery('simple', %s) ELSE ({by_word}) END)"
         )
-
-    def search_vector(self, ref: FieldRef) -> str:
-        return f"to_tsvector('simple', COALESCE({self.raw(ref, True)}, ''))"
+        return sql, [" ".join(tokens), *(rf"\m{word}\M" for word in words)]
 
     def coordinate(self, ref: FieldRef, axis: str) -> str:
         path = "{" + ",".join((*ref.path, axis)) + "}"
@@ -239,11 +247,10 @@ class SqliteDialect(Dialect):
         return f"{self.value(ref)} IS {'NOT ' if present else ''}NULL", []
 
     def regex(self, ref: FieldRef, pattern: str, ignore_case: bool) -> Sql:
-        # Django registers REGEXP (Python `re`) on every SQLite connection; the parser only lets
-        # through the safe subset, so backtracking stays polynomial.
+        # RE2, not Django's REGEXP (Python `re`): see re2match.py for why.
         return (
-            f"({self.type_of(ref)} = 'text' AND {self.value(ref)} REGEXP %s)",
-            [("(?i)" if ignore_case else "") + pattern],
+            f"({self.type_of(ref)} = 'text' AND {re2match.FUNCTION}(%s, {self.value(ref)}))",
+            [re2match.translate(pattern, ignore_case)],
         )
 
     def contains(self, ref: FieldRef, items: tuple[Any, ...]) -> Sql:
@@ -272,12 +279,10 @@ class SqliteDialect(Dialect):
         return "(" + " AND ".join(parts) + ")", params
 
     def search(self, ref: FieldRef, text: str, tokens: tuple[str, ...]) -> Sql:
-        import re
-
         parts, params = [f"{self.type_of(ref)} = 'text'"], []
         for token in dict.fromkeys(tokens):
-            parts.append(f"{self.value(ref)} REGEXP %s")
-            params.append(r"(?i)(?<!\w)" + re.escape(token) + r"(?!\w)")
+            parts.append(f"{re2match.FUNCTION}(%s, {self.value(ref)})")
+            params.append(re2match.word_pattern(token))
         return "(" + " AND ".join(parts) + ")", params
 
     def coordinate(self, ref: FieldRef, axis: str) -> str:

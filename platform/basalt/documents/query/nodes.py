@@ -148,7 +148,6 @@ class Query:
     expand: list[str] = field(default_factory=list)
     count: bool = False
     near: Near | None = None
-    uses_regex: bool = False
     # The decoded cursor: the previous page's last sort values, one per `order` key (id last).
     after: list[Any] | None = None
 

@@ -13,7 +13,7 @@ import orjson
 
 from basalt.core.errors import InvalidQuery
 from basalt.documents.fields.base import FieldError, registry
-from basalt.documents.query import values
+from basalt.documents.query import re2match, values
 from basalt.documents.query.cursors import decode_cursor
 from basalt.documents.query.nodes import (
     SYSTEM_FIELDS,
@@ -101,7 +101,6 @@ def parse_query(collection: Any, raw: dict[str, Any], limits: dict[str, Any]) ->
         expand=_parse_expand(collection, raw.get("expand"), lim),
         count=_parse_bool(raw.get("count"), "count"),
         near=parser.near,
-        uses_regex=parser.uses_regex,
     )
     cursor = raw.get("cursor")
     if cursor not in (None, ""):
@@ -143,7 +142,6 @@ class _WhereParser:
         self.limits = limits
         self.conditions = 0
         self.near: Near | None = None
-        self.uses_regex = False
 
     def parse_root(self, where: Any) -> Node | None:
         if where in (None, ""):
@@ -323,10 +321,9 @@ class _WhereParser:
             raise InvalidQuery('$options supports only "i".', details={"field": ref.name})
         try:
             check_regex(pattern)
-            re.compile(pattern)
-        except (UnsafeRegex, re.error) as exc:
+            re2match.compiled(re2match.translate(pattern, options == "i"))
+        except (UnsafeRegex, re2match.RegexTooComplex) as exc:
             raise InvalidQuery(f"$regex: {exc}", details={"field": ref.name})
-        self.uses_regex = True
         return Regex(ref, pattern, options == "i")
 
     def _contains(self, ref: FieldRef, op: str, operand: Any) -> Contains:
