@@ -137,6 +137,9 @@ class PostgresDialect(Dialect):
         )
         return sql, [" ".join(tokens), *(rf"\m{word}\M" for word in words)]
 
+    def search_vector(self, ref: FieldRef) -> str:
+        return f"to_tsvector('simple', COALESCE({self.raw(ref, True)}, ''))"
+
     def coordinate(self, ref: FieldRef, axis: str) -> str:
         path = "{" + ",".join((*ref.path, axis)) + "}"
         return f"(CASE WHEN jsonb_typeof(data #> '{path}') = 'number' THEN (data #>> '{path}')::float8 END)"

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import nullcontext
 from typing import Any
 
 import orjson
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 
 from basalt.core.dberrors import DbFailure, classify
 from basalt.core.errors import InvalidQuery
@@ -138,14 +137,13 @@ Statements = list[tuple[str, list[Any]]]
 
 def _execute_postgres(statements: Statements, seconds: float, allowance: Allowance) -> list[list[tuple]]:
     # One round trip: a multi-statement query runs as one (implicit) transaction, so SET LOCAL
-    # bounds exactly these statements. Inside a caller's transaction a savepoint keeps a cancelled
-    # statement from poisoning it, and the timeout is put back afterwards.
+    # bounds exactly these statements. Inside a caller's transaction (an all-or-nothing batch) the
+    # timeout is put back afterwards; a cancelled statement fails that transaction, as any error does.
     sql = "; ".join([f"SET LOCAL statement_timeout = {max(1, int(seconds * 1000))}", *(s for s, _ in statements)])
     params = [param for _, statement_params in statements for param in statement_params]
-    nested = connection.in_atomic_block
-    if nested:
+    if connection.in_atomic_block:
         sql += "; SET LOCAL statement_timeout TO DEFAULT"
-    with transaction.atomic() if nested else nullcontext(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
         out = []
         for index in range(len(statements)):
