@@ -9,6 +9,7 @@ from basalt.core.errors import InvalidQuery, NotFound
 from basalt.documents import access
 from basalt.documents.cache import Schema, schema_for
 from basalt.documents.query.budget import Allowance
+from basalt.documents.query.parser import not_a_pointer
 from basalt.documents.render import render
 
 MAX_DEPTH = 3
@@ -43,8 +44,10 @@ def expand_documents(
         parent_path, _, field = path.rpartition(".")
         parent_schema, parent_docs = levels[parent_path]
         spec = parent_schema.fields.get(field)
-        if spec is None or spec[0].name != "pointer":
-            raise InvalidQuery(f"expand: {path[:100]!r} is not a pointer field.")
+        hidden_here = access.hidden_fields(caller, parent_schema.collection)
+        if spec is None or spec[0].name != "pointer" or field in hidden_here:
+            # A protected pointer answers like a missing one: its existence is not revealed.
+            raise not_a_pointer(field)
         try:
             target = schema_for(caller.project, spec[1]["to"])
         except NotFound:

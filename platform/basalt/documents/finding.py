@@ -92,10 +92,10 @@ def find_documents(caller: Caller, name: Any, raw: Any) -> dict[str, Any]:
     if op == "count":
         # A page size means nothing to a pure count; the engine wants a valid one.
         raw = {key: value for key, value in raw.items() if key not in ("limit", "cursor")}
-    query = parse_query(collection, raw, project_limits(caller.project))
+    hidden = access.hidden_fields(caller, collection)
+    query = parse_query(collection, raw, project_limits(caller.project), hidden)
     if query.where is not None and not caller.is_secret:
         query.where = _guard_related(caller, query.where)
-    hidden = access.hidden_fields(caller, collection)
     principals = access.read_principals(caller, collection)
     allowance = budget.for_query()
     if op == "count":

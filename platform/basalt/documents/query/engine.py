@@ -35,33 +35,38 @@ from basalt.documents.query.nodes import (
     Search,
     WithinBox,
 )
+from basalt.documents.query.parser import unknown_field
 
 FETCH_CHUNK = 100
 PROGRESS_STEPS = 10_000
 
 
-def referenced_fields(query: Query) -> Iterator[FieldRef]:
-    """Every field a query filters or sorts on (for the protected-field check)."""
+def referenced_fields(query: Query) -> Iterator[tuple[FieldRef, str]]:
+    """Every field a query filters or sorts on, with where it appears (for the protected-field check)."""
     stack: list[Node] = [query.where] if query.where is not None else []
     while stack:
         node = stack.pop()
         if isinstance(node, And | Or | Nor):
             stack.extend(node.children)
         elif isinstance(node, Compare | Exists | Regex | Contains | AnyOf | ArrayEquals | Search | Near | WithinBox):
-            yield node.field
+            yield node.field, "where"
     for key in query.order:
         if key.field is not None:
-            yield key.field
+            yield key.field, "order"
 
 
 def check_hidden(query: Query, hidden_fields: frozenset[str]) -> None:
-    """Refuse a query that filters or sorts on a field the caller may not read."""
+    """Refuse a query that filters or sorts on a field the caller may not read.
+
+    parse_query already refuses them when given the hidden set; this guards queries built without it."""
     if not hidden_fields:
         return
-    for ref in referenced_fields(query):
-        if ref.path[0] in hidden_fields or ref.name in hidden_fields:
-            # Same message as an unknown field: whether a protected field exists is not revealed.
-            raise InvalidQuery(f"Unknown field {ref.name!r}.", details={"field": ref.name})
+    for ref, purpose in referenced_fields(query):
+        if not ref.system and ref.path[0] in hidden_fields:
+            raise unknown_field(ref.path[0], purpose, ref.name)
+    for name in query.fields or ():
+        if name in hidden_fields:
+            raise unknown_field(name, "fields")
 
 
 def run_find(

@@ -150,6 +150,9 @@ class Query:
     near: Near | None = None
     # The decoded cursor: the previous page's last sort values, one per `order` key (id last).
     after: list[Any] | None = None
+    # What its cursors are bound to (cursors.query_binding), fixed when parsed: later rewrites of
+    # `where` by the services must not orphan the cursors a page hands out.
+    binding: bytes = b""
 
 
 @dataclass
