@@ -12,9 +12,6 @@ import pytest
 from django.db import connection, transaction
 
 from basalt.core.errors import InvalidQuery
-from basalt.documents.query import budget
-from basalt.documents.query.dialects import current_dialect
-from basalt.documents.query.engine import _execute
 from tests.documents.conftest import key_client
 from tests.foundation.conftest import assert_error
 
@@ -64,6 +61,10 @@ def test_regex_keeps_the_subset_semantics_of_both_engines(pk):
 def test_a_query_past_its_time_budget_is_stopped_by_the_database(db, settings):
     """The time bound is enforced inside the database (SQLite progress handler, PostgreSQL
     statement_timeout): a statement that would never end is interrupted, a clear 400."""
+    from basalt.documents.query import budget
+    from basalt.documents.query.dialects import current_dialect
+    from basalt.documents.query.engine import _execute
+
     settings.QUERY_TIMEOUT_MS = 200
     endless = (
         "SELECT pg_sleep(30)"
@@ -97,6 +98,26 @@ def test_a_find_larger_than_its_byte_bound_is_refused(pk, settings):
     assert error["details"]["reason"] == "too_large" and error["details"]["max_bytes"] == 20_000
     small = find(pk, limit=5)
     assert small.status_code == 200 and len(small.json()["results"]) == 5
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite streams rows; PostgreSQL's client holds a result")
+def test_postgres_stops_sending_rows_past_the_byte_bound(pk, project):
+    """psycopg receives a whole result at once, so the page is cut in SQL: memory stays bounded."""
+    from basalt.documents.models import Collection
+    from basalt.documents.query import parse_query
+    from basalt.documents.query.compiler import Compiler
+    from basalt.documents.query.dialects import current_dialect
+
+    for _ in range(10):
+        pk.post(DOCS, {"title": "big", "meta": {"blob": _filler(3000)}}, format="json")
+    posts = Collection.objects.get(project=project.project, name="posts")
+    query = parse_query(posts, {"limit": 1000}, {})
+    sql, params = Compiler(current_dialect(), posts).select(query, None, 1001, max_bytes=7000)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    assert len(rows) == 3  # two rows fit; the third crosses the bound and tells the engine so
 
 
 def test_expanding_one_large_target_into_many_documents_is_charged_per_copy(pk, sk, secret_client, settings):

@@ -42,6 +42,12 @@ def json_kind(value: Any) -> str:
 
 class Dialect:
     vendor = ""
+    # Whether the driver hands rows over one by one (so a byte budget can stop a fetch midway).
+    streams_rows = False
+
+    def row_bytes(self) -> str:
+        """The size in bytes of a row's data and acl as the driver receives them (engine.row_size)."""
+        raise NotImplementedError
 
     # --- system columns (the same on both) ---------------------------------------------------
     def column(self, ref: FieldRef) -> str:
@@ -67,6 +73,9 @@ class Dialect:
 
 class PostgresDialect(Dialect):
     vendor = "postgresql"
+
+    def row_bytes(self) -> str:
+        return "(octet_length(data::text) + octet_length(acl::text))"
 
     def raw(self, ref: FieldRef, as_text: bool = False) -> str:
         arrow = "->>" if as_text else "->"
@@ -184,6 +193,7 @@ class PostgresDialect(Dialect):
 
 class SqliteDialect(Dialect):
     vendor = "sqlite"
+    streams_rows = True  # sqlite3 steps the statement as rows are fetched
 
     def path(self, ref: FieldRef) -> str:
         return "'$." + ".".join(ref.path) + "'"

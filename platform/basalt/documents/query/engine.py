@@ -80,11 +80,12 @@ def run_find(
     check_hidden(query, hidden_fields)
     dialect = current_dialect()
     compiler = Compiler(dialect, collection)
-    sql, params = compiler.select(query, principals, query.limit + 1)
+    allowance = allowance or budget.for_query()
+    sql, params = compiler.select(query, principals, query.limit + 1, max(0, allowance.bytes_left))
     statements = [(sql, params)]
     if query.count:
         statements.append(compiler.count(query, principals))
-    results = _execute(dialect, statements, allowance or budget.for_query())
+    results = _execute(dialect, statements, allowance)
     fetched = results[0]
     rows = [_row(dialect, raw) for raw in fetched[: query.limit]]
     next_cursor = None
@@ -117,8 +118,9 @@ def fetch_by_ids(
     if not wanted:
         return {}
     dialect = current_dialect()
-    statement = Compiler(dialect, collection).by_ids(wanted, principals)
-    fetched = _execute(dialect, [statement], allowance or budget.for_query())[0]
+    allowance = allowance or budget.for_query()
+    statement = Compiler(dialect, collection).by_ids(wanted, principals, max(0, allowance.bytes_left))
+    fetched = _execute(dialect, [statement], allowance)[0]
     return {row.id: row for row in (_row(dialect, raw) for raw in fetched)}
 
 
@@ -188,8 +190,14 @@ def _fetch(cursor: Any, allowance: Allowance | None) -> list[tuple]:
 
 
 def row_size(raw: tuple) -> int:
-    """The bytes a stored row's JSON (data and acl) takes: what rendering it will cost, roughly."""
-    return sum(len(part) if isinstance(part, str | bytes) else len(orjson.dumps(part)) for part in raw[1:3])
+    """The bytes of a row's data and acl JSON as received: the same measure as `Dialect.row_bytes`."""
+    total = 0
+    for part in raw[1:3]:
+        if isinstance(part, str):
+            total += len(part.encode())
+        else:
+            total += len(part) if isinstance(part, bytes) else len(orjson.dumps(part))
+    return total
 
 
 def _row(dialect: Dialect, raw: tuple) -> DocRow:

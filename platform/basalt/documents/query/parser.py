@@ -126,9 +126,7 @@ def not_a_pointer(name: str) -> InvalidQuery:
     return InvalidQuery(f"`expand` names a pointer field; {name[:64]!r} is not one.", details={"field": name[:64]})
 
 
-def resolve_field(
-    collection: Any, path: Any, purpose: str = "where", hidden: frozenset[str] = frozenset()
-) -> FieldRef:
+def resolve_field(collection: Any, path: Any, purpose: str = "where", hidden: frozenset[str] = frozenset()) -> FieldRef:
     """Map a client field path to a FieldRef, refusing unknown (or hidden) fields and unsafe segments."""
     if not isinstance(path, str) or not path or len(path) > 255:
         raise InvalidQuery(f"Invalid field name in {purpose}.", details={"field": str(path)[:80]})
