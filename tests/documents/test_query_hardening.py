@@ -152,6 +152,20 @@ def test_a_batch_shares_one_byte_allowance_across_its_finds(pk, settings):
     assert error["details"]["reason"] == "too_large" and error["details"]["index"] >= 1
 
 
+def test_a_write_after_the_batch_allowance_is_spent_still_reports_what_it_did(pk, settings):
+    settings.BATCH_MAX_RESPONSE_BYTES = 5_000
+    for _ in range(10):
+        pk.post(DOCS, {"title": "t", "meta": {"blob": _filler(1000)}}, format="json")
+    requests = [
+        {"method": "GET", "path": f"{DOCS}?limit=3"},
+        {"method": "GET", "path": f"{DOCS}?limit=3"},
+        {"method": "POST", "path": DOCS, "body": {"title": "written"}},
+    ]
+    results = pk.post("/api/v1/batch", {"requests": requests}, format="json").json()["results"]
+    assert [r["status"] for r in results] == [200, 400, 201]
+    assert find(pk, where={"title": "written"}).json()["results"][0]["id"] == results[2]["body"]["id"]
+
+
 def test_a_batch_shares_one_deadline(pk, settings):
     settings.BATCH_TIMEOUT_MS = 0
     response = pk.post("/api/v1/batch", {"requests": [{"method": "GET", "path": DOCS}]}, format="json")

@@ -31,7 +31,8 @@ class _Abort(Exception):
         self.index, self.error = index, error
 
 
-def _dispatch(caller: Caller, request: Any) -> tuple[int, Any]:
+def _dispatch(caller: Caller, request: Any) -> tuple[int, Any, bool]:
+    """Run one sub-request: its status, its body, and whether it only read."""
     if not isinstance(request, dict) or set(request) - REQUEST_KEYS:
         raise ValidationFailed(details={"request": ['Must be {"method", "path", "body"}.']})
     method, path, body = request.get("method"), request.get("path"), request.get("body")
@@ -46,28 +47,33 @@ def _dispatch(caller: Caller, request: Any) -> tuple[int, Any]:
     if kind == "query":
         if doc_id is not None or method != "POST":
             raise MethodNotAllowed()
-        return 200, finding.find_documents(caller, name, body if body is not None else {})
+        return 200, finding.find_documents(caller, name, body if body is not None else {}), True
     if doc_id is None:
         if method == "POST":
-            return 201, services.create_document(caller, name, body).body
+            return 201, services.create_document(caller, name, body).body, False
         if method == "GET":
-            return 200, finding.find_documents(caller, name, query_from_params(QueryDict(parts.query), FIND_PARAMS))
+            query = query_from_params(QueryDict(parts.query), FIND_PARAMS)
+            return 200, finding.find_documents(caller, name, query), True
         raise MethodNotAllowed()
     if method == "GET":
-        return 200, services.get_document(caller, name, doc_id).body
+        return 200, services.get_document(caller, name, doc_id).body, True
     if method == "PATCH":
-        return 200, services.update_document(caller, name, doc_id, body).body
+        return 200, services.update_document(caller, name, doc_id, body).body, False
     if method == "DELETE":
         services.delete_document(caller, name, doc_id)
-        return 204, None
+        return 204, None, False
     raise MethodNotAllowed()
 
 
 def _answer(caller: Caller, request: Any, allowance: budget.Allowance) -> dict[str, Any]:
     """One sub-request's `{status, body}`, its body serialised once and charged to the batch."""
-    status, body = _dispatch(caller, request)
+    status, body, read = _dispatch(caller, request)
     encoded = dumps(body)
-    allowance.spend(len(encoded))
+    if read:
+        allowance.spend(len(encoded))
+    else:
+        # A write that happened is reported as done: its (small) body is counted, never refused.
+        allowance.bytes_left -= len(encoded)
     return {"status": status, "body": orjson.Fragment(encoded)}
 
 
