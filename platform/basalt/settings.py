@@ -290,6 +290,11 @@ CORS_PREFLIGHT_MAX_AGE = 600
 # --- limits ----------------------------------------------------------------------------------
 BASALT_MAX_JSON_BODY = env_int("BASALT_MAX_JSON_BODY", 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = BASALT_MAX_JSON_BODY
+# Bounds on the work of one find/count and of one batch (basalt/documents/query/budget.py).
+QUERY_TIMEOUT_MS = env_int("QUERY_TIMEOUT_MS", 5000)
+FIND_MAX_RESPONSE_BYTES = env_int("FIND_MAX_RESPONSE_BYTES", 16 * 1024 * 1024)
+BATCH_TIMEOUT_MS = env_int("BATCH_TIMEOUT_MS", 15000)
+BATCH_MAX_RESPONSE_BYTES = env_int("BATCH_MAX_RESPONSE_BYTES", 32 * 1024 * 1024)
 
 # --- email -----------------------------------------------------------------------------------
 EMAIL_URL_HOST = env_str("EMAIL_HOST")

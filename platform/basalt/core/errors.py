@@ -220,10 +220,25 @@ def to_basalt_error(exc: BaseException) -> BasaltError | None:
         # Out-of-range numbers or unstorable text reached the database: the input was bad.
         return ValidationFailed("A value cannot be stored (out of range or malformed).")
     if isinstance(exc, OperationalError | InterfaceError):
-        # The database is down or refusing connections: a retryable 503, not a bug report.
+        return _from_database(exc)
+    return None
+
+
+def _from_database(exc: Exception) -> BasaltError | None:
+    """Only an unreachable database is an outage (503); a statement that failed on its input is not."""
+    from basalt.core.dberrors import DbFailure, classify
+
+    kind = classify(exc)
+    if kind is DbFailure.UNAVAILABLE:
         logger.warning("database unavailable: %s", type(exc).__name__)
         return Unavailable("The database is unavailable; retry shortly.", headers={"Retry-After": "5"})
-    return None
+    if kind is DbFailure.CONFLICT:
+        return Conflict("The request collided with a concurrent change; retry it.")
+    if kind is DbFailure.TIMEOUT:
+        return InvalidOperation("The request took too long and was stopped; ask for less.")
+    if kind is DbFailure.LIMIT:
+        return InvalidOperation("The request exceeds a limit of the database (a value or expression is too large).")
+    return None  # anything else is our fault: a logged 500 with a request id
 
 
 def drf_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -6,14 +6,17 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 from django.db import transaction
 from django.http import QueryDict
 
 from basalt.core.caller import Caller
 from basalt.core.errors import BasaltError, MethodNotAllowed, NotFound, ValidationFailed
+from basalt.core.json import dumps
 from basalt.documents import finding, services
 from basalt.documents.api.params import query_from_params
 from basalt.documents.finding import project_limits
+from basalt.documents.query import budget
 
 # Only the documents API: no schema, auth, file or management routes can hide inside a batch.
 _PATH = re.compile(
@@ -30,7 +33,8 @@ class _Abort(Exception):
         self.index, self.error = index, error
 
 
-def _dispatch(caller: Caller, request: Any) -> tuple[int, Any]:
+def _dispatch(caller: Caller, request: Any) -> tuple[int, Any, bool]:
+    """Run one sub-request: its status, its body, and whether it only read."""
     if not isinstance(request, dict) or set(request) - REQUEST_KEYS:
         raise ValidationFailed(details={"request": ['Must be {"method", "path", "body"}.']})
     method, path, body = request.get("method"), request.get("path"), request.get("body")
@@ -45,21 +49,34 @@ def _dispatch(caller: Caller, request: Any) -> tuple[int, Any]:
     if kind == "query":
         if doc_id is not None or method != "POST":
             raise MethodNotAllowed()
-        return 200, finding.find_documents(caller, name, body if body is not None else {})
+        return 200, finding.find_documents(caller, name, body if body is not None else {}), True
     if doc_id is None:
         if method == "POST":
-            return 201, services.create_document(caller, name, body).body
+            return 201, services.create_document(caller, name, body).body, False
         if method == "GET":
-            return 200, finding.find_documents(caller, name, query_from_params(QueryDict(parts.query), FIND_PARAMS))
+            query = query_from_params(QueryDict(parts.query), FIND_PARAMS)
+            return 200, finding.find_documents(caller, name, query), True
         raise MethodNotAllowed()
     if method == "GET":
-        return 200, services.get_document(caller, name, doc_id).body
+        return 200, services.get_document(caller, name, doc_id).body, True
     if method == "PATCH":
-        return 200, services.update_document(caller, name, doc_id, body).body
+        return 200, services.update_document(caller, name, doc_id, body).body, False
     if method == "DELETE":
         services.delete_document(caller, name, doc_id)
-        return 204, None
+        return 204, None, False
     raise MethodNotAllowed()
+
+
+def _answer(caller: Caller, request: Any, allowance: budget.Allowance) -> dict[str, Any]:
+    """One sub-request's `{status, body}`, its body serialised once and charged to the batch."""
+    status, body, read = _dispatch(caller, request)
+    encoded = dumps(body)
+    if read:
+        allowance.spend(len(encoded))
+    else:
+        # A write that happened is reported as done: its (small) body is counted, never refused.
+        allowance.bytes_left -= len(encoded)
+    return {"status": status, "body": orjson.Fragment(encoded)}
 
 
 def run_batch(caller: Caller, payload: Any) -> dict[str, Any]:
@@ -72,27 +89,27 @@ def run_batch(caller: Caller, payload: Any) -> dict[str, Any]:
         raise ValidationFailed(details={"transaction": ["Must be true or false."]})
     if not isinstance(requests, list) or not 1 <= len(requests) <= limit:
         raise ValidationFailed(details={"requests": [f"A list of 1 to {limit} requests."]})
-    if not atomic:
-        results = []
-        for request in requests:
-            try:
-                status, body = _dispatch(caller, request)
-            except BasaltError as error:
-                status, body = error.status, error.payload()
-            results.append({"status": status, "body": body})
-        return {"results": results}
-    try:
-        with transaction.atomic():
+    # One deadline and one byte allowance for the whole batch: 100 finds may not each take a find's.
+    with budget.batch() as allowance:
+        if not atomic:
             results = []
-            for index, request in enumerate(requests):
+            for request in requests:
                 try:
-                    status, body = _dispatch(caller, request)
+                    results.append(_answer(caller, request, allowance))
                 except BasaltError as error:
-                    raise _Abort(index, error) from None
-                results.append({"status": status, "body": body})
-    except _Abort as abort:
-        # Nothing was written: answer with the failing request's own error and where it was.
-        error = abort.error
-        error.details = {**(error.details or {}), "index": abort.index}
-        raise error from None
-    return {"results": results}
+                    results.append({"status": error.status, "body": error.payload()})
+            return {"results": results}
+        try:
+            with transaction.atomic():
+                results = []
+                for index, request in enumerate(requests):
+                    try:
+                        results.append(_answer(caller, request, allowance))
+                    except BasaltError as error:
+                        raise _Abort(index, error) from None
+        except _Abort as abort:
+            # Nothing was written: answer with the failing request's own error and where it was.
+            error = abort.error
+            error.details = {**(error.details or {}), "index": abort.index}
+            raise error from None
+        return {"results": results}

@@ -9,6 +9,7 @@ from basalt.core.errors import InvalidQuery, PermissionDenied
 from basalt.documents import access, store
 from basalt.documents.cache import project_schemas, schema_for
 from basalt.documents.expand import expand_documents
+from basalt.documents.query import budget
 from basalt.documents.render import render
 from basalt.projects.project_settings import DEFAULTS
 
@@ -91,18 +92,20 @@ def find_documents(caller: Caller, name: Any, raw: Any) -> dict[str, Any]:
     if op == "count":
         # A page size means nothing to a pure count; the engine wants a valid one.
         raw = {key: value for key, value in raw.items() if key not in ("limit", "cursor")}
-    query = parse_query(collection, raw, project_limits(caller.project))
+    hidden = access.hidden_fields(caller, collection)
+    query = parse_query(collection, raw, project_limits(caller.project), hidden)
     if query.where is not None and not caller.is_secret:
         query.where = _guard_related(caller, query.where)
-    hidden = access.hidden_fields(caller, collection)
     principals = access.read_principals(caller, collection)
+    allowance = budget.for_query()
     if op == "count":
-        return {"results": [], "next_cursor": None, "count": run_count(collection, query, principals, hidden)}
-    result = run_find(collection, query, principals, hidden)
+        count = run_count(collection, query, principals, hidden, allowance)
+        return {"results": [], "next_cursor": None, "count": count}
+    result = run_find(collection, query, principals, hidden, allowance)
     only = set(query.fields) if query.fields else None
     docs = [render(schema, row, access.hidden_for(caller, collection, row.id, hidden), only) for row in result.rows]
     if query.expand:
-        expand_documents(caller, schema, docs, list(query.expand))
+        expand_documents(caller, schema, docs, list(query.expand), allowance)
     out: dict[str, Any] = {"results": docs, "next_cursor": result.next_cursor}
     if result.count is not None:
         out["count"] = result.count

@@ -145,7 +145,8 @@ def test_query_cost_is_constant(coll, n):
     with CaptureQueriesContext(connection) as ctx:
         result = run_find(coll, query, frozenset({"*"}))
     assert len(result.rows) == n and result.count == n
-    assert len(ctx.captured_queries) == 2  # the page and the count
+    # The page and the count: two statements, sent in one round trip on PostgreSQL.
+    assert len(ctx.captured_queries) == (1 if connection.vendor == "postgresql" else 2)
     with CaptureQueriesContext(connection) as ctx:
         rows = fetch_by_ids(coll, [d.id for d in docs] + ["missing"], frozenset({"*"}))
     assert set(rows) == {d.id for d in docs} and len(ctx.captured_queries) == 1
@@ -198,7 +199,7 @@ def test_regex_queries_run_under_a_timeout_that_does_not_leak(coll):
     with transaction.atomic():
         with CaptureQueriesContext(connection) as ctx:
             assert len(find(coll, {"where": {"title": {"$regex": "^a"}}}).rows) == 1
-        assert any("statement_timeout = 2000" in q["sql"] for q in ctx.captured_queries)
+        assert any("SET LOCAL statement_timeout = " in q["sql"] for q in ctx.captured_queries)
         with connection.cursor() as cursor:
             cursor.execute("SHOW statement_timeout")
             assert cursor.fetchone()[0] == "0"

@@ -144,8 +144,8 @@ def test_forged_and_foreign_cursors_are_refused(coll, make_collection):
     page = run_find(coll, parse_query(coll, {"order": "score", "limit": 1}, LIMITS), None)
     cursor = page.next_cursor
     assert cursor
-    payload, _, signature = cursor.rpartition(":")
-    tampered = payload.replace(payload[2], "A" if payload[2] != "A" else "B", 1) + ":" + signature
+    middle = len(cursor) // 2
+    tampered = cursor[:middle] + ("A" if cursor[middle] != "A" else "B") + cursor[middle + 1 :]
     for bad, raw in [
         (tampered, {"order": "score"}),
         (cursor, {"order": "-score"}),

@@ -142,10 +142,11 @@ class Compiler:
             return self.distance(query.near)
         return self.d.sort_expr(key.field), []
 
-    def order_by(self, query: Query) -> Sql:
+    def order_by(self, query: Query, over_page: bool = False) -> Sql:
+        """The ORDER BY terms; `over_page` orders rows of an inner page that already has `distance`."""
         terms, params = [], []
         for key in query.order:
-            expr, p = self.key_expr(key, query)
+            expr, p = ("distance", []) if over_page and key.field is None else self.key_expr(key, query)
             terms.append(self.d.order_term(expr, key.descending))
             params.extend(p)
         return ", ".join(terms), params
@@ -204,7 +205,27 @@ class Compiler:
             params.extend(p)
         return " AND ".join(parts), params
 
-    def select(self, query: Query, principals: frozenset[str] | None, limit: int) -> Sql:
+    def select(self, query: Query, principals: frozenset[str] | None, limit: int, max_bytes: int | None = None) -> Sql:
+        """The page; with `max_bytes`, cut in SQL after the first row that takes it past that many
+        bytes where the driver cannot stream (PostgreSQL's client holds a whole result)."""
+        sql, params = self._page(query, principals, limit)
+        if max_bytes is None or self.d.streams_rows:
+            return sql, params
+        order, order_params = self.order_by(query, over_page=True)
+        return self._cut_at_bytes(sql, params, order, order_params, max_bytes)
+
+    def _cut_at_bytes(self, sql: str, params: list[Any], order: str, order_params: list[Any], max_bytes: int) -> Sql:
+        # Rows stay while the bytes ahead of them fit, so the first row past the budget still comes
+        # back and the engine, counting the same bytes, refuses the page instead of shortening it.
+        # `_before` is appended as the last column.
+        size = self.d.row_bytes()
+        sized = (
+            f"SELECT * FROM (SELECT page.*, SUM({size}) OVER (ORDER BY {order} ROWS UNBOUNDED PRECEDING) - {size} "
+            f"AS _before FROM ({sql}) page) sized WHERE _before <= {int(max_bytes)} ORDER BY {order}"
+        )
+        return sized, [*order_params, *params, *order_params]
+
+    def _page(self, query: Query, principals: frozenset[str] | None, limit: int) -> Sql:
         where, params = self.filters(query, principals)
         select_params: list[Any] = []
         columns = COLUMNS
@@ -223,7 +244,10 @@ class Compiler:
         where, params = self.filters(query, principals)
         return f"SELECT COUNT(*) FROM basalt_document WHERE {where}", params
 
-    def by_ids(self, ids: list[str], principals: frozenset[str] | None) -> Sql:
+    def by_ids(self, ids: list[str], principals: frozenset[str] | None, max_bytes: int | None = None) -> Sql:
         where, params = self.filters(None, principals)
         sql, p = self.d.ids_in(ids)
-        return f"SELECT {COLUMNS} FROM basalt_document WHERE {where} AND {sql}", [*params, *p]
+        statement = f"SELECT {COLUMNS} FROM basalt_document WHERE {where} AND {sql}", [*params, *p]
+        if max_bytes is None or self.d.streams_rows:
+            return statement
+        return self._cut_at_bytes(*statement, "id", [], max_bytes)

@@ -19,10 +19,13 @@ import orjson
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
+from basalt.documents.query import re2match
 from basalt.documents.query.nodes import FieldRef
 
 Sql = tuple[str, list[Any]]
 EARTH_KM = 6371.0088
+# to_tsvector needs at most ~6 bytes per input byte, so 64 KiB stays well below its 1 MB limit.
+SEARCH_VECTOR_MAX_BYTES = 65536
 _OPS = {"$eq": "=", "$ne": "<>", "$lt": "<", "$lte": "<=", "$gt": ">", "$gte": ">="}
 
 
@@ -39,6 +42,12 @@ def json_kind(value: Any) -> str:
 
 class Dialect:
     vendor = ""
+    # Whether the driver hands rows over one by one (so a byte budget can stop a fetch midway).
+    streams_rows = False
+
+    def row_bytes(self) -> str:
+        """The size in bytes of a row's data and acl as the driver receives them (engine.row_size)."""
+        raise NotImplementedError
 
     # --- system columns (the same on both) ---------------------------------------------------
     def column(self, ref: FieldRef) -> str:
@@ -64,6 +73,9 @@ class Dialect:
 
 class PostgresDialect(Dialect):
     vendor = "postgresql"
+
+    def row_bytes(self) -> str:
+        return "(octet_length(data::text) + octet_length(acl::text))"
 
     def raw(self, ref: FieldRef, as_text: bool = False) -> str:
         arrow = "->>" if as_text else "->"
@@ -121,10 +133,18 @@ class PostgresDialect(Dialect):
         return f"{self.value(ref)} = %s::jsonb", [orjson.dumps(list(items)).decode()]
 
     def search(self, ref: FieldRef, text: str, tokens: tuple[str, ...]) -> Sql:
-        return (
-            f"({self.typed(ref, 'string')} AND {self.search_vector(ref)} @@ plainto_tsquery('simple', %s))",
-            [" ".join(tokens)],
+        # A tsvector holds at most 1 MB, so to_tsvector fails on a long text of distinct words, and
+        # one such document would break every search of its collection. Texts up to
+        # SEARCH_VECTOR_MAX_BYTES (whose vector stays far below that bound) use the vector; longer
+        # ones are matched word by word (`\\m…\\M`, the same unit), which cannot fail.
+        field = self.raw(ref, True)
+        words = list(dict.fromkeys(tokens))
+        by_word = " AND ".join([f"{field} ~* %s"] * len(words))
+        sql = (
+            f"({self.typed(ref, 'string')} AND CASE WHEN octet_length({field}) <= {SEARCH_VECTOR_MAX_BYTES} "
+            f"THEN {self.search_vector(ref)} @@ plainto_tsquery('simple', %s) ELSE ({by_word}) END)"
         )
+        return sql, [" ".join(tokens), *(rf"\m{word}\M" for word in words)]
 
     def search_vector(self, ref: FieldRef) -> str:
         return f"to_tsvector('simple', COALESCE({self.raw(ref, True)}, ''))"
@@ -173,6 +193,7 @@ class PostgresDialect(Dialect):
 
 class SqliteDialect(Dialect):
     vendor = "sqlite"
+    streams_rows = True  # sqlite3 steps the statement as rows are fetched
 
     def path(self, ref: FieldRef) -> str:
         return "'$." + ".".join(ref.path) + "'"
@@ -239,11 +260,10 @@ class SqliteDialect(Dialect):
         return f"{self.value(ref)} IS {'NOT ' if present else ''}NULL", []
 
     def regex(self, ref: FieldRef, pattern: str, ignore_case: bool) -> Sql:
-        # Django registers REGEXP (Python `re`) on every SQLite connection; the parser only lets
-        # through the safe subset, so backtracking stays polynomial.
+        # RE2, not Django's REGEXP (Python `re`): see re2match.py for why.
         return (
-            f"({self.type_of(ref)} = 'text' AND {self.value(ref)} REGEXP %s)",
-            [("(?i)" if ignore_case else "") + pattern],
+            f"({self.type_of(ref)} = 'text' AND {re2match.FUNCTION}(%s, {self.value(ref)}))",
+            [re2match.translate(pattern, ignore_case)],
         )
 
     def contains(self, ref: FieldRef, items: tuple[Any, ...]) -> Sql:
@@ -272,12 +292,10 @@ class SqliteDialect(Dialect):
         return "(" + " AND ".join(parts) + ")", params
 
     def search(self, ref: FieldRef, text: str, tokens: tuple[str, ...]) -> Sql:
-        import re
-
         parts, params = [f"{self.type_of(ref)} = 'text'"], []
         for token in dict.fromkeys(tokens):
-            parts.append(f"{self.value(ref)} REGEXP %s")
-            params.append(r"(?i)(?<!\w)" + re.escape(token) + r"(?!\w)")
+            parts.append(f"{re2match.FUNCTION}(%s, {self.value(ref)})")
+            params.append(re2match.word_pattern(token))
         return "(" + " AND ".join(parts) + ")", params
 
     def coordinate(self, ref: FieldRef, axis: str) -> str:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
+import orjson
+from django.db import DatabaseError, connection
 
+from basalt.core.dberrors import DbFailure, classify
 from basalt.core.errors import InvalidQuery
+from basalt.documents.query import budget
+from basalt.documents.query.budget import Allowance
 from basalt.documents.query.compiler import Compiler
 from basalt.documents.query.cursors import encode_cursor
 from basalt.documents.query.dialects import Dialect, current_dialect
@@ -30,47 +35,57 @@ from basalt.documents.query.nodes import (
     Search,
     WithinBox,
 )
+from basalt.documents.query.parser import unknown_field
 
-# PostgreSQL runs `$regex` in the database; a pattern that is slow on big strings is cut off here.
-REGEX_TIMEOUT_MS = 2000
+FETCH_CHUNK = 100
+PROGRESS_STEPS = 10_000
 
 
-def referenced_fields(query: Query) -> Iterator[FieldRef]:
-    """Every field a query filters or sorts on (for the protected-field check)."""
+def referenced_fields(query: Query) -> Iterator[tuple[FieldRef, str]]:
+    """Every field a query filters or sorts on, with where it appears (for the protected-field check)."""
     stack: list[Node] = [query.where] if query.where is not None else []
     while stack:
         node = stack.pop()
         if isinstance(node, And | Or | Nor):
             stack.extend(node.children)
         elif isinstance(node, Compare | Exists | Regex | Contains | AnyOf | ArrayEquals | Search | Near | WithinBox):
-            yield node.field
+            yield node.field, "where"
     for key in query.order:
         if key.field is not None:
-            yield key.field
+            yield key.field, "order"
 
 
 def check_hidden(query: Query, hidden_fields: frozenset[str]) -> None:
-    """Refuse a query that filters or sorts on a field the caller may not read."""
+    """Refuse a query that filters or sorts on a field the caller may not read.
+
+    parse_query already refuses them when given the hidden set; this guards queries built without it."""
     if not hidden_fields:
         return
-    for ref in referenced_fields(query):
-        if ref.path[0] in hidden_fields or ref.name in hidden_fields:
-            # Same message as an unknown field: whether a protected field exists is not revealed.
-            raise InvalidQuery(f"Unknown field {ref.name!r}.", details={"field": ref.name})
+    for ref, purpose in referenced_fields(query):
+        if not ref.system and ref.path[0] in hidden_fields:
+            raise unknown_field(ref.path[0], purpose, ref.name)
+    for name in query.fields or ():
+        if name in hidden_fields:
+            raise unknown_field(name, "fields")
 
 
 def run_find(
-    collection: Any, query: Query, principals: frozenset[str] | None, hidden_fields: frozenset[str] = frozenset()
+    collection: Any,
+    query: Query,
+    principals: frozenset[str] | None,
+    hidden_fields: frozenset[str] = frozenset(),
+    allowance: Allowance | None = None,
 ) -> FindResult:
     """Return one page of documents the principals may read (all when principals is None)."""
     check_hidden(query, hidden_fields)
     dialect = current_dialect()
     compiler = Compiler(dialect, collection)
-    sql, params = compiler.select(query, principals, query.limit + 1)
+    allowance = allowance or budget.for_query()
+    sql, params = compiler.select(query, principals, query.limit + 1, max(0, allowance.bytes_left))
     statements = [(sql, params)]
     if query.count:
         statements.append(compiler.count(query, principals))
-    results = _execute(dialect, statements, query.uses_regex)
+    results = _execute(dialect, statements, allowance)
     fetched = results[0]
     rows = [_row(dialect, raw) for raw in fetched[: query.limit]]
     next_cursor = None
@@ -82,56 +97,107 @@ def run_find(
 
 
 def run_count(
-    collection: Any, query: Query, principals: frozenset[str] | None, hidden_fields: frozenset[str] = frozenset()
+    collection: Any,
+    query: Query,
+    principals: frozenset[str] | None,
+    hidden_fields: frozenset[str] = frozenset(),
+    allowance: Allowance | None = None,
 ) -> int:
     """Count every document matching `where` that the principals may read."""
     check_hidden(query, hidden_fields)
     dialect = current_dialect()
     statement = Compiler(dialect, collection).count(query, principals)
-    return int(_execute(dialect, [statement], query.uses_regex)[0][0][0])
+    return int(_execute(dialect, [statement], allowance or budget.for_query())[0][0][0])
 
 
-def fetch_by_ids(collection: Any, ids: list[str], principals: frozenset[str] | None) -> dict[str, DocRow]:
+def fetch_by_ids(
+    collection: Any, ids: list[str], principals: frozenset[str] | None, allowance: Allowance | None = None
+) -> dict[str, DocRow]:
     """Load readable documents of one collection by id in a single query (for `expand`)."""
     wanted = list(dict.fromkeys(i for i in ids if isinstance(i, str) and i))
     if not wanted:
         return {}
     dialect = current_dialect()
-    statement = Compiler(dialect, collection).by_ids(wanted, principals)
-    return {row.id: row for row in (_row(dialect, raw) for raw in _execute(dialect, [statement], False)[0])}
+    allowance = allowance or budget.for_query()
+    statement = Compiler(dialect, collection).by_ids(wanted, principals, max(0, allowance.bytes_left))
+    fetched = _execute(dialect, [statement], allowance)[0]
+    return {row.id: row for row in (_row(dialect, raw) for raw in fetched)}
 
 
-def _execute(dialect: Dialect, statements: list[tuple[str, list[Any]]], uses_regex: bool) -> list[list[tuple]]:
+def _execute(dialect: Dialect, statements: list[tuple[str, list[Any]]], allowance: Allowance) -> list[list[tuple]]:
+    """Run statements under the allowance's deadline; the first one's rows are charged to its bytes."""
+    seconds = allowance.seconds_left()
     try:
-        if uses_regex and dialect.vendor == "postgresql":
-            return _execute_with_timeout(statements)
-        with connection.cursor() as cursor:
-            out = []
-            for sql, params in statements:
-                cursor.execute(sql, params)
-                out.append(cursor.fetchall())
-            return out
+        if dialect.vendor == "postgresql":
+            return _execute_postgres(statements, seconds, allowance)
+        return _execute_sqlite(statements, seconds, allowance)
     except DatabaseError as exc:
-        state = getattr(getattr(exc, "__cause__", None), "sqlstate", None)
-        if state == "57014":
-            raise InvalidQuery("The query took too long; simplify the regular expression.")
-        if state == "2201B":
-            raise InvalidQuery("The regular expression is not valid.")
+        if classify(exc) is DbFailure.TIMEOUT:
+            raise budget.too_slow(allowance) from None
+        if getattr(exc.__cause__, "sqlstate", None) == "2201B":
+            raise InvalidQuery("The regular expression is not valid.") from None
         raise
 
 
-def _execute_with_timeout(statements: list[tuple[str, list[Any]]]) -> list[list[tuple]]:
-    nested = connection.in_atomic_block
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL statement_timeout = {int(REGEX_TIMEOUT_MS)}")
+Statements = list[tuple[str, list[Any]]]
+
+
+def _execute_postgres(statements: Statements, seconds: float, allowance: Allowance) -> list[list[tuple]]:
+    # One round trip: a multi-statement query runs as one (implicit) transaction, so SET LOCAL
+    # bounds exactly these statements. Inside a caller's transaction (an all-or-nothing batch) the
+    # timeout is put back afterwards; a cancelled statement fails that transaction, as any error does.
+    sql = "; ".join([f"SET LOCAL statement_timeout = {max(1, int(seconds * 1000))}", *(s for s, _ in statements)])
+    params = [param for _, statement_params in statements for param in statement_params]
+    if connection.in_atomic_block:
+        sql += "; SET LOCAL statement_timeout TO DEFAULT"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         out = []
-        for sql, params in statements:
-            cursor.execute(sql, params)
-            out.append(cursor.fetchall())
-        if nested:
-            # Inside a caller's transaction SET LOCAL would outlive this query: put the default back.
-            cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
+        for index in range(len(statements)):
+            cursor.nextset()
+            out.append(_fetch(cursor, allowance if index == 0 else None))
         return out
+
+
+def _execute_sqlite(statements: Statements, seconds: float, allowance: Allowance) -> list[list[tuple]]:
+    # SQLite calls the handler every PROGRESS_STEPS virtual-machine steps of this connection; a
+    # true answer interrupts the statement (SQLITE_INTERRUPT), which _execute reports as too slow.
+    connection.ensure_connection()
+    raw = connection.connection
+    deadline = time.monotonic() + seconds
+    raw.set_progress_handler(lambda: time.monotonic() > deadline, PROGRESS_STEPS)
+    try:
+        with connection.cursor() as cursor:
+            out = []
+            for index, (sql, params) in enumerate(statements):
+                cursor.execute(sql, params)
+                out.append(_fetch(cursor, allowance if index == 0 else None))
+            return out
+    finally:
+        raw.set_progress_handler(None, 0)
+
+
+def _fetch(cursor: Any, allowance: Allowance | None) -> list[tuple]:
+    """Fetch in chunks, charging each document row's size as it arrives (SQLite streams them)."""
+    if allowance is None:
+        return list(cursor.fetchall())
+    rows: list[tuple] = []
+    while chunk := cursor.fetchmany(FETCH_CHUNK):
+        for raw in chunk:
+            allowance.spend(row_size(raw))
+        rows.extend(chunk)
+    return rows
+
+
+def row_size(raw: tuple) -> int:
+    """The bytes of a row's data and acl JSON as received: the same measure as `Dialect.row_bytes`."""
+    total = 0
+    for part in raw[1:3]:
+        if isinstance(part, str):
+            total += len(part.encode())
+        else:
+            total += len(part) if isinstance(part, bytes) else len(orjson.dumps(part))
+    return total
 
 
 def _row(dialect: Dialect, raw: tuple) -> DocRow:

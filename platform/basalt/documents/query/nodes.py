@@ -148,9 +148,11 @@ class Query:
     expand: list[str] = field(default_factory=list)
     count: bool = False
     near: Near | None = None
-    uses_regex: bool = False
     # The decoded cursor: the previous page's last sort values, one per `order` key (id last).
     after: list[Any] | None = None
+    # What its cursors are bound to (cursors.query_binding), fixed when parsed: later rewrites of
+    # `where` by the services must not orphan the cursors a page hands out.
+    binding: bytes = b""
 
 
 @dataclass

@@ -13,8 +13,8 @@ import orjson
 
 from basalt.core.errors import InvalidQuery
 from basalt.documents.fields.base import FieldError, registry
-from basalt.documents.query import values
-from basalt.documents.query.cursors import decode_cursor
+from basalt.documents.query import re2match, values
+from basalt.documents.query.cursors import decode_cursor, query_binding
 from basalt.documents.query.nodes import (
     SYSTEM_FIELDS,
     And,
@@ -81,28 +81,34 @@ def search_tokens(text: str) -> tuple[str, ...]:
     return tuple(_WORD.findall(text.lower()))
 
 
-def parse_query(collection: Any, raw: dict[str, Any], limits: dict[str, Any]) -> Query:
-    """Validate a raw query against `collection`'s schema and the project's `limits`."""
+def parse_query(
+    collection: Any, raw: dict[str, Any], limits: dict[str, Any], hidden: frozenset[str] = frozenset()
+) -> Query:
+    """Validate a raw query against `collection`'s schema and the project's `limits`.
+
+    `hidden` are the fields the caller may not read: everywhere (where, order, fields, expand) they
+    are refused exactly like fields that do not exist, before anything about their type is checked,
+    so no message, status or timing tells a protected field from an unknown one."""
     if not isinstance(raw, dict):
         raise InvalidQuery("The query must be a JSON object.")
     unknown = sorted(set(raw) - RAW_KEYS)
     if unknown:
         raise InvalidQuery(f"Unknown query parameter {unknown[0]!r}.", details={"parameter": unknown[0]})
     lim = {**DEFAULT_LIMITS, **(limits or {})}
-    parser = _WhereParser(collection, lim)
+    parser = _WhereParser(collection, lim, hidden)
     where = parser.parse_root(raw.get("where"))
-    order = _parse_order(collection, raw.get("order"), parser.near)
+    order = _parse_order(collection, raw.get("order"), parser.near, hidden)
     query = Query(
         where=where,
         order=order,
         limit=_parse_limit(raw.get("limit"), lim),
         cursor=None,
-        fields=_parse_fields(collection, raw.get("fields")),
-        expand=_parse_expand(collection, raw.get("expand"), lim),
+        fields=_parse_fields(collection, raw.get("fields"), hidden),
+        expand=_parse_expand(collection, raw.get("expand"), lim, hidden),
         count=_parse_bool(raw.get("count"), "count"),
         near=parser.near,
-        uses_regex=parser.uses_regex,
     )
+    query.binding = query_binding(collection, query)
     cursor = raw.get("cursor")
     if cursor not in (None, ""):
         query.cursor = values.text(cursor, "cursor", 4096)
@@ -110,8 +116,18 @@ def parse_query(collection: Any, raw: dict[str, Any], limits: dict[str, Any]) ->
     return query
 
 
-def resolve_field(collection: Any, path: Any, purpose: str = "where") -> FieldRef:
-    """Map a client field path to a FieldRef, refusing unknown fields and unsafe segments."""
+def unknown_field(name: str, purpose: str, path: str | None = None) -> InvalidQuery:
+    """The one answer for a field that does not exist or that the caller may not read."""
+    return InvalidQuery(f"Unknown field {name[:64]!r} in {purpose}.", details={"field": (path or name)[:255]})
+
+
+def not_a_pointer(name: str) -> InvalidQuery:
+    """The one answer for an `expand` path that is no pointer the caller may read."""
+    return InvalidQuery(f"`expand` names a pointer field; {name[:64]!r} is not one.", details={"field": name[:64]})
+
+
+def resolve_field(collection: Any, path: Any, purpose: str = "where", hidden: frozenset[str] = frozenset()) -> FieldRef:
+    """Map a client field path to a FieldRef, refusing unknown (or hidden) fields and unsafe segments."""
     if not isinstance(path, str) or not path or len(path) > 255:
         raise InvalidQuery(f"Invalid field name in {purpose}.", details={"field": str(path)[:80]})
     segments = path.split(".")
@@ -124,8 +140,8 @@ def resolve_field(collection: Any, path: Any, purpose: str = "where") -> FieldRe
             raise InvalidQuery(f"{head!r} has no sub-fields.", details={"field": path})
         return FieldRef((head,), "date" if head != "id" else "string", system=True)
     definition = (collection.fields or {}).get(head)
-    if not isinstance(definition, dict):
-        raise InvalidQuery(f"Unknown field {head!r} in {purpose}.", details={"field": path})
+    if not isinstance(definition, dict) or head in hidden:
+        raise unknown_field(head, purpose, path)
     type_name = definition.get("type")
     if len(segments) > 1:
         if type_name != "object":
@@ -138,12 +154,12 @@ def resolve_field(collection: Any, path: Any, purpose: str = "where") -> FieldRe
 
 
 class _WhereParser:
-    def __init__(self, collection: Any, limits: dict[str, Any]):
+    def __init__(self, collection: Any, limits: dict[str, Any], hidden: frozenset[str] = frozenset()):
         self.collection = collection
+        self.hidden = hidden
         self.limits = limits
         self.conditions = 0
         self.near: Near | None = None
-        self.uses_regex = False
 
     def parse_root(self, where: Any) -> Node | None:
         if where in (None, ""):
@@ -174,7 +190,7 @@ class _WhereParser:
             elif not isinstance(key, str) or key.startswith("$"):
                 raise InvalidQuery(f"Unknown operator {str(key)[:40]!r}.", details={"operator": str(key)[:40]})
             else:
-                ref = resolve_field(self.collection, key)
+                ref = resolve_field(self.collection, key, "where", self.hidden)
                 nodes.extend(self._field(ref, value, top))
         if len(nodes) == 1:
             return nodes[0]
@@ -323,10 +339,9 @@ class _WhereParser:
             raise InvalidQuery('$options supports only "i".', details={"field": ref.name})
         try:
             check_regex(pattern)
-            re.compile(pattern)
-        except (UnsafeRegex, re.error) as exc:
+            re2match.compiled(re2match.translate(pattern, options == "i"))
+        except (UnsafeRegex, re2match.RegexTooComplex) as exc:
             raise InvalidQuery(f"$regex: {exc}", details={"field": ref.name})
-        self.uses_regex = True
         return Regex(ref, pattern, options == "i")
 
     def _contains(self, ref: FieldRef, op: str, operand: Any) -> Contains:
@@ -408,7 +423,7 @@ def _point(value: Any, where: str) -> tuple[float, float]:
     return lat, lng
 
 
-def _parse_order(collection: Any, raw: Any, near: Near | None) -> list[OrderKey]:
+def _parse_order(collection: Any, raw: Any, near: Near | None, hidden: frozenset[str]) -> list[OrderKey]:
     if raw in (None, "", []):
         if near is not None:
             return [OrderKey(None, False), OrderKey(FieldRef(("id",), "string", system=True), False)]
@@ -426,7 +441,7 @@ def _parse_order(collection: Any, raw: Any, near: Near | None) -> list[OrderKey]
             raise InvalidQuery("`order` items must be field names.")
         item = item.strip()
         descending = item.startswith("-")
-        ref = resolve_field(collection, item[1:] if descending else item, "order")
+        ref = resolve_field(collection, item[1:] if descending else item, "order", hidden)
         if ref.name in seen:
             raise InvalidQuery(f"{ref.name!r} appears twice in `order`.", details={"field": ref.name})
         seen.add(ref.name)
@@ -470,18 +485,18 @@ def _name_list(raw: Any, name: str, cap: int) -> list[str]:
     return [item.strip() for item in items]
 
 
-def _parse_fields(collection: Any, raw: Any) -> list[str] | None:
+def _parse_fields(collection: Any, raw: Any, hidden: frozenset[str]) -> list[str] | None:
     names = _name_list(raw, "fields", 100)
     if not names:
         return None
-    known = set(collection.fields or {}) | set(SYSTEM_FIELDS) | {"acl"}
+    known = (set(collection.fields or {}) - hidden) | set(SYSTEM_FIELDS) | {"acl"}
     for name in names:
         if name not in known:
-            raise InvalidQuery(f"Unknown field {name[:64]!r} in `fields`.", details={"field": name[:64]})
+            raise unknown_field(name, "fields")
     return list(dict.fromkeys(names))
 
 
-def _parse_expand(collection: Any, raw: Any, limits: dict[str, Any]) -> list[str]:
+def _parse_expand(collection: Any, raw: Any, limits: dict[str, Any], hidden: frozenset[str]) -> list[str]:
     paths = _name_list(raw, "expand", 20)
     max_depth = int(limits["max_expand_depth"])
     for path in paths:
@@ -491,8 +506,6 @@ def _parse_expand(collection: Any, raw: Any, limits: dict[str, Any]) -> list[str
         if not all(_NAME.match(s) for s in segments):
             raise InvalidQuery(f"Invalid `expand` path {path[:64]!r}.", details={"field": path[:64]})
         definition = (collection.fields or {}).get(segments[0])
-        if not isinstance(definition, dict) or definition.get("type") != "pointer":
-            raise InvalidQuery(
-                f"`expand` names a pointer field; {segments[0]!r} is not one.", details={"field": segments[0]}
-            )
+        if not isinstance(definition, dict) or definition.get("type") != "pointer" or segments[0] in hidden:
+            raise not_a_pointer(segments[0])
     return list(dict.fromkeys(paths))

@@ -100,6 +100,9 @@ def _skip_class(pattern: str, i: int) -> int:
         ch = pattern[j]
         if ch == "\\":
             _check_escape(pattern, j)
+            if pattern[j + 1] in "WS":
+                # Their complement cannot be spliced into a class in RE2, and PostgreSQL forbids them there.
+                raise UnsafeRegex(f"\\{pattern[j + 1]} is not supported inside [...]; use [^...] instead.")
             j += 2
             continue
         if ch == "[":

@@ -1,0 +1,91 @@
+"""Bound the work of a find and of a batch: time spent in the database and bytes loaded from it.
+
+A find runs under `QUERY_TIMEOUT_MS` (PostgreSQL: `SET LOCAL statement_timeout` sent with the
+statements in one round trip; SQLite: a progress handler that interrupts the statement) and may
+load at most `FIND_MAX_RESPONSE_BYTES` of documents, counted row by row as they are fetched, so a
+page of huge documents is refused before it is held in memory. A batch shares one deadline
+(`BATCH_TIMEOUT_MS`) and one byte allowance (`BATCH_MAX_RESPONSE_BYTES`) across its
+sub-requests: each find gets what is left.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from basalt.core.errors import InvalidQuery
+
+
+@dataclass
+class Allowance:
+    """What the current request may still spend: until `deadline` (monotonic), `bytes_left` bytes."""
+
+    deadline: float
+    bytes_left: int
+    timeout_ms: int
+    max_bytes: int
+    scope: str  # "find" or "batch": named in the error so the client knows what to shrink
+
+    def seconds_left(self) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise too_slow(self)
+        return left
+
+    def spend(self, size: int) -> None:
+        self.bytes_left -= size
+        if self.bytes_left < 0:
+            raise too_large(self)
+
+
+_batch: ContextVar[Allowance | None] = ContextVar("basalt_batch_allowance", default=None)
+
+
+def too_slow(allowance: Allowance) -> InvalidQuery:
+    where = "The batch" if allowance.scope == "batch" else "The query"
+    return InvalidQuery(
+        f"{where} took longer than {allowance.timeout_ms} ms; narrow `where`, add an index or ask for less.",
+        details={"reason": "timeout", "scope": allowance.scope, "limit_ms": allowance.timeout_ms},
+    )
+
+
+def too_large(allowance: Allowance) -> InvalidQuery:
+    where = "The batch's results are" if allowance.scope == "batch" else "The results are"
+    return InvalidQuery(
+        f"{where} larger than {allowance.max_bytes} bytes; ask for fewer documents (`limit`) or split the request.",
+        details={"reason": "too_large", "scope": allowance.scope, "max_bytes": allowance.max_bytes},
+    )
+
+
+def _new(timeout_ms: int, max_bytes: int, scope: str) -> Allowance:
+    return Allowance(time.monotonic() + timeout_ms / 1000, max_bytes, timeout_ms, max_bytes, scope)
+
+
+def for_query() -> Allowance:
+    """The allowance of one find or count: its own bounds, narrowed by what its batch has left."""
+    own = _new(settings.QUERY_TIMEOUT_MS, settings.FIND_MAX_RESPONSE_BYTES, "find")
+    batch = _batch.get()
+    if batch is None:
+        return own
+    batch.seconds_left()
+    if batch.deadline < own.deadline:
+        own.deadline, own.timeout_ms, own.scope = batch.deadline, batch.timeout_ms, "batch"
+    if batch.bytes_left < own.bytes_left:
+        own.bytes_left, own.max_bytes, own.scope = batch.bytes_left, batch.max_bytes, "batch"
+    return own
+
+
+@contextmanager
+def batch() -> Iterator[Allowance]:
+    """Run a batch under one shared allowance; sub-requests spend it through `for_query` and `spend`."""
+    allowance = _new(settings.BATCH_TIMEOUT_MS, settings.BATCH_MAX_RESPONSE_BYTES, "batch")
+    token = _batch.set(allowance)
+    try:
+        yield allowance
+    finally:
+        _batch.reset(token)
