@@ -10,6 +10,8 @@ from typing import Any
 import orjson
 from django.db import connection
 
+from basalt.documents import changefeed
+
 COLUMNS = "id, data, acl, read_principals, write_principals, created_by, created_at, updated_at, version"
 
 
@@ -159,17 +161,19 @@ def append_change(
                 f"created_at) SELECT %s, s.change_seq, %s, %s, %s, {j}, {j}, %s FROM s RETURNING seq",
                 [project_id, project_id, collection, doc_id, kind, before_json, after_json, db_time(now)],
             )
-            return cursor.fetchone()[0]
-        cursor.execute(
-            "UPDATE basalt_project SET change_seq = change_seq + 1 WHERE id = %s RETURNING change_seq", [project_id]
-        )
-        seq = cursor.fetchone()[0]
-        cursor.execute(
-            "INSERT INTO basalt_change_log (project_id, seq, collection, document_id, type, before, after, created_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            [project_id, seq, collection, doc_id, kind, before_json, after_json, db_time(now)],
-        )
-        return seq
+            seq = cursor.fetchone()[0]
+        else:
+            cursor.execute(
+                "UPDATE basalt_project SET change_seq = change_seq + 1 WHERE id = %s RETURNING change_seq", [project_id]
+            )
+            seq = cursor.fetchone()[0]
+            cursor.execute(
+                "INSERT INTO basalt_change_log (project_id, seq, collection, document_id, type, before, after, "
+                "created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                [project_id, seq, collection, doc_id, kind, before_json, after_json, db_time(now)],
+            )
+    changefeed.announce(changefeed.Change(project_id, seq, collection, doc_id, kind, before, after))
+    return seq
 
 
 def add_relations(project_id: int, collection_id: int, field: str, from_id: str, to_ids: list[str]) -> None:
