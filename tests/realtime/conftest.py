@@ -59,10 +59,13 @@ class App:
         return self.ok("POST", "/auth/signup", body, 201)
 
     def settings(self, section: dict) -> None:
+        response = self.manage("PATCH", "/settings", section)
+        assert response.status_code == 200, response.text[:400]
+
+    def manage(self, method: str, path: str, body: Any = None) -> httpx.Response:
         with httpx.Client(base_url=self.url, timeout=30) as client:
             client.headers["Authorization"] = f"Bearer {self.project.console_token}"
-            response = client.patch(f"/api/v1/manage/projects/{self.project.ref}/settings", json=section)
-            assert response.status_code == 200, response.text[:400]
+            return client.request(method, f"/api/v1/manage/projects/{self.project.ref}" + path, json=body)
 
     def ws_url(self, key: str | None = None, extra: str = "") -> str:
         return self.url.replace("http://", "ws://") + f"/api/v1/realtime?apikey={key or self.pk}{extra}"
@@ -82,11 +85,12 @@ def make_live_project(url: str) -> live.LiveProject:
         http.headers["Authorization"] = f"Bearer {token['access']}"
         ref = http.post("/api/v1/manage/projects", json={"name": "Realtime"}).json()["ref"]
         keys = {
-            kind: http.post(f"/api/v1/manage/projects/{ref}/keys", json={"kind": kind, "name": kind}).json()["key"]
+            kind: http.post(f"/api/v1/manage/projects/{ref}/keys", json={"kind": kind, "name": kind}).json()
             for kind in ("publishable", "secret")
         }
-    project = live.LiveProject(url, ref, keys["publishable"], keys["secret"])
+    project = live.LiveProject(url, ref, keys["publishable"]["key"], keys["secret"]["key"])
     project.console_token = token["access"]
+    project.key_ids = {kind: body["id"] for kind, body in keys.items()}
     return project
 
 
@@ -120,7 +124,7 @@ class Client:
         try:
             while True:
                 got.append(await self.next(seconds))
-        except TimeoutError:
+        except (TimeoutError, websockets.ConnectionClosed):
             return got
 
     async def subscribe(self, sub_id: str, collection: str, **options) -> dict:
