@@ -26,6 +26,18 @@ POSTS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _close_thread_connections():
+    """The engine's database thread outlives each test's event loop; with persistent connections it
+    would keep the test database open and PostgreSQL could not drop it at the end."""
+    from django.db import connection
+
+    saved = connection.settings_dict.get("CONN_MAX_AGE")
+    connection.settings_dict["CONN_MAX_AGE"] = 0
+    yield
+    connection.settings_dict["CONN_MAX_AGE"] = saved
+
+
 @pytest.fixture
 def posts(project):
     client = APIClient()

@@ -12,6 +12,7 @@ README.md beside this file.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from dataclasses import dataclass, field
@@ -131,14 +132,22 @@ class Hub:
         self.layer = get_channel_layer() if uses_layer() else None
         self.channel: str | None = None
         self.groups: set[str] = set()
-        self.tasks: list[asyncio.Task] = []
+        self.tasks: set[asyncio.Task] = set()
         self.room_handler: Any = None  # rooms.Rooms, set by the rooms module
 
+    def spawn(self, coro) -> asyncio.Task:
+        """Run a hub task in a clean context: the first caller may be a request inside async_to_sync,
+        whose thread executor (captured in context variables) is gone once that request ends."""
+        task = self.loop.create_task(coro, context=contextvars.Context())
+        self.tasks.add(task)  # a reference until done, so the task is not collected mid-flight
+        task.add_done_callback(self.tasks.discard)
+        return task
+
     def start(self) -> None:
-        self.tasks.append(self.loop.create_task(self._pump()))
-        self.tasks.append(self.loop.create_task(self._poll()))
+        self.spawn(self._pump())
+        self.spawn(self._poll())
         if self.layer is not None:
-            self.tasks.append(self.loop.create_task(self._listen()))
+            self.spawn(self._listen())
 
     # --- connections ------------------------------------------------------------------------------
     def add_connection(self, conn: Connection) -> None:
@@ -318,7 +327,7 @@ class Hub:
         if conn.closed:
             done.set_exception(BasaltError("The connection is closed."))
             return
-        sub.pos = start
+        sub.pos = sub.extra["start"] = start
         if self.projects.get(sub.project_id) is not feed:  # emptied and dropped while we awaited
             self.projects[sub.project_id] = feed
             self._group(project_group(sub.project_id))
@@ -335,14 +344,14 @@ class Hub:
             return
         self.groups.add(group)
         if self.layer is not None and self.channel is not None:
-            self.loop.create_task(self._safe(self.layer.group_add(group, self.channel)))
+            self.spawn(self._safe(self.layer.group_add(group, self.channel)))
 
     def _ungroup(self, group: str) -> None:
         if group not in self.groups:
             return
         self.groups.discard(group)
         if self.layer is not None and self.channel is not None:
-            self.loop.create_task(self._safe(self.layer.group_discard(group, self.channel)))
+            self.spawn(self._safe(self.layer.group_discard(group, self.channel)))
 
     async def _safe(self, work) -> None:
         try:

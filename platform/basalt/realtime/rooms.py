@@ -46,7 +46,7 @@ class Rooms:
         self.remote: dict[tuple[int, str], dict[str, tuple[Any, float]]] = {}
         hub.room_handler = self
         self.origin = id(self)
-        hub.tasks.append(hub.loop.create_task(self._heartbeat()))
+        hub.spawn(self._heartbeat())
 
     def members(self, room: tuple[int, str]) -> dict[str, Any]:
         out = {conn.id: conn.rooms.get(room[1]) for conn in self.local.get(room, {}).values()}
@@ -65,7 +65,7 @@ class Rooms:
             return
         message = {"type": "rt.room", "origin": self.origin, "p": room[0], "ch": room[1], **body}
         group = room_group(*room)
-        self.hub.loop.create_task(self.hub._safe(self.hub.layer.group_send(group, message)))
+        self.hub.spawn(self.hub._safe(self.hub.layer.group_send(group, message)))
 
     def receive(self, message: dict[str, Any]) -> None:
         if message.get("origin") == self.origin:
