@@ -106,3 +106,37 @@ def test_since_outside_retention_answers_resync_required(project, posts):
         await communicator.disconnect()
 
     asyncio.run(scenario())
+
+
+def test_a_client_past_its_send_buffer_is_told_slow_consumer_and_closed(project, posts, settings):
+    """Memory per connection is bounded: past REALTIME_SEND_BUFFER queued messages the client gets
+    slow_consumer and a close (4008), while a replay larger than the buffer is not held against it."""
+    settings.REALTIME_SEND_BUFFER = 5
+    for i in range(12):
+        assert posts.post("/api/v1/collections/posts/documents", {"title": f"t{i}"}, format="json").status_code == 201
+
+    async def scenario():
+        replaying = await _open(project.publishable)
+        assert (await _subscribe(replaying, since="0"))["op"] == "subscribed"
+        assert [(await replaying.receive_json_from(timeout=10))["seq"] for _ in range(12)] == [
+            str(n) for n in range(1, 13)
+        ]
+        batch = {
+            "transaction": True,
+            "requests": [
+                {"method": "POST", "path": "/api/v1/collections/posts/documents", "body": {"title": f"b{i}"}}
+                for i in range(20)
+            ],
+        }
+        # The batch's 20 events reach the engine together, faster than this client takes them.
+        assert (await sync_to_async(posts.post)("/api/v1/batch", batch, format="json")).status_code == 200
+        messages = []
+        while True:
+            output = await replaying.receive_output(timeout=10)
+            if output["type"] == "websocket.close":
+                break
+            messages.append(output["text"])
+        assert '"slow_consumer"' in messages[-1]
+        assert output["code"] == 4008
+
+    asyncio.run(scenario())

@@ -39,6 +39,7 @@ class Connection:
         self.subs: dict[str, Subscription] = {}
         self.rooms: dict[str, dict[str, Any] | None] = {}
         self.outbox: asyncio.Queue = asyncio.Queue()
+        self._bulk = 0
         self.closed = False
         self.close_code = 1000
         self.validated_at = time.monotonic()
@@ -51,14 +52,26 @@ class Connection:
     def project_id(self) -> int:
         return self.caller.project.id
 
-    def push(self, message: dict[str, Any]) -> None:
-        """Queue a message; a client whose backlog passes the bound is told so and closed."""
+    def push(self, message: dict[str, Any], bulk: bool = False) -> None:
+        """Queue a message; a client whose backlog passes the bound is told so and closed.
+
+        `bulk` messages (a replay or snapshot, themselves bounded) do not count against the bound
+        until the transport has taken them."""
         if self.closed:
             return
-        if self.outbox.qsize() >= settings.REALTIME_SEND_BUFFER:
+        if not bulk and self.outbox.qsize() - self._bulk >= settings.REALTIME_SEND_BUFFER:
             self.slow_consumer()
             return
+        if bulk:
+            self._bulk += 1
         self.outbox.put_nowait(orjson.dumps(message).decode())
+
+    async def next_message(self) -> Any:
+        """The next text for the transport to send, or CLOSE."""
+        item = await self.outbox.get()
+        if self._bulk:
+            self._bulk -= 1
+        return item
 
     def push_error(self, error: BasaltError, sub_id: str | None = None) -> None:
         self.push(error_message(error, sub_id))
@@ -66,6 +79,7 @@ class Connection:
     def slow_consumer(self) -> None:
         while not self.outbox.empty():
             self.outbox.get_nowait()
+        self._bulk = 0
         error = BasaltError("The connection fell too far behind; reconnect with `since`.", code="slow_consumer")
         self.outbox.put_nowait(orjson.dumps(error_message(error)).decode())
         self.shut(4008)

@@ -52,7 +52,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def _write(self) -> None:
         conn = self.conn
         while True:
-            text = await conn.outbox.get()
+            text = await conn.next_message()
             if text is CLOSE:
                 await self.close(code=conn.close_code)
                 return

@@ -335,7 +335,7 @@ class Hub:
         conn.subs[sub.id] = sub
         conn.push({"op": "subscribed", "id": sub.id, "seq": str(start)})
         for message in messages:
-            conn.push(message)
+            conn.push(message, bulk=True)
         done.set_result(start)
 
     # --- between processes ------------------------------------------------------------------------

@@ -44,7 +44,7 @@ async def _events(conn: Connection, request: HttpRequest):
     try:
         while True:
             try:
-                text = await asyncio.wait_for(conn.outbox.get(), KEEPALIVE_SECONDS)
+                text = await asyncio.wait_for(conn.next_message(), KEEPALIVE_SECONDS)
             except TimeoutError:
                 yield b": keepalive\n\n"
                 continue
