@@ -123,3 +123,38 @@ def test_sse_refuses_bad_keys_and_tokens_with_json_errors(app):
         ).status_code
         == 404
     )
+
+
+def test_sse_streams_belong_to_their_project(app, server):
+    """Another project's keys can neither drive a stream nor see its events; its collections are not ours."""
+    from .conftest import App, make_live_project
+
+    app.collection(POSTS)
+    other = App(make_live_project(server.url))
+    other.collection(POSTS)
+    sse = SseClient(app.url, {"X-API-Key": app.pk})
+    try:
+        conn_id = sse.next("connected")[1]["connection_id"]
+        for key in (other.pk, other.sk):
+            response = httpx.post(
+                f"{app.url}/api/v1/realtime/sse/{conn_id}",
+                headers={"X-API-Key": key},
+                json={"op": "subscribe", "id": "s", "collection": "posts"},
+                timeout=30,
+            )
+            assert response.status_code == 404
+        assert (
+            httpx.post(
+                f"{app.url}/api/v1/realtime/sse/{conn_id}",
+                headers={"X-API-Key": app.pk},
+                json={"op": "subscribe", "id": "s", "collection": "posts"},
+                timeout=30,
+            ).status_code
+            == 202
+        )
+        sse.next("subscribed")
+        other.ok("POST", "/collections/posts/documents", {"title": "theirs"}, 201)
+        ours = app.ok("POST", "/collections/posts/documents", {"title": "ours"}, 201)
+        assert sse.next("event")[1]["document"]["id"] == ours["id"]
+    finally:
+        sse.close()
