@@ -27,6 +27,7 @@ from django.db import transaction
 
 from basalt.core.caller import Caller
 from basalt.core.errors import BasaltError, InvalidApiKey, InvalidOperation, InvalidQuery
+from basalt.core.ids import random_id
 from basalt.documents.cache import Schema, project_schemas, schema_for
 from basalt.documents.changefeed import Change
 from basalt.documents.finding import find_documents
@@ -146,6 +147,7 @@ class Hub:
     def start(self) -> None:
         self.spawn(self._pump())
         self.spawn(self._poll())
+        self.spawn(self._report())
         if self.layer is not None:
             self.spawn(self._listen())
 
@@ -404,14 +406,36 @@ class Hub:
                 if feed is not None and seq > feed.last:
                     self.inbox.put_nowait(("catchup", project_id))
 
-    def stats(self) -> dict[str, Any]:
-        return {
-            "connections": len(self.connections),
-            "projects": {
-                pid: {"seq": feed.last, "collections": {c: len(s) for c, s in feed.subs.items()}}
-                for pid, feed in self.projects.items()
-            },
-        }
+    def stats(self) -> dict[int, dict[str, Any]]:
+        """This process's share per project: connections, subscriptions per collection, channel members."""
+        out: dict[int, dict[str, Any]] = {}
+        for conn in list(self.connections.values()):
+            entry = out.setdefault(
+                conn.project_id,
+                {"connections": 0, "transports": {}, "collections": {}, "channels": {}},
+            )
+            entry["connections"] += 1
+            entry["transports"][conn.transport] = entry["transports"].get(conn.transport, 0) + 1
+            for sub in conn.subs.values():
+                entry["collections"][sub.collection] = entry["collections"].get(sub.collection, 0) + 1
+            for channel, presence in conn.rooms.items():
+                entry["channels"].setdefault(channel, []).append({"id": conn.id, "presence": presence})
+        return out
+
+    async def _report(self) -> None:
+        from asgiref.sync import sync_to_async
+
+        from basalt.realtime import overview
+
+        hub_id = random_id(12)
+        while True:
+            await asyncio.sleep(overview.REPORT_SECONDS if self.connections else overview.REPORT_SECONDS * 2)
+            try:
+                await sync_to_async(overview.report, thread_sensitive=False)(hub_id, self.stats())
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("realtime: could not report connection statistics")
 
 
 def _refresh_sync(
