@@ -25,6 +25,9 @@ def _key_caller(raw: str | None) -> tuple[Caller, str]:
 
 
 class RealtimeConsumer(AsyncWebsocketConsumer):
+    # No channel-layer channel per socket: the process's hub is the only layer member (one message
+    # per change per process, not per subscriber), and 10,000 sockets must not mean 10,000 Redis reads.
+    channel_layer_alias = "realtime-no-layer"
     conn: Connection | None = None
     writer: asyncio.Task | None = None
 
