@@ -80,39 +80,58 @@ class Bench:
 
     async def latency(self, writes: int) -> dict:
         ws = await self.subscriber(0)
-        latencies = []
+        latencies, rest, after_commit = [], [], []
         for n in range(writes):
             sent = await self.write(n)
+            answered = time.perf_counter()
             message = json.loads(await ws.recv())
-            latencies.append((time.perf_counter() - sent) * 1000)
+            received = time.perf_counter()
+            latencies.append((received - sent) * 1000)
+            rest.append((answered - sent) * 1000)
+            after_commit.append(max(0.0, received - answered) * 1000)
             assert message["document"]["n"] == n
         await ws.close()
-        return summary("one subscriber, REST create -> event", latencies)
+        # The REST round trip itself, and what the event adds after the REST answer arrived.
+        return summary(
+            "one subscriber, REST create -> event",
+            latencies,
+            rest_p50_ms=round(pct(rest, 0.5), 2),
+            rest_p95_ms=round(pct(rest, 0.95), 2),
+            event_after_answer_p95_ms=round(pct(after_commit, 0.95), 2),
+        )
 
-    async def collect(self, socks, expected: int, deadline: float):
-        """Per socket: list of (n, receive time); counts duplicates and losses by seq."""
+    async def collect(self, socks, expected: int, deadline: list[float]):
+        """Per socket: list of (seq, sent, received); `deadline[0]` moves to 15 s after the last write."""
 
         async def drain(ws):
             seen = []
             try:
                 while len(seen) < expected:
-                    message = json.loads(await asyncio.wait_for(ws.recv(), max(0.1, deadline - time.time())))
+                    message = json.loads(await asyncio.wait_for(ws.recv(), max(0.1, deadline[0] - time.time())))
                     if message.get("op") == "event":
                         seen.append((int(message["seq"]), message["document"]["t"], time.perf_counter()))
-            except (TimeoutError, websockets.ConnectionClosed):
-                pass
+                    elif message.get("op") == "error":
+                        self.ended[message["error"]["code"]] = self.ended.get(message["error"]["code"], 0) + 1
+            except TimeoutError:
+                self.ended["late"] = self.ended.get("late", 0) + 1
+            except websockets.ConnectionClosed:
+                self.ended["closed"] = self.ended.get("closed", 0) + 1
             return seen
 
+        self.ended: dict[str, int] = {}
         return await asyncio.gather(*(drain(ws) for ws in socks))
 
     async def sustained(self, subscribers: int, rate: float, duration: float) -> dict:
         socks = [await self.subscriber(i) for i in range(subscribers)]
         total = int(rate * duration)
-        collector = asyncio.create_task(self.collect(socks, total, time.time() + duration + 30))
+        deadline = [time.time() + 3600]
+        collector = asyncio.create_task(self.collect(socks, total, deadline))
         start = time.perf_counter()
         for n in range(total):
             await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
             await self.write(n)
+        achieved = total / (time.perf_counter() - start)
+        deadline[0] = time.time() + 15
         results = await collector
         latencies, lost, duplicated, reordered = [], 0, 0, 0
         for seen in results:
@@ -129,16 +148,20 @@ class Bench:
             lost=lost,
             duplicated=duplicated,
             reordered=reordered,
+            subscribers_ended=self.ended,
+            writes_per_second_achieved=round(achieved, 2),
         )
 
     async def fanout(self, subscribers: int, writes: int = 5) -> dict:
         socks = []
         for i in range(0, subscribers, 100):
             socks += await asyncio.gather(*(self.subscriber(j) for j in range(i, min(subscribers, i + 100))))
-        collector = asyncio.create_task(self.collect(socks, writes, time.time() + 60))
+        deadline = [time.time() + 3600]
+        collector = asyncio.create_task(self.collect(socks, writes, deadline))
         for n in range(writes):
             await self.write(n)
             await asyncio.sleep(1.0)
+        deadline[0] = time.time() + 15
         results = await collector
         latencies = [(received - sent) * 1000 for seen in results for _, sent, received in seen]
         delivered = sum(len(seen) for seen in results)
@@ -149,6 +172,7 @@ class Bench:
             latencies,
             delivered=delivered,
             expected=subscribers * writes,
+            subscribers_ended=self.ended,
         )
 
 

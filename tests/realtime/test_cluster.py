@@ -64,16 +64,31 @@ def test_subscribers_on_two_realtime_processes_receive_every_event_from_the_web_
 
     run(scenario())
 
+    app.settings({"realtime": {"channels": {"room:*": {"join": ["*"], "broadcast": ["*"]}}}})
+
     async def failover():
         url1 = rt1.url.replace("http://", "ws://") + f"/api/v1/realtime?apikey={app.pk}"
-        async with connect(url1) as client:
-            await client.subscribe("f", "posts")
-            app.ok("POST", "/collections/posts/documents", {"n": 1000}, 201)
-            last = (await client.events("f", 1))[0]["seq"]
-            live.stop(rt1)  # the process dies under the client
+        url2 = rt2.url.replace("http://", "ws://") + f"/api/v1/realtime?apikey={app.pk}"
+        async with connect(url2) as watcher:
+            await watcher.send({"op": "join", "channel": "room:x", "presence": {"on": "rt2"}})
+            await watcher.expect("presence", channel="room:x")
+            async with connect(url1) as client:
+                await client.subscribe("f", "posts")
+                await client.send({"op": "join", "channel": "room:x", "presence": {"on": "rt1"}})
+                # Presence and broadcasts cross processes.
+                joined = await watcher.expect("presence", channel="room:x")
+                assert [j["presence"] for j in joined["joins"]] == [{"on": "rt1"}]
+                await client.send({"op": "broadcast", "channel": "room:x", "event": "hi", "payload": 1})
+                assert (await watcher.expect("broadcast", channel="room:x"))["payload"] == 1
+                app.ok("POST", "/collections/posts/documents", {"n": 1000}, 201)
+                last = (await client.events("f", 1))[0]["seq"]
+                rt1.process.kill()  # the process dies under the client, without saying goodbye
+                rt1.process.wait(10)
+            # Its member leaves the channel once its process stops re-announcing it (≤ 3 heartbeats).
+            left = await watcher.expect("presence", timeout=30, channel="room:x")
+            assert [m["presence"] for m in left["leaves"]] == [{"on": "rt1"}]
         for i in range(5):
             app.ok("POST", "/collections/posts/documents", {"n": 1001 + i}, 201)
-        url2 = rt2.url.replace("http://", "ws://") + f"/api/v1/realtime?apikey={app.pk}"
         async with connect(url2) as client:
             await client.subscribe("f", "posts", since=last)
             assert [e["document"]["n"] for e in await client.events("f", 5)] == list(range(1001, 1006))

@@ -53,6 +53,9 @@ class Connection:
         return self.caller.project.id
 
     def push(self, message: dict[str, Any], bulk: bool = False) -> None:
+        self.push_text(orjson.dumps(message).decode(), bulk)
+
+    def push_text(self, text: str, bulk: bool = False) -> None:
         """Queue a message; a client whose backlog passes the bound is told so and closed.
 
         `bulk` messages (a replay or snapshot, themselves bounded) do not count against the bound
@@ -64,7 +67,7 @@ class Connection:
             return
         if bulk:
             self._bulk += 1
-        self.outbox.put_nowait(orjson.dumps(message).decode())
+        self.outbox.put_nowait(text)
 
     async def next_message(self) -> Any:
         """The next text for the transport to send, or CLOSE."""

@@ -32,7 +32,7 @@ from basalt.documents.changefeed import Change
 from basalt.projects.models import Project
 from basalt.realtime import changes, lookups
 from basalt.realtime.connection import Connection
-from basalt.realtime.subscriptions import Subscription, event_for, judge
+from basalt.realtime.subscriptions import Subscription, event_document, event_for, event_kind, event_text, judge
 from basalt.realtime.visibility import Viewer, caller_key, viewer_for
 
 logger = logging.getLogger("basalt.realtime")
@@ -230,6 +230,7 @@ class Hub:
         if not subs or schema is None:
             return
         judged: dict[tuple, Any] = {}
+        documents: dict[tuple, str] = {}
         for sub in list(subs.values()):
             if sub.pos >= row.seq:
                 continue
@@ -248,9 +249,16 @@ class Hub:
                 self.detach(sub)
                 conn.push_error(verdict, sub.id)
                 continue
-            event = event_for(sub, row, verdict)
-            if event is not None:
-                conn.push(event)
+            kind = event_kind(sub, row, verdict)
+            if kind is None:
+                continue
+            # Subscribers with the same principals, fields and event type get the same document:
+            # render and serialise it once (a fan-out to thousands costs string joins, not renders).
+            shape = (key, sub.fields, kind)
+            document = documents.get(shape)
+            if document is None:
+                document = documents[shape] = orjson.dumps(event_document(sub, row, verdict, kind)).decode()
+            conn.push_text(event_text(sub.id, kind, document, row.seq))
 
     async def _refresh(self, feed: ProjectFeed) -> None:
         """Before a payload leaves: current schema and rules, and every caller re-checked recently."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from basalt.core.caller import Caller
 from basalt.core.errors import InvalidQuery
 from basalt.documents.cache import Schema, schema_for
@@ -93,15 +95,30 @@ def judge(viewer: Viewer, change: Change) -> Judged:
     )
 
 
-def event_for(sub: Subscription, change: Change, judged: Judged) -> dict[str, Any] | None:
+def event_kind(sub: Subscription, change: Change, judged: Judged) -> str | None:
     before_in = judged.before_visible and matcher.matches(sub.where, judged.before)
     after_in = judged.after_visible and matcher.matches(sub.where, judged.after)
-    kind = event_type(change.type, before_in, after_in)
+    return event_type(change.type, before_in, after_in)
+
+
+def event_document(sub: Subscription, change: Change, judged: Judged, kind: str) -> dict[str, Any]:
+    if kind in ("create", "update", "enter") or (kind == "leave" and judged.after_visible):
+        return judged.viewer.present(change.after, sub.fields)
+    # Deleted, or no longer readable: only the id, never contents the caller may not read now.
+    return {"id": change.document_id}
+
+
+def event_for(sub: Subscription, change: Change, judged: Judged) -> dict[str, Any] | None:
+    kind = event_kind(sub, change, judged)
     if kind is None:
         return None
-    if kind in ("create", "update", "enter") or (kind == "leave" and judged.after_visible):
-        document = judged.viewer.present(change.after, sub.fields)
-    else:
-        # Deleted, or no longer readable: only the id, never contents the caller may not read now.
-        document = {"id": change.document_id}
+    document = event_document(sub, change, judged, kind)
     return {"op": "event", "id": sub.id, "type": kind, "document": document, "seq": str(change.seq)}
+
+
+def event_text(sub_id: str, kind: str, document_json: str, seq: int) -> str:
+    """The same message as `event_for`, assembled from a document serialised once per principal set."""
+    return (
+        f'{{"op":"event","id":{orjson.dumps(sub_id).decode()},"type":"{kind}",'
+        f'"document":{document_json},"seq":"{seq}"}}'
+    )
