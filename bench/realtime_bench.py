@@ -186,9 +186,13 @@ def rss_mib(pid: int) -> float:
 async def idle(project: live.LiveProject, server: live.Server, count: int) -> dict:
     url = project.url.replace("http://", "ws://") + f"/api/v1/realtime?apikey={project.publishable}"
     before = rss_mib(server.process.pid)
-    socks = []
-    for i in range(0, count, 200):
-        socks += await asyncio.gather(*(websockets.connect(url) for _ in range(i, min(count, i + 200))))
+    socks, refused = [], 0
+    for i in range(0, count, 50):
+        opened = await asyncio.gather(
+            *(websockets.connect(url, open_timeout=60) for _ in range(i, min(count, i + 50))), return_exceptions=True
+        )
+        socks += [ws for ws in opened if not isinstance(ws, BaseException)]
+        refused += sum(1 for ws in opened if isinstance(ws, BaseException))
     await asyncio.sleep(2)
     pings = await asyncio.gather(*(ws.send('{"op": "ping"}') for ws in socks[:: max(1, count // 100)]))
     after = rss_mib(server.process.pid)
@@ -197,6 +201,7 @@ async def idle(project: live.LiveProject, server: live.Server, count: int) -> di
     out = {
         "scenario": f"{count} idle connections",
         "held": len(socks),
+        "failed_to_open": refused,
         "rss_before_mib": round(before, 1),
         "rss_after_mib": round(after, 1),
         "pinged": len(pings),
