@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -75,10 +75,7 @@ def publish(change: Change) -> None:
         if len(orjson.dumps(message)) > MAX_INLINE_BYTES:
             message["b"] = message["a"] = None
             message["big"] = True
-        try:
-            async_to_sync(get_channel_layer().group_send)(project_group(change.project_id), message)
-        except Exception:  # the hubs' poll reads the row from the change log within a second
-            logger.warning("realtime: could not announce seq %s of project %s", change.seq, change.project_id)
+        _publisher.send(project_group(change.project_id), message, change)
         return
     for loop, hub in list(_hubs.items()):
         if loop.is_closed():
@@ -87,6 +84,47 @@ def publish(change: Change) -> None:
             loop.call_soon_threadsafe(hub.inbox.put_nowait, ("change", change))
         except RuntimeError:  # the loop closed meanwhile
             pass
+
+
+class _Publisher:
+    """Announces rows from one background event loop per process, one at a time in commit order.
+
+    The writer's request does not wait for Redis, and a WSGI thread does not open a Redis
+    connection per write (channels_redis pools per event loop; this is the one loop)."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.queue: asyncio.Queue | None = None
+        self.lock = threading.Lock()
+
+    def _ensure(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue]:
+        with self.lock:
+            if self.loop is None or self.loop.is_closed():
+                loop = asyncio.new_event_loop()
+                self.queue = asyncio.Queue()
+                threading.Thread(target=self._run, args=(loop,), name="realtime-publisher", daemon=True).start()
+                self.loop = loop
+            return self.loop, self.queue
+
+    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(self._drain())
+
+    async def _drain(self) -> None:
+        layer = get_channel_layer()
+        while True:
+            group, message, change = await self.queue.get()
+            try:
+                await layer.group_send(group, message)
+            except Exception:  # the hubs' poll reads the row from the change log within a second
+                logger.warning("realtime: could not announce seq %s of project %s", change.seq, change.project_id)
+
+    def send(self, group: str, message: dict[str, Any], change: Change) -> None:
+        loop, queue = self._ensure()
+        loop.call_soon_threadsafe(queue.put_nowait, (group, message, change))
+
+
+_publisher = _Publisher()
 
 
 @dataclass
