@@ -148,6 +148,15 @@ def delete_returning(collection_id: int, doc_id: str) -> StoredDoc | None:
 def append_change(
     project_id: int, collection: str, doc_id: str, kind: str, before: Any, after: Any, now: datetime
 ) -> int:
+    """Write the change-log row; its listeners (realtime) hear of it once the transaction commits."""
+    seq = _append_change_row(project_id, collection, doc_id, kind, before, after, now)
+    changefeed.announce(changefeed.Change(project_id, seq, collection, doc_id, kind, before, after))
+    return seq
+
+
+def _append_change_row(
+    project_id: int, collection: str, doc_id: str, kind: str, before: Any, after: Any, now: datetime
+) -> int:
     """Take the next per-project seq and write the change-log row; the seq bump comes last so the
     project row stays locked only until commit, and seq order is commit order."""
     j = _json_param()
@@ -161,19 +170,17 @@ def append_change(
                 f"created_at) SELECT %s, s.change_seq, %s, %s, %s, {j}, {j}, %s FROM s RETURNING seq",
                 [project_id, project_id, collection, doc_id, kind, before_json, after_json, db_time(now)],
             )
-            seq = cursor.fetchone()[0]
-        else:
-            cursor.execute(
-                "UPDATE basalt_project SET change_seq = change_seq + 1 WHERE id = %s RETURNING change_seq", [project_id]
-            )
-            seq = cursor.fetchone()[0]
-            cursor.execute(
-                "INSERT INTO basalt_change_log (project_id, seq, collection, document_id, type, before, after, "
-                "created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                [project_id, seq, collection, doc_id, kind, before_json, after_json, db_time(now)],
-            )
-    changefeed.announce(changefeed.Change(project_id, seq, collection, doc_id, kind, before, after))
-    return seq
+            return cursor.fetchone()[0]
+        cursor.execute(
+            "UPDATE basalt_project SET change_seq = change_seq + 1 WHERE id = %s RETURNING change_seq", [project_id]
+        )
+        seq = cursor.fetchone()[0]
+        cursor.execute(
+            "INSERT INTO basalt_change_log (project_id, seq, collection, document_id, type, before, after, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [project_id, seq, collection, doc_id, kind, before_json, after_json, db_time(now)],
+        )
+        return seq
 
 
 def add_relations(project_id: int, collection_id: int, field: str, from_id: str, to_ids: list[str]) -> None:

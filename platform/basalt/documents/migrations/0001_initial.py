@@ -7,198 +7,124 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("projects", "0001_initial"),
+        ('projects', '0001_initial'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Collection",
+            name='Collection',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("name", models.CharField(max_length=63)),
-                ("fields", models.JSONField(default=dict)),
-                ("indexes", models.JSONField(default=list)),
-                ("permissions", models.JSONField(default=dict)),
-                ("protected_fields", models.JSONField(default=dict)),
-                ("default_acl", models.CharField(default="owner", max_length=32)),
-                ("builtin", models.BooleanField(default=False)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "project",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="collections", to="projects.project"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=63)),
+                ('fields', models.JSONField(default=dict)),
+                ('indexes', models.JSONField(default=list)),
+                ('permissions', models.JSONField(default=dict)),
+                ('protected_fields', models.JSONField(default=dict)),
+                ('default_acl', models.CharField(default='owner', max_length=32)),
+                ('builtin', models.BooleanField(default=False)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='collections', to='projects.project')),
             ],
             options={
-                "db_table": "basalt_collection",
+                'db_table': 'basalt_collection',
             },
         ),
         migrations.CreateModel(
-            name="CollectionIndex",
+            name='CollectionIndex',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("db_name", models.CharField(max_length=63, unique=True)),
-                ("fields", models.JSONField()),
-                ("unique", models.BooleanField(default=False)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("pending", "pending"),
-                            ("building", "building"),
-                            ("ready", "ready"),
-                            ("failed", "failed"),
-                            ("dropping", "dropping"),
-                        ],
-                        default="pending",
-                        max_length=16,
-                    ),
-                ),
-                ("error", models.TextField(blank=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "collection",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="index_rows",
-                        to="documents.collection",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('db_name', models.CharField(max_length=63, unique=True)),
+                ('fields', models.JSONField()),
+                ('unique', models.BooleanField(default=False)),
+                ('status', models.CharField(choices=[('pending', 'pending'), ('building', 'building'), ('ready', 'ready'), ('failed', 'failed'), ('dropping', 'dropping')], default='pending', max_length=16)),
+                ('error', models.TextField(blank=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('collection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='index_rows', to='documents.collection')),
             ],
             options={
-                "db_table": "basalt_collection_index",
+                'db_table': 'basalt_collection_index',
             },
         ),
         migrations.CreateModel(
-            name="Document",
+            name='Document',
             fields=[
-                (
-                    "id",
-                    models.CharField(
-                        default=basalt.documents.models.new_document_id,
-                        max_length=32,
-                        primary_key=True,
-                        serialize=False,
-                    ),
-                ),
-                ("data", models.JSONField(default=dict)),
-                ("acl", models.JSONField(default=dict)),
-                ("read_principals", models.JSONField(default=list)),
-                ("write_principals", models.JSONField(default=list)),
-                ("created_by", models.CharField(blank=True, max_length=32, null=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("version", models.PositiveBigIntegerField(default=1)),
-                (
-                    "collection",
-                    models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="documents.collection",
-                    ),
-                ),
-                (
-                    "project",
-                    models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="projects.project",
-                    ),
-                ),
+                ('id', models.CharField(default=basalt.documents.models.new_document_id, max_length=32, primary_key=True, serialize=False)),
+                ('data', models.JSONField(default=dict)),
+                ('acl', models.JSONField(default=dict)),
+                ('read_principals', models.JSONField(default=list)),
+                ('write_principals', models.JSONField(default=list)),
+                ('created_by', models.CharField(blank=True, max_length=32, null=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('version', models.PositiveBigIntegerField(default=1)),
+                ('collection', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='documents.collection')),
+                ('project', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='projects.project')),
             ],
             options={
-                "db_table": "basalt_document",
+                'db_table': 'basalt_document',
             },
         ),
         migrations.CreateModel(
-            name="Relation",
+            name='Relation',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("field", models.CharField(max_length=63)),
-                ("from_id", models.CharField(max_length=32)),
-                ("to_id", models.CharField(max_length=32)),
-                (
-                    "collection",
-                    models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="documents.collection",
-                    ),
-                ),
-                (
-                    "project",
-                    models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="projects.project",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('field', models.CharField(max_length=63)),
+                ('from_id', models.CharField(max_length=32)),
+                ('to_id', models.CharField(max_length=32)),
+                ('collection', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='documents.collection')),
+                ('project', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='projects.project')),
             ],
             options={
-                "db_table": "basalt_relation",
+                'db_table': 'basalt_relation',
             },
         ),
         migrations.CreateModel(
-            name="ChangeLogEntry",
+            name='ChangeLogEntry',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("seq", models.PositiveBigIntegerField()),
-                ("collection", models.CharField(max_length=63)),
-                ("document_id", models.CharField(max_length=32)),
-                ("type", models.CharField(max_length=8)),
-                ("before", models.JSONField(blank=True, null=True)),
-                ("after", models.JSONField(blank=True, null=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "project",
-                    models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="projects.project",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('seq', models.PositiveBigIntegerField()),
+                ('collection', models.CharField(max_length=63)),
+                ('document_id', models.CharField(max_length=32)),
+                ('type', models.CharField(max_length=8)),
+                ('before', models.JSONField(blank=True, null=True)),
+                ('after', models.JSONField(blank=True, null=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('project', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='projects.project')),
             ],
             options={
-                "db_table": "basalt_change_log",
-                "indexes": [models.Index(fields=["created_at"], name="change_log_age")],
-                "constraints": [models.UniqueConstraint(fields=("project", "seq"), name="change_seq_per_project")],
+                'db_table': 'basalt_change_log',
+                'indexes': [models.Index(fields=['created_at'], name='change_log_age')],
+                'constraints': [models.UniqueConstraint(fields=('project', 'seq'), name='change_seq_per_project')],
             },
         ),
         migrations.AddConstraint(
-            model_name="collection",
-            constraint=models.UniqueConstraint(fields=("project", "name"), name="collection_name_per_project"),
+            model_name='collection',
+            constraint=models.UniqueConstraint(fields=('project', 'name'), name='collection_name_per_project'),
         ),
         migrations.AddIndex(
-            model_name="document",
-            index=models.Index(fields=["collection", "created_at", "id"], name="doc_coll_created"),
+            model_name='document',
+            index=models.Index(fields=['collection', 'created_at', 'id'], name='doc_coll_created'),
         ),
         migrations.AddIndex(
-            model_name="document",
-            index=models.Index(fields=["collection", "updated_at", "id"], name="doc_coll_updated"),
+            model_name='document',
+            index=models.Index(fields=['collection', 'updated_at', 'id'], name='doc_coll_updated'),
         ),
         migrations.AddIndex(
-            model_name="document",
-            index=models.Index(fields=["project", "collection"], name="doc_project_coll"),
+            model_name='document',
+            index=models.Index(fields=['project', 'collection'], name='doc_project_coll'),
         ),
         migrations.AddIndex(
-            model_name="relation",
-            index=models.Index(fields=["collection", "field", "to_id"], name="relation_reverse"),
+            model_name='relation',
+            index=models.Index(fields=['collection', 'field', 'to_id'], name='relation_reverse'),
         ),
         migrations.AddConstraint(
-            model_name="relation",
-            constraint=models.UniqueConstraint(
-                fields=("collection", "field", "from_id", "to_id"), name="relation_edge_once"
-            ),
+            model_name='relation',
+            constraint=models.UniqueConstraint(fields=('collection', 'field', 'from_id', 'to_id'), name='relation_edge_once'),
         ),
     ]
