@@ -3,7 +3,19 @@
 from django.urls import re_path
 
 from console.security import secure_page
-from console.views import auth, data, invitations, projects, reference, roles, schema, settings, usage, users
+from console.views import (
+    auth,
+    data,
+    invitations,
+    projects,
+    realtime,
+    reference,
+    roles,
+    schema,
+    settings,
+    usage,
+    users,
+)
 
 app_name = "console"
 
@@ -78,4 +90,5 @@ urlpatterns = [
     page(rf"^{REF}/reference/?$", reference.reference, "reference"),
     page(rf"^{REF}/reference/openapi\.json$", reference.reference_document, "reference_document"),
     page(rf"^{REF}/usage/?$", usage.usage, "usage"),
+    page(rf"^{REF}/realtime/?$", realtime.realtime, "realtime"),
 ]

@@ -1,3 +1,5 @@
-"""WebSocket routes; the realtime area appends its consumer here."""
+"""WebSocket routes; the realtime area contributes its consumer here."""
 
-websocket_urlpatterns: list = []
+from basalt.realtime.routing import websocket_urlpatterns as realtime_routes
+
+websocket_urlpatterns: list = [*realtime_routes]

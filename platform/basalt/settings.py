@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "basalt.documents",
     "basalt.identity",
     "basalt.usage",
+    "basalt.realtime",
     "console",
 ]
 
@@ -163,6 +164,9 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Realtime: messages queued for one client before it is closed as a slow consumer.
+REALTIME_SEND_BUFFER = env_int("REALTIME_SEND_BUFFER", 1000)
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "memory://")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not (REDIS_URL or env_str("CELERY_BROKER_URL")))

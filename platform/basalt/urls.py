@@ -19,6 +19,7 @@ urlpatterns = [
     path(API + "manage/", include("basalt.documents.urls_manage")),
     path("console/", include("console.urls")),
     path(API + "manage/", include("basalt.usage.urls")),
+    path(API, include("basalt.realtime.urls")),
     # Must stay last: every other /api/ path is a JSON 404, never an HTML page.
     re_path(r"^api/", api_not_found),
 ]

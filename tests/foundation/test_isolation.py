@@ -38,6 +38,10 @@ EXCLUDED = {
     "api/v1/manage/auth/^users/reset_password_confirm/?$": "console password reset: uid+token in the body",
     "api/v1/manage/auth/^users/reset_email/?$": "console e-mail reset request: no project",
     "api/v1/manage/auth/^users/reset_email_confirm/?$": "console e-mail reset: uid+token in the body",
+    # An endless event stream (not a request/response): cross-project use is refused in
+    # tests/realtime/test_sse.py::test_sse_streams_belong_to_their_project.
+    "api/v1/^realtime/sse/?$": "realtime SSE stream of the caller's own project",
+    "api/v1/^realtime/sse/(?P<connection_id>[a-z0-9]{1,64})/?$": "realtime SSE message to one's own stream",
 }
 
 

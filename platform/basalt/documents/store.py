@@ -10,6 +10,8 @@ from typing import Any
 import orjson
 from django.db import connection
 
+from basalt.documents import changefeed
+
 COLUMNS = "id, data, acl, read_principals, write_principals, created_by, created_at, updated_at, version"
 
 
@@ -144,6 +146,15 @@ def delete_returning(collection_id: int, doc_id: str) -> StoredDoc | None:
 
 
 def append_change(
+    project_id: int, collection: str, doc_id: str, kind: str, before: Any, after: Any, now: datetime
+) -> int:
+    """Write the change-log row; its listeners (realtime) hear of it once the transaction commits."""
+    seq = _append_change_row(project_id, collection, doc_id, kind, before, after, now)
+    changefeed.announce(changefeed.Change(project_id, seq, collection, doc_id, kind, before, after))
+    return seq
+
+
+def _append_change_row(
     project_id: int, collection: str, doc_id: str, kind: str, before: Any, after: Any, now: datetime
 ) -> int:
     """Take the next per-project seq and write the change-log row; the seq bump comes last so the

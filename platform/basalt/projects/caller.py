@@ -43,9 +43,15 @@ def resolve_caller(request: HttpRequest) -> Caller:
     token = bearer_token(request)
     if token is None:
         return caller
+    caller = with_bearer(caller, token)
+    _remember(request, caller)
+    return caller
+
+
+def with_bearer(caller: Caller, token: str) -> Caller:
+    """The key's caller as the token's end-user (HTTP header or a realtime `auth` message alike)."""
     if not _bearer_resolvers:
         raise InvalidToken()
     for resolver in _bearer_resolvers:
         caller = resolver(caller, token)
-    _remember(request, caller)
     return caller

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from basalt_sdk.collection import Collection
 from basalt_sdk.errors import error_from_response
 from basalt_sdk.models import BatchRequest, BatchResult
+
+if TYPE_CHECKING:
+    from basalt_sdk.realtime import Realtime
 
 USER_AGENT = "basalt-sdk-python/0.1"
 
@@ -53,6 +56,15 @@ class Client:
 
     def collection(self, name: str) -> Collection:
         return Collection(self, name)
+
+    @property
+    def realtime(self) -> Realtime:
+        """Live queries and channels (async); one WebSocket per client, opened on first use."""
+        if getattr(self, "_realtime", None) is None:
+            from basalt_sdk.realtime import Realtime
+
+            self._realtime = Realtime(self)
+        return self._realtime
 
     def request(
         self,

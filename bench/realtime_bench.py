@@ -1,0 +1,248 @@
+"""Realtime load generator: write → event latency, fan-out, sustained rate, idle connections (loopback only).
+
+Starts `manage.py serve` (daphne) like the live tests do: SQLite + in-memory layer by default, or
+PostgreSQL + Redis with DATABASE_URL/REDIS_URL set (the production profile's channel layer).
+Writers use REST on the same server; subscribers are real WebSocket clients (`websockets`).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/basalt_bench REDIS_URL=redis://127.0.0.1:6379/4 \
+      python bench/realtime_bench.py --subscribers 200 --rate 10 --duration 60 --fanout 2000 --idle 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import websockets
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.contract import live  # noqa: E402
+
+POSTS = {
+    "name": "posts",
+    "fields": {"n": {"type": "number"}, "t": {"type": "number"}},
+    "permissions": {op: ["*"] for op in ("get", "find", "create", "update", "delete")},
+    "default_acl": "owner_write_public_read",
+}
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def summary(name: str, latencies_ms: list[float], **extra) -> dict:
+    out = {
+        "scenario": name,
+        "n": len(latencies_ms),
+        "p50_ms": round(pct(latencies_ms, 0.5), 2),
+        "p95_ms": round(pct(latencies_ms, 0.95), 2),
+        "max_ms": round(max(latencies_ms), 2) if latencies_ms else None,
+        **extra,
+    }
+    print(json.dumps(out), flush=True)
+    return out
+
+
+class Bench:
+    def __init__(self, project: live.LiveProject, users: list[str]):
+        self.project = project
+        self.ws = project.url.replace("http://", "ws://") + f"/api/v1/realtime?apikey={project.publishable}"
+        self.http = httpx.AsyncClient(base_url=project.url, headers={"X-API-Key": project.secret}, timeout=30)
+        self.users = users  # access tokens, for mixed principals
+
+    async def subscriber(self, index: int, ready: asyncio.Event | None = None):
+        ws = await websockets.connect(self.ws, max_size=None)
+        if self.users and index % 2:
+            await ws.send(json.dumps({"op": "auth", "access_token": self.users[index % len(self.users)]}))
+            assert json.loads(await ws.recv())["op"] == "authenticated"
+        await ws.send(json.dumps({"op": "subscribe", "id": "s", "collection": "posts"}))
+        while json.loads(await ws.recv())["op"] != "subscribed":
+            pass
+        return ws
+
+    async def write(self, n: int) -> float:
+        sent = time.perf_counter()
+        response = await self.http.post("/api/v1/collections/posts/documents", json={"n": n, "t": sent})
+        assert response.status_code == 201, response.text
+        return sent
+
+    async def latency(self, writes: int) -> dict:
+        ws = await self.subscriber(0)
+        latencies, rest, after_commit = [], [], []
+        for n in range(writes):
+            sent = await self.write(n)
+            answered = time.perf_counter()
+            message = json.loads(await ws.recv())
+            received = time.perf_counter()
+            latencies.append((received - sent) * 1000)
+            rest.append((answered - sent) * 1000)
+            after_commit.append(max(0.0, received - answered) * 1000)
+            assert message["document"]["n"] == n
+        await ws.close()
+        # The REST round trip itself, and what the event adds after the REST answer arrived.
+        return summary(
+            "one subscriber, REST create -> event",
+            latencies,
+            rest_p50_ms=round(pct(rest, 0.5), 2),
+            rest_p95_ms=round(pct(rest, 0.95), 2),
+            event_after_answer_p95_ms=round(pct(after_commit, 0.95), 2),
+        )
+
+    async def collect(self, socks, expected: int, deadline: list[float]):
+        """Per socket: list of (seq, sent, received); `deadline[0]` moves to 15 s after the last write."""
+
+        async def drain(ws):
+            seen = []
+            try:
+                while len(seen) < expected:
+                    message = json.loads(await asyncio.wait_for(ws.recv(), max(0.1, deadline[0] - time.time())))
+                    if message.get("op") == "event":
+                        seen.append((int(message["seq"]), message["document"]["t"], time.perf_counter()))
+                    elif message.get("op") == "error":
+                        self.ended[message["error"]["code"]] = self.ended.get(message["error"]["code"], 0) + 1
+            except TimeoutError:
+                self.ended["late"] = self.ended.get("late", 0) + 1
+            except websockets.ConnectionClosed:
+                self.ended["closed"] = self.ended.get("closed", 0) + 1
+            return seen
+
+        self.ended: dict[str, int] = {}
+        return await asyncio.gather(*(drain(ws) for ws in socks))
+
+    async def sustained(self, subscribers: int, rate: float, duration: float) -> dict:
+        socks = [await self.subscriber(i) for i in range(subscribers)]
+        total = int(rate * duration)
+        deadline = [time.time() + 3600]
+        collector = asyncio.create_task(self.collect(socks, total, deadline))
+        start = time.perf_counter()
+        for n in range(total):
+            await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
+            await self.write(n)
+        achieved = total / (time.perf_counter() - start)
+        deadline[0] = time.time() + 15
+        results = await collector
+        latencies, lost, duplicated, reordered = [], 0, 0, 0
+        for seen in results:
+            seqs = [s for s, _, _ in seen]
+            duplicated += len(seqs) - len(set(seqs))
+            reordered += sum(1 for a, b in zip(seqs, seqs[1:], strict=False) if b <= a)
+            lost += total - len(set(seqs))
+            latencies += [(received - sent) * 1000 for _, sent, received in seen]
+        for ws in socks:
+            await ws.close()
+        return summary(
+            f"{subscribers} subscribers, {rate:g} writes/s for {duration:g} s",
+            latencies,
+            lost=lost,
+            duplicated=duplicated,
+            reordered=reordered,
+            subscribers_ended=self.ended,
+            writes_per_second_achieved=round(achieved, 2),
+        )
+
+    async def fanout(self, subscribers: int, writes: int = 5) -> dict:
+        socks = []
+        for i in range(0, subscribers, 100):
+            socks += await asyncio.gather(*(self.subscriber(j) for j in range(i, min(subscribers, i + 100))))
+        deadline = [time.time() + 3600]
+        collector = asyncio.create_task(self.collect(socks, writes, deadline))
+        for n in range(writes):
+            await self.write(n)
+            await asyncio.sleep(1.0)
+        deadline[0] = time.time() + 15
+        results = await collector
+        latencies = [(received - sent) * 1000 for seen in results for _, sent, received in seen]
+        delivered = sum(len(seen) for seen in results)
+        for ws in socks:
+            await ws.close()
+        return summary(
+            f"one write fanned out to {subscribers} subscribers (mixed principals), x{writes}",
+            latencies,
+            delivered=delivered,
+            expected=subscribers * writes,
+            subscribers_ended=self.ended,
+        )
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def idle(project: live.LiveProject, server: live.Server, count: int) -> dict:
+    url = project.url.replace("http://", "ws://") + f"/api/v1/realtime?apikey={project.publishable}"
+    before = rss_mib(server.process.pid)
+    socks, refused = [], 0
+    for i in range(0, count, 50):
+        opened = await asyncio.gather(
+            *(websockets.connect(url, open_timeout=60) for _ in range(i, min(count, i + 50))), return_exceptions=True
+        )
+        socks += [ws for ws in opened if not isinstance(ws, BaseException)]
+        refused += sum(1 for ws in opened if isinstance(ws, BaseException))
+    await asyncio.sleep(2)
+    pings = await asyncio.gather(*(ws.send('{"op": "ping"}') for ws in socks[:: max(1, count // 100)]))
+    after = rss_mib(server.process.pid)
+    for ws in socks:
+        await ws.close()
+    out = {
+        "scenario": f"{count} idle connections",
+        "held": len(socks),
+        "failed_to_open": refused,
+        "rss_before_mib": round(before, 1),
+        "rss_after_mib": round(after, 1),
+        "pinged": len(pings),
+    }
+    print(json.dumps(out), flush=True)
+    return out
+
+
+async def main(args) -> None:
+    server = live.start(Path(tempfile.mkdtemp()) / "data")
+    try:
+        project = live.make_project(server.url, "Realtime bench")
+        live.create_collection(project, POSTS)
+        users = []
+        with httpx.Client(base_url=server.url, headers={"X-API-Key": project.publishable}, timeout=30) as http:
+            for i in range(args.users):
+                body = {"email": f"bench{i}-{os.getpid()}@example.com", "password": "a bench passphrase"}
+                users.append(http.post("/api/v1/auth/signup", json=body).json()["access_token"])
+        bench = Bench(project, users)
+        profile = "postgresql+redis" if os.environ.get("DATABASE_URL") else "sqlite+in-memory"
+        print(json.dumps({"profile": profile}), flush=True)
+        results = [await bench.latency(args.writes)]
+        results.append(await bench.sustained(args.subscribers, args.rate, args.duration))
+        if args.fanout:
+            results.append(await bench.fanout(args.fanout))
+        if args.idle:
+            results.append(await idle(project, server, args.idle))
+        if args.json:
+            Path(args.json).write_text(json.dumps({"profile": profile, "results": results}, indent=2))
+    finally:
+        live.stop(server)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--writes", type=int, default=200)
+    parser.add_argument("--subscribers", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=10)
+    parser.add_argument("--duration", type=float, default=60)
+    parser.add_argument("--fanout", type=int, default=2000)
+    parser.add_argument("--idle", type=int, default=0)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--json")
+    asyncio.run(main(parser.parse_args()))

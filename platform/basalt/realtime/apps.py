@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+
+
+class RealtimeConfig(AppConfig):
+    name = "basalt.realtime"
+    label = "realtime"
+    verbose_name = "Realtime"
+
+    def ready(self) -> None:
+        from basalt.documents import changefeed
+        from basalt.projects.project_settings import SECTION_VALIDATORS
+        from basalt.realtime.config import validate_realtime_section
+        from basalt.realtime.hub import publish
+
+        SECTION_VALIDATORS["realtime"] = validate_realtime_section
+        changefeed.register(publish)

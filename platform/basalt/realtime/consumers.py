@@ -1,0 +1,74 @@
+"""The WebSocket face of realtime: `/api/v1/realtime?apikey=<key>`; everything else is the engine's."""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from basalt.core.caller import Caller
+from basalt.core.errors import BasaltError, InvalidApiKey, InvalidToken
+from basalt.projects.keys import resolve_key
+from basalt.realtime import protocol
+from basalt.realtime.connection import CLOSE, Connection, error_message
+from basalt.realtime.hub import current_hub
+
+# Query parameters that would put a credential other than the key into URLs that proxies log.
+TOKEN_PARAMS = ("access_token", "token", "authorization", "refresh_token", "jwt")
+
+
+def _key_caller(raw: str | None) -> tuple[Caller, str]:
+    key = resolve_key(raw)
+    return Caller.for_key(key), raw or ""
+
+
+class RealtimeConsumer(AsyncWebsocketConsumer):
+    # No channel-layer channel per socket: the process's hub is the only layer member (one message
+    # per change per process, not per subscriber), and 10,000 sockets must not mean 10,000 Redis reads.
+    channel_layer_alias = "realtime-no-layer"
+    conn: Connection | None = None
+    writer: asyncio.Task | None = None
+
+    async def connect(self) -> None:
+        await self.accept()
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        try:
+            if any(name in query for name in TOKEN_PARAMS):
+                raise InvalidToken('Tokens are never sent in the URL; send {"op": "auth"} as the first message.')
+            keys = query.get("apikey") or []
+            caller, raw = await database_sync_to_async(_key_caller)(keys[0] if len(keys) == 1 else None)
+        except BasaltError as exc:
+            await self._refuse(exc)
+            return
+        self.conn = Connection(caller, raw, "websocket")
+        current_hub().add_connection(self.conn)
+        self.writer = asyncio.get_running_loop().create_task(self._write())
+
+    async def _refuse(self, error: BasaltError) -> None:
+        import orjson
+
+        await self.send(text_data=orjson.dumps(error_message(error)).decode())
+        await self.close(code=4001 if isinstance(error, InvalidApiKey | InvalidToken) else 4000)
+
+    async def _write(self) -> None:
+        conn = self.conn
+        while True:
+            text = await conn.next_message()
+            if text is CLOSE:
+                await self.close(code=conn.close_code)
+                return
+            await self.send(text_data=text)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.conn is None or self.conn.closed:
+            return
+        await protocol.handle(self.conn, text_data if text_data is not None else bytes_data or b"")
+
+    async def disconnect(self, code: int) -> None:
+        if self.conn is not None:
+            self.conn.closed = True
+            current_hub().drop_connection(self.conn)
+        if self.writer is not None:
+            self.writer.cancel()

@@ -1,0 +1,86 @@
+"""The engine's database work, run in a worker thread: callers re-checked, a subscription's start read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from basalt.core.caller import Caller
+from basalt.core.errors import BasaltError, InvalidOperation, InvalidQuery
+from basalt.documents.cache import Schema, project_schemas, schema_for
+from basalt.documents.finding import find_documents
+from basalt.projects.caller import with_bearer
+from basalt.projects.keys import resolve_key
+from basalt.projects.models import Project
+from basalt.realtime import changes
+from basalt.realtime.config import realtime_settings
+from basalt.realtime.subscriptions import Subscription, event_for, judge
+from basalt.realtime.visibility import viewer_for
+
+MAX_SNAPSHOT = 10_000
+
+
+def refresh(
+    project_id: int, reload: bool, identities: list[tuple[str, str | None]]
+) -> tuple[Project | None, dict[str, Schema], dict[tuple[str, str | None], Caller | BasaltError]]:
+    project, schemas = None, {}
+    if reload:
+        project = Project.objects.filter(pk=project_id).first()
+        schemas = project_schemas(project) if project is not None else {}
+    verdicts: dict[tuple[str, str | None], Caller | BasaltError] = {}
+    for key_raw, token in set(identities):
+        verdicts[(key_raw, token)] = resolve_identity(key_raw, token)
+    return project, schemas, verdicts
+
+
+def resolve_identity(key_raw: str, token: str | None) -> Caller | BasaltError:
+    """The caller for a key and an optional access token, or the error that refuses it."""
+    try:
+        caller = Caller.for_key(resolve_key(key_raw))
+    except BasaltError as exc:
+        return exc
+    if token is None:
+        return caller
+    try:
+        return with_bearer(caller, token)
+    except BasaltError as exc:
+        return exc
+
+
+def prepare(caller: Caller, sub: Subscription) -> tuple[int, list[dict[str, Any]]]:
+    """Read the subscription's starting position, with its snapshot or its replay, in one snapshot."""
+    project_id = caller.project.id
+    if sub.snapshot and sub.since is not None:
+        raise InvalidOperation("Ask for either `snapshot` or `since`, not both.")
+    with transaction.atomic():
+        changes.repeatable_read()
+        start = changes.project_seq(project_id)
+        if sub.since is not None:
+            retention = realtime_settings(caller.project).retention_hours
+            rows = changes.replay(project_id, sub.since, start, retention)
+            schema = schema_for(caller.project, sub.collection)
+            viewer = viewer_for(caller, schema)
+            events = []
+            for row in rows:
+                if row.collection == sub.collection:
+                    event = event_for(sub, row, judge(viewer, row))
+                    if event is not None:
+                        events.append(event)
+            return start, events
+        if not sub.snapshot:
+            return start, []
+        documents: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            raw: dict[str, Any] = {"where": sub.where_raw or {}, "limit": 1000, "cursor": cursor}
+            if sub.fields is not None:
+                raw["fields"] = sorted(sub.fields)
+            page = find_documents(caller, sub.collection, raw)
+            documents.extend(page["results"])
+            cursor = page["next_cursor"]
+            if len(documents) > MAX_SNAPSHOT:
+                raise InvalidQuery(f"The snapshot would exceed {MAX_SNAPSHOT} documents; narrow the where.")
+            if not cursor:
+                break
+        return start, [{"op": "snapshot", "id": sub.id, "documents": documents, "seq": str(start)}]

@@ -1,0 +1,142 @@
+"""The engine in-process with Channels' WebsocketCommunicator: commit-only delivery, retention, resync."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from basalt.documents.models import ChangeLogEntry
+from basalt.realtime.routing import websocket_urlpatterns
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+APP = URLRouter(websocket_urlpatterns)
+POSTS = {
+    "name": "posts",
+    "fields": {"title": {"type": "string", "max_length": 10}},
+    "permissions": {op: ["*"] for op in ("get", "find", "create", "update", "delete")},
+    "default_acl": "public",
+}
+
+
+@pytest.fixture(autouse=True)
+def _close_thread_connections():
+    """The engine's database thread outlives each test's event loop; with persistent connections it
+    would keep the test database open and PostgreSQL could not drop it at the end."""
+    from django.db import connection
+
+    saved = connection.settings_dict.get("CONN_MAX_AGE")
+    connection.settings_dict["CONN_MAX_AGE"] = 0
+    yield
+    connection.settings_dict["CONN_MAX_AGE"] = saved
+
+
+@pytest.fixture
+def posts(project):
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=project.secret)
+    assert client.post("/api/v1/schema/collections", POSTS, format="json").status_code == 201
+    return client
+
+
+async def _open(key: str) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(APP, f"/api/v1/realtime?apikey={key}")
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def _subscribe(communicator, **options) -> dict:
+    await communicator.send_json_to({"op": "subscribe", "id": "s", "collection": "posts", **options})
+    return await communicator.receive_json_from(timeout=10)
+
+
+def test_a_rolled_back_write_sends_nothing(project, posts):
+    """A transactional batch that fails sends no event for the write it rolled back; the next commit does."""
+
+    async def scenario():
+        communicator = await _open(project.publishable)
+        assert (await _subscribe(communicator))["op"] == "subscribed"
+        batch = {
+            "transaction": True,
+            "requests": [
+                {"method": "POST", "path": "/api/v1/collections/posts/documents", "body": {"title": "ok"}},
+                {"method": "POST", "path": "/api/v1/collections/posts/documents", "body": {"title": "x" * 50}},
+            ],
+        }
+        response = await sync_to_async(posts.post)("/api/v1/batch", batch, format="json")
+        assert response.status_code == 400
+        committed = await sync_to_async(posts.post)(
+            "/api/v1/collections/posts/documents", {"title": "real"}, format="json"
+        )
+        event = await communicator.receive_json_from(timeout=10)
+        assert event["document"]["id"] == committed.json()["id"]
+        assert await communicator.receive_nothing(timeout=0.5)
+        await communicator.disconnect()
+
+    asyncio.run(scenario())
+
+
+def test_since_outside_retention_answers_resync_required(project, posts):
+    """A position whose next rows were trimmed or are older than the retention gets resync_required."""
+    for i in range(3):
+        assert posts.post("/api/v1/collections/posts/documents", {"title": f"t{i}"}, format="json").status_code == 201
+
+    async def scenario():
+        communicator = await _open(project.publishable)
+        replay = await _subscribe(communicator, since="1")
+        assert replay["op"] == "subscribed"
+        assert [(await communicator.receive_json_from(timeout=10))["seq"] for _ in range(2)] == ["2", "3"]
+        await sync_to_async(ChangeLogEntry.objects.filter(project_id=project.project.id, seq=2).update)(
+            created_at=timezone.now() - timedelta(hours=25)
+        )
+        await communicator.send_json_to({"op": "subscribe", "id": "old", "collection": "posts", "since": "1"})
+        refused = await communicator.receive_json_from(timeout=10)
+        assert (refused["op"], refused["id"], refused["error"]["code"]) == ("error", "old", "resync_required")
+        await sync_to_async(ChangeLogEntry.objects.filter(project_id=project.project.id, seq=2).delete)()
+        await communicator.send_json_to({"op": "subscribe", "id": "gap", "collection": "posts", "since": "1"})
+        assert (await communicator.receive_json_from(timeout=10))["error"]["code"] == "resync_required"
+        await communicator.disconnect()
+
+    asyncio.run(scenario())
+
+
+def test_a_client_past_its_send_buffer_is_told_slow_consumer_and_closed(project, posts, settings):
+    """Memory per connection is bounded: past REALTIME_SEND_BUFFER queued messages the client gets
+    slow_consumer and a close (4008), while a replay larger than the buffer is not held against it."""
+    settings.REALTIME_SEND_BUFFER = 5
+    for i in range(12):
+        assert posts.post("/api/v1/collections/posts/documents", {"title": f"t{i}"}, format="json").status_code == 201
+
+    async def scenario():
+        replaying = await _open(project.publishable)
+        assert (await _subscribe(replaying, since="0"))["op"] == "subscribed"
+        assert [(await replaying.receive_json_from(timeout=10))["seq"] for _ in range(12)] == [
+            str(n) for n in range(1, 13)
+        ]
+        batch = {
+            "transaction": True,
+            "requests": [
+                {"method": "POST", "path": "/api/v1/collections/posts/documents", "body": {"title": f"b{i}"}}
+                for i in range(20)
+            ],
+        }
+        # The batch's 20 events reach the engine together, faster than this client takes them.
+        assert (await sync_to_async(posts.post)("/api/v1/batch", batch, format="json")).status_code == 200
+        messages = []
+        while True:
+            output = await replaying.receive_output(timeout=10)
+            if output["type"] == "websocket.close":
+                break
+            messages.append(output["text"])
+        assert '"slow_consumer"' in messages[-1]
+        assert output["code"] == 4008
+
+    asyncio.run(scenario())
