@@ -15,7 +15,7 @@ from basalt.identity.models import EndUser
 from basalt.identity.passwords import verify_password
 from basalt.identity.serializers import user_out
 
-USER_ID = re.compile(r"^[a-z0-9]{1,32}$")
+USER_ID = re.compile(r"^[a-z0-9]{1,32}\Z")
 _ADMIN_FIELDS = {"disabled", "email_verified"}
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from basalt.core.errors import ValidationFailed
 from basalt.projects.models import Project
 
-EMAIL_KINDS = ("verify", "reset")
+EMAIL_KINDS = ("verify", "reset", "registered")
 TEMPLATE_PARTS = ("subject", "body")
 CHARACTER_CLASSES = ("lower", "upper", "digit", "symbol")
 
@@ -32,7 +32,7 @@ DEFAULTS: dict[str, Any] = {
 }
 _BOUNDS = {"access_token_ttl": (60, 24 * 3600), "refresh_token_ttl": (3600, 365 * 24 * 3600)}
 _BOOLEANS = ("require_verified_email_for_login", "anonymous_enabled", "sign_up_enabled")
-_URL = re.compile(r"^https?://[^\s]{1,500}$|^[a-z][a-z0-9+.-]{1,30}://[^\s]{1,500}$")
+_URL = re.compile(r"^https?://[^\s]{1,500}\Z|^[a-z][a-z0-9+.-]{1,30}://[^\s]{1,500}\Z")
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from basalt.identity import builtin_roles, events
 from basalt.identity.models import EndUser, Role, RoleInheritance, RoleMember
 from basalt.projects.models import Project
 
-ROLE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-USER_ID = re.compile(r"^[a-z0-9]{1,32}$")
+ROLE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}\Z")
+USER_ID = re.compile(r"^[a-z0-9]{1,32}\Z")
 MAX_IDS_PER_CALL = 1000
 MAX_HELD_ROLES = 1000
 

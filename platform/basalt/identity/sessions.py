@@ -17,7 +17,7 @@ from basalt.identity.tokens import REFRESH_PREFIX, hash_token, issue_access_toke
 from basalt.projects.models import Project
 
 MAX_REFRESH_LENGTH = 128
-SESSION_ID = re.compile(r"^[a-z0-9]{1,32}$")
+SESSION_ID = re.compile(r"^[a-z0-9]{1,32}\Z")
 
 
 @dataclass(frozen=True)
