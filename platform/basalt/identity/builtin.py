@@ -130,18 +130,44 @@ def sync_user(user: EndUser, changes: dict[str, Any] | None = None) -> dict[str,
     return custom
 
 
+# What a deleted user's change-log copies keep: enough for a consumer replaying the log to see
+# that a document existed and went away (and who could read it), nothing the user wrote.
+_KEPT_AFTER_ERASURE = ("id", "created_at", "updated_at", "acl")
+
+
 def remove_user(project: Project, user_id: str) -> None:
+    """Delete the user's `users` document and erase their personal data from its change log."""
     collection = Collection.objects.filter(project=project, name=USERS).first()
     if collection is None:
         return
     doc = store.delete_returning(collection.id, user_id)
+    store.remove_all_relations(collection.id, user_id)
     if doc is not None:
         store.append_change(
             project.id,
             USERS,
             user_id,
             ChangeLogEntry.DELETE,
-            render(build_schema(collection), doc),
+            _erased(render(build_schema(collection), doc)),
             None,
             timezone.now(),
         )
+    _erase_history(project, user_id)
+
+
+def _erased(copy: dict[str, Any] | None) -> dict[str, Any] | None:
+    if copy is None:
+        return None
+    return {key: copy[key] for key in _KEPT_AFTER_ERASURE if key in copy}
+
+
+def _erase_history(project: Project, user_id: str) -> None:
+    """Strip every earlier change-log copy of the user's document (email, username, custom fields)."""
+    rows = list(
+        ChangeLogEntry.objects.filter(project=project, collection=USERS, document_id=user_id).only(
+            "pk", "before", "after"
+        )
+    )
+    for row in rows:
+        row.before, row.after = _erased(row.before), _erased(row.after)
+    ChangeLogEntry.objects.bulk_update(rows, ["before", "after"], batch_size=500)
