@@ -7,7 +7,7 @@ from django.core import mail
 from basalt.identity.models import EndUser
 from basalt.projects.project_settings import update_settings
 
-from .conftest import PASSWORD, key_client
+from .conftest import PASSWORD, bearer_client, key_client
 
 SIGNUP = "/api/v1/auth/signup"
 
@@ -58,3 +58,18 @@ def test_regression_signup_with_confirmation_answers_the_same_for_a_registered_a
     # The secret key still learns the truth: it manages accounts on purpose.
     admin = _signup(key_client(project.secret), owner.email)
     assert admin.status_code == 409
+
+
+def test_regression_email_changes_spend_the_same_budget_as_sign_ups(project, signup, settings):
+    """An anonymous upgrade needs no password: probing addresses through it is throttled like sign-up."""
+    taken = signup(email="taken@example.com")
+    settings.IDENTITY_ACCOUNTS_PER_ADDRESS_PER_HOUR = 3
+    anonymous = key_client(project.publishable).post("/api/v1/auth/anonymous", {}, format="json").json()
+    client = bearer_client(project.publishable, anonymous["access_token"])
+    probe = {"email": taken.email, "password": PASSWORD}
+    assert client.patch("/api/v1/auth/me", probe, format="json").status_code == 409
+    assert client.patch("/api/v1/auth/me", probe, format="json").status_code == 429
+    fresh = client.patch("/api/v1/auth/me", {"email": "free@example.com", "password": PASSWORD}, format="json")
+    assert fresh.status_code == 429
+    # Profile edits that do not touch the email never spend it.
+    assert client.patch("/api/v1/auth/me", {"username": "anon_1"}, format="json").status_code == 200

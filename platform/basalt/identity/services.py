@@ -223,10 +223,14 @@ def get_me(caller: Caller) -> dict[str, Any]:
 _ME_OWN = {"email", "username", "password", "current_password"}
 
 
-def update_me(caller: Caller, body: Any) -> dict[str, Any]:
+def update_me(caller: Caller, body: Any, client: Client | None = None) -> dict[str, Any]:
     """Change own profile; email/password need the current password, or upgrade an anonymous user."""
     body = _body(body)
     user = current_user(caller)
+    if body.get("email") is not None and body["email"] != user.email:
+        # A taken address answers 409 here too (an anonymous upgrade needs no password): each
+        # try spends the sign-up budget of the address, so this is no cheaper oracle than sign-up.
+        throttle.account_creation(caller.project.pk, (client or Client()).ip)
     policy = auth_settings(caller.project)
     custom = clean_custom({k: v for k, v in body.items() if k not in _ME_OWN})
     email = clean_email(body["email"]) if "email" in body else None
