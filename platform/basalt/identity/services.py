@@ -89,12 +89,16 @@ def sign_up(caller: Caller, body: Any, client: Client) -> dict[str, Any]:
     password = check_policy(body.get("password"), policy)
     custom = _signup_fields(caller, body)
     confirming = policy.require_verified_email_for_login and email is not None and not caller.is_secret
-    if (error := _unique_error(project, email, username)) is not None:
+
+    def taken(error: UniqueViolation) -> dict[str, Any]:
         if confirming and "email" in (error.details or {}):
-            burn_hash(password)  # the same Argon2 work a new account costs
             recovery.warn_registered(project, email)
             return _pending(email, username, custom)
         raise error
+
+    if (error := _unique_error(project, email, username)) is not None:
+        burn_hash(password)  # the Argon2 work a new account costs: taken looks as slow as new
+        return taken(error)
     encoded = hash_password(password)  # Argon2 outside the transaction: no lock held while hashing
     try:
         with transaction.atomic():
@@ -109,12 +113,8 @@ def sign_up(caller: Caller, body: Any, client: Client) -> dict[str, Any]:
             )
             if email and policy.require_verified_email_for_login:
                 recovery.issue_email_token(user, "verify")
-    except IntegrityError:
-        error = _unique_error(project, email, username) or UniqueViolation(details={"email": ["Already registered."]})
-        if confirming and "email" in (error.details or {}):
-            recovery.warn_registered(project, email)
-            return _pending(email, username, custom)
-        raise error from None
+    except IntegrityError:  # a concurrent sign-up won the race for the address or name
+        return taken(_unique_error(project, email, username) or UniqueViolation(details={"email": ["Taken."]}))
     if confirming:
         return _pending(email, username, stored)
     return _signed_in(user, pair, stored)
