@@ -111,6 +111,11 @@ class AuthSettingsForm(forms.Form):
     refresh_token_ttl = forms.IntegerField(
         label="Refresh token lifetime (seconds)", help_text="3,600 – 31,536,000 (365 days)"
     )
+    max_sessions_per_user = forms.IntegerField(
+        label="Sessions per user",
+        required=False,
+        help_text="1 – 1,000; signing in past it ends the user's least recently used session",
+    )
     require_verified_email_for_login = forms.BooleanField(label="Require a verified email to sign in", required=False)
     anonymous_enabled = forms.BooleanField(label="Allow anonymous sign-in", required=False)
     sign_up_enabled = forms.BooleanField(label="Allow end-user sign-up", required=False)
@@ -137,4 +142,6 @@ class AuthSettingsForm(forms.Form):
         data["password_require_classes"] = list(data["password_require_classes"])
         data["verify_url"] = data["verify_url"].strip()
         data["reset_url"] = data["reset_url"].strip()
+        if data.get("max_sessions_per_user") is None:
+            data.pop("max_sessions_per_user", None)  # left empty: keep what is stored
         return data

@@ -99,7 +99,7 @@ def users(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
         if (value := (request.POST.get(key) or "").strip() if key != "password" else request.POST.get(key) or "")
     }
     try:
-        created = identity.sign_up(project, body, identity.Client(user_agent="Basalt console"))
+        created = identity.sign_up(_caller_, body, identity.Client(user_agent="Basalt console"))
     except BasaltError as exc:
         # The member's role was checked above; a refusal here is the project's rule (e.g. sign-up closed).
         return _users_page(request, access, _errors(exc), request.POST, status=400)

@@ -111,3 +111,14 @@ def test_other_accounts_project_is_not_found(browser_for, project):
 
 def test_get_is_not_allowed(owner_client, project):
     assert owner_client.get(auth_url(project)).status_code == 405
+
+
+def test_session_cap_is_edited_in_auth_settings(owner_client, project):
+    page = owner_client.get(f"/console/p/{project.project.ref}/settings").content.decode()
+    assert 'name="max_sessions_per_user" value="10"' in page
+    response = owner_client.post(auth_url(project), {**VALID, "max_sessions_per_user": "3"})
+    assert response.status_code == 302, response.content[:500]
+    assert auth_settings(Project.objects.get(pk=project.project.pk)).max_sessions_per_user == 3
+    refused = owner_client.post(auth_url(project), {**VALID, "max_sessions_per_user": "0"})
+    assert refused.status_code == 400
+    assert auth_settings(Project.objects.get(pk=project.project.pk)).max_sessions_per_user == 3

@@ -65,13 +65,24 @@ def user(signup) -> SignedIn:
     return signup()
 
 
-def declare_user_fields(project, fields: dict) -> None:
+# What a developer grants so users set their own profile fields: at sign-up (`create`) and on
+# their own document afterwards (`update`, the document ACL limits it to the owner).
+PROFILE_PERMISSIONS = {
+    "get": ["authenticated"],
+    "find": ["authenticated"],
+    "count": ["authenticated"],
+    "create": ["*"],
+    "update": ["authenticated"],
+}
+
+
+def declare_user_fields(project, fields: dict, **changes) -> None:
     """Declare custom fields on the project's built-in `users` collection (as a developer would)."""
     from basalt.documents import catalog
     from basalt.identity.builtin import users_collection
 
     users_collection(project)
-    catalog.update_collection(project, "users", {"fields": fields})
+    catalog.update_collection(project, "users", {"fields": fields, **changes})
 
 
 @pytest.fixture
@@ -86,4 +97,5 @@ def profile_fields(project):
             "meta": {"type": "object"},
             "blob": {"type": "string"},
         },
+        permissions=PROFILE_PERMISSIONS,
     )

@@ -9,7 +9,7 @@ import pytest
 from basalt.documents.models import ChangeLogEntry, Document
 from basalt.identity import services
 
-from .conftest import PASSWORD, declare_user_fields, key_client
+from .conftest import PASSWORD, PROFILE_PERMISSIONS, declare_user_fields, key_client
 
 FIND = "/api/v1/collections/users/documents"
 
@@ -99,7 +99,9 @@ def test_profile_changes_and_deletion_are_mirrored(project, user, profile_fields
 
 def test_custom_fields_follow_the_users_schema(project):
     declare_user_fields(
-        project.project, {"age": {"type": "number", "min": 0}, "team": {"type": "string", "required": True}}
+        project.project,
+        {"age": {"type": "number", "min": 0}, "team": {"type": "string", "required": True}},
+        permissions=PROFILE_PERMISSIONS,
     )
     client = key_client(project.publishable)
 

@@ -196,3 +196,27 @@ def test_unreadable_roles_cannot_be_nested_or_probed(project, admin, signup):
     missing = user.client.post("/api/v1/roles/mine/roles", {"names": ["no-such-role"]}, format="json")
     assert response.status_code == missing.status_code == 400
     assert not RoleInheritance.objects.exists()
+
+
+def test_regression_write_only_role_acl_shows_nothing_of_the_role(project, admin, signup):
+    """Issue 8 #2 in identity: a caller who may change membership but not read the role sees none of it."""
+    writer, secret_member, newcomer = signup(), signup(), signup()
+    _create(admin, "staff", users=[secret_member.id], acl={writer.id: {"write": True}})
+    assert writer.client.get("/api/v1/roles/staff").status_code == 404
+    added = writer.client.post("/api/v1/roles/staff/users", {"ids": [newcomer.id]}, format="json")
+    assert added.status_code == 204, added.content
+    assert added.content == b""
+    assert secret_member.id.encode() not in added.content
+    _create(admin, "juniors2", acl={writer.id: {"read": True}})
+    nested = writer.client.post("/api/v1/roles/staff/roles", {"names": ["juniors2"]}, format="json")
+    assert nested.status_code == 204 and nested.content == b""
+    assert RoleMember.objects.filter(role__name="staff", user_id=newcomer.id).exists()
+    # A reader-writer still gets the role back.
+    _create(admin, "open", acl={writer.id: {"read": True, "write": True}})
+    both = writer.client.post("/api/v1/roles/open/users", {"ids": [newcomer.id]}, format="json")
+    assert both.status_code == 200 and both.json()["users"] == [newcomer.id]
+
+
+def test_regression_role_names_with_a_trailing_newline_are_refused(admin):
+    response = admin.post("/api/v1/roles", {"name": "moderator\n"}, format="json")
+    assert response.status_code == 400, response.content

@@ -107,6 +107,21 @@ def refuse_identity_fields(
     return {key: value for key, value in body.items() if key not in unchanged} if unchanged else body
 
 
+def refuse_server_fields(collection: Collection, body: Any, protected: frozenset[str]) -> None:
+    """On `users`, a custom field protected from the caller is the server's to set (credits, plan).
+
+    The user reads every field of their own document (`owner_sees_all`), but reading is all the
+    owner exemption grants: a write of a field protected under the caller's principals is 403
+    for every face (documents API, sign-up, PATCH /auth/me); the secret key is never refused."""
+    rules = managed(collection)
+    if rules is None or collection.name != "users" or not isinstance(body, dict) or not protected:
+        return
+    refused = sorted(str(key) for key in body if key in protected and key not in rules.fields)
+    if refused:
+        message = "Protected fields of users are set with the secret key, not by the user."
+        raise PermissionDenied(message, details={key: [message] for key in refused})
+
+
 def _same(a: Any, b: Any) -> bool:
     """JSON equality: unlike Python's, true is not 1 (recursively)."""
     if isinstance(a, dict) and isinstance(b, dict):

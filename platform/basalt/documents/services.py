@@ -121,13 +121,24 @@ def _run_write(schema: Schema, work):
         raise error from None
 
 
+def check_create(caller: Caller, schema: Schema, body: Any) -> Changes:
+    """The rules of a create: field types, the create permission and protected fields.
+
+    Identity applies them to the custom fields sent with a sign-up, whose `users` document it
+    writes itself, so a sign-up can set nothing a create through this area could not."""
+    collection = schema.collection
+    changes = prepare_create(schema, body)
+    if not access.can_collection_op(caller, collection, "create", changes.data):
+        raise PermissionDenied(f"This key may not create documents in {collection.name!r}.")
+    builtin.refuse_server_fields(collection, body, access.hidden_fields(caller, collection))
+    return changes
+
+
 def create_document(caller: Caller, name: Any, body: Any) -> Result:
     schema = schema_for(caller.project, name)
     collection = schema.collection
     builtin.refuse_create(collection)
-    changes = prepare_create(schema, body)
-    if not access.can_collection_op(caller, collection, "create", changes.data):
-        raise PermissionDenied(f"This key may not create documents in {collection.name!r}.")
+    changes = check_create(caller, schema, body)
     acl = access.validate_acl(changes.acl) if changes.acl_given else access.default_acl(collection.default_acl, caller)
     readers, writers = access.acl_principals(acl)
     now = timezone.now()
@@ -223,6 +234,7 @@ def update_document(caller: Caller, name: Any, doc_id: Any, body: Any, *, if_mat
         # After the access check, so callers who may not write it still get their 403/404.
         blind = _blind_fields(caller, schema, doc)
         body_left = builtin.refuse_identity_fields(collection, body, doc.data, doc.acl, blind)
+        builtin.refuse_server_fields(collection, body_left, access.hidden_fields(caller, collection))
         changes = apply_update(schema, doc.data, body_left, blind)
         before = render(schema, doc)
         if changes.acl_given:

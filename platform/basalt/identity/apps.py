@@ -8,12 +8,9 @@ class IdentityConfig(AppConfig):
 
     def ready(self) -> None:
         from basalt.identity.auth_settings import validate_auth_section
-        from basalt.identity.builtin import validate_custom_fields
         from basalt.identity.resolver import resolve_bearer
-        from basalt.identity.userdata import register_user_data_validator
         from basalt.projects.caller import register_bearer_resolver
         from basalt.projects.project_settings import SECTION_VALIDATORS
 
         register_bearer_resolver(resolve_bearer)
-        register_user_data_validator(validate_custom_fields)
         SECTION_VALIDATORS["auth"] = validate_auth_section

@@ -10,7 +10,7 @@ from typing import Any
 from basalt.core.errors import ValidationFailed
 from basalt.projects.models import Project
 
-EMAIL_KINDS = ("verify", "reset")
+EMAIL_KINDS = ("verify", "reset", "registered")
 TEMPLATE_PARTS = ("subject", "body")
 CHARACTER_CLASSES = ("lower", "upper", "digit", "symbol")
 
@@ -22,6 +22,8 @@ DEFAULTS: dict[str, Any] = {
     "password_reject_common": True,
     "access_token_ttl": 900,
     "refresh_token_ttl": 30 * 24 * 3600,
+    # Live sessions one user may hold; signing in past it ends the least recently used one.
+    "max_sessions_per_user": 10,
     "require_verified_email_for_login": False,
     "anonymous_enabled": True,
     "sign_up_enabled": True,
@@ -31,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "email_templates": {},
 }
 _BOUNDS = {"access_token_ttl": (60, 24 * 3600), "refresh_token_ttl": (3600, 365 * 24 * 3600)}
+_COUNTS = {"max_sessions_per_user": (1, 1000)}
 _BOOLEANS = ("require_verified_email_for_login", "anonymous_enabled", "sign_up_enabled")
 _URL = re.compile(r"\A(?:https?://[^\s]{1,500}|[a-z][a-z0-9+.-]{1,30}://[^\s]{1,500})\Z")
 
@@ -42,6 +45,7 @@ class AuthSettings:
     reject_common: bool
     access_token_ttl: int
     refresh_token_ttl: int
+    max_sessions_per_user: int
     require_verified_email_for_login: bool
     anonymous_enabled: bool
     sign_up_enabled: bool
@@ -62,6 +66,7 @@ def auth_settings(project: Project) -> AuthSettings:
         reject_common=merged["password_reject_common"],
         access_token_ttl=merged["access_token_ttl"],
         refresh_token_ttl=merged["refresh_token_ttl"],
+        max_sessions_per_user=merged["max_sessions_per_user"],
         require_verified_email_for_login=merged["require_verified_email_for_login"],
         anonymous_enabled=merged["anonymous_enabled"],
         sign_up_enabled=merged["sign_up_enabled"],
@@ -116,6 +121,10 @@ def validate_auth_section(value: Any) -> dict[str, Any]:
             low, high = _BOUNDS[name]
             if not _int_in(item, low, high):
                 errors[key] = [f"Must be a number of seconds from {low} to {high}."]
+        elif name in _COUNTS:
+            low, high = _COUNTS[name]
+            if not _int_in(item, low, high):
+                errors[key] = [f"Must be an integer from {low} to {high}."]
         elif name in _BOOLEANS:
             if not isinstance(item, bool):
                 errors[key] = ["Must be a boolean."]

@@ -16,10 +16,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from basalt.core.errors import Conflict, ValidationFailed
+from basalt.core.errors import Conflict
 from basalt.documents import catalog, store
 from basalt.documents.cache import Schema, build_schema
-from basalt.documents.fields import FieldError
 from basalt.documents.models import ChangeLogEntry, Collection
 from basalt.documents.render import render
 from basalt.identity.models import EndUser
@@ -63,45 +62,11 @@ def users_collection(project: Project) -> Collection:
     return Collection.objects.get(project=project, name=USERS)
 
 
-def _schema(project: Project) -> Schema:
+def users_schema(project: Project) -> Schema:
     return build_schema(users_collection(project))
 
 
-def validate_custom_fields(project: Project, fields: dict[str, Any], partial: bool) -> dict[str, Any]:
-    """Custom user fields must be declared on `users`; values go through their field type."""
-    schema = _schema(project)
-    errors: dict[str, list[str]] = {}
-    cleaned: dict[str, Any] = {}
-    for name, value in fields.items():
-        declared = schema.fields.get(name)
-        if declared is None or name in BUILTIN_USER_FIELDS:
-            errors[name[:64]] = ["Unknown field: declare it on the `users` collection first."]
-            continue
-        field_type, options = declared
-        if not field_type.stored_in_data:
-            errors[name] = ["Relation fields of users are changed through the documents API."]
-            continue
-        if value is None:
-            cleaned[name] = None
-            continue
-        try:
-            cleaned[name] = field_type.to_storage(value, options)
-        except FieldError as exc:
-            errors[name] = [str(exc)]
-    if not partial:
-        for name, (field_type, options) in schema.fields.items():
-            if name in BUILTIN_USER_FIELDS or name in cleaned or not field_type.stored_in_data:
-                continue
-            if "default" in options:
-                cleaned[name] = options["default"]
-            elif options.get("required"):
-                errors[name] = ["This field is required."]
-    if errors:
-        raise ValidationFailed(details=errors)
-    return cleaned
-
-
-def _own(user: EndUser) -> dict[str, Any]:
+def identity_fields(user: EndUser) -> dict[str, Any]:
     own = {
         "email": user.email,
         "username": user.username,
@@ -129,7 +94,7 @@ def sync_user(user: EndUser, changes: dict[str, Any] | None = None) -> dict[str,
     secret-key edit through the documents API survives), with `changes` applied (None removes).
     Returns the custom fields now stored."""
     project = user.project
-    schema = _schema(project)
+    schema = users_schema(project)
     collection = schema.collection
     now = timezone.now()
     current = store.fetch(collection.id, user.id, for_update=True)
@@ -139,7 +104,7 @@ def sync_user(user: EndUser, changes: dict[str, Any] | None = None) -> dict[str,
             custom.pop(name, None)
         else:
             custom[name] = value
-    data = {**custom, **_own(user)}
+    data = {**custom, **identity_fields(user)}
     if current is None:
         acl = {"*": {"read": True}, user.id: {"read": True, "write": True}}
         doc = store.StoredDoc(
@@ -165,18 +130,44 @@ def sync_user(user: EndUser, changes: dict[str, Any] | None = None) -> dict[str,
     return custom
 
 
+# What a deleted user's change-log copies keep: enough for a consumer replaying the log to see
+# that a document existed and went away (and who could read it), nothing the user wrote.
+_KEPT_AFTER_ERASURE = ("id", "created_at", "updated_at", "acl")
+
+
 def remove_user(project: Project, user_id: str) -> None:
+    """Delete the user's `users` document and erase their personal data from its change log."""
     collection = Collection.objects.filter(project=project, name=USERS).first()
     if collection is None:
         return
     doc = store.delete_returning(collection.id, user_id)
+    store.remove_all_relations(collection.id, user_id)
     if doc is not None:
         store.append_change(
             project.id,
             USERS,
             user_id,
             ChangeLogEntry.DELETE,
-            render(build_schema(collection), doc),
+            _erased(render(build_schema(collection), doc)),
             None,
             timezone.now(),
         )
+    _erase_history(project, user_id)
+
+
+def _erased(copy: dict[str, Any] | None) -> dict[str, Any] | None:
+    if copy is None:
+        return None
+    return {key: copy[key] for key in _KEPT_AFTER_ERASURE if key in copy}
+
+
+def _erase_history(project: Project, user_id: str) -> None:
+    """Strip every earlier change-log copy of the user's document (email, username, custom fields)."""
+    rows = list(
+        ChangeLogEntry.objects.filter(project=project, collection=USERS, document_id=user_id).only(
+            "pk", "before", "after"
+        )
+    )
+    for row in rows:
+        row.before, row.after = _erased(row.before), _erased(row.after)
+    ChangeLogEntry.objects.bulk_update(rows, ["before", "after"], batch_size=500)

@@ -54,6 +54,15 @@ def send_after_commit(project: Project, kind: str, to: str, token: str, expires_
         "link": link_for(project, kind, token),
         "expires_hours": str(expires_hours),
     }
+    _deliver_after_commit(project, kind, to, values)
+
+
+def send_notice_after_commit(project: Project, kind: str, to: str) -> None:
+    """A mail that carries no code (e.g. `registered`: someone signed up with this address)."""
+    _deliver_after_commit(project, kind, to, {"project_name": project.name, "email": to})
+
+
+def _deliver_after_commit(project: Project, kind: str, to: str, values: dict[str, str]) -> None:
     subject, body = render(project, kind, values)
 
     def deliver() -> None:

@@ -47,6 +47,12 @@ def _op(
     return operation
 
 
+def _written(operation: dict[str, Any]) -> dict[str, Any]:
+    """A membership write by a caller who may write but not read the role answers 204, no body."""
+    operation["responses"]["204"] = {"description": "Changed; the caller may not read the role."}
+    return operation
+
+
 def _path_param(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string", "maxLength": 200}}
 
@@ -55,7 +61,7 @@ def paths() -> dict[str, Any]:
     role = [_path_param("name")]
     return {
         "/api/v1/auth/signup": {
-            "post": _op("signUp", body="SignUp", ok=(201, "SignedIn"), errors=(400, 401, 403, 409))
+            "post": _op("signUp", body="SignUp", ok=(201, "SignedIn"), errors=(400, 401, 403, 409, 429))
         },
         "/api/v1/auth/login": {"post": _op("logIn", body="LogIn", ok=(200, "SignedIn"), errors=(400, 401, 403, 429))},
         "/api/v1/auth/refresh": {"post": _op("refreshTokens", body="Refresh", ok=(200, "TokenPair"))},
@@ -109,7 +115,9 @@ def paths() -> dict[str, Any]:
         },
         "/api/v1/roles/{name}/users": {
             "parameters": role,
-            "post": _op("addRoleUsers", body="Ids", ok=(200, "Role"), errors=(400, 401, 403, 404), tag="roles"),
+            "post": _written(
+                _op("addRoleUsers", body="Ids", ok=(200, "Role"), errors=(400, 401, 403, 404), tag="roles")
+            ),
         },
         "/api/v1/roles/{name}/users/{user_id}": {
             "parameters": [*role, _path_param("user_id")],
@@ -117,7 +125,9 @@ def paths() -> dict[str, Any]:
         },
         "/api/v1/roles/{name}/roles": {
             "parameters": role,
-            "post": _op("addRoleRoles", body="Names", ok=(200, "Role"), errors=(400, 401, 403, 404), tag="roles"),
+            "post": _written(
+                _op("addRoleRoles", body="Names", ok=(200, "Role"), errors=(400, 401, 403, 404), tag="roles")
+            ),
         },
         "/api/v1/roles/{name}/roles/{child}": {
             "parameters": [*role, _path_param("child")],
@@ -183,12 +193,23 @@ def components() -> dict[str, Any]:
             ["id"],
             extra=True,
         ),
+        "PendingUser": _obj(
+            {
+                "email": {"type": ["string", "null"]},
+                "username": {"type": ["string", "null"]},
+                "email_verified": {"type": "boolean"},
+                "is_anonymous": {"type": "boolean"},
+            },
+            ["email_verified"],
+            extra=True,
+        ),
         "AdminUser": {"allOf": [{"$ref": S + "EndUser"}, _obj({"disabled": {"type": "boolean"}}, extra=True)]},
         "AdminUserUpdate": _obj({"disabled": {"type": "boolean"}, "email_verified": {"type": "boolean"}}),
         "TokenPair": _obj(token_pair, ["access_token", "refresh_token", "expires_in"]),
         "SignedIn": _obj(
             {
-                "user": {"$ref": S + "EndUser"},
+                # With email confirmation on, sign-up answers a PendingUser (no id until confirmed).
+                "user": {"anyOf": [{"$ref": S + "EndUser"}, {"$ref": S + "PendingUser"}]},
                 **{k: ({"type": [v["type"], "null"]} if "type" in v else v) for k, v in token_pair.items()},
             },
             ["user"],

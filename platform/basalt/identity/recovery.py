@@ -42,6 +42,12 @@ def issue_email_token(user: EndUser, purpose: str) -> None:
     emails.send_after_commit(user.project, purpose, user.email, raw, hours)
 
 
+def warn_registered(project: Project, email: str) -> None:
+    """Someone signed up with an address that has an account: its owner is told, the caller is not."""
+    if throttle.allow_reset_email(project.pk, f"registered:{email}"):
+        emails.send_notice_after_commit(project, "registered", email)
+
+
 def _pad(started: float) -> None:
     """Answer no faster than a floor, so known and unknown addresses take the same time."""
     floor = getattr(settings, "IDENTITY_EMAIL_REQUEST_MIN_SECONDS", 0.08)

@@ -91,7 +91,9 @@ def _can(caller: Caller, role: Role, right: str) -> bool:
 
 def _name(value: Any) -> str:
     if not isinstance(value, str) or not ROLE_NAME.match(value):
-        raise ValidationFailed(details={"name": ["Role names match ^[a-z][a-z0-9_-]{0,62}$."]})
+        raise ValidationFailed(
+            details={"name": ["A role name is a lowercase letter, then up to 62 lowercase letters, digits, _ or -."]}
+        )
     return value
 
 
@@ -142,7 +144,19 @@ def list_roles(caller: Caller) -> list[dict[str, Any]]:
 
 
 def get_role(caller: Caller, name: Any) -> dict[str, Any]:
+    """The role with its members, for callers with `read` (write-only ACL entries see nothing)."""
     role = _load(caller, name)
+    if not _can(caller, role, "read"):
+        raise NotFound()
+    return _full(role)
+
+
+def _after_write(caller: Caller, role: Role) -> dict[str, Any] | None:
+    """A membership write answers with the role only to callers who may read it (else no body)."""
+    return _full(role) if _can(caller, role, "read") else None
+
+
+def _full(role: Role) -> dict[str, Any]:
     body = role_out(role)
     body["users"] = list(
         RoleMember.objects.filter(role=role).order_by("user_id").values_list("user_id", flat=True)[:1000]
@@ -209,11 +223,11 @@ def delete_role(caller: Caller, name: Any) -> None:
 
 
 @transaction.atomic
-def add_users(caller: Caller, name: Any, ids: Any) -> dict[str, Any]:
+def add_users(caller: Caller, name: Any, ids: Any) -> dict[str, Any] | None:
     role = _load(caller, name, for_update=True)
     _require_write(caller, role)
     _add_users(caller, role, _ids(ids, "ids"))
-    return get_role(caller, role.name)
+    return _after_write(caller, role)
 
 
 @transaction.atomic
@@ -230,12 +244,12 @@ def remove_user(caller: Caller, name: Any, user_id: Any) -> None:
 
 
 @transaction.atomic
-def add_roles(caller: Caller, name: Any, names: Any) -> dict[str, Any]:
+def add_roles(caller: Caller, name: Any, names: Any) -> dict[str, Any] | None:
     role = _load(caller, name, for_update=True)
     _require_write(caller, role)
     _lock_graph(caller.project)
     _add_children(caller, role, _ids(names, "names"))
-    return get_role(caller, role.name)
+    return _after_write(caller, role)
 
 
 @transaction.atomic

@@ -18,7 +18,9 @@ from basalt.core.errors import (
     UniqueViolation,
     ValidationFailed,
 )
-from basalt.identity import builtin, builtin_roles, events, sessions, throttle
+from basalt.documents import services as documents
+from basalt.documents.writes import prepare_create
+from basalt.identity import builtin, builtin_roles, events, recovery, sessions, throttle
 from basalt.identity.auth_settings import auth_settings
 from basalt.identity.models import EndUser
 from basalt.identity.passwords import burn_hash, check_policy, hash_password, verify_password
@@ -66,20 +68,37 @@ def _unique_error(project: Project, email: str | None, username: str | None, exc
     return None
 
 
-def sign_up(project: Project, body: Any, client: Client) -> dict[str, Any]:
+def sign_up(caller: Caller, body: Any, client: Client) -> dict[str, Any]:
+    """Create an account. Custom fields follow the `users` create rules (`_signup_fields`).
+
+    Every attempt of a key-holder counts against the address's budget before anything is looked
+    up, so no answer (409 included) is free. With email confirmation on, an address that is
+    already registered gets the answer a new one gets and its owner an email: nothing tells the
+    caller whether the address was known."""
     body = _body(body)
+    project = caller.project
     policy = auth_settings(project)
     if not policy.sign_up_enabled:
         raise PermissionDenied("Sign-up is closed for this project.")
+    if not caller.is_secret:  # the secret key (and the console) create accounts on purpose
+        throttle.account_creation(project.pk, client.ip)
     email = clean_email(body["email"]) if body.get("email") is not None else None
     username = clean_username(body["username"]) if body.get("username") is not None else None
     if email is None and username is None:
         raise ValidationFailed(details={"email": ["An email (or a username) is required."]})
     password = check_policy(body.get("password"), policy)
-    custom = clean_custom(project, {k: v for k, v in body.items() if k not in _SIGNUP_OWN}, partial=False)
-    if (error := _unique_error(project, email, username)) is not None:
+    custom = _signup_fields(caller, body)
+    confirming = policy.require_verified_email_for_login and email is not None and not caller.is_secret
+
+    def taken(error: UniqueViolation) -> dict[str, Any]:
+        if confirming and "email" in (error.details or {}):
+            recovery.warn_registered(project, email)
+            return _pending(email, username, custom)
         raise error
-    throttle.account_creation(project.pk, client.ip)
+
+    if (error := _unique_error(project, email, username)) is not None:
+        burn_hash(password)  # the Argon2 work a new account costs: taken looks as slow as new
+        return taken(error)
     encoded = hash_password(password)  # Argon2 outside the transaction: no lock held while hashing
     try:
         with transaction.atomic():
@@ -93,12 +112,36 @@ def sign_up(project: Project, body: Any, client: Client) -> dict[str, Any]:
                 else sessions.start_session(user, user_agent=client.user_agent, ip=client.ip)
             )
             if email and policy.require_verified_email_for_login:
-                from basalt.identity.recovery import issue_email_token
-
-                issue_email_token(user, "verify")
-    except IntegrityError:
-        raise _unique_error(project, email, username) or UniqueViolation(details={"email": ["Already registered."]})
+                recovery.issue_email_token(user, "verify")
+    except IntegrityError:  # a concurrent sign-up won the race for the address or name
+        return taken(_unique_error(project, email, username) or UniqueViolation(details={"email": ["Taken."]}))
+    if confirming:
+        return _pending(email, username, stored)
     return _signed_in(user, pair, stored)
+
+
+def _signup_fields(caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+    """Custom fields sent with a sign-up, through the documents area's create rules.
+
+    Sent fields need the `users` collection's `create` permission and may not be protected from
+    the caller, exactly as a document create; defaults and required fields apply either way."""
+    sent = clean_custom({k: v for k, v in body.items() if k not in _SIGNUP_OWN})
+    schema = builtin.users_schema(caller.project)
+    changes = documents.check_create(caller, schema, sent) if sent else prepare_create(schema, {})
+    if changes.add_edges:
+        raise ValidationFailed(
+            details={
+                name: ["Relation fields of users are changed through the documents API."] for name in changes.add_edges
+            }
+        )
+    return changes.data
+
+
+def _pending(email: str | None, username: str | None, custom: dict[str, Any]) -> dict[str, Any]:
+    """The sign-up answer while the address is unconfirmed: no session, and no id or timestamps,
+    which a registered address could not produce without revealing it is registered."""
+    user = {**custom, "email": email, "username": username, "email_verified": False, "is_anonymous": False}
+    return {"user": user, "access_token": None, "refresh_token": None, "expires_in": None}
 
 
 def _find_for_login(project: Project, body: dict[str, Any]) -> tuple[EndUser | None, str]:
@@ -180,12 +223,16 @@ def get_me(caller: Caller) -> dict[str, Any]:
 _ME_OWN = {"email", "username", "password", "current_password"}
 
 
-def update_me(caller: Caller, body: Any) -> dict[str, Any]:
+def update_me(caller: Caller, body: Any, client: Client | None = None) -> dict[str, Any]:
     """Change own profile; email/password need the current password, or upgrade an anonymous user."""
     body = _body(body)
     user = current_user(caller)
+    if body.get("email") is not None and body["email"] != user.email:
+        # A taken address answers 409 here too (an anonymous upgrade needs no password): each
+        # try spends the sign-up budget of the address, so this is no cheaper oracle than sign-up.
+        throttle.account_creation(caller.project.pk, (client or Client()).ip)
     policy = auth_settings(caller.project)
-    custom = clean_custom(caller.project, {k: v for k, v in body.items() if k not in _ME_OWN}, partial=True)
+    custom = clean_custom({k: v for k, v in body.items() if k not in _ME_OWN})
     email = clean_email(body["email"]) if "email" in body else None
     username = clean_username(body["username"]) if body.get("username") is not None else None
     new_password = check_policy(body["password"], policy) if "password" in body else None
@@ -203,6 +250,11 @@ def update_me(caller: Caller, body: Any) -> dict[str, Any]:
     try:
         with transaction.atomic():
             user = EndUser.objects.select_for_update().get(pk=user.pk)
+            if custom:
+                # Custom fields are a document write like any other: the `users` update
+                # permission, the document's ACL, protected fields, field types and operators.
+                documents.update_document(caller, builtin.USERS, user.pk, custom)
+            identity_before = builtin.identity_fields(user)
             if email is not None and email != user.email:
                 user.email, user.email_verified = email, False
             if "username" in body:
@@ -212,10 +264,12 @@ def update_me(caller: Caller, body: Any) -> dict[str, Any]:
                 sessions.revoke_all(user, except_session=caller.session_id, reason="password_changed")
             if upgrading:
                 user.is_anonymous = False
-            user.data = _merge(user.data or {}, custom)
             user.updated_at = timezone.now()
+            stored = builtin.custom_fields(user)
+            user.data = stored  # the legacy mirror follows the document
             user.save()
-            stored = builtin.sync_user(user, custom)
+            if builtin.identity_fields(user) != identity_before:
+                builtin.sync_user(user)
     except IntegrityError:
         raise _unique_error(caller.project, email, username, exclude=user.pk) or UniqueViolation()
     return user_out(user, stored)

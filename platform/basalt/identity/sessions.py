@@ -44,10 +44,16 @@ def _pair(project: Project, session: Session, refresh: str) -> TokenPair:
 
 
 def start_session(user: EndUser, *, user_agent: str = "", ip: str = "") -> TokenPair:
-    """Open a session for a user who just proved who they are."""
+    """Open a session for a user who just proved who they are (call inside a transaction).
+
+    Past the project's `max_sessions_per_user`, the least recently used live sessions end, so
+    a stolen password or a scripted client cannot pile up sessions nobody can review."""
     project = user.project
     refresh = new_refresh_token()
     now = timezone.now()
+    # The user's row lock serialises concurrent sign-ins, so the cap holds exactly.
+    EndUser.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
+    _end_beyond(user, auth_settings(project).max_sessions_per_user - 1, now)
     session = Session.objects.create(
         project=project,
         user=user,
@@ -59,6 +65,14 @@ def start_session(user: EndUser, *, user_agent: str = "", ip: str = "") -> Token
         last_used_at=now,
     )
     return _pair(project, session, refresh)
+
+
+def _end_beyond(user: EndUser, keep: int, now) -> None:
+    """Revoke the user's live sessions past the `keep` most recently used."""
+    live = Session.objects.filter(user=user, revoked_at__isnull=True, refresh_expires_at__gt=now)
+    stale = list(live.order_by("-last_used_at", "-created_at", "-pk").values_list("pk", flat=True)[keep:])
+    if stale:
+        revoke_sessions(Session.objects.filter(pk__in=stale), reason="session_limit")
 
 
 def refresh(project: Project, raw: object) -> TokenPair:

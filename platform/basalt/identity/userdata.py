@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
 from basalt.core.errors import ValidationFailed
-from basalt.projects.models import Project
 
 FIELD_NAME = re.compile(r"\A[a-z][a-z0-9_]{0,62}\Z")
 USERNAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{2,31}\Z")
@@ -40,16 +38,6 @@ SYSTEM_FIELDS = frozenset(
 )
 _email = EmailValidator()
 
-# The documents area registers a validator here once the built-in `users` collection has a
-# schema: (project, custom fields, partial) → cleaned fields, raising ValidationFailed.
-UserDataValidator = Callable[[Project, dict[str, Any], bool], dict[str, Any]]
-_validators: list[UserDataValidator] = []
-
-
-def register_user_data_validator(validator: UserDataValidator) -> None:
-    if validator not in _validators:
-        _validators.append(validator)
-
 
 def clean_email(value: Any) -> str:
     if not isinstance(value, str) or len(value) > 254:
@@ -70,22 +58,20 @@ def clean_username(value: Any) -> str:
     return value
 
 
-def clean_custom(project: Project, fields: dict[str, Any], *, partial: bool) -> dict[str, Any]:
-    """Refuse system and malformed names; then let the `users` schema (when registered) decide."""
+def clean_custom(fields: dict[str, Any]) -> dict[str, Any]:
+    """Refuse system and malformed names (mass assignment); the documents rules decide the rest."""
     errors: dict[str, list[str]] = {}
     for name in fields:
         if name.lower() in SYSTEM_FIELDS:
             errors[name[:64]] = ["This field is read-only."]
         elif not FIELD_NAME.match(name):
-            errors[name[:64]] = ["Field names match ^[a-z][a-z0-9_]{0,62}$."]
+            errors[name[:64]] = ["A field name is a lowercase letter, then up to 62 lowercase letters, digits or _."]
     if len(fields) > MAX_CUSTOM_FIELDS:
         errors["fields"] = [f"At most {MAX_CUSTOM_FIELDS} custom fields."]
     if not errors and _has_nul(fields):
         errors["fields"] = ["Text may not contain NUL characters."]
     if errors:
         raise ValidationFailed(details=errors)
-    for validator in _validators:
-        fields = validator(project, fields, partial)
     return fields
 
 

@@ -36,9 +36,14 @@ class RoleView(DataAPIView):
         return Response(status=204)
 
 
+def _written(body) -> Response:
+    # A write-only caller changed the role but may not read it: no body, like a delete.
+    return Response(status=204) if body is None else Response(body)
+
+
 class RoleUsersView(DataAPIView):
     def post(self, request, name: str):
-        return Response(roles.add_users(request.caller, name, _list_field(request.data, "ids")))
+        return _written(roles.add_users(request.caller, name, _list_field(request.data, "ids")))
 
 
 class RoleUserView(DataAPIView):
@@ -49,7 +54,7 @@ class RoleUserView(DataAPIView):
 
 class RoleRolesView(DataAPIView):
     def post(self, request, name: str):
-        return Response(roles.add_roles(request.caller, name, _list_field(request.data, "names")))
+        return _written(roles.add_roles(request.caller, name, _list_field(request.data, "names")))
 
 
 class RoleRoleView(DataAPIView):

@@ -23,7 +23,7 @@ def _no_store(response: Response) -> Response:
 
 class SignupView(DataAPIView):
     def post(self, request):
-        return _no_store(Response(services.sign_up(request.caller.project, request.data, _client(request)), status=201))
+        return _no_store(Response(services.sign_up(request.caller, request.data, _client(request)), status=201))
 
 
 class LoginView(DataAPIView):
@@ -53,7 +53,7 @@ class MeView(DataAPIView):
         return _no_store(Response(services.get_me(request.caller)))
 
     def patch(self, request):
-        return _no_store(Response(services.update_me(request.caller, request.data)))
+        return _no_store(Response(services.update_me(request.caller, request.data, _client(request))))
 
     def delete(self, request):
         admin.delete_me(request.caller, request.data)
