@@ -10,7 +10,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
 
 from basalt.accounts.serializers import AccountCreateSerializer
 from basalt.core.errors import BasaltError
@@ -104,7 +103,6 @@ def sign_up(request: HttpRequest) -> HttpResponse:
     return redirect(_next_url(request))
 
 
-@require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
     logout(request)
     return redirect("console:signin")

@@ -9,7 +9,6 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.http import urlencode
-from django.views.decorators.http import require_POST
 
 from basalt.core.errors import BasaltError, ValidationFailed
 from basalt.documents import catalog, services
@@ -199,7 +198,6 @@ def document_detail(request: HttpRequest, access: ProjectAccess, name: str, doc_
     return redirect("console:document", access.project.ref, name, doc_id)
 
 
-@require_POST
 @project_view
 def document_delete(request: HttpRequest, access: ProjectAccess, name: str, doc_id: str) -> HttpResponse:
     _project, caller = _caller(request, access, Perm.CHANGE_DATA)

@@ -7,7 +7,6 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.views.decorators.http import require_POST
 
 from basalt.core.errors import BasaltError, NotFound, ValidationFailed
 from basalt.documents.finding import find_documents
@@ -122,7 +121,6 @@ def _change(request, access, name: str, action, success: str, field: str) -> Htt
     return redirect("console:role", access.project.ref, name)
 
 
-@require_POST
 @project_view
 def role_add_user(request: HttpRequest, access: ProjectAccess, name: str) -> HttpResponse:
     text = request.POST.get("user") or ""
@@ -133,7 +131,6 @@ def role_add_user(request: HttpRequest, access: ProjectAccess, name: str) -> Htt
     return _change(request, access, name, action, f"{text.strip()} added to {name}.", "user")
 
 
-@require_POST
 @project_view
 def role_remove_user(request: HttpRequest, access: ProjectAccess, name: str, user_id: str) -> HttpResponse:
     return _change(
@@ -146,7 +143,6 @@ def role_remove_user(request: HttpRequest, access: ProjectAccess, name: str, use
     )
 
 
-@require_POST
 @project_view
 def role_add_child(request: HttpRequest, access: ProjectAccess, name: str) -> HttpResponse:
     child = request.POST.get("role") or ""
@@ -160,7 +156,6 @@ def role_add_child(request: HttpRequest, access: ProjectAccess, name: str) -> Ht
     )
 
 
-@require_POST
 @project_view
 def role_remove_child(request: HttpRequest, access: ProjectAccess, name: str, child: str) -> HttpResponse:
     return _change(
@@ -173,7 +168,6 @@ def role_remove_child(request: HttpRequest, access: ProjectAccess, name: str, ch
     )
 
 
-@require_POST
 @project_view
 def role_delete(request: HttpRequest, access: ProjectAccess, name: str) -> HttpResponse:
     caller = _caller(request, access, Perm.CHANGE_DATA)

@@ -7,7 +7,6 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.views.decorators.http import require_POST
 
 from basalt.core.errors import BasaltError, ValidationFailed
 from basalt.documents import catalog
@@ -116,7 +115,6 @@ def _update(request: HttpRequest, access: ProjectAccess, name: str, build, succe
     return redirect("console:collection", access.project.ref, name)
 
 
-@require_POST
 @project_view
 def field_add(request: HttpRequest, access: ProjectAccess, name: str) -> HttpResponse:
     def build(project) -> dict[str, Any]:
@@ -126,13 +124,11 @@ def field_add(request: HttpRequest, access: ProjectAccess, name: str) -> HttpRes
     return _update(request, access, name, build, "Field saved.")
 
 
-@require_POST
 @project_view
 def field_remove(request: HttpRequest, access: ProjectAccess, name: str, field: str) -> HttpResponse:
     return _update(request, access, name, lambda project: {"fields": {field: None}}, f"Field “{field}” removed.")
 
 
-@require_POST
 @project_view
 def index_add(request: HttpRequest, access: ProjectAccess, name: str) -> HttpResponse:
     def build(project) -> dict[str, Any]:
@@ -142,7 +138,6 @@ def index_add(request: HttpRequest, access: ProjectAccess, name: str) -> HttpRes
     return _update(request, access, name, build, "Index declared; it builds in the background.")
 
 
-@require_POST
 @project_view
 def index_remove(request: HttpRequest, access: ProjectAccess, name: str, position: str) -> HttpResponse:
     def build(project) -> dict[str, Any]:
@@ -153,13 +148,11 @@ def index_remove(request: HttpRequest, access: ProjectAccess, name: str, positio
     return _update(request, access, name, build, "Index removed.")
 
 
-@require_POST
 @project_view
 def rules(request: HttpRequest, access: ProjectAccess, name: str) -> HttpResponse:
     return _update(request, access, name, lambda project: sf.rules_body(request.POST), "Access rules saved.")
 
 
-@require_POST
 @project_view
 def collection_delete(request: HttpRequest, access: ProjectAccess, name: str) -> HttpResponse:
     project = access_project(request.user, access.project.ref, Perm.CHANGE_SCHEMA)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.views.decorators.http import require_POST
 
 from basalt.core.errors import BasaltError
 from basalt.identity.auth_settings import DEFAULTS as AUTH_DEFAULTS
@@ -55,7 +54,6 @@ def settings_page(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     return _settings_page(request, access)
 
 
-@require_POST
 @project_view
 def rename(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     form = ProjectNameForm(request.POST)
@@ -67,7 +65,6 @@ def rename(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     return _settings_page(request, access, status=400, name_form=form)
 
 
-@require_POST
 @project_view
 def change_cors(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     form = CorsForm(request.POST)
@@ -77,7 +74,6 @@ def change_cors(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     return _settings_page(request, access, status=400, cors_form=form)
 
 
-@require_POST
 @project_view
 def change_limits(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     form = LimitsForm(request.POST)
@@ -88,7 +84,6 @@ def change_limits(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     return _settings_page(request, access, status=400, limits_form=form)
 
 
-@require_POST
 @project_view
 def change_auth(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     form = AuthSettingsForm(request.POST)
@@ -100,7 +95,6 @@ def change_auth(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     return _settings_page(request, access, status=400, auth_form=form)
 
 
-@require_POST
 @project_view
 def delete(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     form = DeleteProjectForm(request.POST)
@@ -161,7 +155,6 @@ def members(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     return _members_page(request, access, form, 400)
 
 
-@require_POST
 @project_view
 def member_role(request: HttpRequest, access: ProjectAccess, member_id: str) -> HttpResponse:
     form = RoleForm(request.POST)
@@ -184,7 +177,6 @@ def member_role(request: HttpRequest, access: ProjectAccess, member_id: str) -> 
     return redirect("console:members", access.project.ref)
 
 
-@require_POST
 @project_view
 def member_remove(request: HttpRequest, access: ProjectAccess, member_id: str) -> HttpResponse:
     try:
@@ -210,7 +202,6 @@ def _safe_members(request: HttpRequest, access: ProjectAccess) -> list:
 # --- invitations -------------------------------------------------------------------------------
 
 
-@require_POST
 @project_view
 def invite(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     form = InviteForm(request.POST)
@@ -233,7 +224,6 @@ def invite(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     return _members_page(request, access, status=400, invite_form=form)
 
 
-@require_POST
 @project_view
 def invitation_revoke(request: HttpRequest, access: ProjectAccess, invitation_id: str) -> HttpResponse:
     try:

@@ -14,7 +14,6 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.http import urlencode
-from django.views.decorators.http import require_POST
 
 from basalt.core.errors import BasaltError, NotFound
 from basalt.documents.finding import find_documents
@@ -139,7 +138,6 @@ def _back(access: ProjectAccess, user_id: str):
     return redirect("console:user", access.project.ref, user_id)
 
 
-@require_POST
 @project_view
 def user_disable(request: HttpRequest, access: ProjectAccess, user_id: str) -> HttpResponse:
     project, user = _load_user(request, access, user_id, Perm.CHANGE_DATA)
@@ -155,7 +153,6 @@ def user_disable(request: HttpRequest, access: ProjectAccess, user_id: str) -> H
     return _back(access, user_id)
 
 
-@require_POST
 @project_view
 def user_delete(request: HttpRequest, access: ProjectAccess, user_id: str) -> HttpResponse:
     project, user = _load_user(request, access, user_id, Perm.CHANGE_DATA)
@@ -164,7 +161,6 @@ def user_delete(request: HttpRequest, access: ProjectAccess, user_id: str) -> Ht
     return redirect("console:users", access.project.ref)
 
 
-@require_POST
 @project_view
 def user_reset(request: HttpRequest, access: ProjectAccess, user_id: str) -> HttpResponse:
     project, user = _load_user(request, access, user_id, Perm.CHANGE_DATA)
@@ -176,7 +172,6 @@ def user_reset(request: HttpRequest, access: ProjectAccess, user_id: str) -> Htt
     return _back(access, user_id)
 
 
-@require_POST
 @project_view
 def user_sessions_revoke(request: HttpRequest, access: ProjectAccess, user_id: str) -> HttpResponse:
     project, _user = _load_user(request, access, user_id, Perm.CHANGE_DATA)

@@ -96,7 +96,7 @@ def test_sign_up_create_project_copy_key_and_use_it(page, live_server):
     page.locator("[data-copied=true]").wait_for()
     copied = page.evaluate("navigator.clipboard.readText()")
     assert re.fullmatch(r"pk_[A-Za-z0-9_-]{20,}", copied)
-    assert copied in page.locator("#code-curl").inner_text()
+    assert copied in page.locator("#code-curl-1").inner_text()
 
     api_url = page.locator("#api-url").inner_text()
     status, body = _api(api_url + "/project", key=copied)

@@ -44,7 +44,7 @@ def test_create_project_shows_a_publishable_key_once_that_the_api_accepts(browse
     assert response.status_code == 201
     html = response.content.decode()
     raw = re.search(r'id="new-key-value">(pk_[^<]+)<', html).group(1)
-    assert raw in re.search(r'id="code-curl">(.*?)</code>', html, re.S).group(1)  # quickstart holds the key
+    assert raw in re.search(r'id="code-curl-1"[^>]*>(.*?)</code>', html, re.S).group(1)  # quickstart holds the key
     api.credentials(HTTP_X_API_KEY=raw)
     answer = api.get("/api/v1/project")
     assert answer.status_code == 200 and answer.json()["name"] == "Recipe box"
