@@ -150,7 +150,7 @@ def curl_snippet(api_url: str, key: str, plan: Plan | None) -> str:
         f"export BASALT_KEY={shlex.quote(key)}",
         "",
         "# Check the key: which project is this?",
-        "curl -s -w '\\n' \"$BASALT_URL/project\" -H \"X-API-Key: $BASALT_KEY\"",
+        'curl -s -w \'\\n\' "$BASALT_URL/project" -H "X-API-Key: $BASALT_KEY"',
     ]
     if plan is None or not plan.works:
         return "\n".join(lines)
@@ -162,7 +162,7 @@ def curl_snippet(api_url: str, key: str, plan: Plan | None) -> str:
             'EMAIL="demo-$(date +%s)-$$@example.com"',
             'TOKEN=$(curl -s "$BASALT_URL/auth/signup" -H "X-API-Key: $BASALT_KEY" -H "Content-Type: application/json" \\',
             f'  -d "{{\\"email\\": \\"$EMAIL\\", \\"password\\": \\"{PASSWORD}\\"}}" \\',
-            "  | sed -n 's/.*\"access_token\": *\"\\([^\"]*\\)\".*/\\1/p')",
+            '  | sed -n \'s/.*"access_token": *"\\([^"]*\\)".*/\\1/p\')',
         ]
         auth = ' -H "Authorization: Bearer $TOKEN"'
     elif plan.sign_in == "anonymous":
@@ -170,7 +170,7 @@ def curl_snippet(api_url: str, key: str, plan: Plan | None) -> str:
             "",
             f"# The rules of “{plan.collection}” want a signed-in user: sign in anonymously and keep the token",
             'TOKEN=$(curl -s -X POST "$BASALT_URL/auth/anonymous" -H "X-API-Key: $BASALT_KEY" \\',
-            "  | sed -n 's/.*\"access_token\": *\"\\([^\"]*\\)\".*/\\1/p')",
+            '  | sed -n \'s/.*"access_token": *"\\([^"]*\\)".*/\\1/p\')',
         ]
         auth = ' -H "Authorization: Bearer $TOKEN"'
     path = f"$BASALT_URL/collections/{plan.collection}/documents"
@@ -224,7 +224,10 @@ def python_snippet(server_url: str, key: str, plan: Plan | None) -> str:
     ]
     if plan.read == "find":
         where = json.dumps(plan.where, ensure_ascii=False) if plan.where else ""
-        lines += [f"    for doc in {variable}.find({where}{', ' if where else ''}limit=20):", "        print(doc.id, dict(doc))"]
+        lines += [
+            f"    for doc in {variable}.find({where}{', ' if where else ''}limit=20):",
+            "        print(doc.id, dict(doc))",
+        ]
     elif plan.read == "get":
         lines += [f"    print({variable}.get(created.id))"]
     return "\n".join(lines)

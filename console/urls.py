@@ -63,9 +63,7 @@ urlpatterns = [
     action(rf"^{REF}/settings/delete/?$", settings.delete, "delete", Landing(*SETTINGS, anchor="danger")),
     page(rf"^{REF}/members/?$", settings.members, "members"),
     action(rf"^{REF}/members/(?P<member_id>[0-9]{{1,18}})/role/?$", settings.member_role, "member_role", MEMBERS),
-    action(
-        rf"^{REF}/members/(?P<member_id>[0-9]{{1,18}})/remove/?$", settings.member_remove, "member_remove", MEMBERS
-    ),
+    action(rf"^{REF}/members/(?P<member_id>[0-9]{{1,18}})/remove/?$", settings.member_remove, "member_remove", MEMBERS),
     action(rf"^{REF}/invitations/?$", settings.invite, "invite_create", Landing("members", anchor="invitations")),
     action(
         rf"^{REF}/invitations/(?P<invitation_id>inv_[a-z0-9]{{1,28}})/revoke/?$",
@@ -83,9 +81,7 @@ urlpatterns = [
         "field_remove",
         Landing(*COLLECTION, anchor="fields"),
     ),
-    action(
-        rf"^{REF}/schema/{NAME}/indexes/?$", schema.index_add, "index_add", Landing(*COLLECTION, anchor="indexes")
-    ),
+    action(rf"^{REF}/schema/{NAME}/indexes/?$", schema.index_add, "index_add", Landing(*COLLECTION, anchor="indexes")),
     action(
         rf"^{REF}/schema/{NAME}/indexes/(?P<position>[0-9]{{1,3}})/remove/?$",
         schema.index_remove,
