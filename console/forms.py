@@ -6,6 +6,21 @@ from django import forms
 
 from basalt.projects.project_settings import LIMIT_CEILINGS
 from basalt.projects.roles import ROLES
+from basalt.projects.services import KEY_NAME_MAX, PROJECT_NAME_MAX
+
+
+class VersionedForm(forms.Form):
+    """A form that sends back a whole state: `version` is the fingerprint of what it was filled from."""
+
+    version = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def values(self) -> dict:
+        return {name: value for name, value in self.cleaned_data.items() if name != "version"}
+
+    def refresh_version(self, version: str) -> None:
+        """After a conflict: keep the typed values, so that sending them again overwrites."""
+        self.data = self.data.copy()
+        self.data["version"] = version
 
 
 class SignInForm(forms.Form):
@@ -24,9 +39,9 @@ class SignUpForm(forms.Form):
     )
 
 
-class ProjectNameForm(forms.Form):
+class ProjectNameForm(VersionedForm):
     name = forms.CharField(
-        label="Project name", max_length=200, widget=forms.TextInput(attrs={"placeholder": "My app"})
+        label="Project name", max_length=PROJECT_NAME_MAX, widget=forms.TextInput(attrs={"placeholder": "My app"})
     )
 
 
@@ -40,7 +55,7 @@ class KeyForm(forms.Form):
         choices=[("publishable", "Publishable (pk_): safe in apps"), ("secret", "Secret (sk_): servers only")],
     )
     name = forms.CharField(
-        label="Label", required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "iOS app"})
+        label="Label", required=False, max_length=KEY_NAME_MAX, widget=forms.TextInput(attrs={"placeholder": "iOS app"})
     )
 
 
@@ -53,7 +68,7 @@ class RoleForm(forms.Form):
     role = forms.ChoiceField(label="Role", choices=[(role, role.capitalize()) for role in ROLES])
 
 
-class CorsForm(forms.Form):
+class CorsForm(VersionedForm):
     cors_origins = forms.CharField(
         label="Allowed origins",
         required=False,
@@ -77,7 +92,7 @@ LIMIT_LABELS = {
 }
 
 
-class LimitsForm(forms.Form):
+class LimitsForm(VersionedForm):
     """One integer input per limit; the ceiling shown is the service's, which re-checks it."""
 
     def __init__(self, *args, **kwargs):
@@ -98,10 +113,12 @@ class InviteForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
+# The auth settings accept a scheme and up to 500 further characters: 500 always fits.
+URL_MAX = 500
 AUTH_BOOLEANS = ("password_reject_common", "require_verified_email_for_login", "anonymous_enabled", "sign_up_enabled")
 
 
-class AuthSettingsForm(forms.Form):
+class AuthSettingsForm(VersionedForm):
     """The identity `auth` section as one form; bounds are the service's, which re-checks them."""
 
     password_min_length = forms.IntegerField(label="Minimum password length", help_text="6 – 128 characters")
@@ -122,13 +139,13 @@ class AuthSettingsForm(forms.Form):
     verify_url = forms.CharField(
         label="Email verification link",
         required=False,
-        max_length=600,
+        max_length=URL_MAX,
         help_text="Absolute URL in your app; {token} is replaced. Empty: the email carries the bare token.",
     )
     reset_url = forms.CharField(
         label="Password reset link",
         required=False,
-        max_length=600,
+        max_length=URL_MAX,
         help_text="Absolute URL in your app; {token} is replaced.",
     )
 
@@ -138,7 +155,7 @@ class AuthSettingsForm(forms.Form):
             field.disabled = read_only
 
     def section(self) -> dict:
-        data = dict(self.cleaned_data)
+        data = self.values()
         data["password_require_classes"] = list(data["password_require_classes"])
         data["verify_url"] = data["verify_url"].strip()
         data["reset_url"] = data["reset_url"].strip()

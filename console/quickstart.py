@@ -160,7 +160,8 @@ def curl_snippet(api_url: str, key: str, plan: Plan | None) -> str:
             "",
             f"# The rules of “{plan.collection}” want a signed-in user: sign one up and keep the access token",
             'EMAIL="demo-$(date +%s)-$$@example.com"',
-            'TOKEN=$(curl -s "$BASALT_URL/auth/signup" -H "X-API-Key: $BASALT_KEY" -H "Content-Type: application/json" \\',
+            'TOKEN=$(curl -s "$BASALT_URL/auth/signup" -H "X-API-Key: $BASALT_KEY" '
+            '-H "Content-Type: application/json" \\',
             f'  -d "{{\\"email\\": \\"$EMAIL\\", \\"password\\": \\"{PASSWORD}\\"}}" \\',
             '  | sed -n \'s/.*"access_token": *"\\([^"]*\\)".*/\\1/p\')',
         ]

@@ -17,6 +17,7 @@ from basalt.core.errors import BasaltError, NotFound, PermissionDenied, Validati
 from basalt.projects import services
 from basalt.projects.models import Project
 from basalt.projects.roles import ROLE_PERMISSIONS, Perm
+from console.preconditions import StaleForm
 
 
 @dataclass
@@ -82,13 +83,14 @@ def project_context(access: ProjectAccess, section: str, **extra: Any) -> dict[s
 
 
 def saved_through(form: forms.Form, action, field_map: dict[str, str] | None = None) -> bool:
-    """Run a service call for a valid form; refusals (403) propagate, other errors land on the form."""
+    """Run a service call for a valid form; refusals (403) and stale forms propagate, other errors
+    land on the form."""
     if not form.is_valid():
         return False
     try:
         action()
     except BasaltError as exc:
-        if exc.status == 403:
+        if exc.status == 403 or isinstance(exc, StaleForm):
             raise
         attach_errors(form, exc, field_map)
         return False

@@ -109,5 +109,9 @@ def test_other_accounts_project_is_not_found(browser_for, project):
     assert stored_auth(project) == {}
 
 
-def test_get_is_not_allowed(owner_client, project):
-    assert owner_client.get(auth_url(project)).status_code == 405
+def test_get_lands_on_the_settings_page_and_changes_nothing(owner_client, project):
+    before = dict(project.project.settings or {})
+    response = owner_client.get(auth_url(project))
+    assert response.status_code == 302 and response["Location"].endswith("/settings#auth")
+    project.project.refresh_from_db()
+    assert (project.project.settings or {}) == before

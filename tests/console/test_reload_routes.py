@@ -8,8 +8,10 @@ import pytest
 from django.core import mail
 from django.urls import URLPattern, reverse
 
-from basalt.documents import catalog, services as documents
-from basalt.identity import roles as identity_roles, services as identity
+from basalt.documents import catalog
+from basalt.documents import services as documents
+from basalt.identity import roles as identity_roles
+from basalt.identity import services as identity
 from basalt.projects import invitations, services
 from console import urls as console_urls
 from console.caller import console_caller

@@ -210,4 +210,5 @@ def test_bad_document_input_is_inline_and_nothing_is_saved(owner_client, posts):
 
 def test_unknown_document_is_404(owner_client, posts):
     assert owner_client.get(f"{posts}/data/posts/doesnotexist").status_code == 404
-    assert owner_client.post(f"{posts}/data/posts/doesnotexist/delete").status_code == 404
+    gone = owner_client.post(f"{posts}/data/posts/doesnotexist/delete", follow=True)
+    assert gone.status_code == 200 and "Document doesnotexist does not exist" in gone.content.decode()
