@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
 from basalt.projects.project_settings import LIMIT_CEILINGS
 from basalt.projects.roles import ROLES
@@ -23,18 +24,32 @@ class VersionedForm(forms.Form):
         self.data["version"] = version
 
 
+# Console account passwords have no server-side ceiling; this only keeps absurd pastes out.
+PASSWORD_MAX = 4096
+EMAIL_MAX = 254
+
+
 class SignInForm(forms.Form):
-    email = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}))
-    password = forms.CharField(label="Password", widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    email = forms.EmailField(
+        label="Email", max_length=EMAIL_MAX, widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+    )
+    password = forms.CharField(
+        label="Password",
+        max_length=PASSWORD_MAX,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
 
 
 class SignUpForm(forms.Form):
     email = forms.EmailField(
-        label="Work email", widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+        label="Work email",
+        max_length=EMAIL_MAX,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
     password = forms.CharField(
         label="Password",
         help_text="At least 8 characters; not a common password.",
+        max_length=PASSWORD_MAX,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
@@ -46,7 +61,9 @@ class ProjectNameForm(VersionedForm):
 
 
 class DeleteProjectForm(forms.Form):
-    confirm_name = forms.CharField(label="Type the project's name to confirm", required=False, strip=False)
+    confirm_name = forms.CharField(
+        label="Type the project's name to confirm", required=False, strip=False, max_length=PROJECT_NAME_MAX
+    )
 
 
 class KeyForm(forms.Form):
@@ -60,7 +77,7 @@ class KeyForm(forms.Form):
 
 
 class MemberForm(forms.Form):
-    email = forms.EmailField(label="Email of a console account")
+    email = forms.EmailField(label="Email of a console account", max_length=EMAIL_MAX)
     role = forms.ChoiceField(label="Role", choices=[(role, role.capitalize()) for role in ROLES], initial="developer")
 
 
@@ -72,6 +89,7 @@ class CorsForm(VersionedForm):
     cors_origins = forms.CharField(
         label="Allowed origins",
         required=False,
+        max_length=settings.BASALT_MAX_JSON_BODY,
         help_text="One per line, e.g. https://app.example.com. Use * to allow any origin.",
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
     )
@@ -104,7 +122,7 @@ class LimitsForm(VersionedForm):
 
 
 class InviteForm(forms.Form):
-    email = forms.EmailField(label="Email to invite", max_length=254)
+    email = forms.EmailField(label="Email to invite", max_length=EMAIL_MAX)
     role = forms.ChoiceField(label="Role", choices=[(role, role.capitalize()) for role in ROLES], initial="developer")
 
     def __init__(self, *args, **kwargs):

@@ -19,7 +19,7 @@ from basalt.projects.services import access_project
 from console import data_forms as df
 from console.caller import console_caller
 from console.preconditions import ConflictNotice, show_current
-from console.views.common import ProjectAccess, page, project_context, project_view
+from console.views.common import ProjectAccess, error_messages, page, project_context, project_view
 
 PAGE_SIZE = 25
 
@@ -68,9 +68,7 @@ def data_collection(request: HttpRequest, access: ProjectAccess, name: str) -> H
     except BasaltError as exc:
         if exc.status in (403, 404) and exc.code != "invalid_query":
             raise
-        details = exc.details if isinstance(exc.details, dict) else {}
-        error = "; ".join(str(m) for msgs in details.values() for m in (msgs if isinstance(msgs, list) else [msgs]))
-        error = error or exc.message
+        error = "; ".join(error_messages(exc))
         result = {"results": [], "next_cursor": None, "count": None}
     columns = ["id", *fields, "created_at", "updated_at"]
     keep = {key: value for key, value in request.GET.items() if key not in ("cursor", "order")}
@@ -158,9 +156,9 @@ def _doc_page(
 
 
 def _errors(exc: BasaltError) -> dict[str, list[str]]:
-    if isinstance(exc.details, dict):
-        return {k.split(".")[0]: v if isinstance(v, list) else [str(v)] for k, v in exc.details.items()}
-    return {"general": [exc.message]}
+    if isinstance(exc.details, dict) and all(isinstance(v, list) for v in exc.details.values()):
+        return {k.split(".")[0]: v for k, v in exc.details.items()}
+    return {"general": error_messages(exc)}
 
 
 def _posted_doc(collection: dict[str, Any], post: Any) -> dict[str, Any]:
@@ -188,7 +186,7 @@ def document_new(request: HttpRequest, access: ProjectAccess, name: str) -> Http
     if request.method != "POST":
         return _doc_page(request, access, collection, None)
     try:
-        body = df.document_body(collection["fields"], request.POST, None)
+        body = df.checked_body(project, name, collection["fields"], request.POST, None)
         created = services.create_document(caller, name, body).body
     except BasaltError as exc:
         if exc.status in (403, 404):
@@ -209,7 +207,7 @@ def document_detail(request: HttpRequest, access: ProjectAccess, name: str, doc_
     posted = _posted_doc(collection, request.POST)
     try:
         current = services.get_document(caller, name, doc_id)
-        body = df.document_body(collection["fields"], request.POST, current.body)
+        body = df.checked_body(project, name, collection["fields"], request.POST, current.body)
         # The version the form was filled from: a save from a stale tab is refused, not merged.
         services.update_document(caller, name, doc_id, body, if_match=_etag_of(request.POST))
     except NotFound:

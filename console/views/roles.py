@@ -14,7 +14,7 @@ from basalt.identity import roles as identity_roles
 from basalt.projects.roles import Perm
 from basalt.projects.services import access_project
 from console.caller import console_caller
-from console.views.common import ProjectAccess, page, project_context, project_view
+from console.views.common import ProjectAccess, error_messages, page, project_context, project_view
 
 DETAILED_ROLES = 50
 
@@ -22,12 +22,6 @@ DETAILED_ROLES = 50
 def _caller(request: HttpRequest, access: ProjectAccess, perm: Perm):
     project = access_project(request.user, access.project.ref, perm)
     return console_caller(project, request.user.pk)
-
-
-def _messages_of(exc: BasaltError) -> list[str]:
-    if isinstance(exc.details, dict) and exc.details:
-        return [str(m) for v in exc.details.values() for m in (v if isinstance(v, list) else [v])]
-    return [exc.message]
 
 
 @project_view
@@ -41,7 +35,7 @@ def role_list(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
         except BasaltError as exc:
             if exc.status in (403, 404):
                 raise
-            errors = _messages_of(exc)
+            errors = error_messages(exc)
         else:
             messages.success(request, f"Role “{name}” created. Add its users below.")
             return redirect("console:role", access.project.ref, name)
@@ -116,7 +110,7 @@ def _change(request, access, name: str, action, success: str, field: str) -> Htt
         if exc.status == 403:
             raise
         # A missing role makes _role_page raise NotFound in turn: the 404 page, not a form error.
-        return _role_page(request, access, name, {field: _messages_of(exc)}, status=400)
+        return _role_page(request, access, name, {field: error_messages(exc)}, status=400)
     messages.success(request, success)
     return redirect("console:role", access.project.ref, name)
 

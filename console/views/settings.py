@@ -25,7 +25,15 @@ from console.forms import (
     RoleForm,
 )
 from console.preconditions import ConflictNotice, StaleForm, fingerprint, save_if_unchanged, show_current
-from console.views.common import ProjectAccess, attach_errors, page, project_context, project_view, saved_through
+from console.views.common import (
+    ProjectAccess,
+    attach_errors,
+    error_messages,
+    page,
+    project_context,
+    project_view,
+    saved_through,
+)
 
 # Each settings form replaces one section as a whole; its fingerprint is the form's precondition.
 SECTIONS = {"name_form": "name", "cors_form": "cors_origins", "limits_form": "limits", "auth_form": "auth"}
@@ -218,14 +226,7 @@ def member_role(request: HttpRequest, access: ProjectAccess, member_id: str) -> 
     except BasaltError as exc:
         if exc.status in (403, 404):
             raise
-        messages.error(
-            request,
-            exc.message
-            if not exc.details
-            else "; ".join(
-                str(msg) for msgs in exc.details.values() for msg in (msgs if isinstance(msgs, list) else [msgs])
-            ),
-        )
+        messages.error(request, "; ".join(error_messages(exc)))
         return redirect("console:members", access.project.ref)
     messages.success(request, f"{membership.account.email} is now {membership.role}.")
     return redirect("console:members", access.project.ref)

@@ -34,12 +34,24 @@ def _caller(request: HttpRequest, access: ProjectAccess, perm: Perm):
     return project, console_caller(project, request.user.pk)
 
 
+SEARCH_MAX = 100
+# Escaped one by one: re.escape also escapes spaces and other characters, and the query engine's
+# portable regex subset refuses such escapes ("The escape \  is not supported").
+REGEX_SPECIAL = frozenset("\\.^$|?*+()[]{}")
+
+
+def literal_pattern(text: str) -> str:
+    return "".join("\\" + char if char in REGEX_SPECIAL else char for char in text)
+
+
 def search_where(q: str) -> dict[str, Any]:
-    """Case-insensitive substring match on email or username (the text is matched literally)."""
-    if not q:
-        return {}
-    pattern = re.escape(q[:100])
-    return {"$or": [{key: {"$regex": pattern, "$options": "i"}} for key in ("email", "username")]}
+    """Every word, matched literally and ignoring case, in the email or the username."""
+    words = q[:SEARCH_MAX].split()
+    clauses = [
+        {"$or": [{key: {"$regex": literal_pattern(word), "$options": "i"}} for key in ("email", "username")]}
+        for word in words
+    ]
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses} if clauses else {}
 
 
 def _find_users(caller, q: str, cursor: str | None) -> dict[str, Any]:

@@ -100,3 +100,29 @@ def test_a_new_project_answers_with_its_own_address(browser_for, make_account):
     assert response.status_code == 201
     ref = re.search(r'id="project-ref">([a-z0-9]+)<', response.content.decode()).group(1)
     assert response["HX-Push-Url"] == f"/console/p/{ref}"
+
+
+UNBOUNDED_TYPES = ("hidden", "checkbox", "radio", "number", "datetime-local", "submit")
+
+
+def _unbounded_boxes(page: str) -> list[str]:
+    boxes = re.findall(r"<input\b[^>]*>|<textarea\b[^>]*>", page)
+    typed = [(box, re.search(r'type="([^"]+)"', box)) for box in boxes]
+    return [
+        box
+        for box, kind in typed
+        if not (kind and kind.group(1) in UNBOUNDED_TYPES) and not re.search(r'maxlength="\d+"', box)
+    ]
+
+
+def test_every_text_box_on_every_console_page_has_a_maxlength(owner_client, world, client):
+    """Boxes take no more than the server accepts: every text input and textarea has a maxlength."""
+    pages = {"/console/signin": client.get("/console/signin"), "/console/signup": client.get("/console/signup")}
+    for route in _routes():
+        values = {**world, "name": "chef"} if route.name.startswith("role") else world
+        url = reverse(f"console:{route.name}", kwargs={g: values[g] for g in route.pattern.regex.groupindex})
+        pages[url] = owner_client.get(url, follow=True)
+    pages["document_new"] = owner_client.get(f"/console/p/{world['ref']}/data/notes/new")
+    for url, response in pages.items():
+        if response["Content-Type"].startswith("text/html"):
+            assert _unbounded_boxes(response.content.decode()) == [], url

@@ -68,7 +68,7 @@ def test_viewer_sees_schema_without_edit_controls(as_role, posts):
 @pytest.mark.parametrize(
     ("form", "message"),
     [
-        ({"field_name": "Bad Name", "field_type": "string"}, "must match"),
+        ({"field_name": "Bad Name", "field_type": "string"}, "lowercase letters"),
         ({"field_name": "x", "field_type": "nope"}, "Choose a field type"),
         ({"field_name": "n", "field_type": "number", "min": "abc"}, "Must be a number"),
         ({"field_name": "d", "field_type": "string", "default": "{oops"}, "Not valid JSON"),

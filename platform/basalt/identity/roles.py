@@ -20,6 +20,7 @@ from basalt.identity.models import EndUser, Role, RoleInheritance, RoleMember
 from basalt.projects.models import Project
 
 ROLE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+ROLE_NAME_RULE = "Use 1 to 63 lowercase letters, digits, _ or -, starting with a letter (e.g. editors)."
 USER_ID = re.compile(r"^[a-z0-9]{1,32}$")
 MAX_IDS_PER_CALL = 1000
 MAX_HELD_ROLES = 1000
@@ -91,7 +92,7 @@ def _can(caller: Caller, role: Role, right: str) -> bool:
 
 def _name(value: Any) -> str:
     if not isinstance(value, str) or not ROLE_NAME.match(value):
-        raise ValidationFailed(details={"name": ["Role names match ^[a-z][a-z0-9_-]{0,62}$."]})
+        raise ValidationFailed(details={"name": [ROLE_NAME_RULE]})
     return value
 
 

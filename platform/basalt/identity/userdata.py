@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
 from basalt.core.errors import ValidationFailed
+from basalt.documents.schema import NAME_RULE
 from basalt.projects.models import Project
 
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -77,7 +78,7 @@ def clean_custom(project: Project, fields: dict[str, Any], *, partial: bool) -> 
         if name.lower() in SYSTEM_FIELDS:
             errors[name[:64]] = ["This field is read-only."]
         elif not FIELD_NAME.match(name):
-            errors[name[:64]] = ["Field names match ^[a-z][a-z0-9_]{0,62}$."]
+            errors[name[:64]] = [NAME_RULE]
     if len(fields) > MAX_CUSTOM_FIELDS:
         errors["fields"] = [f"At most {MAX_CUSTOM_FIELDS} custom fields."]
     if not errors and _has_nul(fields):
