@@ -17,6 +17,7 @@ from basalt.projects import invitations
 from basalt.projects.models import Invitation
 from console import throttle
 from console.forms import SignInForm, SignUpForm
+from console.mail_notice import mail_folder
 from console.views.common import invalid, page
 
 
@@ -98,7 +99,7 @@ def sign_up(request: HttpRequest) -> HttpResponse:
         return invalid(request, "console/auth/signup.html", context)
     account = serializer.save()
     if not account.is_active:
-        return page(request, "console/auth/signup_confirm.html", {"email": account.email})
+        return page(request, "console/auth/signup_confirm.html", {"email": account.email, "mail_folder": mail_folder()})
     login(request, account, backend="django.contrib.auth.backends.ModelBackend")
     return redirect(_next_url(request))
 

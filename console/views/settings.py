@@ -24,6 +24,7 @@ from console.forms import (
     ProjectNameForm,
     RoleForm,
 )
+from console.mail_notice import delivery_note, mail_folder
 from console.preconditions import ConflictNotice, StaleForm, fingerprint, save_if_unchanged, show_current
 from console.views.common import (
     ProjectAccess,
@@ -192,6 +193,7 @@ def _members_page(
         form=form or MemberForm(),
         invite_form=invite_form or InviteForm(),
         invitations=invitations.list_invitations(request.user, access.project.ref),
+        mail_folder=mail_folder(),
         role_choices=RoleForm.base_fields["role"].choices,
     )
     return page(request, "console/projects/members.html", context, status=status)
@@ -274,7 +276,7 @@ def invite(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
                 raise
             attach_errors(form, exc)
         else:
-            messages.success(request, f"Invitation sent to {invitation.email} ({invitation.role}).")
+            messages.success(request, f"Invitation sent to {invitation.email} ({invitation.role}).{delivery_note()}")
             return redirect("console:members", access.project.ref)
     return _members_page(request, access, status=400, invite_form=form)
 

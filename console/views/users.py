@@ -23,6 +23,7 @@ from basalt.identity import services as identity
 from basalt.projects.roles import Perm
 from basalt.projects.services import access_project
 from console.caller import console_caller
+from console.mail_notice import delivery_note, mail_folder
 from console.views.common import ProjectAccess, page, project_context, project_view
 
 PAGE_SIZE = 25
@@ -139,7 +140,9 @@ def user_detail(request: HttpRequest, access: ProjectAccess, user_id: str) -> Ht
     live = sessions.list_sessions(project, user_id)
     custom = {k: v for k, v in user.items() if k not in SYSTEM_KEYS}
     name = user.get("email") or user.get("username") or user["id"]
-    context = project_context(access, "users", tab="users", user=user, name=name, sessions=live, custom=custom)
+    context = project_context(
+        access, "users", tab="users", user=user, name=name, sessions=live, custom=custom, mail_folder=mail_folder()
+    )
     return page(request, "console/users/detail.html", context)
 
 
@@ -180,7 +183,9 @@ def user_reset(request: HttpRequest, access: ProjectAccess, user_id: str) -> Htt
         messages.error(request, "This user has no email address to send a reset link to.")
         return _back(access, user_id)
     recovery.request_reset(project, {"email": user["email"]})
-    messages.success(request, f"Password reset email sent to {user['email']} (the link is valid for one hour).")
+    messages.success(
+        request, f"Password reset email sent to {user['email']} (the link is valid for one hour).{delivery_note()}"
+    )
     return _back(access, user_id)
 
 

@@ -111,3 +111,44 @@ def test_user_search_with_a_space_finds_by_each_word(owner_client, project):
     assert "ada.lovelace@example.com" in page and "ada.byron" not in page and "grace@" not in page
     special = owner_client.get(f"/console/p/{project.project.ref}/users", {"q": "a+b (c) [d] *"})
     assert special.status_code == 200
+
+
+@pytest.fixture
+def mail_to_files(settings, tmp_path):
+    """The embedded default without EMAIL_HOST: Django's file backend in the data folder."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
+    return tmp_path / "mail"
+
+
+def test_an_invitation_written_to_a_file_says_so(
+    owner_client, project, mail_to_files, django_capture_on_commit_callbacks
+):
+    members = text(owner_client.get(f"/console/p/{project.project.ref}/members"))
+    assert f"written to files in <code>{mail_to_files}</code>" in members or str(mail_to_files) in members
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(
+            f"/console/p/{project.project.ref}/invitations", {"email": "new@example.com", "role": "viewer"}, follow=True
+        )
+    page = text(response)
+    assert "Invitation sent to new@example.com" in page and "it was not sent" in page and str(mail_to_files) in page
+    assert any(mail_to_files.iterdir())  # and the message really is in that folder
+
+
+def test_a_password_reset_written_to_a_file_says_so(owner_client, project, mail_to_files):
+    user = identity.sign_up(
+        project.project, {"email": "u@example.com", "password": "a long passphrase"}, identity.Client()
+    )
+    url = f"/console/p/{project.project.ref}/users/{user['user']['id']}"
+    page = text(owner_client.post(f"{url}/reset", follow=True))
+    assert "Password reset email sent to u@example.com" in page and "it was not sent" in page
+    assert str(mail_to_files) in page
+
+
+def test_sent_mail_is_not_qualified_when_a_mail_server_is_configured(owner_client, project):
+    page = text(
+        owner_client.post(
+            f"/console/p/{project.project.ref}/invitations", {"email": "new@example.com", "role": "viewer"}, follow=True
+        )
+    )
+    assert "Invitation sent to new@example.com" in page and "not sent" not in page
