@@ -146,3 +146,13 @@ def test_quickstart_explains_a_locked_collection_instead_of_a_failing_snippet(co
     shown = snippets(page, key)["ledger"]
     assert "collections/ledger" not in shown["curl"]
     run_curl(shown["curl"])
+
+
+def test_viewers_are_not_offered_the_sample_collection_and_cannot_create_it(member_client, project):
+    viewer = member_client("viewer")
+    home = viewer.get(f"/console/p/{project.project.ref}/").content.decode()
+    assert "Create the sample" not in home and "A developer or admin of this project can create it." in home
+    assert viewer.post(f"/console/p/{project.project.ref}/quickstart/sample").status_code == 403
+    assert not catalog.list_collections(project.project) or all(
+        c["name"] != "notes" for c in catalog.list_collections(project.project)
+    )
