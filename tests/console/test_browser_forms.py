@@ -126,6 +126,7 @@ def test_quickstart_copied_after_the_sample_collection_runs_as_pasted(page, djan
     page.get_by_text("Collection “notes” created").wait_for()
     # The key shown once is still on the page, and the new snippets hold it.
     assert page.locator("#new-key-value").inner_text() == key
+    assert page.locator("#quickstart [data-key-filled]").is_visible()
     page.locator("#quickstart [data-copy=code-curl-1]").click()
     copied = page.evaluate("navigator.clipboard.readText()")
     assert key in copied and "collections/notes/documents" in copied and "auth/signup" in copied

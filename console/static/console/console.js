@@ -110,7 +110,9 @@
     slots.forEach(function (code) {
       code.textContent = code.textContent.split(code.getAttribute("data-key-slot")).join(key);
     });
-    if (slots.length) document.querySelectorAll("[data-key-note]").forEach(function (note) { note.hidden = true; });
+    if (!slots.length) return;
+    document.querySelectorAll("[data-key-note]").forEach(function (note) { note.hidden = true; });
+    document.querySelectorAll("[data-key-filled]").forEach(function (note) { note.hidden = false; });
   }
   document.addEventListener("change", function (event) {
     if (event.target.matches && event.target.matches("[data-qs-select]")) show(event.target.value);
