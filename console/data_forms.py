@@ -6,6 +6,9 @@ import json
 from typing import Any
 
 from basalt.core.errors import ValidationFailed
+from basalt.documents import access
+from basalt.documents.cache import schema_for
+from basalt.documents.writes import apply_update, prepare_create
 
 # Filter-builder operators, as shown → the API's `where` operator ("=" is plain equality).
 OPERATORS = {
@@ -133,6 +136,36 @@ def document_body(fields: dict[str, dict[str, Any]], post: Any, existing: dict[s
     if errors:
         raise ValidationFailed(details=errors)
     return body
+
+
+def checked_body(
+    project: Any, collection: str, fields: dict[str, dict[str, Any]], post: Any, existing: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The form's body, or every problem at once: inputs that do not parse (bad JSON, not a number)
+    together with what the collection's validation says about the rest, so nothing takes two rounds."""
+    try:
+        return document_body(fields, post, existing)
+    except ValidationFailed as unparsed:
+        form_errors = dict(unparsed.details or {})
+    parsed = {name: fields[name] for name in fields if name not in form_errors}
+    rest = post.copy()
+    if "acl" in form_errors:
+        rest["acl"] = ""
+    body = document_body(parsed, rest, existing)
+    schema = schema_for(project, collection)
+    checks: list[Any] = [lambda: access.validate_acl(body["acl"])] if "acl" in body else []
+    if existing is None:
+        checks.append(lambda: prepare_create(schema, {k: v for k, v in body.items() if k != "acl"}))
+    else:
+        checks.append(lambda: apply_update(schema, existing, {k: v for k, v in body.items() if k != "acl"}))
+    service_errors: dict[str, Any] = {}
+    for check in checks:
+        try:
+            check()
+        except ValidationFailed as exc:
+            service_errors.update(exc.details or {})
+    # A field whose input did not parse keeps that message (its "required" echo is noise).
+    raise ValidationFailed(details={**service_errors, **form_errors})
 
 
 def input_value(definition: dict[str, Any], value: Any) -> Any:

@@ -3,35 +3,67 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
 from basalt.projects.project_settings import LIMIT_CEILINGS
 from basalt.projects.roles import ROLES
+from basalt.projects.services import KEY_NAME_MAX, PROJECT_NAME_MAX
+
+
+class VersionedForm(forms.Form):
+    """A form that sends back a whole state: `version` is the fingerprint of what it was filled from."""
+
+    version = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def values(self) -> dict:
+        return {name: value for name, value in self.cleaned_data.items() if name != "version"}
+
+    def refresh_version(self, version: str) -> None:
+        """After a conflict: keep the typed values, so that sending them again overwrites."""
+        self.data = self.data.copy()
+        self.data["version"] = version
+
+
+# Console account passwords have no server-side ceiling; this only keeps absurd pastes out.
+PASSWORD_MAX = 4096
+EMAIL_MAX = 254
 
 
 class SignInForm(forms.Form):
-    email = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}))
-    password = forms.CharField(label="Password", widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    email = forms.EmailField(
+        label="Email", max_length=EMAIL_MAX, widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+    )
+    password = forms.CharField(
+        label="Password",
+        max_length=PASSWORD_MAX,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
 
 
 class SignUpForm(forms.Form):
     email = forms.EmailField(
-        label="Work email", widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+        label="Work email",
+        max_length=EMAIL_MAX,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
     password = forms.CharField(
         label="Password",
         help_text="At least 8 characters; not a common password.",
+        max_length=PASSWORD_MAX,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
 
-class ProjectNameForm(forms.Form):
+class ProjectNameForm(VersionedForm):
     name = forms.CharField(
-        label="Project name", max_length=200, widget=forms.TextInput(attrs={"placeholder": "My app"})
+        label="Project name", max_length=PROJECT_NAME_MAX, widget=forms.TextInput(attrs={"placeholder": "My app"})
     )
 
 
 class DeleteProjectForm(forms.Form):
-    confirm_name = forms.CharField(label="Type the project's name to confirm", required=False, strip=False)
+    confirm_name = forms.CharField(
+        label="Type the project's name to confirm", required=False, strip=False, max_length=PROJECT_NAME_MAX
+    )
 
 
 class KeyForm(forms.Form):
@@ -40,7 +72,7 @@ class KeyForm(forms.Form):
         choices=[("publishable", "Publishable (pk_): safe in apps"), ("secret", "Secret (sk_): servers only")],
     )
     name = forms.CharField(
-        label="Label", required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "iOS app"})
+        label="Label", required=False, max_length=KEY_NAME_MAX, widget=forms.TextInput(attrs={"placeholder": "iOS app"})
     )
 
 
@@ -48,10 +80,11 @@ class RoleForm(forms.Form):
     role = forms.ChoiceField(label="Role", choices=[(role, role.capitalize()) for role in ROLES])
 
 
-class CorsForm(forms.Form):
+class CorsForm(VersionedForm):
     cors_origins = forms.CharField(
         label="Allowed origins",
         required=False,
+        max_length=settings.BASALT_MAX_JSON_BODY,
         help_text="One per line, e.g. https://app.example.com. Use * to allow any origin.",
         widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
     )
@@ -72,7 +105,7 @@ LIMIT_LABELS = {
 }
 
 
-class LimitsForm(forms.Form):
+class LimitsForm(VersionedForm):
     """One integer input per limit; the ceiling shown is the service's, which re-checks it."""
 
     def __init__(self, *args, **kwargs):
@@ -84,7 +117,7 @@ class LimitsForm(forms.Form):
 
 
 class InviteForm(forms.Form):
-    email = forms.EmailField(label="Email to invite", max_length=254)
+    email = forms.EmailField(label="Email to invite", max_length=EMAIL_MAX)
     role = forms.ChoiceField(label="Role", choices=[(role, role.capitalize()) for role in ROLES], initial="developer")
 
     def __init__(self, *args, **kwargs):
@@ -93,10 +126,12 @@ class InviteForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
+# The auth settings accept a scheme and up to 500 further characters: 500 always fits.
+URL_MAX = 500
 AUTH_BOOLEANS = ("password_reject_common", "require_verified_email_for_login", "anonymous_enabled", "sign_up_enabled")
 
 
-class AuthSettingsForm(forms.Form):
+class AuthSettingsForm(VersionedForm):
     """The identity `auth` section as one form; bounds are the service's, which re-checks them."""
 
     password_min_length = forms.IntegerField(label="Minimum password length", help_text="6 – 128 characters")
@@ -122,13 +157,13 @@ class AuthSettingsForm(forms.Form):
     verify_url = forms.CharField(
         label="Email verification link",
         required=False,
-        max_length=600,
+        max_length=URL_MAX,
         help_text="Absolute URL in your app; {token} is replaced. Empty: the email carries the bare token.",
     )
     reset_url = forms.CharField(
         label="Password reset link",
         required=False,
-        max_length=600,
+        max_length=URL_MAX,
         help_text="Absolute URL in your app; {token} is replaced.",
     )
 
@@ -138,7 +173,7 @@ class AuthSettingsForm(forms.Form):
             field.disabled = read_only
 
     def section(self) -> dict:
-        data = dict(self.cleaned_data)
+        data = self.values()
         data["password_require_classes"] = list(data["password_require_classes"])
         data["verify_url"] = data["verify_url"].strip()
         data["reset_url"] = data["reset_url"].strip()

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from basalt.core.errors import ValidationFailed
+from console.preconditions import fingerprint
 
 OPERATIONS = ("get", "find", "count", "create", "update", "delete")
 FIELD_TYPES = ("string", "number", "boolean", "date", "object", "array", "pointer", "relation", "file", "geopoint")
@@ -187,3 +188,36 @@ def option_summary(definition: dict[str, Any]) -> str:
             value = definition[key]
             parts.append(f"{key}: {json.dumps(value) if not isinstance(value, str) else value}")
     return " · ".join(parts)
+
+
+def rules_state(collection: dict[str, Any]) -> dict[str, Any]:
+    """What the access-rules form shows and sends back whole: its precondition covers exactly this."""
+    return {key: collection[key] for key in ("permissions", "default_acl", "protected_fields")}
+
+
+def rules_form_values(collection: dict[str, Any], posted: Any | None) -> dict[str, Any]:
+    """What the access-rules inputs show: what was typed when a save was refused, else the stored rules."""
+    if posted is not None:
+        preset = posted.get("preset") or "custom"
+        return {
+            "preset": preset if preset in PRESETS else None,
+            "operations": [(op, posted.get(f"perm_{op}") or "") for op in OPERATIONS],
+            "default_acl": posted.get("default_acl") or "",
+            "protected": posted.get("protected_fields") or "",
+            "version": posted.get("version") or "",
+        }
+    return {
+        "preset": preset_of(collection),
+        "operations": [(op, ", ".join(collection["permissions"].get(op, []))) for op in OPERATIONS],
+        "default_acl": collection["default_acl"],
+        "protected": protected_text(collection["protected_fields"]),
+        "version": fingerprint(rules_state(collection)),
+    }
+
+
+def index_named(post: Any) -> dict[str, Any] | None:
+    """The index a remove button was shown for (`index_fields`, `index_unique`), if the form names one."""
+    names = principals(post.get("index_fields") or "")
+    if not names:
+        return None
+    return {"fields": names, "unique": post.get("index_unique") == "true"}

@@ -1,7 +1,12 @@
-"""Console pages, mounted at /console/ by basalt.urls; every view gets the console's security headers."""
+"""Console pages, mounted at /console/ by basalt.urls; every view gets the console's security headers.
+
+`page` routes answer GET (and some POST); `action` routes are form targets that only change
+things on POST, and a GET on them (a reload of the address htmx left) lands on their page.
+"""
 
 from django.urls import re_path
 
+from console.actions import Landing, post_only
 from console.security import secure_page
 from console.views import (
     auth,
@@ -25,68 +30,106 @@ DOC = r"(?P<doc_id>[A-Za-z0-9_-]{1,32})"
 USER = r"(?P<user_id>[a-z0-9]{1,32})"
 ROLE = r"(?P<name>[a-z][a-z0-9_-]{0,62})"
 
+HOME = Landing("project")
+SETTINGS = ("settings", ("ref",))
+MEMBERS = Landing("members")
+COLLECTION = ("collection", ("ref", "name"))
+DOCUMENT = Landing("document", ("ref", "name", "doc_id"))
+USER_PAGE = Landing("user", ("ref", "user_id"))
+ROLE_PAGE = Landing("role", ("ref", "name"))
+
 
 def page(pattern: str, view, name: str):
     return re_path(pattern, secure_page(view), name=name)
+
+
+def action(pattern: str, view, name: str, landing: Landing):
+    return re_path(pattern, secure_page(post_only(view, landing)), name=name)
 
 
 urlpatterns = [
     page(r"^$", auth.index, "index"),
     page(r"^signin/?$", auth.sign_in, "signin"),
     page(r"^signup/?$", auth.sign_up, "signup"),
-    page(r"^signout/?$", auth.sign_out, "signout"),
+    action(r"^signout/?$", auth.sign_out, "signout", Landing("index", ())),
     page(r"^projects/?$", projects.project_list, "projects"),
     page(rf"^{REF}/?$", projects.project_home, "project"),
-    page(rf"^{REF}/keys/?$", projects.key_create, "key_create"),
-    page(rf"^{REF}/keys/(?P<key_id>[a-z0-9_]{{1,40}})/revoke/?$", projects.key_revoke, "key_revoke"),
+    action(rf"^{REF}/keys/?$", projects.key_create, "key_create", Landing("project", anchor="keys")),
+    action(
+        rf"^{REF}/keys/(?P<key_id>[a-z0-9_]{{1,40}})/revoke/?$",
+        projects.key_revoke,
+        "key_revoke",
+        Landing("project", anchor="keys"),
+    ),
+    action(
+        rf"^{REF}/quickstart/sample/?$",
+        projects.sample_collection,
+        "quickstart_sample",
+        Landing("project", anchor="quickstart"),
+    ),
     page(rf"^{REF}/settings/?$", settings.settings_page, "settings"),
-    page(rf"^{REF}/settings/name/?$", settings.rename, "rename"),
-    page(rf"^{REF}/settings/cors/?$", settings.change_cors, "cors"),
-    page(rf"^{REF}/settings/limits/?$", settings.change_limits, "limits"),
-    page(rf"^{REF}/settings/auth/?$", settings.change_auth, "auth_settings"),
-    page(rf"^{REF}/settings/delete/?$", settings.delete, "delete"),
+    action(rf"^{REF}/settings/name/?$", settings.rename, "rename", Landing(*SETTINGS, anchor="general")),
+    action(rf"^{REF}/settings/cors/?$", settings.change_cors, "cors", Landing(*SETTINGS, anchor="cors")),
+    action(rf"^{REF}/settings/limits/?$", settings.change_limits, "limits", Landing(*SETTINGS, anchor="limits")),
+    action(rf"^{REF}/settings/auth/?$", settings.change_auth, "auth_settings", Landing(*SETTINGS, anchor="auth")),
+    action(rf"^{REF}/settings/delete/?$", settings.delete, "delete", Landing(*SETTINGS, anchor="danger")),
     page(rf"^{REF}/members/?$", settings.members, "members"),
-    page(rf"^{REF}/members/(?P<member_id>[0-9]{{1,18}})/role/?$", settings.member_role, "member_role"),
-    page(rf"^{REF}/members/(?P<member_id>[0-9]{{1,18}})/remove/?$", settings.member_remove, "member_remove"),
-    page(rf"^{REF}/invitations/?$", settings.invite, "invite_create"),
-    page(
+    action(rf"^{REF}/members/(?P<member_id>[0-9]{{1,18}})/role/?$", settings.member_role, "member_role", MEMBERS),
+    action(rf"^{REF}/members/(?P<member_id>[0-9]{{1,18}})/remove/?$", settings.member_remove, "member_remove", MEMBERS),
+    action(rf"^{REF}/invitations/?$", settings.invite, "invite_create", Landing("members", anchor="invitations")),
+    action(
         rf"^{REF}/invitations/(?P<invitation_id>inv_[a-z0-9]{{1,28}})/revoke/?$",
         settings.invitation_revoke,
         "invitation_revoke",
+        Landing("members", anchor="invitations"),
     ),
     page(r"^invite/(?P<token>[A-Za-z0-9_-]{1,100})/?$", invitations.invite, "invite"),
     page(rf"^{REF}/schema/?$", schema.schema_list, "schema"),
     page(rf"^{REF}/schema/{NAME}/?$", schema.collection_detail, "collection"),
-    page(rf"^{REF}/schema/{NAME}/fields/?$", schema.field_add, "field_add"),
-    page(
-        rf"^{REF}/schema/{NAME}/fields/(?P<field>[a-z][a-z0-9_]{{0,62}})/remove/?$", schema.field_remove, "field_remove"
+    action(rf"^{REF}/schema/{NAME}/fields/?$", schema.field_add, "field_add", Landing(*COLLECTION, anchor="fields")),
+    action(
+        rf"^{REF}/schema/{NAME}/fields/(?P<field>[a-z][a-z0-9_]{{0,62}})/remove/?$",
+        schema.field_remove,
+        "field_remove",
+        Landing(*COLLECTION, anchor="fields"),
     ),
-    page(rf"^{REF}/schema/{NAME}/indexes/?$", schema.index_add, "index_add"),
-    page(rf"^{REF}/schema/{NAME}/indexes/(?P<position>[0-9]{{1,3}})/remove/?$", schema.index_remove, "index_remove"),
-    page(rf"^{REF}/schema/{NAME}/rules/?$", schema.rules, "rules"),
-    page(rf"^{REF}/schema/{NAME}/delete/?$", schema.collection_delete, "collection_delete"),
+    action(rf"^{REF}/schema/{NAME}/indexes/?$", schema.index_add, "index_add", Landing(*COLLECTION, anchor="indexes")),
+    action(
+        rf"^{REF}/schema/{NAME}/indexes/(?P<position>[0-9]{{1,3}})/remove/?$",
+        schema.index_remove,
+        "index_remove",
+        Landing(*COLLECTION, anchor="indexes"),
+    ),
+    action(rf"^{REF}/schema/{NAME}/rules/?$", schema.rules, "rules", Landing(*COLLECTION, anchor="rules")),
+    action(
+        rf"^{REF}/schema/{NAME}/delete/?$",
+        schema.collection_delete,
+        "collection_delete",
+        Landing(*COLLECTION, anchor="delete"),
+    ),
     page(rf"^{REF}/data/?$", data.data_index, "data"),
     page(rf"^{REF}/data/{NAME}/?$", data.data_collection, "data_collection"),
     page(rf"^{REF}/data/{NAME}/new/?$", data.document_new, "document_new"),
     page(rf"^{REF}/data/{NAME}/{DOC}/?$", data.document_detail, "document"),
-    page(rf"^{REF}/data/{NAME}/{DOC}/delete/?$", data.document_delete, "document_delete"),
+    action(rf"^{REF}/data/{NAME}/{DOC}/delete/?$", data.document_delete, "document_delete", DOCUMENT),
     page(rf"^{REF}/users/?$", users.users, "users"),
     page(rf"^{REF}/users/{USER}/?$", users.user_detail, "user"),
-    page(rf"^{REF}/users/{USER}/disable/?$", users.user_disable, "user_disable"),
-    page(rf"^{REF}/users/{USER}/delete/?$", users.user_delete, "user_delete"),
-    page(rf"^{REF}/users/{USER}/reset/?$", users.user_reset, "user_reset"),
-    page(rf"^{REF}/users/{USER}/sessions/?$", users.user_sessions_revoke, "user_sessions"),
+    action(rf"^{REF}/users/{USER}/disable/?$", users.user_disable, "user_disable", USER_PAGE),
+    action(rf"^{REF}/users/{USER}/delete/?$", users.user_delete, "user_delete", USER_PAGE),
+    action(rf"^{REF}/users/{USER}/reset/?$", users.user_reset, "user_reset", USER_PAGE),
+    action(rf"^{REF}/users/{USER}/sessions/?$", users.user_sessions_revoke, "user_sessions", USER_PAGE),
     page(rf"^{REF}/roles/?$", roles.role_list, "roles"),
     page(rf"^{REF}/roles/{ROLE}/?$", roles.role_detail, "role"),
-    page(rf"^{REF}/roles/{ROLE}/users/?$", roles.role_add_user, "role_add_user"),
-    page(rf"^{REF}/roles/{ROLE}/users/{USER}/remove/?$", roles.role_remove_user, "role_remove_user"),
-    page(rf"^{REF}/roles/{ROLE}/roles/?$", roles.role_add_child, "role_add_child"),
-    page(
+    action(rf"^{REF}/roles/{ROLE}/users/?$", roles.role_add_user, "role_add_user", ROLE_PAGE),
+    action(rf"^{REF}/roles/{ROLE}/users/{USER}/remove/?$", roles.role_remove_user, "role_remove_user", ROLE_PAGE),
+    action(rf"^{REF}/roles/{ROLE}/roles/?$", roles.role_add_child, "role_add_child", ROLE_PAGE),
+    action(
         rf"^{REF}/roles/{ROLE}/roles/(?P<child>[a-z][a-z0-9_-]{{0,62}})/remove/?$",
         roles.role_remove_child,
         "role_remove_child",
+        ROLE_PAGE,
     ),
-    page(rf"^{REF}/roles/{ROLE}/delete/?$", roles.role_delete, "role_delete"),
+    action(rf"^{REF}/roles/{ROLE}/delete/?$", roles.role_delete, "role_delete", ROLE_PAGE),
     page(rf"^{REF}/reference/?$", reference.reference, "reference"),
     page(rf"^{REF}/reference/openapi\.json$", reference.reference_document, "reference_document"),
     page(rf"^{REF}/usage/?$", usage.usage, "usage"),

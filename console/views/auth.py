@@ -10,7 +10,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
 
 from basalt.accounts import sessions, signin
 from basalt.accounts.serializers import AccountCreateSerializer
@@ -18,6 +17,7 @@ from basalt.core.errors import BasaltError, RateLimited
 from basalt.projects import invitations
 from basalt.projects.models import Invitation
 from console.forms import SignInForm, SignUpForm
+from console.mail_notice import mail_folder
 from console.views.common import invalid, page
 
 
@@ -101,12 +101,11 @@ def sign_up(request: HttpRequest) -> HttpResponse:
         return invalid(request, "console/auth/signup.html", context)
     account = serializer.save()
     if not account.is_active:
-        return page(request, "console/auth/signup_confirm.html", {"email": account.email})
+        return page(request, "console/auth/signup_confirm.html", {"email": account.email, "mail_folder": mail_folder()})
     login(request, account, backend="django.contrib.auth.backends.ModelBackend")
     return redirect(_next_url(request))
 
 
-@require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
     if request.POST.get("everywhere") and request.user.is_authenticated:
         # Every web session and API token of the account, this one included.

@@ -17,6 +17,8 @@ from basalt.core.errors import BasaltError, NotFound, PermissionDenied, Validati
 from basalt.projects import services
 from basalt.projects.models import Project
 from basalt.projects.roles import ROLE_PERMISSIONS, Perm
+from console.limits import input_limits
+from console.preconditions import StaleForm
 
 
 @dataclass
@@ -29,7 +31,8 @@ class ProjectAccess:
 
 
 def page(request: HttpRequest, template: str, context: dict[str, Any] | None = None, status: int = 200) -> HttpResponse:
-    return render(request, template, context or {}, status=status)
+    # `limits`: the server's own input lengths, for every box's maxlength.
+    return render(request, template, {"limits": input_limits(), **(context or {})}, status=status)
 
 
 def error_page(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
@@ -82,17 +85,26 @@ def project_context(access: ProjectAccess, section: str, **extra: Any) -> dict[s
 
 
 def saved_through(form: forms.Form, action, field_map: dict[str, str] | None = None) -> bool:
-    """Run a service call for a valid form; refusals (403) propagate, other errors land on the form."""
+    """Run a service call for a valid form; refusals (403) and stale forms propagate, other errors
+    land on the form."""
     if not form.is_valid():
         return False
     try:
         action()
     except BasaltError as exc:
-        if exc.status == 403:
+        if exc.status == 403 or isinstance(exc, StaleForm):
             raise
         attach_errors(form, exc, field_map)
         return False
     return True
+
+
+def error_messages(exc: BasaltError) -> list[str]:
+    """What a person reads about an error: the per-field messages of a validation error, else its
+    own message (other errors' details are metadata such as the field or operator, not messages)."""
+    details = exc.details if isinstance(exc.details, dict) else {}
+    found = [str(m) for value in details.values() if isinstance(value, list) for m in value]
+    return found or [exc.message]
 
 
 def attach_errors(form: forms.Form, error: BasaltError, field_map: dict[str, str] | None = None) -> None:

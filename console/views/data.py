@@ -8,17 +8,18 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.http import urlencode
-from django.views.decorators.http import require_POST
 
-from basalt.core.errors import BasaltError, ValidationFailed
+from basalt.core.errors import BasaltError, NotFound, PreconditionFailed, ValidationFailed
 from basalt.documents import catalog, services
 from basalt.documents.finding import find_documents
 from basalt.projects.roles import Perm
 from basalt.projects.services import access_project
 from console import data_forms as df
 from console.caller import console_caller
-from console.views.common import ProjectAccess, page, project_context, project_view
+from console.preconditions import ConflictNotice, show_current
+from console.views.common import ProjectAccess, error_messages, page, project_context, project_view
 
 PAGE_SIZE = 25
 
@@ -67,9 +68,7 @@ def data_collection(request: HttpRequest, access: ProjectAccess, name: str) -> H
     except BasaltError as exc:
         if exc.status in (403, 404) and exc.code != "invalid_query":
             raise
-        details = exc.details if isinstance(exc.details, dict) else {}
-        error = "; ".join(str(m) for msgs in details.values() for m in (msgs if isinstance(msgs, list) else [msgs]))
-        error = error or exc.message
+        error = "; ".join(error_messages(exc))
         result = {"results": [], "next_cursor": None, "count": None}
     columns = ["id", *fields, "created_at", "updated_at"]
     keep = {key: value for key, value in request.GET.items() if key not in ("cursor", "order")}
@@ -118,12 +117,30 @@ def _form_fields(collection: dict[str, Any], doc: dict[str, Any] | None) -> list
     return out
 
 
-def _doc_page(request, access, collection, doc, errors=None, posted=None, status=200) -> HttpResponse:
+def _doc_page(
+    request,
+    access,
+    collection,
+    doc,
+    errors=None,
+    posted=None,
+    status=200,
+    *,
+    etag: int | None = None,
+    conflict: ConflictNotice | None = None,
+    delete_conflict: ConflictNotice | None = None,
+    gone: str = "",
+) -> HttpResponse:
     context = project_context(
         access,
         "data",
         collection=collection,
         doc=doc,
+        # The version the form was filled from: saving sends it as If-Match.
+        etag=etag,
+        conflict=conflict,
+        delete_conflict=delete_conflict,
+        gone=gone,
         form_fields=_form_fields(collection, posted if posted is not None else doc),
         acl_text=(posted or {}).get("acl")
         if posted
@@ -139,9 +156,9 @@ def _doc_page(request, access, collection, doc, errors=None, posted=None, status
 
 
 def _errors(exc: BasaltError) -> dict[str, list[str]]:
-    if isinstance(exc.details, dict):
-        return {k.split(".")[0]: v if isinstance(v, list) else [str(v)] for k, v in exc.details.items()}
-    return {"general": [exc.message]}
+    if isinstance(exc.details, dict) and all(isinstance(v, list) for v in exc.details.values()):
+        return {k.split(".")[0]: v for k, v in exc.details.items()}
+    return {"general": error_messages(exc)}
 
 
 def _posted_doc(collection: dict[str, Any], post: Any) -> dict[str, Any]:
@@ -169,7 +186,7 @@ def document_new(request: HttpRequest, access: ProjectAccess, name: str) -> Http
     if request.method != "POST":
         return _doc_page(request, access, collection, None)
     try:
-        body = df.document_body(collection["fields"], request.POST, None)
+        body = df.checked_body(project, name, collection["fields"], request.POST, None)
         created = services.create_document(caller, name, body).body
     except BasaltError as exc:
         if exc.status in (403, 404):
@@ -184,25 +201,64 @@ def document_detail(request: HttpRequest, access: ProjectAccess, name: str, doc_
     perm = Perm.CHANGE_DATA if request.method == "POST" else Perm.VIEW
     project, caller = _caller(request, access, perm)
     collection = catalog.describe(catalog.get_collection(project, name))
-    doc = services.get_document(caller, name, doc_id).body
     if request.method != "POST":
-        return _doc_page(request, access, collection, doc)
+        found = services.get_document(caller, name, doc_id)
+        return _doc_page(request, access, collection, found.body, etag=found.version)
+    posted = _posted_doc(collection, request.POST)
     try:
-        body = df.document_body(collection["fields"], request.POST, doc)
-        services.update_document(caller, name, doc_id, body)
+        current = services.get_document(caller, name, doc_id)
+        body = df.checked_body(project, name, collection["fields"], request.POST, current.body)
+        # The version the form was filled from: a save from a stale tab is refused, not merged.
+        services.update_document(caller, name, doc_id, body, if_match=_etag_of(request.POST))
+    except NotFound:
+        return _gone(request, access, collection, doc_id, posted)
+    except PreconditionFailed:
+        latest = services.get_document(caller, name, doc_id)
+        notice = ConflictNotice(
+            "Someone saved this document (in another tab or another session) after you opened it.",
+            show_current(latest.body),
+            request.path,
+        )
+        return _doc_page(
+            request, access, collection, latest.body, {}, posted, 412, etag=latest.version, conflict=notice
+        )
     except BasaltError as exc:
-        if exc.status in (403, 404):
+        if exc.status == 403:
             raise
-        posted = {**_posted_doc(collection, request.POST)}
-        return _doc_page(request, access, collection, doc, _errors(exc), posted, 400)
+        return _doc_page(request, access, collection, current.body, _errors(exc), posted, 400, etag=current.version)
     messages.success(request, "Document saved.")
     return redirect("console:document", access.project.ref, name, doc_id)
 
 
-@require_POST
+def _etag_of(post: Any) -> str | None:
+    version = (post.get("etag") or "").strip()
+    return f'"{version}"' if version.isdigit() else None
+
+
+def _gone(request, access, collection, doc_id: str, posted: dict[str, Any]) -> HttpResponse:
+    """The document was deleted elsewhere: say so here, keeping what was typed to create it anew."""
+    return _doc_page(request, access, collection, None, {}, posted, 404, gone=doc_id)
+
+
 @project_view
 def document_delete(request: HttpRequest, access: ProjectAccess, name: str, doc_id: str) -> HttpResponse:
-    _project, caller = _caller(request, access, Perm.CHANGE_DATA)
-    services.delete_document(caller, name, doc_id)
+    project, caller = _caller(request, access, Perm.CHANGE_DATA)
+    try:
+        services.delete_document(caller, name, doc_id, if_match=_etag_of(request.POST))
+    except NotFound:
+        messages.info(request, f"Document {doc_id} does not exist: it was deleted, perhaps in another tab or session.")
+        return redirect("console:data_collection", access.project.ref, name)
+    except PreconditionFailed:
+        collection = catalog.describe(catalog.get_collection(project, name))
+        latest = services.get_document(caller, name, doc_id)
+        notice = ConflictNotice(
+            "Someone saved this document after you opened it, so it was not deleted.",
+            show_current(latest.body),
+            reverse("console:document", args=[access.project.ref, name, doc_id]),
+            overwrite_label="Delete it anyway",
+        )
+        return _doc_page(
+            request, access, collection, latest.body, status=412, etag=latest.version, delete_conflict=notice
+        )
     messages.success(request, f"Document {doc_id} deleted.")
     return redirect("console:data_collection", access.project.ref, name)

@@ -7,7 +7,6 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.views.decorators.http import require_POST
 
 from basalt.core.errors import BasaltError, NotFound, ValidationFailed
 from basalt.documents.finding import find_documents
@@ -15,7 +14,7 @@ from basalt.identity import roles as identity_roles
 from basalt.projects.roles import Perm
 from basalt.projects.services import access_project
 from console.caller import console_caller
-from console.views.common import ProjectAccess, page, project_context, project_view
+from console.views.common import ProjectAccess, error_messages, page, project_context, project_view
 
 DETAILED_ROLES = 50
 
@@ -23,12 +22,6 @@ DETAILED_ROLES = 50
 def _caller(request: HttpRequest, access: ProjectAccess, perm: Perm):
     project = access_project(request.user, access.project.ref, perm)
     return console_caller(project, request.user.pk)
-
-
-def _messages_of(exc: BasaltError) -> list[str]:
-    if isinstance(exc.details, dict) and exc.details:
-        return [str(m) for v in exc.details.values() for m in (v if isinstance(v, list) else [v])]
-    return [exc.message]
 
 
 @project_view
@@ -42,7 +35,7 @@ def role_list(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
         except BasaltError as exc:
             if exc.status in (403, 404):
                 raise
-            errors = _messages_of(exc)
+            errors = error_messages(exc)
         else:
             messages.success(request, f"Role “{name}” created. Add its users below.")
             return redirect("console:role", access.project.ref, name)
@@ -117,12 +110,11 @@ def _change(request, access, name: str, action, success: str, field: str) -> Htt
         if exc.status == 403:
             raise
         # A missing role makes _role_page raise NotFound in turn: the 404 page, not a form error.
-        return _role_page(request, access, name, {field: _messages_of(exc)}, status=400)
+        return _role_page(request, access, name, {field: error_messages(exc)}, status=400)
     messages.success(request, success)
     return redirect("console:role", access.project.ref, name)
 
 
-@require_POST
 @project_view
 def role_add_user(request: HttpRequest, access: ProjectAccess, name: str) -> HttpResponse:
     text = request.POST.get("user") or ""
@@ -133,7 +125,6 @@ def role_add_user(request: HttpRequest, access: ProjectAccess, name: str) -> Htt
     return _change(request, access, name, action, f"{text.strip()} added to {name}.", "user")
 
 
-@require_POST
 @project_view
 def role_remove_user(request: HttpRequest, access: ProjectAccess, name: str, user_id: str) -> HttpResponse:
     return _change(
@@ -146,7 +137,6 @@ def role_remove_user(request: HttpRequest, access: ProjectAccess, name: str, use
     )
 
 
-@require_POST
 @project_view
 def role_add_child(request: HttpRequest, access: ProjectAccess, name: str) -> HttpResponse:
     child = request.POST.get("role") or ""
@@ -160,7 +150,6 @@ def role_add_child(request: HttpRequest, access: ProjectAccess, name: str) -> Ht
     )
 
 
-@require_POST
 @project_view
 def role_remove_child(request: HttpRequest, access: ProjectAccess, name: str, child: str) -> HttpResponse:
     return _change(
@@ -173,7 +162,6 @@ def role_remove_child(request: HttpRequest, access: ProjectAccess, name: str, ch
     )
 
 
-@require_POST
 @project_view
 def role_delete(request: HttpRequest, access: ProjectAccess, name: str) -> HttpResponse:
     caller = _caller(request, access, Perm.CHANGE_DATA)

@@ -7,13 +7,14 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.views.decorators.http import require_POST
+from django.urls import reverse
 
 from basalt.core.errors import BasaltError, ValidationFailed
 from basalt.documents import catalog
 from basalt.projects.roles import Perm
 from basalt.projects.services import access_project
 from console import schema_forms as sf
+from console.preconditions import ConflictNotice, StaleForm, fingerprint, save_if_unchanged, show_current
 from console.views.common import ProjectAccess, page, project_context, project_view
 
 
@@ -71,23 +72,31 @@ def schema_list(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
 
 
 def _collection_page(
-    request: HttpRequest, access: ProjectAccess, name: str, errors=None, posted=None, status: int = 200
+    request: HttpRequest,
+    access: ProjectAccess,
+    name: str,
+    errors=None,
+    posted=None,
+    status: int = 200,
+    conflict: ConflictNotice | None = None,
 ) -> HttpResponse:
     project = access_project(request.user, access.project.ref, Perm.VIEW)
     collection = catalog.describe(catalog.get_collection(project, name))
     others = [c["name"] for c in catalog.list_collections(project)]
-    current_preset = sf.preset_of(collection)
+    # A refused rules form shows what was typed, not the stored rules.
+    rules = sf.rules_form_values(collection, (posted or {}) if (posted or {}).get("form") == "rules" else None)
+    if conflict is not None:
+        rules["version"] = fingerprint(sf.rules_state(collection))  # sending the typed rules again overwrites
     context = project_context(
         access,
         "schema",
         collection=collection,
         fields=[{"name": k, **v, "summary": sf.option_summary(v)} for k, v in collection["fields"].items()],
         locked=sf.is_locked(collection),
-        current_preset=current_preset,
+        rules=rules,
+        conflict=conflict,
         presets=sf.PRESETS,
-        operations=[(op, ", ".join(collection["permissions"].get(op, []))) for op in sf.OPERATIONS],
         default_acls=sf.DEFAULT_ACL_LABELS,
-        protected=sf.protected_text(collection["protected_fields"]),
         field_types=sf.FIELD_TYPES,
         item_types=sf.ITEM_TYPES,
         type_options=sf.TYPE_OPTIONS,
@@ -103,11 +112,31 @@ def collection_detail(request: HttpRequest, access: ProjectAccess, name: str) ->
     return _collection_page(request, access, name)
 
 
-def _update(request: HttpRequest, access: ProjectAccess, name: str, build, success: str) -> HttpResponse:
-    """Check the role, build the PATCH body from the form, apply it; errors re-render next to inputs."""
+def _update(
+    request: HttpRequest, access: ProjectAccess, name: str, build, success: str, *, guarded: bool = False
+) -> HttpResponse:
+    """Check the role, build the PATCH body from the form, apply it; errors re-render next to inputs.
+
+    `guarded` forms send back the whole rules state: they save only if it is unchanged since shown.
+    """
     project = access_project(request.user, access.project.ref, Perm.CHANGE_SCHEMA)
     try:
-        catalog.update_collection(project, name, build(project))
+        body = build(project)
+        if guarded:
+            save_if_unchanged(
+                lambda: _rules_locked(request, access, name),
+                request.POST.get("version"),
+                lambda: catalog.update_collection(project, name, body),
+            )
+        else:
+            catalog.update_collection(project, name, body)
+    except StaleForm as stale:
+        notice = ConflictNotice(
+            "These access rules were changed (in another tab or by another member) after you opened this page.",
+            show_current(stale.current),
+            reverse("console:collection", args=[access.project.ref, name]) + "#rules",
+        )
+        return _collection_page(request, access, name, {}, request.POST, status=409, conflict=notice)
     except BasaltError as exc:
         if exc.status in (403, 404):
             raise
@@ -116,7 +145,11 @@ def _update(request: HttpRequest, access: ProjectAccess, name: str, build, succe
     return redirect("console:collection", access.project.ref, name)
 
 
-@require_POST
+def _rules_locked(request: HttpRequest, access: ProjectAccess, name: str) -> dict[str, Any]:
+    project = access_project(request.user, access.project.ref, Perm.CHANGE_SCHEMA, lock=True)
+    return sf.rules_state(catalog.describe(catalog.get_collection(project, name)))
+
+
 @project_view
 def field_add(request: HttpRequest, access: ProjectAccess, name: str) -> HttpResponse:
     def build(project) -> dict[str, Any]:
@@ -126,13 +159,11 @@ def field_add(request: HttpRequest, access: ProjectAccess, name: str) -> HttpRes
     return _update(request, access, name, build, "Field saved.")
 
 
-@require_POST
 @project_view
 def field_remove(request: HttpRequest, access: ProjectAccess, name: str, field: str) -> HttpResponse:
     return _update(request, access, name, lambda project: {"fields": {field: None}}, f"Field “{field}” removed.")
 
 
-@require_POST
 @project_view
 def index_add(request: HttpRequest, access: ProjectAccess, name: str) -> HttpResponse:
     def build(project) -> dict[str, Any]:
@@ -142,24 +173,28 @@ def index_add(request: HttpRequest, access: ProjectAccess, name: str) -> HttpRes
     return _update(request, access, name, build, "Index declared; it builds in the background.")
 
 
-@require_POST
 @project_view
 def index_remove(request: HttpRequest, access: ProjectAccess, name: str, position: str) -> HttpResponse:
     def build(project) -> dict[str, Any]:
         current = catalog.describe(catalog.get_collection(project, name))["indexes"]
-        keep = [{"fields": i["fields"], "unique": i["unique"]} for n, i in enumerate(current) if str(n) != position]
-        return {"indexes": keep}
+        declared = [{"fields": i["fields"], "unique": i["unique"]} for i in current]
+        # The form names the index it showed: a position alone could name another index by now.
+        shown = sf.index_named(request.POST)
+        target = shown if shown is not None else (declared[int(position)] if int(position) < len(declared) else None)
+        if target not in declared:
+            raise ValidationFailed(details={"indexes": ["That index was already removed (in another tab?)."]})
+        return {"indexes": [index for index in declared if index != target]}
 
     return _update(request, access, name, build, "Index removed.")
 
 
-@require_POST
 @project_view
 def rules(request: HttpRequest, access: ProjectAccess, name: str) -> HttpResponse:
-    return _update(request, access, name, lambda project: sf.rules_body(request.POST), "Access rules saved.")
+    return _update(
+        request, access, name, lambda project: sf.rules_body(request.POST), "Access rules saved.", guarded=True
+    )
 
 
-@require_POST
 @project_view
 def collection_delete(request: HttpRequest, access: ProjectAccess, name: str) -> HttpResponse:
     project = access_project(request.user, access.project.ref, Perm.CHANGE_SCHEMA)

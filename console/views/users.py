@@ -14,7 +14,6 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.http import urlencode
-from django.views.decorators.http import require_POST
 
 from basalt.core.errors import BasaltError, NotFound
 from basalt.documents.finding import find_documents
@@ -24,6 +23,7 @@ from basalt.identity import services as identity
 from basalt.projects.roles import Perm
 from basalt.projects.services import access_project
 from console.caller import console_caller
+from console.mail_notice import delivery_note, mail_folder
 from console.views.common import ProjectAccess, page, project_context, project_view
 
 PAGE_SIZE = 25
@@ -35,12 +35,24 @@ def _caller(request: HttpRequest, access: ProjectAccess, perm: Perm):
     return project, console_caller(project, request.user.pk)
 
 
+SEARCH_MAX = 100
+# Escaped one by one: re.escape also escapes spaces and other characters, and the query engine's
+# portable regex subset refuses such escapes ("The escape \  is not supported").
+REGEX_SPECIAL = frozenset("\\.^$|?*+()[]{}")
+
+
+def literal_pattern(text: str) -> str:
+    return "".join("\\" + char if char in REGEX_SPECIAL else char for char in text)
+
+
 def search_where(q: str) -> dict[str, Any]:
-    """Case-insensitive substring match on email or username (the text is matched literally)."""
-    if not q:
-        return {}
-    pattern = re.escape(q[:100])
-    return {"$or": [{key: {"$regex": pattern, "$options": "i"}} for key in ("email", "username")]}
+    """Every word, matched literally and ignoring case, in the email or the username."""
+    words = q[:SEARCH_MAX].split()
+    clauses = [
+        {"$or": [{key: {"$regex": literal_pattern(word), "$options": "i"}} for key in ("email", "username")]}
+        for word in words
+    ]
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses} if clauses else {}
 
 
 def _find_users(caller, q: str, cursor: str | None) -> dict[str, Any]:
@@ -128,7 +140,9 @@ def user_detail(request: HttpRequest, access: ProjectAccess, user_id: str) -> Ht
     live = sessions.list_sessions(project, user_id)
     custom = {k: v for k, v in user.items() if k not in SYSTEM_KEYS}
     name = user.get("email") or user.get("username") or user["id"]
-    context = project_context(access, "users", tab="users", user=user, name=name, sessions=live, custom=custom)
+    context = project_context(
+        access, "users", tab="users", user=user, name=name, sessions=live, custom=custom, mail_folder=mail_folder()
+    )
     return page(request, "console/users/detail.html", context)
 
 
@@ -139,7 +153,6 @@ def _back(access: ProjectAccess, user_id: str):
     return redirect("console:user", access.project.ref, user_id)
 
 
-@require_POST
 @project_view
 def user_disable(request: HttpRequest, access: ProjectAccess, user_id: str) -> HttpResponse:
     project, user = _load_user(request, access, user_id, Perm.CHANGE_DATA)
@@ -155,7 +168,6 @@ def user_disable(request: HttpRequest, access: ProjectAccess, user_id: str) -> H
     return _back(access, user_id)
 
 
-@require_POST
 @project_view
 def user_delete(request: HttpRequest, access: ProjectAccess, user_id: str) -> HttpResponse:
     project, user = _load_user(request, access, user_id, Perm.CHANGE_DATA)
@@ -164,7 +176,6 @@ def user_delete(request: HttpRequest, access: ProjectAccess, user_id: str) -> Ht
     return redirect("console:users", access.project.ref)
 
 
-@require_POST
 @project_view
 def user_reset(request: HttpRequest, access: ProjectAccess, user_id: str) -> HttpResponse:
     project, user = _load_user(request, access, user_id, Perm.CHANGE_DATA)
@@ -172,11 +183,12 @@ def user_reset(request: HttpRequest, access: ProjectAccess, user_id: str) -> Htt
         messages.error(request, "This user has no email address to send a reset link to.")
         return _back(access, user_id)
     recovery.request_reset(project, {"email": user["email"]})
-    messages.success(request, f"Password reset email sent to {user['email']} (the link is valid for one hour).")
+    messages.success(
+        request, f"Password reset email sent to {user['email']} (the link is valid for one hour).{delivery_note()}"
+    )
     return _back(access, user_id)
 
 
-@require_POST
 @project_view
 def user_sessions_revoke(request: HttpRequest, access: ProjectAccess, user_id: str) -> HttpResponse:
     project, _user = _load_user(request, access, user_id, Perm.CHANGE_DATA)

@@ -109,10 +109,6 @@ def test_other_accounts_project_is_not_found(browser_for, project):
     assert stored_auth(project) == {}
 
 
-def test_get_is_not_allowed(owner_client, project):
-    assert owner_client.get(auth_url(project)).status_code == 405
-
-
 def test_session_cap_is_edited_in_auth_settings(owner_client, project):
     page = owner_client.get(f"/console/p/{project.project.ref}/settings").content.decode()
     assert 'name="max_sessions_per_user" value="10"' in page
@@ -122,3 +118,11 @@ def test_session_cap_is_edited_in_auth_settings(owner_client, project):
     refused = owner_client.post(auth_url(project), {**VALID, "max_sessions_per_user": "0"})
     assert refused.status_code == 400
     assert auth_settings(Project.objects.get(pk=project.project.pk)).max_sessions_per_user == 3
+
+
+def test_get_lands_on_the_settings_page_and_changes_nothing(owner_client, project):
+    before = dict(project.project.settings or {})
+    response = owner_client.get(auth_url(project))
+    assert response.status_code == 302 and response["Location"].endswith("/settings#auth")
+    project.project.refresh_from_db()
+    assert (project.project.settings or {}) == before

@@ -44,7 +44,7 @@ def test_create_project_shows_a_publishable_key_once_that_the_api_accepts(browse
     assert response.status_code == 201
     html = response.content.decode()
     raw = re.search(r'id="new-key-value">(pk_[^<]+)<', html).group(1)
-    assert raw in re.search(r'id="code-curl">(.*?)</code>', html, re.S).group(1)  # quickstart holds the key
+    assert raw in re.search(r'id="code-curl-1"[^>]*>(.*?)</code>', html, re.S).group(1)  # quickstart holds the key
     api.credentials(HTTP_X_API_KEY=raw)
     answer = api.get("/api/v1/project")
     assert answer.status_code == 200 and answer.json()["name"] == "Recipe box"
@@ -152,10 +152,15 @@ def test_revoking_another_projects_key_is_a_404(owner_client, project, make_proj
     assert key.revoked_at is None
 
 
-def test_actions_are_post_only(owner_client, project):
+def test_actions_change_nothing_on_get(owner_client, project):
+    """A GET on an action's address (a reload) lands on its page; only POST acts."""
     key = ApiKey.objects.filter(project=project.project).first()
     for suffix in ["keys", f"keys/{key.id}/revoke", "settings/name", "settings/cors", "settings/delete"]:
-        assert owner_client.get(url(project, suffix)).status_code == 405
+        assert owner_client.get(url(project, suffix)).status_code == 302
+        assert owner_client.put(url(project, suffix)).status_code == 405
+    key.refresh_from_db()
+    assert key.is_active and ApiKey.objects.filter(project=project.project).count() == 2
+    assert Project.objects.filter(pk=project.project.pk).exists()
 
 
 @pytest.mark.parametrize("role", ROLES)

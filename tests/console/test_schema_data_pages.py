@@ -68,7 +68,7 @@ def test_viewer_sees_schema_without_edit_controls(as_role, posts):
 @pytest.mark.parametrize(
     ("form", "message"),
     [
-        ({"field_name": "Bad Name", "field_type": "string"}, "must match"),
+        ({"field_name": "Bad Name", "field_type": "string"}, "lowercase letters"),
         ({"field_name": "x", "field_type": "nope"}, "Choose a field type"),
         ({"field_name": "n", "field_type": "number", "min": "abc"}, "Must be a number"),
         ({"field_name": "d", "field_type": "string", "default": "{oops"}, "Not valid JSON"),
@@ -210,4 +210,5 @@ def test_bad_document_input_is_inline_and_nothing_is_saved(owner_client, posts):
 
 def test_unknown_document_is_404(owner_client, posts):
     assert owner_client.get(f"{posts}/data/posts/doesnotexist").status_code == 404
-    assert owner_client.post(f"{posts}/data/posts/doesnotexist/delete").status_code == 404
+    gone = owner_client.post(f"{posts}/data/posts/doesnotexist/delete", follow=True)
+    assert gone.status_code == 200 and "Document doesnotexist does not exist" in gone.content.decode()

@@ -91,3 +91,32 @@
   document.addEventListener("DOMContentLoaded", function () { init(document); });
   document.addEventListener("htmx:load", function (event) { init(event.target); });
 })();
+
+/* Quickstart: the collection picker shows that collection's snippets; a publishable key shown once
+   on this page (#new-key-value) is written into snippets swapped in later (e.g. after the sample
+   collection was created), since the server never sees the key again. */
+(function () {
+  "use strict";
+  function show(value) {
+    document.querySelectorAll("[data-qs-collection]").forEach(function (box) {
+      box.hidden = box.getAttribute("data-qs-collection") !== value;
+    });
+  }
+  function fillKey(root) {
+    var source = document.getElementById("new-key-value");
+    var key = source && source.textContent.trim();
+    if (!key || key.indexOf("pk_") !== 0) return;
+    var slots = (root || document).querySelectorAll("[data-key-slot]");
+    slots.forEach(function (code) {
+      code.textContent = code.textContent.split(code.getAttribute("data-key-slot")).join(key);
+    });
+    if (!slots.length) return;
+    document.querySelectorAll("[data-key-note]").forEach(function (note) { note.hidden = true; });
+    document.querySelectorAll("[data-key-filled]").forEach(function (note) { note.hidden = false; });
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("[data-qs-select]")) show(event.target.value);
+  });
+  document.addEventListener("DOMContentLoaded", function () { fillKey(document); });
+  document.addEventListener("htmx:load", function (event) { fillKey(event.target); });
+})();

@@ -9,6 +9,8 @@ from basalt.core.errors import ValidationFailed
 from basalt.documents.fields import FieldError, get_field_type, registry
 
 NAME = re.compile(r"\A[a-z][a-z0-9_]{0,62}\Z")
+# NAME in words: people read this message (the console shows it beside the input).
+NAME_RULE = "Use 1 to 63 lowercase letters, digits or _, starting with a letter (e.g. blog_posts)."
 SYSTEM_FIELDS = frozenset({"id", "created_at", "updated_at", "acl"})
 # System fields an index (and an `order`) may name besides declared ones.
 INDEXABLE_SYSTEM_FIELDS = frozenset({"id", "created_at", "updated_at"})
@@ -27,7 +29,7 @@ TOP_LEVEL_KEYS = frozenset({"name", "fields", "indexes", "permissions", "protect
 
 def check_name(value: Any, what: str = "name") -> str:
     if not isinstance(value, str) or not NAME.match(value):
-        raise ValidationFailed(details={what: ["Must match ^[a-z][a-z0-9_]{0,62}$."]})
+        raise ValidationFailed(details={what: [NAME_RULE]})
     return value
 
 
@@ -77,7 +79,7 @@ def validate_fields(raw: Any) -> dict[str, dict[str, Any]]:
     fields: dict[str, dict[str, Any]] = {}
     for name, definition in raw.items():
         if not isinstance(name, str) or not NAME.match(name):
-            errors[f"fields.{str(name)[:80]}"] = ["Field names must match ^[a-z][a-z0-9_]{0,62}$."]
+            errors[f"fields.{str(name)[:80]}"] = [NAME_RULE]
             continue
         if name in SYSTEM_FIELDS:
             errors[f"fields.{name}"] = [f"{name!r} is a system field."]

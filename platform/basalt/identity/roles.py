@@ -21,6 +21,7 @@ from basalt.projects.models import Project
 
 ROLE_NAME = re.compile(r"\A[a-z][a-z0-9_-]{0,62}\Z")
 USER_ID = re.compile(r"\A[a-z0-9]{1,32}\Z")
+ROLE_NAME_RULE = "Use 1 to 63 lowercase letters, digits, _ or -, starting with a letter (e.g. editors)."
 MAX_IDS_PER_CALL = 1000
 MAX_HELD_ROLES = 1000
 
@@ -91,9 +92,7 @@ def _can(caller: Caller, role: Role, right: str) -> bool:
 
 def _name(value: Any) -> str:
     if not isinstance(value, str) or not ROLE_NAME.match(value):
-        raise ValidationFailed(
-            details={"name": ["A role name is a lowercase letter, then up to 62 lowercase letters, digits, _ or -."]}
-        )
+        raise ValidationFailed(details={"name": [ROLE_NAME_RULE]})
     return value
 
 

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
 from basalt.core.errors import ValidationFailed
+from basalt.documents.schema import NAME_RULE
 
 FIELD_NAME = re.compile(r"\A[a-z][a-z0-9_]{0,62}\Z")
 USERNAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{2,31}\Z")
@@ -65,7 +66,7 @@ def clean_custom(fields: dict[str, Any]) -> dict[str, Any]:
         if name.lower() in SYSTEM_FIELDS:
             errors[name[:64]] = ["This field is read-only."]
         elif not FIELD_NAME.match(name):
-            errors[name[:64]] = ["A field name is a lowercase letter, then up to 62 lowercase letters, digits or _."]
+            errors[name[:64]] = [NAME_RULE]
     if len(fields) > MAX_CUSTOM_FIELDS:
         errors["fields"] = [f"At most {MAX_CUSTOM_FIELDS} custom fields."]
     if not errors and _has_nul(fields):

@@ -86,6 +86,25 @@ class Client:
             raise error_from_response(response)
         return response
 
+    def sign_up(self, email: str, password: str, **fields: Any) -> dict[str, Any]:
+        """Create an app end-user (`POST /api/v1/auth/signup`) and act as them from now on.
+
+        Returns `{user, access_token, refresh_token, expires_in}`; `access_token` is also set on
+        this client. `fields` are the project's custom user fields.
+        """
+        return self._signed_in(
+            self.request("POST", "/api/v1/auth/signup", json={"email": email, "password": password, **fields})
+        )
+
+    def sign_in_anonymously(self) -> dict[str, Any]:
+        """Start an anonymous end-user (`POST /api/v1/auth/anonymous`) and act as them from now on."""
+        return self._signed_in(self.request("POST", "/api/v1/auth/anonymous"))
+
+    def _signed_in(self, response: httpx.Response) -> dict[str, Any]:
+        session: dict[str, Any] = response.json()
+        self.access_token = session["access_token"]
+        return session
+
     def batch(
         self, requests: Sequence[BatchRequest | Mapping[str, Any]], *, transaction: bool = False
     ) -> list[BatchResult]:

@@ -1,0 +1,26 @@
+"""Say where an email "sent" from the console really went when no mail server is configured.
+
+The embedded default writes every message to a file in the data folder (Django's file backend);
+saying "sent" there would send people waiting for mail that never leaves the machine.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+FILE_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+
+
+def mail_folder() -> str:
+    """The folder messages are written to instead of being sent, or "" when they are sent."""
+    return str(settings.EMAIL_FILE_PATH) if settings.EMAIL_BACKEND == FILE_BACKEND else ""
+
+
+def delivery_note() -> str:
+    folder = mail_folder()
+    if not folder:
+        return ""
+    return (
+        f" No mail server is configured (EMAIL_HOST is unset), so it was not sent: it was written to a file in "
+        f"{folder} on the server."
+    )
