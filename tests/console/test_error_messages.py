@@ -11,6 +11,7 @@ from basalt.documents import catalog
 from basalt.documents.models import Document
 from basalt.identity import services as identity
 from basalt.projects.services import PROJECT_NAME_MAX
+from console.caller import console_caller
 
 pytestmark = pytest.mark.django_db
 
@@ -104,7 +105,11 @@ def test_inputs_take_no_more_than_the_server_accepts(owner_client, browser_for, 
 
 def test_user_search_with_a_space_finds_by_each_word(owner_client, project):
     for email in ("ada.lovelace@example.com", "ada.byron@example.com", "grace@example.com"):
-        identity.sign_up(project.project, {"email": email, "password": "a long passphrase"}, identity.Client())
+        identity.sign_up(
+            console_caller(project.project, project.owner.pk),
+            {"email": email, "password": "a long passphrase"},
+            identity.Client(),
+        )
     response = owner_client.get(f"/console/p/{project.project.ref}/users", {"q": "ada lovelace"})
     page = text(response)
     assert response.status_code == 200, page[-500:]
@@ -137,7 +142,9 @@ def test_an_invitation_written_to_a_file_says_so(
 
 def test_a_password_reset_written_to_a_file_says_so(owner_client, project, mail_to_files):
     user = identity.sign_up(
-        project.project, {"email": "u@example.com", "password": "a long passphrase"}, identity.Client()
+        console_caller(project.project, project.owner.pk),
+        {"email": "u@example.com", "password": "a long passphrase"},
+        identity.Client(),
     )
     url = f"/console/p/{project.project.ref}/users/{user['user']['id']}"
     page = text(owner_client.post(f"{url}/reset", follow=True))

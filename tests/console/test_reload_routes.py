@@ -29,14 +29,16 @@ def world(project, make_account, django_capture_on_commit_callbacks):
         {"name": "notes", "fields": {"title": {"type": "string"}}, "indexes": [{"fields": ["title"]}]},
     )
     doc = documents.create_document(caller, "notes", {"title": "a"}).body
-    member = services.add_member(owner, ref, make_account().email, "developer")
+    member = services.join_project(project.project, make_account(), "developer")
     with django_capture_on_commit_callbacks(execute=True):
         invitation = invitations.invite_member(
             owner, ref, "new@example.com", "viewer", accept_url="http://testserver/console/invite/{token}"
         )
     token = re.search(r"/console/invite/([A-Za-z0-9_-]+)", mail.outbox[-1].body).group(1)
     user = identity.sign_up(
-        project.project, {"email": "u@example.com", "password": "a long passphrase"}, identity.Client()
+        console_caller(project.project, project.owner.pk),
+        {"email": "u@example.com", "password": "a long passphrase"},
+        identity.Client(),
     )
     identity_roles.create_role(caller, {"name": "chef"})
     identity_roles.create_role(caller, {"name": "sous"})

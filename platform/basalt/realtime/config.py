@@ -27,9 +27,9 @@ CEILINGS = {
     "max_presence_bytes": 16 * 1024,
 }
 MAX_PATTERNS = 100
-CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_:.\-]{1,128}$")
-PATTERN = re.compile(r"^[A-Za-z0-9_:.\-*]{1,128}$")
-PRINCIPAL = re.compile(r"^(\*|authenticated|role:[A-Za-z0-9_-]{1,64}|user:[A-Za-z0-9_-]{1,64})$")
+CHANNEL_NAME = re.compile(r"^[A-Za-z0-9_:.\-]{1,128}\Z")
+PATTERN = re.compile(r"^[A-Za-z0-9_:.\-*]{1,128}\Z")
+PRINCIPAL = re.compile(r"^(\*|authenticated|role:[A-Za-z0-9_-]{1,64}|user:[A-Za-z0-9_-]{1,64})\Z")
 
 
 @dataclass(frozen=True)

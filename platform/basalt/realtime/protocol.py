@@ -17,8 +17,8 @@ from basalt.realtime import subscriptions
 from basalt.realtime.connection import Connection
 from basalt.realtime.hub import current_hub
 
-SUB_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-SEQ = re.compile(r"^\d{1,19}$")
+SUB_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
+SEQ = re.compile(r"^\d{1,19}\Z")
 MAX_TOKEN = 8192
 
 

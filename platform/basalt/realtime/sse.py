@@ -28,7 +28,7 @@ from basalt.realtime.hub import current_hub
 KEEPALIVE_SECONDS = 15.0
 # A lost stream's connection is kept this long so that a reconnect can take its subscriptions over.
 RESUME_GRACE_SECONDS = 30.0
-_SEQ = re.compile(r"^\d{1,19}$")
+_SEQ = re.compile(r"^\d{1,19}\Z")
 _streams: dict[str, Connection] = {}
 
 
