@@ -35,6 +35,8 @@ def input_limits() -> dict[str, int]:
         "index_fields": MAX_INDEX_FIELDS * (name + 3),
         # Whatever a JSON body may hold (values, ACLs, where, rule lists) fits in the largest body.
         "json": settings.BASALT_MAX_JSON_BODY,
+        # API keys are ~50 characters; a pasted key with stray text around it is still cut short.
+        "api_key": 128,
         "search": 100,
         "description": 500,
     }
