@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
+from basalt.documents.query import re2match
 from basalt.documents.query.dialects import EARTH_KM, json_kind
 from basalt.documents.query.nodes import (
     And,
@@ -165,9 +165,10 @@ def _system_compare(node: Compare, doc: dict[str, Any]) -> bool:
         return False
 
 
-@lru_cache(maxsize=512)
-def _regex(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+def _regex(pattern: str, ignore_case: bool):
+    # RE2, as find uses on SQLite: Python's `re` backtracks, and one subscriber's pattern runs
+    # against every change of the collection in the realtime process (issue 8, item 1).
+    return re2match.compiled(re2match.translate(pattern, ignore_case))
 
 
 def _point(value: Any) -> tuple[float, float] | None:
