@@ -341,3 +341,7 @@ LOGGING = {
 
 # End-user sign-ups and anonymous sign-ins allowed per client address per hour.
 IDENTITY_ACCOUNTS_PER_ADDRESS_PER_HOUR = env_int("IDENTITY_ACCOUNTS_PER_ADDRESS_PER_HOUR", 30)
+# Failed console sign-ins locked for 15 minutes per (client address, account) and per client address;
+# nothing locks an account from every address, so a guesser cannot lock its owner out.
+CONSOLE_SIGNIN_FAILURES_PER_ACCOUNT_AND_ADDRESS = env_int("CONSOLE_SIGNIN_FAILURES_PER_ACCOUNT_AND_ADDRESS", 5)
+CONSOLE_SIGNIN_FAILURES_PER_ADDRESS = env_int("CONSOLE_SIGNIN_FAILURES_PER_ADDRESS", 20)

@@ -103,7 +103,7 @@ def test_failures_spread_over_addresses_never_lock_the_owner_out(make_account):
 
 
 def test_sign_in_is_throttled_per_client_across_emails(make_account, settings):
-    settings.CONSOLE_SIGNIN_FAILURES_PER_CLIENT = 3
+    settings.CONSOLE_SIGNIN_FAILURES_PER_ADDRESS = 3
     make_account("ada@example.com", PASSWORD)
     client = Client(REMOTE_ADDR="10.9.9.9")
     for n in range(3):

@@ -31,9 +31,9 @@ def _buckets(email: str, address: str) -> list[tuple[str, int]]:
     return [
         (
             key("pair", f"{address}\x00{email.strip().lower()}"),
-            getattr(settings, "CONSOLE_SIGNIN_FAILURES_PER_ACCOUNT_AND_ADDRESS", 5),
+            settings.CONSOLE_SIGNIN_FAILURES_PER_ACCOUNT_AND_ADDRESS,
         ),
-        (key("addr", address), getattr(settings, "CONSOLE_SIGNIN_FAILURES_PER_CLIENT", 20)),
+        (key("addr", address), settings.CONSOLE_SIGNIN_FAILURES_PER_ADDRESS),
     ]
 
 
