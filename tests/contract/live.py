@@ -73,6 +73,17 @@ def _own_database_url(database_url: str) -> tuple[str, str]:
     return urlunsplit(parts._replace(path=f"/{name}")), name
 
 
+def live_redis_url(url: str) -> str:
+    """The Redis database live servers share: not one an xdist worker uses (the base and the ones
+    below it, tests/conftest.py). On a worker's database, a worker's `cache.clear()` (FLUSHDB) wiped
+    a live server's state, and the fuzzer's failed sign-ins on a live server locked 127.0.0.1 out of
+    the other worker's console sign-ins (a 429 in a browser test)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{(int(parts.path.strip('/') or 0) - 8) % 16}"))
+
+
 def server_env(data_dir: Path) -> tuple[dict[str, str], str | None]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BASALT_", "DJANGO_", "CELERY_"))}
     for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"):
@@ -93,7 +104,7 @@ def server_env(data_dir: Path) -> tuple[dict[str, str], str | None]:
         # A small bounded pool: the PostgreSQL server is shared with every other test run.
         env["DATABASE_POOL_SIZE"] = "4"
     if os.environ.get("REDIS_URL"):
-        env["REDIS_URL"] = os.environ["REDIS_URL"]
+        env["REDIS_URL"] = live_redis_url(os.environ["REDIS_URL"])
         # No separate Celery worker runs in tests: background work runs inline.
         env["CELERY_TASK_ALWAYS_EAGER"] = "true"
     return env, database
