@@ -1,7 +1,8 @@
-"""Emailed console account links: password reset and activation, for the API and the console pages.
+"""Emailed console account links (password reset, activation) confirmed from the console's pages.
 
-Both faces run djoser's own serializers (the same uid/token checks and password rules) through
-these functions, so a link means the same thing whether it is confirmed by JSON or by a form.
+These run the serializers, token generator and emails of djoser's API endpoints, and save the
+account the way they do, so a link means the same thing (and a reset ends every session through
+`Account.save`) whether it is confirmed by JSON or by a form.
 """
 
 from __future__ import annotations
