@@ -54,6 +54,32 @@ class SignUpForm(forms.Form):
     )
 
 
+class ForgotPasswordForm(forms.Form):
+    email = forms.EmailField(
+        label="Email", max_length=EMAIL_MAX, widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+    )
+
+
+class NewPasswordForm(forms.Form):
+    new_password = forms.CharField(
+        label="New password",
+        help_text="At least 8 characters; not a common password.",
+        max_length=PASSWORD_MAX,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "autofocus": True}),
+    )
+    re_new_password = forms.CharField(
+        label="New password again",
+        max_length=PASSWORD_MAX,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("new_password") != cleaned.get("re_new_password") and "re_new_password" in cleaned:
+            self.add_error("re_new_password", "The two passwords differ.")
+        return cleaned
+
+
 class ProjectNameForm(VersionedForm):
     name = forms.CharField(
         label="Project name", max_length=PROJECT_NAME_MAX, widget=forms.TextInput(attrs={"placeholder": "My app"})

@@ -9,6 +9,7 @@ from django.urls import re_path
 from console.actions import Landing, post_only
 from console.security import secure_page
 from console.views import (
+    account_links,
     auth,
     data,
     invitations,
@@ -29,6 +30,8 @@ NAME = r"(?P<name>[a-z][a-z0-9_]{0,62})"
 DOC = r"(?P<doc_id>[A-Za-z0-9_-]{1,32})"
 USER = r"(?P<user_id>[a-z0-9]{1,32})"
 ROLE = r"(?P<name>[a-z][a-z0-9_-]{0,62})"
+# An emailed account link (djoser's ACTIVATION_URL, PASSWORD_RESET_CONFIRM_URL): base64 id, token.
+LINK = r"(?P<uid>[A-Za-z0-9_-]{1,64})/(?P<link_token>[A-Za-z0-9_-]{1,100})"
 
 HOME = Landing("project")
 SETTINGS = ("settings", ("ref",))
@@ -51,6 +54,9 @@ urlpatterns = [
     page(r"^$", auth.index, "index"),
     page(r"^signin/?$", auth.sign_in, "signin"),
     page(r"^signup/?$", auth.sign_up, "signup"),
+    page(r"^password/forgot/?$", account_links.password_forgot, "password_forgot"),
+    page(rf"^password/reset/{LINK}/?$", account_links.password_reset, "password_reset"),
+    page(rf"^activate/{LINK}/?$", account_links.activate, "activate"),
     action(r"^signout/?$", auth.sign_out, "signout", Landing("index", ())),
     page(r"^projects/?$", projects.project_list, "projects"),
     page(rf"^{REF}/?$", projects.project_home, "project"),

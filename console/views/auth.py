@@ -11,7 +11,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from basalt.accounts import sessions, signin
+from basalt.accounts import links, sessions, signin
 from basalt.accounts.serializers import AccountCreateSerializer
 from basalt.core.errors import BasaltError, RateLimited
 from basalt.projects import invitations
@@ -101,6 +101,8 @@ def sign_up(request: HttpRequest) -> HttpResponse:
         return invalid(request, "console/auth/signup.html", context)
     account = serializer.save()
     if not account.is_active:
+        # The console's sign-up mails the link too, or the account waits for an administrator.
+        links.send_activation(request, account)
         return page(request, "console/auth/signup_confirm.html", {"email": account.email, "mail_folder": mail_folder()})
     login(request, account, backend="django.contrib.auth.backends.ModelBackend")
     return redirect(_next_url(request))

@@ -325,3 +325,31 @@ def test_auth_settings_and_an_invitation_end_to_end(page, chromium, live_server,
     assert django_user_model.objects.get(email="newcomer@example.com").memberships.get().role == "developer"
     invitee_context.close()
     assert page.console_errors == [], "\n".join(page.console_errors)
+
+
+def test_forgot_password_from_sign_in_through_the_emailed_link(page, live_server, django_user_model):
+    """Sign-in → "Forgot password?" → the emailed link → a new password that signs in, under the CSP."""
+    from django.core import mail
+
+    django_user_model.objects.create_user("forgetful@example.com", "the old passphrase here")
+    shot = Shots(page, "password-reset")
+    page.goto("/console/signin")
+    page.get_by_role("link", name="Forgot password?").click()
+    page.get_by_label("Email").fill("forgetful@example.com")
+    shot("forgot")
+    page.get_by_role("button", name="Send reset link").click()
+    page.get_by_role("heading", name="Check your email").wait_for()
+    link = re.search(r"https?://[^/\s]+(/console/password/reset/\S+)", mail.outbox[-1].body).group(1)
+    page.goto(link)
+    page.get_by_label("New password", exact=True).fill("a brand new passphrase")
+    page.get_by_label("New password again", exact=True).fill("a brand new passphrase")
+    shot("new-password")
+    page.get_by_role("button", name="Save new password").click()
+    page.get_by_role("heading", name="Password changed").wait_for()
+    shot("changed")
+    page.get_by_role("link", name="Sign in").click()
+    page.get_by_label("Email").fill("forgetful@example.com")
+    page.get_by_label("Password").fill("a brand new passphrase")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Project name").wait_for()
+    assert page.console_errors == [], "\n".join(page.console_errors)

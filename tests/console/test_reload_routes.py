@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib.auth.tokens import default_token_generator
 from django.core import mail
 from django.urls import URLPattern, reverse
+from djoser.utils import encode_uid
 
 from basalt.documents import catalog
 from basalt.documents import services as documents
@@ -44,6 +46,7 @@ def world(project, make_account, django_capture_on_commit_callbacks):
     identity_roles.create_role(caller, {"name": "sous"})
     identity_roles.add_users(caller, "chef", [user["user"]["id"]])
     identity_roles.add_roles(caller, "chef", ["sous"])
+    owner.refresh_from_db()  # a reset token hashes the stored last_login
     return {
         "ref": ref,
         "name": "notes",
@@ -56,6 +59,9 @@ def world(project, make_account, django_capture_on_commit_callbacks):
         "token": token,
         "user_id": user["user"]["id"],
         "child": "sous",
+        # An emailed account link of the owner (already active: the activation page says so).
+        "uid": encode_uid(owner.pk),
+        "link_token": default_token_generator.make_token(owner),
     }
 
 

@@ -108,6 +108,37 @@ def test_password_set_from_a_shell_ends_every_console_session(owner):
     assert_signed_out(tokens)
 
 
+def test_email_change_ends_every_other_console_session(owner):
+    """A new address (set_username) ends every API token and web session, like a password change:
+    someone signed in under the old address does not keep the account; the owner signs in anew."""
+    laptop, phone = sign_in(owner.email), sign_in(owner.email)
+    browser = web_session(owner.email)
+    changed = bearer(laptop["access"]).post(
+        AUTH + "users/set_email/", {"current_password": PASSWORD, "new_email": "moved@example.com"}, format="json"
+    )
+    assert changed.status_code == 204, changed.content
+    assert_signed_out(laptop)
+    assert_signed_out(phone)
+    assert_web_signed_out(browser)
+    assert projects(sign_in("moved@example.com")["access"]).status_code == 200
+
+
+def test_email_set_from_a_shell_ends_sessions_but_other_saves_do_not(owner):
+    """The rule lives on the model: any path that stores a new address revokes; saving other fields
+    (or the same address) leaves sessions alone."""
+    from basalt.accounts.models import Account
+
+    tokens = sign_in(owner.email)
+    account = Account.objects.get(pk=owner.pk)
+    account.name = "Renamed"
+    account.save()
+    account.save(update_fields=["name"])
+    assert projects(tokens["access"]).status_code == 200
+    account.email = "elsewhere@example.com"
+    account.save(update_fields=["email"])
+    assert_signed_out(tokens)
+
+
 def test_refresh_rotates_and_reuse_of_a_spent_token_ends_the_session(owner):
     first = sign_in(owner.email)
     rotated = refresh(first["refresh"])

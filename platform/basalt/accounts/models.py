@@ -54,9 +54,22 @@ class Account(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.email
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The address as loaded, to tell an email change at save (None when the field is deferred).
+        self._stored_email = self.__dict__.get("email")
+
     def save(self, *args, **kwargs):
         # Django marks a real password change (not a hash upgrade) by leaving `_password` set.
         password_changed = self._password is not None and not self._state.adding
+        # A new address is a new identity for sign-in and reset mail: whoever holds a session
+        # opened under the old one (a thief the owner is locking out) must not keep it.
+        email_changed = (
+            not self._state.adding
+            and self._stored_email is not None
+            and self.email != self._stored_email
+            and (kwargs.get("update_fields") is None or "email" in kwargs["update_fields"])
+        )
         if not self._state.adding:
             # A stale copy saved later must not write an old generation back and revive the
             # tokens a revocation ended: only the atomic increment in revoke_all writes it.
@@ -65,10 +78,11 @@ class Account(AbstractBaseUser, PermissionsMixin):
                 fields = [f.name for f in self._meta.concrete_fields if not f.primary_key]
             kwargs["update_fields"] = [name for name in fields if name != "token_generation"]
         super().save(*args, **kwargs)
-        if password_changed:
+        self._stored_email = self.email
+        if password_changed or email_changed:
             from basalt.accounts import sessions  # the service imports this module
 
-            sessions.revoke_all(self, reason="password_changed")
+            sessions.revoke_all(self, reason="password_changed" if password_changed else "email_changed")
 
     def _get_session_auth_hash(self, secret=None):
         # Django keeps a console web session only while this matches the hash stored at sign-in:
