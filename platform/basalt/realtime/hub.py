@@ -40,6 +40,9 @@ logger = logging.getLogger("basalt.realtime")
 # A caller is re-checked (key revoked, session ended, user disabled, roles changed) at most this
 # long before a payload goes out to it: revocation takes effect within this bound.
 REVALIDATE_SECONDS = 0.5
+# Idle subscribers (no change in their project) are re-checked this often, so that lost access
+# becomes `leave` without waiting for the next write.
+IDLE_REVALIDATE_SECONDS = 2.0
 SCHEMA_REFRESH_SECONDS = 1.0
 POLL_SECONDS = 1.0
 REGROUP_SECONDS = 30.0
@@ -225,6 +228,8 @@ class Hub:
                     await self._catch_up(item)
                 elif kind == "attach":
                     await self._attach(*item)
+                elif kind == "revalidate" and item in self.projects:
+                    await self._refresh(self.projects[item])
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -318,7 +323,10 @@ class Hub:
                 feed.viewers.clear()
             feed.project, feed.schemas, feed.refreshed_at = project, schemas, time.monotonic()
         for conn in stale:
+            before = conn.caller
             self._apply_verdict(feed, conn, verdicts[(conn.key_raw, conn.token)])
+            if not conn.closed and caller_key(conn.caller) != caller_key(before):
+                await self._withdraw(feed, conn, before)
 
     def _apply_verdict(self, feed: ProjectFeed, conn: Connection, verdict: Caller | BasaltError) -> None:
         conn.validated_at = time.monotonic()
@@ -333,6 +341,24 @@ class Hub:
             conn.push_error(verdict)
         elif caller_key(verdict) != caller_key(conn.caller):
             conn.caller = verdict
+
+    async def _withdraw(self, feed: ProjectFeed, conn: Connection, before: Caller) -> None:
+        """The connection's principals changed: `leave` for each document it could see and no longer can.
+
+        Each subscription's query is re-run under the old and the new principals (bounded like a
+        snapshot; past it the subscription ends with `resync_required`), rather than remembering
+        every id ever sent per subscription: memory stays per subscription, not per document."""
+        for sub in list(conn.subs.values()):
+            try:
+                lost = await database_sync_to_async(lookups.lost_ids)(before, conn.caller, sub)
+            except BasaltError as exc:
+                # `find` lost, a `where` on a now-hidden field, too many documents: the subscription
+                # ends and says why (the client refetches), as when a change meets a lost `find`.
+                self.detach(sub)
+                conn.push_error(exc, sub.id)
+                continue
+            for document_id in lost:
+                conn.push_text(event_text(sub.id, "leave", orjson.dumps({"id": document_id}).decode(), feed.last))
 
     # --- attach -----------------------------------------------------------------------------------
     async def _attach(self, sub: Subscription, done: asyncio.Future) -> None:
@@ -441,10 +467,14 @@ class Hub:
             except Exception:
                 logger.warning("realtime: change-log poll failed")
                 continue
-            for project_id, seq in seqs.items():
-                feed = self.projects.get(project_id)
-                if feed is not None and seq > feed.last:
+            now = time.monotonic()
+            for project_id, feed in list(self.projects.items()):
+                if seqs.get(project_id, 0) > feed.last:
                     self.inbox.put_nowait(("catchup", project_id))
+                elif any(now - c.validated_at > IDLE_REVALIDATE_SECONDS for c in feed.connections()):
+                    # No change to carry the re-check: a role removed from an idle subscriber must
+                    # still turn into `leave` for what it can no longer see.
+                    self.inbox.put_nowait(("revalidate", project_id))
 
     def stats(self) -> dict[int, dict[str, Any]]:
         """This process's share per project: connections, subscriptions per collection, channel members."""
