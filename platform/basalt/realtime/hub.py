@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -32,6 +31,7 @@ from basalt.documents.changefeed import Change
 from basalt.projects.models import Project
 from basalt.realtime import changes, lookups
 from basalt.realtime.connection import Connection
+from basalt.realtime.dbthread import in_thread
 from basalt.realtime.subscriptions import Subscription, event_document, event_for, event_kind, event_text, judge
 from basalt.realtime.visibility import Viewer, caller_key, viewer_for
 
@@ -251,7 +251,7 @@ class Hub:
             feed = self.projects.get(project_id)
             if feed is None:
                 return
-            rows = await database_sync_to_async(changes.read_range)(project_id, feed.last, upto)
+            rows = await in_thread(changes.read_range)(project_id, feed.last, upto)
             rows = [row for row in rows if row.seq > feed.last]
             if not rows:
                 return
@@ -310,7 +310,7 @@ class Hub:
         if now - feed.refreshed_at <= SCHEMA_REFRESH_SECONDS and not stale:
             return
         reload = now - feed.refreshed_at > SCHEMA_REFRESH_SECONDS
-        project, schemas, verdicts = await database_sync_to_async(lookups.refresh)(
+        project, schemas, verdicts = await in_thread(lookups.refresh)(
             feed.project_id, reload, [(c.key_raw, c.token) for c in stale]
         )
         if reload:
@@ -350,7 +350,7 @@ class Hub:
         every id ever sent per subscription: memory stays per subscription, not per document."""
         for sub in list(conn.subs.values()):
             try:
-                lost = await database_sync_to_async(lookups.lost_ids)(before, conn.caller, sub)
+                lost = await in_thread(lookups.lost_ids)(before, conn.caller, sub)
             except BasaltError as exc:
                 # `find` lost, a `where` on a now-hidden field, too many documents: the subscription
                 # ends and says why (the client refetches), as when a change meets a lost `find`.
@@ -372,7 +372,7 @@ class Hub:
             if feed is not None and sub.since is None and not sub.snapshot:
                 start = feed.last
             else:
-                start, messages = await database_sync_to_async(lookups.prepare)(conn.caller, sub)
+                start, messages = await in_thread(lookups.prepare)(conn.caller, sub)
         except BasaltError as exc:
             done.set_exception(exc)
             return
@@ -383,7 +383,7 @@ class Hub:
             # This hub is behind the snapshot: bring the existing subscribers up to it first.
             await self._catch_up(feed.project_id, upto=start)
         elif feed.last > start:
-            rows = await database_sync_to_async(changes.read_range)(feed.project_id, start, feed.last)
+            rows = await in_thread(changes.read_range)(feed.project_id, start, feed.last)
             await self._refresh(feed)
             for row in rows:
                 schema = feed.schemas.get(row.collection)
@@ -461,7 +461,7 @@ class Hub:
             if not self.projects:
                 continue
             try:
-                seqs = await database_sync_to_async(changes.positions)(list(self.projects))
+                seqs = await in_thread(changes.positions)(list(self.projects))
             except asyncio.CancelledError:
                 raise
             except Exception:
