@@ -156,6 +156,64 @@ def test_revocation_stops_payloads_within_a_second(app, how):
             later = await client.quiet(2.0)
             # ... and no payload that the revoked access granted arrived, before or after that.
             assert not [m for m in client.seen if m.get("op") == "event" and m["document"].get("title") == "after"]
+            # Losing visibility of "before" may yield its `leave`, with the id only (T4).
+            assert not [m for m in later if m.get("op") == "event" and set(m["document"]) != {"id"}], later
+            assert not [m for m in later if m.get("op") == "event" and m["type"] != "leave"], later
+
+    run(scenario())
+
+
+def _shrink_principals(app, user):
+    """Each way a connection's principal set loses `role:staff` while its session stays valid."""
+    uid = user["user"]["id"]
+
+    def member_removed():
+        assert app.call("DELETE", f"/roles/staff/users/{uid}", key=app.sk).status_code == 204
+
+    def role_deleted():
+        assert app.call("DELETE", "/roles/staff", key=app.sk).status_code == 204
+
+    def inheritance_removed():
+        assert app.call("DELETE", "/roles/staff/roles/seniors", key=app.sk).status_code == 204
+
+    return {"member_removed": member_removed, "role_deleted": role_deleted, "inheritance_removed": inheritance_removed}
+
+
+@pytest.mark.parametrize("how", ["member_removed", "role_deleted", "inheritance_removed", "logout"])
+def test_losing_a_role_sends_leave_for_documents_no_longer_visible(app, how):
+    """A shrinking principal set yields `leave` (id only) for what it could see, with no write to carry it (T4/T5)."""
+    app.collection(NOTES)
+    user = app.signup()
+    uid = user["user"]["id"]
+    if how == "inheritance_removed":
+        # Members of `seniors` inherit `staff`; the user holds staff only through that link.
+        app.ok("POST", "/roles", {"name": "seniors", "users": [uid]}, 201, key=app.sk)
+        app.ok("POST", "/roles", {"name": "staff"}, 201, key=app.sk)
+        app.ok("POST", "/roles/staff/roles", {"names": ["seniors"]}, 200, key=app.sk)
+    else:
+        app.ok("POST", "/roles", {"name": "staff", "users": [uid]}, 201, key=app.sk)
+    staff_only = {"role:staff": {"read": True}}
+    if how == "logout":
+        staff_only = {uid: {"read": True}}
+
+    async def scenario():
+        async with connect(app.ws_url()) as client:
+            await client.send({"op": "auth", "access_token": user["access_token"]})
+            await client.expect("authenticated")
+            await client.subscribe("s", "notes")
+            hidden = app.ok("POST", "/collections/notes/documents", {"title": "h", "acl": staff_only}, 201, key=app.sk)
+            public = app.ok("POST", "/collections/notes/documents", {"title": "p"}, 201, key=app.sk)
+            assert (await client.expect("event", id="s"))["document"]["id"] == hidden["id"]
+            assert (await client.expect("event", id="s"))["document"]["id"] == public["id"]
+            if how == "logout":
+                _revocations(app)["logout"](user)
+            else:
+                _shrink_principals(app, user)[how]()
+            left = await client.expect("event", id="s")
+            assert left["type"] == "leave"
+            assert left["document"] == {"id": hidden["id"]}  # only the id, never contents
+            later = await client.quiet(2.0)
+            # The document still visible is not withdrawn.
             assert not [m for m in later if m.get("op") == "event"], later
 
     run(scenario())

@@ -29,15 +29,23 @@ POSTS = {
 
 
 @pytest.fixture(autouse=True)
-def _close_thread_connections():
-    """The engine's database thread outlives each test's event loop; with persistent connections it
-    would keep the test database open and PostgreSQL could not drop it at the end."""
-    from django.db import connection
+def _engine_thread_keeps_no_connection():
+    """After each scenario the engine's database thread holds no connection: one it kept stayed checked
+    out of the pool, and PostgreSQL could not drop the test database at the end of the run."""
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
 
-    saved = connection.settings_dict.get("CONN_MAX_AGE")
-    connection.settings_dict["CONN_MAX_AGE"] = 0
     yield
-    connection.settings_dict["CONN_MAX_AGE"] = saved
+
+    def held() -> list[str]:
+        # An in-memory SQLite test database is never closed by design (closing would drop it).
+        return [
+            c.alias
+            for c in connections.all(initialized_only=True)
+            if c.connection is not None and not (c.vendor == "sqlite" and c.is_in_memory_db())
+        ]
+
+    assert SyncToAsync.single_thread_executor.submit(held).result() == []
 
 
 @pytest.fixture

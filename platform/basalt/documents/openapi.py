@@ -275,11 +275,19 @@ def _identity_fragment() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]
     return identity.paths(), identity.components(), identity.security_schemes()
 
 
+def _realtime_fragment() -> tuple[dict[str, Any], dict[str, Any]]:
+    """Realtime's SSE routes (imported late, like identity's: realtime builds on this area)."""
+    from basalt.realtime import openapi as realtime
+
+    return realtime.paths(), realtime.components()
+
+
 def build_document(schemas: list[Schema] | None = None, title: str = "Basalt data API") -> dict[str, Any]:
     """Without schemas: the generic platform document; with them: typed paths per collection."""
     identity_paths, identity_components, identity_schemes = _identity_fragment()
-    # Identity's names are reserved first, so a collection such as `role` or `me` gets a fresh stem.
-    components = {**identity_components, **_common_components()}
+    realtime_paths, realtime_components = _realtime_fragment()
+    # Identity's and realtime's names are reserved first, so a collection such as `role` or `me` gets a fresh stem.
+    components = {**identity_components, **realtime_components, **_common_components()}
     paths: dict[str, Any] = {}
     bases = _component_bases([schema.name for schema in schemas or []], set(components))
     for schema in sorted(schemas or [], key=lambda s: s.name):
@@ -301,6 +309,7 @@ def build_document(schemas: list[Schema] | None = None, title: str = "Basalt dat
         for item in paths.values():
             item["parameters"] = [collection_param, *item.get("parameters", [])]
     paths.update(identity_paths)
+    paths.update(realtime_paths)
     paths["/api/v1/batch"] = {
         "post": {
             "operationId": "batch",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from basalt.core.caller import Caller
@@ -13,6 +12,7 @@ from basalt.core.errors import BasaltError, InvalidApiKey, InvalidToken
 from basalt.projects.keys import resolve_key
 from basalt.realtime import protocol
 from basalt.realtime.connection import CLOSE, Connection, error_message
+from basalt.realtime.dbthread import in_thread
 from basalt.realtime.hub import current_hub
 
 # Query parameters that would put a credential other than the key into URLs that proxies log.
@@ -38,7 +38,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             if any(name in query for name in TOKEN_PARAMS):
                 raise InvalidToken('Tokens are never sent in the URL; send {"op": "auth"} as the first message.')
             keys = query.get("apikey") or []
-            caller, raw = await database_sync_to_async(_key_caller)(keys[0] if len(keys) == 1 else None)
+            caller, raw = await in_thread(_key_caller)(keys[0] if len(keys) == 1 else None)
         except BasaltError as exc:
             await self._refuse(exc)
             return

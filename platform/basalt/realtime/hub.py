@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -32,6 +31,7 @@ from basalt.documents.changefeed import Change
 from basalt.projects.models import Project
 from basalt.realtime import changes, lookups
 from basalt.realtime.connection import Connection
+from basalt.realtime.dbthread import in_thread
 from basalt.realtime.subscriptions import Subscription, event_document, event_for, event_kind, event_text, judge
 from basalt.realtime.visibility import Viewer, caller_key, viewer_for
 
@@ -40,6 +40,9 @@ logger = logging.getLogger("basalt.realtime")
 # A caller is re-checked (key revoked, session ended, user disabled, roles changed) at most this
 # long before a payload goes out to it: revocation takes effect within this bound.
 REVALIDATE_SECONDS = 0.5
+# Idle subscribers (no change in their project) are re-checked this often, so that lost access
+# becomes `leave` without waiting for the next write.
+IDLE_REVALIDATE_SECONDS = 2.0
 SCHEMA_REFRESH_SECONDS = 1.0
 POLL_SECONDS = 1.0
 REGROUP_SECONDS = 30.0
@@ -225,6 +228,8 @@ class Hub:
                     await self._catch_up(item)
                 elif kind == "attach":
                     await self._attach(*item)
+                elif kind == "revalidate" and item in self.projects:
+                    await self._refresh(self.projects[item])
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -246,7 +251,7 @@ class Hub:
             feed = self.projects.get(project_id)
             if feed is None:
                 return
-            rows = await database_sync_to_async(changes.read_range)(project_id, feed.last, upto)
+            rows = await in_thread(changes.read_range)(project_id, feed.last, upto)
             rows = [row for row in rows if row.seq > feed.last]
             if not rows:
                 return
@@ -305,7 +310,7 @@ class Hub:
         if now - feed.refreshed_at <= SCHEMA_REFRESH_SECONDS and not stale:
             return
         reload = now - feed.refreshed_at > SCHEMA_REFRESH_SECONDS
-        project, schemas, verdicts = await database_sync_to_async(lookups.refresh)(
+        project, schemas, verdicts = await in_thread(lookups.refresh)(
             feed.project_id, reload, [(c.key_raw, c.token) for c in stale]
         )
         if reload:
@@ -318,7 +323,10 @@ class Hub:
                 feed.viewers.clear()
             feed.project, feed.schemas, feed.refreshed_at = project, schemas, time.monotonic()
         for conn in stale:
+            before = conn.caller
             self._apply_verdict(feed, conn, verdicts[(conn.key_raw, conn.token)])
+            if not conn.closed and caller_key(conn.caller) != caller_key(before):
+                await self._withdraw(feed, conn, before)
 
     def _apply_verdict(self, feed: ProjectFeed, conn: Connection, verdict: Caller | BasaltError) -> None:
         conn.validated_at = time.monotonic()
@@ -334,6 +342,24 @@ class Hub:
         elif caller_key(verdict) != caller_key(conn.caller):
             conn.caller = verdict
 
+    async def _withdraw(self, feed: ProjectFeed, conn: Connection, before: Caller) -> None:
+        """The connection's principals changed: `leave` for each document it could see and no longer can.
+
+        Each subscription's query is re-run under the old and the new principals (bounded like a
+        snapshot; past it the subscription ends with `resync_required`), rather than remembering
+        every id ever sent per subscription: memory stays per subscription, not per document."""
+        for sub in list(conn.subs.values()):
+            try:
+                lost = await in_thread(lookups.lost_ids)(before, conn.caller, sub)
+            except BasaltError as exc:
+                # `find` lost, a `where` on a now-hidden field, too many documents: the subscription
+                # ends and says why (the client refetches), as when a change meets a lost `find`.
+                self.detach(sub)
+                conn.push_error(exc, sub.id)
+                continue
+            for document_id in lost:
+                conn.push_text(event_text(sub.id, "leave", orjson.dumps({"id": document_id}).decode(), feed.last))
+
     # --- attach -----------------------------------------------------------------------------------
     async def _attach(self, sub: Subscription, done: asyncio.Future) -> None:
         conn = sub.conn
@@ -346,7 +372,7 @@ class Hub:
             if feed is not None and sub.since is None and not sub.snapshot:
                 start = feed.last
             else:
-                start, messages = await database_sync_to_async(lookups.prepare)(conn.caller, sub)
+                start, messages = await in_thread(lookups.prepare)(conn.caller, sub)
         except BasaltError as exc:
             done.set_exception(exc)
             return
@@ -357,7 +383,7 @@ class Hub:
             # This hub is behind the snapshot: bring the existing subscribers up to it first.
             await self._catch_up(feed.project_id, upto=start)
         elif feed.last > start:
-            rows = await database_sync_to_async(changes.read_range)(feed.project_id, start, feed.last)
+            rows = await in_thread(changes.read_range)(feed.project_id, start, feed.last)
             await self._refresh(feed)
             for row in rows:
                 schema = feed.schemas.get(row.collection)
@@ -435,16 +461,20 @@ class Hub:
             if not self.projects:
                 continue
             try:
-                seqs = await database_sync_to_async(changes.positions)(list(self.projects))
+                seqs = await in_thread(changes.positions)(list(self.projects))
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.warning("realtime: change-log poll failed")
                 continue
-            for project_id, seq in seqs.items():
-                feed = self.projects.get(project_id)
-                if feed is not None and seq > feed.last:
+            now = time.monotonic()
+            for project_id, feed in list(self.projects.items()):
+                if seqs.get(project_id, 0) > feed.last:
                     self.inbox.put_nowait(("catchup", project_id))
+                elif any(now - c.validated_at > IDLE_REVALIDATE_SECONDS for c in feed.connections()):
+                    # No change to carry the re-check: a role removed from an idle subscriber must
+                    # still turn into `leave` for what it can no longer see.
+                    self.inbox.put_nowait(("revalidate", project_id))
 
     def stats(self) -> dict[int, dict[str, Any]]:
         """This process's share per project: connections, subscriptions per collection, channel members."""

@@ -48,6 +48,33 @@ def resolve_identity(key_raw: str, token: str | None) -> Caller | BasaltError:
         return exc
 
 
+def lost_ids(before: Caller, after: Caller, sub: Subscription) -> list[str]:
+    """Ids the subscription matches under the caller's old principals but not under its new ones.
+
+    Both sides are the subscription's own query, read in one database snapshot and capped like a
+    snapshot (past the cap: `resync_required`), so the work is bounded and nothing is tracked per
+    document sent. Raises what a find would (lost `find`, a `where` on a field now hidden)."""
+    with transaction.atomic():
+        changes.repeatable_read()
+        old = _matching_ids(before, sub)
+        return sorted(old - _matching_ids(after, sub))
+
+
+def _matching_ids(caller: Caller, sub: Subscription) -> set[str]:
+    found: set[str] = set()
+    cursor = None
+    while True:
+        page = find_documents(caller, sub.collection, {"where": sub.where_raw or {}, "limit": 1000, "cursor": cursor})
+        found.update(doc["id"] for doc in page["results"])
+        if len(found) > MAX_SNAPSHOT:
+            raise changes.ResyncRequired(
+                f"Access changed for more than {MAX_SNAPSHOT} matching documents; refetch, then subscribe again."
+            )
+        cursor = page["next_cursor"]
+        if not cursor:
+            return found
+
+
 def prepare(caller: Caller, sub: Subscription) -> tuple[int, list[dict[str, Any]]]:
     """Read the subscription's starting position, with its snapshot or its replay, in one snapshot."""
     project_id = caller.project.id

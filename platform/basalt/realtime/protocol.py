@@ -9,12 +9,12 @@ import re
 from typing import Any
 
 import orjson
-from channels.db import database_sync_to_async
 
 from basalt.core.errors import BasaltError, Conflict, InvalidJson, InvalidOperation, InvalidToken, PayloadTooLarge
 from basalt.projects.caller import with_bearer
 from basalt.realtime import subscriptions
 from basalt.realtime.connection import Connection
+from basalt.realtime.dbthread import in_thread
 from basalt.realtime.hub import current_hub
 
 SUB_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
@@ -70,7 +70,7 @@ async def _auth(conn: Connection, message: dict[str, Any]) -> None:
     token = message.get("access_token")
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN:
         raise InvalidToken("`access_token` must be the end-user's access token.")
-    caller = await database_sync_to_async(with_bearer)(conn.key_caller, token)
+    caller = await in_thread(with_bearer)(conn.key_caller, token)
     conn.caller, conn.token = caller, token
     conn.push({"op": "authenticated", "user_id": caller.user_id})
 
@@ -93,7 +93,7 @@ async def _subscribe(conn: Connection, message: dict[str, Any]) -> None:
     collection = message.get("collection")
     if not isinstance(collection, str):
         raise InvalidOperation("`collection` must name a collection.", details={"field": "collection"})
-    _schema, where, fields = await database_sync_to_async(subscriptions.prepare)(
+    _schema, where, fields = await in_thread(subscriptions.prepare)(
         conn.caller, collection, message.get("where"), message.get("fields")
     )
     sub = subscriptions.Subscription(

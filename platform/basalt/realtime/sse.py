@@ -14,7 +14,6 @@ import re
 from typing import Any
 
 import orjson
-from channels.db import database_sync_to_async
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -23,6 +22,7 @@ from basalt.core.middleware import json_error
 from basalt.projects.caller import bearer_token, resolve_caller
 from basalt.realtime import protocol
 from basalt.realtime.connection import CLOSE, Connection
+from basalt.realtime.dbthread import in_thread
 from basalt.realtime.hub import current_hub
 
 KEEPALIVE_SECONDS = 15.0
@@ -92,7 +92,7 @@ async def stream(request: HttpRequest) -> HttpResponse:
     if request.method != "GET":
         return json_error(MethodNotAllowed(headers={"Allow": "GET"}))
     try:
-        caller = await database_sync_to_async(resolve_caller)(request)
+        caller = await in_thread(resolve_caller)(request)
     except BasaltError as exc:
         return json_error(exc)
     conn = Connection(caller, request.META.get("HTTP_X_API_KEY", ""), "sse")
@@ -114,7 +114,7 @@ async def send(request: HttpRequest, connection_id: str) -> HttpResponse:
     if request.method != "POST":
         return json_error(MethodNotAllowed(headers={"Allow": "POST"}))
     try:
-        caller = await database_sync_to_async(resolve_caller)(request)
+        caller = await in_thread(resolve_caller)(request)
         conn = _streams.get(connection_id)
         # Only the client holding the same key (and user) may drive a stream it knows the id of.
         if conn is None or conn.closed or conn.key_raw != request.META.get("HTTP_X_API_KEY", ""):
