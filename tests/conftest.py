@@ -11,15 +11,19 @@ from rest_framework.test import APIClient
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
-def _worker_redis_url(url: str, worker: str) -> str:
-    """Give each xdist worker its own Redis database: `cache.clear()` is FLUSHDB, and throttle
-    counters of one worker must not leak into (or be wiped by) the other's tests."""
+def redis_db_below(url: str, offset: int) -> str:
+    """The Redis URL `offset` databases below `url`'s (wrapping within Redis' 16)."""
     from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(url)
     base = int(parts.path.strip("/") or 0)
-    offset = int(worker.removeprefix("gw") or 0)
     return urlunsplit(parts._replace(path=f"/{(base - offset) % 16}"))
+
+
+def _worker_redis_url(url: str, worker: str) -> str:
+    """Give each xdist worker its own Redis database: `cache.clear()` is FLUSHDB, and throttle
+    counters of one worker must not leak into (or be wiped by) the other's tests."""
+    return redis_db_below(url, int(worker.removeprefix("gw") or 0))
 
 
 def pytest_configure(config):

@@ -78,10 +78,9 @@ def live_redis_url(url: str) -> str:
     below it, tests/conftest.py). On a worker's database, a worker's `cache.clear()` (FLUSHDB) wiped
     a live server's state, and the fuzzer's failed sign-ins on a live server locked 127.0.0.1 out of
     the other worker's console sign-ins (a 429 in a browser test)."""
-    from urllib.parse import urlsplit, urlunsplit
+    from tests.conftest import redis_db_below
 
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{(int(parts.path.strip('/') or 0) - 8) % 16}"))
+    return redis_db_below(url, 8)
 
 
 def server_env(data_dir: Path) -> tuple[dict[str, str], str | None]:
