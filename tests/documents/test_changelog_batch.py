@@ -15,7 +15,8 @@ def _log(project):
     return list(ChangeLogEntry.objects.filter(project=project.project).order_by("seq"))
 
 
-@pytest.mark.django_db
+# Committed writes: on PostgreSQL a row is numbered as its transaction commits.
+@pytest.mark.django_db(transaction=True)
 def test_one_change_row_per_write_in_seq_order(project, pk):
     doc = pk.post(DOCS, {"title": "a"}, format="json").json()
     pk.patch(f"{DOCS}/{doc['id']}", {"title": "b"}, format="json")

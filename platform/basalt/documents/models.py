@@ -132,12 +132,15 @@ class Relation(models.Model):
 
 
 class ChangeLogEntry(models.Model):
-    """One row per committed write, numbered per project in commit order (the outbox)."""
+    """One row per committed write, numbered per project in commit order (the outbox).
+
+    On PostgreSQL `seq` is NULL until the writing transaction commits (a deferred trigger numbers
+    the row then: migration 0004); readers only ever see numbered rows."""
 
     CREATE, UPDATE, DELETE = "create", "update", "delete"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
-    seq = models.PositiveBigIntegerField()
+    seq = models.PositiveBigIntegerField(null=True)
     collection = models.CharField(max_length=63)
     document_id = models.CharField(max_length=32)
     type = models.CharField(max_length=8)

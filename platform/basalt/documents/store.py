@@ -147,30 +147,26 @@ def delete_returning(collection_id: int, doc_id: str) -> StoredDoc | None:
 
 def append_change(
     project_id: int, collection: str, doc_id: str, kind: str, before: Any, after: Any, now: datetime
-) -> int:
-    """Write the change-log row; its listeners (realtime) hear of it once the transaction commits."""
-    seq = _append_change_row(project_id, collection, doc_id, kind, before, after, now)
-    changefeed.announce(changefeed.Change(project_id, seq, collection, doc_id, kind, before, after))
-    return seq
+) -> None:
+    """Write the change-log row; its listeners (realtime) hear of it once the transaction commits.
 
-
-def _append_change_row(
-    project_id: int, collection: str, doc_id: str, kind: str, before: Any, after: Any, now: datetime
-) -> int:
-    """Take the next per-project seq and write the change-log row; the seq bump comes last so the
-    project row stays locked only until commit, and seq order is commit order."""
+    PostgreSQL: the row is inserted without a seq and numbered as the transaction commits
+    (`changefeed`, migration 0004), so concurrent writers of one project never queue on the
+    project's counter row while their transactions are open. SQLite: one writer at a time anyway,
+    the counter is bumped here."""
     j = _json_param()
     before_json = None if before is None else dump(before)
     after_json = None if after is None else dump(after)
     with connection.cursor() as cursor:
         if is_postgres():
             cursor.execute(
-                "WITH s AS (UPDATE basalt_project SET change_seq = change_seq + 1 WHERE id = %s RETURNING change_seq) "  # noqa: S608
-                "INSERT INTO basalt_change_log (project_id, seq, collection, document_id, type, before, after, "
-                f"created_at) SELECT %s, s.change_seq, %s, %s, %s, {j}, {j}, %s FROM s RETURNING seq",
-                [project_id, project_id, collection, doc_id, kind, before_json, after_json, db_time(now)],
+                "INSERT INTO basalt_change_log (project_id, collection, document_id, type, before, after, "  # noqa: S608
+                f"created_at) VALUES (%s, %s, %s, %s, {j}, {j}, %s) RETURNING id",
+                [project_id, collection, doc_id, kind, before_json, after_json, db_time(now)],
             )
-            return cursor.fetchone()[0]
+            change = changefeed.Change(project_id, 0, collection, doc_id, kind, before, after)
+            changefeed.announce_numbered_at_commit(cursor.fetchone()[0], change)
+            return
         cursor.execute(
             "UPDATE basalt_project SET change_seq = change_seq + 1 WHERE id = %s RETURNING change_seq", [project_id]
         )
@@ -180,7 +176,7 @@ def _append_change_row(
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
             [project_id, seq, collection, doc_id, kind, before_json, after_json, db_time(now)],
         )
-        return seq
+    changefeed.announce(changefeed.Change(project_id, seq, collection, doc_id, kind, before, after))
 
 
 def add_relations(project_id: int, collection_id: int, field: str, from_id: str, to_ids: list[str]) -> None:

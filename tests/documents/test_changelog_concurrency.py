@@ -1,0 +1,144 @@
+"""The change log under concurrent writers of one project (PostgreSQL): no per-project lock while a
+transaction is open, and `seq` gap-free in commit order for a reader tailing the log."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connection, connections, transaction
+from django.utils import timezone
+
+from basalt.documents import store
+from basalt.documents.models import ChangeLogEntry
+from basalt.realtime import changes
+from tests.documents.conftest import POSTS, key_client
+
+DOCS = "/api/v1/collections/posts/documents"
+WRITERS = 12
+CREATES_PER_WRITER = 25
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def live_posts(project):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has one writer at a time: there is no concurrency to prove")
+    assert key_client(project.secret).post("/api/v1/schema/collections", POSTS, format="json").status_code == 201
+    return project
+
+
+def _log(project_id: int) -> list[tuple[int, str]]:
+    return list(
+        ChangeLogEntry.objects.filter(project_id=project_id).order_by("seq").values_list("seq", "document_id")
+    )
+
+
+def _create(publishable: str, title: str):
+    try:
+        return key_client(publishable).post(DOCS, {"title": title}, format="json")
+    finally:
+        connections.close_all()
+
+
+def test_an_open_transaction_does_not_hold_up_other_writers_and_seq_follows_commit_order(live_posts):
+    project_id = live_posts.project.id
+    before = changes.project_seq(project_id)
+    written, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_writer():
+        try:
+            with transaction.atomic():
+                store.append_change(project_id, "posts", "slow", "create", None, {"id": "slow"}, timezone.now())
+                written.set()
+                assert release.wait(30)
+            done.set()
+        finally:
+            connections.close_all()
+
+    slow = threading.Thread(target=slow_writer)
+    slow.start()
+    assert written.wait(30)
+    # Another writer of the same project commits while the first transaction is still open (with
+    # the old counter-row sequencer this create waited for the open transaction: a deadlock here).
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(_create, live_posts.publishable, "fast")
+        try:
+            fast = pending.result(timeout=30)
+        finally:
+            release.set()  # never leave the open transaction behind, even when the create hung
+    assert fast.status_code == 201
+    slow.join(30)
+    assert done.is_set()
+    # The transaction that inserted first but committed last is numbered last.
+    assert _log(project_id)[-2:] == [(before + 1, fast.json()["id"]), (before + 2, "slow")]
+
+
+def test_many_writers_one_project_a_tailing_reader_never_skips_or_reorders(live_posts):
+    project_id = live_posts.project.id
+    start = changes.project_seq(project_id)
+    total = WRITERS * CREATES_PER_WRITER
+    barrier = threading.Barrier(WRITERS + 2)
+    stop = threading.Event()
+
+    def writer(n: int) -> list[str]:
+        client = key_client(live_posts.publishable)
+        ids = []
+        try:
+            barrier.wait()
+            for i in range(CREATES_PER_WRITER):
+                response = client.post(DOCS, {"title": f"w{n}-{i}"}, format="json")
+                assert response.status_code == 201, response.content
+                ids.append(response.json()["id"])
+            return ids
+        finally:
+            connections.close_all()
+
+    def tail(resume_every: int) -> list[tuple[int, str]]:
+        """Follow the log the way a realtime hub does: read the position, then the rows up to it;
+        every `resume_every` reads, drop the position and resume from the last seq seen (`since`)."""
+        seen: list[tuple[int, str]] = []
+        after = start
+        reads = 0
+        try:
+            barrier.wait()
+            while True:
+                finished = stop.is_set()
+                upto = changes.positions([project_id])[project_id]
+                while after < upto:
+                    if reads % resume_every == resume_every - 1:
+                        rows = changes.replay(project_id, after, upto, retention_hours=24)
+                    else:
+                        rows = changes.read_range(project_id, after, upto)
+                    reads += 1
+                    # Every row up to the position is there, numbered right after the last one.
+                    assert [row.seq for row in rows] == list(range(after + 1, after + 1 + len(rows)))
+                    assert rows, (after, upto)
+                    seen += [(row.seq, row.document_id) for row in rows]
+                    after = rows[-1].seq
+                # Unbounded tail too: whatever is visible past the position continues the sequence.
+                ahead = changes.read_range(project_id, after, None, limit=50)
+                assert [row.seq for row in ahead] == list(range(after + 1, after + 1 + len(ahead)))
+                if finished and after == changes.project_seq(project_id):
+                    return seen
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(WRITERS + 2) as pool:
+        readers = [pool.submit(tail, 3), pool.submit(tail, 1_000_000)]
+        writers = [pool.submit(writer, n) for n in range(WRITERS)]
+        created = [doc_id for future in writers for doc_id in future.result()]
+        stop.set()
+        tails = [reader.result() for reader in readers]
+
+    log = [(seq, doc_id) for seq, doc_id in _log(project_id) if seq > start]
+    assert [seq for seq, _ in log] == list(range(start + 1, start + total + 1))
+    assert sorted(doc_id for _, doc_id in log) == sorted(created)
+    assert tails == [log, log]
+    # Each writer's own creates appear in the order it made them (its commit order).
+    position = {doc_id: seq for seq, doc_id in log}
+    for future in writers:
+        ids = future.result()
+        assert [position[doc_id] for doc_id in ids] == sorted(position[doc_id] for doc_id in ids)
