@@ -37,7 +37,7 @@ MIGRATION = "platform/basalt/documents/migrations/0004_change_seq_at_commit.py"
 SQL_SETUP = """
 DROP TABLE IF EXISTS cl_doc, cl_log_old, cl_log_new, cl_project CASCADE;
 CREATE TABLE cl_project (id bigint PRIMARY KEY, change_seq bigint NOT NULL DEFAULT 0);
-INSERT INTO cl_project VALUES (1, 0);
+INSERT INTO cl_project VALUES (1, 0), (2, 0);  -- old sequencer: project 1, new: project 2
 CREATE TABLE cl_doc (id bigserial PRIMARY KEY, project_id bigint, data jsonb);
 CREATE TABLE cl_log_old (id bigserial PRIMARY KEY, project_id bigint, seq bigint, after jsonb,
   created_at timestamptz, UNIQUE (project_id, seq));
@@ -62,8 +62,8 @@ COMMIT;
 """
 SQL_NEW = """\\set v random(1, 100000)
 BEGIN;
-INSERT INTO cl_doc (project_id, data) VALUES (1, jsonb_build_object('n', :v));
-INSERT INTO cl_log_new (project_id, after, created_at) VALUES (1, jsonb_build_object('n', :v), now());
+INSERT INTO cl_doc (project_id, data) VALUES (2, jsonb_build_object('n', :v));
+INSERT INTO cl_log_new (project_id, after, created_at) VALUES (2, jsonb_build_object('n', :v), now());
 COMMIT;
 """
 

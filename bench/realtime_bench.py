@@ -223,8 +223,13 @@ async def main(args) -> None:
         bench = Bench(project, users)
         profile = "postgresql+redis" if os.environ.get("DATABASE_URL") else "sqlite+in-memory"
         print(json.dumps({"profile": profile}), flush=True)
-        results = [await bench.latency(args.writes)]
-        results.append(await bench.sustained(args.subscribers, args.rate, args.duration))
+        if args.profile_server:
+            print(json.dumps({"server_pid": server.process.pid}), flush=True)
+        results = []
+        if args.writes:
+            results.append(await bench.latency(args.writes))
+        if args.subscribers:
+            results.append(await bench.sustained(args.subscribers, args.rate, args.duration))
         if args.fanout:
             results.append(await bench.fanout(args.fanout))
         if args.idle:
@@ -245,4 +250,5 @@ if __name__ == "__main__":
     parser.add_argument("--idle", type=int, default=0)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--json")
+    parser.add_argument("--profile-server", action="store_true", help="print the server's pid first (for py-spy)")
     asyncio.run(main(parser.parse_args()))
