@@ -5,8 +5,9 @@ Two levels, both on the same PostgreSQL in the same run, so the printed ratios h
 
 1. SQL only (pgbench custom scripts, 16 clients, one project): a create's transaction with the old
    change-log statement (bump the project's counter row, insert the row with that seq; the row
-   stays locked until commit) and with the new one (insert the row without a seq; the deferred
-   trigger of migration 0004 numbers it at commit), next to pgbench's plain single-row insert.
+   stays locked until commit) and with the new one (insert the row without a seq; after commit,
+   the sequencer's one call, migration 0004's function built on these tables), next to
+   pgbench's plain single-row insert.
 2. HTTP (wrk, 16 connections, POST /collections/items/documents): Basalt in its production shape
    (granian 2 × 8 threads) from the tree before the change (`git archive` of the commit before
    migration 0004, or --before-rev) and from this tree, each on a fresh database.
@@ -17,6 +18,7 @@ Two levels, both on the same PostgreSQL in the same run, so the printed ratios h
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -32,24 +34,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import documents_bench as docs  # noqa: E402  (the bench helpers: psql, wrk, pgbench, granian argv)
 
 ROOT = docs.ROOT
-MIGRATION = "platform/basalt/documents/migrations/0004_change_seq_at_commit.py"
+MIGRATION_PATH = "platform/basalt/documents/migrations/0004_change_seq_after_commit.py"
+
+
+def _migration():
+    """The app's migration 0004, for the sequencer function's definition (one source)."""
+    spec = importlib.util.spec_from_file_location("change_seq_after_commit", ROOT / MIGRATION_PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 SQL_SETUP = """
 DROP TABLE IF EXISTS cl_doc, cl_log_old, cl_log_new, cl_project CASCADE;
 CREATE TABLE cl_project (id bigint PRIMARY KEY, change_seq bigint NOT NULL DEFAULT 0);
 INSERT INTO cl_project VALUES (1, 0), (2, 0);  -- old sequencer: project 1, new: project 2
 CREATE TABLE cl_doc (id bigserial PRIMARY KEY, project_id bigint, data jsonb);
-CREATE TABLE cl_log_old (id bigserial PRIMARY KEY, project_id bigint, seq bigint, after jsonb,
+CREATE TABLE cl_log_old (id bigserial PRIMARY KEY, project_id bigint, seq bigint, collection varchar(63) DEFAULT 'i',
+  document_id varchar(32) DEFAULT 'x', type varchar(8) DEFAULT 'create', before jsonb, after jsonb,
   created_at timestamptz, UNIQUE (project_id, seq));
 CREATE TABLE cl_log_new (LIKE cl_log_old INCLUDING ALL);
-CREATE FUNCTION cl_number() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  WITH s AS (UPDATE cl_project SET change_seq = change_seq + 1 WHERE id = NEW.project_id RETURNING change_seq)
-  UPDATE cl_log_new SET seq = s.change_seq FROM s WHERE cl_log_new.id = NEW.id;
-  RETURN NULL;
-END $$;
-CREATE CONSTRAINT TRIGGER cl_number AFTER INSERT ON cl_log_new DEFERRABLE INITIALLY DEFERRED
-  FOR EACH ROW WHEN (NEW.seq IS NULL) EXECUTE FUNCTION cl_number();
+CREATE INDEX cl_unnumbered ON cl_log_new (project_id, id) WHERE seq IS NULL;
 """
 # The same statements the app sends for a create (document, then its change-log row).
 SQL_OLD = """\\set v random(1, 100000)
@@ -60,12 +65,17 @@ WITH s AS (UPDATE cl_project SET change_seq = change_seq + 1 WHERE id = 1 RETURN
   SELECT 1, s.change_seq, jsonb_build_object('n', :v), now() FROM s;
 COMMIT;
 """
-SQL_NEW = """\\set v random(1, 100000)
+NUMBER_NEW = "SELECT count(*) FROM cl_number(2, 5000)"  # the sequencer's one call, after commit
+SQL_NEW = (
+    """\\set v random(1, 100000)
 BEGIN;
 INSERT INTO cl_doc (project_id, data) VALUES (2, jsonb_build_object('n', :v));
 INSERT INTO cl_log_new (project_id, after, created_at) VALUES (2, jsonb_build_object('n', :v), now());
 COMMIT;
 """
+    + NUMBER_NEW
+    + ";\n"
+)
 
 
 def pgbench_script(db: str, sql: str, duration: int, clients: int) -> float:
@@ -92,14 +102,14 @@ def gap_free(db: str, table: str) -> bool:
 def before_tree(rev: str | None) -> Path:
     if rev is None:
         added = subprocess.run(
-            ["git", "log", "--diff-filter=A", "--format=%H", "--", MIGRATION],
+            ["git", "log", "--diff-filter=A", "--format=%H", "--", MIGRATION_PATH],
             cwd=ROOT,
             check=True,
             capture_output=True,
             text=True,
         ).stdout.split()
         if not added:
-            raise SystemExit(f"{MIGRATION} is not committed; pass --before-rev")
+            raise SystemExit(f"{MIGRATION_PATH} is not committed; pass --before-rev")
         rev = f"{added[-1]}^"
     target = Path(tempfile.mkdtemp(prefix="basalt-before-"))
     archive = subprocess.run(["git", "archive", rev], cwd=ROOT, check=True, capture_output=True).stdout
@@ -161,8 +171,10 @@ def main() -> None:
     try:
         results["pgbench_insert"] = docs.pgbench(pgb, args.duration, args.connections)["insert"]
         docs.psql(pgb, SQL_SETUP)
+        docs.psql(pgb, _migration().number_function_sql("cl_number", "cl_log_new", "cl_project"))
         results["sql_old"] = pgbench_script(pgb, SQL_OLD, args.duration, args.connections)
         results["sql_new"] = pgbench_script(pgb, SQL_NEW, args.duration, args.connections)
+        docs.psql(pgb, NUMBER_NEW)  # the sweep: rows a holder's last pass did not see
         assert gap_free(pgb, "cl_log_old") and gap_free(pgb, "cl_log_new")
     finally:
         docs.psql("postgres", f"DROP DATABASE IF EXISTS {pgb} WITH (FORCE)")

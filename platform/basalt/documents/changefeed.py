@@ -1,21 +1,38 @@
-"""Announce committed change-log rows to whoever listens (realtime, later webhooks), never before commit.
+"""The change log's sequencer, and the announcement of numbered rows to whoever listens (realtime,
+later webhooks), never before commit.
 
-The documents floor knows nothing of its listeners: a higher area registers one at start-up. A row
-is announced from `transaction.on_commit`, so a rolled-back write announces nothing.
+The documents floor knows nothing of its listeners: a higher area registers one at start-up.
 
-On PostgreSQL a row's `seq` is assigned as its transaction commits (a deferred trigger, migration
-0004), so the writer learns it only afterwards: `announce_numbered_at_commit` reads the seqs of the
-transaction's rows back in one query once it has committed.
+How rows get their `seq` (see README.md beside this file, "The change log"):
+
+- SQLite (one writer at a time anyway): the writer bumps the project's counter and writes the
+  numbered row inside its transaction; the row is announced from `transaction.on_commit`.
+- PostgreSQL: the writer inserts the row without a seq, so no writer holds the project's counter
+  row while its transaction is open or while its commit is flushed. Once the transaction has
+  committed, `number_pending` numbers the project's committed unnumbered rows, in insert order, in
+  one short transaction (one round trip: `basalt_number_changes`, migration 0004) under a
+  per-project advisory lock, and announces them. Whoever holds the
+  lock numbers everyone's rows (a batch per flush); a writer that finds the lock taken leaves its
+  rows to the holder, which passes again while it finds rows. A row left behind all the same (the
+  holder's last pass began before that commit, or the writer's process died) is numbered by the
+  next write in the project, by a realtime process's once-a-second sweep, or by any reader that
+  needs the position (`positions`, the purge walk).
+
+Readers see a seq only once it is committed together with the project's counter, and every lower
+seq with it, so a reader tailing by seq never skips a row; a document's writes are numbered in the
+order they committed (the second writer waited for the first's row lock, so its row is inserted,
+and numbered, after).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+import orjson
+from django.db import connection, transaction
 
 logger = logging.getLogger("basalt.documents.changefeed")
 
@@ -31,6 +48,7 @@ class Change:
     type: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    row_id: int = 0  # the row's primary key (PostgreSQL: known before its seq)
 
 
 Listener = Callable[[Change], None]
@@ -56,47 +74,70 @@ def _deliver(change: Change) -> None:
 
 
 def announce(change: Change) -> None:
-    """Hand the row to every listener once the surrounding transaction commits."""
+    """Hand a numbered row to every listener once the surrounding transaction commits (SQLite)."""
     if _listeners:
         transaction.on_commit(lambda: _deliver(change))
 
 
-# Per connection: (row id, change without its seq) written since the last commit. Rows of a
-# rolled-back transaction or savepoint linger until the next commit, where the read-back doesn't
-# find them (ids are never reused) and drops them.
-_UNNUMBERED = "_basalt_unnumbered_changes"
+# --- PostgreSQL: numbered after commit ------------------------------------------------------------
+BATCH = 5000  # rows numbered per pass: bounded memory for the announcement
+PASSES = 4  # a lock holder passes again while it finds rows, at most this often per write
 
 
-def announce_numbered_at_commit(row_id: int, change: Change) -> None:
-    """PostgreSQL: hand the row to every listener once committed, with the seq the commit gave it."""
-    if not _listeners:
-        return
-    conn = transaction.get_connection()
-    pending = getattr(conn, _UNNUMBERED, None)
-    if pending is None:
-        pending = []
-        setattr(conn, _UNNUMBERED, pending)
-    pending.append((row_id, change))
-    transaction.on_commit(lambda: _deliver_numbered(conn))
+class _NumberAfterCommit:
+    """The on-commit callback of a transaction that wrote rows of a project (one per project)."""
+
+    def __init__(self, project_id: int):
+        self.project_id = project_id
+
+    def __call__(self) -> None:
+        try:
+            number_pending(self.project_id)
+        except Exception:  # the write committed; the sweep or the next write numbers the rows
+            logger.exception("numbering the change log of project %s failed", self.project_id)
 
 
-def _deliver_numbered(conn: Any) -> None:
-    pending = getattr(conn, _UNNUMBERED, None)
-    if not pending:
-        return  # an earlier callback of the same commit delivered them all
-    setattr(conn, _UNNUMBERED, [])
-    if conn.in_atomic_block:
-        # Only when a test runs on-commit callbacks inside its never-committed transaction:
-        # number the rows now, as the commit would.
-        with conn.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS basalt_change_log_number IMMEDIATE")
-            cursor.execute("SET CONSTRAINTS basalt_change_log_number DEFERRED")
-    with conn.cursor() as cursor:
-        cursor.execute(
-            "SELECT id, seq FROM basalt_change_log WHERE id = ANY(%s) AND seq IS NOT NULL",
-            [[row_id for row_id, _ in pending]],
-        )
-        seqs = dict(cursor.fetchall())
-    numbered = sorted((seqs[row_id], change) for row_id, change in pending if row_id in seqs)
-    for seq, change in numbered:
-        _deliver(replace(change, seq=seq))
+def number_after_commit(project_id: int) -> None:
+    """PostgreSQL: a row of this project was inserted without a seq; number it once committed."""
+    for _sids, callback, _robust in connection.run_on_commit:
+        if isinstance(callback, _NumberAfterCommit) and callback.project_id == project_id:
+            return  # already asked for in this transaction (a rolled-back savepoint drops its own)
+    transaction.on_commit(_NumberAfterCommit(project_id))
+
+
+def number_pending(project_id: int, passes: int = PASSES) -> int:
+    """Number the project's committed unnumbered rows unless another session is at it; announce them.
+
+    Returns how many rows this call numbered."""
+    numbered = 0
+    for _ in range(passes):
+        # One round trip (migration 0004): nothing when another session holds the project's lock.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM basalt_number_changes(%s, %s)", [project_id, BATCH])
+            rows = cursor.fetchall()
+        numbered += len(rows)
+        if _listeners:
+            for row_id, seq, collection, document_id, kind, before, after in sorted(rows, key=lambda r: r[1]):
+                _deliver(Change(project_id, seq, collection, document_id, kind, _json(before), _json(after), row_id))
+        if not rows:
+            return numbered
+    return numbered
+
+
+def number_all_pending(project_ids: list[int] | None = None) -> int:
+    """The sweep: number every committed row left without a seq (in these projects, or all)."""
+    if connection.vendor != "postgresql":
+        return 0
+    sql = "SELECT DISTINCT project_id FROM basalt_change_log WHERE seq IS NULL"
+    params: list[Any] = []
+    if project_ids is not None:
+        sql += " AND project_id = ANY(%s)"
+        params.append(list(project_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = [row[0] for row in cursor.fetchall()]
+    return sum(number_pending(project_id) for project_id in found)
+
+
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value

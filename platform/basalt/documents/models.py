@@ -134,8 +134,8 @@ class Relation(models.Model):
 class ChangeLogEntry(models.Model):
     """One row per committed write, numbered per project in commit order (the outbox).
 
-    On PostgreSQL `seq` is NULL until the writing transaction commits (a deferred trigger numbers
-    the row then: migration 0004); readers only ever see numbered rows."""
+    On PostgreSQL `seq` is NULL until the row's transaction has committed and the sequencer has
+    numbered it (`changefeed.number_pending`); readers of the log only ever use numbered rows."""
 
     CREATE, UPDATE, DELETE = "create", "update", "delete"
 
@@ -151,7 +151,11 @@ class ChangeLogEntry(models.Model):
     class Meta:
         db_table = "basalt_change_log"
         constraints = [models.UniqueConstraint(fields=["project", "seq"], name="change_seq_per_project")]
-        indexes = [models.Index(fields=["created_at"], name="change_log_age")]
+        indexes = [
+            models.Index(fields=["created_at"], name="change_log_age"),
+            # The sequencer's work list: committed rows still without a seq (few, briefly).
+            models.Index(fields=["project", "id"], name="change_log_unnumbered", condition=models.Q(seq__isnull=True)),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.type} {self.collection}/{self.document_id}"

@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from basalt.core.errors import Conflict
-from basalt.documents import store
+from basalt.documents import changefeed, store
 from basalt.documents.jobs import enqueue
 from basalt.documents.models import FieldPurge
 from basalt.projects.models import Project
@@ -98,6 +98,7 @@ def step(purge_id: int) -> str:
 
 def _change_seq_span(project_id: int) -> tuple[int, int]:
     """(just before the oldest retained seq, the latest seq) of the project's change log."""
+    changefeed.number_all_pending([project_id])  # a row left unnumbered must not escape the walk
     latest = Project.objects.filter(pk=project_id).values_list("change_seq", flat=True).first() or 0
     with connection.cursor() as cursor:
         cursor.execute("SELECT MIN(seq) FROM basalt_change_log WHERE project_id = %s", [project_id])

@@ -150,10 +150,9 @@ def append_change(
 ) -> None:
     """Write the change-log row; its listeners (realtime) hear of it once the transaction commits.
 
-    PostgreSQL: the row is inserted without a seq and numbered as the transaction commits
-    (`changefeed`, migration 0004), so concurrent writers of one project never queue on the
-    project's counter row while their transactions are open. SQLite: one writer at a time anyway,
-    the counter is bumped here."""
+    PostgreSQL: the row is inserted without a seq and numbered once the transaction has
+    committed (`changefeed.number_pending`), so concurrent writers of one project never queue on
+    the project's counter row. SQLite: one writer at a time anyway, the counter is bumped here."""
     j = _json_param()
     before_json = None if before is None else dump(before)
     after_json = None if after is None else dump(after)
@@ -161,11 +160,10 @@ def append_change(
         if is_postgres():
             cursor.execute(
                 "INSERT INTO basalt_change_log (project_id, collection, document_id, type, before, after, "  # noqa: S608
-                f"created_at) VALUES (%s, %s, %s, %s, {j}, {j}, %s) RETURNING id",
+                f"created_at) VALUES (%s, %s, %s, %s, {j}, {j}, %s)",
                 [project_id, collection, doc_id, kind, before_json, after_json, db_time(now)],
             )
-            change = changefeed.Change(project_id, 0, collection, doc_id, kind, before, after)
-            changefeed.announce_numbered_at_commit(cursor.fetchone()[0], change)
+            changefeed.number_after_commit(project_id)
             return
         cursor.execute(
             "UPDATE basalt_project SET change_seq = change_seq + 1 WHERE id = %s RETURNING change_seq", [project_id]

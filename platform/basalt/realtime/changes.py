@@ -9,6 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from basalt.core.errors import BasaltError
+from basalt.documents import changefeed
 from basalt.documents.changefeed import Change
 from basalt.documents.models import ChangeLogEntry
 from basalt.projects.models import Project
@@ -25,11 +26,11 @@ class ResyncRequired(BasaltError):
 
 
 def _change(row: ChangeLogEntry) -> Change:
-    return Change(row.project_id, row.seq, row.collection, row.document_id, row.type, row.before, row.after)
+    return Change(row.project_id, row.seq, row.collection, row.document_id, row.type, row.before, row.after, row.id)
 
 
 def read_range(project_id: int, after: int, upto: int | None = None, limit: int = MAX_ROWS) -> list[Change]:
-    """Committed rows with after < seq <= upto, in seq order (seq order is commit order)."""
+    """Numbered rows with after < seq <= upto, in seq order (every lower seq is there too)."""
     rows = ChangeLogEntry.objects.filter(project_id=project_id, seq__gt=after)
     if upto is not None:
         rows = rows.filter(seq__lte=upto)
@@ -37,7 +38,8 @@ def read_range(project_id: int, after: int, upto: int | None = None, limit: int 
 
 
 def positions(project_ids: list[int]) -> dict[int, int]:
-    """The last committed seq of each project (one query)."""
+    """The last numbered seq of each project, once rows left unnumbered are numbered (the sweep)."""
+    changefeed.number_all_pending(project_ids)
     return dict(Project.objects.filter(id__in=project_ids).values_list("id", "change_seq"))
 
 
@@ -63,6 +65,14 @@ def repeatable_read() -> None:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
 
+def unnumbered_ids(project_id: int) -> set[int]:
+    """Committed rows not numbered yet (PostgreSQL, briefly): they will be numbered after the
+    position read in the same snapshot, yet a snapshot read with it already shows their writes."""
+    if connection.vendor != "postgresql":
+        return set()
+    return set(ChangeLogEntry.objects.filter(project_id=project_id, seq__isnull=True).values_list("id", flat=True))
+
+
 def project_seq(project_id: int) -> int:
     return Project.objects.filter(id=project_id).values_list("change_seq", flat=True).first() or 0
 
@@ -76,10 +86,18 @@ def as_message_fields(change: Change) -> dict[str, Any]:
         "t": change.type,
         "b": change.before,
         "a": change.after,
+        "r": change.row_id,
     }
 
 
 def from_message_fields(message: dict[str, Any]) -> Change:
     return Change(
-        message["p"], message["s"], message["c"], message["d"], message["t"], message.get("b"), message.get("a")
+        message["p"],
+        message["s"],
+        message["c"],
+        message["d"],
+        message["t"],
+        message.get("b"),
+        message.get("a"),
+        message.get("r", 0),
     )

@@ -278,6 +278,8 @@ class Hub:
             if sub.pos >= row.seq:
                 continue
             sub.pos = row.seq
+            if sub.shown_in_snapshot(row):
+                continue
             conn = sub.conn
             key = caller_key(conn.caller)
             verdict = judged.get(key)
@@ -387,7 +389,7 @@ class Hub:
             await self._refresh(feed)
             for row in rows:
                 schema = feed.schemas.get(row.collection)
-                if row.collection == sub.collection and schema is not None:
+                if row.collection == sub.collection and schema is not None and not sub.shown_in_snapshot(row):
                     event = event_for(sub, row, judge(feed.viewer(conn.caller, schema), row))
                     if event is not None:
                         messages.append(event)

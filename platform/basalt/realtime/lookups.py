@@ -97,6 +97,8 @@ def prepare(caller: Caller, sub: Subscription) -> tuple[int, list[dict[str, Any]
             return start, events
         if not sub.snapshot:
             return start, []
+        # Writes the snapshot shows whose rows get their seq only after `start`: not events again.
+        sub.extra["already_shown"] = changes.unnumbered_ids(project_id)
         documents: list[dict[str, Any]] = []
         cursor = None
         while True:

@@ -38,6 +38,15 @@ class Subscription:
     def project_id(self) -> int:
         return self.conn.caller.project.id
 
+    def shown_in_snapshot(self, change: Change) -> bool:
+        """A change whose write the snapshot already showed though its seq came after the
+        snapshot's (PostgreSQL numbers rows just after commit): not sent again."""
+        shown = self.extra.get("already_shown")
+        if not shown or change.row_id not in shown:
+            return False
+        shown.discard(change.row_id)
+        return True
+
 
 def prepare(caller: Caller, collection: Any, where: Any, fields: Any) -> tuple[Schema, Node | None, frozenset | None]:
     """Check a subscribe request like a find: collection, `find` permission, where, protected fields."""
