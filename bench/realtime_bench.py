@@ -24,6 +24,11 @@ import websockets
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "platform"))
+# tests.contract.live picks the servers' Redis database with a helper of tests/conftest.py, which
+# imports DRF's test client: that needs settings configured (nothing else of Django is used here).
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "basalt.settings")
+os.environ.setdefault("BASALT_DATA_DIR", tempfile.mkdtemp(prefix="basalt-bench-"))
 
 from tests.contract import live  # noqa: E402
 
@@ -61,6 +66,7 @@ class Bench:
         self.ws = project.url.replace("http://", "ws://") + f"/api/v1/realtime?apikey={project.publishable}"
         self.http = httpx.AsyncClient(base_url=project.url, headers={"X-API-Key": project.secret}, timeout=30)
         self.users = users  # access tokens, for mixed principals
+        self.settle = 0.0  # seconds between the last subscribe and the first fan-out write
 
     async def subscriber(self, index: int, ready: asyncio.Event | None = None):
         ws = await websockets.connect(self.ws, max_size=None)
@@ -158,6 +164,8 @@ class Bench:
             socks += await asyncio.gather(*(self.subscriber(j) for j in range(i, min(subscribers, i + 100))))
         deadline = [time.time() + 3600]
         collector = asyncio.create_task(self.collect(socks, writes, deadline))
+        print(json.dumps({"fanout_subscribed": len(socks)}), flush=True)
+        await asyncio.sleep(self.settle)
         for n in range(writes):
             await self.write(n)
             await asyncio.sleep(1.0)
@@ -221,6 +229,7 @@ async def main(args) -> None:
                 body = {"email": f"bench{i}-{os.getpid()}@example.com", "password": "a bench passphrase"}
                 users.append(http.post("/api/v1/auth/signup", json=body).json()["access_token"])
         bench = Bench(project, users)
+        bench.settle = args.settle
         profile = "postgresql+redis" if os.environ.get("DATABASE_URL") else "sqlite+in-memory"
         print(json.dumps({"profile": profile}), flush=True)
         if args.profile_server:
@@ -250,5 +259,6 @@ if __name__ == "__main__":
     parser.add_argument("--idle", type=int, default=0)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--json")
+    parser.add_argument("--settle", type=float, default=0.0, help="pause before the fan-out writes (profiling)")
     parser.add_argument("--profile-server", action="store_true", help="print the server's pid first (for py-spy)")
     asyncio.run(main(parser.parse_args()))

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
+import hashlib
 import logging
 import threading
 import time
@@ -56,8 +58,17 @@ def uses_layer() -> bool:
     return "InMemoryChannelLayer" not in settings.CHANNEL_LAYERS["default"]["BACKEND"]
 
 
+@functools.cache
+def group_prefix() -> str:
+    """Group names start with the database's identity: installations (or test servers) that share
+    a Redis but not a database never hear each other's project ids."""
+    db = settings.DATABASES["default"]
+    identity = f"{db.get('HOST')}:{db.get('PORT')}/{db.get('NAME')}"
+    return f"rt.{hashlib.sha256(identity.encode()).hexdigest()[:10]}"
+
+
 def project_group(project_id: int) -> str:
-    return f"rt.p{project_id}"
+    return f"{group_prefix()}.p{project_id}"
 
 
 def current_hub() -> Hub:

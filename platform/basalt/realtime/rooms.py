@@ -20,14 +20,14 @@ from basalt.core.errors import BasaltError, InvalidOperation, PayloadTooLarge, P
 from basalt.documents import access
 from basalt.realtime.config import CHANNEL_NAME
 from basalt.realtime.connection import Connection
-from basalt.realtime.hub import Hub, current_hub
+from basalt.realtime.hub import Hub, current_hub, group_prefix
 
 HEARTBEAT_SECONDS = 5.0
 EVENT_NAME_MAX = 64
 
 
 def room_group(project_id: int, channel: str) -> str:
-    return f"rt.r{project_id}.{hashlib.sha256(channel.encode()).hexdigest()[:24]}"
+    return f"{group_prefix()}.r{project_id}.{hashlib.sha256(channel.encode()).hexdigest()[:24]}"
 
 
 def may(conn: Connection, channel: str, op: str) -> bool:
