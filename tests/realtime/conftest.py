@@ -90,6 +90,7 @@ def make_live_project(url: str) -> live.LiveProject:
         }
     project = live.LiveProject(url, ref, keys["publishable"]["key"], keys["secret"]["key"])
     project.console_token = token["access"]
+    project.console_email = email
     project.key_ids = {kind: body["id"] for kind, body in keys.items()}
     return project
 

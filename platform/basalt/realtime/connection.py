@@ -13,6 +13,7 @@ from basalt.core.caller import Caller
 from basalt.core.errors import BasaltError
 from basalt.core.ids import random_id
 from basalt.realtime.config import RealtimeSettings, realtime_settings
+from basalt.realtime.visibility import caller_key
 
 if TYPE_CHECKING:
     from basalt.realtime.subscriptions import Subscription
@@ -47,6 +48,16 @@ class Connection:
         self.settings: RealtimeSettings = realtime_settings(caller.project)
         self._bucket = float(self.settings.broadcasts_per_second)
         self._bucket_at = time.monotonic()
+
+    @property
+    def caller(self) -> Caller:
+        return self._caller
+
+    @caller.setter
+    def caller(self, value: Caller) -> None:
+        # Computed once per change of caller, not once per event in a fan-out.
+        self._caller = value
+        self.principal_key = caller_key(value)
 
     @property
     def project_id(self) -> int:

@@ -283,8 +283,13 @@ class Hub:
         schema = feed.schemas.get(row.collection)
         if not subs or schema is None:
             return
+        # Per change: one ACL decision per principal set, one `where` evaluation per principal set
+        # and query, one rendering and serialisation per visible shape, one message text per shape
+        # and subscription id; per subscriber only the push onto its outbox.
         judged: dict[tuple, Any] = {}
+        kinds: dict[tuple, str | None] = {}
         documents: dict[tuple, str] = {}
+        texts: dict[tuple, str] = {}
         for sub in list(subs.values()):
             if sub.pos >= row.seq:
                 continue
@@ -292,7 +297,7 @@ class Hub:
             if sub.shown_in_snapshot(row):
                 continue
             conn = sub.conn
-            key = caller_key(conn.caller)
+            key = conn.principal_key
             verdict = judged.get(key)
             if verdict is None:
                 try:
@@ -305,16 +310,22 @@ class Hub:
                 self.detach(sub)
                 conn.push_error(verdict, sub.id)
                 continue
-            kind = event_kind(sub, row, verdict)
+            group = (key, sub.query_key)
+            if group in kinds:
+                kind = kinds[group]
+            else:
+                kind = kinds[group] = event_kind(sub, row, verdict)
             if kind is None:
                 continue
-            # Subscribers with the same principals, fields and event type get the same document:
-            # render and serialise it once (a fan-out to thousands costs string joins, not renders).
-            shape = (key, sub.fields, kind)
-            document = documents.get(shape)
-            if document is None:
-                document = documents[shape] = orjson.dumps(event_document(sub, row, verdict, kind)).decode()
-            conn.push_text(event_text(sub.id, kind, document, row.seq))
+            text_key = (key, sub.fields, kind, sub.id)
+            text = texts.get(text_key)
+            if text is None:
+                shape = (key, sub.fields, kind)
+                document = documents.get(shape)
+                if document is None:
+                    document = documents[shape] = orjson.dumps(event_document(sub, row, verdict, kind)).decode()
+                text = texts[text_key] = event_text(sub.id, kind, document, row.seq)
+            conn.push_text(text)
 
     async def _refresh(self, feed: ProjectFeed) -> None:
         """Before a payload leaves: current schema and rules, and every caller re-checked recently."""
@@ -338,7 +349,7 @@ class Hub:
         for conn in stale:
             before = conn.caller
             self._apply_verdict(feed, conn, verdicts[(conn.key_raw, conn.token)])
-            if not conn.closed and caller_key(conn.caller) != caller_key(before):
+            if not conn.closed and conn.principal_key != caller_key(before):
                 await self._withdraw(feed, conn, before)
 
     def _apply_verdict(self, feed: ProjectFeed, conn: Connection, verdict: Caller | BasaltError) -> None:
@@ -352,7 +363,7 @@ class Hub:
             conn.token = None
             conn.caller = conn.key_caller
             conn.push_error(verdict)
-        elif caller_key(verdict) != caller_key(conn.caller):
+        elif caller_key(verdict) != conn.principal_key:
             conn.caller = verdict
 
     async def _withdraw(self, feed: ProjectFeed, conn: Connection, before: Caller) -> None:

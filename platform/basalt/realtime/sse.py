@@ -39,7 +39,7 @@ def _frame(text: str) -> bytes:
     return f"{head}data: {text}\n\n".encode()
 
 
-async def _events(conn: Connection, request: HttpRequest):
+async def _events(conn: Connection):
     yield f"data: {orjson.dumps({'op': 'connected', 'connection_id': conn.id}).decode()}\n\n".encode()
     try:
         while True:
@@ -103,7 +103,12 @@ async def stream(request: HttpRequest) -> HttpResponse:
     old_id = request.GET.get("connection_id", "")
     if old_id and _SEQ.match(last_event_id):
         await _resume(conn, old_id, last_event_id)
-    response = StreamingHttpResponse(_events(conn, request), content_type="text/event-stream")
+    return events_response(conn)
+
+
+def events_response(conn: Connection) -> StreamingHttpResponse:
+    """The stream of a connection's messages as Server-Sent Events."""
+    response = StreamingHttpResponse(_events(conn), content_type="text/event-stream")
     response["Cache-Control"] = "no-store"
     response["X-Accel-Buffering"] = "no"  # nginx would otherwise hold events back
     return response

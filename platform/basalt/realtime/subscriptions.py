@@ -33,6 +33,15 @@ class Subscription:
     snapshot: bool = False
     pos: int = 0  # the last seq this subscription has been given (or judged irrelevant)
     extra: dict[str, Any] = field(default_factory=dict)
+    # Subscriptions with equal query keys match the same documents: a fan-out evaluates the
+    # `where` once per (principal set, query key), not once per subscriber.
+    query_key: bytes = field(init=False)
+
+    def __post_init__(self) -> None:
+        try:
+            self.query_key = orjson.dumps(self.where_raw, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # e.g. an integer past 64 bits: this subscription shares no evaluation
+            self.query_key = b"#%d" % id(self)
 
     @property
     def project_id(self) -> int:
