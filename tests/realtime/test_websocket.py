@@ -247,3 +247,34 @@ def test_keys_and_tokens_are_checked_at_the_door(app, server):
             assert await c.quiet(1.0) == []
 
     run(scenario())
+
+
+def test_a_project_that_restricts_origins_refuses_other_browser_origins(app):
+    """Browsers send Origin with a WebSocket and CORS does not apply to it: a project that lists its
+    origins gets only those (and the server's own pages); clients without Origin are unaffected."""
+    app.collection(POSTS)
+
+    async def opened(origin: str | None) -> dict:
+        async with connect(app.ws_url(), **({"origin": origin} if origin else {})) as c:
+            await c.send({"op": "ping"})
+            return await c.next()
+
+    async def refused(origin: str) -> None:
+        async with connect(app.ws_url(), origin=origin) as c:
+            message = await c.next()
+            assert message["op"] == "error" and message["error"]["code"] == "permission_denied", message
+            assert message["error"]["details"]["origin"] == origin
+            with pytest.raises(Exception):
+                await c.next(5)
+            assert c.ws.close_code == 4003
+
+    async def scenario():
+        # Nothing listed: any origin may open (as before).
+        assert (await opened("https://anywhere.example"))["op"] == "pong"
+        app.settings({"cors_origins": ["https://app.example.com"]})
+        assert (await opened("https://app.example.com"))["op"] == "pong"
+        assert (await opened(None))["op"] == "pong"
+        assert (await opened(app.url))["op"] == "pong"  # the server's own console pages
+        await refused("https://evil.example")
+
+    run(scenario())

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from basalt.core.caller import Caller
-from basalt.core.errors import BasaltError, InvalidApiKey, InvalidToken
+from basalt.core.errors import BasaltError, InvalidApiKey, InvalidToken, PermissionDenied
+from basalt.projects.cors import project_allows
 from basalt.projects.keys import resolve_key
+from basalt.projects.project_settings import effective_settings
 from basalt.realtime import protocol
 from basalt.realtime.connection import CLOSE, Connection, error_message
 from basalt.realtime.dbthread import in_thread
@@ -19,9 +21,25 @@ from basalt.realtime.hub import current_hub
 TOKEN_PARAMS = ("access_token", "token", "authorization", "refresh_token", "jwt")
 
 
-def _key_caller(raw: str | None) -> tuple[Caller, str]:
+def _key_caller(raw: str | None, origin: str | None, host: str | None) -> tuple[Caller, str]:
     key = resolve_key(raw)
-    return Caller.for_key(key), raw or ""
+    caller = Caller.for_key(key)
+    if origin is not None and not origin_allowed(caller.project, origin, host):
+        raise PermissionDenied(
+            "This page's origin is not among the project's allowed origins (settings: cors_origins).",
+            details={"origin": origin[:200]},
+        )
+    return caller, raw or ""
+
+
+def origin_allowed(project, origin: str, host: str | None) -> bool:
+    """A browser's WebSocket (browsers send Origin; CORS does not apply to WebSockets) is refused
+    only when the project restricts origins and this one is neither listed nor the server's own."""
+    if not (effective_settings(project).get("cors_origins") or []):
+        return True
+    if host and urlsplit(origin).netloc.lower() == host.lower():
+        return True  # the console's own pages (test client) on this server
+    return project_allows(project, origin)
 
 
 class RealtimeConsumer(AsyncWebsocketConsumer):
@@ -38,7 +56,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             if any(name in query for name in TOKEN_PARAMS):
                 raise InvalidToken('Tokens are never sent in the URL; send {"op": "auth"} as the first message.')
             keys = query.get("apikey") or []
-            caller, raw = await in_thread(_key_caller)(keys[0] if len(keys) == 1 else None)
+            headers = dict(self.scope.get("headers") or [])
+            origin, host = headers.get(b"origin"), headers.get(b"host")
+            caller, raw = await in_thread(_key_caller)(
+                keys[0] if len(keys) == 1 else None,
+                origin.decode("latin-1") if origin is not None else None,
+                host.decode("latin-1") if host is not None else None,
+            )
         except BasaltError as exc:
             await self._refuse(exc)
             return
@@ -50,7 +74,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         import orjson
 
         await self.send(text_data=orjson.dumps(error_message(error)).decode())
-        await self.close(code=4001 if isinstance(error, InvalidApiKey | InvalidToken) else 4000)
+        code = 4001 if isinstance(error, InvalidApiKey | InvalidToken) else 4003 if error.status == 403 else 4000
+        await self.close(code=code)
 
     async def _write(self) -> None:
         conn = self.conn
