@@ -124,7 +124,8 @@ def main() -> None:
         elapsed = time.perf_counter() - start
         if profiler is not None:
             profiler.stop()
-            print(profiler.output_text(unicode=False, color=False, show_all=bool(os.environ.get("PROFILE_ALL")), short_mode=True))
+            show_all = bool(os.environ.get("PROFILE_ALL"))
+            print(profiler.output_text(unicode=False, color=False, show_all=show_all, short_mode=True))
         print(f"{name}: {1000 * elapsed / args.n:.3f} ms/request over {args.n} (one thread, in-process)")
 
 

@@ -118,3 +118,33 @@ def test_concurrent_builds_on_the_documents_table_all_end_ready(project, secret_
         thread.join(120)
     assert outcomes == {index_id: CollectionIndex.READY for index_id in queued}
     assert set(CollectionIndex.objects.filter(pk__in=queued).values_list("status", flat=True)) == {"ready"}
+
+
+sqlite_only = pytest.mark.skipif("connection.vendor != 'sqlite'")
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_plans_the_declared_index_once_the_collection_has_grown(project, secret_client, monkeypatch):
+    """Without statistics SQLite sorted the whole collection for `score > X order -score`; the
+    periodic PRAGMA optimize gives it what it needs to walk the declared index instead."""
+    import json
+
+    from django.test.utils import CaptureQueriesContext
+
+    from basalt.documents import statistics
+
+    monkeypatch.setattr(statistics, "SQLITE_OPTIMIZE_EVERY", 100)
+    assert secret_client.post(SCHEMA, ITEMS, format="json").status_code == 201
+    row = CollectionIndex.objects.get(collection__name="items", fields=["-score"])
+    for n in range(300):
+        assert secret_client.post(DOCS, {"n": n, "score": n % 97}, format="json").status_code == 201
+    pk = key_client(project.publishable)
+    with CaptureQueriesContext(connection) as queries:
+        response = pk.get(DOCS, {"where": json.dumps({"score": {"$gt": 90}}), "order": "-score", "limit": 20})
+    assert response.status_code == 200 and len(response.json()["results"]) == 18
+    sql = next(q["sql"] for q in queries.captured_queries if "ORDER BY" in q["sql"])
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + sql)
+        plan = " | ".join(str(line[-1]) for line in cursor.fetchall())
+    assert row.db_name in plan and "TEMP B-TREE" not in plan, plan

@@ -27,6 +27,7 @@ from django.db import DatabaseError, IntegrityError, OperationalError, connectio
 from django.db.models import F
 from django.utils import timezone
 
+from basalt.documents import statistics
 from basalt.documents.jobs import enqueue
 from basalt.documents.models import Collection, CollectionIndex
 from basalt.documents.query.dialects import Dialect, current_dialect
@@ -160,7 +161,7 @@ def _build(row: CollectionIndex) -> str:
             raise TransientBuildError(message) from exc
         _set_status(row.pk, CollectionIndex.FAILED, message)
         return CollectionIndex.FAILED
-    _refresh_statistics()
+    statistics.refresh()
     _set_status(row.pk, CollectionIndex.READY)
     if row.unique:
         _now_enforced_by_database(row)
@@ -182,18 +183,6 @@ def _now_enforced_by_database(row: CollectionIndex) -> None:
     if project_id is not None:
         Project.objects.filter(pk=project_id).update(schema_version=F("schema_version") + 1)
         cache.forget(project_id)
-
-
-def _refresh_statistics() -> None:
-    """PostgreSQL: fresh planner statistics once an index exists, so plans do not hang on luck.
-
-    Every collection shares `basalt_document`, and a new index's expressions have no statistics
-    until ANALYZE runs (autovacuum may be off, or late): without them the planner misjudges a
-    new collection's selectivity (a bitmap scan and a sort instead of the declared index). ANALYZE
-    samples a bounded number of rows, so its cost does not grow with the table. Not inside a
-    caller's transaction (tests, eager callers): it would hold its lock until their commit."""
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        _execute("ANALYZE basalt_document", swallow=True)
 
 
 # Every build on PostgreSQL waits for this one lock: two CREATE INDEX CONCURRENTLY on the same
