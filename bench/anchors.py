@@ -247,7 +247,9 @@ def ratio_table(files: list[Path], anchor: str) -> str:
     med = statistics.median
     head = f"| phase | {anchor} op/s | " + " | ".join(f"{n} op/s | {n}/{anchor}" for n in others)
     head += f" | {anchor} p95 ms | " + " | ".join(f"{n} p95 ms" for n in others)
-    head += f" | {anchor} srv ms/op | " + " | ".join(f"{n} srv ms/op" for n in others) + " |"
+    head += f" | {anchor} srv ms/op | " + " | ".join(f"{n} srv ms/op" for n in others)
+    head += f" | {anchor} db ms/op | " + " | ".join(f"{n} db ms/op" for n in others)
+    head += " | other CPU ms/op (" + ", ".join([anchor, *others]) + ") |"
     lines = [head, "|" + " --- |" * (head.count("|") - 1)]
     for key in order:
         base = data.get((anchor, key))
@@ -265,9 +267,19 @@ def ratio_table(files: list[Path], anchor: str) -> str:
         for name in [anchor, *others]:
             recs = data.get((name, key))
             cells.append(f"{med(r['latency_ms']['p95'] for r in recs):.1f}" if recs else "-")
-        for name in [anchor, *others]:
-            recs = data.get((name, key))
-            cells.append(f"{med(r['server_cpu_ms_per_op'] for r in recs):.2f}" if recs else "-")
+        for field in ("server_cpu_ms_per_op", "db_cpu_ms_per_op"):
+            for name in [anchor, *others]:
+                recs = data.get((name, key))
+                cells.append(f"{med(r.get(field) or 0 for r in recs):.2f}" if recs else "-")
+        # CPU the rest of the machine used per op: how loaded the host was while each target ran.
+        cells.append(
+            " / ".join(
+                f"{med(1000 * r['other_cpu_s'] / r['ops_ok'] for r in data[(name, key)]):.0f}"
+                if data.get((name, key))
+                else "-"
+                for name in [anchor, *others]
+            )
+        )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
