@@ -230,7 +230,8 @@ def test_user_ids_cannot_collide_with_principal_names(project, signup):
 
 
 def test_bearer_resolution_costs_one_query(project, user, django_assert_num_queries):
-    """T16: the key lookup plus one statement for session liveness and every held role."""
+    """T16: the key lookup plus one statement for session liveness and every held role; once this
+    process resolved the token under the project's current caller epoch, the key lookup alone."""
     from basalt.projects.caller import resolve_caller
 
     key_client(project.secret).post("/api/v1/roles", {"name": "r1", "users": [user.id]}, format="json")
@@ -238,7 +239,12 @@ def test_bearer_resolution_costs_one_query(project, user, django_assert_num_quer
     class Req:
         META = {"HTTP_X_API_KEY": project.publishable, "HTTP_AUTHORIZATION": f"Bearer {user.access}"}
 
+    from basalt.identity.resolver import forget_resolved
+
     resolve_caller(Req())  # warm the per-process public-key cache
+    forget_resolved()
     with django_assert_num_queries(2):
         caller = resolve_caller(Req())
     assert caller.user_id == user.id and caller.roles == frozenset({"r1"})
+    with django_assert_num_queries(1):
+        assert resolve_caller(Req()) == caller

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 
@@ -26,6 +27,7 @@ from django.db import DatabaseError, IntegrityError, OperationalError, connectio
 from django.db.models import F
 from django.utils import timezone
 
+from basalt.documents import statistics
 from basalt.documents.jobs import enqueue
 from basalt.documents.models import Collection, CollectionIndex
 from basalt.documents.query.dialects import Dialect, current_dialect
@@ -59,12 +61,28 @@ def _terms(dialect: Dialect, fields: Iterable[str]) -> list[tuple[str, bool, Fie
     return terms
 
 
+def _array_field(row: CollectionIndex) -> bool:
+    """A plain index on one declared array field (what `$contains`, `$all` and `$in` filter on)."""
+    if row.unique or len(row.fields) != 1 or not isinstance(row.fields[0], str):
+        return False
+    declared = (getattr(row.collection, "fields", None) or {}).get(row.fields[0].lstrip("-"))
+    return isinstance(declared, dict) and declared.get("type") == "array"
+
+
 def index_ddl(row: CollectionIndex, *, concurrently: bool, dialect: Dialect | None = None) -> str:
     """The CREATE INDEX statement for a row; its expressions match the compiler's byte for byte."""
     dialect = dialect or current_dialect()
     terms = _terms(dialect, row.fields)
     if not terms:
         raise IndexDefinitionError("an index needs at least one field")
+    how = "CONCURRENTLY " if concurrently and dialect.vendor == "postgresql" else ""
+    if dialect.vendor == "postgresql" and _array_field(row):
+        # Arrays are filtered by containment (`@>`, dialects.contains/any_of), which a btree cannot
+        # serve: a GIN index on the very same expression can (jsonb_path_ops: `@>` only, compact).
+        return (
+            f"CREATE INDEX {how}IF NOT EXISTS {_quoted_name(row.db_name)} ON basalt_document "
+            f"USING gin (({terms[0][0]}) jsonb_path_ops) WHERE collection_id = {int(row.collection_id)}"
+        )
     columns = [f"{expr} DESC" if descending else expr for expr, descending, _ in terms]
     predicate = [f"collection_id = {int(row.collection_id)}"]
     if row.unique:
@@ -75,7 +93,6 @@ def index_ddl(row: CollectionIndex, *, concurrently: bool, dialect: Dialect | No
         # Plain indexes end in id, running the way the last field runs: it is the keyset tie-break.
         columns.append("id DESC" if terms[-1][1] else "id")
     unique = "UNIQUE " if row.unique else ""
-    how = "CONCURRENTLY " if concurrently and dialect.vendor == "postgresql" else ""
     return (
         f"CREATE {unique}INDEX {how}IF NOT EXISTS {_quoted_name(row.db_name)} ON basalt_document "
         f"({', '.join(columns)}) WHERE {' AND '.join(predicate)}"
@@ -144,6 +161,7 @@ def _build(row: CollectionIndex) -> str:
             raise TransientBuildError(message) from exc
         _set_status(row.pk, CollectionIndex.FAILED, message)
         return CollectionIndex.FAILED
+    statistics.refresh()
     _set_status(row.pk, CollectionIndex.READY)
     if row.unique:
         _now_enforced_by_database(row)
@@ -167,9 +185,29 @@ def _now_enforced_by_database(row: CollectionIndex) -> None:
         cache.forget(project_id)
 
 
+# Every build on PostgreSQL waits for this one lock: two CREATE INDEX CONCURRENTLY on the same
+# table each wait for the other's transaction to end, and one of them died "deadlock detected".
+_ALL_BUILDS_LOCK = "basalt.index_build:all"
+
+
+def _wait_for_lock(key: str) -> None:
+    """Take a session advisory lock by polling, never by a blocking call: a statement blocked on
+    the lock holds a snapshot, which the holder's CONCURRENTLY build waits for, a deadlock again."""
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key])
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(_LOCK_POLL_SECONDS)
+
+
+_LOCK_POLL_SECONDS = 0.2
+
+
 @contextmanager
 def _build_lock(index_id: int) -> Iterator[bool]:
-    """PostgreSQL: one build per row at a time (a session lock: CONCURRENTLY runs outside transactions)."""
+    """PostgreSQL: one build per row at a time (a session lock: CONCURRENTLY runs outside
+    transactions), and builds of different rows one after another (waiting, not failing)."""
     if connection.vendor != "postgresql":
         yield True  # SQLite builds inside its single writer lock
         return
@@ -177,11 +215,14 @@ def _build_lock(index_id: int) -> Iterator[bool]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [key])
         mine = bool(cursor.fetchone()[0])
+    if mine:
+        _wait_for_lock(_ALL_BUILDS_LOCK)
     try:
         yield mine
     finally:
         if mine:
             with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [_ALL_BUILDS_LOCK])
                 cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
 
 

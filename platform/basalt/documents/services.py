@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from basalt.core.caller import Caller
 from basalt.core.errors import NotFound, PermissionDenied, PreconditionFailed, UniqueViolation, ValidationFailed
-from basalt.documents import access, builtin, store
+from basalt.documents import access, builtin, statistics, store
 from basalt.documents.cache import Schema, schema_for
 from basalt.documents.models import ChangeLogEntry, new_document_id
 from basalt.documents.render import etag_matches, render
@@ -164,6 +164,7 @@ def create_document(caller: Caller, name: Any, body: Any) -> Result:
         store.append_change(caller.project.id, collection.name, doc.id, ChangeLogEntry.CREATE, None, full, now)
 
     _run_write(schema, work)
+    statistics.note_write()
     return written(caller, schema, doc, receipt={"created_at": full["created_at"], "updated_at": full["updated_at"]})
 
 

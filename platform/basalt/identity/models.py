@@ -193,3 +193,24 @@ class OneTimeToken(models.Model):
 
     def __str__(self) -> str:
         return str(self.purpose)
+
+
+class CallerEpoch(models.Model):
+    """A per-project counter that database triggers bump whenever a signed-in caller may change.
+
+    A revoked or deleted session, a disabled or deleted user, a role membership, inheritance or
+    name change, and a retired or deleted signing key each bump it, in the same transaction as
+    the change (migration 0003's triggers, so no code path can forget). The API-key lookup reads
+    it with the key on every request, and a bearer token resolved under an older value is
+    resolved again (basalt.identity.resolver): revocation takes effect on the very next request.
+    No foreign key: a trigger may bump it while a project's rows are being deleted.
+    """
+
+    project_id = models.BigIntegerField(primary_key=True)
+    version = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "basalt_caller_epoch"
+
+    def __str__(self) -> str:
+        return f"{self.project_id}@{self.version}"

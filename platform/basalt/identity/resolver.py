@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from django.db import connection
@@ -10,7 +11,7 @@ from basalt.core.caller import Caller
 from basalt.core.errors import InvalidToken
 from basalt.identity.models import EndUser, Role, RoleInheritance, RoleMember, Session
 from basalt.identity.roles import MAX_HELD_ROLES
-from basalt.identity.tokens import decode_access_token
+from basalt.identity.tokens import LEEWAY_SECONDS, decode_access_token
 
 # One statement per request: no row when the session is revoked, the user deleted or disabled,
 # or either belongs to another project; otherwise one row per held role (inherited ones through
@@ -44,10 +45,36 @@ def live_user_roles(project_id: int, user_id: str, session_id: str) -> frozenset
     return frozenset(name for _, name in rows if name is not None)
 
 
+# token -> (project ref, caller epoch, usable until (epoch seconds), user id, session id, roles).
+# Only successful resolutions are kept. An entry is used while the project's caller epoch, read
+# with the API key on every request, is the one it was made under (any revocation, disable or
+# role change bumps it: basalt.identity.models.CallerEpoch) and the token has not expired (the
+# same leeway as the full check). Dict reads and writes are atomic under the GIL.
+_resolved: dict[str, tuple[str, int, float, str, str, frozenset[str]]] = {}
+RESOLVED_CACHE_SIZE = 20_000
+
+
+def forget_resolved() -> None:
+    _resolved.clear()
+
+
 def resolve_bearer(caller: Caller, token: str) -> Caller:
-    """Verify the token for the key's project, then check the session and load roles (one query)."""
-    claims = decode_access_token(caller.project, token)
-    roles = live_user_roles(caller.project.pk, claims.user_id, claims.session_id)
+    """Verify the token for the key's project, then check the session and load roles (one query).
+
+    Skipped when this process resolved the same token under the project's current caller epoch.
+    """
+    project = caller.project
+    epoch = getattr(project, "caller_epoch", None)
+    hit = _resolved.get(token)
+    if hit is not None and epoch is not None and hit[0] == project.ref and hit[1] == epoch and time.time() < hit[2]:
+        return replace(caller, user_id=hit[3], session_id=hit[4], roles=hit[5])
+    claims = decode_access_token(project, token)
+    roles = live_user_roles(project.pk, claims.user_id, claims.session_id)
     if roles is None:
         raise InvalidToken("The session has ended; sign in again.")
+    if epoch is not None:
+        if len(_resolved) >= RESOLVED_CACHE_SIZE:
+            _resolved.clear()
+        usable_until = claims.expires_at + LEEWAY_SECONDS
+        _resolved[token] = (project.ref, epoch, usable_until, claims.user_id, claims.session_id, roles)
     return replace(caller, user_id=claims.user_id, session_id=claims.session_id, roles=roles)

@@ -16,6 +16,8 @@ from basalt.projects.models import Project
 
 MAX_TOKEN_LENGTH = 4096
 REFRESH_PREFIX = "rt_"
+# Clock skew allowed on exp and iat (basalt.identity.resolver keeps resolutions as long).
+LEEWAY_SECONDS = 5
 
 
 def issuer() -> str:
@@ -70,7 +72,7 @@ def decode_access_token(project: Project, token: str) -> AccessClaims:
             audience=audience(project),
             issuer=issuer(),
             options={"require": ["exp", "iat", "sub", "sid", "aud", "iss"]},
-            leeway=5,
+            leeway=LEEWAY_SECONDS,
         )
     except jwt.ExpiredSignatureError:
         raise TokenExpired()

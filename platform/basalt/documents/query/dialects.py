@@ -123,6 +123,11 @@ class PostgresDialect(Dialect):
         return f"({self.typed(ref, 'array')} AND {self.value(ref)} @> %s::jsonb)", [orjson.dumps(list(items)).decode()]
 
     def any_of(self, ref: FieldRef, items: tuple[Any, ...]) -> Sql:
+        if items and all(isinstance(item, str | int | float | bool) or item is None for item in items):
+            # For scalars "has an element equal to x" is exactly "contains [x]": an OR of
+            # containments, which a GIN index on the array (indexes.index_ddl) serves.
+            tests = " OR ".join(f"{self.value(ref)} @> %s::jsonb" for _ in items)
+            return f"({self.typed(ref, 'array')} AND ({tests}))", [orjson.dumps([item]).decode() for item in items]
         sql = (
             f"({self.typed(ref, 'array')} AND EXISTS (SELECT 1 FROM jsonb_array_elements({self.value(ref)}) el "
             "WHERE el.value = ANY(%s::jsonb[])))"
