@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "basalt.identity",
     "basalt.usage",
     "basalt.realtime",
+    "basalt.hooks",
+    "basalt.operations",
     "console",
 ]
 
@@ -181,7 +183,19 @@ CELERY_BEAT_SCHEDULE = {
     # Expired one-time codes and long-ended sessions (basalt.identity.tasks).
     "identity-purge-expired": {"task": "identity.purge_expired", "schedule": 3600.0},
     "accounts-purge-console-sessions": {"task": "accounts.purge_console_sessions", "schedule": 3600.0},
+    # Webhooks: catch up dispatches and retries that a lost task left behind (basalt.hooks).
+    "hooks-sweep": {"task": "hooks.sweep", "schedule": 15.0},
 }
+
+# --- webhooks (basalt.hooks) -------------------------------------------------------------------
+# Loopback/private/link-local targets are refused unless this is on (tests, a LAN-only install);
+# cloud metadata addresses are refused always (SECURITY.md T11).
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+WEBHOOK_TIMEOUT_SECONDS = float(env_int("WEBHOOK_TIMEOUT_SECONDS", 10))
+WEBHOOK_CONCURRENCY = env_int("WEBHOOK_CONCURRENCY", 2)  # senders per endpoint at once
+WEBHOOK_RETRY_BASE_SECONDS = float(env_int("WEBHOOK_RETRY_BASE_SECONDS", 5))
+WEBHOOK_RETRY_WINDOW_SECONDS = env_int("WEBHOOK_RETRY_WINDOW_SECONDS", 24 * 3600)
+WEBHOOK_DISABLE_AFTER_SECONDS = env_int("WEBHOOK_DISABLE_AFTER_SECONDS", 24 * 3600)
 
 # --- files -----------------------------------------------------------------------------------
 S3_BUCKET = env_str("S3_BUCKET")

@@ -1,0 +1,22 @@
+"""Celery tasks of the hooks area (ids in, idempotent, state on the rows)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from basalt.hooks import dispatch as flow
+
+
+@shared_task(name="hooks.dispatch", ignore_result=True)
+def dispatch(project_id: int) -> int:
+    return flow.dispatch_project(project_id)
+
+
+@shared_task(name="hooks.deliver", ignore_result=True)
+def deliver(endpoint_id: str) -> int:
+    return flow.deliver_endpoint(endpoint_id)
+
+
+@shared_task(name="hooks.sweep", ignore_result=True)
+def sweep() -> None:
+    flow.sweep()
