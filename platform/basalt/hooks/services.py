@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from basalt.accounts.models import Account
-from basalt.core.errors import BasaltError, InvalidQuery, NotFound, ValidationFailed
+from basalt.core.errors import Conflict, InvalidQuery, NotFound, ValidationFailed
 from basalt.hooks import changelog, dispatch, events, signing, ssrf
 from basalt.hooks.models import Attempt, Cursor, Delivery, Endpoint
 from basalt.hooks.rules import parse_where
@@ -106,7 +106,7 @@ def create_endpoint(account: Account, ref: str, body: Any) -> NewEndpoint:
     secret = signing.new_secret()
     with transaction.atomic():
         if Endpoint.objects.filter(project=project).count() >= MAX_ENDPOINTS:
-            raise BasaltError(f"A project may have at most {MAX_ENDPOINTS} webhook endpoints.", code="conflict")
+            raise Conflict(f"A project may have at most {MAX_ENDPOINTS} webhook endpoints.")
         head = changelog.head(project.id)
         endpoint = Endpoint.objects.create(project=project, secret_sealed=signing.seal(secret), start_seq=head, **data)
         Cursor.objects.get_or_create(project=project, defaults={"seq": head})
