@@ -84,6 +84,8 @@ MIDDLEWARE = [
     "basalt.core.middleware.UrlLengthMiddleware",
     "basalt.core.middleware.ApiErrorMiddleware",
     "basalt.usage.middleware.RequestCounterMiddleware",
+    # Idempotency-Key on data-API writes (basalt.operations.idempotency); inert without the header.
+    "basalt.operations.idempotency.IdempotencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -185,6 +187,8 @@ CELERY_BEAT_SCHEDULE = {
     "accounts-purge-console-sessions": {"task": "accounts.purge_console_sessions", "schedule": 3600.0},
     # Webhooks: catch up dispatches and retries that a lost task left behind (basalt.hooks).
     "hooks-sweep": {"task": "hooks.sweep", "schedule": 15.0},
+    # Idempotency records older than 24 hours (basalt.operations).
+    "operations-purge-idempotency": {"task": "operations.purge_idempotency", "schedule": 3600.0},
 }
 
 # --- webhooks (basalt.hooks) -------------------------------------------------------------------
@@ -302,7 +306,7 @@ CORS_ALLOW_HEADERS = [
     "if-none-match",
     "idempotency-key",
 ]
-CORS_EXPOSE_HEADERS = ["X-Request-Id", "ETag", "Location", "Retry-After"]
+CORS_EXPOSE_HEADERS = ["X-Request-Id", "ETag", "Location", "Retry-After", "Idempotent-Replayed"]
 CORS_PREFLIGHT_MAX_AGE = 600
 
 # --- limits ----------------------------------------------------------------------------------

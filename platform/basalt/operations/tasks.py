@@ -1,0 +1,12 @@
+"""Periodic operations work (idempotent, bounded per batch)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from basalt.operations import idempotency
+
+
+@shared_task(name="operations.purge_idempotency", ignore_result=True)
+def purge_idempotency() -> int:
+    return idempotency.purge_expired()
