@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from basalt.core.json import dumps
@@ -210,17 +210,10 @@ def deliver_endpoint(endpoint_id: str) -> int:
                 if not batch:
                     break
                 secret = signing.unseal(endpoint.secret_sealed)
-                for n, delivery in enumerate(batch):
-                    if time.monotonic() - started >= SLICE_SECONDS:
-                        _release(batch[n:])
-                        break
-                    if not send_one(http, endpoint, secret, delivery):
-                        _release(batch[n + 1 :])  # a failing receiver: the rest wait for its next try
-                        break
-                    sent += 1
-                else:
-                    continue
-                break
+                done = _send_batch(http, endpoint, secret, batch, started)
+                sent += done
+                if done < len(batch):
+                    break  # a failing receiver, or the slice is over: the rest were released
     finally:
         cache.delete(slot)
     if _due(endpoint_id).exists() and Endpoint.objects.filter(id=endpoint_id, enabled=True).exists():
@@ -241,40 +234,79 @@ def backoff_seconds(attempts: int) -> float:
     return raw * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not a secret)
 
 
-def send_one(http, endpoint: Endpoint, secret: str, delivery: Delivery) -> bool:
-    """One attempt of one delivery; records it; returns whether the receiver accepted it."""
-    body = dumps(delivery.payload)
-    outcome = sender.post(http, endpoint.url, body, signing.headers(secret, delivery.id, int(time.time()), body))
-    now = timezone.now()
-    number = delivery.attempts + 1
-    Attempt.objects.create(
+def _send_batch(http, endpoint: Endpoint, secret: str, batch: list[Delivery], started: float) -> int:
+    """Send claimed deliveries in order until one fails; successes are recorded together (few queries)."""
+    succeeded: list[tuple[Delivery, sender.Outcome]] = []
+    try:
+        for n, delivery in enumerate(batch):
+            if time.monotonic() - started >= SLICE_SECONDS:
+                _release(batch[n:])
+                break
+            body = dumps(delivery.payload)
+            headers = signing.headers(secret, delivery.id, int(time.time()), body)
+            outcome = sender.post(http, endpoint.url, body, headers)
+            if outcome.ok:
+                succeeded.append((delivery, outcome))
+                continue
+            _record_failure(endpoint, delivery, outcome)
+            _release(batch[n + 1 :])  # the rest wait for the receiver's next try
+            break
+    finally:
+        _record_successes(endpoint, succeeded)
+    return len(succeeded)
+
+
+def _attempt_row(delivery: Delivery, outcome: sender.Outcome, at) -> Attempt:
+    return Attempt(
         delivery=delivery,
-        number=number,
+        number=delivery.attempts + 1,
         status_code=outcome.status_code,
         latency_ms=outcome.latency_ms,
         response=outcome.response,
         error=outcome.error,
-        at=now,
+        at=at,
     )
+
+
+def _record_successes(endpoint: Endpoint, succeeded: list[tuple[Delivery, sender.Outcome]]) -> None:
+    if not succeeded:
+        return
+    now = timezone.now()
+    Attempt.objects.bulk_create([_attempt_row(d, o, now) for d, o in succeeded])
+    by_status: dict[int | None, list[str]] = {}
+    for delivery, outcome in succeeded:
+        by_status.setdefault(outcome.status_code, []).append(delivery.id)
+    for status, ids in by_status.items():
+        Delivery.objects.filter(id__in=ids).update(
+            status=Delivery.SUCCEEDED,
+            attempts=F("attempts") + 1,
+            last_status_code=status,
+            last_error="",
+            claimed_until=None,
+            finished_at=now,
+        )
+    if endpoint.failing_since is not None:
+        Endpoint.objects.filter(id=endpoint.id).update(failing_since=None)
+
+
+def _record_failure(endpoint: Endpoint, delivery: Delivery, outcome: sender.Outcome) -> None:
+    """Retry later with backoff, or give up once the delivery's retry window is over."""
+    now = timezone.now()
+    attempt = _attempt_row(delivery, outcome, now)
+    attempt.save()
     fields: dict[str, Any] = {
-        "attempts": number,
+        "attempts": attempt.number,
         "last_status_code": outcome.status_code,
         "last_error": outcome.error,
         "claimed_until": None,
     }
-    if outcome.ok:
-        fields.update(status=Delivery.SUCCEEDED, finished_at=now)
-        Delivery.objects.filter(id=delivery.id).update(**fields)
-        Endpoint.objects.filter(id=endpoint.id, failing_since__isnull=False).update(failing_since=None)
-        return True
-    window = timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW_SECONDS)
-    if now - delivery.window_start >= window:
+    if now - delivery.window_start >= timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW_SECONDS):
         fields.update(status=Delivery.FAILED, finished_at=now)
     else:
-        fields.update(status=Delivery.PENDING, next_attempt_at=now + timedelta(seconds=backoff_seconds(number)))
+        later = now + timedelta(seconds=backoff_seconds(attempt.number))
+        fields.update(status=Delivery.PENDING, next_attempt_at=later)
     Delivery.objects.filter(id=delivery.id).update(**fields)
     _note_failure(endpoint, now)
-    return False
 
 
 def _note_failure(endpoint: Endpoint, now) -> None:

@@ -23,7 +23,6 @@ class Outcome:
     latency_ms: int
     response: str
     error: str
-    retry: bool = True  # False when another attempt cannot help (refused target)
 
 
 def client() -> httpx.Client:
@@ -42,7 +41,7 @@ def post(http: httpx.Client, url: str, body: bytes, signed: dict[str, str]) -> O
     try:
         target = ssrf.resolve(url)
     except ssrf.TargetRefused as exc:
-        return Outcome(False, None, 0, "", str(exc)[:300], retry=True)
+        return Outcome(False, None, 0, "", str(exc)[:300])
     headers = {"Host": target.host_header, "Content-Type": "application/json", **signed}
     extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
     deadline = started + settings.WEBHOOK_TIMEOUT_SECONDS
