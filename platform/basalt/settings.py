@@ -187,6 +187,8 @@ CELERY_BEAT_SCHEDULE = {
     "accounts-purge-console-sessions": {"task": "accounts.purge_console_sessions", "schedule": 3600.0},
     # Webhooks: catch up dispatches and retries that a lost task left behind (basalt.hooks).
     "hooks-sweep": {"task": "hooks.sweep", "schedule": 15.0},
+    # Scheduled jobs whose fire has come, and runs that lost their worker (basalt.hooks.jobs).
+    "hooks-run-due-jobs": {"task": "hooks.run_due_jobs", "schedule": 20.0},
     # Idempotency records older than 24 hours (basalt.operations).
     "operations-purge-idempotency": {"task": "operations.purge_idempotency", "schedule": 3600.0},
 }
@@ -200,6 +202,8 @@ WEBHOOK_CONCURRENCY = env_int("WEBHOOK_CONCURRENCY", 2)  # senders per endpoint 
 WEBHOOK_RETRY_BASE_SECONDS = float(env_int("WEBHOOK_RETRY_BASE_SECONDS", 5))
 WEBHOOK_RETRY_WINDOW_SECONDS = env_int("WEBHOOK_RETRY_WINDOW_SECONDS", 24 * 3600)
 WEBHOOK_DISABLE_AFTER_SECONDS = env_int("WEBHOOK_DISABLE_AFTER_SECONDS", 24 * 3600)
+# Scheduled jobs: the shortest interval a cron expression may have (a `* * * * *` job is refused below 60).
+JOBS_MIN_INTERVAL_SECONDS = env_int("JOBS_MIN_INTERVAL_SECONDS", 300)
 
 # --- files -----------------------------------------------------------------------------------
 S3_BUCKET = env_str("S3_BUCKET")

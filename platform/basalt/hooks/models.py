@@ -119,3 +119,56 @@ class Cursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project_id}@{self.seq}"
+
+
+def new_job_id() -> str:
+    return random_id(16, "job_")
+
+
+class Job(models.Model):
+    """A scheduled job of a project: a cron expression in a timezone and a kind with its settings."""
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_job_id)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16)
+    cron = models.CharField(max_length=120)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    # Kind settings; a `webhook` job's signing secret is sealed in `secret_sealed`, never here.
+    config = models.JSONField(default=dict)
+    secret_sealed = models.TextField(blank=True)
+    enabled = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "basalt_job"
+        indexes = [models.Index(fields=["enabled", "next_run_at"], name="job_due")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class JobRun(models.Model):
+    """One run of a job: status, timing, counts and, while running, where it has got to (for resuming)."""
+
+    RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="runs")
+    trigger = models.CharField(max_length=12, default="schedule")  # schedule | manual
+    status = models.CharField(max_length=12, default=RUNNING)
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    # Written after every batch: a running run whose heartbeat stopped lost its worker and is resumed.
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        db_table = "basalt_job_run"
+        indexes = [models.Index(fields=["job", "status"], name="job_run_state")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} {self.started_at:%Y-%m-%d %H:%M} {self.status}"

@@ -20,3 +20,17 @@ def deliver(endpoint_id: str) -> int:
 @shared_task(name="hooks.sweep", ignore_result=True)
 def sweep() -> None:
     flow.sweep()
+
+
+@shared_task(name="hooks.run_due_jobs", ignore_result=True)
+def run_due_jobs() -> int:
+    from basalt.hooks import jobs
+
+    return jobs.run_due()
+
+
+@shared_task(name="hooks.run_job", ignore_result=True)
+def run_job(run_id: int) -> None:
+    from basalt.hooks import jobs
+
+    jobs.execute(run_id)
