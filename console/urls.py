@@ -13,6 +13,7 @@ from console.views import (
     auth,
     data,
     invitations,
+    jobs,
     projects,
     realtime,
     reference,
@@ -44,6 +45,7 @@ ROLE_PAGE = Landing("role", ("ref", "name"))
 HOOK = r"(?P<endpoint_id>ep_[a-z0-9]{1,30})"
 DELIVERY = r"(?P<delivery_id>msg_[a-z0-9]{1,36})"
 HOOK_PAGE = Landing("webhook", ("ref", "endpoint_id"))
+JOB = r"(?P<job_id>job_[a-z0-9]{1,30})"
 
 
 def page(pattern: str, view, name: str):
@@ -158,4 +160,8 @@ urlpatterns = [
         "webhook_redeliver",
         Landing("webhook_delivery", ("ref", "delivery_id")),
     ),
+    page(rf"^{REF}/jobs/?$", jobs.jobs, "jobs"),
+    action(rf"^{REF}/jobs/new/?$", jobs.job_create, "job_create", Landing("jobs")),
+    action(rf"^{REF}/jobs/{JOB}/run/?$", jobs.job_run, "job_run", Landing("jobs")),
+    action(rf"^{REF}/jobs/{JOB}/delete/?$", jobs.job_delete, "job_delete", Landing("jobs")),
 ]

@@ -67,3 +67,26 @@ def test_a_viewer_sees_endpoints_but_no_form_and_cannot_add(member_client, proje
         f"/console/p/{ref}/webhooks/new", {"url": "https://example.com/", "events": ["documents.create"]}
     )
     assert response.status_code == 403
+
+
+def test_owner_adds_a_purge_job_and_runs_it_now(owner_client, project, secret_client, loopback_receiver):
+    ref = project.project.ref
+    body = {"name": "notes", "fields": {"n": {"type": "number"}}}
+    assert secret_client.post("/api/v1/schema/collections", body, format="json").status_code == 201
+    for n in (1, 2, 30):
+        secret_client.post("/api/v1/collections/notes/documents", {"n": n}, format="json")
+    form = {
+        "name": "tidy",
+        "kind": "purge",
+        "cron": "0 3 * * *",
+        "timezone": "Europe/Paris",
+        "config": '{"collection": "notes", "where": {"n": {"$lt": 10}}}',
+    }
+    assert owner_client.post(f"/console/p/{ref}/jobs/new", form).status_code == 201
+    page = owner_client.get(f"/console/p/{ref}/jobs")
+    job_id = re.search(rb"job-(job_[a-z0-9]+)", page.content).group(1).decode()
+    assert owner_client.post(f"/console/p/{ref}/jobs/{job_id}/run").status_code == 302
+    page = owner_client.get(f"/console/p/{ref}/jobs")
+    assert b"succeeded" in page.content and b"&#x27;deleted&#x27;: 2" in page.content
+    bad = owner_client.post(f"/console/p/{ref}/jobs/new", {**form, "cron": "* * * * *"})
+    assert bad.status_code == 400 and b"at most once every" in bad.content
