@@ -78,6 +78,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request counts and latency for GET /metrics (basalt.operations.metrics): two in-memory updates.
+    "basalt.operations.metrics.MetricsMiddleware",
     "basalt.core.middleware.RequestIdMiddleware",
     # Outside ApiErrorMiddleware, so error answers carry CORS headers too (basalt.projects.cors).
     "corsheaders.middleware.CorsMiddleware",
@@ -204,6 +206,9 @@ WEBHOOK_RETRY_WINDOW_SECONDS = env_int("WEBHOOK_RETRY_WINDOW_SECONDS", 24 * 3600
 WEBHOOK_DISABLE_AFTER_SECONDS = env_int("WEBHOOK_DISABLE_AFTER_SECONDS", 24 * 3600)
 # Scheduled jobs: the shortest interval a cron expression may have (a `* * * * *` job is refused below 60).
 JOBS_MIN_INTERVAL_SECONDS = env_int("JOBS_MIN_INTERVAL_SECONDS", 300)
+
+# GET /metrics (Prometheus text) answers only `Authorization: Bearer <METRICS_TOKEN>`; unset: not served.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
 
 # --- files -----------------------------------------------------------------------------------
 S3_BUCKET = env_str("S3_BUCKET")
