@@ -10,6 +10,7 @@ from console.actions import Landing, post_only
 from console.security import secure_page
 from console.views import (
     account_links,
+    audit,
     auth,
     data,
     invitations,
@@ -161,6 +162,7 @@ urlpatterns = [
         Landing("webhook_delivery", ("ref", "delivery_id")),
     ),
     page(rf"^{REF}/jobs/?$", jobs.jobs, "jobs"),
+    page(rf"^{REF}/audit/?$", audit.audit, "audit"),
     action(rf"^{REF}/jobs/new/?$", jobs.job_create, "job_create", Landing("jobs")),
     action(rf"^{REF}/jobs/{JOB}/run/?$", jobs.job_run, "job_run", Landing("jobs")),
     action(rf"^{REF}/jobs/{JOB}/delete/?$", jobs.job_delete, "job_delete", Landing("jobs")),

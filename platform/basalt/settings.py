@@ -95,6 +95,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Audit log of management-API and console writes (basalt.operations.audit); after the view ran.
+    "basalt.operations.audit.AuditMiddleware",
 ]
 
 ROOT_URLCONF = "basalt.urls"
@@ -193,6 +195,7 @@ CELERY_BEAT_SCHEDULE = {
     "hooks-run-due-jobs": {"task": "hooks.run_due_jobs", "schedule": 20.0},
     # Idempotency records older than 24 hours (basalt.operations).
     "operations-purge-idempotency": {"task": "operations.purge_idempotency", "schedule": 3600.0},
+    "operations-purge-audit": {"task": "operations.purge_audit", "schedule": 86400.0},
 }
 
 # --- webhooks (basalt.hooks) -------------------------------------------------------------------
@@ -209,6 +212,8 @@ JOBS_MIN_INTERVAL_SECONDS = env_int("JOBS_MIN_INTERVAL_SECONDS", 300)
 
 # GET /metrics (Prometheus text) answers only `Authorization: Bearer <METRICS_TOKEN>`; unset: not served.
 METRICS_TOKEN = env_str("METRICS_TOKEN")
+# Audit entries older than this are removed (daily).
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365)
 
 # --- files -----------------------------------------------------------------------------------
 S3_BUCKET = env_str("S3_BUCKET")

@@ -23,6 +23,7 @@ urlpatterns = [
     path(API + "manage/", include("basalt.usage.urls")),
     path(API, include("basalt.realtime.urls")),
     path(API + "manage/", include("basalt.hooks.urls")),
+    path(API + "manage/", include("basalt.operations.urls")),
     # Must stay last: every other /api/ path is a JSON 404, never an HTML page.
     re_path(r"^api/", api_not_found),
 ]

@@ -32,3 +32,34 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return self.scope[:12]
+
+
+class AuditEntry(models.Model):
+    """One management or console action on a project: who, what, on what, from where, when. Append-only."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_email = models.CharField(max_length=254, blank=True)
+    via = models.CharField(max_length=8)  # api | console
+    action = models.CharField(max_length=80)
+    target = models.CharField(max_length=300, blank=True)
+    status = models.PositiveSmallIntegerField()
+    # The request's fields (secrets replaced by "[redacted]") and what the answer named (ids).
+    summary = models.JSONField(default=dict)
+    address = models.CharField(max_length=64, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "basalt_audit_entry"
+        indexes = [
+            models.Index(fields=["project", "-id"], name="audit_project_recent"),
+            models.Index(fields=["at"], name="audit_age"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("audit entries are append-only")
+        super().save(*args, **kwargs)
