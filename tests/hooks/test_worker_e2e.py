@@ -14,19 +14,11 @@ import pytest
 
 from tests.conftest import redis_db_below
 from tests.contract import live
-from tests.hooks.conftest import POSTS, start_receiver
+from tests.hooks.conftest import POSTS
 
 pytestmark = pytest.mark.live
 ROOT = Path(__file__).resolve().parents[2]
 WRITES = 30
-
-
-@pytest.fixture
-def receiver():
-    state, server = start_receiver()
-    yield state
-    server.shutdown()
-    server.server_close()
 
 
 def _start(tmp_path: Path):

@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from basalt.core.addresses import client_address
+from basalt.operations.idempotency import delete_in_batches
 from basalt.operations.models import AuditEntry
 from basalt.projects.models import Project
 
@@ -141,12 +142,7 @@ class AuditMiddleware:
         return response
 
 
-def purge_expired(batch: int = 1000) -> int:
+def purge_expired() -> int:
     """Remove entries older than AUDIT_RETENTION_DAYS, a batch at a time."""
     cutoff = timezone.now() - timedelta(days=settings.AUDIT_RETENTION_DAYS)
-    removed = 0
-    while True:
-        ids = list(AuditEntry.objects.filter(at__lt=cutoff).values_list("id", flat=True)[:batch])
-        if not ids:
-            return removed
-        removed += AuditEntry.objects.filter(id__in=ids).delete()[0]
+    return delete_in_batches(AuditEntry.objects.filter(at__lt=cutoff))

@@ -176,12 +176,16 @@ class IdempotencyMiddleware:
         return handle(request, self.get_response)
 
 
-def purge_expired(batch: int = 1000) -> int:
+def purge_expired() -> int:
     """Delete records past their 24 hours, a batch at a time (no long lock)."""
-    cutoff = timezone.now() - KEEP
+    return delete_in_batches(IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - KEEP))
+
+
+def delete_in_batches(rows, batch: int = 1000) -> int:
+    """Delete the queryset's rows a batch at a time, so no purge holds a long lock; returns how many."""
     removed = 0
     while True:
-        ids = list(IdempotencyRecord.objects.filter(created_at__lt=cutoff).values_list("id", flat=True)[:batch])
+        ids = list(rows.values_list("id", flat=True)[:batch])
         if not ids:
             return removed
-        removed += IdempotencyRecord.objects.filter(id__in=ids).delete()[0]
+        removed += rows.model.objects.filter(id__in=ids).delete()[0]

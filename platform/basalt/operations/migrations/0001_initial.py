@@ -6,51 +6,67 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('projects', '0002_invitation'),
+        ("projects", "0002_invitation"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('actor_id', models.BigIntegerField(blank=True, null=True)),
-                ('actor_email', models.CharField(blank=True, max_length=254)),
-                ('via', models.CharField(max_length=8)),
-                ('action', models.CharField(max_length=80)),
-                ('target', models.CharField(blank=True, max_length=300)),
-                ('status', models.PositiveSmallIntegerField()),
-                ('summary', models.JSONField(default=dict)),
-                ('address', models.CharField(blank=True, max_length=64)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='projects.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("actor_id", models.BigIntegerField(blank=True, null=True)),
+                ("actor_email", models.CharField(blank=True, max_length=254)),
+                ("via", models.CharField(max_length=8)),
+                ("action", models.CharField(max_length=80)),
+                ("target", models.CharField(blank=True, max_length=300)),
+                ("status", models.PositiveSmallIntegerField()),
+                ("summary", models.JSONField(default=dict)),
+                ("address", models.CharField(blank=True, max_length=64)),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="projects.project"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'basalt_audit_entry',
-                'indexes': [models.Index(fields=['project', '-id'], name='audit_project_recent'), models.Index(fields=['at'], name='audit_age')],
+                "db_table": "basalt_audit_entry",
+                "indexes": [
+                    models.Index(fields=["project", "-id"], name="audit_project_recent"),
+                    models.Index(fields=["at"], name="audit_age"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='IdempotencyRecord',
+            name="IdempotencyRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scope', models.CharField(max_length=64, unique=True)),
-                ('fingerprint', models.CharField(max_length=64)),
-                ('state', models.CharField(default='running', max_length=8)),
-                ('lease_until', models.DateTimeField()),
-                ('status_code', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('headers', models.JSONField(default=dict)),
-                ('body', models.BinaryField(default=b'')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('project', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='projects.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("scope", models.CharField(max_length=64, unique=True)),
+                ("fingerprint", models.CharField(max_length=64)),
+                ("state", models.CharField(default="running", max_length=8)),
+                ("lease_until", models.DateTimeField()),
+                ("status_code", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("headers", models.JSONField(default=dict)),
+                ("body", models.BinaryField(default=b"")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="projects.project",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'basalt_idempotency_record',
-                'indexes': [models.Index(fields=['created_at'], name='idempotency_age')],
+                "db_table": "basalt_idempotency_record",
+                "indexes": [models.Index(fields=["created_at"], name="idempotency_age")],
             },
         ),
     ]
