@@ -141,6 +141,7 @@ def main() -> None:
         "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
         "LOG_LEVEL": "WARNING",
     }
+    live.START_TIMEOUT = 600.0  # a loaded host migrates slowly
     saved = os.environ.pop("DATABASE_URL", None)
     server = live.start(data / "data", overrides, args=("--no-worker",))
     if saved:
