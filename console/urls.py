@@ -10,9 +10,11 @@ from console.actions import Landing, post_only
 from console.security import secure_page
 from console.views import (
     account_links,
+    audit,
     auth,
     data,
     invitations,
+    jobs,
     projects,
     realtime,
     reference,
@@ -21,6 +23,7 @@ from console.views import (
     settings,
     usage,
     users,
+    webhooks,
 )
 
 app_name = "console"
@@ -40,6 +43,10 @@ COLLECTION = ("collection", ("ref", "name"))
 DOCUMENT = Landing("document", ("ref", "name", "doc_id"))
 USER_PAGE = Landing("user", ("ref", "user_id"))
 ROLE_PAGE = Landing("role", ("ref", "name"))
+HOOK = r"(?P<endpoint_id>ep_[a-z0-9]{1,30})"
+DELIVERY = r"(?P<delivery_id>msg_[a-z0-9]{1,36})"
+HOOK_PAGE = Landing("webhook", ("ref", "endpoint_id"))
+JOB = r"(?P<job_id>job_[a-z0-9]{1,30})"
 
 
 def page(pattern: str, view, name: str):
@@ -140,4 +147,23 @@ urlpatterns = [
     page(rf"^{REF}/reference/openapi\.json$", reference.reference_document, "reference_document"),
     page(rf"^{REF}/usage/?$", usage.usage, "usage"),
     page(rf"^{REF}/realtime/?$", realtime.realtime, "realtime"),
+    # Webhooks (basalt.hooks)
+    page(rf"^{REF}/webhooks/?$", webhooks.webhooks, "webhooks"),
+    action(rf"^{REF}/webhooks/new/?$", webhooks.endpoint_create, "webhook_create", Landing("webhooks")),
+    page(rf"^{REF}/webhooks/{HOOK}/?$", webhooks.endpoint, "webhook"),
+    action(rf"^{REF}/webhooks/{HOOK}/toggle/?$", webhooks.endpoint_toggle, "webhook_toggle", HOOK_PAGE),
+    action(rf"^{REF}/webhooks/{HOOK}/ping/?$", webhooks.endpoint_ping, "webhook_ping", HOOK_PAGE),
+    action(rf"^{REF}/webhooks/{HOOK}/delete/?$", webhooks.endpoint_delete, "webhook_delete", HOOK_PAGE),
+    page(rf"^{REF}/deliveries/{DELIVERY}/?$", webhooks.delivery, "webhook_delivery"),
+    action(
+        rf"^{REF}/deliveries/{DELIVERY}/redeliver/?$",
+        webhooks.redeliver,
+        "webhook_redeliver",
+        Landing("webhook_delivery", ("ref", "delivery_id")),
+    ),
+    page(rf"^{REF}/jobs/?$", jobs.jobs, "jobs"),
+    page(rf"^{REF}/audit/?$", audit.audit, "audit"),
+    action(rf"^{REF}/jobs/new/?$", jobs.job_create, "job_create", Landing("jobs")),
+    action(rf"^{REF}/jobs/{JOB}/run/?$", jobs.job_run, "job_run", Landing("jobs")),
+    action(rf"^{REF}/jobs/{JOB}/delete/?$", jobs.job_delete, "job_delete", Landing("jobs")),
 ]

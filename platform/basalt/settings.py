@@ -72,16 +72,22 @@ INSTALLED_APPS = [
     "basalt.identity",
     "basalt.usage",
     "basalt.realtime",
+    "basalt.hooks",
+    "basalt.operations",
     "console",
 ]
 
 MIDDLEWARE = [
+    # Request counts and latency for GET /metrics (basalt.operations.metrics): two in-memory updates.
+    "basalt.operations.metrics.MetricsMiddleware",
     "basalt.core.middleware.RequestIdMiddleware",
     # Outside ApiErrorMiddleware, so error answers carry CORS headers too (basalt.projects.cors).
     "corsheaders.middleware.CorsMiddleware",
     "basalt.core.middleware.UrlLengthMiddleware",
     "basalt.core.middleware.ApiErrorMiddleware",
     "basalt.usage.middleware.RequestCounterMiddleware",
+    # Idempotency-Key on data-API writes (basalt.operations.idempotency); inert without the header.
+    "basalt.operations.idempotency.IdempotencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -89,6 +95,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Audit log of management-API and console writes (basalt.operations.audit); after the view ran.
+    "basalt.operations.audit.AuditMiddleware",
 ]
 
 ROOT_URLCONF = "basalt.urls"
@@ -199,7 +207,31 @@ CELERY_BEAT_SCHEDULE = {
     # Expired one-time codes and long-ended sessions (basalt.identity.tasks).
     "identity-purge-expired": {"task": "identity.purge_expired", "schedule": 3600.0},
     "accounts-purge-console-sessions": {"task": "accounts.purge_console_sessions", "schedule": 3600.0},
+    # Webhooks: catch up dispatches and retries that a lost task left behind (basalt.hooks).
+    "hooks-sweep": {"task": "hooks.sweep", "schedule": 15.0},
+    # Scheduled jobs whose fire has come, and runs that lost their worker (basalt.hooks.jobs).
+    "hooks-run-due-jobs": {"task": "hooks.run_due_jobs", "schedule": 20.0},
+    # Idempotency records older than 24 hours (basalt.operations).
+    "operations-purge-idempotency": {"task": "operations.purge_idempotency", "schedule": 3600.0},
+    "operations-purge-audit": {"task": "operations.purge_audit", "schedule": 86400.0},
 }
+
+# --- webhooks (basalt.hooks) -------------------------------------------------------------------
+# Loopback/private/link-local targets are refused unless this is on (tests, a LAN-only install);
+# cloud metadata addresses are refused always (SECURITY.md T11).
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+WEBHOOK_TIMEOUT_SECONDS = float(env_int("WEBHOOK_TIMEOUT_SECONDS", 10))
+WEBHOOK_CONCURRENCY = env_int("WEBHOOK_CONCURRENCY", 2)  # senders per endpoint at once
+WEBHOOK_RETRY_BASE_SECONDS = float(env_int("WEBHOOK_RETRY_BASE_SECONDS", 5))
+WEBHOOK_RETRY_WINDOW_SECONDS = env_int("WEBHOOK_RETRY_WINDOW_SECONDS", 24 * 3600)
+WEBHOOK_DISABLE_AFTER_SECONDS = env_int("WEBHOOK_DISABLE_AFTER_SECONDS", 24 * 3600)
+# Scheduled jobs: the shortest interval a cron expression may have (a `* * * * *` job is refused below 60).
+JOBS_MIN_INTERVAL_SECONDS = env_int("JOBS_MIN_INTERVAL_SECONDS", 300)
+
+# GET /metrics (Prometheus text) answers only `Authorization: Bearer <METRICS_TOKEN>`; unset: not served.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# Audit entries older than this are removed (daily).
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365)
 
 # --- files -----------------------------------------------------------------------------------
 S3_BUCKET = env_str("S3_BUCKET")
@@ -306,7 +338,7 @@ CORS_ALLOW_HEADERS = [
     "if-none-match",
     "idempotency-key",
 ]
-CORS_EXPOSE_HEADERS = ["X-Request-Id", "ETag", "Location", "Retry-After"]
+CORS_EXPOSE_HEADERS = ["X-Request-Id", "ETag", "Location", "Retry-After", "Idempotent-Replayed"]
 CORS_PREFLIGHT_MAX_AGE = 600
 
 # --- limits ----------------------------------------------------------------------------------

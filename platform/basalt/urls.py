@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 
 from basalt.core.views import api_not_found
 from basalt.health import views as health
+from basalt.operations.metrics import metrics_view
 from basalt.projects.api.data_views import CurrentProjectView
 
 API = "api/v1/"
@@ -11,6 +12,7 @@ API = "api/v1/"
 urlpatterns = [
     path("healthz", health.healthz),
     path("readyz", health.readyz),
+    path("metrics", metrics_view),
     path(API + "manage/auth/", include("basalt.accounts.urls")),
     path(API + "manage/", include("basalt.projects.api.urls")),
     re_path(r"^api/v1/project/?$", CurrentProjectView.as_view()),
@@ -20,6 +22,8 @@ urlpatterns = [
     path("console/", include("console.urls")),
     path(API + "manage/", include("basalt.usage.urls")),
     path(API, include("basalt.realtime.urls")),
+    path(API + "manage/", include("basalt.hooks.urls")),
+    path(API + "manage/", include("basalt.operations.urls")),
     # Must stay last: every other /api/ path is a JSON 404, never an HTML page.
     re_path(r"^api/", api_not_found),
 ]

@@ -217,3 +217,22 @@ def test_non_contract_and_rate_limit_answers_still_raise_typed_errors():
         assert (limited.value.retry_after, limited.value.request_id) == (7.0, "abc")
     with pytest.raises(ValueError):
         basalt_sdk.Client("http://basalt.invalid", "")
+
+
+def test_idempotency_key_makes_a_retried_write_happen_once(admin):
+    """A create, an increment and a delete retried with their keys each take effect once."""
+    items = admin.collection("sdk_items")
+    key = f"create-{uuid.uuid4()}"
+    first = items.create({"title": "idem"}, idempotency_key=key)
+    again = items.create({"title": "idem"}, idempotency_key=key)
+    assert again.id == first.id
+    bump = f"bump-{uuid.uuid4()}"
+    items.update(first.id, {"n": ops.increment(5)}, idempotency_key=bump)
+    assert items.update(first.id, {"n": ops.increment(5)}, idempotency_key=bump)["n"] == 5
+    assert items.get(first.id)["n"] == 5
+    gone = f"delete-{uuid.uuid4()}"
+    items.delete(first.id, idempotency_key=gone)
+    items.delete(first.id, idempotency_key=gone)  # replayed 204, not NotFoundError
+    with pytest.raises(basalt_sdk.IdempotencyKeyReusedError) as info:
+        items.create({"title": "other"}, idempotency_key=key)
+    assert info.value.status == 422

@@ -1,12 +1,13 @@
 """Basalt Python SDK: `Client(url, api_key).collection("posts").create({...})`."""
 
-from basalt_sdk import ops
+from basalt_sdk import ops, webhooks
 from basalt_sdk.client import Client
 from basalt_sdk.collection import Collection
 from basalt_sdk.errors import (
     AuthenticationError,
     BasaltError,
     ConflictError,
+    IdempotencyKeyReusedError,
     InvalidQueryError,
     InvalidRequestError,
     NotFoundError,
@@ -30,6 +31,7 @@ __all__ = [
     "Collection",
     "ConflictError",
     "Document",
+    "IdempotencyKeyReusedError",
     "InvalidQueryError",
     "InvalidRequestError",
     "NotFoundError",
@@ -43,4 +45,5 @@ __all__ = [
     "UniqueViolationError",
     "ValidationFailedError",
     "ops",
+    "webhooks",
 ]

@@ -106,7 +106,11 @@ class Client:
         return session
 
     def batch(
-        self, requests: Sequence[BatchRequest | Mapping[str, Any]], *, transaction: bool = False
+        self,
+        requests: Sequence[BatchRequest | Mapping[str, Any]],
+        *,
+        transaction: bool = False,
+        idempotency_key: str | None = None,
     ) -> list[BatchResult]:
         """Run up to 100 sub-requests in one round trip.
 
@@ -118,7 +122,8 @@ class Client:
             "transaction": transaction,
             "requests": [r.to_json() if isinstance(r, BatchRequest) else dict(r) for r in requests],
         }
-        body = self.request("POST", "/api/v1/batch", json=payload).json()
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        body = self.request("POST", "/api/v1/batch", json=payload, headers=headers).json()
         return [BatchResult(status=item["status"], body=item.get("body")) for item in body["results"]]
 
     def openapi(self) -> dict[str, Any]:

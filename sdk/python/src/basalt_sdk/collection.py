@@ -38,9 +38,15 @@ class Collection:
 
     # --- single documents ------------------------------------------------------------------------
 
-    def create(self, data: Mapping[str, Any], *, acl: Mapping[str, Any] | None = None) -> Document:
+    def create(
+        self, data: Mapping[str, Any], *, acl: Mapping[str, Any] | None = None, idempotency_key: str | None = None
+    ) -> Document:
+        """Create a document; with `idempotency_key`, a retry of this call (same key, same data) within
+        24 hours returns the first answer instead of creating a second document."""
         body = {**data, **({"acl": dict(acl)} if acl is not None else {})}
-        response = self.client.request("POST", f"{self.path}/documents", json=body)
+        response = self.client.request(
+            "POST", f"{self.path}/documents", json=body, headers=_idempotency(idempotency_key)
+        )
         return Document(response.json(), response.headers.get("ETag"))
 
     @overload
@@ -87,10 +93,16 @@ class Collection:
         return Document(response.json(), response.headers.get("ETag"))
 
     def update(
-        self, doc_id: str | Document, changes: Mapping[str, Any], *, if_match: str | Document | None = None
+        self,
+        doc_id: str | Document,
+        changes: Mapping[str, Any],
+        *,
+        if_match: str | Document | None = None,
+        idempotency_key: str | None = None,
     ) -> Document:
-        """Apply values and `ops` operations; with `if_match`, refuse (412) if it changed meanwhile."""
-        headers = {}
+        """Apply values and `ops` operations; with `if_match`, refuse (412) if it changed meanwhile;
+        with `idempotency_key`, a retry applies them once (an `increment` is not counted twice)."""
+        headers = _idempotency(idempotency_key)
         etag = _etag_of(if_match)
         if etag:
             headers["If-Match"] = etag
@@ -98,8 +110,11 @@ class Collection:
         response = self.client.request("PATCH", self._doc_path(target), json=dict(changes), headers=headers)
         return Document(response.json(), response.headers.get("ETag"))
 
-    def delete(self, doc_id: str | Document, *, if_match: str | Document | None = None) -> None:
-        headers = {}
+    def delete(
+        self, doc_id: str | Document, *, if_match: str | Document | None = None, idempotency_key: str | None = None
+    ) -> None:
+        """Delete; with `idempotency_key`, a retried delete answers like the first (not 404)."""
+        headers = _idempotency(idempotency_key)
         etag = _etag_of(if_match)
         if etag:
             headers["If-Match"] = etag
@@ -181,3 +196,8 @@ class Collection:
 
     def query_request(self, where: Where | None = None, **query: Any) -> BatchRequest:
         return BatchRequest("POST", f"{self.path}/query", {**({"where": dict(where)} if where else {}), **query})
+
+
+def _idempotency(key: str | None) -> dict[str, str]:
+    """The `Idempotency-Key` header (API.md §12) when a key is given; a UUID per logical operation is a good key."""
+    return {"Idempotency-Key": key} if key else {}

@@ -37,6 +37,10 @@ class ValidationFailedError(InvalidRequestError):
     """400 validation_failed: `details` maps each field to its messages."""
 
 
+class IdempotencyKeyReusedError(InvalidRequestError):
+    """422: the Idempotency-Key was already used with a different request."""
+
+
 class InvalidQueryError(InvalidRequestError):
     """400 invalid_query."""
 
@@ -86,6 +90,7 @@ BY_CODE: dict[str, type[BasaltError]] = {
     "invalid_query": InvalidQueryError,
     "token_expired": TokenExpiredError,
     "unique_violation": UniqueViolationError,
+    "idempotency_key_reused": IdempotencyKeyReusedError,
 }
 BY_STATUS: dict[int, type[BasaltError]] = {
     400: InvalidRequestError,

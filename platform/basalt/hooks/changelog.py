@@ -1,0 +1,33 @@
+"""The one place webhooks touch the change log: hear of commits, read rows in seq order, know the head.
+
+Kept small on purpose: when the change-log sequencer changes, only this module adapts.
+"""
+
+from __future__ import annotations
+
+from basalt.documents import changefeed
+from basalt.documents.changefeed import Change
+from basalt.realtime.changes import project_seq, read_range
+
+__all__ = ["Change", "head", "listen", "read_after"]
+
+
+def read_after(project_id: int, after: int, limit: int) -> list[Change]:
+    """Committed rows with seq > after up to the committed head, in seq order, at most `limit`."""
+    return read_range(project_id, after, head(project_id), limit)
+
+
+def head(project_id: int) -> int:
+    """The last committed seq of the project's change log."""
+    return project_seq(project_id)
+
+
+def _on_commit(change: Change) -> None:
+    from basalt.hooks import dispatch
+
+    dispatch.wake(change.project_id)
+
+
+def listen() -> None:
+    """Called once at start-up: every committed change wakes the project's dispatcher (if it has endpoints)."""
+    changefeed.register(_on_commit)

@@ -1,0 +1,191 @@
+"""`Idempotency-Key` on mutating data-API requests (API.md §12, SECURITY.md T23).
+
+The first request with a key claims it (a unique row, committed before the handler runs); it runs
+and its answer is stored. A repeat with the same request waits for that answer and gets it back
+with `Idempotent-Replayed: true`; a repeat with another method, path or body is
+`422 idempotency_key_reused`. Keys are scoped to the credentials that sent them (API key and
+bearer token), kept 24 hours. Answers that say "try again" (401, 429, 5xx) are not kept: the
+key is released so the client's retry runs. A claim whose process died is taken over after
+LEASE_SECONDS. Known limit: a crash between the handler's commit and storing its answer lets a
+retry after the lease run the write again (the answer is not in the write's transaction).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from basalt.core.errors import BasaltError, Conflict, ValidationFailed
+from basalt.core.middleware import STREAMED_BODY_PREFIXES, json_error
+from basalt.operations.models import IdempotencyRecord
+
+HEADER = "HTTP_IDEMPOTENCY_KEY"
+REPLAYED = "Idempotent-Replayed"
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+DATA_API = "/api/v1/"
+NOT_DATA_API = ("/api/v1/manage/",)
+MAX_KEY = 255
+KEEP = timedelta(hours=24)
+LEASE_SECONDS = 60
+WAIT_SECONDS = 20.0
+POLL_SECONDS = 0.02
+KEPT_HEADERS = ("Content-Type", "Location", "ETag")
+NOT_KEPT_STATUSES = frozenset({401, 408, 429})
+
+
+class KeyReused(BasaltError):
+    status = 422
+    code = "idempotency_key_reused"
+    default_message = "This Idempotency-Key was used with a different request; use a new key for a new request."
+
+
+def applies(request: HttpRequest) -> bool:
+    return (
+        HEADER in request.META
+        and request.method in MUTATING
+        and request.path.startswith(DATA_API)
+        and not request.path.startswith(NOT_DATA_API)
+        and not request.path.startswith(STREAMED_BODY_PREFIXES)
+    )
+
+
+def _digest(*parts: bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(len(part).to_bytes(8, "big"))
+        h.update(part)
+    return h.hexdigest()
+
+
+def _key(request: HttpRequest) -> str:
+    key = request.META[HEADER]
+    if not 1 <= len(key) <= MAX_KEY or not key.isascii() or not key.isprintable():
+        raise ValidationFailed(
+            details={"Idempotency-Key": [f"1 to {MAX_KEY} printable ASCII characters (a UUID is a good key)."]}
+        )
+    return key
+
+
+def _replay(record: IdempotencyRecord) -> HttpResponse:
+    response = HttpResponse(bytes(record.body), status=record.status_code)
+    for name, value in record.headers.items():
+        response[name] = value
+    response[REPLAYED] = "true"
+    return response
+
+
+def _claim(scope: str, fingerprint: str) -> IdempotencyRecord | None:
+    """The new claim, or None when a row for this scope already exists."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            return IdempotencyRecord.objects.create(
+                scope=scope, fingerprint=fingerprint, lease_until=now + timedelta(seconds=LEASE_SECONDS)
+            )
+    except IntegrityError:
+        return None
+
+
+def _take_over(record: IdempotencyRecord) -> bool:
+    """Take a claim whose holder's lease ran out (its process died), or an expired answer."""
+    now = timezone.now()
+    stale = IdempotencyRecord.objects.filter(id=record.id, lease_until=record.lease_until, state=record.state)
+    return bool(
+        stale.update(
+            state=IdempotencyRecord.RUNNING, lease_until=now + timedelta(seconds=LEASE_SECONDS), created_at=now
+        )
+    )
+
+
+def _settle(request: HttpRequest, record: IdempotencyRecord, response: HttpResponse) -> None:
+    caller = getattr(request, "caller", None)
+    status = response.status_code
+    if caller is None or status >= 500 or status in NOT_KEPT_STATUSES or response.streaming:
+        IdempotencyRecord.objects.filter(id=record.id).delete()  # the retry runs for real
+        return
+    IdempotencyRecord.objects.filter(id=record.id).update(
+        state=IdempotencyRecord.DONE,
+        project_id=caller.project.id,
+        status_code=status,
+        headers={name: response[name] for name in KEPT_HEADERS if response.has_header(name)},
+        body=response.content,
+    )
+
+
+def handle(request: HttpRequest, get_response) -> HttpResponse:
+    """Run the request at most once per key; repeats get the first answer."""
+    try:
+        key = _key(request)
+    except BasaltError as error:
+        return json_error(error)
+    meta = request.META
+    scope = _digest(meta.get("HTTP_X_API_KEY", "").encode(), meta.get("HTTP_AUTHORIZATION", "").encode(), key.encode())
+    fingerprint = _digest(
+        (request.method or "").encode(), request.path.encode(), meta.get("QUERY_STRING", "").encode(), request.body
+    )
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        record = _claim(scope, fingerprint)
+        if record is not None:
+            break
+        existing = IdempotencyRecord.objects.filter(scope=scope).first()
+        if existing is None:
+            continue  # released a moment ago (the first answer was not kept): claim again
+        now = timezone.now()
+        if existing.created_at < now - KEEP or (existing.state == existing.RUNNING and existing.lease_until < now):
+            if _take_over(existing):
+                existing.fingerprint = fingerprint
+                IdempotencyRecord.objects.filter(id=existing.id).update(fingerprint=fingerprint)
+                record = existing
+                break
+            continue
+        if existing.fingerprint != fingerprint:
+            return json_error(KeyReused())
+        if existing.state == existing.DONE:
+            return _replay(existing)
+        if time.monotonic() > deadline:
+            return json_error(
+                Conflict(
+                    "A request with this Idempotency-Key is still running; retry shortly.", headers={"Retry-After": "1"}
+                )
+            )
+        time.sleep(POLL_SECONDS)
+    try:
+        response = get_response(request)
+    except BaseException:
+        IdempotencyRecord.objects.filter(id=record.id).delete()
+        raise
+    _settle(request, record, response)
+    return response
+
+
+class IdempotencyMiddleware:
+    """The one call site in the request path: only requests carrying `Idempotency-Key` do any work here."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not applies(request):
+            return self.get_response(request)
+        return handle(request, self.get_response)
+
+
+def purge_expired() -> int:
+    """Delete records past their 24 hours, a batch at a time (no long lock)."""
+    return delete_in_batches(IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - KEEP))
+
+
+def delete_in_batches(rows, batch: int = 1000) -> int:
+    """Delete the queryset's rows a batch at a time, so no purge holds a long lock; returns how many."""
+    removed = 0
+    while True:
+        ids = list(rows.values_list("id", flat=True)[:batch])
+        if not ids:
+            return removed
+        removed += rows.model.objects.filter(id__in=ids).delete()[0]

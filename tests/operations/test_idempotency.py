@@ -1,0 +1,150 @@
+"""Idempotency-Key on data-API writes (API.md §12, SECURITY.md T23)."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import httpx
+import pytest
+from rest_framework.test import APIClient
+
+from tests.contract import live
+
+OPEN = {op: ["*"] for op in ("get", "find", "count", "create", "update", "delete")}
+POSTS = {"name": "posts", "fields": {"title": {"type": "string"}}, "permissions": OPEN, "default_acl": "public"}
+DOCS = "/api/v1/collections/posts/documents"
+
+
+@pytest.fixture
+def sk(secret_client):
+    assert secret_client.post("/api/v1/schema/collections", POSTS, format="json").status_code == 201
+    return secret_client
+
+
+def post(client, body, key, path=DOCS):
+    return client.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+
+def count(client) -> int:
+    return client.get(DOCS, {"count": "true", "limit": 0}).json()["count"]
+
+
+@pytest.mark.django_db
+def test_a_repeat_replays_the_first_answer_and_writes_once(sk):
+    first = post(sk, {"title": "once"}, "k-1")
+    again = post(sk, {"title": "once"}, "k-1")
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again["Location"] == first["Location"] and again["ETag"] == first["ETag"]
+    assert again["Idempotent-Replayed"] == "true" and not first.has_header("Idempotent-Replayed")
+    assert count(sk) == 1
+
+
+@pytest.mark.django_db
+def test_the_same_key_with_another_body_or_path_is_422(sk):
+    post(sk, {"title": "a"}, "k-2")
+    for response in (
+        post(sk, {"title": "b"}, "k-2"),
+        sk.patch(DOCS + "/x", {}, format="json", HTTP_IDEMPOTENCY_KEY="k-2"),
+    ):
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "idempotency_key_reused"
+    assert count(sk) == 1
+
+
+@pytest.mark.django_db
+def test_keys_are_scoped_to_the_credentials(sk, project):
+    other = APIClient()
+    other.credentials(HTTP_X_API_KEY=project.publishable)
+    post(sk, {"title": "a"}, "shared")
+    response = post(other, {"title": "a"}, "shared")
+    assert response.status_code == 201 and not response.has_header("Idempotent-Replayed")
+    assert count(sk) == 2
+
+
+@pytest.mark.django_db
+def test_a_validation_error_is_kept_but_a_bad_api_key_is_not(sk):
+    bad = post(sk, {"title": 5}, "k-3")
+    assert bad.status_code == 400
+    assert post(sk, {"title": 5}, "k-3")["Idempotent-Replayed"] == "true"
+    anonymous = APIClient()
+    assert post(anonymous, {"title": "a"}, "k-4").status_code == 401
+    from basalt.operations.models import IdempotencyRecord
+
+    assert IdempotencyRecord.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_repeated_delete_replays_204_instead_of_404(sk):
+    doc = sk.post(DOCS, {"title": "gone"}, format="json").json()
+    first = sk.delete(f"{DOCS}/{doc['id']}", HTTP_IDEMPOTENCY_KEY="del-1")
+    again = sk.delete(f"{DOCS}/{doc['id']}", HTTP_IDEMPOTENCY_KEY="del-1")
+    assert first.status_code == again.status_code == 204 and again["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", ["", "x" * 256, "ключ", "a\tb"])
+def test_malformed_keys_are_400(sk, key):
+    response = post(sk, {"title": "a"}, key)
+    assert response.status_code == 400 and response.json()["error"]["code"] == "validation_failed"
+    assert count(sk) == 0
+
+
+@pytest.mark.django_db
+def test_after_24_hours_the_key_is_fresh_again(sk):
+    from basalt.operations.models import IdempotencyRecord
+
+    post(sk, {"title": "a"}, "old")
+    IdempotencyRecord.objects.update(created_at=IdempotencyRecord.objects.get().created_at - timedelta(hours=25))
+    response = post(sk, {"title": "a"}, "old")
+    assert response.status_code == 201 and not response.has_header("Idempotent-Replayed")
+    assert count(sk) == 2
+
+
+@pytest.mark.django_db
+def test_a_claim_left_by_a_dead_process_is_taken_over(sk):
+    from django.utils import timezone
+
+    from basalt.operations import idempotency
+    from basalt.operations.models import IdempotencyRecord
+
+    post(sk, {"title": "a"}, "dead")
+    IdempotencyRecord.objects.update(state="running", lease_until=timezone.now() - timedelta(seconds=1))
+    response = post(sk, {"title": "a"}, "dead")
+    assert response.status_code == 201 and not response.has_header("Idempotent-Replayed")
+    assert idempotency.purge_expired() == 0
+
+
+@pytest.mark.django_db
+def test_reads_and_management_calls_ignore_the_header(sk, project):
+    assert sk.get(DOCS, HTTP_IDEMPOTENCY_KEY="r").status_code == 200
+    from basalt.operations.models import IdempotencyRecord
+
+    assert IdempotencyRecord.objects.count() == 0
+
+
+@pytest.mark.live
+def test_fifty_concurrent_requests_with_one_key_make_one_effect(tmp_path):
+    server = live.start(tmp_path / "data")
+    try:
+        project = live.make_project(server.url, "Idem")
+        live.create_collection(project, POSTS)
+        key = str(uuid.uuid4())
+        headers = {"X-API-Key": project.secret, "Idempotency-Key": key}
+
+        def send(_):
+            with httpx.Client(base_url=server.url, timeout=60) as http:
+                return http.post(DOCS, json={"title": "race"}, headers=headers)
+
+        with ThreadPoolExecutor(50) as pool:
+            responses = list(pool.map(send, range(50)))
+        assert {r.status_code for r in responses} == {201}, {r.status_code: r.text for r in responses}
+        assert len({r.json()["id"] for r in responses}) == 1
+        assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in responses) == 49
+        with httpx.Client(base_url=server.url, timeout=60, headers={"X-API-Key": project.secret}) as http:
+            assert http.get(DOCS, params={"count": "true", "limit": 0}).json()["count"] == 1
+            other = http.post(DOCS, json={"title": "other"}, headers={"Idempotency-Key": key})
+            assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
+    finally:
+        live.stop(server)
