@@ -9,7 +9,7 @@ from basalt.documents import changefeed
 from basalt.documents.changefeed import Change
 from basalt.realtime.changes import project_seq, read_range
 
-__all__ = ["Change", "head", "listen", "read_after"]
+__all__ = ["Change", "head", "listen", "number_left_behind", "read_after"]
 
 
 def read_after(project_id: int, after: int, limit: int) -> list[Change]:
@@ -20,6 +20,12 @@ def read_after(project_id: int, after: int, limit: int) -> list[Change]:
 def head(project_id: int) -> int:
     """The last committed seq of the project's change log."""
     return project_seq(project_id)
+
+
+def number_left_behind(project_ids: list[int]) -> None:
+    """PostgreSQL numbers rows after commit; a row left unnumbered (its writer died after commit, or
+    no realtime process runs its once-a-second sweep) would hold webhooks back until the next write."""
+    changefeed.number_all_pending(project_ids)
 
 
 def _on_commit(change: Change) -> None:

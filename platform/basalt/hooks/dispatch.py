@@ -328,6 +328,7 @@ def _note_failure(endpoint: Endpoint, now) -> None:
 def sweep() -> None:
     """Periodic catch-up: dispatch projects whose cursor is behind, kick endpoints with due deliveries."""
     project_ids = set(Endpoint.objects.filter(enabled=True).values_list("project_id", flat=True))
+    changelog.number_left_behind(list(project_ids))
     cursors = dict(Cursor.objects.filter(project_id__in=project_ids).values_list("project_id", "seq"))
     for project_id in project_ids:
         if changelog.head(project_id) > cursors.get(project_id, -1):
