@@ -26,17 +26,27 @@ ALGORITHM = "EdDSA"
 MAX_ACCESS_TTL_SECONDS = 24 * 3600
 
 
-def _fernet_for(secret: str) -> Fernet:
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"basalt.identity.signing-key").derive(
-        secret.encode()
-    )
+def _fernet_for(secret: str, info: bytes = b"basalt.identity.signing-key") -> Fernet:
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret.encode())
     return Fernet(base64.urlsafe_b64encode(derived))
 
 
-def _cipher() -> MultiFernet:
+def _cipher(info: bytes = b"basalt.identity.signing-key") -> MultiFernet:
     """Encrypt with SECRET_KEY; still decrypt with SECRET_KEY_FALLBACKS while a rotation settles."""
     secrets_ = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    return MultiFernet([_fernet_for(secret) for secret in secrets_])
+    return MultiFernet([_fernet_for(secret, info) for secret in secrets_])
+
+
+def encrypt_secret(text: str, purpose: str) -> str:
+    """Encrypt a credential (provider client secret, TOTP seed) under a key derived for `purpose`."""
+    return _cipher(f"basalt.identity.{purpose}".encode()).encrypt(text.encode()).decode()
+
+
+def decrypt_secret(token: str, purpose: str) -> str:
+    try:
+        return _cipher(f"basalt.identity.{purpose}".encode()).decrypt(token.encode()).decode()
+    except InvalidToken:
+        raise RuntimeError(f"{purpose} cannot be decrypted: SECRET_KEY changed without SECRET_KEY_FALLBACKS")
 
 
 def encrypt_private(pem: bytes) -> str:
