@@ -159,7 +159,9 @@ class Standin:
                 if path in ("/google/jwks", "/apple/jwks", "/oidc/jwks"):
                     return self._json(200, standin.jwks())
                 if path == "/firebase/certs":
-                    certs = {kid: _self_signed(k) for kid, k in standin.keys.items() if isinstance(k, rsa.RSAPrivateKey)}
+                    certs = {
+                        kid: _self_signed(k) for kid, k in standin.keys.items() if isinstance(k, rsa.RSAPrivateKey)
+                    }
                     return self._json(200, certs)
                 if path == "/oidc/.well-known/openid-configuration":
                     return self._json(

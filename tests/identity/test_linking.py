@@ -26,16 +26,19 @@ def test_anonymous_user_upgrades_by_linking_and_keeps_id_and_data(project, provi
     assert secret.post("/api/v1/schema/collections", definition, format="json").status_code == 201
     note = client.post("/api/v1/collections/notes/documents", {"t": "mine"}, format="json")
     assert note.status_code == 201, note.content
-    linked = client.post("/api/v1/auth/me/identities/google", {"id_token": google_token(providers, sub="anon-up")},
-                         format="json")
+    linked = client.post(
+        "/api/v1/auth/me/identities/google", {"id_token": google_token(providers, sub="anon-up")}, format="json"
+    )
     assert linked.status_code == 201, linked.content
     user = linked.json()["user"]
     assert user["id"] == anon["user"]["id"] and user["is_anonymous"] is False
     assert user["email"] == "ann@example.com" and user["email_verified"] is True
     # Later, the provider signs in to the same user, whose document is still there.
-    again = key_client(project.publishable).post(
-        "/api/v1/auth/providers/google", {"id_token": google_token(providers, sub="anon-up")}, format="json"
-    ).json()
+    again = (
+        key_client(project.publishable)
+        .post("/api/v1/auth/providers/google", {"id_token": google_token(providers, sub="anon-up")}, format="json")
+        .json()
+    )
     assert again["user"]["id"] == anon["user"]["id"]
     mine = bearer_client(project.publishable, again["access_token"]).get(
         f"/api/v1/collections/notes/documents/{note.json()['id']}"
@@ -44,24 +47,35 @@ def test_anonymous_user_upgrades_by_linking_and_keeps_id_and_data(project, provi
 
 
 def test_link_then_unlink_and_the_last_way_in_stays(project, providers, user):
-    response = user.client.post("/api/v1/auth/me/identities/firebase", {"id_token": firebase_token(providers)},
-                                format="json")
+    response = user.client.post(
+        "/api/v1/auth/me/identities/firebase", {"id_token": firebase_token(providers)}, format="json"
+    )
     assert response.status_code == 201, response.content
     assert [i["provider"] for i in user.client.get("/api/v1/auth/me/identities").json()["results"]] == ["firebase"]
     assert user.client.delete("/api/v1/auth/me/identities/firebase").status_code == 204  # the password remains
     assert not LinkedIdentity.objects.exists()
     # A provider-only user cannot remove their only provider.
-    signed = key_client(project.publishable).post(
-        "/api/v1/auth/providers/google", {"id_token": google_token(providers, sub="only", email="only@example.com")},
-        format="json",
-    ).json()
+    signed = (
+        key_client(project.publishable)
+        .post(
+            "/api/v1/auth/providers/google",
+            {"id_token": google_token(providers, sub="only", email="only@example.com")},
+            format="json",
+        )
+        .json()
+    )
     only = bearer_client(project.publishable, signed["access_token"])
     refused = only.delete("/api/v1/auth/me/identities/google")
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "last_sign_in_method"
     # With a second provider linked, the first can go.
-    assert only.post("/api/v1/auth/me/identities/firebase",
-                     {"id_token": firebase_token(providers, sub="only-fb", email="x@example.com")},
-                     format="json").status_code == 201
+    assert (
+        only.post(
+            "/api/v1/auth/me/identities/firebase",
+            {"id_token": firebase_token(providers, sub="only-fb", email="x@example.com")},
+            format="json",
+        ).status_code
+        == 201
+    )
     assert only.delete("/api/v1/auth/me/identities/google").status_code == 204
     assert only.delete("/api/v1/auth/me/identities/firebase").status_code == 409
 

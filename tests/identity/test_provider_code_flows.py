@@ -84,7 +84,9 @@ def test_oidc_code_flow_reads_the_id_token(project, providers):
     assert response.status_code == 200, response.content
     assert LinkedIdentity.objects.get().subject == "oidc-7"
     # A code is spent once.
-    assert _post(project, "oidc", {"code": code, "code_verifier": verifier, "redirect_uri": REDIRECT}).status_code == 401
+    assert (
+        _post(project, "oidc", {"code": code, "code_verifier": verifier, "redirect_uri": REDIRECT}).status_code == 401
+    )
 
 
 def test_token_endpoint_timeout_is_503(project, providers, settings):

@@ -78,8 +78,9 @@ def _forgeries(standin, provider):
     unsigned = jwt.encode(good, None, algorithm="none", headers={"kid": "rsa1"})
     hs256 = jwt.api_jws.PyJWS()
     hs256._algorithms["HS256"].prepare_key = lambda key: key  # forge: HMAC keyed with the public PEM
-    forged_hs = hs256.encode(jwt.utils.force_bytes(__import__("json").dumps(good)), public_pem, algorithm="HS256",
-                             headers={"kid": "rsa1"})
+    forged_hs = hs256.encode(
+        jwt.utils.force_bytes(__import__("json").dumps(good)), public_pem, algorithm="HS256", headers={"kid": "rsa1"}
+    )
     return {
         "forged signature": standin.mint(good, kid="rsa1", key=stranger),
         "alg none": unsigned,
@@ -187,8 +188,12 @@ def test_existing_account_is_never_taken_over(project, providers, signup):
 def test_jwks_is_cached_and_refetched_on_unknown_kid_but_bounded(project, providers, settings):
     settings.IDENTITY_JWKS_REFRESH_COOLDOWN = 0
     start = providers.hits.get("/google/jwks", 0)
-    assert _sign_in(project, "google", {"id_token": google_token(providers, sub="a", email="a@x.io")}).status_code == 200
-    assert _sign_in(project, "google", {"id_token": google_token(providers, sub="b", email="b@x.io")}).status_code == 200
+    assert (
+        _sign_in(project, "google", {"id_token": google_token(providers, sub="a", email="a@x.io")}).status_code == 200
+    )
+    assert (
+        _sign_in(project, "google", {"id_token": google_token(providers, sub="b", email="b@x.io")}).status_code == 200
+    )
     assert providers.hits["/google/jwks"] - start == 1  # cached
     key = providers.rotate("rsa2")
     token = providers.mint(_claims(providers, "google", sub="c"), kid="rsa2", key=key)
