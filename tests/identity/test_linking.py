@@ -7,7 +7,7 @@ import pytest
 from basalt.identity.models import EndUser, LinkedIdentity
 
 from .conftest import bearer_client, key_client
-from .provider_fixtures import firebase_token, google_token, providers, standin  # noqa: F401
+from .provider_fixtures import firebase_token, google_token
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from basalt.identity.models import AuthChallenge, MfaFactor, RecoveryCode
 
 from .conftest import PASSWORD, bearer_client, key_client
-from .provider_fixtures import google_token, providers, standin  # noqa: F401
+from .provider_fixtures import google_token
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from basalt.identity.models import EndUser, LinkedIdentity
 
 from .conftest import key_client
-from .provider_fixtures import GITHUB_CLIENT, OIDC_CLIENT, REDIRECT, providers, standin  # noqa: F401
+from .provider_fixtures import GITHUB_CLIENT, OIDC_CLIENT, REDIRECT
 
 pytestmark = pytest.mark.django_db
 

@@ -17,15 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from basalt.identity.models import EndUser, LinkedIdentity
 
 from .conftest import PASSWORD, key_client
-from .provider_fixtures import (  # noqa: F401  (fixtures)
-    APPLE_CLIENT,
-    GOOGLE_CLIENT,
-    OIDC_CLIENT,
-    firebase_token,
-    google_token,
-    providers,
-    standin,
-)
+from .provider_fixtures import APPLE_CLIENT, GOOGLE_CLIENT, OIDC_CLIENT, firebase_token, google_token
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
