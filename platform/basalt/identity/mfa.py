@@ -63,7 +63,8 @@ def gate(user: EndUser, *, user_agent: str = "", ip: str = "", skip_factor: str 
     `skip_factor="passkey"`: the user just signed in with a passkey, which is already two factors
     (possession + the authenticator's user verification)."""
     have = methods(user)
-    required = bool(have) or auth_settings(user.project).require_mfa
+    # A passkey alone does not turn on a second step for passwords; it can serve as one when due.
+    required = "totp" in have or auth_settings(user.project).require_mfa
     if required and skip_factor not in have:
         token = challenges.issue(
             user.project, AuthChallenge.MFA, MFA_TOKEN_SECONDS, user=user, data={"ua": user_agent[:256], "ip": ip[:64]}
@@ -205,6 +206,14 @@ def _finish(challenge: AuthChallenge) -> sessions.TokenPair:
         return sessions.start_session(
             challenge.user, user_agent=challenge.data.get("ua", ""), ip=challenge.data.get("ip", "")
         )
+
+
+def finish_with_factor(project: Project, mfa_token: Any, user: EndUser) -> sessions.TokenPair:
+    """A second factor proved elsewhere (a passkey assertion) finishes the user's challenge."""
+    challenge = challenges.peek(project, AuthChallenge.MFA, mfa_token)
+    if challenge is None or challenge.user_id != user.pk:
+        raise InvalidToken("The mfa_token is invalid, expired or already used; sign in again.")
+    return _finish(challenge)
 
 
 def verify(project: Project, body: Any) -> dict[str, Any]:

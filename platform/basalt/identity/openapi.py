@@ -199,6 +199,35 @@ def _provider_paths() -> dict[str, Any]:
         "/api/v1/auth/mfa/verify": {
             "post": _op("verifyMfa", body="MfaVerify", ok=(200, "SignedIn"), errors=(400, 401, 429))
         },
+        "/api/v1/auth/passkeys/register/options": {
+            "post": _op("passkeyRegisterOptions", ok=(200, "PasskeyOptions"), errors=(401, 403), bearer=True)
+        },
+        "/api/v1/auth/passkeys/register": {
+            "post": _op(
+                "registerPasskey",
+                body="PasskeyCredential",
+                ok=(201, "Passkey"),
+                errors=(400, 401, 403, 409),
+                bearer=True,
+            )
+        },
+        "/api/v1/auth/passkeys/login/options": {
+            "post": _op(
+                "passkeyLoginOptions",
+                body="MfaTokenOptional",
+                ok=(200, "PasskeyOptions"),
+                errors=(401, 403),
+                body_required=False,
+            )
+        },
+        "/api/v1/auth/passkeys/login": {
+            "post": _op("signInWithPasskey", body="PasskeyCredential", ok=(200, "SignedIn"), errors=(400, 401, 403))
+        },
+        "/api/v1/auth/passkeys": {"get": _op("listPasskeys", ok=(200, "PasskeyList"), bearer=True)},
+        "/api/v1/auth/passkeys/{passkey_id}": {
+            "parameters": [_path_param("passkey_id")],
+            "delete": _op("removePasskey", ok=(204, None), errors=(401, 404, 409), bearer=True),
+        },
         "/api/v1/auth/users/{user_id}/mfa": {
             "parameters": [_path_param("user_id")],
             "delete": _op("adminResetMfa", ok=(204, None), errors=(401, 403, 404)),
@@ -350,6 +379,19 @@ def components() -> dict[str, Any]:
         "MfaTokenOptional": _obj({"mfa_token": STR}),
         "MfaCode": _obj({"code": {"type": "string", "maxLength": 64}, "mfa_token": STR}, ["code"]),
         "MfaVerify": _obj({"mfa_token": STR, "code": {"type": "string", "maxLength": 64}}, ["mfa_token", "code"]),
+        "PasskeyOptions": _obj({"challenge_id": STR, "options": {"type": "object"}}),
+        "PasskeyCredential": _obj(
+            {"challenge_id": STR, "credential": {"type": "object"}, "mfa_token": STR}, ["challenge_id", "credential"]
+        ),
+        "Passkey": _obj(
+            {
+                "id": {"type": "integer"},
+                "credential_id": STR,
+                "created_at": TIME,
+                "last_used_at": {"type": ["string", "null"]},
+            }
+        ),
+        "PasskeyList": _obj({"results": {"type": "array", "items": {"$ref": S + "Passkey"}}}),
         "TotpSecret": _obj({"secret": STR, "otpauth_uri": STR}),
         "RecoveryCodes": _obj({"recovery_codes": {"type": "array", "items": STR}}, extra=True),
         "RoleList": _obj({"results": {"type": "array", "items": {"$ref": S + "Role"}}}),

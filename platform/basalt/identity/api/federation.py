@@ -7,7 +7,7 @@ from django.views import View
 from rest_framework.response import Response
 
 from basalt.core.errors import PermissionDenied
-from basalt.identity import admin, federation, mfa, services
+from basalt.identity import admin, federation, mfa, passkeys, services
 from basalt.identity.api.views import _client, _no_store
 from basalt.identity.serializers import user_out
 from basalt.projects.api.base import DataAPIView
@@ -121,4 +121,35 @@ class UserMfaAdminView(DataAPIView):
     def delete(self, request, user_id: str):
         admin._require_secret(request.caller)
         mfa.reset_by_admin(admin._user(request.caller, user_id))
+        return Response(status=204)
+
+
+class PasskeyRegisterOptionsView(DataAPIView):
+    def post(self, request):
+        return _no_store(Response(passkeys.register_options(services.current_user(request.caller))))
+
+
+class PasskeyRegisterView(DataAPIView):
+    def post(self, request):
+        return Response(passkeys.register(services.current_user(request.caller), request.data), status=201)
+
+
+class PasskeyLoginOptionsView(DataAPIView):
+    def post(self, request):
+        return _no_store(Response(passkeys.login_options(request.caller.project, request.data)))
+
+
+class PasskeyLoginView(DataAPIView):
+    def post(self, request):
+        return _no_store(Response(passkeys.login(request.caller.project, request.data, _client(request))))
+
+
+class PasskeysView(DataAPIView):
+    def get(self, request):
+        return Response({"results": passkeys.my_passkeys(services.current_user(request.caller))})
+
+
+class PasskeyView(DataAPIView):
+    def delete(self, request, passkey_id: str):
+        passkeys.remove(services.current_user(request.caller), passkey_id)
         return Response(status=204)
