@@ -78,6 +78,12 @@ urlpatterns = [
     action(rf"^{REF}/settings/cors/?$", settings.change_cors, "cors", Landing(*SETTINGS, anchor="cors")),
     action(rf"^{REF}/settings/limits/?$", settings.change_limits, "limits", Landing(*SETTINGS, anchor="limits")),
     action(rf"^{REF}/settings/auth/?$", settings.change_auth, "auth_settings", Landing(*SETTINGS, anchor="auth")),
+    action(
+        rf"^{REF}/settings/providers/?$",
+        settings.change_providers,
+        "providers_settings",
+        Landing(*SETTINGS, anchor="providers"),
+    ),
     action(rf"^{REF}/settings/delete/?$", settings.delete, "delete", Landing(*SETTINGS, anchor="danger")),
     page(rf"^{REF}/members/?$", settings.members, "members"),
     action(rf"^{REF}/members/(?P<member_id>[0-9]{{1,18}})/role/?$", settings.member_role, "member_role", MEMBERS),
