@@ -130,6 +130,7 @@ urlpatterns = [
     action(rf"^{REF}/users/{USER}/delete/?$", users.user_delete, "user_delete", USER_PAGE),
     action(rf"^{REF}/users/{USER}/reset/?$", users.user_reset, "user_reset", USER_PAGE),
     action(rf"^{REF}/users/{USER}/sessions/?$", users.user_sessions_revoke, "user_sessions", USER_PAGE),
+    action(rf"^{REF}/users/{USER}/mfa/reset/?$", users.user_mfa_reset, "user_mfa_reset", USER_PAGE),
     page(rf"^{REF}/roles/?$", roles.role_list, "roles"),
     page(rf"^{REF}/roles/{ROLE}/?$", roles.role_detail, "role"),
     action(rf"^{REF}/roles/{ROLE}/users/?$", roles.role_add_user, "role_add_user", ROLE_PAGE),
