@@ -10,6 +10,7 @@ from console.actions import Landing, post_only
 from console.security import secure_page
 from console.views import (
     account_links,
+    account_security,
     auth,
     data,
     invitations,
@@ -54,6 +55,12 @@ urlpatterns = [
     page(r"^$", auth.index, "index"),
     page(r"^signin/?$", auth.sign_in, "signin"),
     page(r"^signup/?$", auth.sign_up, "signup"),
+    page(r"^signin/code/?$", account_security.sign_in_code, "signin_code"),
+    page(r"^account/?$", account_security.account, "account"),
+    page(r"^account/totp/start/?$", account_security.totp_start, "account_totp_start"),
+    page(r"^account/totp/confirm/?$", account_security.totp_confirm, "account_totp_confirm"),
+    page(r"^account/totp/disable/?$", account_security.totp_disable, "account_totp_disable"),
+    page(rf"^{REF}/settings/member-mfa/?$", account_security.member_mfa, "member_mfa"),
     page(r"^password/forgot/?$", account_links.password_forgot, "password_forgot"),
     page(rf"^password/reset/{LINK}/?$", account_links.password_reset, "password_reset"),
     page(rf"^activate/{LINK}/?$", account_links.activate, "activate"),

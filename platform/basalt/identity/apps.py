@@ -16,3 +16,7 @@ class IdentityConfig(AppConfig):
         register_bearer_resolver(resolve_bearer)
         SECTION_VALIDATORS["auth"] = validate_auth_section
         SECTION_REDACTORS["auth"] = redact_auth_section
+        from basalt.identity.console_mfa import enforce
+        from basalt.projects.services import ACCESS_CHECKS
+
+        ACCESS_CHECKS.append(enforce)

@@ -84,25 +84,28 @@ def gate(user: EndUser, *, user_agent: str = "", ip: str = "", skip_factor: str 
 # --- TOTP ------------------------------------------------------------------------------------
 
 
-def _totp(factor: MfaFactor) -> pyotp.TOTP:
+def _totp(factor) -> pyotp.TOTP:
     return pyotp.TOTP(decrypt_secret(factor.secret_encrypted, SECRET_PURPOSE), interval=STEP)
 
 
-def _clean_code(value: Any, field: str = "code") -> str:
+def clean_code(value: Any, field: str = "code") -> str:
     if not isinstance(value, str) or not 1 <= len(value) <= 64:
         raise ValidationFailed(details={field: ["Required: the 6-digit code (or a recovery code)."]})
     return value.strip().replace(" ", "").replace("-", "").lower()
 
 
-def _accept_totp(factor: MfaFactor, code: str) -> bool:
-    """A code of the current, previous or next step, newer than the last one accepted (no replay)."""
+def accept_totp(factor, code: str) -> bool:
+    """A code of the current, previous or next step, newer than the last one accepted (no replay).
+
+    `factor` is a row with `secret_encrypted` and `last_step` (an end-user's MfaFactor or a console
+    account's AccountTotp); the step is claimed by a conditional UPDATE, so a code works once."""
     if len(code) != 6 or not code.isdigit():
         return False
     totp = _totp(factor)
     now_step = int(time.time()) // STEP
     for step in (now_step - 1, now_step, now_step + 1):
         if hmac.compare_digest(totp.at(step * STEP), code):
-            won = MfaFactor.objects.filter(pk=factor.pk, last_step__lt=step).update(last_step=step)
+            won = type(factor).objects.filter(pk=factor.pk, last_step__lt=step).update(last_step=step)
             return won == 1
     return False
 
@@ -113,20 +116,29 @@ def enroll(user: EndUser) -> dict[str, str]:
         from basalt.core.errors import Conflict
 
         raise Conflict("An authenticator app is already set up; remove it first.")
-    secret = pyotp.random_base32()
+    secret, encrypted = new_secret()
     MfaFactor.objects.update_or_create(
         user=user,
         kind=MfaFactor.TOTP,
         defaults={
             "project_id": user.project_id,
-            "secret_encrypted": encrypt_secret(secret, SECRET_PURPOSE),
+            "secret_encrypted": encrypted,
             "confirmed_at": None,
             "last_step": 0,
         },
     )
     label = user.email or user.username or user.id
-    uri = pyotp.TOTP(secret, interval=STEP).provisioning_uri(name=label, issuer_name=user.project.name[:60])
-    return {"secret": secret, "otpauth_uri": uri}
+    return {"secret": secret, "otpauth_uri": otpauth_uri(secret, label, user.project.name)}
+
+
+def new_secret() -> tuple[str, str]:
+    """A fresh TOTP seed and its encrypted form for storage."""
+    secret = pyotp.random_base32()
+    return secret, encrypt_secret(secret, SECRET_PURPOSE)
+
+
+def otpauth_uri(secret: str, label: str, issuer: str) -> str:
+    return pyotp.TOTP(secret, interval=STEP).provisioning_uri(name=label, issuer_name=issuer[:60])
 
 
 def _new_recovery_codes(user: EndUser) -> list[str]:
@@ -141,7 +153,7 @@ def _hash_code(code: str) -> str:
 
 
 def confirm(user: EndUser, body: Any) -> dict[str, Any]:
-    code = _clean_code(body.get("code") if isinstance(body, dict) else None)
+    code = clean_code(body.get("code") if isinstance(body, dict) else None)
     _throttle_user(user)
     factor = MfaFactor.objects.filter(user=user, kind=MfaFactor.TOTP).first()
     if factor is None:
@@ -150,7 +162,7 @@ def confirm(user: EndUser, body: Any) -> dict[str, Any]:
         from basalt.core.errors import Conflict
 
         raise Conflict("The authenticator app is already confirmed.")
-    if not _accept_totp(factor, code):
+    if not accept_totp(factor, code):
         raise ValidationFailed(details={"code": ["This code is not valid for the secret; check the device's clock."]})
     with transaction.atomic():
         MfaFactor.objects.filter(pk=factor.pk).update(confirmed_at=timezone.now())
@@ -220,10 +232,10 @@ def verify(project: Project, body: Any) -> dict[str, Any]:
     """Finish a sign-in that answered mfa_required with a TOTP code or a recovery code."""
     challenge, body = _live_challenge(project, body)
     user = challenge.user
-    code = _clean_code(body.get("code"))
+    code = clean_code(body.get("code"))
     _throttle_user(user)
     factor = MfaFactor.objects.filter(user=user, kind=MfaFactor.TOTP, confirmed_at__isnull=False).first()
-    ok = factor is not None and _accept_totp(factor, code)
+    ok = factor is not None and accept_totp(factor, code)
     if not ok and factor is not None and len(code) == 10:
         ok = (
             RecoveryCode.objects.filter(user=user, code_hash=_hash_code(code), used_at__isnull=True).update(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -299,3 +300,21 @@ class Passkey(models.Model):
 
     def __str__(self) -> str:
         return str(self.user_id)
+
+
+class AccountTotp(models.Model):
+    """A console account's authenticator app (the developers' own sign-in, not app end-users').
+
+    Kept with the other second factors; `identity/console_mfa.py` uses it."""
+
+    account = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    secret_encrypted = models.TextField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_step = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "basalt_account_totp"
+
+    def __str__(self) -> str:
+        return str(self.account_id)
