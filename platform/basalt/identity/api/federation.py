@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.http import HttpResponseRedirect
-from django.views import View
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from basalt.core.errors import PermissionDenied
 from basalt.identity import admin, federation, mfa, passkeys, services
@@ -34,7 +34,14 @@ class ProviderExchangeView(DataAPIView):
         return _no_store(Response(federation.exchange(request.caller.project, request.data, _client(request))))
 
 
-class ProviderAuthorizeView(View):
+class _BrowserView(APIView):
+    """A browser navigation (no headers of ours): DRF for the 405/Allow and error contract only."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+
+class ProviderAuthorizeView(_BrowserView):
     """`GET …/{provider}/authorize?redirect_to=…&apikey=pk_…`: a browser cannot send headers, so the
     publishable key comes in the query (it is public anyway)."""
 
@@ -56,9 +63,9 @@ class ProviderAuthorizeView(View):
         return response
 
 
-class ProviderCallbackView(View):
+class ProviderCallbackView(_BrowserView):
     def get(self, request, provider: str):
-        target = federation.callback(provider, request.GET, request.COOKIES.get(BINDING_COOKIE))
+        target = federation.callback(provider, request.GET.dict(), request.COOKIES.get(BINDING_COOKIE))
         response = HttpResponseRedirect(target)
         response.delete_cookie(BINDING_COOKIE, path=COOKIE_PATH)
         response["Cache-Control"] = "no-store"
