@@ -68,7 +68,3 @@ def count_attempt(challenge: AuthChallenge) -> int:
 
     AuthChallenge.objects.filter(pk=challenge.pk).update(attempts=F("attempts") + 1)
     return AuthChallenge.objects.filter(pk=challenge.pk).values_list("attempts", flat=True).first() or 0
-
-
-def purge_expired() -> int:
-    return AuthChallenge.objects.filter(expires_at__lt=timezone.now() - timedelta(hours=1)).delete()[0]
