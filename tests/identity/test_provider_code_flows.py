@@ -190,3 +190,15 @@ def test_garbage_callbacks_and_exchanges_are_clear_errors(project, providers):
     for body in ({}, {"code": 5}, {"code": "x" * 10_000}, [1]):
         response = client.post("/api/v1/auth/providers/exchange", body, format="json")
         assert response.status_code in (400, 401), body
+
+
+def test_callback_when_the_provider_times_out_redirects_with_provider_unavailable(project, providers, settings):
+    browser, path, query = _browser_sign_in(project, providers, "github", GH_USER)
+    settings.IDENTITY_PROVIDER_TIMEOUT = 0.3
+    providers.delay = 1.0
+    try:
+        where, params = _finish(browser, path, query)
+    finally:
+        providers.delay = 0.0
+    assert where == REDIRECT and params == {"error": "provider_unavailable"}
+    assert not EndUser.objects.exists()

@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from basalt.core.caller import Caller
-from basalt.core.errors import Conflict, InvalidToken, NotFound, PermissionDenied, ValidationFailed
+from basalt.core.errors import BasaltError, Conflict, InvalidToken, NotFound, PermissionDenied, ValidationFailed
 from basalt.identity import builtin, challenges, mfa
 from basalt.identity.auth_settings import auth_settings
 from basalt.identity.models import AuthChallenge, EndUser, LinkedIdentity, Passkey
@@ -303,7 +303,7 @@ def callback(name: Any, params: dict[str, Any], binding: str | None) -> str:
             raise ValidationFailed(details={"code": ["Missing."]})
         identity = provider.exchange(config, code, data["verifier"], data["callback"], data["nonce"])
         user = _find_or_create(found.project, identity)
-    except (AccountExists, ProviderDisabled, InvalidToken, ValidationFailed, PermissionDenied, Conflict) as error:
+    except BasaltError as error:  # account_exists, provider_unavailable, invalid_token, …: the app shows it
         return _with_query(redirect_to, {"error": error.code})
     one_time = challenges.issue(found.project, AuthChallenge.EXCHANGE, EXCHANGE_SECONDS, user=user)
     return _with_query(redirect_to, {"code": one_time})
