@@ -27,6 +27,7 @@ class ProvidersForm(VersionedForm):
     redirect_urls = forms.CharField(
         label="Allowed redirect URLs",
         required=False,
+        max_length=52000,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="One per line; a browser sign-in returns only to one of these, matched exactly.",
     )
@@ -43,6 +44,7 @@ class ProvidersForm(VersionedForm):
     passkey_origins = forms.CharField(
         label="Passkey origins",
         required=False,
+        max_length=14000,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="One origin per line, e.g. https://app.example.com",
     )
@@ -55,6 +57,7 @@ class ProvidersForm(VersionedForm):
             self.fields[f"{name}_client_ids"] = forms.CharField(
                 label=f"{label}: client ids" if name != "firebase" else f"{label}: client ids (unused)",
                 required=False,
+                max_length=11000,
                 widget=forms.Textarea(attrs={"rows": 2}),
                 help_text="One per line (the token's audience)",
             )

@@ -184,8 +184,10 @@ def test_garbage_callbacks_and_exchanges_are_clear_errors(project, providers):
     browser = APIClient()
     for query in ({}, {"state": "x"}, {"state": "a" * 5000, "code": "c"}, {"state": ["a", "b"]}):
         response = browser.get("/api/v1/auth/providers/github/callback", query)
-        assert response.status_code == 401, query
-        assert response.json()["error"]["code"] == "invalid_token"
+        assert response.status_code == 400, query
+        assert response.json()["error"]["code"] == "validation_failed"
+    unknown = browser.get("/api/v1/auth/providers/github/callback", {"state": "s" * 43, "code": "c"})
+    assert unknown.status_code == 401 and unknown.json()["error"]["code"] == "invalid_token"
     client = key_client(project.publishable)
     for body in ({}, {"code": 5}, {"code": "x" * 10_000}, [1]):
         response = client.post("/api/v1/auth/providers/exchange", body, format="json")

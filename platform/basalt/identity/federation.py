@@ -282,7 +282,10 @@ def _state_project(raw: Any) -> AuthChallenge | None:
 def callback(name: Any, params: dict[str, Any], binding: str | None) -> str:
     """Finish at the callback: spend the state, exchange the code, and return where to send the
     browser — `redirect_to?code=<one-time code>` or `redirect_to?error=<code>`."""
-    found = _state_project(params.get("state"))
+    raw_state = params.get("state")
+    if not isinstance(raw_state, str) or not 20 <= len(raw_state) <= challenges.MAX_LENGTH:
+        raise ValidationFailed(details={"state": ["Missing or malformed: start the sign-in again."]})
+    found = _state_project(raw_state)
     if found is None:
         raise InvalidToken("The sign-in state is unknown or expired; start again.")
     state = challenges.spend(found.project, AuthChallenge.STATE, params.get("state"))

@@ -200,7 +200,7 @@ def _provider_paths() -> dict[str, Any]:
             "post": _op("verifyMfa", body="MfaVerify", ok=(200, "SignedIn"), errors=(400, 401, 429))
         },
         "/api/v1/auth/passkeys/register/options": {
-            "post": _op("passkeyRegisterOptions", ok=(200, "PasskeyOptions"), errors=(401, 403), bearer=True)
+            "post": _op("passkeyRegisterOptions", ok=(200, "PasskeyOptions"), errors=(400, 401, 403), bearer=True)
         },
         "/api/v1/auth/passkeys/register": {
             "post": _op(
@@ -216,7 +216,7 @@ def _provider_paths() -> dict[str, Any]:
                 "passkeyLoginOptions",
                 body="MfaTokenOptional",
                 ok=(200, "PasskeyOptions"),
-                errors=(401, 403),
+                errors=(400, 401, 403),
                 body_required=False,
             )
         },
