@@ -48,30 +48,27 @@ def totp_start(request: HttpRequest) -> HttpResponse:
     return _account_page(request, enrolment=enrolment)
 
 
-@signed_in
-def totp_confirm(request: HttpRequest) -> HttpResponse:
+def _code_action(request: HttpRequest, service, done: str) -> HttpResponse:
+    """POST a code to a TOTP service (confirm, disable): back to the account page either way."""
     if request.method != "POST":
         return redirect("console:account")
     try:
-        console_mfa.confirm(request.user, request.POST.get("code", ""))
+        service(request.user, request.POST.get("code", ""))
     except BasaltError as exc:
         message = exc.details["code"][0] if exc.details and "code" in exc.details else exc.message
         return _account_page(request, error=message, status=exc.status)
-    messages.success(request, "Authenticator app turned on: sign-ins now ask for its code.")
+    messages.success(request, done)
     return redirect("console:account")
+
+
+@signed_in
+def totp_confirm(request: HttpRequest) -> HttpResponse:
+    return _code_action(request, console_mfa.confirm, "Authenticator app turned on: sign-ins now ask for its code.")
 
 
 @signed_in
 def totp_disable(request: HttpRequest) -> HttpResponse:
-    if request.method != "POST":
-        return redirect("console:account")
-    try:
-        console_mfa.disable(request.user, request.POST.get("code", ""))
-    except BasaltError as exc:
-        message = exc.details["code"][0] if exc.details and "code" in exc.details else exc.message
-        return _account_page(request, error=message, status=exc.status)
-    messages.success(request, "Authenticator app turned off.")
-    return redirect("console:account")
+    return _code_action(request, console_mfa.disable, "Authenticator app turned off.")
 
 
 def start_code_step(request: HttpRequest, account: Account, next_url: str) -> HttpResponse:

@@ -100,3 +100,28 @@ def test_linking_refuses_forged_tokens_and_needs_a_session(project, providers, u
     assert user.client.delete("/api/v1/auth/me/identities/github").status_code == 404
     assert not LinkedIdentity.objects.exists()
     assert EndUser.objects.filter(project=project.project).count() == 1
+
+
+def test_a_passkey_counts_as_a_way_in_and_the_last_one_stays(project, providers):
+    from basalt.identity.models import Passkey
+
+    signed = (
+        key_client(project.publishable)
+        .post(
+            "/api/v1/auth/providers/google",
+            {"id_token": google_token(providers, sub="pk-only", email="pk-only@example.com")},
+            format="json",
+        )
+        .json()
+    )
+    client = bearer_client(project.publishable, signed["access_token"])
+    # (the WebAuthn ceremony is tested in test_passkeys_browser.py; here only the row matters)
+    passkey = Passkey.objects.create(
+        project=project.project, user_id=signed["user"]["id"], credential_id="cred-1", public_key="AA"
+    )
+    assert [p["credential_id"] for p in client.get("/api/v1/auth/passkeys").json()["results"]] == ["cred-1"]
+    assert client.delete("/api/v1/auth/me/identities/google").status_code == 204
+    last = client.delete(f"/api/v1/auth/passkeys/{passkey.pk}")
+    assert last.status_code == 409 and last.json()["error"]["code"] == "last_sign_in_method"
+    assert client.delete("/api/v1/auth/passkeys/999999").status_code == 404
+    assert client.delete("/api/v1/auth/passkeys/not-a-number").status_code == 404

@@ -206,17 +206,25 @@ def unlink(caller: Caller, name: Any) -> None:
         linked = LinkedIdentity.objects.filter(user=user, provider=name).first()
         if linked is None:
             raise NotFound("No such linked provider.")
-        others = (
-            LinkedIdentity.objects.filter(user=user).exclude(pk=linked.pk).exists()
-            or (user.has_password and bool(user.email or user.username))
-            or Passkey.objects.filter(user=user).exists()
-        )
-        if not others:
-            raise Conflict(
-                "This is the last way to sign in to the account: add a password or another provider first.",
-                code="last_sign_in_method",
-            )
+        refuse_last_way_in(user, identity=linked)
         linked.delete()
+
+
+def refuse_last_way_in(
+    user: EndUser, *, identity: LinkedIdentity | None = None, passkey: Passkey | None = None
+) -> None:
+    """409 when removing `identity` or `passkey` would leave no way to sign in (call under the user's lock)."""
+    identities = LinkedIdentity.objects.filter(user=user)
+    passkeys = Passkey.objects.filter(user=user)
+    if identity is not None:
+        identities = identities.exclude(pk=identity.pk)
+    if passkey is not None:
+        passkeys = passkeys.exclude(pk=passkey.pk)
+    if not (identities.exists() or passkeys.exists() or (user.has_password and bool(user.email or user.username))):
+        raise Conflict(
+            "This is the last way to sign in to the account: add a password or another provider first.",
+            code="last_sign_in_method",
+        )
 
 
 # --- the browser flow: authorize → provider → callback → redirect_to?code= → exchange ----------

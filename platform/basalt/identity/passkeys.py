@@ -205,7 +205,7 @@ def my_passkeys(user: EndUser) -> list[dict[str, Any]]:
 
 def remove(user: EndUser, passkey_id: Any) -> None:
     from basalt.core.errors import NotFound
-    from basalt.identity.models import LinkedIdentity
+    from basalt.identity.federation import refuse_last_way_in
 
     if not isinstance(passkey_id, str) or not passkey_id.isdigit() or len(passkey_id) > 18:
         raise NotFound()
@@ -214,11 +214,5 @@ def remove(user: EndUser, passkey_id: Any) -> None:
         passkey = Passkey.objects.filter(user=user, pk=int(passkey_id)).first()
         if passkey is None:
             raise NotFound()
-        others = (
-            Passkey.objects.filter(user=user).exclude(pk=passkey.pk).exists()
-            or LinkedIdentity.objects.filter(user=user).exists()
-            or (user.has_password and bool(user.email or user.username))
-        )
-        if not others:
-            raise Conflict("This is the last way to sign in to the account.", code="last_sign_in_method")
+        refuse_last_way_in(user, passkey=passkey)
         passkey.delete()
