@@ -211,3 +211,16 @@ def test_hostile_mfa_input(project, user):
         assert response.json()["error"]["code"]
     bad = user.client.post("/api/v1/auth/mfa/totp/confirm", {"code": {"$gt": ""}}, format="json")
     assert bad.status_code in (400, 409)
+
+
+def test_an_mfa_token_cannot_enrol_a_new_factor_over_an_existing_one(project, user):
+    """Someone with only the password must not add their own authenticator (T21)."""
+    from basalt.projects.project_settings import update_settings
+
+    _enrol(user)
+    update_settings(project.project, {"auth": {"require_mfa": True}})
+    token = _mfa_token(project, user)
+    client = key_client(project.publishable)
+    assert client.post("/api/v1/auth/mfa/totp/enroll", {"mfa_token": token}, format="json").status_code in (403, 409)
+    confirm = client.post("/api/v1/auth/mfa/totp/confirm", {"mfa_token": token, "code": "123456"}, format="json")
+    assert confirm.status_code == 403

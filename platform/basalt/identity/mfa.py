@@ -251,10 +251,20 @@ def verify(project: Project, body: Any) -> dict[str, Any]:
 def enroll_with_challenge(project: Project, body: Any) -> dict[str, str]:
     """A `require_mfa` project's user without a factor enrols with the sign-in's mfa_token."""
     challenge, _ = _live_challenge(project, body)
+    if methods(challenge.user):
+        # Only a user with no factor at all enrols this way: someone holding just the password
+        # must not add their own authenticator to an account protected by a passkey.
+        from basalt.core.errors import PermissionDenied
+
+        raise PermissionDenied("This account already has a second factor; finish the sign-in with it.")
     return enroll(challenge.user)
 
 
 def confirm_with_challenge(project: Project, body: Any) -> dict[str, Any]:
     challenge, body = _live_challenge(project, body)
+    if "totp" in methods(challenge.user):
+        from basalt.core.errors import PermissionDenied
+
+        raise PermissionDenied("This account already has a second factor; finish the sign-in with it.")
     result = confirm(challenge.user, body)
     return {**result, "user": challenge.user, "pair": _finish(challenge)}
