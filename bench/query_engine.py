@@ -30,13 +30,8 @@ from basalt.documents.models import Collection, CollectionIndex  # noqa: E402
 from basalt.documents.query import parse_query, run_find  # noqa: E402
 from basalt.projects.models import Project  # noqa: E402
 
-LIMITS = {
-    "max_page_size": 1000,
-    "max_in_values": 1000,
-    "max_where_depth": 10,
-    "max_regex_length": 256,
-    "max_expand_depth": 3,
-}
+LIMITS = {"max_page_size": 1000, "max_in_values": 1000, "max_where_depth": 10, "max_regex_length": 256,
+          "max_expand_depth": 3}
 
 
 def setup(docs: int) -> Collection:
@@ -47,14 +42,10 @@ def setup(docs: int) -> Collection:
         from basalt.projects import services
 
         owner = Account.objects.filter(email="bench-query@example.com").first() or Account.objects.create_user(
-            "bench-query@example.com", "bench password 123"
-        )
+            "bench-query@example.com", "bench password 123")
         project = services.create_project(owner, "bench-query")
-    coll, _ = Collection.objects.get_or_create(
-        project=project,
-        name="bench_items",
-        defaults={"fields": {"score": {"type": "number"}, "title": {"type": "string"}, "kind": {"type": "string"}}},
-    )
+    coll, _ = Collection.objects.get_or_create(project=project, name="bench_items", defaults={"fields": {
+        "score": {"type": "number"}, "title": {"type": "string"}, "kind": {"type": "string"}}})
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM basalt_document WHERE collection_id = %s", [coll.id])
         have = cursor.fetchone()[0]
@@ -71,9 +62,8 @@ def setup(docs: int) -> Collection:
                    FROM generate_series(%s, %s) g""",
                 [project.id, coll.id, have + 1, docs],
             )
-    row, _ = CollectionIndex.objects.get_or_create(
-        collection=coll, fields=["score", "-created_at"], defaults={"db_name": f"bx_{coll.id}_bench_score"}
-    )
+    row, _ = CollectionIndex.objects.get_or_create(collection=coll, fields=["score", "-created_at"], defaults={
+        "db_name": f"bx_{coll.id}_bench_score"})
     print("index:", indexes.build_index(row.id), flush=True)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE basalt_document")
@@ -87,9 +77,8 @@ def main() -> None:
     args = parser.parse_args()
     coll = setup(args.docs)
     principals = frozenset({"*", "u_bench"})
-    raw_queries = [
-        {"where": {"score": {"$gte": s}}, "order": "score,-created_at", "limit": 20} for s in range(0, 10000, 37)
-    ]
+    raw_queries = [{"where": {"score": {"$gte": s}}, "order": "score,-created_at", "limit": 20}
+                   for s in range(0, 10000, 37)]
     query = parse_query(coll, raw_queries[0], LIMITS)
     from basalt.documents.query.compiler import Compiler
     from basalt.documents.query.dialects import current_dialect
@@ -108,11 +97,9 @@ def main() -> None:
     elapsed = time.perf_counter() - started
     timings.sort()
     pct = lambda p: timings[min(len(timings) - 1, int(p / 100 * len(timings)))]  # noqa: E731
-    print(
-        f"{connection.vendor}: {args.docs} docs, {args.runs} finds (parse + 1 SQL, 20 rows) in one thread: "
-        f"{args.runs / elapsed:.0f}/s, p50 {pct(50):.2f} ms, p95 {pct(95):.2f} ms, p99 {pct(99):.2f} ms, "
-        f"mean {statistics.mean(timings):.2f} ms"
-    )
+    print(f"{connection.vendor}: {args.docs} docs, {args.runs} finds (parse + 1 SQL, 20 rows) in one thread: "
+          f"{args.runs / elapsed:.0f}/s, p50 {pct(50):.2f} ms, p95 {pct(95):.2f} ms, p99 {pct(99):.2f} ms, "
+          f"mean {statistics.mean(timings):.2f} ms")
 
 
 if __name__ == "__main__":

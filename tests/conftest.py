@@ -58,12 +58,8 @@ def pytest_sessionstart(session):
         db = settings.DATABASES["default"]
         try:
             psycopg.connect(
-                host=db.get("HOST") or "127.0.0.1",
-                port=db.get("PORT") or 5432,
-                user=db.get("USER"),
-                password=db.get("PASSWORD") or None,
-                dbname="postgres",
-                connect_timeout=3,
+                host=db.get("HOST") or "127.0.0.1", port=db.get("PORT") or 5432, user=db.get("USER"),
+                password=db.get("PASSWORD") or None, dbname="postgres", connect_timeout=3,
             ).close()
         except Exception as exc:
             problems.append(f"PostgreSQL unreachable: {exc}")
