@@ -59,6 +59,11 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         # One message for unknown email and wrong password: no account enumeration.
         form.add_error(None, exc.message)
         return invalid(request, "console/auth/signin.html", context)
+    from basalt.identity.console_mfa import has_totp
+    from console.views.account_security import start_code_step
+
+    if has_totp(account):  # the password was right; the authenticator code is the second step
+        return start_code_step(request, account, _next_url(request))
     login(request, account)
     return redirect(_next_url(request))
 

@@ -25,6 +25,7 @@ from console.forms import (
 )
 from console.mail_notice import delivery_note, mail_folder
 from console.preconditions import ConflictNotice, StaleForm, fingerprint, save_if_unchanged, show_current
+from console.provider_forms import ProvidersForm
 from console.views.common import (
     ProjectAccess,
     attach_errors,
@@ -36,14 +37,27 @@ from console.views.common import (
 )
 
 # Each settings form replaces one section as a whole; its fingerprint is the form's precondition.
-SECTIONS = {"name_form": "name", "cors_form": "cors_origins", "limits_form": "limits", "auth_form": "auth"}
+SECTIONS = {
+    "name_form": "name",
+    "cors_form": "cors_origins",
+    "limits_form": "limits",
+    "auth_form": "auth",
+    "providers_form": "auth",
+}
 SAVED = {
     "name_form": "Project renamed.",
     "cors_form": "CORS origins saved.",
     "limits_form": "Limits saved.",
     "auth_form": "Auth settings saved.",
+    "providers_form": "Sign-in providers saved.",
 }
-ANCHORS = {"name_form": "general", "cors_form": "cors", "limits_form": "limits", "auth_form": "auth"}
+ANCHORS = {
+    "name_form": "general",
+    "cors_form": "cors",
+    "limits_form": "limits",
+    "auth_form": "auth",
+    "providers_form": "providers",
+}
 
 
 def _section_state(project: Project, current: dict, section: str):
@@ -75,6 +89,12 @@ def _settings_page(
             read_only=not access.can["manage_settings"],
         ),
         auth_booleans=AUTH_BOOLEANS,
+        providers_form=forms.get("providers_form")
+        or ProvidersForm(
+            initial={**ProvidersForm.initial_from(current.get("auth") or {}), "version": versions["providers_form"]},
+            read_only=not access.can["manage_settings"],
+            secrets_set=_secrets_set(current),
+        ),
         conflicts=conflicts or {},
         extra_sections={key: value for key, value in current.items() if key not in ("cors_origins", "limits", "auth")},
     )
@@ -107,6 +127,26 @@ def _save_section(request: HttpRequest, access: ProjectAccess, key: str, form, s
         )
         return _settings_page(request, access, status=409, conflicts={key: notice}, **{key: form})
     return _settings_page(request, access, status=400, **{key: form})
+
+
+def _secrets_set(current: dict) -> dict:
+    providers = (current.get("auth") or {}).get("providers") or {}
+    return {
+        name: bool(config.get("client_secret_set")) for name, config in providers.items() if isinstance(config, dict)
+    }
+
+
+@project_view
+def change_providers(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
+    form = ProvidersForm(request.POST)
+    return _save_section(
+        request,
+        access,
+        "providers_form",
+        form,
+        lambda: _change(request, access, {"auth": form.section()}),
+        form.field_map(),
+    )
 
 
 @project_view

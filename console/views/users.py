@@ -141,9 +141,49 @@ def user_detail(request: HttpRequest, access: ProjectAccess, user_id: str) -> Ht
     custom = {k: v for k, v in user.items() if k not in SYSTEM_KEYS}
     name = user.get("email") or user.get("username") or user["id"]
     context = project_context(
-        access, "users", tab="users", user=user, name=name, sessions=live, custom=custom, mail_folder=mail_folder()
+        access,
+        "users",
+        tab="users",
+        user=user,
+        name=name,
+        sessions=live,
+        custom=custom,
+        mail_folder=mail_folder(),
+        sign_in=_sign_in_methods(project, user_id),
     )
     return page(request, "console/users/detail.html", context)
+
+
+def _sign_in_methods(project, user_id: str) -> dict[str, Any]:
+    """Linked identities, passkeys and second factors, for the user page."""
+    from basalt.identity import mfa
+    from basalt.identity.federation import identity_out
+    from basalt.identity.models import EndUser, LinkedIdentity, Passkey
+
+    user = EndUser.objects.filter(project=project, pk=user_id).first()
+    if user is None:
+        return {}
+    return {
+        "password": user.has_password,
+        "identities": [identity_out(i) for i in LinkedIdentity.objects.filter(user=user).order_by("provider")],
+        "passkeys": Passkey.objects.filter(user=user).count(),
+        "mfa": mfa.methods(user),
+    }
+
+
+@project_view
+def user_mfa_reset(request: HttpRequest, access: ProjectAccess, user_id: str) -> HttpResponse:
+    from basalt.identity import mfa
+    from basalt.identity.models import EndUser
+
+    project, user = _load_user(request, access, user_id, Perm.CHANGE_DATA)
+    end_user = EndUser.objects.select_related("project").filter(project=project, pk=user_id).first()
+    if end_user is None:
+        raise NotFound("No such user.")
+    mfa.reset_by_admin(end_user)
+    told = f" {end_user.email} was told by email.{delivery_note()}" if end_user.email else ""
+    messages.success(request, f"Two-step sign-in turned off (authenticator app and recovery codes).{told}")
+    return _back(access, user_id)
 
 
 SYSTEM_KEYS = {"id", "email", "username", "email_verified", "is_anonymous", "created_at", "updated_at", "acl"}

@@ -167,6 +167,7 @@ def world(make_project) -> World:
         "role": role,
         "id": str(a.owner.pk),
         "provider": "google",
+        "passkey_id": str(_passkey_of(a.project, user["user"]["id"], tag)),
     }
     return World(
         ref=a.project.ref,
@@ -235,6 +236,13 @@ def test_exclusions_name_real_routes():
     """An exclusion for a route that no longer exists would silently widen the next one's gap."""
     patterns = {p for p, _ in api_routes()}
     assert set(EXCLUDED) <= patterns, sorted(set(EXCLUDED) - patterns)
+
+
+def _passkey_of(project, user_id: str, tag: str) -> int:
+    """A passkey row of A's user (the WebAuthn ceremony itself is tested in tests/identity)."""
+    from basalt.identity.models import Passkey
+
+    return Passkey.objects.create(project=project, user_id=user_id, credential_id=f"iso-{tag}", public_key="AA").pk
 
 
 def test_no_route_of_project_a_answers_project_b(world: World):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from .provider_fixtures import providers, standin  # noqa: F401  (the loopback sign-in provider)
+
 PASSWORD = "Tr0ub4dor&3-horse"
 
 

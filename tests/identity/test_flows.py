@@ -173,10 +173,13 @@ def test_jwks_needs_a_project_key(api):
     assert api.get("/api/v1/auth/jwks.json").status_code == 401
 
 
-def test_unknown_provider_is_not_found(publishable_client):
-    response = _post(publishable_client, "/api/v1/auth/providers/google", {"id_token": "x"})
+def test_unknown_provider_is_not_found_and_an_unconfigured_one_is_disabled(publishable_client):
+    response = _post(publishable_client, "/api/v1/auth/providers/myspace", {"id_token": "x"})
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+    response = _post(publishable_client, "/api/v1/auth/providers/google", {"id_token": "x"})
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "provider_disabled"
 
 
 def test_revocations_and_role_changes_are_published_after_commit(project, signup, django_capture_on_commit_callbacks):

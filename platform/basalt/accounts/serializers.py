@@ -74,6 +74,10 @@ class SignInSerializer(TokenObtainPairSerializer):
 
     def validate(self, attrs: dict) -> dict[str, str]:
         self.user = signin.authenticate(self.context["request"], attrs["email"], attrs["password"])
+        from basalt.identity.console_mfa import require_code
+
+        # An account with an authenticator app also sends its current code as `otp`.
+        require_code(self.user, self.initial_data.get("otp") if isinstance(self.initial_data, dict) else None)
         return sessions.start(self.user).as_dict()
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from basalt.core.errors import ValidationFailed
 from basalt.projects.models import Project
 
-EMAIL_KINDS = ("verify", "reset", "registered")
+EMAIL_KINDS = ("verify", "reset", "registered", "mfa_reset")
 TEMPLATE_PARTS = ("subject", "body")
 CHARACTER_CLASSES = ("lower", "upper", "digit", "symbol")
 
@@ -31,10 +31,32 @@ DEFAULTS: dict[str, Any] = {
     "verify_url": "",
     "reset_url": "",
     "email_templates": {},
+    # Sign-in providers (`identity/providers/config.py`): per provider enabled, client ids,
+    # write-only secret, issuer. Exact URLs a browser sign-in may return to (`redirect_to`).
+    "providers": {},
+    "redirect_urls": [],
+    # A provider whose email matches an existing account links to it only when this is on and
+    # both the provider and the account say the address is verified; otherwise 409 account_exists.
+    "link_by_verified_email": False,
+    # Every sign-in needs a second factor (users without one enrol through the mfa_token).
+    "require_mfa": False,
+    # WebAuthn relying party: id (a registrable domain) and the origins pages may sign in from.
+    "passkey_rp_id": "",
+    "passkey_rp_name": "",
+    "passkey_origins": [],
 }
 _BOUNDS = {"access_token_ttl": (60, 24 * 3600), "refresh_token_ttl": (3600, 365 * 24 * 3600)}
 _COUNTS = {"max_sessions_per_user": (1, 1000)}
-_BOOLEANS = ("require_verified_email_for_login", "anonymous_enabled", "sign_up_enabled")
+_BOOLEANS = (
+    "require_verified_email_for_login",
+    "anonymous_enabled",
+    "sign_up_enabled",
+    "link_by_verified_email",
+    "require_mfa",
+)
+_EXACT_URL = re.compile(r"\A[a-z][a-z0-9+.-]{1,30}://[^\s#]{1,1000}\Z")
+_ORIGIN = re.compile(r"\Ahttps?://[A-Za-z0-9.-]{1,253}(:\d{1,5})?\Z")
+_RP_ID = re.compile(r"\A[a-z0-9.-]{1,253}\Z")
 _URL = re.compile(r"\A(?:https?://[^\s]{1,500}|[a-z][a-z0-9+.-]{1,30}://[^\s]{1,500})\Z")
 
 
@@ -52,6 +74,13 @@ class AuthSettings:
     verify_url: str
     reset_url: str
     email_templates: dict[str, dict[str, str]]
+    providers: dict[str, dict[str, Any]]
+    redirect_urls: tuple[str, ...]
+    link_by_verified_email: bool
+    require_mfa: bool
+    passkey_rp_id: str
+    passkey_rp_name: str
+    passkey_origins: tuple[str, ...]
 
 
 def auth_settings(project: Project) -> AuthSettings:
@@ -73,6 +102,13 @@ def auth_settings(project: Project) -> AuthSettings:
         verify_url=merged["verify_url"],
         reset_url=merged["reset_url"],
         email_templates=merged["email_templates"],
+        providers=merged["providers"] if isinstance(merged["providers"], dict) else {},
+        redirect_urls=tuple(merged["redirect_urls"]),
+        link_by_verified_email=merged["link_by_verified_email"],
+        require_mfa=merged["require_mfa"],
+        passkey_rp_id=merged["passkey_rp_id"],
+        passkey_rp_name=merged["passkey_rp_name"],
+        passkey_origins=tuple(merged["passkey_origins"]),
     )
 
 
@@ -108,12 +144,40 @@ def _validate_templates(value: Any, errors: dict[str, list[str]]) -> None:
             errors[key] = ["A subject is one line."]
 
 
-def validate_auth_section(value: Any) -> dict[str, Any]:
-    """Check a (partial) `auth` section as the management API receives it."""
+def _validate_urls(name: str, item: Any, errors: dict[str, list[str]]) -> None:
+    pattern = _ORIGIN if name == "passkey_origins" else _EXACT_URL
+    if not isinstance(item, list) or len(item) > 50 or not all(isinstance(u, str) and pattern.match(u) for u in item):
+        what = "origins like https://app.example.com" if name == "passkey_origins" else "absolute URLs"
+        errors[f"auth.{name}"] = [f"Must be a list of at most 50 {what}."]
+
+
+def validate_auth_section(value: Any, stored: Any = None) -> dict[str, Any]:
+    """Check a (partial) `auth` section as the management API receives it.
+
+    `stored` is the section as saved: `providers` merge per provider over it, so a change that
+    leaves out a client secret keeps the saved (encrypted) one."""
+    from basalt.identity.providers.config import validate_providers
+
     if not isinstance(value, dict):
         raise ValidationFailed(details={"auth": ["Must be an object."]})
     errors: dict[str, list[str]] = {}
-    for name, item in value.items():
+    value = dict(value)
+    for name, item in list(value.items()):
+        if name == "providers":
+            saved = (stored or {}).get("providers") if isinstance(stored, dict) else None
+            value[name] = validate_providers(item, saved, errors)
+            continue
+        if name in ("redirect_urls", "passkey_origins"):
+            _validate_urls(name, item, errors)
+            continue
+        if name in ("passkey_rp_id", "passkey_rp_name"):
+            if (
+                not isinstance(item, str)
+                or len(item) > 253
+                or (name == "passkey_rp_id" and item and not _RP_ID.match(item))
+            ):
+                errors[f"auth.{name}"] = ["Must be a domain name (rp id) or a short name."]
+            continue
         key = f"auth.{name}"
         if name in ("password_min_length", "password_require_classes", "password_reject_common"):
             _validate_password(name, item, errors)
@@ -138,3 +202,15 @@ def validate_auth_section(value: Any) -> dict[str, Any]:
     if errors:
         raise ValidationFailed(details=errors)
     return value
+
+
+validate_auth_section.merges_stored = True  # type: ignore[attr-defined]
+
+
+def redact_auth_section(section: Any) -> Any:
+    """The section as the management API shows it: provider secrets never leave the server."""
+    from basalt.identity.providers.config import redact_providers
+
+    if isinstance(section, dict) and "providers" in section:
+        section["providers"] = redact_providers(section["providers"])
+    return section

@@ -26,6 +26,18 @@ MAX_ACCESS_TTL_SECONDS = 24 * 3600
 _PURPOSE = b"basalt.identity.signing-key"
 
 
+def encrypt_secret(text: str, purpose: str) -> str:
+    """Encrypt a credential (provider client secret, TOTP seed) under a key derived for `purpose`."""
+    return sealing.seal(f"basalt.identity.{purpose}".encode(), text.encode())
+
+
+def decrypt_secret(token: str, purpose: str) -> str:
+    try:
+        return sealing.unseal(f"basalt.identity.{purpose}".encode(), token).decode()
+    except sealing.Unsealable:
+        raise RuntimeError(f"{purpose} cannot be decrypted: SECRET_KEY changed without SECRET_KEY_FALLBACKS")
+
+
 def encrypt_private(pem: bytes) -> str:
     return sealing.seal(_PURPOSE, pem)
 

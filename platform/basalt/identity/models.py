@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -214,3 +215,125 @@ class CallerEpoch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project_id}@{self.version}"
+class LinkedIdentity(models.Model):
+    """A third-party account (Google, Apple, GitHub, …) that signs in as an EndUser."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="identities")
+    provider = models.CharField(max_length=32)
+    # The provider's stable id for the account (`sub`, GitHub's numeric id).
+    subject = models.CharField(max_length=255)
+    email = models.CharField(max_length=254, null=True, blank=True)
+    email_verified = models.BooleanField(default=False)
+    # What the provider asserted (name, picture, login); Apple's name arrives once and is kept.
+    profile = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_sign_in_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "basalt_linked_identity"
+        constraints = [
+            models.UniqueConstraint(fields=["project", "provider", "subject"], name="identity_subject_per_project"),
+            models.UniqueConstraint(fields=["user", "provider"], name="identity_provider_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.subject}"
+
+
+class MfaFactor(models.Model):
+    """A user's TOTP second factor; the secret is encrypted at rest."""
+
+    TOTP = "totp"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="mfa_factors")
+    kind = models.CharField(max_length=16, default=TOTP)
+    secret_encrypted = models.TextField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The last accepted 30-second step: a code of this step or an earlier one is never accepted again.
+    last_step = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "basalt_mfa_factor"
+        constraints = [models.UniqueConstraint(fields=["user", "kind"], name="mfa_factor_kind_per_user")]
+
+    def __str__(self) -> str:
+        return str(self.kind)
+
+
+class RecoveryCode(models.Model):
+    """A single-use recovery code, stored as SHA-256 (shown once at TOTP confirmation)."""
+
+    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="+")
+    code_hash = models.CharField(max_length=64)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "basalt_mfa_recovery_code"
+        constraints = [models.UniqueConstraint(fields=["user", "code_hash"], name="recovery_code_once")]
+
+    def __str__(self) -> str:
+        return str(self.user_id)
+
+
+class AuthChallenge(models.Model):
+    """A short-lived, single-use server-side secret: an `mfa_token`, an OAuth `state`, a one-time
+    exchange code, a WebAuthn challenge. Stored as SHA-256; spent by a conditional UPDATE."""
+
+    MFA, STATE, EXCHANGE, PASSKEY = "mfa", "state", "exchange", "passkey"
+
+    token_hash = models.CharField(primary_key=True, max_length=64)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    purpose = models.CharField(max_length=16)
+    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="+", null=True, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    attempts = models.IntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "basalt_auth_challenge"
+
+    def __str__(self) -> str:
+        return str(self.purpose)
+
+
+class Passkey(models.Model):
+    """A WebAuthn credential registered by a user (password-less sign-in or second factor)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="passkeys")
+    credential_id = models.CharField(max_length=1400)  # base64url
+    public_key = models.TextField()  # base64url COSE key
+    sign_count = models.BigIntegerField(default=0)
+    transports = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "basalt_passkey"
+        constraints = [models.UniqueConstraint(fields=["project", "credential_id"], name="passkey_once_per_project")]
+
+    def __str__(self) -> str:
+        return str(self.user_id)
+
+
+class AccountTotp(models.Model):
+    """A console account's authenticator app (the developers' own sign-in, not app end-users').
+
+    Kept with the other second factors; `identity/console_mfa.py` uses it."""
+
+    account = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    secret_encrypted = models.TextField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_step = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "basalt_account_totp"
+
+    def __str__(self) -> str:
+        return str(self.account_id)

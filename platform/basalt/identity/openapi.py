@@ -95,6 +95,7 @@ def paths() -> dict[str, Any]:
         },
         "/api/v1/auth/jwks.json": {"get": _op("getJwks", ok=(200, "Jwks"), errors=(401,))},
         "/api/v1/auth/keys/rotate": {"post": _op("rotateSigningKey", ok=(201, "Jwks"), errors=(401, 403))},
+        **_provider_paths(),
         "/api/v1/roles": {
             "get": _op("listRoles", ok=(200, "RoleList"), errors=(401, 403), tag="roles"),
             "post": _op("createRole", body="RoleCreate", ok=(201, "Role"), errors=(400, 401, 403, 409), tag="roles"),
@@ -132,6 +133,104 @@ def paths() -> dict[str, Any]:
         "/api/v1/roles/{name}/roles/{child}": {
             "parameters": [*role, _path_param("child")],
             "delete": _op("removeRoleRole", ok=(204, None), errors=(401, 403, 404), tag="roles"),
+        },
+    }
+
+
+def _redirect(op_id: str, params: list[dict[str, Any]], errors: tuple[int, ...]) -> dict[str, Any]:
+    return {
+        "operationId": op_id,
+        "tags": ["auth"],
+        "parameters": params,
+        "responses": {"302": {"description": "Redirect (to the provider, or back to redirect_to)"}, **_errors(*errors)},
+    }
+
+
+def _query(name: str, required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "schema": {"type": "string", "maxLength": 2048}}
+
+
+def _provider_paths() -> dict[str, Any]:
+    provider = [_path_param("provider")]
+    signed_in_errors = (400, 401, 403, 404, 409, 429, 503)
+    return {
+        "/api/v1/auth/providers/exchange": {
+            "post": _op("exchangeProviderCode", body="OneTimeCode", ok=(200, "SignedIn"), errors=(400, 401, 403))
+        },
+        "/api/v1/auth/providers/{provider}": {
+            "parameters": provider,
+            "post": _op("signInWithProvider", body="ProviderProof", ok=(200, "SignedIn"), errors=signed_in_errors),
+        },
+        "/api/v1/auth/providers/{provider}/authorize": {
+            "parameters": provider,
+            "get": _redirect(
+                "authorizeWithProvider", [_query("redirect_to", True), _query("apikey")], (400, 401, 403, 404, 503)
+            ),
+        },
+        "/api/v1/auth/providers/{provider}/callback": {
+            "parameters": provider,
+            "get": _redirect(
+                "providerCallback", [_query("state"), _query("code"), _query("error")], (400, 401, 403, 404, 503)
+            ),
+        },
+        "/api/v1/auth/me/identities": {"get": _op("listIdentities", ok=(200, "IdentityList"), bearer=True)},
+        "/api/v1/auth/me/identities/{provider}": {
+            "parameters": provider,
+            "post": _op("linkIdentity", body="ProviderProof", ok=(201, "Linked"), errors=signed_in_errors, bearer=True),
+            "delete": _op("unlinkIdentity", ok=(204, None), errors=(401, 404, 409), bearer=True),
+        },
+        "/api/v1/auth/mfa": {"get": _op("getMfa", ok=(200, "MfaState"), bearer=True)},
+        "/api/v1/auth/mfa/totp/enroll": {
+            "post": _op(
+                "enrollTotp",
+                body="MfaTokenOptional",
+                ok=(200, "TotpSecret"),
+                errors=(400, 401, 409, 429),
+                bearer=True,
+                body_required=False,
+            )
+        },
+        "/api/v1/auth/mfa/totp/confirm": {
+            "post": _op(
+                "confirmTotp", body="MfaCode", ok=(200, "RecoveryCodes"), errors=(400, 401, 409, 429), bearer=True
+            )
+        },
+        "/api/v1/auth/mfa/totp": {"delete": _op("removeTotp", ok=(204, None), errors=(401, 403), bearer=True)},
+        "/api/v1/auth/mfa/verify": {
+            "post": _op("verifyMfa", body="MfaVerify", ok=(200, "SignedIn"), errors=(400, 401, 429))
+        },
+        "/api/v1/auth/passkeys/register/options": {
+            "post": _op("passkeyRegisterOptions", ok=(200, "PasskeyOptions"), errors=(400, 401, 403), bearer=True)
+        },
+        "/api/v1/auth/passkeys/register": {
+            "post": _op(
+                "registerPasskey",
+                body="PasskeyCredential",
+                ok=(201, "Passkey"),
+                errors=(400, 401, 403, 409),
+                bearer=True,
+            )
+        },
+        "/api/v1/auth/passkeys/login/options": {
+            "post": _op(
+                "passkeyLoginOptions",
+                body="MfaTokenOptional",
+                ok=(200, "PasskeyOptions"),
+                errors=(400, 401, 403),
+                body_required=False,
+            )
+        },
+        "/api/v1/auth/passkeys/login": {
+            "post": _op("signInWithPasskey", body="PasskeyCredential", ok=(200, "SignedIn"), errors=(400, 401, 403))
+        },
+        "/api/v1/auth/passkeys": {"get": _op("listPasskeys", ok=(200, "PasskeyList"), bearer=True)},
+        "/api/v1/auth/passkeys/{passkey_id}": {
+            "parameters": [_path_param("passkey_id")],
+            "delete": _op("removePasskey", ok=(204, None), errors=(401, 404, 409), bearer=True),
+        },
+        "/api/v1/auth/users/{user_id}/mfa": {
+            "parameters": [_path_param("user_id")],
+            "delete": _op("adminResetMfa", ok=(204, None), errors=(401, 403, 404)),
         },
     }
 
@@ -249,6 +348,52 @@ def components() -> dict[str, Any]:
                 "updated_at": TIME,
             }
         ),
+        "ProviderProof": _obj(
+            {
+                "id_token": {"type": "string", "maxLength": 16384},
+                "nonce": {"type": "string", "maxLength": 512},
+                "code": {"type": "string", "maxLength": 2048},
+                "code_verifier": {"type": "string", "minLength": 43, "maxLength": 128},
+                "redirect_uri": STR,
+                "name": {"type": "string", "maxLength": 200},
+                "user": {"type": "object"},
+            }
+        ),
+        "OneTimeCode": _obj({"code": STR}, ["code"]),
+        "Identity": _obj(
+            {
+                "provider": STR,
+                "subject": STR,
+                "email": {"type": ["string", "null"]},
+                "email_verified": {"type": "boolean"},
+                "profile": {"type": "object"},
+                "created_at": TIME,
+                "last_sign_in_at": TIME,
+            }
+        ),
+        "IdentityList": _obj({"results": {"type": "array", "items": {"$ref": S + "Identity"}}}),
+        "Linked": _obj(
+            {"user": {"$ref": S + "EndUser"}, "identities": {"type": "array", "items": {"$ref": S + "Identity"}}}
+        ),
+        "MfaState": _obj({"methods": {"type": "array", "items": STR}, "required": {"type": "boolean"}}),
+        "MfaTokenOptional": _obj({"mfa_token": STR}),
+        "MfaCode": _obj({"code": {"type": "string", "maxLength": 64}, "mfa_token": STR}, ["code"]),
+        "MfaVerify": _obj({"mfa_token": STR, "code": {"type": "string", "maxLength": 64}}, ["mfa_token", "code"]),
+        "PasskeyOptions": _obj({"challenge_id": STR, "options": {"type": "object"}}),
+        "PasskeyCredential": _obj(
+            {"challenge_id": STR, "credential": {"type": "object"}, "mfa_token": STR}, ["challenge_id", "credential"]
+        ),
+        "Passkey": _obj(
+            {
+                "id": {"type": "integer"},
+                "credential_id": STR,
+                "created_at": TIME,
+                "last_used_at": {"type": ["string", "null"]},
+            }
+        ),
+        "PasskeyList": _obj({"results": {"type": "array", "items": {"$ref": S + "Passkey"}}}),
+        "TotpSecret": _obj({"secret": STR, "otpauth_uri": STR}),
+        "RecoveryCodes": _obj({"recovery_codes": {"type": "array", "items": STR}}, extra=True),
         "RoleList": _obj({"results": {"type": "array", "items": {"$ref": S + "Role"}}}),
         "Ids": _obj({"ids": {"type": "array", "items": STR, "maxItems": 1000}}, ["ids"]),
         "Names": _obj({"names": {"type": "array", "items": STR, "maxItems": 1000}}, ["names"]),

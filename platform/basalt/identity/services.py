@@ -20,7 +20,7 @@ from basalt.core.errors import (
 )
 from basalt.documents import services as documents
 from basalt.documents.writes import prepare_create
-from basalt.identity import builtin, builtin_roles, events, recovery, sessions, throttle
+from basalt.identity import builtin, builtin_roles, events, mfa, recovery, sessions, throttle
 from basalt.identity.auth_settings import auth_settings
 from basalt.identity.models import EndUser
 from basalt.identity.passwords import burn_hash, check_policy, hash_password, verify_password
@@ -190,8 +190,8 @@ def log_in(project: Project, body: Any, client: Client) -> dict[str, Any]:
     throttle.succeeded(project.pk, identity, client.ip)
     if auth_settings(project).require_verified_email_for_login and not user.email_verified:
         raise EmailNotVerified()
-    with transaction.atomic():
-        pair = sessions.start_session(user, user_agent=client.user_agent, ip=client.ip)
+    # A second factor, when the user has one or the project requires it (401 mfa_required).
+    pair = mfa.gate(user, user_agent=client.user_agent, ip=client.ip)
     return _signed_in(user, pair, builtin.custom_fields(user))
 
 

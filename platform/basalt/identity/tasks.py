@@ -7,7 +7,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from basalt.identity.models import OneTimeToken, Session
+from basalt.identity.models import AuthChallenge, OneTimeToken, Session
 
 BATCH = 5000
 # Revoked or expired sessions stay listed as evidence for a while (reuse detection, audits).
@@ -27,6 +27,8 @@ def purge_expired() -> dict[str, int]:
     """Drop one-time codes past expiry and sessions ended more than a week ago (with their spent tokens)."""
     now = timezone.now()
     codes = _delete_batch(OneTimeToken.objects.filter(expires_at__lt=now))
+    # mfa_tokens, OAuth states, exchange codes, passkey challenges: minutes-long, dead after expiry.
+    codes += _delete_batch(AuthChallenge.objects.filter(expires_at__lt=now))
     cutoff = now - KEEP_ENDED_SESSIONS
     sessions = _delete_batch(Session.objects.filter(revoked_at__lt=cutoff)) + _delete_batch(
         Session.objects.filter(refresh_expires_at__lt=cutoff)

@@ -43,7 +43,9 @@ def _key(kind: str, project_id: int, value: str) -> str:
     return f"basalt:identity:fail:{kind}:{project_id}:{digest}"
 
 
-def _hit(kind: str, project_id: int, value: str, limit: Limit) -> None:
+def _hit(
+    kind: str, project_id: int, value: str, limit: Limit, message: str = "Too many sign-in attempts; retry later."
+) -> None:
     """Count an attempt atomically (cache incr) and refuse it once the window's budget is spent."""
     key = _key(kind, project_id, value)
     now = time.time()
@@ -59,7 +61,10 @@ def _hit(kind: str, project_id: int, value: str, limit: Limit) -> None:
         count = 1
     if count > limit.count:
         end = cache.get(key + ":end") or (now + limit.window)
-        raise RateLimited(int(end - now) + 1, "Too many sign-in attempts; retry later.")
+        raise RateLimited(int(end - now) + 1, message)
+
+
+hit = _hit  # for other identity modules (second factors)
 
 
 def _pair(identity: str, address: str) -> str:

@@ -112,7 +112,10 @@ def update_settings(project: Project, changes: Any) -> dict[str, Any]:
     project = Project.objects.select_for_update().get(pk=project.pk)
     stored = dict(project.settings or {})
     for section, value in changes.items():
-        cleaned = SECTION_VALIDATORS[section](value)
+        validator = SECTION_VALIDATORS[section]
+        # A section holding write-only values (secrets) merges over what is stored itself.
+        merges = getattr(validator, "merges_stored", False)
+        cleaned = validator(value, stored.get(section)) if merges else validator(value)
         if isinstance(cleaned, dict) and isinstance(stored.get(section), dict):
             stored[section] = {**stored[section], **cleaned}
         else:

@@ -48,6 +48,11 @@ def has_project_perm(account: Account, project: Project, perm: Perm) -> bool:
     return perm.value in project_perms(account, project)
 
 
+# Extra conditions other areas put on every project access, e.g. identity's "owners require an
+# authenticator app of members" (basalt.identity.console_mfa.enforce); each raises to refuse.
+ACCESS_CHECKS: list = []
+
+
 def access_project(account: Account, ref: str, perm: Perm = Perm.VIEW, *, lock: bool = False) -> Project:
     """Return the project if the account may do `perm` on it; a non-member gets not_found.
 
@@ -65,6 +70,8 @@ def access_project(account: Account, ref: str, perm: Perm = Perm.VIEW, *, lock: 
         raise NotFound("Project not found.")
     if perm.value not in granted:
         raise PermissionDenied(f"Your role on this project does not allow {perm.value.replace('_', ' ')}.")
+    for check in ACCESS_CHECKS:
+        check(account, project)
     return project
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from rest_framework.response import Response
 
-from basalt.core.errors import NotFound, PermissionDenied
+from basalt.core.errors import PermissionDenied
 from basalt.identity import admin, keys, recovery, services, sessions
-from basalt.identity.providers import registry as providers
 from basalt.identity.throttle import client_address
 from basalt.projects.api.base import DataAPIView
 
@@ -92,14 +91,6 @@ class ResetConfirmView(DataAPIView):
     def post(self, request):
         recovery.confirm_reset(request.caller.project, request.data)
         return Response(status=204)
-
-
-class ProviderView(DataAPIView):
-    def post(self, request, provider: str):
-        # Provider sign-in is not built yet; the registry is empty, so every name is unknown.
-        if providers.get(provider) is None:
-            raise NotFound(f"No sign-in provider named {provider[:40]!r}.")
-        raise NotFound("This provider is not enabled for the project.")
 
 
 class JwksView(DataAPIView):

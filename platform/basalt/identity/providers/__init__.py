@@ -12,7 +12,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from basalt.core.errors import BasaltError
 from basalt.projects.models import Project
+
+
+class ProviderUnavailable(BasaltError):
+    """The provider's endpoint (JWKS, token, user API) did not answer in time or answered garbage."""
+
+    status = 503
+    code = "provider_unavailable"
+    default_message = "The sign-in provider could not be reached; retry shortly."
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message, headers={"Retry-After": "5"})
+
+
+class ProviderDisabled(BasaltError):
+    status = 403
+    code = "provider_disabled"
+    default_message = "This sign-in provider is not enabled for the project."
+
+
+class AccountExists(BasaltError):
+    status = 409
+    code = "account_exists"
+    default_message = "An account with this email already exists: sign in to it and link this provider from there."
 
 
 @dataclass(frozen=True)
@@ -26,13 +50,24 @@ class ProviderIdentity:
 
 class AuthProvider:
     name: ClassVar[str]
+    # "id_token": the client sends {id_token, nonce?}; "code": {code, code_verifier, redirect_uri}.
+    kinds: ClassVar[tuple[str, ...]] = ("id_token",)
 
     def verify(self, project: Project, config: dict[str, Any], body: dict[str, Any]) -> ProviderIdentity:
         """Check the client's proof against the provider and return who it names, or raise InvalidToken."""
         raise NotImplementedError
 
-    def validate_config(self, config: Any) -> dict[str, Any]:
-        """Check this provider's part of the project `auth.providers` settings."""
+    def authorize_url(
+        self,
+        project: Project,
+        config: dict[str, Any],
+        *,
+        redirect_uri: str,
+        state: str,
+        code_challenge: str,
+        nonce: str,
+    ) -> str:
+        """Where a browser goes to sign in (code providers only)."""
         raise NotImplementedError
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from basalt_sdk.auth import AuthMixin
 from basalt_sdk.collection import Collection
 from basalt_sdk.errors import error_from_response
 from basalt_sdk.models import BatchRequest, BatchResult
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 USER_AGENT = "basalt-sdk-python/0.1"
 
 
-class Client:
+class Client(AuthMixin):
     """`Client(url, api_key)`: a publishable key in apps, a secret key on servers only (it bypasses rules).
 
     `access_token` signs requests in as an app end-user (`Authorization: Bearer`); set it again after

@@ -53,6 +53,18 @@ class TokenExpiredError(AuthenticationError):
     """401 token_expired: refresh the access token and retry."""
 
 
+class MfaRequiredError(AuthenticationError):
+    """401 mfa_required: finish the sign-in with `Client.verify_mfa(error.mfa_token, code)`."""
+
+    @property
+    def mfa_token(self) -> str:
+        return str(self.details.get("mfa_token", ""))
+
+    @property
+    def methods(self) -> list[str]:
+        return list(self.details.get("methods") or [])
+
+
 class PermissionDeniedError(BasaltError):
     """403."""
 
@@ -91,6 +103,7 @@ BY_CODE: dict[str, type[BasaltError]] = {
     "token_expired": TokenExpiredError,
     "unique_violation": UniqueViolationError,
     "idempotency_key_reused": IdempotencyKeyReusedError,
+    "mfa_required": MfaRequiredError,
 }
 BY_STATUS: dict[int, type[BasaltError]] = {
     400: InvalidRequestError,
