@@ -10,8 +10,8 @@ from console.actions import Landing, post_only
 from console.security import secure_page
 from console.views import (
     account_links,
-    audit,
     account_security,
+    audit,
     auth,
     data,
     invitations,
