@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "basalt.identity",
     "basalt.usage",
     "basalt.realtime",
+    "basalt.files",
     "console",
 ]
 
@@ -181,6 +182,9 @@ CELERY_BEAT_SCHEDULE = {
     # Expired one-time codes and long-ended sessions (basalt.identity.tasks).
     "identity-purge-expired": {"task": "identity.purge_expired", "schedule": 3600.0},
     "accounts-purge-console-sessions": {"task": "accounts.purge_console_sessions", "schedule": 3600.0},
+    # Incomplete tus/direct/multipart uploads past their expiry; unreferenced files past the window.
+    "files-expire-uploads": {"task": "files.expire_uploads", "schedule": 900.0},
+    "files-sweep-orphans": {"task": "files.sweep_orphans", "schedule": 3600.0},
 }
 
 # --- files -----------------------------------------------------------------------------------
@@ -197,6 +201,8 @@ if S3_BUCKET:
             "default_acl": None,
             "querystring_auth": True,
             "file_overwrite": False,
+            "addressing_style": env_str("S3_ADDRESSING_STYLE") or None,
+            "signature_version": "s3v4",
         },
     }
 else:
@@ -204,6 +210,8 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(DATA_DIR / "files")},
     }
+# Downloads answer a redirect to a short-lived presigned storage URL instead of passing bytes through.
+FILES_REDIRECT_DOWNLOADS = env_bool("FILES_REDIRECT_DOWNLOADS", False)
 STORAGES = {
     "default": DEFAULT_FILE_STORAGE_BACKEND,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class FilesConfig(AppConfig):
+    name = "basalt.files"
+    label = "files"
+    verbose_name = "Files"
+
+    def ready(self) -> None:
+        from basalt.files import config, signals  # noqa: F401
+        from basalt.projects.project_settings import SECTION_VALIDATORS
+
+        SECTION_VALIDATORS["files"] = config.validate_files_section
