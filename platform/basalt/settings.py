@@ -295,8 +295,20 @@ CORS_ALLOW_HEADERS = [
     "if-match",
     "if-none-match",
     "idempotency-key",
+    # tus resumable uploads (basalt.files.tus) and ranged downloads
+    "tus-resumable",
+    "upload-length",
+    "upload-offset",
+    "upload-metadata",
+    "upload-checksum",
+    "upload-defer-length",
+    "range",
+    "if-range",
 ]
-CORS_EXPOSE_HEADERS = ["X-Request-Id", "ETag", "Location", "Retry-After"]
+CORS_EXPOSE_HEADERS = ["X-Request-Id", "ETag", "Location", "Retry-After"] + [
+    "Tus-Resumable", "Tus-Version", "Tus-Extension", "Tus-Max-Size", "Upload-Offset", "Upload-Length",
+    "Upload-Expires", "X-Basalt-File-Id", "Content-Range", "Accept-Ranges", "Content-Disposition",
+]
 CORS_PREFLIGHT_MAX_AGE = 600
 
 # --- limits ----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from basalt.core.caller import Caller
 from basalt.core.errors import MethodNotAllowed, ValidationFailed
 from basalt.core.json import loads_body
 from basalt.documents.api.base import endpoint, json_body, no_content, respond
-from basalt.files import services, signing, thumbs
+from basalt.files import services, signing, thumbs, tus
 from basalt.files.access import access_file
 from basalt.files.config import files_config
 from basalt.files.ingest import Ingest, check_room
@@ -194,3 +194,23 @@ def content(request: HttpRequest, file_id: str) -> HttpResponse:
 files = endpoint(get=_list, post=_upload)
 file = endpoint(get=_get, patch=_patch, delete=_delete)
 url = endpoint(post=_mint)
+
+
+@csrf_exempt
+def tus_root(request: HttpRequest) -> HttpResponse:
+    if request.method == "OPTIONS":
+        return tus.options_response()
+    if request.method != "POST":
+        raise MethodNotAllowed(headers={"Allow": "OPTIONS, POST"})
+    return tus.create(request, resolve_caller(request))
+
+
+@csrf_exempt
+def tus_upload(request: HttpRequest, upload_id: str) -> HttpResponse:
+    handlers = {"HEAD": tus.head, "PATCH": tus.patch, "DELETE": tus.terminate}
+    if request.method == "OPTIONS":
+        return tus.options_response()
+    handler = handlers.get(request.method or "")
+    if handler is None:
+        raise MethodNotAllowed(headers={"Allow": "HEAD, PATCH, DELETE, OPTIONS"})
+    return handler(request, resolve_caller(request), upload_id)

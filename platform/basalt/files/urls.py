@@ -8,6 +8,8 @@ ID = r"(?P<file_id>[^/]+)"
 
 urlpatterns = [
     re_path(r"^files/?$", api.files),
+    re_path(r"^files/tus/?$", api.tus_root),
+    re_path(r"^files/tus/(?P<upload_id>[^/]+)/?$", api.tus_upload),
     re_path(rf"^files/{ID}/content/?$", api.content),
     re_path(rf"^files/{ID}/url/?$", api.url),
     re_path(rf"^files/{ID}/?$", api.file),
