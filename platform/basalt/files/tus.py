@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -41,6 +42,8 @@ from basalt.projects.project_settings import LIMIT_CEILINGS
 VERSION = "1.0.0"
 EXTENSIONS = "creation,creation-with-upload,termination,checksum,expiration"
 PATCH_TYPE = "application/offset+octet-stream"
+# sha1 because the checksum extension requires every server to support it (tuspy's default).
+CHECKSUMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256}
 
 
 def expiry_hours() -> int:
@@ -68,7 +71,7 @@ def options_response() -> HttpResponse:
     response["Tus-Resumable"] = VERSION
     response["Tus-Version"] = VERSION
     response["Tus-Extension"] = EXTENSIONS
-    response["Tus-Checksum-Algorithm"] = "sha256"
+    response["Tus-Checksum-Algorithm"] = ",".join(CHECKSUMS)
     response["Tus-Max-Size"] = str(LIMIT_CEILINGS["max_file_size"])
     return response
 
@@ -176,15 +179,16 @@ def patch(request: HttpRequest, caller: Caller, upload_id: str) -> HttpResponse:
     return response
 
 
-def _checksum(request: HttpRequest) -> bytes | None:
+def _checksum(request: HttpRequest) -> tuple[Any, bytes | None]:
+    """(hash object, expected digest) from Upload-Checksum; sha256 and no expectation without one."""
     raw = request.META.get("HTTP_UPLOAD_CHECKSUM")
     if not raw:
-        return None
+        return hashlib.sha256(), None
     algorithm, _, value = raw.partition(" ")
-    if algorithm.lower() != "sha256":
-        raise ValidationFailed("Only the sha256 Upload-Checksum algorithm is supported.")
+    if algorithm.lower() not in CHECKSUMS:
+        raise ValidationFailed(f"Upload-Checksum algorithms: {', '.join(CHECKSUMS)}.")
     try:
-        return base64.b64decode(value.strip(), validate=True)
+        return CHECKSUMS[algorithm.lower()](), base64.b64decode(value.strip(), validate=True)
     except binascii.Error:
         raise ValidationFailed("Upload-Checksum is not base64.") from None
 
@@ -197,7 +201,7 @@ def _append(request: HttpRequest, caller: Caller, upload: TusUpload, offset: int
             f"Upload-Offset {offset} does not match the server's offset {upload.offset}.",
             headers={"Upload-Offset": str(upload.offset)},
         )
-    expected = _checksum(request)
+    digest, expected = _checksum(request)
     declared = _declared(request)
     room = upload.length - upload.offset
     if declared is not None and declared > room:
@@ -205,7 +209,6 @@ def _append(request: HttpRequest, caller: Caller, upload: TusUpload, offset: int
     storage = get_storage()
     key = f"{_prefix(upload)}part-{offset:020d}-{uuid.uuid4().hex[:8]}"
     writer = storage.writer(key)
-    digest = hashlib.sha256()
     size = 0
     try:
         while chunk := request.read(CHUNK):
