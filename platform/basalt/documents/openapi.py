@@ -221,7 +221,7 @@ def _read_schema(field_type: FieldType, options: dict[str, Any], value_schema: d
 
 
 def _write_schema(field_type: FieldType, value_schema: dict[str, Any]) -> dict[str, Any]:
-    """A file is written as the id of an uploaded file, although it reads as {id, url}."""
+    """A file is written as the id of an uploaded file, although it reads as {id, name, url, …} to its readers."""
     if field_type.name == "file":
         return {"type": "string", "description": "id of an uploaded file"}
     return value_schema

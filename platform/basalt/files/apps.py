@@ -11,3 +11,8 @@ class FilesConfig(AppConfig):
         from basalt.projects.project_settings import SECTION_VALIDATORS
 
         SECTION_VALIDATORS["files"] = config.validate_files_section
+        from basalt.documents.render import CALLER_RENDERERS
+        from basalt.files.fields import render_file_fields
+
+        if render_file_fields not in CALLER_RENDERERS:
+            CALLER_RENDERERS.append(render_file_fields)

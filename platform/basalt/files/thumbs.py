@@ -54,7 +54,9 @@ def render_thumbnail(data: bytes, width: int, height: int, fit: str, content_typ
             image = ImageOps.exif_transpose(probe.copy() if probe.mode != "P" else probe.convert("RGBA"))
     except NotThumbnailable:
         raise
-    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
+    except Image.DecompressionBombError:
+        raise NotThumbnailable(f"The image has more than {MAX_PIXELS} pixels.") from None
+    except (OSError, ValueError, SyntaxError) as exc:
         raise NotThumbnailable(f"The image cannot be decoded ({type(exc).__name__}).") from None
     if fit == "cover":
         image = ImageOps.fit(image, (width, height), Image.Resampling.LANCZOS)
