@@ -30,9 +30,7 @@ def _embedded_secret_key() -> str:
 
 SECRET_KEY = env_str("SECRET_KEY") or ("" if PRODUCTION else _embedded_secret_key())
 DEBUG = env_bool("DEBUG", False)
-ALLOWED_HOSTS = env_list(
-    "ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"]
-)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"])
 
 
 def production_problems() -> list[str]:
@@ -158,9 +156,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- redis: channel layer, cache, broker -----------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
-    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -306,8 +302,17 @@ CORS_ALLOW_HEADERS = [
     "if-range",
 ]
 CORS_EXPOSE_HEADERS = ["X-Request-Id", "ETag", "Location", "Retry-After"] + [
-    "Tus-Resumable", "Tus-Version", "Tus-Extension", "Tus-Max-Size", "Upload-Offset", "Upload-Length",
-    "Upload-Expires", "X-Basalt-File-Id", "Content-Range", "Accept-Ranges", "Content-Disposition",
+    "Tus-Resumable",
+    "Tus-Version",
+    "Tus-Extension",
+    "Tus-Max-Size",
+    "Upload-Offset",
+    "Upload-Length",
+    "Upload-Expires",
+    "X-Basalt-File-Id",
+    "Content-Range",
+    "Accept-Ranges",
+    "Content-Disposition",
 ]
 CORS_PREFLIGHT_MAX_AGE = 600
 

@@ -16,3 +16,8 @@ class FilesConfig(AppConfig):
 
         if render_file_fields not in CALLER_RENDERERS:
             CALLER_RENDERERS.append(render_file_fields)
+        from basalt.files.ingest import stored_bytes
+        from basalt.usage.sizes import STORAGE_CONTRIBUTORS
+
+        if stored_bytes not in STORAGE_CONTRIBUTORS:
+            STORAGE_CONTRIBUTORS.append(stored_bytes)

@@ -36,6 +36,21 @@ def used_bytes(project_id: int) -> int:
     return int(ready) + int(promised)
 
 
+def stored_bytes(project_ids: list[int]) -> dict[int, int]:
+    """Bytes of files and their thumbnails per project, for usage (one grouped query each)."""
+    from basalt.files.models import Thumbnail
+
+    totals: dict[int, int] = {}
+    rows = File.objects.filter(project_id__in=project_ids).values("project_id").annotate(total=Sum("size"))
+    for row in rows.order_by():
+        totals[row["project_id"]] = int(row["total"] or 0)
+    thumbs = Thumbnail.objects.filter(file__project_id__in=project_ids).values("file__project_id")
+    for row in thumbs.annotate(total=Sum("size")).order_by():
+        pid = row["file__project_id"]
+        totals[pid] = totals.get(pid, 0) + int(row["total"] or 0)
+    return totals
+
+
 def check_room(project_id: int, config: FilesConfig, adding: int) -> None:
     """413 before storing: the file alone past max size, or the project past its quota."""
     if adding > config.max_size:
