@@ -13,7 +13,7 @@ from basalt.core.caller import Caller
 from basalt.core.errors import MethodNotAllowed, ValidationFailed
 from basalt.core.json import loads_body
 from basalt.documents.api.base import endpoint, json_body, no_content, respond
-from basalt.files import services, signing, thumbs, tus
+from basalt.files import direct, services, signing, thumbs, tus
 from basalt.files.access import access_file
 from basalt.files.config import files_config
 from basalt.files.ingest import Ingest, check_room
@@ -191,6 +191,24 @@ def content(request: HttpRequest, file_id: str) -> HttpResponse:
     )
 
 
+def _begin_direct(request: HttpRequest, caller: Caller) -> HttpResponse:
+    return respond(direct.begin(caller, json_body(request)), 201)
+
+
+def _complete(request: HttpRequest, caller: Caller, file_id: str) -> HttpResponse:
+    return respond(direct.complete(caller, file_id))
+
+
+@csrf_exempt
+def direct_put(request: HttpRequest, file_id: str) -> HttpResponse:
+    if request.method != "PUT":
+        raise MethodNotAllowed(headers={"Allow": "PUT"})
+    direct.receive_put(request, file_id)
+    return no_content()
+
+
+uploads = endpoint(post=_begin_direct)
+complete = endpoint(post=_complete)
 files = endpoint(get=_list, post=_upload)
 file = endpoint(get=_get, patch=_patch, delete=_delete)
 url = endpoint(post=_mint)

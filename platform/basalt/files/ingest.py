@@ -30,7 +30,9 @@ def storage_key(project_id: int, file_id: str, leaf: str = "original") -> str:
 def used_bytes(project_id: int) -> int:
     ready = File.objects.filter(project_id=project_id).aggregate(total=Sum("size"))["total"] or 0
     promised = (
-        File.objects.filter(project_id=project_id, status=File.PENDING).aggregate(total=Sum("expected_size"))["total"]
+        File.objects.filter(project_id=project_id, status__in=(File.PENDING, "verifying")).aggregate(
+            total=Sum("expected_size")
+        )["total"]
         or 0
     )
     return int(ready) + int(promised)
