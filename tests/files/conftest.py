@@ -69,3 +69,23 @@ def upload(client, data: bytes, name: str = "a.bin", content_type: str = "applic
     """A raw-body upload through the API."""
     query = f"?name={name}" if name is not None else ""
     return client.generic("POST", f"/api/v1/files{query}", data, content_type=content_type, **extra)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory, weed):
+    """A real `manage.py serve` on this run's storage, shared by the live tests of this folder."""
+    from tests.contract import live
+
+    overrides = dict(weed.env) if weed is not None else {}
+    running = live.start(tmp_path_factory.mktemp("files-live") / "data", overrides)
+    try:
+        yield running
+    finally:
+        live.stop(running)
+
+
+@pytest.fixture(scope="session")
+def keys(server):
+    from tests.contract import live
+
+    return live.make_project(server.url, "Files live")

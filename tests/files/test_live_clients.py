@@ -15,25 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.contract import live
-
 NODE_DIR = Path(__file__).resolve().parent / "node"
 pytestmark = pytest.mark.django_db(transaction=False)
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, weed):
-    overrides = dict(weed.env) if weed is not None else {}
-    running = live.start(tmp_path_factory.mktemp("files-live") / "data", overrides)
-    try:
-        yield running
-    finally:
-        live.stop(running)
-
-
-@pytest.fixture(scope="module")
-def keys(server):
-    return live.make_project(server.url, "Files live")
 
 
 @pytest.fixture
