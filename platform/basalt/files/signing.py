@@ -42,7 +42,25 @@ def verify(token: str, file_id: str) -> int:
     expires, key_id, mac = int(parts[0]), parts[1], parts[2]
     if expires < time.time():
         raise denied
+    if key_id.startswith("console:"):
+        return _console_project(key_id, file_id, expires, mac, denied)
     key = ApiKey.objects.filter(pk=key_id, revoked_at__isnull=True).only("project_id").first()
     if key is None or not hmac.compare_digest(mac, _mac(key.project_id, file_id, key_id, expires)):
         raise denied
     return key.project_id
+
+
+def _console_project(key_id: str, file_id: str, expires: int, mac: str, denied: Exception) -> int:
+    """A URL minted in the console lives while its account is active and still a member of the project."""
+    from basalt.projects.models import Membership
+
+    account = key_id.removeprefix("console:")
+    if not account.isdigit():
+        raise denied
+    projects = Membership.objects.filter(account_id=int(account), account__is_active=True).values_list(
+        "project_id", flat=True
+    )
+    for project_id in projects:
+        if hmac.compare_digest(mac, _mac(project_id, file_id, key_id, expires)):
+            return project_id
+    raise denied
