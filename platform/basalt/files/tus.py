@@ -158,8 +158,8 @@ def _declared(request: HttpRequest) -> int | None:
 
 
 def head(request: HttpRequest, caller: Caller, upload_id: str) -> HttpResponse:
+    upload = _lookup(caller, upload_id)  # another project's or user's upload is 404 before anything else
     _check_version(request)
-    upload = _lookup(caller, upload_id)
     response = tus_headers(HttpResponse(status=200), upload)
     if upload.file_id:
         response["X-Basalt-File-Id"] = upload.file_id
@@ -167,11 +167,11 @@ def head(request: HttpRequest, caller: Caller, upload_id: str) -> HttpResponse:
 
 
 def patch(request: HttpRequest, caller: Caller, upload_id: str) -> HttpResponse:
+    upload = _lookup(caller, upload_id)
     _check_version(request)
     if not request.META.get("CONTENT_TYPE", "").startswith(PATCH_TYPE):
         raise UnsupportedMediaType(f"PATCH bodies must be {PATCH_TYPE}.")
     offset = _number(request.META.get("HTTP_UPLOAD_OFFSET"), "Upload-Offset")
-    upload = _lookup(caller, upload_id)
     upload = _append(request, caller, upload, offset)
     response = tus_headers(HttpResponse(status=204), upload)
     if upload.file_id:
@@ -275,8 +275,8 @@ def _finish(caller: Caller, upload: TusUpload) -> TusUpload:
 
 
 def terminate(request: HttpRequest, caller: Caller, upload_id: str) -> HttpResponse:
-    _check_version(request)
     upload = _lookup(caller, upload_id)
+    _check_version(request)
     if upload.file_id:
         raise Conflict("This upload is complete; delete the file instead.")
     TusUpload.objects.filter(pk=upload.pk).delete()
