@@ -29,6 +29,18 @@ def weed(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def eager_tasks():
+    """Background work (thumbnails, sweeps) runs inline, as without a broker; with REDIS_URL set
+    (the PostgreSQL pass) tasks would otherwise go to a queue no worker reads in tests."""
+    from basalt.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
 def file_storage(settings, weed, tmp_path):
     """Point STORAGES['default'] (which the files registry follows) at this run's storage."""
     if weed is None:

@@ -32,7 +32,7 @@ from basalt.files.storage import CHUNK, get_storage
 from basalt.files.thumbs import schedule_thumbnails
 
 EXPIRES_IN = 3600
-VERIFYING = "verifying"
+VERIFYING = "checking"
 
 
 def begin(caller: Caller, body: Any) -> dict[str, Any]:

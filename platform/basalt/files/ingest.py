@@ -30,7 +30,7 @@ def storage_key(project_id: int, file_id: str, leaf: str = "original") -> str:
 def used_bytes(project_id: int) -> int:
     ready = File.objects.filter(project_id=project_id).aggregate(total=Sum("size"))["total"] or 0
     promised = (
-        File.objects.filter(project_id=project_id, status__in=(File.PENDING, "verifying")).aggregate(
+        File.objects.filter(project_id=project_id, status__in=(File.PENDING, "checking")).aggregate(
             total=Sum("expected_size")
         )["total"]
         or 0

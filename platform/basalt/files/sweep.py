@@ -24,7 +24,7 @@ def expire_uploads() -> int:
     by a crashed process: their rows and bytes go."""
     now = timezone.now()
     removed = 0
-    for row in File.objects.filter(status__in=(File.PENDING, "verifying"), expires_at__lt=now)[:BATCH]:
+    for row in File.objects.filter(status__in=(File.PENDING, "checking"), expires_at__lt=now)[:BATCH]:
         with transaction.atomic():
             deleted, _ = File.objects.filter(pk=row.pk, status=row.status).delete()
         if deleted:
