@@ -14,6 +14,7 @@ from console.views import (
     audit,
     auth,
     data,
+    files,
     invitations,
     jobs,
     projects,
@@ -58,7 +59,15 @@ def action(pattern: str, view, name: str, landing: Landing):
     return re_path(pattern, secure_page(post_only(view, landing)), name=name)
 
 
+FILE = r"(?P<file_id>[a-z0-9]{1,32})"
+
 urlpatterns = [
+    page(rf"^{REF}/files/?$", files.files, "files"),
+    page(rf"^{REF}/files/upload/?$", files.upload, "files_upload"),
+    page(rf"^{REF}/files/{FILE}/preview/?$", files.preview, "files_preview"),
+    page(rf"^{REF}/files/{FILE}/url/?$", files.signed_url, "files_url"),
+    page(rf"^{REF}/files/{FILE}/delete/?$", files.delete, "files_delete"),
+    page(rf"^{REF}/files/{FILE}/acl/?$", files.acl, "files_acl"),
     page(r"^$", auth.index, "index"),
     page(r"^signin/?$", auth.sign_in, "signin"),
     page(r"^signup/?$", auth.sign_up, "signup"),

@@ -30,9 +30,7 @@ def _embedded_secret_key() -> str:
 
 SECRET_KEY = env_str("SECRET_KEY") or ("" if PRODUCTION else _embedded_secret_key())
 DEBUG = env_bool("DEBUG", False)
-ALLOWED_HOSTS = env_list(
-    "ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"]
-)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"])
 
 
 def production_problems() -> list[str]:
@@ -74,6 +72,7 @@ INSTALLED_APPS = [
     "basalt.realtime",
     "basalt.hooks",
     "basalt.operations",
+    "basalt.files",
     "console",
 ]
 
@@ -183,9 +182,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- redis: channel layer, cache, broker -----------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
-    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -214,6 +211,9 @@ CELERY_BEAT_SCHEDULE = {
     # Idempotency records older than 24 hours (basalt.operations).
     "operations-purge-idempotency": {"task": "operations.purge_idempotency", "schedule": 3600.0},
     "operations-purge-audit": {"task": "operations.purge_audit", "schedule": 86400.0},
+    # Incomplete tus/direct/multipart uploads past their expiry; unreferenced files past the window.
+    "files-expire-uploads": {"task": "files.expire_uploads", "schedule": 900.0},
+    "files-sweep-orphans": {"task": "files.sweep_orphans", "schedule": 3600.0},
 }
 
 # --- webhooks (basalt.hooks) -------------------------------------------------------------------
@@ -247,6 +247,8 @@ if S3_BUCKET:
             "default_acl": None,
             "querystring_auth": True,
             "file_overwrite": False,
+            "addressing_style": env_str("S3_ADDRESSING_STYLE") or None,
+            "signature_version": "s3v4",
         },
     }
 else:
@@ -254,6 +256,8 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(DATA_DIR / "files")},
     }
+# Downloads answer a redirect to a short-lived presigned storage URL instead of passing bytes through.
+FILES_REDIRECT_DOWNLOADS = env_bool("FILES_REDIRECT_DOWNLOADS", False)
 STORAGES = {
     "default": DEFAULT_FILE_STORAGE_BACKEND,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -337,8 +341,29 @@ CORS_ALLOW_HEADERS = [
     "if-match",
     "if-none-match",
     "idempotency-key",
+    # tus resumable uploads (basalt.files.tus) and ranged downloads
+    "tus-resumable",
+    "upload-length",
+    "upload-offset",
+    "upload-metadata",
+    "upload-checksum",
+    "upload-defer-length",
+    "range",
+    "if-range",
 ]
-CORS_EXPOSE_HEADERS = ["X-Request-Id", "ETag", "Location", "Retry-After", "Idempotent-Replayed"]
+CORS_EXPOSE_HEADERS = ["X-Request-Id", "ETag", "Location", "Retry-After", "Idempotent-Replayed"] + [
+    "Tus-Resumable",
+    "Tus-Version",
+    "Tus-Extension",
+    "Tus-Max-Size",
+    "Upload-Offset",
+    "Upload-Length",
+    "Upload-Expires",
+    "X-Basalt-File-Id",
+    "Content-Range",
+    "Accept-Ranges",
+    "Content-Disposition",
+]
 CORS_PREFLIGHT_MAX_AGE = 600
 
 # --- limits ----------------------------------------------------------------------------------

@@ -139,6 +139,14 @@ def world(make_project) -> World:
     sessions = _ok(_client(a_user_headers).get("/api/v1/auth/sessions"), "A's sessions")
     _ok(a_secret.post("/api/v1/roles", {"name": role}, format="json"), "A's role")
 
+    a_file = _ok(
+        a_secret.generic("POST", "/api/v1/files?name=alpha.txt", marker.encode(), content_type="text/plain"),
+        "A's file",
+    )
+    tus = a_secret.post("/api/v1/files/tus", HTTP_TUS_RESUMABLE="1.0.0", HTTP_UPLOAD_LENGTH="10")
+    assert tus.status_code == 201, tus.content
+    upload_id = tus["Location"].rsplit("/", 1)[1]
+
     b_user = _ok(
         _client({"HTTP_X_API_KEY": b.publishable}).post(
             "/api/v1/auth/signup",
@@ -168,6 +176,8 @@ def world(make_project) -> World:
         "id": str(a.owner.pk),
         "provider": "google",
         "passkey_id": str(_passkey_of(a.project, user["user"]["id"], tag)),
+        "file_id": a_file["id"],
+        "upload_id": upload_id,
     }
     return World(
         ref=a.project.ref,
@@ -188,6 +198,8 @@ def world(make_project) -> World:
             sessions["results"][0]["id"],
             invitee,
             invitation.pk,
+            a_file["id"],
+            upload_id,
             *a_keys,
         },
         a_console=console_client_for(a.owner),

@@ -10,7 +10,7 @@ from basalt.documents import access
 from basalt.documents.cache import Schema, schema_for
 from basalt.documents.query.budget import Allowance
 from basalt.documents.query.parser import not_a_pointer
-from basalt.documents.render import render
+from basalt.documents.render import for_caller, render
 
 MAX_DEPTH = 3
 
@@ -66,6 +66,7 @@ def expand_documents(
             for doc_id, row in rows.items()
             if may_get or access.can_collection_op(caller, target_collection, "get", row.data)
         }
+        for_caller(caller, target, list(expanded.values()))
         sizes = {doc_id: row_size((None, row.data, row.acl)) for doc_id, row in rows.items()}
         inlined: set[str] = set()  # fetch_by_ids already charged the first copy of each
         for doc in parent_docs:

@@ -10,7 +10,7 @@ from basalt.documents import access, store
 from basalt.documents.cache import project_schemas, schema_for
 from basalt.documents.expand import expand_documents
 from basalt.documents.query import budget
-from basalt.documents.render import render
+from basalt.documents.render import for_caller, render
 from basalt.projects.project_settings import DEFAULTS
 
 QUERY_KEYS = frozenset({"where", "order", "limit", "cursor", "fields", "expand", "count"})
@@ -104,6 +104,7 @@ def find_documents(caller: Caller, name: Any, raw: Any) -> dict[str, Any]:
     result = run_find(collection, query, principals, hidden, allowance)
     only = set(query.fields) if query.fields else None
     docs = [render(schema, row, access.hidden_for(caller, collection, row.id, hidden), only) for row in result.rows]
+    for_caller(caller, schema, docs)
     if query.expand:
         expand_documents(caller, schema, docs, list(query.expand), allowance)
     out: dict[str, Any] = {"results": docs, "next_cursor": result.next_cursor}

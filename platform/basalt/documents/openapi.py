@@ -221,7 +221,7 @@ def _read_schema(field_type: FieldType, options: dict[str, Any], value_schema: d
 
 
 def _write_schema(field_type: FieldType, value_schema: dict[str, Any]) -> dict[str, Any]:
-    """A file is written as the id of an uploaded file, although it reads as {id, url}."""
+    """A file is written as the id of an uploaded file, although it reads as {id, name, url, …} to its readers."""
     if field_type.name == "file":
         return {"type": "string", "description": "id of an uploaded file"}
     return value_schema
@@ -282,12 +282,20 @@ def _realtime_fragment() -> tuple[dict[str, Any], dict[str, Any]]:
     return realtime.paths(), realtime.components()
 
 
+def _files_fragment() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The files routes (imported late, like identity's: files builds on this area)."""
+    from basalt.files import openapi as files
+
+    return files.paths(), files.components()
+
+
 def build_document(schemas: list[Schema] | None = None, title: str = "Basalt data API") -> dict[str, Any]:
     """Without schemas: the generic platform document; with them: typed paths per collection."""
     identity_paths, identity_components, identity_schemes = _identity_fragment()
     realtime_paths, realtime_components = _realtime_fragment()
-    # Identity's and realtime's names are reserved first, so a collection such as `role` or `me` gets a fresh stem.
-    components = {**identity_components, **realtime_components, **_common_components()}
+    files_paths, files_components = _files_fragment()
+    # Identity's, realtime's and files' names are reserved first: a collection such as `role` gets a fresh stem.
+    components = {**identity_components, **realtime_components, **files_components, **_common_components()}
     paths: dict[str, Any] = {}
     bases = _component_bases([schema.name for schema in schemas or []], set(components))
     for schema in sorted(schemas or [], key=lambda s: s.name):
@@ -310,6 +318,7 @@ def build_document(schemas: list[Schema] | None = None, title: str = "Basalt dat
             item["parameters"] = [collection_param, *item.get("parameters", [])]
     paths.update(identity_paths)
     paths.update(realtime_paths)
+    paths.update(files_paths)
     paths["/api/v1/batch"] = {
         "post": {
             "operationId": "batch",

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from basalt.core.caller import Caller
 from basalt.documents.cache import Schema
 from basalt.documents.store import format_time
+
+# Areas that render a field type according to the caller's access to something else register here
+# (files: a `file` field reads as {id, name, url, content_type, size} to who may read the file).
+# Each hook gets every rendered body of one schema at once, so it costs one query, not one per document.
+CallerRenderer = Callable[[Caller, Schema, list[dict[str, Any]]], None]
+CALLER_RENDERERS: list[CallerRenderer] = []
+
+
+def for_caller(caller: Caller, schema: Schema, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for hook in CALLER_RENDERERS:
+        hook(caller, schema, bodies)
+    return bodies
 
 
 def render(schema: Schema, row: Any, hidden: frozenset[str] = frozenset(), only: Any = None) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from basalt.core.errors import NotFound, PermissionDenied, PreconditionFailed, U
 from basalt.documents import access, builtin, statistics, store
 from basalt.documents.cache import Schema, schema_for
 from basalt.documents.models import ChangeLogEntry, new_document_id
-from basalt.documents.render import etag_matches, render
+from basalt.documents.render import etag_matches, for_caller, render
 from basalt.documents.store import StoredDoc
 from basalt.documents.writes import Changes, apply_update, prepare_create
 
@@ -175,7 +175,8 @@ def written(caller: Caller, schema: Schema, doc: StoredDoc, receipt: dict[str, A
     receipt: the id and the times of their own write, nothing stored; protected fields are left out."""
     if not access.can_get(caller, schema.collection, doc.data, doc.read_principals):
         return Result(body={"id": doc.id, **receipt}, version=None)
-    return Result(body=render(schema, doc, access.hidden_for(caller, schema.collection, doc.id)), version=doc.version)
+    body = render(schema, doc, access.hidden_for(caller, schema.collection, doc.id))
+    return Result(body=for_caller(caller, schema, [body])[0], version=doc.version)
 
 
 def _blind_fields(caller: Caller, schema: Schema, doc: StoredDoc) -> frozenset[str]:
@@ -192,7 +193,9 @@ def get_document(caller: Caller, name: Any, doc_id: Any, *, fields: Any = None, 
     doc = store.fetch(schema.collection.id, doc_id)
     if doc is None or not access.can_get(caller, schema.collection, doc.data, doc.read_principals):
         raise NotFound("Document not found.")
-    body = render(schema, doc, access.hidden_for(caller, schema.collection, doc.id), fields)
+    body = for_caller(
+        caller, schema, [render(schema, doc, access.hidden_for(caller, schema.collection, doc.id), fields)]
+    )[0]
     if expand:
         from basalt.documents.expand import expand_documents
 

@@ -39,7 +39,8 @@ def project_usage(account, ref: str, days: Any = None) -> dict[str, Any]:
     unflushed = counters.pending([project.id])
     collections = sizes.collection_sizes(project.id)
     documents = sum(row["documents"] for row in collections)
-    storage = sum(row["storage_bytes"] for row in collections)
+    other = sizes.other_storage([project.id]).get(project.id, 0)  # files and other stored bytes
+    storage = sum(row["storage_bytes"] for row in collections) + other
     out_days = []
     for n in range(window):
         day = first + timedelta(days=n)
@@ -64,6 +65,7 @@ def project_usage(account, ref: str, days: Any = None) -> dict[str, Any]:
             "pushes": sum(d["pushes"] for d in out_days),
             "documents": documents,
             "storage_bytes": storage,
+            "file_bytes": other,
         },
         "collections": collections,
         "measured_at": timezone.now().isoformat(timespec="milliseconds").replace("+00:00", "Z"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import BigIntegerField, Count, Func, Sum
@@ -20,6 +21,19 @@ class DataBytes(Func):
 
     def as_sqlite(self, compiler, connection, **extra):
         return self.as_sql(compiler, connection, template="LENGTH(CAST(%(expressions)s AS BLOB))", **extra)
+
+
+# Areas that store bytes outside documents (files) register a function: project ids → {id: bytes}.
+STORAGE_CONTRIBUTORS: list[Callable[[list[int]], dict[int, int]]] = []
+
+
+def other_storage(project_ids: list[int]) -> dict[int, int]:
+    """Bytes the registered areas store per project (0 when none)."""
+    totals = dict.fromkeys(project_ids, 0)
+    for contributor in STORAGE_CONTRIBUTORS:
+        for pid, size in contributor(project_ids).items():
+            totals[pid] = totals.get(pid, 0) + int(size)
+    return totals
 
 
 def collection_sizes(project_id: int) -> list[dict[str, Any]]:
@@ -51,7 +65,9 @@ def project_totals(project_ids: list[int]) -> dict[int, tuple[int, int]]:
         .annotate(documents=Count("id"), storage_bytes=Sum(DataBytes("data")))
         .order_by()
     )
-    totals = {pid: (0, 0) for pid in project_ids}
+    extra = other_storage(project_ids)
+    totals = {pid: (0, extra.get(pid, 0)) for pid in project_ids}
     for row in rows:
-        totals[row["project_id"]] = (int(row["documents"] or 0), int(row["storage_bytes"] or 0))
+        pid = row["project_id"]
+        totals[pid] = (int(row["documents"] or 0), int(row["storage_bytes"] or 0) + extra.get(pid, 0))
     return totals

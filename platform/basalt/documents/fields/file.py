@@ -1,4 +1,7 @@
-"""A reference to an uploaded file: stored as the file id, rendered as {id, url}."""
+"""A reference to an uploaded file: stored as the file id.
+
+Rendered as the id alone here; basalt.files replaces it with {id, name, url, content_type, size} for
+callers who may read the file (a caller-aware render hook, documents.render.CALLER_RENDERERS)."""
 
 from __future__ import annotations
 
@@ -17,14 +20,22 @@ class FileType(FieldType):
         return check_id(value, "A file")
 
     def to_client(self, stored: Any, options: dict[str, Any]) -> Any:
-        if not isinstance(stored, str):
-            return None
-        # Name and size live with the files area; the id and content URL need no extra query.
-        return {"id": stored, "url": f"/api/v1/files/{stored}/content"}
+        return stored if isinstance(stored, str) else None
 
     def json_schema(self, options: dict[str, Any]) -> dict[str, Any]:
         return {
-            "type": "object",
-            "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "url": {"type": "string"}},
-            "required": ["id"],
+            "anyOf": [
+                {"type": "string", "description": "the file id, for callers who may not read the file"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "name": {"type": "string"},
+                        "url": {"type": "string"},
+                        "content_type": {"type": "string"},
+                        "size": {"type": "integer"},
+                    },
+                    "required": ["id", "name", "url", "content_type", "size"],
+                },
+            ]
         }

@@ -13,6 +13,7 @@ from basalt_sdk.errors import error_from_response
 from basalt_sdk.models import BatchRequest, BatchResult
 
 if TYPE_CHECKING:
+    from basalt_sdk.files import Files
     from basalt_sdk.realtime import Realtime
 
 USER_AGENT = "basalt-sdk-python/0.1"
@@ -66,6 +67,15 @@ class Client(AuthMixin):
 
             self._realtime = Realtime(self)
         return self._realtime
+
+    @property
+    def files(self) -> Files:
+        """Uploads (streamed; resumable over tus when large), downloads, signed and thumbnail URLs."""
+        if getattr(self, "_files", None) is None:
+            from basalt_sdk.files import Files
+
+            self._files = Files(self)
+        return self._files
 
     def request(
         self,

@@ -1,0 +1,1 @@
+"""Files: uploads (simple, tus, direct), per-file ACLs, signed URLs, thumbnails, orphan sweep."""

@@ -1,0 +1,119 @@
+"""Thumbnails of JPEG, PNG, WebP and GIF (first frame): EXIF orientation applied, metadata dropped.
+
+A source whose header declares more than MAX_PIXELS is refused before any pixel is decoded
+(decompression bombs). Each (file, size, fit) is rendered once and kept beside the original.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+
+from django.db import IntegrityError, transaction
+
+from basalt.core.errors import BasaltError, ValidationFailed
+from basalt.files.config import files_config, parse_size
+from basalt.files.models import File, Thumbnail
+from basalt.files.sniff import IMAGE_TYPES
+from basalt.files.storage import get_storage
+
+logger = logging.getLogger("basalt.files")
+MAX_PIXELS = 50_000_000  # ~ 8000 x 6000; a 12-megapixel photo is well within
+MAX_SOURCE_BYTES = 64 * 1024 * 1024
+FITS = ("cover", "contain")
+OUTPUT = {"image/jpeg": ("JPEG", "image/jpeg"), "image/webp": ("WEBP", "image/webp")}
+
+
+class NotThumbnailable(BasaltError):
+    status = 422
+    code = "validation_failed"
+    default_message = "No thumbnail can be made of this file."
+
+
+def check_spec(project, thumb: str, fit: str | None) -> tuple[int, int, str]:
+    config = files_config(project)
+    size = parse_size(thumb)
+    fit = fit or "cover"
+    if size is None or fit not in FITS:
+        raise ValidationFailed(details={"thumb": ["Use thumb=WxH (e.g. 256x256) and fit=cover or contain."]})
+    if thumb not in config.thumbnail_sizes:
+        raise ValidationFailed(
+            details={"thumb": [f"Allowed sizes for this project: {', '.join(config.thumbnail_sizes) or 'none'}."]}
+        )
+    return size[0], size[1], fit
+
+
+def render_thumbnail(data: bytes, width: int, height: int, fit: str, content_type: str) -> tuple[bytes, str]:
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            if probe.width * probe.height > MAX_PIXELS:
+                raise NotThumbnailable(f"The image has more than {MAX_PIXELS} pixels.")
+            probe.seek(0)  # GIF and animated WebP: the first frame
+            image = ImageOps.exif_transpose(probe.copy() if probe.mode != "P" else probe.convert("RGBA"))
+    except NotThumbnailable:
+        raise
+    except Image.DecompressionBombError:
+        raise NotThumbnailable(f"The image has more than {MAX_PIXELS} pixels.") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise NotThumbnailable(f"The image cannot be decoded ({type(exc).__name__}).") from None
+    if fit == "cover":
+        image = ImageOps.fit(image, (width, height), Image.Resampling.LANCZOS)
+    else:
+        image.thumbnail((width, height), Image.Resampling.LANCZOS)
+    pil_format, out_type = OUTPUT.get(content_type, ("PNG", "image/png"))
+    if pil_format == "JPEG" and image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    out = io.BytesIO()
+    # No exif=, no pnginfo=: nothing of the source's metadata (GPS, camera, comments) is written.
+    image.save(out, pil_format, quality=85) if pil_format != "PNG" else image.save(out, "PNG", optimize=False)
+    return out.getvalue(), out_type
+
+
+def thumbnail(row: File, width: int, height: int, fit: str) -> Thumbnail:
+    spec = f"{width}x{height}-{fit}"
+    kept = Thumbnail.objects.filter(file=row, spec=spec).first()
+    if kept is not None:
+        return kept
+    if row.content_type not in IMAGE_TYPES:
+        raise NotThumbnailable("Thumbnails are made of JPEG, PNG, WebP and GIF images only.")
+    if row.size > MAX_SOURCE_BYTES:
+        raise NotThumbnailable(f"The image is larger than {MAX_SOURCE_BYTES} bytes.")
+    storage = get_storage()
+    data = b"".join(storage.read(row.storage_key))
+    body, out_type = render_thumbnail(data, width, height, fit, row.content_type)
+    key = f"p{row.project_id}/{row.id}/thumb-{spec}"
+    writer = storage.writer(key)
+    writer.write(body)
+    writer.commit()
+    try:
+        with transaction.atomic():
+            return Thumbnail.objects.create(file=row, spec=spec, storage_key=key, content_type=out_type, size=len(body))
+    except IntegrityError:  # made at the same moment by another request: same bytes, keep theirs
+        return Thumbnail.objects.get(file=row, spec=spec)
+
+
+def schedule_thumbnails(row: File) -> None:
+    """After commit, render the project's sizes in the background (only for images)."""
+    if row.content_type not in IMAGE_TYPES:
+        return
+    from basalt.files.tasks import make_thumbnails
+
+    transaction.on_commit(lambda: make_thumbnails.delay(row.id))
+
+
+def make_all(file_id: str) -> int:
+    row = File.objects.filter(pk=file_id, status=File.READY).select_related("project").first()
+    if row is None:
+        return 0
+    made = 0
+    for spec in files_config(row.project).thumbnail_sizes:
+        width, height = parse_size(spec) or (0, 0)
+        try:
+            thumbnail(row, width, height, "cover")
+            made += 1
+        except NotThumbnailable as exc:
+            logger.info("no thumbnail for file %s: %s", file_id, exc.message)
+            return made
+    return made

@@ -1,0 +1,284 @@
+"""tus 1.0 resumable uploads: core, creation, creation-with-upload, termination, checksum (sha256), expiration.
+
+Each PATCH is written as its own storage object (so a cut request leaves the offset where it was:
+its part is aborted, never half-recorded), then the offset advances in a short transaction that
+re-checks it, so two PATCHes racing at one offset cannot both land. When the last byte arrives the
+parts are streamed once through the same Ingest as a simple upload (sniffing, sha256, limits) into
+the final object, the file row appears, and the parts go. The upload id is the file id.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.http import http_date
+
+from basalt.core.caller import Caller
+from basalt.core.errors import (
+    BasaltError,
+    Conflict,
+    NotFound,
+    PreconditionFailed,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from basalt.files.access import initial_acl, may_upload
+from basalt.files.config import files_config
+from basalt.files.ingest import Ingest, check_room
+from basalt.files.models import TusUpload
+from basalt.files.names import clean_name
+from basalt.files.storage import CHUNK, get_storage
+from basalt.projects.project_settings import LIMIT_CEILINGS
+
+VERSION = "1.0.0"
+EXTENSIONS = "creation,creation-with-upload,termination,checksum,expiration"
+PATCH_TYPE = "application/offset+octet-stream"
+# sha1 because the checksum extension requires every server to support it (tuspy's default).
+CHECKSUMS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256}
+
+
+def expiry_hours() -> int:
+    return int(getattr(settings, "FILES_TUS_EXPIRY_HOURS", 24))
+
+
+class ChecksumMismatch(BasaltError):
+    status = 460
+    code = "checksum_mismatch"
+    default_message = "The Upload-Checksum does not match the bytes received."
+
+
+def tus_headers(response: HttpResponse, upload: TusUpload | None = None) -> HttpResponse:
+    response["Tus-Resumable"] = VERSION
+    response["Cache-Control"] = "no-store"
+    if upload is not None:
+        response["Upload-Offset"] = str(upload.offset)
+        response["Upload-Length"] = str(upload.length)
+        response["Upload-Expires"] = http_date(upload.expires_at.timestamp())
+    return response
+
+
+def options_response() -> HttpResponse:
+    response = HttpResponse(status=204)
+    response["Tus-Resumable"] = VERSION
+    response["Tus-Version"] = VERSION
+    response["Tus-Extension"] = EXTENSIONS
+    response["Tus-Checksum-Algorithm"] = ",".join(CHECKSUMS)
+    response["Tus-Max-Size"] = str(LIMIT_CEILINGS["max_file_size"])
+    return response
+
+
+def _check_version(request: HttpRequest) -> None:
+    if request.META.get("HTTP_TUS_RESUMABLE") != VERSION:
+        raise PreconditionFailed(
+            "Send Tus-Resumable: 1.0.0.", code="unsupported_version", headers={"Tus-Version": VERSION}
+        )
+
+
+def _number(raw: str | None, header: str) -> int:
+    if raw is None or not raw.isdigit() or len(raw) > 19:
+        raise ValidationFailed(f"{header} must be a non-negative integer.", details={header: ["Not a number."]})
+    return int(raw)
+
+
+def parse_metadata(raw: str | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if not raw:
+        return out
+    if len(raw) > 16384:
+        raise ValidationFailed("Upload-Metadata is too long.")
+    for pair in raw.split(","):
+        key, _, value = pair.strip().partition(" ")
+        if not key:
+            continue
+        try:
+            out[key[:64]] = base64.b64decode(value, validate=True).decode("utf-8") if value else ""
+        except (binascii.Error, UnicodeDecodeError):
+            raise ValidationFailed(f"Upload-Metadata value of {key[:64]!r} is not base64 UTF-8.") from None
+    return out
+
+
+def _lookup(caller: Caller, upload_id: str) -> TusUpload:
+    upload = TusUpload.objects.filter(pk=upload_id[:32], project_id=caller.project.pk).first()
+    if upload is None or upload.expires_at < timezone.now():
+        raise NotFound()
+    if not caller.is_secret and upload.created_by != caller.user_id:
+        raise NotFound()
+    return upload
+
+
+def _prefix(upload: TusUpload) -> str:
+    return f"p{upload.project_id}/tus/{upload.id}/"
+
+
+def create(request: HttpRequest, caller: Caller) -> HttpResponse:
+    _check_version(request)
+    if request.META.get("HTTP_UPLOAD_DEFER_LENGTH"):
+        raise ValidationFailed("Upload-Defer-Length is not supported: send Upload-Length.")
+    length = _number(request.META.get("HTTP_UPLOAD_LENGTH"), "Upload-Length")
+    config = files_config(caller.project)
+    may_upload(caller, config)
+    check_room(caller.project.pk, config, length)
+    metadata = parse_metadata(request.META.get("HTTP_UPLOAD_METADATA"))
+    acl = initial_acl(caller, config, None)
+    upload = TusUpload.objects.create(
+        project_id=caller.project.pk,
+        length=length,
+        metadata={
+            "name": clean_name(metadata.get("filename") or metadata.get("name")),
+            "content_type": metadata.get("filetype") or metadata.get("content_type") or "",
+            "acl": acl,
+            "parts": [],
+        },
+        created_by=caller.user_id,
+        key_id=caller.key_id,
+        expires_at=timezone.now() + timedelta(hours=expiry_hours()),
+    )
+    location = f"/api/v1/files/tus/{upload.id}"
+    if request.META.get("CONTENT_TYPE", "").startswith(PATCH_TYPE) and _declared(request) != 0:
+        upload = _append(request, caller, upload, offset=0)
+    elif length == 0:
+        upload = _finish(caller, upload)
+    response = tus_headers(HttpResponse(status=201), upload)
+    response["Location"] = location
+    return response
+
+
+def _declared(request: HttpRequest) -> int | None:
+    raw = request.META.get("CONTENT_LENGTH")
+    return _number(raw, "Content-Length") if raw else None
+
+
+def head(request: HttpRequest, caller: Caller, upload_id: str) -> HttpResponse:
+    upload = _lookup(caller, upload_id)  # another project's or user's upload is 404 before anything else
+    _check_version(request)
+    response = tus_headers(HttpResponse(status=200), upload)
+    if upload.file_id:
+        response["X-Basalt-File-Id"] = upload.file_id
+    return response
+
+
+def patch(request: HttpRequest, caller: Caller, upload_id: str) -> HttpResponse:
+    upload = _lookup(caller, upload_id)
+    _check_version(request)
+    if not request.META.get("CONTENT_TYPE", "").startswith(PATCH_TYPE):
+        raise UnsupportedMediaType(f"PATCH bodies must be {PATCH_TYPE}.")
+    offset = _number(request.META.get("HTTP_UPLOAD_OFFSET"), "Upload-Offset")
+    upload = _append(request, caller, upload, offset)
+    response = tus_headers(HttpResponse(status=204), upload)
+    if upload.file_id:
+        response["X-Basalt-File-Id"] = upload.file_id
+    return response
+
+
+def _checksum(request: HttpRequest) -> tuple[Any, bytes | None]:
+    """(hash object, expected digest) from Upload-Checksum; sha256 and no expectation without one."""
+    raw = request.META.get("HTTP_UPLOAD_CHECKSUM")
+    if not raw:
+        return hashlib.sha256(), None
+    algorithm, _, value = raw.partition(" ")
+    if algorithm.lower() not in CHECKSUMS:
+        raise ValidationFailed(f"Upload-Checksum algorithms: {', '.join(CHECKSUMS)}.")
+    try:
+        return CHECKSUMS[algorithm.lower()](), base64.b64decode(value.strip(), validate=True)
+    except binascii.Error:
+        raise ValidationFailed("Upload-Checksum is not base64.") from None
+
+
+def _append(request: HttpRequest, caller: Caller, upload: TusUpload, offset: int) -> TusUpload:
+    if upload.file_id:
+        raise Conflict("This upload is complete.")
+    if offset != upload.offset:
+        raise Conflict(
+            f"Upload-Offset {offset} does not match the server's offset {upload.offset}.",
+            headers={"Upload-Offset": str(upload.offset)},
+        )
+    digest, expected = _checksum(request)
+    declared = _declared(request)
+    room = upload.length - upload.offset
+    if declared is not None and declared > room:
+        raise ValidationFailed(f"The body is longer than the {room} bytes the upload still needs.")
+    storage = get_storage()
+    key = f"{_prefix(upload)}part-{offset:020d}-{uuid.uuid4().hex[:8]}"
+    writer = storage.writer(key)
+    size = 0
+    try:
+        while chunk := request.read(CHUNK):
+            size += len(chunk)
+            if size > room:
+                raise ValidationFailed(f"The body is longer than the {room} bytes the upload still needs.")
+            digest.update(chunk)
+            writer.write(chunk)
+        if expected is not None and digest.digest() != expected:
+            raise ChecksumMismatch()
+        if declared is not None and size != declared:
+            raise ValidationFailed("The body is shorter than its Content-Length.")
+        writer.commit() if size else writer.abort()
+    except BaseException:
+        writer.abort()
+        raise
+    if not size:
+        return upload
+    with transaction.atomic():
+        locked = TusUpload.objects.select_for_update().get(pk=upload.pk)
+        if locked.offset != offset or locked.file_id:
+            raced = True
+        else:
+            raced = False
+            locked.metadata = {**locked.metadata, "parts": [*locked.metadata.get("parts", []), [key, size]]}
+            locked.offset = offset + size
+            locked.save(update_fields=["metadata", "offset"])
+    if raced:
+        storage.delete(key)
+        raise Conflict("Another request moved this upload's offset; HEAD it and resume.")
+    if locked.offset == locked.length:
+        return _finish(caller, locked)
+    return locked
+
+
+def _finish(caller: Caller, upload: TusUpload) -> TusUpload:
+    """Stream the parts through an Ingest (sniff, sha256, limits) into the file; then drop the parts."""
+    meta = upload.metadata
+    config = files_config(caller.project)
+    storage = get_storage()
+    ingest = Ingest(
+        caller,
+        config,
+        name=meta.get("name") or "file",
+        declared_type=meta.get("content_type") or None,
+        declared_length=upload.length,
+        acl=meta.get("acl") or {},
+        file_id=upload.id,
+    )
+    try:
+        for key, _size in meta.get("parts", []):
+            for chunk in storage.read(key):
+                ingest.feed(chunk)
+        ingest.finish()
+    except BaseException:
+        ingest.abort()
+        TusUpload.objects.filter(pk=upload.pk).delete()
+        storage.delete_prefix(_prefix(upload))
+        raise
+    TusUpload.objects.filter(pk=upload.pk).update(file_id=upload.id)
+    upload.file_id = upload.id
+    storage.delete_prefix(_prefix(upload))
+    return upload
+
+
+def terminate(request: HttpRequest, caller: Caller, upload_id: str) -> HttpResponse:
+    upload = _lookup(caller, upload_id)
+    _check_version(request)
+    if upload.file_id:
+        raise Conflict("This upload is complete; delete the file instead.")
+    TusUpload.objects.filter(pk=upload.pk).delete()
+    get_storage().delete_prefix(_prefix(upload))
+    return tus_headers(HttpResponse(status=204))
