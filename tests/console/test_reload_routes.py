@@ -47,7 +47,23 @@ def world(project, make_account, django_capture_on_commit_callbacks):
     identity_roles.add_users(caller, "chef", [user["user"]["id"]])
     identity_roles.add_roles(caller, "chef", ["sous"])
     owner.refresh_from_db()  # a reset token hashes the stored last_login
+    from django.db import transaction
+
+    from basalt.hooks import dispatch, job_services
+    from basalt.hooks import services as hook_services
+
+    endpoint = hook_services.create_endpoint(
+        owner, ref, {"url": "http://93.184.216.34/h", "events": ["documents.create"]}
+    )
+    with transaction.atomic():
+        (delivery,) = dispatch.emit(project.project.id, "webhook.ping", {}, endpoint=endpoint.endpoint)
+    job = job_services.create_job(
+        owner, ref, {"name": "j", "kind": "webhook", "cron": "0 3 * * *", "config": {"url": "http://93.184.216.34/j"}}
+    ).job
     return {
+        "endpoint_id": endpoint.endpoint.id,
+        "delivery_id": delivery.id,
+        "job_id": job.id,
         "ref": ref,
         "name": "notes",
         "doc_id": doc["id"],

@@ -162,7 +162,25 @@ def world(make_project) -> World:
 
     invitee = f"invitee-{tag}@example.com"
     invitation = invite_member(a.owner, a.project.ref, invitee, "viewer", accept_url="http://testserver/{token}")
+    from django.db import transaction
+
+    from basalt.hooks import dispatch, job_services
+    from basalt.hooks import services as hook_services
+
+    endpoint = hook_services.create_endpoint(
+        a.owner, a.project.ref, {"url": "http://93.184.216.34/h", "events": ["documents.create"]}
+    ).endpoint
+    with transaction.atomic():
+        (delivery,) = dispatch.emit(a.project.id, "webhook.ping", {}, endpoint=endpoint)
+    job = job_services.create_job(
+        a.owner,
+        a.project.ref,
+        {"name": "j", "kind": "webhook", "cron": "0 3 * * *", "config": {"url": "http://93.184.216.34/j"}},
+    ).job
     values = {
+        "endpoint_id": endpoint.id,
+        "delivery_id": delivery.id,
+        "job_id": job.id,
         "ref": a.project.ref,
         "key_id": a_keys[0],
         "member_id": str(member.pk),

@@ -61,7 +61,51 @@ def _collection(team: Team) -> dict[str, str]:
     return {"collection": "matrix"}
 
 
+def _hooks(team: Team) -> dict[str, str]:
+    """A webhook endpoint (public literal address: nothing resolves or connects), a delivery, a job."""
+    from django.db import transaction
+
+    from basalt.hooks import dispatch, job_services, services
+
+    owner = team.accounts["owner"]
+    _collection(team)
+    endpoint = services.create_endpoint(
+        owner, team.ref, {"url": "http://93.184.216.34/h", "events": ["documents.create"]}
+    )
+    with transaction.atomic():
+        (delivery,) = dispatch.emit(team.project.id, "webhook.ping", {}, endpoint=endpoint.endpoint)
+    body = {"name": "j", "kind": "purge", "cron": "0 3 * * *", "config": {"collection": "matrix", "older_than_days": 9}}
+    job = job_services.create_job(owner, team.ref, body)
+    return {"endpoint_id": endpoint.endpoint.id, "delivery_id": delivery.id, "job_id": job.job.id}
+
+
+HOOK_BODY = {"url": "http://93.184.216.34/h", "events": ["documents.create"]}
+JOB_BODY = {"name": "j", "kind": "purge", "cron": "0 3 * * *", "config": {"collection": "matrix", "older_than_days": 9}}
+
 ACTIONS = [
+    Action("list webhooks", "GET", BASE + "/webhooks", "viewer", 200),
+    Action("add webhook", "POST", BASE + "/webhooks", "admin", 201, body=lambda t: HOOK_BODY),
+    Action("get webhook", "GET", BASE + "/webhooks/{endpoint_id}", "viewer", 200, setup=_hooks),
+    Action(
+        "change webhook",
+        "PATCH",
+        BASE + "/webhooks/{endpoint_id}",
+        "admin",
+        200,
+        body=lambda t: {"description": "d"},
+        setup=_hooks,
+    ),
+    Action("delete webhook", "DELETE", BASE + "/webhooks/{endpoint_id}", "admin", 204, setup=_hooks),
+    Action("list deliveries", "GET", BASE + "/webhooks/{endpoint_id}/deliveries", "viewer", 200, setup=_hooks),
+    Action("ping webhook", "POST", BASE + "/webhooks/{endpoint_id}/ping", "admin", 202, setup=_hooks),
+    Action("get delivery", "GET", BASE + "/deliveries/{delivery_id}", "viewer", 200, setup=_hooks),
+    Action("redeliver", "POST", BASE + "/deliveries/{delivery_id}/redeliver", "admin", 202, setup=_hooks),
+    Action("list jobs", "GET", BASE + "/jobs", "viewer", 200),
+    Action("get job", "GET", BASE + "/jobs/{job_id}", "viewer", 200, setup=_hooks),
+    Action("change job", "PATCH", BASE + "/jobs/{job_id}", "admin", 200, body=lambda t: {"name": "k"}, setup=_hooks),
+    Action("delete job", "DELETE", BASE + "/jobs/{job_id}", "admin", 204, setup=_hooks),
+    Action("job runs", "GET", BASE + "/jobs/{job_id}/runs", "viewer", 200, setup=_hooks),
+    Action("audit log", "GET", BASE + "/audit", "admin", 200),
     Action("get project", "GET", BASE, "viewer", 200),
     Action("rename project", "PATCH", BASE, "admin", 200, body=lambda t: {"name": "Renamed"}),
     Action("get settings", "GET", BASE + "/settings", "viewer", 200),
@@ -181,6 +225,14 @@ def test_rows_cover_every_management_route():
     manage = [p for p in walk(get_resolver().url_patterns) if p.startswith("api/v1/manage/^projects/(?P<ref>")]
     covered = {"", "/settings", "/keys", "/keys/{key_id}", "/members", "/members/{member_id}"}
     covered |= {"/collections", "/collections/{collection}", "/usage", "/invitations", "/invitations/{invitation_id}"}
+    covered |= {
+        "/webhooks",
+        "/webhooks/{endpoint_id}",
+        "/webhooks/{endpoint_id}/deliveries",
+        "/webhooks/{endpoint_id}/ping",
+    }
+    covered |= {"/deliveries/{delivery_id}", "/deliveries/{delivery_id}/redeliver", "/jobs", "/jobs/{job_id}"}
+    covered |= {"/jobs/{job_id}/runs", "/audit"}
     import re
 
     for pattern in manage:

@@ -27,8 +27,8 @@ from basalt.projects.models import Project
 
 logger = logging.getLogger("basalt.operations.audit")
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_MANAGE = re.compile(r"^/api/v1/manage/projects/(?P<ref>[^/]+)(?P<rest>(?:/[^/]+)*)/?$")
-_CONSOLE = re.compile(r"^/console/p/(?P<ref>[a-z0-9]{1,32})(?P<rest>(?:/[^/]+)*)/?$")
+_MANAGE = re.compile(r"^/api/v1/manage/projects/(?P<ref>[^/]+)(?P<rest>(?:/[^/]+)*)/?\Z")
+_CONSOLE = re.compile(r"^/console/p/(?P<ref>[a-z0-9]{1,32})(?P<rest>(?:/[^/]+)*)/?\Z")
 _SECRET = re.compile(r"secret|password|passphrase|token|credential|private|api_?key|^key$|raw|csrf", re.I)
 VERBS = {"POST": "create", "PUT": "replace", "PATCH": "update", "DELETE": "delete"}
 # Path words that name an action on the resource rather than a resource id.
