@@ -20,6 +20,7 @@ urlpatterns = [
     path("console/", include("console.urls")),
     path(API + "manage/", include("basalt.usage.urls")),
     path(API, include("basalt.realtime.urls")),
+    path(API, include("basalt.push.urls")),
     # Must stay last: every other /api/ path is a JSON 404, never an HTML page.
     re_path(r"^api/", api_not_found),
 ]

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import base64
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from jwt.algorithms import OKPAlgorithm
 
+from basalt.core import sealed
 from basalt.identity.models import SigningKey
 from basalt.projects.models import Project
 
@@ -26,27 +23,17 @@ ALGORITHM = "EdDSA"
 MAX_ACCESS_TTL_SECONDS = 24 * 3600
 
 
-def _fernet_for(secret: str) -> Fernet:
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"basalt.identity.signing-key").derive(
-        secret.encode()
-    )
-    return Fernet(base64.urlsafe_b64encode(derived))
-
-
-def _cipher() -> MultiFernet:
-    """Encrypt with SECRET_KEY; still decrypt with SECRET_KEY_FALLBACKS while a rotation settles."""
-    secrets_ = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    return MultiFernet([_fernet_for(secret) for secret in secrets_])
+_PURPOSE = b"basalt.identity.signing-key"
 
 
 def encrypt_private(pem: bytes) -> str:
-    return _cipher().encrypt(pem).decode()
+    return sealed.seal(_PURPOSE, pem)
 
 
 def decrypt_private(token: str) -> bytes:
     try:
-        return _cipher().decrypt(token.encode())
-    except InvalidToken:
+        return sealed.unseal(_PURPOSE, token)
+    except sealed.Unsealable:
         raise RuntimeError("signing key cannot be decrypted: SECRET_KEY changed without SECRET_KEY_FALLBACKS")
 
 
