@@ -51,10 +51,12 @@ def valid_timezone(name: Any) -> bool:
     return True
 
 
-def _clean(body: Any, *, creating: bool, current: dict[str, Any] | None = None) -> dict[str, Any]:
+def _clean(
+    body: Any, *, creating: bool, current: dict[str, Any] | None = None, secret: bool = False
+) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ValidationFailed("The body must be a JSON object.", details={"body": ["Must be an object."]})
-    allowed = set(WRITABLE) | ({"user"} if creating else set())
+    allowed = set(WRITABLE) | ({"user"} if creating and secret else set())
     unknown = sorted(str(key)[:40] for key in body if key not in allowed)
     if unknown:
         raise _err(unknown[0], "Unknown field." if unknown[0] != "user" else "Set from the access token.")
@@ -149,7 +151,7 @@ def _render(schema: Schema, doc: Any) -> dict[str, Any]:
 
 def register(caller: Caller, body: Any) -> tuple[dict[str, Any], bool]:
     """POST /api/v1/installations: upsert by token. Returns (installation, created)."""
-    cleaned = _clean(body, creating=True)
+    cleaned = _clean(body, creating=True, secret=caller.is_secret)
     user_id = caller.user_id
     if caller.is_secret and isinstance(body, dict) and "user" in body:
         user_id = _check_user(caller, body["user"])

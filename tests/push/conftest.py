@@ -1,0 +1,66 @@
+"""Fixtures for push tests: clients, signed-in users, credentials made from local keys."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.push import keys
+
+PASSWORD = "Tr0ub4dor&3-horse"
+
+
+def key_client(key: str, access: str | None = None) -> APIClient:
+    client = APIClient()
+    if access:
+        client.credentials(HTTP_X_API_KEY=key, HTTP_AUTHORIZATION=f"Bearer {access}")
+    else:
+        client.credentials(HTTP_X_API_KEY=key)
+    return client
+
+
+_n = iter(range(1, 10**9))
+
+
+@pytest.fixture
+def signup(project):
+    def make(key: str | None = None):
+        key = key or project.publishable
+        response = key_client(key).post(
+            "/api/v1/auth/signup", {"email": f"u{next(_n)}@example.com", "password": PASSWORD}, format="json"
+        )
+        assert response.status_code == 201, response.content
+        body = response.json()
+        return body["user"]["id"], key_client(key, body["access_token"])
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _push_settings(settings):
+    settings.PUSH_ALLOW_PRIVATE_ENDPOINTS = True
+    settings.PUSH_MAX_ATTEMPTS = 5
+
+
+@pytest.fixture
+def fcm_token():
+    counter = iter(range(1, 10**9))
+    return lambda: f"fcm-token-{next(counter):08d}-" + "x" * 40
+
+
+def apns_token(n: int) -> str:
+    return f"{n:064x}"
+
+
+@pytest.fixture
+def configure(project):
+    """Store credentials through the settings service (validated and sealed like an upload)."""
+    from basalt.projects.project_settings import update_settings
+
+    def apply(section: dict) -> dict:
+        return update_settings(project.project, {"push": section})
+
+    return apply
+
+
+__all__ = ["keys"]
