@@ -64,3 +64,51 @@ def configure(project):
 
 
 __all__ = ["keys"]
+
+
+@pytest.fixture
+def fcm(settings, monkeypatch, configure):
+    """A loopback FCM + token endpoint, with the project's FCM credentials pointing at it."""
+    from tests.push import keys as local_keys
+    from tests.push.standins import fcm_stand_in
+
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+    stand_in = fcm_stand_in()
+    settings.PUSH_FCM_API_BASE = stand_in.base
+    configure({"fcm": {"service_account": local_keys.service_account(stand_in.token_uri)}})
+    yield stand_in
+    stand_in.close()
+
+
+@pytest.fixture
+def apns(settings, configure):
+    from tests.push import keys as local_keys
+    from tests.push.standins import ApnsStandIn
+
+    section = local_keys.apns_section()
+    stand_in = ApnsStandIn(local_keys.p8()[1], section["key_id"], section["team_id"], section["bundle_id"])
+    settings.PUSH_APNS_ENDPOINT = stand_in.endpoint
+    settings.PUSH_APNS_CA_FILE = stand_in.ca
+    configure({"apns": section})
+    yield stand_in
+    stand_in.close()
+
+
+@pytest.fixture
+def webpush(project, configure):
+    from tests.push.standins import WebPushStandIn
+
+    stand_in = WebPushStandIn()
+    shown = configure({"webpush": {"generate": True, "subject": "mailto:ops@example.com"}})
+    stand_in.vapid_public = shown["push"]["webpush"]["public_key"]
+    yield stand_in
+    stand_in.close()
+
+
+def register(client, provider: str, token: str, **extra):
+    platform = {"fcm": "android", "apns": "ios", "webpush": "web"}[provider]
+    response = client.post(
+        "/api/v1/installations", {"platform": platform, "provider": provider, "token": token, **extra}, format="json"
+    )
+    assert response.status_code in (200, 201), response.content
+    return response.json()

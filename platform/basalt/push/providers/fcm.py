@@ -56,20 +56,37 @@ def messaging_app(service_account: dict[str, Any]) -> Any:
             name=name,
         )
         service = messaging._get_messaging_service(app)
+        root = FCM_ROOT
         if base:
-            import requests
-            from firebase_admin import _http_client
-
             root = base.rstrip("/")
             project = service_account["project_id"]
             service._fcm_url = f"{root}/v1/projects/{project}/messages:send"
             service._fcm_topic_url = f"{root}/v1/projects/{project}/registrations"
-            adapter = requests.adapters.HTTPAdapter(
-                pool_connections=100, pool_maxsize=100, max_retries=_http_client.DEFAULT_RETRY_CONFIG
-            )
-            service._client.session.mount(root, adapter)
+        service._client.session.mount(root, _adapter())
         _apps[name] = app
         return app
+
+
+FCM_ROOT = "https://fcm.googleapis.com"
+
+
+def _adapter() -> Any:
+    """The library's retries, minus sleeping on Retry-After inside the send: a 429 comes back at
+    once and the engine reschedules the delivery for after Retry-After, freeing the worker."""
+    import requests
+    from urllib3.util import retry
+
+    policy = retry.Retry(
+        connect=1,
+        read=1,
+        status=2,
+        status_forcelist=[500, 503],
+        backoff_factor=0.5,
+        raise_on_status=False,
+        allowed_methods=None,
+        respect_retry_after_header=False,
+    )
+    return requests.adapters.HTTPAdapter(pool_connections=100, pool_maxsize=100, max_retries=policy)
 
 
 _TOKEN = re.compile(r"\A[A-Za-z0-9_:\-.]{20,1024}\Z")
