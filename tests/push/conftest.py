@@ -112,3 +112,27 @@ def register(client, provider: str, token: str, **extra):
     )
     assert response.status_code in (200, 201), response.content
     return response.json()
+
+
+@pytest.fixture
+def twins(configure):
+    """In-memory twins in place of all three providers, with credentials stored for each."""
+    from basalt.push import providers
+    from basalt.push.providers.memory import MemoryProvider
+    from tests.push import keys as local_keys
+
+    configure(
+        {
+            "fcm": {"service_account": local_keys.service_account("http://127.0.0.1:9/token")},
+            "apns": local_keys.apns_section(),
+            "webpush": {"generate": True},
+        }
+    )
+    made = {}
+    previous = []
+    for name in ("fcm", "apns", "webpush"):
+        made[name] = MemoryProvider(providers.get(name))
+        previous.append(providers.replace(made[name]))
+    yield made
+    for provider in previous:
+        providers.replace(provider)

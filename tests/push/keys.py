@@ -38,4 +38,10 @@ def p8() -> tuple[str, object]:
 
 
 def apns_section(sandbox: bool = True) -> dict:
-    return {"key": p8()[0], "key_id": "ABCDE12345", "team_id": "TEAM123456", "bundle_id": "com.example.app", "sandbox": sandbox}
+    return {
+        "key": p8()[0],
+        "key_id": "ABCDE12345",
+        "team_id": "TEAM123456",
+        "bundle_id": "com.example.app",
+        "sandbox": sandbox,
+    }

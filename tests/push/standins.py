@@ -146,12 +146,19 @@ class FcmStandIn:
                 try:
                     # google-auth always names Google's token endpoint as the audience, wherever it posts.
                     claims = jwt.decode(
-                        assertion, stand_in.public_key, algorithms=["RS256"], audience="https://oauth2.googleapis.com/token"
+                        assertion,
+                        stand_in.public_key,
+                        algorithms=["RS256"],
+                        audience="https://oauth2.googleapis.com/token",
                     )
                 except jwt.PyJWTError as exc:
-                    return self._answer(400, json.dumps({"error": "invalid_grant", "error_description": str(exc)}).encode())
+                    return self._answer(
+                        400, json.dumps({"error": "invalid_grant", "error_description": str(exc)}).encode()
+                    )
                 if stand_in.refuse_grant or "auth/cloud-platform" not in claims.get("scope", ""):
-                    return self._answer(400, json.dumps({"error": "invalid_grant", "error_description": "refused"}).encode())
+                    return self._answer(
+                        400, json.dumps({"error": "invalid_grant", "error_description": "refused"}).encode()
+                    )
                 body = {"access_token": FcmStandIn.ACCESS_TOKEN, "expires_in": 3600, "token_type": "Bearer"}
                 self._answer(200, json.dumps(body).encode())
 
@@ -169,7 +176,9 @@ class FcmStandIn:
                     return self._answer(400, fcm_error(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT"))
                 if step == "429":
                     return self._answer(
-                        429, fcm_error(429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED"), {"Retry-After": stand_in.retry_after}
+                        429,
+                        fcm_error(429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED"),
+                        {"Retry-After": stand_in.retry_after},
                     )
                 if step == "500":
                     # Retry-After: 0 keeps the library's own retries of a 500 quick.
@@ -234,7 +243,9 @@ def make_tls_files() -> tuple[str, str, str]:
         ("cert.pem", cert.public_bytes(serialization.Encoding.PEM)),
         (
             "key.pem",
-            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ),
         ),
     ):
         path = f"{folder}/{name}"
@@ -334,7 +345,10 @@ class ApnsStandIn:
             writer.close()
 
     def _respond(self, conn, stream_id: int, stream: dict) -> None:
-        headers = {k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v for k, v in stream["headers"].items()}
+        headers = {
+            k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v
+            for k, v in stream["headers"].items()
+        }
         apns_id = headers.get("apns-id", "")
         token = headers.get(":path", "").rsplit("/", 1)[-1]
         status, reason = 200, ""
@@ -384,7 +398,9 @@ class WebPushStandIn:
         key = ec.generate_private_key(ec.SECP256R1())
         auth = b64url(__import__("os").urandom(16))
         self.keys[name] = (key, auth)
-        public = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        public = key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
         return json.dumps({"endpoint": f"{self.origin}/push/{name}", "keys": {"p256dh": b64url(public), "auth": auth}})
 
     def _handler(self):

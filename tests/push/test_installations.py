@@ -68,7 +68,9 @@ def test_token_is_never_readable_through_the_documents_api_by_others(project, si
     docs = "/api/v1/collections/installations/documents"
     assert user.get(docs).status_code == 403
     # Opening reads to signed-in users still hides the token (locked protected field).
-    update_collection(project.project, "installations", {"permissions": {"find": ["authenticated"], "get": ["authenticated"]}})
+    update_collection(
+        project.project, "installations", {"permissions": {"find": ["authenticated"], "get": ["authenticated"]}}
+    )
     found = user.get(docs).json()["results"]
     assert [d["id"] for d in found] == [created["id"]] and "token" not in found[0]
     from basalt.core.errors import ValidationFailed
@@ -98,7 +100,11 @@ def test_documents_api_cannot_write_builtin_installation_fields(project, fcm_tok
         {"platform": "android", "provider": "apns", "token": apns_token(1)},
         {"platform": "ios", "provider": "apns", "token": "not-hex"},
         {"platform": "web", "provider": "webpush", "token": "{not json"},
-        {"platform": "web", "provider": "webpush", "token": '{"endpoint": "ftp://x", "keys": {"p256dh": "a", "auth": "b"}}'},
+        {
+            "platform": "web",
+            "provider": "webpush",
+            "token": '{"endpoint": "ftp://x", "keys": {"p256dh": "a", "auth": "b"}}',
+        },
         {"platform": "android", "provider": "fcm", "token": "a" * 30, "timezone": "Mars/Olympus"},
         {"platform": "android", "provider": "fcm", "token": "a" * 30, "timezone": "../../etc/passwd"},
         {"platform": "android", "provider": "fcm", "token": "a" * 30, "locale": "x" * 100},

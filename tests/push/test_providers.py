@@ -109,12 +109,16 @@ def test_apns_delivers_over_http2_with_a_valid_provider_token(project, apns):
     apns.answers[tokens[0]] = (410, "Unregistered")
     apns.answers[tokens[1]] = (400, "BadDeviceToken")
     push = _push(
-        project, {"audience": {}, "notification": {"title": "Hi", "body": "there"}, "badge": "increment", "data": {"k": 1}}
+        project,
+        {"audience": {}, "notification": {"title": "Hi", "body": "there"}, "badge": "increment", "data": {"k": 1}},
     )
     counts = push["counts"]
     assert (counts["sent"], counts["invalid_tokens"], counts["failed"]) == (48, 2, 0), push
     delivered = apns.received[tokens[5]][0]
-    assert delivered["payload"] == {"aps": {"alert": {"title": "Hi", "body": "there"}, "sound": "default", "badge": 3}, "k": 1}
+    assert delivered["payload"] == {
+        "aps": {"alert": {"title": "Hi", "body": "there"}, "sound": "default", "badge": 3},
+        "k": 1,
+    }
     assert delivered["headers"]["apns-topic"] == "com.example.app"
     # 50 notifications over at most 4 TLS connections: HTTP/2 streams were multiplexed.
     assert apns.connections <= 4

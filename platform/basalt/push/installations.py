@@ -51,9 +51,7 @@ def valid_timezone(name: Any) -> bool:
     return True
 
 
-def _clean(
-    body: Any, *, creating: bool, current: dict[str, Any] | None = None, secret: bool = False
-) -> dict[str, Any]:
+def _clean(body: Any, *, creating: bool, current: dict[str, Any] | None = None, secret: bool = False) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ValidationFailed("The body must be a JSON object.", details={"body": ["Must be an object."]})
     allowed = set(WRITABLE) | ({"user"} if creating and secret else set())

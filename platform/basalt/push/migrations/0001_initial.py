@@ -7,76 +7,121 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('projects', '0002_invitation'),
+        ("projects", "0002_invitation"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Push',
+            name="Push",
             fields=[
-                ('id', models.CharField(default=basalt.push.models.new_push_id, max_length=24, primary_key=True, serialize=False)),
-                ('status', models.CharField(choices=[('scheduled', 'scheduled'), ('sending', 'sending'), ('done', 'done'), ('cancelled', 'cancelled'), ('failed', 'failed')], default='scheduled', max_length=16)),
-                ('audience', models.JSONField(default=dict)),
-                ('message', models.JSONField(default=dict)),
-                ('send_at', models.DateTimeField(blank=True, null=True)),
-                ('local_time', models.BooleanField(default=False)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('fan_out_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('fanned_out', models.BooleanField(default=False)),
-                ('fan_out_after', models.CharField(blank=True, default='', max_length=40)),
-                ('error', models.TextField(blank=True, default='')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='projects.project')),
+                (
+                    "id",
+                    models.CharField(
+                        default=basalt.push.models.new_push_id, max_length=24, primary_key=True, serialize=False
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("scheduled", "scheduled"),
+                            ("sending", "sending"),
+                            ("done", "done"),
+                            ("cancelled", "cancelled"),
+                            ("failed", "failed"),
+                        ],
+                        default="scheduled",
+                        max_length=16,
+                    ),
+                ),
+                ("audience", models.JSONField(default=dict)),
+                ("message", models.JSONField(default=dict)),
+                ("send_at", models.DateTimeField(blank=True, null=True)),
+                ("local_time", models.BooleanField(default=False)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("fan_out_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("fanned_out", models.BooleanField(default=False)),
+                ("fan_out_after", models.CharField(blank=True, default="", max_length=40)),
+                ("error", models.TextField(blank=True, default="")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="projects.project"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'basalt_push',
+                "db_table": "basalt_push",
             },
         ),
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('installation_id', models.CharField(max_length=40)),
-                ('provider', models.CharField(max_length=16)),
-                ('token', models.TextField()),
-                ('locale', models.CharField(blank=True, default='', max_length=35)),
-                ('badge', models.IntegerField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('pending', 'pending'), ('claimed', 'claimed'), ('sending', 'sending'), ('sent', 'sent'), ('failed', 'failed'), ('invalid', 'invalid'), ('in_flight_at_crash', 'in_flight_at_crash'), ('cancelled', 'cancelled')], default='pending', max_length=24)),
-                ('due_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('claimed_by', models.CharField(blank=True, default='', max_length=64)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('reason', models.CharField(blank=True, default='', max_length=200)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('push', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='push.push')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("installation_id", models.CharField(max_length=40)),
+                ("provider", models.CharField(max_length=16)),
+                ("token", models.TextField()),
+                ("locale", models.CharField(blank=True, default="", max_length=35)),
+                ("badge", models.IntegerField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "pending"),
+                            ("claimed", "claimed"),
+                            ("sending", "sending"),
+                            ("sent", "sent"),
+                            ("failed", "failed"),
+                            ("invalid", "invalid"),
+                            ("in_flight_at_crash", "in_flight_at_crash"),
+                            ("cancelled", "cancelled"),
+                        ],
+                        default="pending",
+                        max_length=24,
+                    ),
+                ),
+                ("due_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("claimed_by", models.CharField(blank=True, default="", max_length=64)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("reason", models.CharField(blank=True, default="", max_length=200)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "push",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="deliveries", to="push.push"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'basalt_push_delivery',
+                "db_table": "basalt_push_delivery",
             },
         ),
         migrations.AddIndex(
-            model_name='push',
-            index=models.Index(fields=['project', '-created_at'], name='push_history'),
+            model_name="push",
+            index=models.Index(fields=["project", "-created_at"], name="push_history"),
         ),
         migrations.AddIndex(
-            model_name='push',
-            index=models.Index(fields=['status', 'fan_out_at'], name='push_due'),
+            model_name="push",
+            index=models.Index(fields=["status", "fan_out_at"], name="push_due"),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['push', 'status', 'due_at'], name='delivery_claim'),
+            model_name="delivery",
+            index=models.Index(fields=["push", "status", "due_at"], name="delivery_claim"),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['status', 'claimed_at'], name='delivery_lease'),
+            model_name="delivery",
+            index=models.Index(fields=["status", "claimed_at"], name="delivery_lease"),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.UniqueConstraint(fields=('push', 'installation_id'), name='one_delivery_per_installation'),
+            model_name="delivery",
+            constraint=models.UniqueConstraint(
+                fields=("push", "installation_id"), name="one_delivery_per_installation"
+            ),
         ),
     ]
