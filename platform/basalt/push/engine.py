@@ -183,6 +183,7 @@ def send_batch(push: Push, provider_name: str, worker: str) -> int:
         for row in rows
     ]
     attempts = {row[0]: row[5] for row in rows}
+    logger.info("push %s: %s batch of %d", push.pk, provider_name, len(items))
     envelope = Envelope(push_id=push.pk, message=push.message, expires_at=push.expires_at)
     # On the wire from here: a crash now leaves these `sending` → in_flight_at_crash.
     Delivery.objects.filter(pk__in=ids, claimed_by=worker, status=Delivery.CLAIMED).update(status=Delivery.SENDING)
