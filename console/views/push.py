@@ -83,8 +83,13 @@ def composed(post) -> dict[str, Any]:
 
 def _funnel(counts: dict[str, Any]) -> list[dict[str, Any]]:
     total = counts["targeted"] or 1
-    steps = [("Targeted", counts["targeted"]), ("Sent", counts["sent"]), ("Failed", counts["failed"]),
-             ("Invalid", counts["invalid_tokens"]), ("Pending", counts["pending"])]
+    steps = [
+        ("Targeted", counts["targeted"]),
+        ("Sent", counts["sent"]),
+        ("Failed", counts["failed"]),
+        ("Invalid", counts["invalid_tokens"]),
+        ("Pending", counts["pending"]),
+    ]
     return [{"label": label, "value": value, "width": round(FUNNEL_WIDTH * value / total, 1)} for label, value in steps]
 
 
@@ -152,7 +157,9 @@ def push_cancel(request: HttpRequest, access: ProjectAccess, push_id: str) -> Ht
 def push_audience(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     """JSON for the composer's live count (GET with the form's fields as query parameters)."""
     try:
-        answer = push_services.audience_count(console_caller(access.project, request.user.pk), audience_from(request.GET))
+        answer = push_services.audience_count(
+            console_caller(access.project, request.user.pk), audience_from(request.GET)
+        )
     except _FormError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     except BasaltError as exc:
@@ -183,7 +190,10 @@ def push_providers(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
                 "sandbox": post.get("sandbox") == "on",
             }
         elif provider == "webpush":
-            section["webpush"] = {"generate": True, "subject": post.get("subject", "").strip() or "mailto:push@localhost"}
+            section["webpush"] = {
+                "generate": True,
+                "subject": post.get("subject", "").strip() or "mailto:push@localhost",
+            }
         else:
             raise _FormError("Unknown provider.")
         services.change_project_settings(request.user, access.project.ref, {"push": section})

@@ -154,8 +154,27 @@ def world(make_project) -> World:
 
     invitee = f"invitee-{tag}@example.com"
     invitation = invite_member(a.owner, a.project.ref, invitee, "viewer", accept_url="http://testserver/{token}")
+    # Push (basalt.push): an installation, a scheduled push, and Web Push keys (the public key route).
+    from basalt.projects.project_settings import update_settings
+
+    update_settings(a.project, {"push": {"webpush": {"generate": True}}})
+    installation = _ok(
+        a_public.post(
+            "/api/v1/installations",
+            {"platform": "android", "provider": "fcm", "token": f"alpha-token-{tag}-" + "x" * 20},
+            format="json",
+        ),
+        "A's installation",
+    )
+    push = a_secret.post(
+        "/api/v1/push",
+        {"audience": {}, "notification": {"title": marker}, "send_at": "2026-12-31T00:00:00Z"},
+        format="json",
+    ).json()
     values = {
         "ref": a.project.ref,
+        "installation_id": installation["id"],
+        "push_id": push["id"],
         "key_id": a_keys[0],
         "member_id": str(member.pk),
         "invitation_id": invitation.pk,
@@ -187,6 +206,9 @@ def world(make_project) -> World:
             sessions["results"][0]["id"],
             invitee,
             invitation.pk,
+            installation["id"],
+            installation["token"],
+            push["id"],
             *a_keys,
         },
         a_console=console_client_for(a.owner),

@@ -10,6 +10,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 @functools.cache
 def rsa_pem() -> str:
+    """One RSA key per test run; a subprocess is handed the same one in PUSH_TEST_RSA_PEM."""
+    import os
+
+    if os.environ.get("PUSH_TEST_RSA_PEM"):
+        return os.environ["PUSH_TEST_RSA_PEM"]
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()

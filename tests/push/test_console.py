@@ -61,8 +61,13 @@ def test_provider_settings_from_the_console_are_validated_and_never_shown(projec
     section = keys.apns_section()
     answer = owner.post(
         f"{base}/providers",
-        {"provider": "apns", "p8_text": section["key"], "key_id": section["key_id"], "team_id": section["team_id"],
-         "bundle_id": section["bundle_id"]},
+        {
+            "provider": "apns",
+            "p8_text": section["key"],
+            "key_id": section["key_id"],
+            "team_id": section["team_id"],
+            "bundle_id": section["bundle_id"],
+        },
         follow=True,
     ).content.decode()
     assert "apns settings saved" in answer and "com.example.app" in answer and "PRIVATE KEY" not in answer

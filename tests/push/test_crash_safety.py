@@ -22,6 +22,7 @@ import psycopg
 import pytest
 
 from tests.contract import live
+from tests.push import keys
 from tests.push.standins import fcm_stand_in
 
 pytestmark = [
@@ -112,6 +113,7 @@ def test_worker_killed_twice_mid_push_loses_and_duplicates_nothing(tmp_path):
         NO_GCE_CHECK="True",
         SECRET_KEY="t15-" + "s" * 60,
         DATABASE_POOL_SIZE="4",
+        PUSH_TEST_RSA_PEM=keys.rsa_pem(),
         # `celery -A basalt` imports the product package and the console app like manage.py does.
         PYTHONPATH=f"{ROOT / 'platform'}{os.pathsep}{ROOT}",
     )
