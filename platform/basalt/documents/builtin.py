@@ -55,7 +55,8 @@ MANAGED: dict[str, Managed] = {
     # Push devices (basalt.push): the push area upserts them by token and keeps `user` and `active` true.
     "installations": Managed(
         fields=frozenset(
-            {"platform", "provider", "token", "channels", "locale", "timezone", "app_version", "badge", "user", "active"}
+            {"platform", "provider", "token", "channels", "locale", "timezone"}
+            | {"app_version", "badge", "user", "active"}
         ),
         acl_managed=True,
         create_hint="Installations are registered with POST /api/v1/installations.",
