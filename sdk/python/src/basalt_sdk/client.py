@@ -12,6 +12,7 @@ from basalt_sdk.errors import error_from_response
 from basalt_sdk.models import BatchRequest, BatchResult
 
 if TYPE_CHECKING:
+    from basalt_sdk.push import Push
     from basalt_sdk.realtime import Realtime
 
 USER_AGENT = "basalt-sdk-python/0.1"
@@ -65,6 +66,13 @@ class Client:
 
             self._realtime = Realtime(self)
         return self._realtime
+
+    @property
+    def push(self) -> Push:
+        """Installations (any key) and push notifications (secret key)."""
+        from basalt_sdk.push import Push
+
+        return Push(self)
 
     def request(
         self,
