@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from basalt_sdk import Client, PermissionDeniedError
+
 from tests.contract import live
 from tests.push import keys
 from tests.push.standins import fcm_stand_in
