@@ -94,12 +94,14 @@ def send_push(caller: Caller, body: Any) -> tuple[dict[str, Any], int]:
     expires_at = _time(body.get("expires_at"), "expires_at")
     if local_time and send_at is None:
         raise _err("send_at", "local_time needs send_at: the wall time to deliver at in each device's zone.")
-    if send_at is not None and send_at > now + MAX_AHEAD:
-        raise _err("send_at", "Must be within 90 days.")
+    if send_at is not None and not now - timedelta(days=2) <= send_at <= now + MAX_AHEAD:
+        raise _err("send_at", "Must be within 90 days from now (and not more than 2 days past).")
     if expires_at is not None:
         latest_send = (send_at + timedelta(hours=14)) if local_time and send_at else (send_at or now)
         if expires_at <= now or expires_at < latest_send - timedelta(hours=26 if local_time else 0):
             raise _err("expires_at", "Must be in the future and after send_at.")
+        if expires_at > latest_send + timedelta(days=28):
+            raise _err("expires_at", "Must be at most 28 days after sending (the providers' longest time to live).")
     configured = credentials.configured(caller.project)
     selection = audience.select(caller.project, target, configured)
     _check_sizes(caller.project, msg, configured or providers.names())
