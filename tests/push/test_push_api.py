@@ -346,3 +346,13 @@ def test_credentials_are_validated_sealed_and_never_returned(project, settings):
     removed = console.patch(path, {"push": {"apns": None}}, format="json").json()
     shown = removed["push"] if "push" in removed else removed["settings"]["push"]
     assert shown["apns"] == {"configured": False}
+
+
+def test_usage_counts_pushes_per_day(project, twins):
+    from tests.conftest import console_client_for
+
+    _send(project, {"audience": {}, "notification": {"title": "one"}})
+    _send(project, {"audience": {}, "notification": {"title": "two"}})
+    _send(project, {"audience": {}, "notification": {"title": "dry"}, "dry_run": True}, 200)
+    usage = console_client_for(project.owner).get(f"/api/v1/manage/projects/{project.project.ref}/usage").json()
+    assert usage["days"][-1]["pushes"] == 2, usage["days"][-1]
