@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "basalt.hooks",
     "basalt.operations",
     "basalt.files",
+    "basalt.push",
     "console",
 ]
 
@@ -214,6 +215,8 @@ CELERY_BEAT_SCHEDULE = {
     # Incomplete tus/direct/multipart uploads past their expiry; unreferenced files past the window.
     "files-expire-uploads": {"task": "files.expire_uploads", "schedule": 900.0},
     "files-sweep-orphans": {"task": "files.sweep_orphans", "schedule": 3600.0},
+    # Scheduled pushes falling due, deliveries due for retry, crashed workers' leases (basalt.push).
+    "push-tick": {"task": "push.tick", "schedule": float(env_int("PUSH_TICK_SECONDS", 5))},
 }
 
 # --- webhooks (basalt.hooks) -------------------------------------------------------------------
@@ -420,3 +423,15 @@ IDENTITY_ACCOUNTS_PER_ADDRESS_PER_HOUR = env_int("IDENTITY_ACCOUNTS_PER_ADDRESS_
 # nothing locks an account from every address, so a guesser cannot lock its owner out.
 CONSOLE_SIGNIN_FAILURES_PER_ACCOUNT_AND_ADDRESS = env_int("CONSOLE_SIGNIN_FAILURES_PER_ACCOUNT_AND_ADDRESS", 5)
 CONSOLE_SIGNIN_FAILURES_PER_ADDRESS = env_int("CONSOLE_SIGNIN_FAILURES_PER_ADDRESS", 20)
+
+# --- push (basalt.push) ----------------------------------------------------------------------
+# Test seams: unset in production. FCM's API base (firebase-admin has no option for it), APNs'
+# host:port and a CA file for its TLS; private/loopback Web Push endpoints and FCM token URIs.
+PUSH_FCM_API_BASE = env_str("PUSH_FCM_API_BASE")
+PUSH_APNS_ENDPOINT = env_str("PUSH_APNS_ENDPOINT")
+PUSH_APNS_CA_FILE = env_str("PUSH_APNS_CA_FILE")
+PUSH_ALLOW_PRIVATE_ENDPOINTS = env_bool("PUSH_ALLOW_PRIVATE_ENDPOINTS", False)
+# Seconds a worker may hold claimed deliveries before they count as abandoned by a crash.
+PUSH_LEASE_SECONDS = env_int("PUSH_LEASE_SECONDS", 120)
+PUSH_MAX_ATTEMPTS = env_int("PUSH_MAX_ATTEMPTS", 5)
+PUSH_HTTP_TIMEOUT = env_int("PUSH_HTTP_TIMEOUT", 10)

@@ -25,6 +25,7 @@ urlpatterns = [
     path(API + "manage/", include("basalt.hooks.urls")),
     path(API + "manage/", include("basalt.operations.urls")),
     path(API, include("basalt.files.urls")),
+    path(API, include("basalt.push.urls")),
     # Must stay last: every other /api/ path is a JSON 404, never an HTML page.
     re_path(r"^api/", api_not_found),
 ]

@@ -78,7 +78,18 @@ def world(project, make_account, django_capture_on_commit_callbacks):
         # An emailed account link of the owner (already active: the activation page says so).
         "uid": encode_uid(owner.pk),
         "link_token": default_token_generator.make_token(owner),
+        # A scheduled push (basalt.push), so the cancel route names a real one.
+        "push_id": _scheduled_push(caller),
     }
+
+
+def _scheduled_push(caller) -> str:
+    from basalt.push import services as push_services
+
+    answer, _ = push_services.send_push(
+        caller, {"audience": {}, "notification": {"title": "later"}, "send_at": "2026-12-31T00:00:00Z"}
+    )
+    return answer["id"]
 
 
 def _routes() -> list[URLPattern]:
@@ -126,7 +137,7 @@ def test_a_new_project_answers_with_its_own_address(browser_for, make_account):
     assert response["HX-Push-Url"] == f"/console/p/{ref}"
 
 
-UNBOUNDED_TYPES = ("hidden", "checkbox", "radio", "number", "datetime-local", "submit")
+UNBOUNDED_TYPES = ("hidden", "checkbox", "radio", "number", "datetime-local", "submit", "file")
 
 
 def _unbounded_boxes(page: str) -> list[str]:

@@ -177,11 +177,30 @@ def world(make_project) -> World:
         a.project.ref,
         {"name": "j", "kind": "webhook", "cron": "0 3 * * *", "config": {"url": "http://93.184.216.34/j"}},
     ).job
+    # Push (basalt.push): an installation, a scheduled push, and Web Push keys (the public key route).
+    from basalt.projects.project_settings import update_settings
+
+    update_settings(a.project, {"push": {"webpush": {"generate": True}}})
+    installation = _ok(
+        a_public.post(
+            "/api/v1/installations",
+            {"platform": "android", "provider": "fcm", "token": f"alpha-token-{tag}-" + "x" * 20},
+            format="json",
+        ),
+        "A's installation",
+    )
+    push = a_secret.post(
+        "/api/v1/push",
+        {"audience": {}, "notification": {"title": marker}, "send_at": "2026-12-31T00:00:00Z"},
+        format="json",
+    ).json()
     values = {
         "endpoint_id": endpoint.id,
         "delivery_id": delivery.id,
         "job_id": job.id,
         "ref": a.project.ref,
+        "installation_id": installation["id"],
+        "push_id": push["id"],
         "key_id": a_keys[0],
         "member_id": str(member.pk),
         "invitation_id": invitation.pk,
@@ -218,6 +237,9 @@ def world(make_project) -> World:
             invitation.pk,
             a_file["id"],
             upload_id,
+            installation["id"],
+            installation["token"],
+            push["id"],
             *a_keys,
         },
         a_console=console_client_for(a.owner),

@@ -162,7 +162,7 @@ def test_users_and_roles_exist_from_project_creation(project):
     """Visible in the schema (and so the console) before the first sign-up or role."""
     listed = key_client(project.secret).get("/api/v1/schema/collections").json()["results"]
     builtin = {row["name"]: row for row in listed if row["builtin"]}
-    assert set(builtin) == {"users", "roles"}
+    assert set(builtin) == {"users", "roles", "installations"}  # installations: basalt.push
     assert {"email", "username", "email_verified", "is_anonymous"} <= set(builtin["users"]["fields"])
     assert builtin["users"]["protected_fields"]["*"] == ["email", "email_verified", "is_anonymous"]
     assert set(builtin["roles"]["fields"]) == {"name", "users", "roles"}

@@ -52,10 +52,25 @@ MANAGED: dict[str, Managed] = {
         update_hint="Managed by the roles service: use /api/v1/roles/{name} and its users/roles sub-resources.",
         delete_hint="Roles are deleted with DELETE /api/v1/roles/{name} (secret key).",
     ),
+    # Push devices (basalt.push): the push area upserts them by token and keeps `user` and `active` true.
+    "installations": Managed(
+        fields=frozenset(
+            {"platform", "provider", "token", "channels", "locale", "timezone"}
+            | {"app_version", "badge", "user", "active"}
+        ),
+        acl_managed=True,
+        create_hint="Installations are registered with POST /api/v1/installations.",
+        update_hint="Managed by push: use PATCH /api/v1/installations/{id}.",
+        delete_hint="Installations are deleted with DELETE /api/v1/installations/{id}.",
+    ),
 }
 
 # On `users`, these stay hidden from everyone but the user themself and the secret key (API.md §2).
-LOCKED_PROTECTED: dict[str, frozenset[str]] = {"users": frozenset({"email", "email_verified"})}
+# On `installations`, the device token stays hidden from every caller but the secret key.
+LOCKED_PROTECTED: dict[str, frozenset[str]] = {
+    "users": frozenset({"email", "email_verified"}),
+    "installations": frozenset({"token"}),
+}
 
 
 def managed(collection: Collection) -> Managed | None:

@@ -160,14 +160,20 @@ def _check_project_quota(owner: Account) -> None:
         )
 
 
+# Higher areas (push: `installations`) contribute built-in collections here from their AppConfig.ready.
+BUILTIN_COLLECTIONS: list = []
+
+
 def _create_builtin_collections(project: Project) -> None:
-    """`users` and `roles` exist from the start, so schema and console show them before any sign-up."""
+    """`users` and `roles` (and contributed ones) exist from the start, so schema and console show them."""
     # Imported here: identity and documents import this area's models, so a module-level import cycles.
     from basalt.identity.builtin import users_collection
     from basalt.identity.builtin_roles import roles_collection
 
     users_collection(project)
     roles_collection(project)
+    for create in BUILTIN_COLLECTIONS:
+        create(project)
     project.refresh_from_db(fields=["schema_version"])  # the catalog bumped it on a locked copy
 
 

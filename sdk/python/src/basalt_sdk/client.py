@@ -14,6 +14,7 @@ from basalt_sdk.models import BatchRequest, BatchResult
 
 if TYPE_CHECKING:
     from basalt_sdk.files import Files
+    from basalt_sdk.push import Push
     from basalt_sdk.realtime import Realtime
 
 USER_AGENT = "basalt-sdk-python/0.1"
@@ -76,6 +77,11 @@ class Client(AuthMixin):
 
             self._files = Files(self)
         return self._files
+    def push(self) -> Push:
+        """Installations (any key) and push notifications (secret key)."""
+        from basalt_sdk.push import Push
+
+        return Push(self)
 
     def request(
         self,

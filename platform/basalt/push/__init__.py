@@ -1,0 +1,1 @@
+"""Push notifications: installations, pushes, per-installation deliveries and provider adapters."""

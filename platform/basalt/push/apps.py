@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+
+
+class PushConfig(AppConfig):
+    name = "basalt.push"
+    label = "push"
+    verbose_name = "Push notifications"
+
+    def ready(self) -> None:
+        from basalt.projects.project_settings import SECTION_REDACTORS, SECTION_VALIDATORS
+        from basalt.projects.services import BUILTIN_COLLECTIONS
+        from basalt.push import credentials
+        from basalt.push.builtin import installations_collection
+
+        SECTION_VALIDATORS["push"] = credentials.validate_push_section
+        SECTION_REDACTORS["push"] = credentials.redact_push_section
+        if installations_collection not in BUILTIN_COLLECTIONS:
+            BUILTIN_COLLECTIONS.append(installations_collection)

@@ -1,0 +1,344 @@
+"""The delivery engine: fan a push out into delivery rows, claim them in batches, send, mark.
+
+Each delivery moves pending → claimed → sending → sent | failed | invalid, one committed step at
+a time, so a worker killed at any point leaves a state that says what happened:
+- `claimed` rows were taken but not yet handed to the network: after the lease they go back to
+  `pending` and are sent once, by another worker;
+- `sending` rows were on the wire: they may or may not have arrived, so after the lease they
+  become `in_flight_at_crash` (counted, never silently resent nor dropped).
+Claims are `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING` on PostgreSQL; on
+SQLite the same statement inside an IMMEDIATE transaction (one writer at a time) is the claim.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import zoneinfo
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+
+from basalt.push import audience, clock, credentials, installations, message, providers
+from basalt.push.models import Delivery, Push
+from basalt.push.providers.base import FAILED, INVALID, RETRY, SENT, Envelope, Outgoing, ProviderAuthError
+
+logger = logging.getLogger("basalt.push")
+OPEN = (Delivery.PENDING, Delivery.CLAIMED, Delivery.SENDING)
+# The most hours any zone is ahead of UTC (Pacific/Kiritimati): a local-time push fans out then.
+MAX_UTC_OFFSET = timedelta(hours=14)
+MAX_BACKOFF_SECONDS = 600
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:64]
+
+
+# --- fan-out ----------------------------------------------------------------------------------
+def local_instant(wall: datetime, zone: str) -> datetime:
+    """The UTC instant at which a device in `zone` shows the wall time `wall` (naive)."""
+    try:
+        tz = zoneinfo.ZoneInfo(zone) if zone else UTC
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        tz = UTC
+    return wall.replace(tzinfo=tz).astimezone(UTC)
+
+
+def fan_out(push_id: str) -> bool:
+    """Write one delivery per targeted installation, chunk by chunk; resumable after a crash.
+
+    Returns False when the push is not (or no longer) due for fan-out."""
+    push = Push.objects.select_related("project").filter(pk=push_id).first()
+    if push is None or push.fanned_out or push.status not in (Push.SCHEDULED, Push.SENDING):
+        return False
+    if push.fan_out_at > clock.now():
+        return False
+    Push.objects.filter(pk=push.pk, status=Push.SCHEDULED).update(status=Push.SENDING)
+    selection = audience.select(push.project, push.audience, credentials.configured(push.project))
+    badge = push.message.get("badge")
+    wall = push.send_at.astimezone(UTC).replace(tzinfo=None) if push.local_time and push.send_at else None
+    default_due = push.send_at or push.created_at
+    for chunk in audience.stream(selection, after=push.fan_out_after):
+        rows = []
+        for target in chunk:
+            if badge == "increment":
+                new_badge: int | None = target.badge + 1
+            else:
+                new_badge = badge if isinstance(badge, int) else None
+            rows.append(
+                Delivery(
+                    push_id=push.pk,
+                    installation_id=target.installation_id,
+                    provider=target.provider,
+                    token=target.token,
+                    locale=(target.locale or "")[:35],
+                    badge=new_badge,
+                    due_at=local_instant(wall, target.timezone) if wall is not None else default_due,
+                )
+            )
+        with transaction.atomic():
+            Delivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+            if badge is not None:
+                _set_badges(push, chunk, badge)
+            Push.objects.filter(pk=push.pk).update(fan_out_after=chunk[-1].installation_id)
+    Push.objects.filter(pk=push.pk).update(fanned_out=True)
+    return True
+
+
+def _set_badges(push: Push, chunk: list[audience.Target], badge: Any) -> None:
+    ids = [t.installation_id for t in chunk]
+    from basalt.push.builtin import installations_collection
+
+    collection_id = installations_collection(push.project).pk
+    marks = ", ".join(["%s"] * len(ids))
+    if connection.vendor == "postgresql":
+        value = "to_jsonb(COALESCE((data->>'badge')::numeric, 0) + 1)" if badge == "increment" else "to_jsonb(%s::int)"
+        sql = f"UPDATE basalt_document SET data = jsonb_set(data, '{{badge}}', {value}) "  # noqa: S608
+    else:
+        value = "COALESCE(json_extract(data, '$.badge'), 0) + 1" if badge == "increment" else "%s"
+        sql = f"UPDATE basalt_document SET data = json_set(data, '$.badge', {value}) "  # noqa: S608
+    sql += f"WHERE collection_id = %s AND id IN ({marks})"
+    params = ([] if badge == "increment" else [badge]) + [collection_id, *ids]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+# --- claims -----------------------------------------------------------------------------------
+def claim(push_id: str, provider: str, limit: int, worker: str) -> list[tuple]:
+    """Take up to `limit` due pending deliveries of one push and provider for this worker."""
+    now = clock.now()
+    skip = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    # Only an integer and a constant are formatted in.
+    sql = (
+        "UPDATE basalt_push_delivery SET status = %s, claimed_by = %s, claimed_at = %s WHERE id IN ("  # noqa: S608
+        "SELECT id FROM basalt_push_delivery WHERE push_id = %s AND provider = %s AND status = %s AND due_at <= %s "
+        f"ORDER BY id LIMIT {int(limit)}{skip}) RETURNING id, installation_id, token, locale, badge, attempts"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [Delivery.CLAIMED, worker, _db(now), push_id, provider, Delivery.PENDING, _db(now)],
+        )
+        return sorted(cursor.fetchall())
+
+
+def _db(moment: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+def due_providers(push_id: str) -> list[str]:
+    return list(
+        Delivery.objects.filter(push_id=push_id, status=Delivery.PENDING, due_at__lte=clock.now())
+        .values_list("provider", flat=True)
+        .distinct()
+    )
+
+
+def recover_abandoned(push_id: str | None = None) -> dict[str, int]:
+    """Deal with deliveries whose worker held them past the lease (it crashed or was killed)."""
+    cutoff = clock.now() - timedelta(seconds=settings.PUSH_LEASE_SECONDS)
+    scope = Delivery.objects.filter(claimed_at__lt=cutoff)
+    if push_id is not None:
+        scope = scope.filter(push_id=push_id)
+    requeued = scope.filter(status=Delivery.CLAIMED).update(status=Delivery.PENDING, claimed_by="", claimed_at=None)
+    crashed = scope.filter(status=Delivery.SENDING).update(
+        status=Delivery.IN_FLIGHT_AT_CRASH,
+        reason="worker stopped while the request was on the wire",
+        finished_at=clock.now(),
+    )
+    if requeued or crashed:
+        logger.warning("push recovery: %s requeued, %s in flight at crash", requeued, crashed)
+    return {"requeued": requeued, "in_flight_at_crash": crashed}
+
+
+# --- sending ----------------------------------------------------------------------------------
+def backoff_seconds(attempts: int, retry_after: float | None) -> float:
+    base = min(MAX_BACKOFF_SECONDS, 2 ** max(0, attempts - 1))
+    jittered = base * (0.5 + random.random() / 2)  # noqa: S311 (spreading retries, not security)
+    return min(MAX_BACKOFF_SECONDS * 6, max(jittered, retry_after or 0.0))
+
+
+def send_batch(push: Push, provider_name: str, worker: str) -> int:
+    """Claim, send and mark one batch; returns how many deliveries it handled (0: nothing due)."""
+    provider = providers.get(provider_name)
+    rows = claim(push.pk, provider_name, provider.batch_size, worker)
+    if not rows:
+        return 0
+    ids = [row[0] for row in rows]
+    now = clock.now()
+    if push.expires_at is not None and push.expires_at <= now:
+        _finish(ids, Delivery.FAILED, "expired before it could be sent")
+        return len(ids)
+    creds = credentials.load(push.project, provider_name)
+    if creds is None:
+        _finish(ids, Delivery.FAILED, f"{provider_name} credentials were removed")
+        return len(ids)
+    items = [
+        Outgoing(delivery_id=row[0], token=row[2], texts=message.texts_for(push.message, row[3] or ""), badge=row[4])
+        for row in rows
+    ]
+    attempts = {row[0]: row[5] for row in rows}
+    logger.info("push %s: %s batch of %d", push.pk, provider_name, len(items))
+    envelope = Envelope(push_id=push.pk, message=push.message, expires_at=push.expires_at)
+    # On the wire from here: a crash now leaves these `sending` → in_flight_at_crash.
+    Delivery.objects.filter(pk__in=ids, claimed_by=worker, status=Delivery.CLAIMED).update(status=Delivery.SENDING)
+    try:
+        outcomes = provider.send(creds, envelope, items)
+    except ProviderAuthError as exc:
+        stop_provider(push, provider_name, str(exc), ids)
+        return len(ids)
+    except Exception as exc:  # an unexpected library failure: treat the batch as retryable
+        logger.exception("push %s: %s batch failed", push.pk, provider_name)
+        from basalt.push.providers.base import Outcome
+
+        outcomes = [Outcome(item.delivery_id, RETRY, f"{provider_name}: {type(exc).__name__}") for item in items]
+    record(push, outcomes, attempts)
+    return len(ids)
+
+
+def _finish(ids: list[int], status: str, reason: str) -> None:
+    Delivery.objects.filter(pk__in=ids).update(status=status, reason=reason[:200], finished_at=clock.now())
+
+
+def record(push: Push, outcomes: list[Any], attempts: dict[int, int]) -> None:
+    now = clock.now()
+    by_kind: dict[str, list[Any]] = {}
+    for outcome in outcomes:
+        by_kind.setdefault(outcome.kind, []).append(outcome)
+    with transaction.atomic():
+        sent = [o.delivery_id for o in by_kind.get(SENT, [])]
+        if sent:
+            Delivery.objects.filter(pk__in=sent).update(status=Delivery.SENT, finished_at=now, reason="")
+        for kind, status in ((INVALID, Delivery.INVALID), (FAILED, Delivery.FAILED)):
+            for outcome in by_kind.get(kind, []):
+                Delivery.objects.filter(pk=outcome.delivery_id).update(
+                    status=status, reason=outcome.reason[:200], finished_at=now
+                )
+        retry_rows = []
+        for outcome in by_kind.get(RETRY, []):
+            tries = attempts.get(outcome.delivery_id, 0) + 1
+            if tries >= settings.PUSH_MAX_ATTEMPTS:
+                Delivery.objects.filter(pk=outcome.delivery_id).update(
+                    status=Delivery.FAILED,
+                    attempts=tries,
+                    reason=f"gave up after {tries} attempts: {outcome.reason}"[:200],
+                    finished_at=now,
+                )
+                continue
+            retry_rows.append(
+                Delivery(
+                    pk=outcome.delivery_id,
+                    status=Delivery.PENDING,
+                    attempts=tries,
+                    due_at=now + timedelta(seconds=backoff_seconds(tries, outcome.retry_after)),
+                    claimed_by="",
+                    claimed_at=None,
+                    reason=outcome.reason[:200],
+                )
+            )
+        if retry_rows:
+            Delivery.objects.bulk_update(
+                retry_rows, ["status", "attempts", "due_at", "claimed_by", "claimed_at", "reason"], batch_size=500
+            )
+        invalid = list(
+            Delivery.objects.filter(pk__in=[o.delivery_id for o in by_kind.get(INVALID, [])]).values_list(
+                "installation_id", flat=True
+            )
+        )
+        installations.deactivate(push.project_id, invalid)
+
+
+def stop_provider(push: Push, provider_name: str, error: str, in_hand: list[int]) -> None:
+    """Credentials refused: fail this provider's remaining deliveries of the push, say why, no retries."""
+    reason = f"{provider_name} refused the credentials"
+    now = clock.now()
+    with transaction.atomic():
+        Delivery.objects.filter(pk__in=in_hand).update(status=Delivery.FAILED, reason=reason, finished_at=now)
+        Delivery.objects.filter(push_id=push.pk, provider=provider_name, status=Delivery.PENDING).update(
+            status=Delivery.FAILED, reason=reason, finished_at=now
+        )
+        text = f"{provider_name}: authentication failed ({error[:300]}); fix the credentials in the push settings."
+        Push.objects.filter(pk=push.pk).update(error=text)
+    logger.error("push %s stopped for %s: %s", push.pk, provider_name, error[:300])
+
+
+def maybe_finish(push_id: str) -> bool:
+    """Close the push once no delivery is open; returns True when it is finished."""
+    push = Push.objects.filter(pk=push_id).first()
+    if push is None or push.status not in (Push.SENDING,) or not push.fanned_out:
+        return push is not None and push.status in (Push.DONE, Push.FAILED, Push.CANCELLED)
+    if Delivery.objects.filter(push_id=push_id, status__in=OPEN).exists():
+        return False
+    status = Push.FAILED if push.error else Push.DONE
+    Push.objects.filter(pk=push_id, status=Push.SENDING).update(status=status, finished_at=clock.now())
+    from basalt.push import events
+
+    events.finished(push_id)
+    return True
+
+
+def run(push_id: str, *, max_batches: int | None = None) -> str:
+    """Work on one push until nothing is due now; returns its status afterwards."""
+    worker = worker_name()
+    if not fan_out(push_id):
+        push = Push.objects.filter(pk=push_id).first()
+        if push is None:
+            return "missing"
+        if push.status == Push.SCHEDULED:
+            return push.status
+    recover_abandoned(push_id)
+    done = 0
+    while max_batches is None or done < max_batches:
+        push = Push.objects.select_related("project").filter(pk=push_id).first()
+        if push is None or push.status != Push.SENDING:
+            break
+        names = due_providers(push_id)
+        if not names:
+            break
+        handled = sum(send_batch(push, name, worker) for name in names)
+        done += 1
+        if not handled:
+            break
+    maybe_finish(push_id)
+    push = Push.objects.filter(pk=push_id).first()
+    return push.status if push else "missing"
+
+
+def next_due(push_id: str) -> datetime | None:
+    row = (
+        Delivery.objects.filter(push_id=push_id, status=Delivery.PENDING)
+        .order_by("due_at")
+        .values_list("due_at", flat=True)
+        .first()
+    )
+    return row
+
+
+def open_pushes() -> list[str]:
+    """Pushes with work now: due to fan out, or sending with due or abandoned deliveries."""
+    now = clock.now()
+    due = list(
+        Push.objects.filter(
+            Q(status=Push.SCHEDULED, fan_out_at__lte=now) | Q(status=Push.SENDING, fanned_out=False)
+        ).values_list("pk", flat=True)[:100]
+    )
+    cutoff = now - timedelta(seconds=settings.PUSH_LEASE_SECONDS)
+    active = (
+        Delivery.objects.filter(
+            Q(status=Delivery.PENDING, due_at__lte=now)
+            | Q(status__in=(Delivery.CLAIMED, Delivery.SENDING), claimed_at__lt=cutoff)
+        )
+        .values_list("push_id", flat=True)
+        .distinct()[:100]
+    )
+    finishing = (
+        Push.objects.filter(status=Push.SENDING, fanned_out=True)
+        .exclude(pk__in=Delivery.objects.filter(status__in=OPEN).values("push_id"))
+        .values_list("pk", flat=True)[:100]
+    )
+    return list(dict.fromkeys([*due, *active, *finishing]))

@@ -1,0 +1,306 @@
+"""Installations (API.md §7): register (upsert by token), update, delete, list; written as documents.
+
+Who may do what: anyone holding the publishable key registers a device (the token proves the
+device; a signed-in caller's user is linked, a signed-out registration unlinks); the linked
+user or the secret key reads, changes and deletes it; nobody else learns it exists (404). The
+token is shown only to them. Every write is one transaction with a change-log row.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from basalt.core.caller import Caller
+from basalt.core.errors import InvalidQuery, NotFound, ValidationFailed
+from basalt.documents import access, finding, store
+from basalt.documents.cache import Schema, build_schema
+from basalt.documents.models import ChangeLogEntry, new_document_id
+from basalt.documents.query.compiler import Compiler
+from basalt.documents.query.dialects import current_dialect
+from basalt.documents.query.parser import parse_query
+from basalt.documents.render import render
+from basalt.push import providers
+from basalt.push.builtin import INSTALLATIONS, PLATFORMS, PROVIDERS, installations_collection
+
+_CHANNEL = re.compile(r"\A[A-Za-z0-9_\-:.]{1,64}\Z")
+_LOCALE = re.compile(r"\A[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}\Z")
+_ZONE = re.compile(r"\A[A-Za-z0-9_+\-]{1,30}(?:/[A-Za-z0-9_+\-]{1,30}){0,2}\Z")
+_DOC_ID = re.compile(r"\A[a-z0-9]{20}\Z")
+WRITABLE = ("platform", "provider", "token", "channels", "locale", "timezone", "app_version", "badge")
+# Which providers serve which platforms (FCM also delivers to iOS and the web).
+PLATFORM_PROVIDERS = {"android": ("fcm",), "ios": ("apns", "fcm"), "web": ("webpush", "fcm")}
+MAX_CHANNELS = 100
+
+
+def _err(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, details={field: [message]})
+
+
+def valid_timezone(name: Any) -> bool:
+    if not isinstance(name, str) or not _ZONE.match(name):
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+def _clean(body: Any, *, creating: bool, current: dict[str, Any] | None = None, secret: bool = False) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ValidationFailed("The body must be a JSON object.", details={"body": ["Must be an object."]})
+    allowed = set(WRITABLE) | ({"user"} if creating and secret else set())
+    unknown = sorted(str(key)[:40] for key in body if key not in allowed)
+    if unknown:
+        raise _err(unknown[0], "Unknown field." if unknown[0] != "user" else "Set from the access token.")
+    out: dict[str, Any] = {}
+    for name in ("platform", "provider"):
+        if name in body:
+            choices = PLATFORMS if name == "platform" else PROVIDERS
+            if body[name] not in choices:
+                raise _err(name, f"Must be one of {', '.join(choices)}.")
+            out[name] = body[name]
+    if "token" in body:
+        token = body["token"]
+        if not isinstance(token, str) or not token or len(token) > 2048:
+            raise _err("token", "Must be a non-empty string of at most 2048 characters.")
+        out["token"] = token
+    if "channels" in body:
+        channels = body["channels"]
+        if not isinstance(channels, list) or len(channels) > MAX_CHANNELS:
+            raise _err("channels", f"Must be a list of at most {MAX_CHANNELS} channel names.")
+        if not all(isinstance(c, str) and _CHANNEL.match(c) for c in channels):
+            raise _err("channels", "Channel names are 1 to 64 letters, digits, '_', '-', ':' or '.'.")
+        out["channels"] = sorted(set(channels))
+    if "locale" in body:
+        if not isinstance(body["locale"], str) or not _LOCALE.match(body["locale"]):
+            raise _err("locale", "Must be a BCP 47 language tag such as fr or pt-BR.")
+        out["locale"] = body["locale"].replace("_", "-")
+    if "timezone" in body:
+        if not valid_timezone(body["timezone"]):
+            raise _err("timezone", "Must be an IANA time zone such as Europe/Paris.")
+        out["timezone"] = body["timezone"]
+    if "app_version" in body:
+        if not isinstance(body["app_version"], str) or len(body["app_version"]) > 64:
+            raise _err("app_version", "Must be a string of at most 64 characters.")
+        out["app_version"] = body["app_version"]
+    if "badge" in body:
+        badge = body["badge"]
+        if isinstance(badge, bool) or not isinstance(badge, int) or not 0 <= badge <= 99999:
+            raise _err("badge", "Must be an integer from 0 to 99999.")
+        out["badge"] = badge
+    merged = {**(current or {}), **out}
+    if creating:
+        for name in ("platform", "provider", "token"):
+            if name not in merged:
+                raise _err(name, "Required.")
+    if (
+        "platform" in merged
+        and "provider" in merged
+        and merged["provider"] not in PLATFORM_PROVIDERS[merged["platform"]]
+    ):
+        raise _err("provider", f"{merged['provider']} does not deliver to {merged['platform']} devices.")
+    if "token" in out or "provider" in out:
+        problem = providers.get(merged["provider"]).check_token(merged["token"])
+        if problem:
+            raise _err("token", problem)
+    return out
+
+
+def _schema(caller: Caller) -> Schema:
+    return build_schema(installations_collection(caller.project))
+
+
+def _token_filter(schema: Schema, where: dict[str, Any]) -> tuple[str, list[Any]]:
+    query = parse_query(schema.collection, {"where": where}, {})
+    return Compiler(current_dialect(), schema.collection).filters(query, None)
+
+
+def _find_by_token(schema: Schema, token: str) -> str | None:
+    where, params = _token_filter(schema, {"token": token})
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM basalt_document WHERE {where} LIMIT 1", params)  # noqa: S608
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _lock_token(schema: Schema, token: str) -> None:
+    """Serialise registrations of one token (PostgreSQL; SQLite's writers are serialised already)."""
+    if store.is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                [f"basalt.installation:{schema.collection.pk}:{token}"],
+            )
+
+
+def _acl(user_id: str | None) -> dict[str, Any]:
+    return {user_id: {"read": True, "write": True}} if user_id else {}
+
+
+def _render(schema: Schema, doc: Any) -> dict[str, Any]:
+    return render(schema, doc)
+
+
+def register(caller: Caller, body: Any) -> tuple[dict[str, Any], bool]:
+    """POST /api/v1/installations: upsert by token. Returns (installation, created)."""
+    cleaned = _clean(body, creating=True, secret=caller.is_secret)
+    user_id = caller.user_id
+    if caller.is_secret and isinstance(body, dict) and "user" in body:
+        user_id = _check_user(caller, body["user"])
+    schema = _schema(caller)
+    now = timezone.now()
+    with transaction.atomic():
+        _lock_token(schema, cleaned["token"])
+        existing_id = _find_by_token(schema, cleaned["token"])
+        current = store.fetch(schema.collection.pk, existing_id, for_update=True) if existing_id else None
+        if current is None:
+            data = {"channels": [], "badge": 0, **cleaned, "active": True}
+            if user_id:
+                data["user"] = user_id
+            doc = store.StoredDoc(
+                id=new_document_id(),
+                data=data,
+                acl=_acl(user_id),
+                read_principals=[user_id] if user_id else [],
+                write_principals=[user_id] if user_id else [],
+                created_by=user_id,
+                created_at=now,
+                updated_at=now,
+                version=1,
+            )
+            store.insert(doc, caller.project.id, schema.collection.pk)
+            store.append_change(
+                caller.project.id, INSTALLATIONS, doc.id, ChangeLogEntry.CREATE, None, _render(schema, doc), now
+            )
+            return _render(schema, doc), True
+        data = {**current.data, **cleaned, "active": True}
+        data.pop("user", None)
+        if user_id:
+            data["user"] = user_id
+        return _write(caller, schema, current, data, _acl(user_id), now), False
+
+
+def _check_user(caller: Caller, user_id: Any) -> str | None:
+    if user_id is None:
+        return None
+    from basalt.identity.models import EndUser
+
+    if not isinstance(user_id, str) or not EndUser.objects.filter(project=caller.project, id=user_id).exists():
+        raise _err("user", "No such user in this project.")
+    return user_id
+
+
+def _write(caller: Caller, schema: Schema, current: store.StoredDoc, data: dict[str, Any], acl: dict, now) -> dict:
+    before = _render(schema, current)
+    current.data = data
+    current.acl = acl
+    current.read_principals, current.write_principals = access.acl_principals(acl)
+    current.version += 1
+    current.updated_at = now
+    store.update(current, schema.collection.pk)
+    after = _render(schema, current)
+    store.append_change(caller.project.id, INSTALLATIONS, current.id, ChangeLogEntry.UPDATE, before, after, now)
+    return after
+
+
+def _owned(caller: Caller, schema: Schema, installation_id: Any, *, for_update: bool) -> store.StoredDoc:
+    """The installation if the caller is its user or the secret key; else 404 (existence not leaked)."""
+    if not isinstance(installation_id, str) or not _DOC_ID.match(installation_id):
+        raise NotFound("Installation not found.")
+    doc = store.fetch(schema.collection.pk, installation_id, for_update=for_update)
+    if doc is None:
+        raise NotFound("Installation not found.")
+    if caller.is_secret or (caller.user_id and doc.data.get("user") == caller.user_id):
+        return doc
+    raise NotFound("Installation not found.")
+
+
+def get_installation(caller: Caller, installation_id: Any) -> dict[str, Any]:
+    schema = _schema(caller)
+    return _render(schema, _owned(caller, schema, installation_id, for_update=False))
+
+
+def update_installation(caller: Caller, installation_id: Any, body: Any) -> dict[str, Any]:
+    schema = _schema(caller)
+    with transaction.atomic():
+        current = _owned(caller, schema, installation_id, for_update=True)
+        cleaned = _clean(body, creating=False, current=current.data)
+        if "token" in cleaned and cleaned["token"] != current.data.get("token"):
+            _lock_token(schema, cleaned["token"])
+            other = _find_by_token(schema, cleaned["token"])
+            if other and other != current.id:
+                from basalt.core.errors import Conflict
+
+                raise Conflict("Another installation holds this token.", details={"token": ["Already registered."]})
+            cleaned["active"] = True
+        return _write(caller, schema, current, {**current.data, **cleaned}, current.acl, timezone.now())
+
+
+def delete_installation(caller: Caller, installation_id: Any) -> None:
+    schema = _schema(caller)
+    with transaction.atomic():
+        current = _owned(caller, schema, installation_id, for_update=True)
+        store.delete_returning(schema.collection.pk, current.id)
+        store.append_change(
+            caller.project.id,
+            INSTALLATIONS,
+            current.id,
+            ChangeLogEntry.DELETE,
+            _render(schema, current),
+            None,
+            timezone.now(),
+        )
+
+
+def list_installations(caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+    """GET /api/v1/installations: the secret key sees all (with find's where/order/cursor), a user their own."""
+    if not caller.is_secret and not caller.user_id:
+        from basalt.core.errors import Unauthenticated
+
+        raise Unauthenticated("Listing installations needs the secret key or a signed-in user.")
+    installations_collection(caller.project)
+    raw = {key: value for key, value in params.items() if key in ("where", "order", "limit", "cursor", "count")}
+    if not caller.is_secret:
+        where = raw.get("where")
+        mine = {"user": caller.user_id}
+        raw["where"] = {"$and": [where, mine]} if where else mine
+    # The filter above scopes a user to their own devices; the listing itself runs with the
+    # project's full read so the owner sees their tokens (never anyone else's).
+    system = Caller(project=caller.project, key_kind="secret", key_id=caller.key_id)
+    try:
+        return finding.find_documents(system, INSTALLATIONS, raw)
+    except InvalidQuery:
+        raise
+
+
+def deactivate(project_id: int, installation_ids: list[str]) -> int:
+    """Mark installations inactive after the provider said their token is gone (no change-log row per id)."""
+    if not installation_ids:
+        return 0
+    from basalt.documents.models import Collection
+
+    collection_id = (
+        Collection.objects.filter(project_id=project_id, name=INSTALLATIONS).values_list("pk", flat=True).first()
+    )
+    if collection_id is None:
+        return 0
+    marks = ", ".join(["%s"] * len(installation_ids))
+    if store.is_postgres():
+        sql = (
+            "UPDATE basalt_document SET data = jsonb_set(data, '{active}', 'false'::jsonb), version = version + 1, "  # noqa: S608
+            f"updated_at = %s WHERE collection_id = %s AND id IN ({marks})"
+        )
+    else:
+        sql = (
+            "UPDATE basalt_document SET data = json_set(data, '$.active', json('false')), version = version + 1, "  # noqa: S608
+            f"updated_at = %s WHERE collection_id = %s AND id IN ({marks})"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [store.db_time(timezone.now()), collection_id, *installation_ids])
+        return cursor.rowcount

@@ -1,0 +1,137 @@
+"""Installations: register with the publishable key, upsert by token, owner/secret writes, token privacy."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.push.conftest import apns_token, key_client
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _register(client, token: str, **extra):
+    body = {"platform": "android", "provider": "fcm", "token": token, **extra}
+    return client.post("/api/v1/installations", body, format="json")
+
+
+def test_register_links_the_signed_in_user_and_upserts_by_token(project, signup, fcm_token):
+    user_id, user = signup()
+    token = fcm_token()
+    first = _register(user, token, channels=["news", "news", "sport"], locale="fr-FR", timezone="Europe/Paris")
+    assert first.status_code == 201, first.content
+    body = first.json()
+    assert body["user"] == user_id and body["active"] is True and body["channels"] == ["news", "sport"]
+    again = _register(user, token, app_version="2.0")
+    assert again.status_code == 200 and again.json()["id"] == body["id"]
+    assert again.json()["app_version"] == "2.0" and again.json()["locale"] == "fr-FR"
+    listed = key_client(project.secret).get("/api/v1/installations").json()["results"]
+    assert [i["id"] for i in listed] == [body["id"]]
+
+
+def test_signed_out_registration_unlinks_the_device(project, signup, fcm_token):
+    _, user = signup()
+    token = fcm_token()
+    _register(user, token)
+    anonymous = _register(key_client(project.publishable), token)
+    assert anonymous.status_code == 200 and "user" not in anonymous.json()
+
+
+def test_only_the_owner_or_secret_key_changes_or_deletes(project, signup, fcm_token):
+    owner_id, owner = signup()
+    _, stranger = signup()
+    created = _register(owner, fcm_token()).json()
+    path = f"/api/v1/installations/{created['id']}"
+    assert stranger.patch(path, {"channels": ["x"]}, format="json").status_code == 404
+    assert stranger.delete(path).status_code == 404
+    assert key_client(project.publishable).patch(path, {"channels": ["x"]}, format="json").status_code == 404
+    assert owner.patch(path, {"channels": ["y"]}, format="json").json()["channels"] == ["y"]
+    secret = key_client(project.secret)
+    assert secret.patch(path, {"badge": 3}, format="json").json()["badge"] == 3
+    assert owner.get("/api/v1/installations").json()["results"][0]["id"] == created["id"]
+    assert stranger.get("/api/v1/installations").json()["results"] == []
+    assert owner.delete(path).status_code == 204
+    assert secret.get(path).status_code == 404
+
+
+def test_user_field_cannot_be_forged_by_a_client(project, signup, fcm_token):
+    victim_id, _ = signup()
+    _, attacker = signup()
+    response = _register(attacker, fcm_token(), user=victim_id)
+    assert response.status_code == 400 and response.json()["error"]["code"] == "validation_failed"
+
+
+def test_token_is_never_readable_through_the_documents_api_by_others(project, signup, fcm_token):
+    from basalt.documents.catalog import update_collection
+
+    _, user = signup()
+    created = _register(user, fcm_token()).json()
+    docs = "/api/v1/collections/installations/documents"
+    assert user.get(docs).status_code == 403
+    # Opening reads to signed-in users still hides the token (locked protected field).
+    update_collection(
+        project.project, "installations", {"permissions": {"find": ["authenticated"], "get": ["authenticated"]}}
+    )
+    found = user.get(docs).json()["results"]
+    assert [d["id"] for d in found] == [created["id"]] and "token" not in found[0]
+    from basalt.core.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed):
+        update_collection(project.project, "installations", {"protected_fields": {}})
+    secret_view = key_client(project.secret).get(f"{docs}/{created['id']}").json()
+    assert secret_view["token"] == created["token"]
+
+
+def test_documents_api_cannot_write_builtin_installation_fields(project, fcm_token):
+    secret = key_client(project.secret)
+    docs = "/api/v1/collections/installations/documents"
+    assert secret.post(docs, {"token": "t"}, format="json").status_code == 403
+    created = _register(key_client(project.publishable), fcm_token()).json()
+    refused = secret.patch(f"{docs}/{created['id']}", {"user": "someone"}, format="json")
+    assert refused.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        [],
+        {"platform": "android", "provider": "fcm"},
+        {"platform": "tv", "provider": "fcm", "token": "a" * 30},
+        {"platform": "android", "provider": "apns", "token": apns_token(1)},
+        {"platform": "ios", "provider": "apns", "token": "not-hex"},
+        {"platform": "web", "provider": "webpush", "token": "{not json"},
+        {
+            "platform": "web",
+            "provider": "webpush",
+            "token": '{"endpoint": "ftp://x", "keys": {"p256dh": "a", "auth": "b"}}',
+        },
+        {"platform": "android", "provider": "fcm", "token": "a" * 30, "timezone": "Mars/Olympus"},
+        {"platform": "android", "provider": "fcm", "token": "a" * 30, "timezone": "../../etc/passwd"},
+        {"platform": "android", "provider": "fcm", "token": "a" * 30, "locale": "x" * 100},
+        {"platform": "android", "provider": "fcm", "token": "a" * 30, "channels": "news"},
+        {"platform": "android", "provider": "fcm", "token": "a" * 30, "channels": ["ok", {"$gt": 1}]},
+        {"platform": "android", "provider": "fcm", "token": "a" * 30, "badge": -1},
+        {"platform": "android", "provider": "fcm", "token": "a" * 30, "active": False},
+        {"platform": "android", "provider": "fcm", "token": "a" * 5000},
+    ],
+)
+def test_hostile_registrations_get_clear_json_errors(project, body):
+    response = key_client(project.publishable).post("/api/v1/installations", body, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] in ("validation_failed", "invalid_json")
+
+
+def test_registration_needs_a_key_and_listing_needs_more_than_the_publishable_key(project, fcm_token):
+    from rest_framework.test import APIClient
+
+    assert APIClient().post("/api/v1/installations", {}, format="json").status_code == 401
+    assert key_client(project.publishable).get("/api/v1/installations").status_code == 401
+
+
+def test_another_projects_keys_reach_nothing(project, make_project, fcm_token):
+    other = make_project()
+    created = _register(key_client(project.publishable), fcm_token()).json()
+    foreign = key_client(other.secret)
+    assert foreign.get(f"/api/v1/installations/{created['id']}").status_code == 404
+    assert foreign.delete(f"/api/v1/installations/{created['id']}").status_code == 404
+    assert foreign.get("/api/v1/installations").json()["results"] == []
