@@ -23,8 +23,13 @@ venv: $(VENV)/.runtime
 run: $(VENV)/.runtime
 	$(BIN)/python manage.py serve
 
+# The files tests drive the real tus-js-client under Node (pinned by its package-lock.json).
+TUS_JS := tests/files/node/node_modules/.package-lock.json
+$(TUS_JS): tests/files/node/package-lock.json
+	cd tests/files/node && npm ci --no-audit --no-fund --loglevel=error
+
 ## Install what the tests need and run the whole suite (DATABASE_URL/REDIS_URL select PostgreSQL+Redis).
-test: $(VENV)/.dev
+test: $(VENV)/.dev $(TUS_JS)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
