@@ -7,147 +7,215 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('projects', '0002_invitation'),
+        ("projects", "0002_invitation"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Cursor',
+            name="Cursor",
             fields=[
-                ('project', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='projects.project')),
-                ('seq', models.PositiveBigIntegerField(default=0)),
+                (
+                    "project",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="+",
+                        serialize=False,
+                        to="projects.project",
+                    ),
+                ),
+                ("seq", models.PositiveBigIntegerField(default=0)),
             ],
             options={
-                'db_table': 'basalt_webhook_cursor',
+                "db_table": "basalt_webhook_cursor",
             },
         ),
         migrations.CreateModel(
-            name='Endpoint',
+            name="Endpoint",
             fields=[
-                ('id', models.CharField(default=basalt.hooks.models.new_endpoint_id, max_length=32, primary_key=True, serialize=False)),
-                ('url', models.CharField(max_length=2048)),
-                ('description', models.CharField(blank=True, max_length=200)),
-                ('events', models.JSONField(default=list)),
-                ('collections', models.JSONField(default=list)),
-                ('where', models.JSONField(blank=True, null=True)),
-                ('enabled', models.BooleanField(default=True)),
-                ('disabled_reason', models.CharField(blank=True, max_length=200)),
-                ('disabled_at', models.DateTimeField(blank=True, null=True)),
-                ('secret_sealed', models.TextField()),
-                ('start_seq', models.PositiveBigIntegerField(default=0)),
-                ('failing_since', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='projects.project')),
+                (
+                    "id",
+                    models.CharField(
+                        default=basalt.hooks.models.new_endpoint_id, max_length=32, primary_key=True, serialize=False
+                    ),
+                ),
+                ("url", models.CharField(max_length=2048)),
+                ("description", models.CharField(blank=True, max_length=200)),
+                ("events", models.JSONField(default=list)),
+                ("collections", models.JSONField(default=list)),
+                ("where", models.JSONField(blank=True, null=True)),
+                ("enabled", models.BooleanField(default=True)),
+                ("disabled_reason", models.CharField(blank=True, max_length=200)),
+                ("disabled_at", models.DateTimeField(blank=True, null=True)),
+                ("secret_sealed", models.TextField()),
+                ("start_seq", models.PositiveBigIntegerField(default=0)),
+                ("failing_since", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="projects.project"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'basalt_webhook_endpoint',
+                "db_table": "basalt_webhook_endpoint",
             },
         ),
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.CharField(default=basalt.hooks.models.new_message_id, max_length=40, primary_key=True, serialize=False)),
-                ('event', models.CharField(max_length=64)),
-                ('seq', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('payload', models.JSONField()),
-                ('status', models.CharField(choices=[('pending', 'pending'), ('sending', 'sending'), ('succeeded', 'succeeded'), ('failed', 'failed')], default='pending', max_length=12)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('claimed_until', models.DateTimeField(blank=True, null=True)),
-                ('last_status_code', models.PositiveIntegerField(blank=True, null=True)),
-                ('last_error', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('window_start', models.DateTimeField(default=django.utils.timezone.now)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('project', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='projects.project')),
-                ('endpoint', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='hooks.endpoint')),
+                (
+                    "id",
+                    models.CharField(
+                        default=basalt.hooks.models.new_message_id, max_length=40, primary_key=True, serialize=False
+                    ),
+                ),
+                ("event", models.CharField(max_length=64)),
+                ("seq", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("payload", models.JSONField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "pending"),
+                            ("sending", "sending"),
+                            ("succeeded", "succeeded"),
+                            ("failed", "failed"),
+                        ],
+                        default="pending",
+                        max_length=12,
+                    ),
+                ),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("claimed_until", models.DateTimeField(blank=True, null=True)),
+                ("last_status_code", models.PositiveIntegerField(blank=True, null=True)),
+                ("last_error", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("window_start", models.DateTimeField(default=django.utils.timezone.now)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="projects.project",
+                    ),
+                ),
+                (
+                    "endpoint",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="deliveries", to="hooks.endpoint"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'basalt_webhook_delivery',
+                "db_table": "basalt_webhook_delivery",
             },
         ),
         migrations.CreateModel(
-            name='Job',
+            name="Job",
             fields=[
-                ('id', models.CharField(default=basalt.hooks.models.new_job_id, max_length=32, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=100)),
-                ('kind', models.CharField(max_length=16)),
-                ('cron', models.CharField(max_length=120)),
-                ('time_zone', models.CharField(default='UTC', max_length=64)),
-                ('config', models.JSONField(default=dict)),
-                ('secret_sealed', models.TextField(blank=True)),
-                ('enabled', models.BooleanField(default=True)),
-                ('next_run_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='projects.project')),
+                (
+                    "id",
+                    models.CharField(
+                        default=basalt.hooks.models.new_job_id, max_length=32, primary_key=True, serialize=False
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("kind", models.CharField(max_length=16)),
+                ("cron", models.CharField(max_length=120)),
+                ("time_zone", models.CharField(default="UTC", max_length=64)),
+                ("config", models.JSONField(default=dict)),
+                ("secret_sealed", models.TextField(blank=True)),
+                ("enabled", models.BooleanField(default=True)),
+                ("next_run_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="projects.project"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'basalt_job',
+                "db_table": "basalt_job",
             },
         ),
         migrations.CreateModel(
-            name='JobRun',
+            name="JobRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('trigger', models.CharField(default='schedule', max_length=12)),
-                ('status', models.CharField(default='running', max_length=12)),
-                ('scheduled_for', models.DateTimeField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('heartbeat_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('counts', models.JSONField(default=dict)),
-                ('error', models.CharField(blank=True, max_length=500)),
-                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='hooks.job')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("trigger", models.CharField(default="schedule", max_length=12)),
+                ("status", models.CharField(default="running", max_length=12)),
+                ("scheduled_for", models.DateTimeField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("heartbeat_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("counts", models.JSONField(default=dict)),
+                ("error", models.CharField(blank=True, max_length=500)),
+                (
+                    "job",
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="runs", to="hooks.job"),
+                ),
             ],
             options={
-                'db_table': 'basalt_job_run',
+                "db_table": "basalt_job_run",
             },
         ),
         migrations.CreateModel(
-            name='Attempt',
+            name="Attempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('status_code', models.PositiveIntegerField(blank=True, null=True)),
-                ('latency_ms', models.PositiveIntegerField(default=0)),
-                ('response', models.TextField(blank=True)),
-                ('error', models.CharField(blank=True, max_length=300)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('delivery', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempt_rows', to='hooks.delivery')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.PositiveIntegerField()),
+                ("status_code", models.PositiveIntegerField(blank=True, null=True)),
+                ("latency_ms", models.PositiveIntegerField(default=0)),
+                ("response", models.TextField(blank=True)),
+                ("error", models.CharField(blank=True, max_length=300)),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "delivery",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="attempt_rows", to="hooks.delivery"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'basalt_webhook_attempt',
-                'indexes': [models.Index(fields=['delivery', 'number'], name='webhook_attempt_no')],
+                "db_table": "basalt_webhook_attempt",
+                "indexes": [models.Index(fields=["delivery", "number"], name="webhook_attempt_no")],
             },
         ),
         migrations.AddIndex(
-            model_name='endpoint',
-            index=models.Index(fields=['project', 'enabled'], name='webhook_ep_project'),
+            model_name="endpoint",
+            index=models.Index(fields=["project", "enabled"], name="webhook_ep_project"),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['endpoint', 'status', 'next_attempt_at'], name='webhook_due'),
+            model_name="delivery",
+            index=models.Index(fields=["endpoint", "status", "next_attempt_at"], name="webhook_due"),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['endpoint', 'created_at'], name='webhook_log'),
+            model_name="delivery",
+            index=models.Index(fields=["endpoint", "created_at"], name="webhook_log"),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.UniqueConstraint(condition=models.Q(('seq__isnull', False)), fields=('endpoint', 'seq'), name='webhook_delivery_once'),
+            model_name="delivery",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("seq__isnull", False)), fields=("endpoint", "seq"), name="webhook_delivery_once"
+            ),
         ),
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(fields=['enabled', 'next_run_at'], name='job_due'),
+            model_name="job",
+            index=models.Index(fields=["enabled", "next_run_at"], name="job_due"),
         ),
         migrations.AddIndex(
-            model_name='jobrun',
-            index=models.Index(fields=['job', 'status'], name='job_run_state'),
+            model_name="jobrun",
+            index=models.Index(fields=["job", "status"], name="job_run_state"),
         ),
     ]
