@@ -173,3 +173,15 @@ def secret_client(project):
     client = APIClient()
     client.credentials(HTTP_X_API_KEY=project.secret)
     return client
+
+
+@pytest.fixture
+def eager_tasks():
+    """Background tasks run inline, as without a broker; with REDIS_URL set (the PostgreSQL pass)
+    they would otherwise go to a queue that no worker reads in these tests."""
+    from basalt.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

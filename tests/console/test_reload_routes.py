@@ -80,7 +80,24 @@ def world(project, make_account, django_capture_on_commit_callbacks):
         "link_token": default_token_generator.make_token(owner),
         # A scheduled push (basalt.push), so the cancel route names a real one.
         "push_id": _scheduled_push(caller),
+        "file_id": _stored_file(project.secret),
     }
+
+
+def _stored_file(secret: str) -> str:
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=secret)
+    import io
+
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), "teal").save(png, "PNG")  # an image, so its preview route has one to show
+    answer = client.generic("POST", "/api/v1/files?name=dot.png", png.getvalue(), content_type="image/png")
+    assert answer.status_code == 201, answer.content
+    return answer.json()["id"]
 
 
 def _scheduled_push(caller) -> str:

@@ -36,7 +36,12 @@ def generate(document: dict, where: Path) -> Path:
     spec.write_text(json.dumps(document))
     config = where / "config.json"
     # No post hooks: formatting the output is not what is under test, and ruff's config is the repo's.
-    config.write_text(json.dumps({"post_hooks": [], "package_name_override": PACKAGE}))
+    # A file's bytes come back in whatever type the file has (`*/*`, API.md §5), which the generator
+    # cannot model; its documented override reads them as binary, as a user's config would.
+    overrides = {"*/*": "application/octet-stream"}
+    config.write_text(
+        json.dumps({"post_hooks": [], "package_name_override": PACKAGE, "content_type_overrides": overrides})
+    )
     out = where / PACKAGE
     run = subprocess.run(
         [

@@ -29,15 +29,8 @@ def weed(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def eager_tasks():
-    """Background work (thumbnails, sweeps) runs inline, as without a broker; with REDIS_URL set
-    (the PostgreSQL pass) tasks would otherwise go to a queue no worker reads in tests."""
-    from basalt.celery import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = previous
+def _inline_background_work(eager_tasks):
+    """Thumbnails and sweeps run inline in every pass (tests/conftest.py `eager_tasks`)."""
 
 
 @pytest.fixture(autouse=True)

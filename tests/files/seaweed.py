@@ -93,7 +93,9 @@ def start(root: Path) -> Weed:
             }
         )
     )
-    master, volume, filer, s3, admin, webdav = _free_ports(6)
+    # Every listener gets a port of its own: left to their defaults, the Iceberg and Lance ones
+    # collide between two xdist workers starting SeaweedFS at the same moment.
+    master, volume, filer, s3, admin, webdav, iceberg, lance = _free_ports(8)
     log = root / "weed.log"
     args = [
         weed_binary(),
@@ -107,6 +109,8 @@ def start(root: Path) -> Weed:
         f"-s3.port={s3}",
         f"-admin.port={admin}",
         f"-webdav.port={webdav}",
+        f"-s3.port.iceberg={iceberg}",
+        f"-s3.port.lance={lance}",
         "-admin.ui=false",
         f"-s3.config={config}",
         f"-bucket={BUCKET}",

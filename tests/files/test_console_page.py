@@ -24,7 +24,7 @@ def test_files_page_upload_preview_copy_acl_delete(page, live_server, django_use
     page.get_by_label("Project name").fill("Pictures")
     page.get_by_role("button", name="Create project").click()
     page.get_by_role("heading", name="Pictures", exact=True).wait_for()
-    page.get_by_role("link", name="Files").click()
+    page.get_by_role("link", name="Files", exact=True).click()
     page.get_by_role("heading", name="Files", exact=True).wait_for()
     image = tmp_path / "red.png"
     image.write_bytes(png(120, 80))

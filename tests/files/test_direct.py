@@ -98,7 +98,10 @@ def test_concurrent_completes_make_one_file(make_project):
     for thread in threads:
         thread.join()
     assert statuses.count(200) == 1, statuses
-    assert set(statuses) <= {200, 409}
+    # SQLite has one writer: a loser may find the database busy past its wait and get the
+    # documented retryable 503 (with Retry-After) instead of 409; either way nothing is half-made.
+    allowed = {200, 409} | ({503} if connection.vendor == "sqlite" else set())
+    assert set(statuses) <= allowed, statuses
     assert File.objects.filter(pk=ticket["file_id"], status=File.READY).count() == 1
 
 

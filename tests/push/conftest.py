@@ -37,6 +37,11 @@ def signup(project):
 
 
 @pytest.fixture(autouse=True)
+def _inline_push_tasks(eager_tasks):
+    """Pushes run inline in every pass (tests/conftest.py `eager_tasks`); T15 runs real workers."""
+
+
+@pytest.fixture(autouse=True)
 def _push_settings(settings):
     settings.PUSH_ALLOW_PRIVATE_ENDPOINTS = True
     settings.PUSH_MAX_ATTEMPTS = 5

@@ -68,11 +68,6 @@ def recheck(key_raw: str) -> Caller | BasaltError:
 async def stream(request: HttpRequest, ref: str, collection: str) -> HttpResponse:
     if request.method != "GET":
         return json_error(MethodNotAllowed(headers={"Allow": "GET"}))
-    if "wsgi.version" in request.META:
-        # A WSGI process (no hub, no long streams): one `error` event, and the page stays static.
-        error = BasaltError("Live data needs the realtime service.", code="unavailable")
-        frame = orjson.dumps({"op": "error", "error": error.payload()["error"]})
-        return HttpResponse(b"data: " + frame + b"\n\n", content_type="text/event-stream")
     account = await request.auser()
     session_key = request.session.session_key
     if not account.is_authenticated or not session_key:
@@ -84,6 +79,11 @@ async def stream(request: HttpRequest, ref: str, collection: str) -> HttpRespons
         return json_error(exc)
     except ValueError:
         return json_error(InvalidQuery("`where` is not valid JSON."))
+    if "wsgi.version" in request.META:
+        # A WSGI process (no hub, no long streams): one `error` event, and the page stays static.
+        error = BasaltError("Live data needs the realtime service.", code="unavailable")
+        frame = orjson.dumps({"op": "error", "error": error.payload()["error"]})
+        return HttpResponse(b"data: " + frame + b"\n\n", content_type="text/event-stream")
     conn = Connection(caller, _identity(account.pk, ref, session_key), "console")
     current_hub().add_connection(conn)
     # Errors (a bad where, a collection gone) arrive on the stream as `error` ops, as over the API.

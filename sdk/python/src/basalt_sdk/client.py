@@ -77,6 +77,8 @@ class Client(AuthMixin):
 
             self._files = Files(self)
         return self._files
+
+    @property
     def push(self) -> Push:
         """Installations (any key) and push notifications (secret key)."""
         from basalt_sdk.push import Push
