@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from basalt.files.models import File
 from tests.files.conftest import upload
+from tests.files.images import png
 
 pytestmark = pytest.mark.django_db
 
@@ -177,3 +178,15 @@ def test_project_deletion_removes_files(project, file_storage, django_capture_on
         projects.delete_project(project.owner, project.project.ref)
     assert File.objects.count() == 0
     assert stored_objects(file_storage, project.project.pk) == []
+
+
+def test_empty_or_stray_query_values_are_refused_not_ignored(secret_client):
+    """Found by the schema fuzzer: `created_before=` listed everything and `fit` without `thumb`
+    served the original; a filter or option the server would drop must be a 400 instead."""
+    file_id = upload(secret_client, png(), name="i.png").json()["id"]
+    empty = secret_client.get("/api/v1/files?created_before=")
+    assert empty.status_code == 400, empty.content
+    assert empty.json()["error"]["code"] == "invalid_query"
+    stray = secret_client.get(f"/api/v1/files/{file_id}/content?fit=cover")
+    assert stray.status_code == 400, stray.content
+    assert "fit" in stray.json()["error"]["details"]

@@ -104,7 +104,7 @@ def list_files(caller: Caller, params: dict[str, str]) -> dict[str, Any]:
         ("created_at_gte", "created_at__gte"),
         ("created_at_lte", "created_at__lte"),
     ):
-        if params.get(name):
+        if name in params:  # an empty value is an error, not "no filter"
             rows = rows.filter(**{lookup: _time(params[name], name)})
     if params.get("cursor"):
         moment, last_id = _uncursor(params["cursor"])
