@@ -51,8 +51,13 @@ def test_files_page_upload_preview_copy_acl_delete(page, live_server, django_use
 
     row.get_by_label("ACL of red.png").fill('{"*": {"read": true}}')
     row.get_by_role("button", name="Save ACL").click()
-    page.locator("#files-table tr", has_text="red.png").wait_for()
-    stored.refresh_from_db()
+    # The row is on the page before and after the save,
+    # so wait for the stored ACL itself (up to 10 s) rather than for the row.
+    for _ in range(100):
+        stored.refresh_from_db()
+        if stored.acl:
+            break
+        page.wait_for_timeout(100)
     assert stored.acl == {"*": {"read": True}}
 
     page.once("dialog", lambda dialog: dialog.accept())
