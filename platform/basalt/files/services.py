@@ -156,6 +156,11 @@ def mint_url(caller: Caller, file_id: str, body: Any) -> dict[str, Any]:
     expires_in = body.get("expires_in", signing.DEFAULT_EXPIRES_IN)
     if not isinstance(expires_in, int) or isinstance(expires_in, bool) or not 1 <= expires_in <= signing.MAX_EXPIRES_IN:
         raise ValidationFailed(details={"expires_in": [f"Must be seconds from 1 to {signing.MAX_EXPIRES_IN}."]})
+    for name in ("thumb", "fit"):
+        if name in body and not isinstance(body[name], str):
+            raise ValidationFailed(details={name: ["Must be a string (thumb=WxH, fit=cover or contain)."]})
+    if "fit" in body and "thumb" not in body:
+        raise ValidationFailed(details={"fit": ["`fit` applies only with `thumb`."]})
     row = access_file(caller, file_id)
     token, expires = signing.mint(row.project_id, row.id, caller.key_id, expires_in)
     url = f"{content_url(row.id)}?token={token}"
