@@ -22,14 +22,24 @@ except ConfigurationError as exc:
 from django.conf import settings  # noqa: E402
 
 from basalt.core.handler import BoundedASGIHandler  # noqa: E402
-from basalt.routing import websocket_urlpatterns  # noqa: E402
+from basalt.core.wsgi_bridge import ThreadedWSGIBridge  # noqa: E402
+from basalt.routing import async_http_prefixes, websocket_urlpatterns  # noqa: E402
 
 # Django's own get_asgi_application() would start one thread (and connection) per request.
 django_asgi_app = BoundedASGIHandler(threads=settings.REQUEST_THREADS)
+# Synchronous views (all but the realtime area's) in one thread hop, on the same threads.
+wsgi_bridge = ThreadedWSGIBridge(django_asgi_app.idle_threads)
+
+
+async def http_app(scope, receive, send):
+    if scope["path"].startswith(async_http_prefixes):
+        return await django_asgi_app(scope, receive, send)
+    return await wsgi_bridge(scope, receive, send)
+
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_app,
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )

@@ -37,9 +37,10 @@ class BoundedASGIHandler(ASGIHandler):
         if threads < 1:
             raise ValueError("an ASGI handler needs at least one request thread")
         self.threads = threads
-        self._idle: asyncio.Queue[ThreadPoolExecutor] = asyncio.Queue()
+        # Shared with the WSGI bridge that serves the synchronous views (basalt.asgi).
+        self.idle_threads: asyncio.Queue[ThreadPoolExecutor] = asyncio.Queue()
         for number in range(threads):
-            self._idle.put_nowait(ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"request-{number}"))
+            self.idle_threads.put_nowait(ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"request-{number}"))
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -49,14 +50,14 @@ class BoundedASGIHandler(ASGIHandler):
         except RequestAborted:
             return
         token = _read_ahead.set(body)
-        executor = await self._idle.get()
+        executor = await self.idle_threads.get()
         try:
             # The same thread for the whole request: middleware, view and response.close(), which
             # sends request_finished and so returns that thread's connection to the pool.
             async with ThreadSensitiveContext(executor=executor):
                 await self.handle(scope, receive, send)
         finally:
-            self._idle.put_nowait(executor)
+            self.idle_threads.put_nowait(executor)
             _read_ahead.reset(token)
 
     def create_request(self, scope, body_file):

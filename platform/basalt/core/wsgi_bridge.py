@@ -1,0 +1,166 @@
+"""ASGI HTTP served by Django's WSGI handler on a fixed set of threads: one thread hop per request.
+
+Django's ASGI handler runs a synchronous view through asgiref several times per request (request
+signals, the middleware chain, response.close), each a round trip between the event loop and a
+thread, plus a thread-sensitive context per request. Measured on `GET /api/v1/project` under the
+embedded server that machinery cost more than the view itself (bench/README.md). Every Basalt view
+outside the realtime area is synchronous, so this bridge reads the body on the event loop, then
+runs the whole WSGI request (signals, middleware, view, close) in one call on a borrowed thread.
+
+Like BoundedASGIHandler (whose threads it borrows), at most REQUEST_THREADS requests run Django code at once (bounding database
+connections); the rest wait in the event loop without holding a thread. A streamed response
+(file downloads) is iterated on the same thread chunk by chunk, so its connection stays with it
+until response.close() returns it to the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from tempfile import SpooledTemporaryFile
+
+from django.conf import settings
+from django.core.handlers.wsgi import WSGIHandler
+
+# A streamed response is sent in pieces of about this size, not one send per tiny chunk.
+_STREAM_PIECE = 64 * 1024
+
+
+class _Response:
+    __slots__ = ("status", "headers", "iterable", "chunks")
+
+    def __init__(self):
+        self.status = 500
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.iterable = None  # what the handler returned, closed exactly once
+        self.chunks = None  # an iterator over it, for a streamed response
+
+    def start(self, status: str, headers: list[tuple[str, str]], exc_info=None):
+        self.status = int(status.split(" ", 1)[0])
+        self.headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+        return _no_write
+
+
+def _no_write(data: bytes) -> None:
+    raise RuntimeError("Basalt's views return their body; the WSGI write() callable is not supported")
+
+
+def build_environ(scope: dict, body) -> dict:
+    """The WSGI environ of an ASGI HTTP scope (PEP 3333 "native strings": bytes decoded as latin-1)."""
+    script_name = scope.get("root_path", "")
+    path = scope["path"]
+    if script_name and path.startswith(script_name):
+        path = path[len(script_name) :]
+    server = scope.get("server") or ("127.0.0.1", 80)
+    client = scope.get("client") or ("127.0.0.1", 0)
+    environ = {
+        "REQUEST_METHOD": scope["method"],
+        "SCRIPT_NAME": script_name.encode("utf-8").decode("latin-1"),
+        "PATH_INFO": path.encode("utf-8").decode("latin-1"),
+        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
+        "SERVER_NAME": str(server[0]),
+        "SERVER_PORT": str(server[1] if server[1] is not None else 80),
+        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "REMOTE_ADDR": str(client[0]),
+        "REMOTE_PORT": str(client[1]),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": body,
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin-1").upper().replace("-", "_")
+        value = raw_value.decode("latin-1")
+        if name == "CONTENT_TYPE" or name == "CONTENT_LENGTH":
+            key = name
+        else:
+            key = "HTTP_" + name
+        if key in environ:
+            # Repeated headers fold into one value, cookies with their own separator (RFC 6265).
+            environ[key] += ("; " if key == "HTTP_COOKIE" else ",") + value
+        else:
+            environ[key] = value
+    return environ
+
+
+class ThreadedWSGIBridge:
+    def __init__(self, idle_threads: asyncio.Queue, handler: WSGIHandler | None = None):
+        """`idle_threads` holds single-thread executors, shared with the ASGI handler of the async
+        views so that the two together never hold more connections than there are threads."""
+        self.handler = handler or WSGIHandler()
+        self._idle = idle_threads
+
+    async def __call__(self, scope, receive, send):
+        body = await self._read_body(receive)
+        if body is None:
+            return  # the client went away before sending its body
+        environ = build_environ(scope, body)
+        # The real length: a chunked request has no Content-Length, and WSGI reads only that many bytes.
+        environ["CONTENT_LENGTH"] = str(body.seek(0, 2))
+        body.seek(0)
+        idle = self._idle
+        executor = await idle.get()
+        loop = asyncio.get_running_loop()
+        response = _Response()
+        try:
+            chunks, finished = await loop.run_in_executor(executor, self._run, environ, response)
+            await send({"type": "http.response.start", "status": response.status, "headers": response.headers})
+            await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": not finished})
+            while not finished:
+                chunks, finished = await loop.run_in_executor(executor, self._more, response)
+                await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": not finished})
+        except OSError:
+            pass  # the client disconnected mid-response; _close below still returns the connection
+        finally:
+            if response.iterable is not None:
+                await loop.run_in_executor(executor, self._close, response)
+            body.close()
+            idle.put_nowait(executor)
+
+    async def _read_body(self, receive):
+        body = SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b")
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                body.close()
+                return None
+            if message.get("body"):
+                body.write(message["body"])
+            if not message.get("more_body", False):
+                break
+        body.seek(0)
+        return body
+
+    def _run(self, environ: dict, response: _Response):
+        response.iterable = self.handler(environ, response.start)
+        if _is_whole(response.iterable):
+            # The common case: Django's HttpResponse holds its body; close at once (one thread hop).
+            chunks = list(response.iterable)
+            self._close(response)
+            return chunks, True
+        response.chunks = iter(response.iterable)
+        return self._more(response)
+
+    def _more(self, response: _Response):
+        chunks, size = [], 0
+        for chunk in response.chunks:
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= _STREAM_PIECE:
+                return chunks, False
+        self._close(response)
+        return chunks, True
+
+    @staticmethod
+    def _close(response: _Response) -> None:
+        iterable, response.iterable = response.iterable, None
+        close = getattr(iterable, "close", None)
+        if close is not None:
+            close()  # sends request_finished: the thread's database connection goes back to the pool
+
+
+def _is_whole(iterable) -> bool:
+    return not getattr(iterable, "streaming", False) and not hasattr(iterable, "filelike")
