@@ -76,7 +76,8 @@ def measure(source: Path, data_dir: str, keys: dict, first: bool, duration: floa
         load.wait_ready(port, proc)
         base = f"http://{HOST}:{port}/api/v1"
         if first:
-            _api(f"{base}/schema/collections", keys["sk"], "POST", {"name": "posts", "fields": {"title": {"type": "string"}}})
+            posts = {"name": "posts", "fields": {"title": {"type": "string"}}}
+            _api(f"{base}/schema/collections", keys["sk"], "POST", posts)
             keys["doc"] = _api(f"{base}/collections/posts/documents", keys["sk"], "POST", {"title": "hello"})["id"]
         routes = {
             "healthz": ("/healthz", {}),

@@ -1,4 +1,4 @@
-"""The one-hop bridge from ASGI HTTP to Django's WSGI handler (basalt.core.wsgi_bridge), driven as a server drives it."""
+"""The one-hop bridge from ASGI HTTP to Django's WSGI handler, driven as an ASGI server drives it."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ def http_scope(path: str, method: str = "GET", headers: list[tuple[bytes, bytes]
 
 
 async def call(app, scope: dict, body_parts: list[bytes] = (b"",)) -> tuple[dict, list[dict]]:
-    inbox = [{"type": "http.request", "body": part, "more_body": i < len(body_parts) - 1} for i, part in enumerate(body_parts)]
+    last = len(body_parts) - 1
+    inbox = [{"type": "http.request", "body": part, "more_body": i < last} for i, part in enumerate(body_parts)]
     sent: list[dict] = []
 
     async def receive():
