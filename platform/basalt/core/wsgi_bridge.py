@@ -8,9 +8,9 @@ outside the realtime area is synchronous, so this bridge reads the body on the e
 runs the whole WSGI request (signals, middleware, view, close) in one call on a borrowed thread.
 
 Like BoundedASGIHandler (whose threads it borrows), at most REQUEST_THREADS requests run Django
-code at once (bounding database connections); the rest wait in the event loop without holding a thread. A streamed response
-(file downloads) is iterated on the same thread chunk by chunk, so its connection stays with it
-until response.close() returns it to the pool.
+code at once (bounding database connections); the rest wait in the event loop without holding a
+thread. A streamed response (file downloads) is iterated on the same thread chunk by chunk, so
+its connection stays with it until response.close() returns it to the pool.
 """
 
 from __future__ import annotations
