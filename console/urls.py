@@ -17,6 +17,7 @@ from console.views import (
     files,
     invitations,
     jobs,
+    logs,
     projects,
     push,
     realtime,
@@ -43,6 +44,8 @@ HOME = Landing("project")
 SETTINGS = ("settings", ("ref",))
 MEMBERS = Landing("members")
 COLLECTION = ("collection", ("ref", "name"))
+COLLECTION_DATA = ("data_collection", ("ref", "name"))
+FIELD = r"(?P<field>[a-z][a-z0-9_]{0,62})"
 DOCUMENT = Landing("document", ("ref", "name", "doc_id"))
 USER_PAGE = Landing("user", ("ref", "user_id"))
 ROLE_PAGE = Landing("role", ("ref", "name"))
@@ -146,6 +149,9 @@ urlpatterns = [
     page(rf"^{REF}/data/?$", data.data_index, "data"),
     page(rf"^{REF}/data/{NAME}/?$", data.data_collection, "data_collection"),
     page(rf"^{REF}/data/{NAME}/new/?$", data.document_new, "document_new"),
+    action(rf"^{REF}/data/{NAME}/grid/bulk/?$", data.document_bulk, "document_bulk", Landing(*COLLECTION_DATA)),
+    page(rf"^{REF}/data/{NAME}/grid/pick/?$", data.pointer_search, "pointer_search"),
+    page(rf"^{REF}/data/{NAME}/{DOC}/cell/{FIELD}/?$", data.document_cell, "document_cell"),
     page(rf"^{REF}/data/{NAME}/{DOC}/?$", data.document_detail, "document"),
     action(rf"^{REF}/data/{NAME}/{DOC}/delete/?$", data.document_delete, "document_delete", DOCUMENT),
     page(rf"^{REF}/users/?$", users.users, "users"),
@@ -180,6 +186,9 @@ urlpatterns = [
     page(rf"^{REF}/reference/?$", reference.reference, "reference"),
     page(rf"^{REF}/reference/openapi\.json$", reference.reference_document, "reference_document"),
     page(rf"^{REF}/usage/?$", usage.usage, "usage"),
+    page(rf"^{REF}/logs/?$", logs.logs, "logs"),
+    action(rf"^{REF}/logs/retention/?$", logs.logs_retention, "logs_retention", Landing("logs")),
+    page(rf"^{REF}/outbox/?$", logs.outbox, "outbox"),
     page(rf"^{REF}/realtime/?$", realtime.realtime, "realtime"),
     # Webhooks (basalt.hooks)
     page(rf"^{REF}/webhooks/?$", webhooks.webhooks, "webhooks"),
