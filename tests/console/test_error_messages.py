@@ -41,7 +41,7 @@ def test_a_bad_filter_value_shows_the_apis_message_not_just_the_field(owner_clie
     response = owner_client.get(f"{base}/data/recipes", {"f": "minutes", "op": ">", "v": "soon"})
     page = text(response)
     assert response.status_code == 400
-    error = re.search(r'<div class="form-errors[^"]*" role="alert">(.*?)</div>', page, re.S).group(1)
+    error = re.search(r'<div class="form-errors" role="alert">(.*?)</div>', page, re.S).group(1)
     assert error != "minutes" and "must be a finite number" in error
 
 
