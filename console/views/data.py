@@ -486,10 +486,10 @@ def pointer_search(request: HttpRequest, access: ProjectAccess, name: str) -> Ht
     q = (request.GET.get("q") or request.GET.get(request.GET.get("field") or "q") or "").strip()[:64]
     where: dict[str, Any] = {}
     if q:
-        escaped = re.escape(q)
-        clauses: list[dict[str, Any]] = [{"id": {"$regex": f"^{escaped}"}}]
+        # ids take equality only (no $regex on id); the first text field is searched by substring.
+        clauses: list[dict[str, Any]] = [{"id": q}]
         if text:
-            clauses.append({text: {"$regex": escaped, "$options": "i"}})
+            clauses.append({text: {"$regex": re.escape(q), "$options": "i"}})
         where = {"$or": clauses}
     try:
         found = find_documents(caller, name, {"where": where, "limit": 10, "order": ["-created_at"]})["results"]
