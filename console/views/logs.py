@@ -28,7 +28,7 @@ RANGES = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(
 BUCKETS = 24
 CHART_ROWS = 20_000  # the chart reads at most this many of the newest lines in the range
 ROUTES = sorted({name for _, name in GROUPS if name not in ("console", "health", "metrics", "manage")})
-WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 760, 200, 48, 48, 12, 26
+WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 760, 200, 64, 48, 12, 26
 
 
 def _filters(request: HttpRequest, project: Project):
@@ -89,6 +89,12 @@ def _chart(rows, now: datetime, since: timedelta) -> dict[str, Any]:
 
     points50 = " ".join(f"{round(LEFT + slot * (i + 0.5), 2)},{y(s['p50'])}" for i, s in enumerate(stats) if s["n"])
     points95 = " ".join(f"{round(LEFT + slot * (i + 0.5), 2)},{y(s['p95'])}" for i, s in enumerate(stats) if s["n"])
+    # Dots as well as lines: a single busy interval still shows its latency.
+    dots = [
+        {"x": round(LEFT + slot * (i + 0.5), 2), "y50": y(s["p50"]), "y95": y(s["p95"])}
+        for i, s in enumerate(stats)
+        if s["n"]
+    ]
     bars = [
         {
             "x": round(LEFT + slot * i + 2, 2),
@@ -117,6 +123,7 @@ def _chart(rows, now: datetime, since: timedelta) -> dict[str, Any]:
         "p50": points50,
         "p95": points95,
         "bars": bars,
+        "dots": dots,
         "ticks": ticks,
         "total": total,
         "error_pct": round(100 * errors / total, 1) if total else 0,
