@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from django.contrib import messages
@@ -22,6 +21,7 @@ from console import grid
 from console.caller import console_caller
 from console.preconditions import ConflictNotice, show_current
 from console.views.common import ProjectAccess, error_messages, page, project_context, project_view
+from console.views.users import literal_pattern
 
 
 def _caller(request: HttpRequest, access: ProjectAccess, perm: Perm):
@@ -489,7 +489,7 @@ def pointer_search(request: HttpRequest, access: ProjectAccess, name: str) -> Ht
         # ids take equality only (no $regex on id); the first text field is searched by substring.
         clauses: list[dict[str, Any]] = [{"id": q}]
         if text:
-            clauses.append({text: {"$regex": re.escape(q), "$options": "i"}})
+            clauses.append({text: {"$regex": literal_pattern(q), "$options": "i"}})
         where = {"$or": clauses}
     try:
         found = find_documents(caller, name, {"where": where, "limit": 10, "order": ["-created_at"]})["results"]
