@@ -156,6 +156,7 @@ urlpatterns = [
     action(rf"^{REF}/data/{NAME}/{DOC}/delete/?$", data.document_delete, "document_delete", DOCUMENT),
     page(rf"^{REF}/users/?$", users.users, "users"),
     page(rf"^{REF}/users/{USER}/?$", users.user_detail, "user"),
+    action(rf"^{REF}/users/{USER}/profile/?$", users.user_profile, "user_profile", USER_PAGE),
     action(rf"^{REF}/users/{USER}/disable/?$", users.user_disable, "user_disable", USER_PAGE),
     action(rf"^{REF}/users/{USER}/delete/?$", users.user_delete, "user_delete", USER_PAGE),
     action(rf"^{REF}/users/{USER}/reset/?$", users.user_reset, "user_reset", USER_PAGE),

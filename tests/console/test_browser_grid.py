@@ -194,8 +194,9 @@ def test_grid_logs_outbox_and_dark_mode_journey(chromium, live_server, world):
     assert page.locator('th[data-col="pages"]').is_visible()
 
     # Read one request in the logs by its request id.
-    assert _api(f"{live_server.url}/api/v1/collections/books/documents?limit=2", world["secret"], "journey-req-42") == 200
-    assert _api(f"{live_server.url}/api/v1/collections/books/documents/nope", world["secret"], "journey-req-43") == 404
+    api = f"{live_server.url}/api/v1/collections/books/documents"
+    assert _api(f"{api}?limit=2", world["secret"], "journey-req-42") == 200
+    assert _api(f"{api}/nope", world["secret"], "journey-req-43") == 404
     page.goto(f"/console/p/{ref}/logs")
     page.get_by_label("Request id").fill("journey-req-42")
     page.get_by_role("button", name="Show").click()
