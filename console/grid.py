@@ -109,6 +109,9 @@ class Pager:
         if next_cursor and number < MAX_REMEMBERED_PAGES:
             del self.cursors[number:]
             self.cursors.append(next_cursor)
+        mine = self.session.get("grid_pages", {}).get(self.slot) or {}
+        if mine.get("sig") == self.signature and mine.get("cursors") == self.cursors[:MAX_REMEMBERED_PAGES]:
+            return  # nothing new: no session write (a live refresh or a reload costs no UPDATE)
         store = dict(self.session.get("grid_pages", {}))
         store.pop(self.slot, None)
         store[self.slot] = {"sig": self.signature, "cursors": self.cursors[:MAX_REMEMBERED_PAGES]}
