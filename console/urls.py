@@ -14,6 +14,7 @@ from console.views import (
     audit,
     auth,
     data,
+    emails,
     files,
     invitations,
     jobs,
@@ -190,6 +191,8 @@ urlpatterns = [
     page(rf"^{REF}/logs/?$", logs.logs, "logs"),
     action(rf"^{REF}/logs/retention/?$", logs.logs_retention, "logs_retention", Landing("logs")),
     page(rf"^{REF}/outbox/?$", logs.outbox, "outbox"),
+    page(rf"^{REF}/settings/emails/?$", emails.email_templates, "emails"),
+    action(rf"^{REF}/settings/emails/save/?$", emails.email_template_save, "email_template_save", Landing("emails")),
     page(rf"^{REF}/realtime/?$", realtime.realtime, "realtime"),
     # Webhooks (basalt.hooks)
     page(rf"^{REF}/webhooks/?$", webhooks.webhooks, "webhooks"),

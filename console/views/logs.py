@@ -18,9 +18,8 @@ from basalt.logs import buffer
 from basalt.logs.models import RequestLog, SentMail
 from basalt.operations.metrics import GROUPS
 from basalt.projects.models import Project
-from basalt.projects.project_settings import update_settings
 from basalt.projects.roles import Perm
-from basalt.projects.services import access_project
+from basalt.projects.services import access_project, change_project_settings
 from console.mail_notice import mail_folder
 from console.usage_charts import nice_ceiling
 from console.views.common import ProjectAccess, page, project_context, project_view
@@ -181,7 +180,10 @@ def logs_retention(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     project = access_project(request.user, access.project.ref, Perm.MANAGE_SETTINGS)
     raw = (request.POST.get("retention_days") or "").strip()
     try:
-        update_settings(project, {"logs": {"retention_days": int(raw) if raw.isdigit() else raw}})
+        # The same settings service as the management API's PATCH …/settings (it checks the role again).
+        change_project_settings(
+            request.user, project.ref, {"logs": {"retention_days": int(raw) if raw.isdigit() else raw}}
+        )
     except ValidationFailed:
         messages.error(request, "Retention must be a whole number of days from 1 to 90.")
         return redirect("console:logs", project.ref)

@@ -221,3 +221,50 @@ def test_project_cards_show_my_role_and_the_sidebar_switches(browser_for, make_a
     assert "role-badge role-developer" in cards and "role-badge role-viewer" in cards
     home = client.get(f"/console/p/{project.project.ref}/").content.decode()
     assert "Switch project" in home and f'href="/console/p/{other.project.ref}"' in home
+
+
+# --- email templates: edit, preview, send a test --------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_email_templates_matrix(as_role, project, role):
+    from basalt.identity.auth_settings import auth_settings
+
+    client = as_role(role)
+    url = f"/console/p/{project.project.ref}/settings/emails"
+    page = client.get(url).content.decode()
+    assert "Please confirm that {email}" in page
+    form = {"kind": "verify", "subject": "Confirm for {project_name}", "body": "Hi {email}: {link}"}
+    preview = client.post(f"{url}/save", {**form, "action": "preview"})
+    saved = client.post(f"{url}/save", {**form, "action": "save"})
+    stored = auth_settings(Project.objects.get(pk=project.project.pk)).email_templates
+    if role in ("admin", "owner"):
+        shown = preview.content.decode()
+        assert preview.status_code == 200 and f"Confirm for {project.project.name}" in shown
+        assert client.account.email in shown  # the sample values use your own address
+        assert saved.status_code == 302 and stored == {"verify": {"subject": form["subject"], "body": form["body"]}}
+        assert ">Save template<" in page
+    else:
+        assert preview.status_code == saved.status_code == 403 and stored == {}
+        assert ">Save template<" not in page
+
+
+def test_a_test_mail_goes_to_me_and_lands_in_the_outbox(owner_client, project, outbox_mail):
+    url = f"/console/p/{project.project.ref}/settings/emails/save"
+    answer = owner_client.post(
+        url, {"kind": "reset", "subject": "Reset {project_name}", "body": "{link}", "action": "test"}
+    )
+    assert answer.status_code == 302
+    sent = SentMail.objects.get(kind="test")
+    assert sent.to == project.owner.email and sent.subject == f"[test] Reset {project.project.name}"
+    assert "No mail server configured: see Outbox" in owner_client.get(answer["Location"]).content.decode()
+
+
+def test_a_bad_template_is_refused_and_changes_nothing(owner_client, project):
+    from basalt.identity.auth_settings import auth_settings
+
+    url = f"/console/p/{project.project.ref}/settings/emails/save"
+    answer = owner_client.post(url, {"kind": "verify", "subject": "a", "body": "x" * 20001, "action": "save"})
+    assert answer.status_code in (302, 400)
+    assert auth_settings(Project.objects.get(pk=project.project.pk)).email_templates == {}
+    assert owner_client.post(url, {"kind": "nope", "subject": "a", "body": "b", "action": "save"}).status_code == 302
