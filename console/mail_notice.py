@@ -14,7 +14,11 @@ OUTBOX_BACKEND = "basalt.logs.mail.OutboxBackend"
 
 def mail_folder() -> str:
     """The folder messages are written to instead of being sent, or "" when they are sent."""
-    return str(settings.EMAIL_FILE_PATH) if settings.EMAIL_BACKEND in (FILE_BACKEND, OUTBOX_BACKEND) else ""
+    if settings.EMAIL_BACKEND == OUTBOX_BACKEND:
+        from basalt.logs import mailserver
+
+        return "" if mailserver.current() is not None else str(settings.EMAIL_FILE_PATH)
+    return str(settings.EMAIL_FILE_PATH) if settings.EMAIL_BACKEND == FILE_BACKEND else ""
 
 
 def delivery_note() -> str:

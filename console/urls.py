@@ -16,6 +16,7 @@ from console.views import (
     data,
     emails,
     files,
+    install_mail,
     invitations,
     jobs,
     logs,
@@ -87,6 +88,7 @@ urlpatterns = [
     page(rf"^activate/{LINK}/?$", account_links.activate, "activate"),
     action(r"^signout/?$", auth.sign_out, "signout", Landing("index", ())),
     page(r"^projects/?$", projects.project_list, "projects"),
+    page(r"^install/mail/?$", install_mail.install_mail, "install_mail"),
     page(rf"^{REF}/?$", projects.project_home, "project"),
     action(rf"^{REF}/keys/?$", projects.key_create, "key_create", Landing("project", anchor="keys")),
     action(

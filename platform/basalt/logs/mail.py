@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 
+from django.conf import settings
 from django.core.mail import EmailMessage
 from django.core.mail.backends.filebased import EmailBackend as FileBackend
 
@@ -52,9 +53,35 @@ def record(messages, delivered: bool) -> None:
 
 
 class OutboxBackend(FileBackend):
-    """Django's file backend plus a row per mail for the console's Outbox page."""
+    """Django's file backend plus a row per mail for the console's Outbox page; when an install
+    owner configured an SMTP server in the console, mails go there instead (and are recorded)."""
 
     def send_messages(self, email_messages):
+        from basalt.logs import mailserver
+
+        server = mailserver.current()
+        if server is not None:
+            from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
+
+            if server.from_email:
+                for message in email_messages or []:
+                    if message.from_email in (None, "", settings.DEFAULT_FROM_EMAIL):
+                        message.from_email = server.from_email
+            smtp = SmtpBackend(
+                host=server.host,
+                port=server.port,
+                username=server.username or None,
+                password=mailserver.password(server) or None,
+                use_tls=server.use_tls,
+                timeout=15,
+                fail_silently=self.fail_silently,
+            )
+            sent = smtp.send_messages(email_messages)
+            try:
+                record(email_messages or [], delivered=True)
+            except Exception:
+                logger.exception("could not record a mail in the outbox")
+            return sent
         sent = super().send_messages(email_messages)
         try:
             record(email_messages or [], delivered=False)

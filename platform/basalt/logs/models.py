@@ -56,3 +56,25 @@ class SentMail(models.Model):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class MailServer(models.Model):
+    """The install's SMTP server, set in the console by an install owner (superuser). One row.
+
+    Used by the embedded default's backend when EMAIL_HOST is not set in the environment; the
+    password is sealed with a key derived from SECRET_KEY (basalt.core.sealing), never shown again.
+    """
+
+    host = models.CharField(max_length=255, blank=True)
+    port = models.PositiveIntegerField(default=587)
+    username = models.CharField(max_length=255, blank=True)
+    password_sealed = models.TextField(blank=True)
+    use_tls = models.BooleanField(default=True)  # STARTTLS
+    from_email = models.CharField(max_length=254, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "basalt_mail_server"
+
+    def __str__(self) -> str:
+        return self.host or "(none)"
