@@ -32,6 +32,9 @@ def _context(request, errors=None, posted=None) -> dict:
 @signed_in
 def install_mail(request: HttpRequest) -> HttpResponse:
     if not request.user.is_superuser:
+        # Not an install owner: a visit lands on the project list; a change is refused as unknown.
+        if request.method != "POST":
+            return redirect("console:projects")
         return error_page(request, 404, "Not found", "This page does not exist.")
     if request.method != "POST":
         return page(request, "console/install/mail.html", _context(request))
