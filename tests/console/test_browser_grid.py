@@ -251,7 +251,8 @@ def test_grid_logs_outbox_and_dark_mode_journey(chromium, live_server, world):
 
 
 def test_in_page_confirmation_replaces_the_browser_dialog(chromium, live_server, world):
-    """Bulk delete asks in a <dialog>: Cancel keeps the rows, Confirm deletes them."""
+    """Bulk delete and hx-confirm ask in a <dialog>; an edited form warns before leaving; the API
+    reference keeps a pasted key."""
     from basalt.documents.models import Document
 
     context, page = _context(chromium, live_server)
@@ -274,6 +275,37 @@ def test_in_page_confirmation_replaces_the_browser_dialog(chromium, live_server,
     page.locator("dialog.confirm-dialog[open]").get_by_role("button", name="Delete selected").click()
     page.get_by_text("2 documents deleted.").wait_for()
     assert Document.objects.filter(collection__name="books").count() == 28
+
+    # hx-confirm (revoking a key) asks in the page too.
+    page.goto(f"/console/p/{world['ref']}")
+    page.locator("#keys").get_by_role("button", name="Revoke").first.click()
+    asked = page.locator("dialog.confirm-dialog[open]")
+    asked.wait_for()
+    assert "Revoke key" in asked.inner_text()
+    asked.get_by_role("button", name="Cancel").click()
+
+    # An edited form warns before the page is left; Cancel stays, Leave goes.
+    page.goto(f"/console/p/{world['ref']}/settings")
+    page.get_by_label("Allowed origins").fill("https://typed.example.com")
+    page.locator(".sidebar").get_by_role("link", name="Usage").click()
+    leave = page.locator("dialog.confirm-dialog[open]")
+    leave.wait_for()
+    assert "unsaved changes" in leave.inner_text()
+    leave.get_by_role("button", name="Cancel").click()
+    assert page.get_by_label("Allowed origins").input_value() == "https://typed.example.com"
+    page.locator(".sidebar").get_by_role("link", name="Usage").click()
+    page.locator("dialog.confirm-dialog[open]").get_by_role("button", name="Leave").click()
+    page.get_by_role("heading", name="Usage", exact=True).wait_for()
+
+    # The API reference keeps a pasted key for "Try it out" in this tab.
+    page.goto(f"/console/p/{world['ref']}/reference")
+    page.get_by_label("Key for “Try it out” (kept in this tab only)").fill(world["secret"])
+    page.get_by_label("Key for “Try it out” (kept in this tab only)").dispatch_event("change")
+    page.reload()
+    page.locator(".opblock-tag", has_text="Documents · books").first.wait_for()
+    assert page.get_by_label("Key for “Try it out” (kept in this tab only)").input_value() == world["secret"]
+    Shots(page, "reference")("grouped-by-area")
+
     assert dialogs == []  # the browser's own confirm() never appeared
     assert page.console_errors == [], "\n".join(page.console_errors)
     context.close()
