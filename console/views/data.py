@@ -382,41 +382,27 @@ def document_cell(request: HttpRequest, access: ProjectAccess, name: str, doc_id
         return page(request, "console/data/cell_gone.html", {"doc_id": doc_id}, status=404)
     except PreconditionFailed:
         latest = services.get_document(caller, name, doc_id)
-        typed = {**latest.body, field: value} if given else {k: v for k, v in latest.body.items() if k != field}
-        return _cell_editor(
-            request,
-            access,
-            name,
-            typed,
-            field,
-            definition,
-            latest.version,
-            status=412,
-            conflict=grid.cell(latest.body.get(field), definition, access.project.ref),
-        )
+        conflict = grid.cell(latest.body.get(field), definition, access.project.ref)
+        return _typed_again(request, access, name, latest, field, definition, given, value, 412, conflict=conflict)
     except BasaltError as exc:
         if exc.status == 403:
             raise
-        messages_ = _errors(exc)
-        typed = {**found.body, field: value} if given else found.body
-        return _cell_editor(
-            request,
-            access,
-            name,
-            typed,
-            field,
-            definition,
-            found.version,
-            status=400,
-            error="; ".join(m for v in messages_.values() for m in v),
-            raw=request.POST.get(field, "") if definition["type"] in ("object", "array", "number") else None,
-        )
+        error = "; ".join(m for v in _errors(exc).values() for m in v)
+        raw = request.POST.get(field, "") if definition["type"] in ("object", "array", "number") else None
+        return _typed_again(request, access, name, found, field, definition, given, value, 400, error=error, raw=raw)
     saved = services.get_document(caller, name, doc_id)
     response = page(
         request, "console/data/cell.html", _cell_context(access, name, saved.body, field, definition, saved_now=True)
     )
     response["HX-Trigger"] = "cellSaved"
     return response
+
+
+def _typed_again(request, access, name, stored, field, definition, given, value, status, **extra) -> HttpResponse:
+    """The editor again over the stored document (its version for If-Match), keeping what was typed."""
+    body = stored.body
+    typed = {**body, field: value} if given else {k: v for k, v in body.items() if k != field}
+    return _cell_editor(request, access, name, typed, field, definition, stored.version, status=status, **extra)
 
 
 def _cell_editor(request, access, name, doc, field, definition, version, status=200, **extra) -> HttpResponse:

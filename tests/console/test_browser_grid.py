@@ -7,30 +7,16 @@ import urllib.request
 
 import pytest
 
-from tests.console.browser import CHROMIUM, CHROMIUM_ARGS, Shots, require_browser
-from tests.console.test_browser import REPORT_CSP_VIOLATIONS, _keep_error
+from tests.console.browser import Shots
+from tests.console.test_browser import REPORT_CSP_VIOLATIONS, _keep_error, chromium  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "a long enough passphrase"
 
 
-@pytest.fixture
-def chromium(monkeypatch):
-    require_browser()
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def _context(chromium, live_server, width=1360, height=900):
-    context = chromium.new_context(
+def _context(browser, live_server, width=1360, height=900):
+    context = browser.new_context(
         base_url=live_server.url, viewport={"width": width, "height": height}, color_scheme="light"
     )
     context.set_default_timeout(10_000)
@@ -102,7 +88,7 @@ def world(django_user_model, settings, tmp_path):
     return {"ref": project.ref, "secret": secret, "caller": caller}
 
 
-def test_grid_logs_outbox_and_dark_mode_journey(chromium, live_server, world):
+def test_grid_logs_outbox_and_dark_mode_journey(chromium, live_server, world):  # noqa: F811 (fixture)
     from basalt.documents.models import Document
 
     context, page = _context(chromium, live_server)
@@ -250,7 +236,7 @@ def test_grid_logs_outbox_and_dark_mode_journey(chromium, live_server, world):
     context.close()
 
 
-def test_in_page_confirmation_replaces_the_browser_dialog(chromium, live_server, world):
+def test_in_page_confirmation_replaces_the_browser_dialog(chromium, live_server, world):  # noqa: F811 (fixture)
     """Bulk delete and hx-confirm ask in a <dialog>; an edited form warns before leaving; the API
     reference keeps a pasted key."""
     from basalt.documents.models import Document

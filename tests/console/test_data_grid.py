@@ -20,14 +20,6 @@ ROLES = ["viewer", "developer", "admin", "owner"]
 
 
 @pytest.fixture
-def as_role(project, member_client, owner_client):
-    def make(role: str):
-        return owner_client if role == "owner" else member_client(role)
-
-    return make
-
-
-@pytest.fixture
 def grid(project):
     """A collection with one field of every type the grid edits, and one document."""
     catalog.create_collection(project.project, {"name": "authors", "fields": {"name": {"type": "string"}}})

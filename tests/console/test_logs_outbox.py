@@ -29,14 +29,6 @@ def clean_buffer():
 
 
 @pytest.fixture
-def as_role(project, member_client, owner_client):
-    def make(role: str):
-        return owner_client if role == "owner" else member_client(role)
-
-    return make
-
-
-@pytest.fixture
 def traffic(project, secret_client, publishable_client):
     """A few data-API calls: a success, a 404 with its error code, a refused key."""
     catalog.create_collection(project.project, {"name": "notes", "fields": {"title": {"type": "string"}}})
