@@ -19,10 +19,17 @@ OPERATORS = {
     ">": "$gt",
     "≥": "$gte",
     "in": "$in",
+    "not in": "$nin",
+    "has all": "$all",
     "contains": "$contains",
     "matches": "$regex",
+    "search": "$search",
     "exists": "$exists",
+    "near": "$near",
+    "within box": "$within_box",
 }
+# Operators whose value box takes a comma-separated list.
+LIST_OPERATORS = ("in", "not in", "has all")
 SYSTEM_COLUMNS = ("id", "created_at", "updated_at")
 
 
@@ -47,8 +54,10 @@ def build_where(rows: list[tuple[str, str, str]], fields: dict[str, dict[str, An
         field_type = fields.get(field, {}).get("type") if field not in SYSTEM_COLUMNS else None
         if op == "exists":
             value: Any = raw.strip().lower() not in ("false", "0", "no")
-        elif op == "in":
+        elif op in LIST_OPERATORS:
             value = [_literal(part.strip(), field_type) for part in raw.split(",") if part.strip()]
+        elif op in ("near", "within box"):
+            value = _numbers(field, raw, op)
         else:
             value = _literal(raw, field_type)
         operator = OPERATORS[op]
@@ -56,6 +65,10 @@ def build_where(rows: list[tuple[str, str, str]], fields: dict[str, dict[str, An
             clause: Any = value
         elif op == "matches":
             clause = {"$regex": value, "$options": "i"}
+        elif op == "near":
+            clause = {"$near": {"lat": value[0], "lng": value[1]}, **({"$max_km": value[2]} if len(value) > 2 else {})}
+        elif op == "within box":
+            clause = {"$within_box": [value[0:2], value[2:4]]}
         else:
             clause = {operator: value}
         if field in where and isinstance(where[field], dict) and isinstance(clause, dict):
@@ -65,6 +78,95 @@ def build_where(rows: list[tuple[str, str, str]], fields: dict[str, dict[str, An
         else:
             where[field] = clause
     return where
+
+
+def _numbers(field: str, raw: str, op: str) -> list[float]:
+    """`near`: "lat, lng" or "lat, lng, km"; `within box`: "lat1, lng1, lat2, lng2"."""
+    wanted = (2, 3) if op == "near" else (4,)
+    try:
+        numbers = [float(part) for part in raw.split(",") if part.strip()]
+    except ValueError:
+        numbers = []
+    if len(numbers) not in wanted:
+        shape = "lat, lng or lat, lng, km" if op == "near" else "lat1, lng1, lat2, lng2"
+        raise ValidationFailed(details={field: [f"{op} takes numbers: {shape}."]})
+    return numbers
+
+
+def build_groups(rows: list[tuple[str, str, str, int]], fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Conditions in numbered groups: each group ANDs its rows, the groups are ORed."""
+    groups: dict[int, list[tuple[str, str, str]]] = {}
+    for field, op, raw, group in rows:
+        if field:
+            groups.setdefault(group, []).append((field, op, raw))
+    built = [build_where(groups[number], fields) for number in sorted(groups)]
+    if len(built) > 1:
+        return {"$or": built}
+    return built[0] if built else {}
+
+
+REVERSE = {api: shown for shown, api in OPERATORS.items() if api}
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _condition(field: str, clause: Any) -> list[tuple[str, str, str]] | None:
+    if not isinstance(clause, dict):
+        return [(field, "=", _shown(clause))]
+    if "$near" in clause:
+        point = clause["$near"] if isinstance(clause["$near"], dict) else {}
+        parts = [point.get("lat"), point.get("lng")] + ([clause["$max_km"]] if "$max_km" in clause else [])
+        return [(field, "near", ", ".join(_shown(p) for p in parts))]
+    if "$regex" in clause:
+        return [(field, "matches", _shown(clause["$regex"]))]
+    found = []
+    for key, value in clause.items():
+        op = REVERSE.get(key)
+        if op is None:
+            return None
+        if op in LIST_OPERATORS and isinstance(value, list):
+            found.append((field, op, ", ".join(_shown(v) for v in value)))
+        elif op == "within box" and isinstance(value, list) and len(value) == 2:
+            found.append((field, op, ", ".join(_shown(n) for corner in value for n in corner)))
+        elif op == "exists":
+            found.append((field, op, "true" if value else "false"))
+        else:
+            found.append((field, op, _shown(value)))
+    return found
+
+
+def _group_rows(where: Any) -> list[tuple[str, str, str]] | None:
+    if not isinstance(where, dict):
+        return None
+    rows: list[tuple[str, str, str]] = []
+    for field, clause in where.items():
+        if field == "$and" and isinstance(clause, list):
+            for part in clause:
+                inner = _group_rows(part)
+                if inner is None:
+                    return None
+                rows += inner
+            continue
+        if field.startswith("$"):
+            return None
+        found = _condition(field, clause)
+        if found is None:
+            return None
+        rows += found
+    return rows
+
+
+def where_rows(where: Any) -> list[tuple[str, str, str, int]] | None:
+    """The builder's rows for a typed-in `where`, or None when the builder cannot show it (e.g. $nor)."""
+    if isinstance(where, dict) and list(where) == ["$or"] and isinstance(where["$or"], list):
+        groups = [_group_rows(part) for part in where["$or"]]
+    else:
+        groups = [_group_rows(where)]
+    if any(group is None for group in groups):
+        return None
+    return [(f, op, v, number) for number, group in enumerate(groups) for f, op, v in group or []]
 
 
 def _date(raw: str) -> str:

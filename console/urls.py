@@ -14,9 +14,12 @@ from console.views import (
     audit,
     auth,
     data,
+    emails,
     files,
+    install_mail,
     invitations,
     jobs,
+    logs,
     projects,
     push,
     realtime,
@@ -43,6 +46,8 @@ HOME = Landing("project")
 SETTINGS = ("settings", ("ref",))
 MEMBERS = Landing("members")
 COLLECTION = ("collection", ("ref", "name"))
+COLLECTION_DATA = ("data_collection", ("ref", "name"))
+FIELD = r"(?P<field>[a-z][a-z0-9_]{0,62})"
 DOCUMENT = Landing("document", ("ref", "name", "doc_id"))
 USER_PAGE = Landing("user", ("ref", "user_id"))
 ROLE_PAGE = Landing("role", ("ref", "name"))
@@ -83,6 +88,7 @@ urlpatterns = [
     page(rf"^activate/{LINK}/?$", account_links.activate, "activate"),
     action(r"^signout/?$", auth.sign_out, "signout", Landing("index", ())),
     page(r"^projects/?$", projects.project_list, "projects"),
+    page(r"^install/mail/?$", install_mail.install_mail, "install_mail"),
     page(rf"^{REF}/?$", projects.project_home, "project"),
     action(rf"^{REF}/keys/?$", projects.key_create, "key_create", Landing("project", anchor="keys")),
     action(
@@ -146,10 +152,14 @@ urlpatterns = [
     page(rf"^{REF}/data/?$", data.data_index, "data"),
     page(rf"^{REF}/data/{NAME}/?$", data.data_collection, "data_collection"),
     page(rf"^{REF}/data/{NAME}/new/?$", data.document_new, "document_new"),
+    action(rf"^{REF}/data/{NAME}/grid/bulk/?$", data.document_bulk, "document_bulk", Landing(*COLLECTION_DATA)),
+    page(rf"^{REF}/data/{NAME}/grid/pick/?$", data.pointer_search, "pointer_search"),
+    page(rf"^{REF}/data/{NAME}/{DOC}/cell/{FIELD}/?$", data.document_cell, "document_cell"),
     page(rf"^{REF}/data/{NAME}/{DOC}/?$", data.document_detail, "document"),
     action(rf"^{REF}/data/{NAME}/{DOC}/delete/?$", data.document_delete, "document_delete", DOCUMENT),
     page(rf"^{REF}/users/?$", users.users, "users"),
     page(rf"^{REF}/users/{USER}/?$", users.user_detail, "user"),
+    action(rf"^{REF}/users/{USER}/profile/?$", users.user_profile, "user_profile", USER_PAGE),
     action(rf"^{REF}/users/{USER}/disable/?$", users.user_disable, "user_disable", USER_PAGE),
     action(rf"^{REF}/users/{USER}/delete/?$", users.user_delete, "user_delete", USER_PAGE),
     action(rf"^{REF}/users/{USER}/reset/?$", users.user_reset, "user_reset", USER_PAGE),
@@ -180,6 +190,11 @@ urlpatterns = [
     page(rf"^{REF}/reference/?$", reference.reference, "reference"),
     page(rf"^{REF}/reference/openapi\.json$", reference.reference_document, "reference_document"),
     page(rf"^{REF}/usage/?$", usage.usage, "usage"),
+    page(rf"^{REF}/logs/?$", logs.logs, "logs"),
+    action(rf"^{REF}/logs/retention/?$", logs.logs_retention, "logs_retention", Landing("logs")),
+    page(rf"^{REF}/outbox/?$", logs.outbox, "outbox"),
+    page(rf"^{REF}/settings/emails/?$", emails.email_templates, "emails"),
+    action(rf"^{REF}/settings/emails/save/?$", emails.email_template_save, "email_template_save", Landing("emails")),
     page(rf"^{REF}/realtime/?$", realtime.realtime, "realtime"),
     # Webhooks (basalt.hooks)
     page(rf"^{REF}/webhooks/?$", webhooks.webhooks, "webhooks"),

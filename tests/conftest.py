@@ -30,6 +30,9 @@ def pytest_configure(config):
     from django.conf import settings
 
     config.basalt_database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    # No background request-log writer in tests (its own connection would race the test's
+    # transaction); tests and the console's Request logs page flush the buffer explicitly.
+    settings.REQUEST_LOG_FLUSH_SECONDS = 0
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     if settings.REDIS_URL and worker:
         url = _worker_redis_url(settings.REDIS_URL, worker)
@@ -58,8 +61,12 @@ def pytest_sessionstart(session):
         db = settings.DATABASES["default"]
         try:
             psycopg.connect(
-                host=db.get("HOST") or "127.0.0.1", port=db.get("PORT") or 5432, user=db.get("USER"),
-                password=db.get("PASSWORD") or None, dbname="postgres", connect_timeout=3,
+                host=db.get("HOST") or "127.0.0.1",
+                port=db.get("PORT") or 5432,
+                user=db.get("USER"),
+                password=db.get("PASSWORD") or None,
+                dbname="postgres",
+                connect_timeout=3,
             ).close()
         except Exception as exc:
             problems.append(f"PostgreSQL unreachable: {exc}")

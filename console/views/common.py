@@ -28,6 +28,8 @@ class ProjectAccess:
     project: Project
     role: str
     can: dict[str, bool] = field(default_factory=dict)
+    # Every project of the account (ref, name, role), for the sidebar's project switcher.
+    projects: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def page(request: HttpRequest, template: str, context: dict[str, Any] | None = None, status: int = 200) -> HttpResponse:
@@ -54,10 +56,15 @@ def signed_in(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 
 def load_access(account, ref: str) -> ProjectAccess:
     project = services.access_project(account, ref)
-    mine = next((m for m in services.list_members(account, ref) if m.account_id == account.pk), None)
-    role = mine.role if mine else "viewer"
+    memberships = services.list_projects_with_roles(account)
+    role = next((r for p, r in memberships if p.pk == project.pk), "viewer")
     granted = ROLE_PERMISSIONS.get(role, frozenset())
-    return ProjectAccess(project=project, role=role, can={perm.name.lower(): perm in granted for perm in Perm})
+    return ProjectAccess(
+        project=project,
+        role=role,
+        can={perm.name.lower(): perm in granted for perm in Perm},
+        projects=[(p.ref, p.name, r) for p, r in memberships],
+    )
 
 
 def project_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -81,7 +88,14 @@ def project_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 
 
 def project_context(access: ProjectAccess, section: str, **extra: Any) -> dict[str, Any]:
-    return {"project": access.project, "role": access.role, "can": access.can, "section": section, **extra}
+    return {
+        "project": access.project,
+        "role": access.role,
+        "can": access.can,
+        "section": section,
+        "my_projects": access.projects,
+        **extra,
+    }
 
 
 def saved_through(form: forms.Form, action, field_map: dict[str, str] | None = None) -> bool:

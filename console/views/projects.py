@@ -45,9 +45,9 @@ def project_list(request: HttpRequest) -> HttpResponse:
                     request, load_access(request.user, project.ref), new_key=new_key, created=True, status=201
                 )
                 return push_url(request, home, reverse("console:project", args=[project.ref]))
-        context["projects"] = services.list_projects(request.user)
+        context["projects"] = services.list_projects_with_roles(request.user)
         return invalid(request, "console/projects/list.html", context)
-    context["projects"] = services.list_projects(request.user)
+    context["projects"] = services.list_projects_with_roles(request.user)
     return page(request, "console/projects/list.html", context)
 
 

@@ -29,12 +29,62 @@ def reference_document(request: HttpRequest, access: ProjectAccess) -> HttpRespo
     return HttpResponse(dumps(with_collection_tags(document)), content_type="application/json")
 
 
+AREAS = (
+    ("/api/v1/collections/", "Documents"),
+    ("/api/v1/auth", "Auth"),
+    ("/api/v1/users", "Auth"),
+    ("/api/v1/roles", "Roles"),
+    ("/api/v1/files", "Files"),
+    ("/api/v1/push", "Push"),
+    ("/api/v1/installations", "Push"),
+    ("/api/v1/realtime", "Realtime"),
+    ("/api/v1/batch", "Batch"),
+    ("/api/v1/schema", "Schema"),
+)
+SDK_CALLS = {
+    ("get", "documents"): 'basalt.collection("{c}").find({{}}, order="-created_at", limit=20)',
+    ("post", "documents"): 'basalt.collection("{c}").create({{...}})',
+    ("post", "query"): 'basalt.collection("{c}").find({{"field": {{"$gte": 1}}}}, limit=20, count=True)',
+    ("get", "doc"): 'basalt.collection("{c}").get("<id>")',
+    ("patch", "doc"): 'basalt.collection("{c}").update("<id>", {{...}}, if_match=doc)',
+    ("delete", "doc"): 'basalt.collection("{c}").delete("<id>")',
+}
+
+
+def _area(path: str) -> str:
+    parts = path.split("/")
+    if path.startswith("/api/v1/collections/") and len(parts) > 4:
+        return f"Documents · {parts[4]}"
+    return next((name for prefix, name in AREAS if path.startswith(prefix)), parts[-1] or "Other")
+
+
+def _python_sample(method: str, path: str) -> str:
+    parts = path.split("/")
+    if not path.startswith("/api/v1/collections/") or len(parts) < 6:
+        return ""
+    shape = "doc" if len(parts) == 7 and parts[5] == "documents" else parts[5]
+    call = SDK_CALLS.get((method, shape))
+    if not call:
+        return ""
+    return (
+        "\n\n**Python SDK** (`pip install basalt-sdk`)\n\n```python\nfrom basalt_sdk import Client\n\n"
+        f'with Client("<server>", "<key>") as basalt:\n    {call.format(c=parts[4])}\n```'
+    )
+
+
 def with_collection_tags(document: dict[str, Any]) -> dict[str, Any]:
-    """Group operations by collection in the reference (a tag per collection; batch on its own)."""
+    """Group operations by area (documents per collection, auth, roles, files, …) and add a Python
+    SDK sample to each document operation (Swagger UI adds the curl one itself)."""
+    tags: list[str] = []
     for path, item in document.get("paths", {}).items():
-        parts = path.split("/")
-        tag = parts[4] if len(parts) > 4 and parts[3] == "collections" else parts[-1]
-        for operation in item.values():
+        tag = _area(path)
+        for method, operation in item.items():
             if isinstance(operation, dict) and "operationId" in operation:
                 operation["tags"] = [tag]
+                sample = _python_sample(method, path)
+                if sample:
+                    operation["description"] = (operation.get("description") or "") + sample
+                if tag not in tags:
+                    tags.append(tag)
+    document["tags"] = [{"name": t} for t in sorted(tags, key=lambda t: (not t.startswith("Documents"), t))]
     return document

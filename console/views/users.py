@@ -74,6 +74,9 @@ def _users_page(request, access, errors=None, posted=None, status=200) -> HttpRe
         result = _find_users(caller, q, request.GET.get("cursor"))
     except BasaltError as exc:
         error, result = exc.message, {"results": [], "next_cursor": None, "count": None}
+    disabled = _disabled_ids(_project, [u["id"] for u in result["results"]])
+    for u in result["results"]:
+        u["status"] = status_of(u, u["id"] in disabled)
     context = project_context(
         access,
         "users",
@@ -134,9 +137,52 @@ def _load_user(request, access, user_id: str, perm: Perm = Perm.VIEW):
     return project, user
 
 
+def status_of(user: dict[str, Any], disabled: bool) -> str:
+    """active, disabled or unverified (has an email that was never confirmed)."""
+    if disabled:
+        return "disabled"
+    if user.get("email") and not user.get("email_verified"):
+        return "unverified"
+    return "active"
+
+
+def _disabled_ids(project, ids: list[str]) -> set[str]:
+    from basalt.identity.models import EndUser
+
+    return set(EndUser.objects.filter(project=project, pk__in=ids, disabled=True).values_list("pk", flat=True))
+
+
+@project_view
+def user_profile(request: HttpRequest, access: ProjectAccess, user_id: str) -> HttpResponse:
+    """Edit email, username and the verified flag through identity's administrator service."""
+    project, user = _load_user(request, access, user_id, Perm.CHANGE_DATA)
+    body: dict[str, Any] = {
+        "email": (request.POST.get("email") or "").strip(),
+        "username": (request.POST.get("username") or "").strip(),
+        "email_verified": request.POST.get("email_verified") == "true",
+    }
+    try:
+        identity.admin_update_user(project, user_id, body)
+    except ObjectDoesNotExist:
+        raise NotFound("No such user.") from None
+    except BasaltError as exc:
+        if exc.status == 403:
+            raise
+        return _detail_page(request, access, project, user, errors=_errors(exc), posted=request.POST, status=400)
+    messages.success(request, "Profile saved.")
+    return _back(access, user_id)
+
+
 @project_view
 def user_detail(request: HttpRequest, access: ProjectAccess, user_id: str) -> HttpResponse:
     project, user = _load_user(request, access, user_id)
+    return _detail_page(request, access, project, user)
+
+
+def _detail_page(request, access, project, user, errors=None, posted=None, status=200) -> HttpResponse:
+    from basalt.identity.roles import held_roles
+
+    user_id = user["id"]
     live = sessions.list_sessions(project, user_id)
     custom = {k: v for k, v in user.items() if k not in SYSTEM_KEYS}
     name = user.get("email") or user.get("username") or user["id"]
@@ -150,8 +196,12 @@ def user_detail(request: HttpRequest, access: ProjectAccess, user_id: str) -> Ht
         custom=custom,
         mail_folder=mail_folder(),
         sign_in=_sign_in_methods(project, user_id),
+        status=status_of(user, bool(_disabled_ids(project, [user_id]))),
+        roles=sorted(held_roles(project, user_id)),
+        errors=errors or {},
+        posted=posted,
     )
-    return page(request, "console/users/detail.html", context)
+    return page(request, "console/users/detail.html", context, status=status)
 
 
 def _sign_in_methods(project, user_id: str) -> dict[str, Any]:

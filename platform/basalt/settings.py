@@ -74,6 +74,8 @@ INSTALLED_APPS = [
     "basalt.operations",
     "basalt.files",
     "basalt.push",
+    # Request logs of the data API and the mail outbox (console pages: Request logs, Outbox).
+    "basalt.logs",
     "console",
 ]
 
@@ -81,6 +83,9 @@ MIDDLEWARE = [
     # Request counts and latency for GET /metrics (basalt.operations.metrics): two in-memory updates.
     "basalt.operations.metrics.MetricsMiddleware",
     "basalt.core.middleware.RequestIdMiddleware",
+    # Data-API request lines for the console's Request logs (basalt.logs): a deque append; a
+    # background thread writes them in bulk, off the request path.
+    "basalt.logs.buffer.RequestLogMiddleware",
     # Outside ApiErrorMiddleware, so error answers carry CORS headers too (basalt.projects.cors).
     "corsheaders.middleware.CorsMiddleware",
     "basalt.core.middleware.UrlLengthMiddleware",
@@ -216,6 +221,8 @@ CELERY_BEAT_SCHEDULE = {
     "files-expire-uploads": {"task": "files.expire_uploads", "schedule": 900.0},
     "files-sweep-orphans": {"task": "files.sweep_orphans", "schedule": 3600.0},
     # Scheduled pushes falling due, deliveries due for retry, crashed workers' leases (basalt.push).
+    # Request logs past each project's retention or row cap (basalt.logs).
+    "logs-trim": {"task": "logs.trim", "schedule": 3600.0},
     "push-tick": {"task": "push.tick", "schedule": float(env_int("PUSH_TICK_SECONDS", 5))},
 }
 
@@ -235,6 +242,12 @@ JOBS_MIN_INTERVAL_SECONDS = env_int("JOBS_MIN_INTERVAL_SECONDS", 300)
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 # Audit entries older than this are removed (daily).
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365)
+
+# --- request logs (basalt.logs) ----------------------------------------------------------------
+REQUEST_LOG_FLUSH_SECONDS = float(env_int("REQUEST_LOG_FLUSH_SECONDS", 2))  # 0: only explicit flushes
+REQUEST_LOG_RETENTION_DAYS = env_int("REQUEST_LOG_RETENTION_DAYS", 7)  # default; per project in settings
+REQUEST_LOG_MAX_ROWS = env_int("REQUEST_LOG_MAX_ROWS", 100_000)  # per project, newest kept
+REQUEST_LOG_BUFFER = env_int("REQUEST_LOG_BUFFER", 50_000)  # lines held between flushes per process
 
 # --- files -----------------------------------------------------------------------------------
 S3_BUCKET = env_str("S3_BUCKET")
@@ -388,7 +401,8 @@ if EMAIL_URL_HOST:
     EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
     EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    # No mail server: mails go to files in the data folder and to the console's Outbox (basalt.logs).
+    EMAIL_BACKEND = "basalt.logs.mail.OutboxBackend"
     EMAIL_FILE_PATH = str(DATA_DIR / "mail")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Basalt <no-reply@localhost>")
 

@@ -38,3 +38,13 @@ def member_client(browser_for, make_account, project):
         return browser_for(account)
 
     return make
+
+
+@pytest.fixture
+def as_role(owner_client, member_client):
+    """A signed-in client of `project` with the given role (the owner's own client for "owner")."""
+
+    def make(role: str) -> Client:
+        return owner_client if role == "owner" else member_client(role)
+
+    return make

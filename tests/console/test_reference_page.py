@@ -44,7 +44,12 @@ def test_every_member_gets_the_projects_own_document(recipes, member_client, own
     assert document["openapi"].startswith("3.1")
     assert document["info"]["title"] == f"{recipes.project.name} data API"
     operation = document["paths"]["/api/v1/collections/recipes/documents"]["get"]
-    assert operation["tags"] == ["recipes"]
+    # Grouped by area: documents per collection first, then Auth, Roles, Files, …
+    assert operation["tags"] == ["Documents · recipes"]
+    assert 'basalt.collection("recipes").find(' in operation["description"]
+    assert {"name": "Documents · recipes"} in document["tags"] and document["tags"][0]["name"].startswith("Documents")
+    auth = [op for path, item in document["paths"].items() if path.startswith("/api/v1/auth/") for op in item.values()]
+    assert auth and all(op["tags"] == ["Auth"] for op in auth if isinstance(op, dict) and "operationId" in op)
     assert document["servers"] == [{"url": "http://testserver"}]
     # The console sees the project as its secret key does: protected fields are documented too.
     assert "secret_note" in json.dumps(document["components"]["schemas"])

@@ -256,3 +256,57 @@ def test_viewer_reads_roles_and_cannot_change_them(project, owner_client, member
 def test_unknown_role_is_404(owner_client, base):
     assert owner_client.get(f"{base}/roles/ghost").status_code == 404
     assert owner_client.post(f"{base}/roles/ghost/users", {"user": "x"}).status_code == 404
+
+
+# --- second edition: status, profile edits, roles on the user page ------------------------------------
+
+
+@pytest.mark.parametrize("role", ["viewer", "developer", "admin", "owner"])
+def test_profile_edit_matrix(project, as_role, base, role):
+    from basalt.identity.models import EndUser
+
+    user = app_signup(project, "edit@example.com")["user"]
+    client = as_role(role)
+    answer = client.post(
+        f"{base}/users/{user['id']}/profile",
+        {"email": "new@example.com", "username": "newname", "email_verified": "true"},
+    )
+    stored = EndUser.objects.get(pk=user["id"])
+    if role == "viewer":
+        assert answer.status_code == 403
+        assert (stored.email, stored.username, stored.email_verified) == ("edit@example.com", None, False)
+        assert 'id="profile-form"' not in client.get(f"{base}/users/{user['id']}").content.decode()
+    else:
+        assert answer.status_code == 302
+        assert (stored.email, stored.username, stored.email_verified) == ("new@example.com", "newname", True)
+        page = client.get(f"{base}/users/{user['id']}").content.decode()
+        assert 'id="user-status">active<' in page and "new@example.com" in page
+
+
+def test_status_shows_unverified_and_disabled_and_roles(project, owner_client, base):
+    from basalt.identity import roles as identity_roles
+    from console.caller import console_caller
+
+    user = app_signup(project, "status@example.com")["user"]
+    listing = owner_client.get(f"{base}/users").content.decode()
+    assert "data-status>unverified<" in listing
+    caller = console_caller(project.project, project.owner.pk)
+    identity_roles.create_role(caller, {"name": "editors"})
+    identity_roles.add_users(caller, "editors", [user["id"]])
+    owner_client.post(f"{base}/users/{user['id']}/disable", {"disabled": "true"})
+    page = owner_client.get(f"{base}/users/{user['id']}").content.decode()
+    assert 'id="user-status">disabled<' in page and "/roles/editors" in page
+    assert "data-status>disabled<" in owner_client.get(f"{base}/users").content.decode()
+
+
+def test_profile_edit_refuses_a_taken_email_or_bad_username_and_changes_nothing(project, owner_client, base):
+    from basalt.identity.models import EndUser
+
+    app_signup(project, "taken@example.com")
+    user = app_signup(project, "mine@example.com")["user"]
+    taken = owner_client.post(f"{base}/users/{user['id']}/profile", {"email": "taken@example.com", "username": ""})
+    bad = owner_client.post(f"{base}/users/{user['id']}/profile", {"email": "mine@example.com", "username": "!!"})
+    assert taken.status_code == bad.status_code == 400
+    assert "has-error" in bad.content.decode()
+    stored = EndUser.objects.get(pk=user["id"])
+    assert (stored.email, stored.username) == ("mine@example.com", None)

@@ -120,3 +120,129 @@
   document.addEventListener("DOMContentLoaded", function () { fillKey(document); });
   document.addEventListener("htmx:load", function (event) { fillKey(event.target); });
 })();
+
+/* Dark mode toggle: an explicit choice overrides prefers-color-scheme and is remembered. */
+(function () {
+  "use strict";
+  function effective() {
+    var set = document.documentElement.getAttribute("data-theme");
+    if (set) { return set; }
+    return window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
+  }
+  function label() {
+    document.querySelectorAll("[data-theme-toggle]").forEach(function (b) {
+      var dark = effective() === "dark";
+      b.setAttribute("aria-pressed", dark ? "true" : "false");
+      b.setAttribute("title", dark ? "Switch to light mode" : "Switch to dark mode");
+    });
+  }
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest("[data-theme-toggle]")) { return; }
+    var next = effective() === "dark" ? "light" : "dark";
+    document.documentElement.setAttribute("data-theme", next);
+    try { window.localStorage.setItem("basalt:theme", next); } catch (e) { /* not remembered */ }
+    label();
+  });
+  document.addEventListener("DOMContentLoaded", label);
+  document.addEventListener("htmx:load", label);
+})();
+
+/* Confirmations in the page (a <dialog>) instead of the browser's confirm(): for hx-confirm and
+   for submit buttons carrying data-confirm. Unsaved-changes warning for forms that were edited. */
+(function () {
+  "use strict";
+  var dialog = null, settle = null;
+  function build() {
+    dialog = document.createElement("dialog");
+    dialog.className = "confirm-dialog";
+    dialog.setAttribute("aria-labelledby", "confirm-text");
+    var p = document.createElement("p");
+    p.id = "confirm-text";
+    var row = document.createElement("div");
+    row.className = "row confirm-actions";
+    var cancel = document.createElement("button");
+    cancel.type = "button"; cancel.className = "btn"; cancel.textContent = "Cancel"; cancel.value = "no";
+    var ok = document.createElement("button");
+    ok.type = "button"; ok.className = "btn btn-danger"; ok.textContent = "Confirm"; ok.value = "yes";
+    ok.setAttribute("data-confirm-ok", "");
+    row.appendChild(cancel); row.appendChild(ok);
+    dialog.appendChild(p); dialog.appendChild(row);
+    dialog.addEventListener("click", function (event) {
+      var b = event.target.closest("button");
+      if (b) { dialog.close(b.value); }
+    });
+    dialog.addEventListener("close", function () {
+      if (settle) { var s = settle; settle = null; s(dialog.returnValue === "yes"); }
+    });
+    document.body.appendChild(dialog);
+  }
+  function ask(message, okLabel) {
+    if (!dialog || !document.body.contains(dialog)) { build(); }
+    dialog.querySelector("p").textContent = message;
+    dialog.querySelector("[data-confirm-ok]").textContent = okLabel || "Confirm";
+    dialog.returnValue = "";
+    return new Promise(function (resolve) {
+      settle = resolve;
+      dialog.showModal();
+      dialog.querySelector("[data-confirm-ok]").focus();
+    });
+  }
+  window.basaltConfirm = ask;
+
+  var dirty = new Set();
+  function watched(form) {
+    return form && form.method && form.method.toLowerCase() === "post" && !form.closest("[data-no-dirty]") &&
+      !form.hasAttribute("data-cell-editor") && form.closest("main");
+  }
+  function anyDirty(except) {
+    var found = false;
+    dirty.forEach(function (f) { if (document.body.contains(f) && f !== except) { found = true; } });
+    return found;
+  }
+  document.addEventListener("input", function (event) {
+    var form = event.target.form;
+    if (watched(form) && event.target.type !== "hidden") { dirty.add(form); }
+  });
+  document.addEventListener("submit", function (event) { dirty.delete(event.target); }, true);
+  window.addEventListener("beforeunload", function (event) {
+    if (anyDirty(null)) { event.preventDefault(); event.returnValue = ""; }
+  });
+
+  document.addEventListener("htmx:confirm", function (event) {
+    var detail = event.detail, elt = detail.elt;
+    var question = detail.question;
+    var leaving = elt && elt.tagName === "A" && anyDirty(null);
+    if (!question && !leaving) { return; }
+    event.preventDefault();
+    var message = question || "You have unsaved changes on this page. Leave without saving?";
+    ask(message, question ? "Confirm" : "Leave").then(function (ok) {
+      if (!ok) { return; }
+      if (leaving) { dirty.clear(); }
+      detail.issueRequest(true);
+    });
+  });
+
+  // Full-page links (hx-boost off) leaving an edited form: ask in the page too.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a[href]");
+    if (!link || event.defaultPrevented || !anyDirty(null) || link.target || link.hasAttribute("download")) { return; }
+    if (link.getAttribute("href").charAt(0) === "#" || !link.closest("[hx-boost=false]")) { return; }
+    event.preventDefault();
+    ask("You have unsaved changes on this page. Leave without saving?", "Leave").then(function (ok) {
+      if (ok) { dirty.clear(); window.location.href = link.href; }
+    });
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-confirm]");
+    if (!button || button.dataset.confirmed) { return; }
+    event.preventDefault();
+    ask(button.getAttribute("data-confirm"), button.textContent.trim()).then(function (ok) {
+      if (!ok) { return; }
+      button.dataset.confirmed = "1";
+      var form = button.form;
+      if (form) { dirty.delete(form); form.requestSubmit(button); }
+      delete button.dataset.confirmed;
+    });
+  }, true);
+})();

@@ -12,6 +12,9 @@
 
   function refresh() {
     if (busy) { again = true; return; }
+    // An open cell editor keeps the row it was opened on: refresh once it is saved or cancelled,
+    // so a save from elsewhere meanwhile surfaces as a conflict, not as a vanished editor.
+    if (card.querySelector(".cell-editing")) { clearTimeout(pending); pending = setTimeout(refresh, 500); return; }
     busy = true;
     fetch(window.location.href, {credentials: "same-origin"})
       .then(function (response) { return response.text(); })
@@ -19,10 +22,20 @@
         var fresh = new DOMParser().parseFromString(html, "text/html");
         var table = card.querySelector(".table-wrap");
         var freshTable = fresh.querySelector("#documents .table-wrap");
-        if (table && freshTable) { table.replaceWith(document.importNode(freshTable, true)); }
-        var count = document.querySelector(".page-head p");
-        var freshCount = fresh.querySelector(".page-head p");
-        if (count && freshCount) { count.textContent = freshCount.textContent; }
+        if (card.querySelector(".cell-editing")) { again = true; return; }
+        var checked = {};
+        card.querySelectorAll("[data-row-select]:checked").forEach(function (b) { checked[b.value] = true; });
+        if (table && freshTable) {
+          var imported = document.importNode(freshTable, true);
+          table.replaceWith(imported);
+          imported.querySelectorAll("[data-row-select]").forEach(function (b) { b.checked = !!checked[b.value]; });
+          if (window.htmx) { window.htmx.process(imported); }
+        }
+        ["#doc-count", "#page-of"].forEach(function (sel) {
+          var mine = document.querySelector(sel), theirs = fresh.querySelector(sel);
+          if (mine && theirs) { mine.textContent = theirs.textContent; }
+        });
+        document.dispatchEvent(new CustomEvent("grid:refreshed"));
         card.dataset.refreshed = String(Number(card.dataset.refreshed || 0) + 1);
       })
       .catch(function () { say("Live: could not refresh the table"); })

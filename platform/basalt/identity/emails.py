@@ -10,11 +10,11 @@ import logging
 import re
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import get_template
 
 from basalt.identity.auth_settings import auth_settings
+from basalt.logs.mail import send_tagged
 from basalt.projects.models import Project
 
 logger = logging.getLogger("basalt.identity.email")
@@ -66,6 +66,7 @@ def _deliver_after_commit(project: Project, kind: str, to: str, values: dict[str
     subject, body = render(project, kind, values)
 
     def deliver() -> None:
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
+        # Tagged with the project, so the console's Outbox (basalt.logs) files it there.
+        send_tagged(subject, body, settings.DEFAULT_FROM_EMAIL, [to], project.ref, kind)
 
     transaction.on_commit(deliver, robust=True)

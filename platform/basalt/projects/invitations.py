@@ -9,13 +9,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
 from basalt.accounts.models import Account
 from basalt.core.errors import Conflict, InvalidToken, NotFound, PermissionDenied, TokenExpired, ValidationFailed
+from basalt.logs.mail import send_tagged
 from basalt.projects.models import Invitation, Membership, Project
 from basalt.projects.roles import Perm
 from basalt.projects.services import (
@@ -114,7 +114,8 @@ def _send(invitation: Invitation, project_name: str, inviter: str, link: str) ->
         "If you did not expect this email, ignore it.\n"
     )
     try:
-        send_mail(subject, body, None, [invitation.email])
+        # Tagged with the project, so the console's Outbox (basalt.logs) files it there.
+        send_tagged(subject, body, None, [invitation.email], invitation.project.ref, "invitation")
     except Exception:  # the row is committed; the admin can revoke and invite again
         logger.exception("could not send invitation %s", invitation.pk)
 
