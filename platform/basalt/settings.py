@@ -235,6 +235,12 @@ JOBS_MIN_INTERVAL_SECONDS = env_int("JOBS_MIN_INTERVAL_SECONDS", 300)
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 # Audit entries older than this are removed (daily).
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365)
+# Project archives (export / import / clone): the largest upload accepted, and the bounds an
+# import holds an archive to while unpacking it (decompression bombs): total bytes and ratio.
+IMPORT_MAX_ARCHIVE_BYTES = env_int("IMPORT_MAX_ARCHIVE_BYTES", 10 * 1024**3)
+IMPORT_MAX_UNPACKED_BYTES = env_int("IMPORT_MAX_UNPACKED_BYTES", 50 * 1024**3)
+IMPORT_MAX_RATIO = env_int("IMPORT_MAX_RATIO", 200)
+EXPORT_KEEP_MAX = env_int("EXPORT_KEEP_MAX", 30)
 
 # --- files -----------------------------------------------------------------------------------
 S3_BUCKET = env_str("S3_BUCKET")
