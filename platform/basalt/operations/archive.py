@@ -45,7 +45,7 @@ READ_CHUNK = 1024 * 1024
 MAX_JSON_ENTRY = 64 * 1024 * 1024
 MAX_LINE = 32 * 1024 * 1024
 # Tar headers (and end padding) may take at most this many bytes beyond the entries' declared data.
-HEADER_ALLOWANCE = 16 * 1024 * 1024
+HEADER_ALLOWANCE = 1024 * 1024
 _NAME = re.compile(
     r"\A(?:basalt-export\.json|settings\.json|collections\.json|end\.json"
     r"|(?:users|roles|members|files|documents|relations)/\d{6}\.jsonl|blobs/[a-z0-9]{1,32})\Z"
