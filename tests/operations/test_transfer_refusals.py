@@ -61,7 +61,7 @@ def target(make_project):
 
 def assert_untouched(keys, storage) -> None:
     assert not any(importing.project_contents(keys.project).values())
-    root = storage.base_path if hasattr(storage, "base_path") else None
+    root = storage.root if hasattr(storage, "root") else None
     if root is not None:
         assert not list((root / f"p{keys.project.pk}").rglob("*")) if (root / f"p{keys.project.pk}").exists() else True
 

@@ -45,12 +45,14 @@ def progress_of(transfer: Transfer) -> dict[str, Any]:
     return transfer.progress or {}
 
 
-def reporter(transfer_id: str):
+def reporter(transfer_id: str, also=None):
     state: dict[str, Any] = {}
 
     def note(phase: str, done: int) -> None:
         state["phase"] = phase
         state[phase] = done
+        if also is not None:
+            also(phase, done)
         try:
             cache.set(_progress_key(transfer_id), dict(state), PROGRESS_TTL)
         except Exception:  # progress is a courtesy; a cache outage must not fail the transfer
@@ -158,13 +160,15 @@ def read_archive(transfer: Transfer) -> Iterator[bytes]:
 # --- running ----------------------------------------------------------------------------------
 
 
-def run(transfer_id: str) -> None:
-    """Run a queued transfer once (a second delivery of the task finds it claimed and does nothing)."""
+def run(transfer_id: str, also=None) -> None:
+    """Run a queued transfer once (a second delivery of the task finds it claimed and does nothing).
+
+    `also` is called with each progress note too (a scheduled export keeps its run's heartbeat)."""
     now = timezone.now()
     if not Transfer.objects.filter(id=transfer_id, status=Transfer.QUEUED).update(status=Transfer.RUNNING, started_at=now):
         return
     transfer = Transfer.objects.select_related("project").get(id=transfer_id)
-    note = reporter(transfer.id)
+    note = reporter(transfer.id, also)
     try:
         outcome = RUNNERS[transfer.kind](transfer, note)
     except BasaltError as exc:
