@@ -56,13 +56,13 @@ class ExportListView(APIView):
 
 
 class ExportView(APIView):
-    def get(self, request, ref, transfer_id):
-        return Response(transfer_out(transfers.get_transfer(request.user, ref, transfer_id, (Transfer.EXPORT,)), ref))
+    def get(self, request, ref, export_id):
+        return Response(transfer_out(transfers.get_transfer(request.user, ref, export_id, (Transfer.EXPORT,)), ref))
 
 
 class ExportArchiveView(APIView):
-    def get(self, request, ref, transfer_id):
-        transfer = transfers.get_transfer(request.user, ref, transfer_id, (Transfer.EXPORT,))
+    def get(self, request, ref, export_id):
+        transfer = transfers.get_transfer(request.user, ref, export_id, (Transfer.EXPORT,))
         response = StreamingHttpResponse(transfers.read_archive(transfer), content_type="application/gzip")
         if transfer.archive_size is not None:
             response["Content-Length"] = str(transfer.archive_size)
@@ -90,8 +90,8 @@ class ImportListView(APIView):
 
 
 class ImportView(APIView):
-    def get(self, request, ref, transfer_id):
-        return Response(transfer_out(transfers.get_transfer(request.user, ref, transfer_id, (Transfer.IMPORT,)), ref))
+    def get(self, request, ref, import_id):
+        return Response(transfer_out(transfers.get_transfer(request.user, ref, import_id, (Transfer.IMPORT,)), ref))
 
 
 class CloneView(APIView):
@@ -101,5 +101,5 @@ class CloneView(APIView):
 
 
 class CloneStatusView(APIView):
-    def get(self, request, ref, transfer_id):
-        return Response(transfer_out(transfers.get_transfer(request.user, ref, transfer_id, (Transfer.CLONE,)), ref))
+    def get(self, request, ref, clone_id):
+        return Response(transfer_out(transfers.get_transfer(request.user, ref, clone_id, (Transfer.CLONE,)), ref))
