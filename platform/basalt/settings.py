@@ -280,7 +280,12 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
-PASSWORD_HASHERS = ["basalt.accounts.hashers.TunedArgon2PasswordHasher"]
+# Argon2 makes every hash; the bcrypt one only verifies users imported from Parse Server and is
+# replaced by Argon2 at their first sign-in (basalt.operations.parse_import).
+PASSWORD_HASHERS = [
+    "basalt.accounts.hashers.TunedArgon2PasswordHasher",
+    "basalt.accounts.hashers.ImportedBcryptPasswordHasher",
+]
 # Argon2id cost: OWASP's first recommended setting (19 MiB, 2 passes, 1 lane). Measured on the
 # 2-core reference host: 27 ms per verify vs 276 ms for 64 MiB/3/2, i.e. ~35 sign-ins/s per core
 # instead of ~4, so a login burst cannot starve the API. Raise it where cores are plentiful.

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any, BinaryIO
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from basalt.core.errors import BasaltError, Conflict, ValidationFailed
 from basalt.documents import catalog, schema
@@ -327,7 +328,8 @@ class Importer:
                 collection = Collection.objects.create(
                     project=self.project, name=name, fields=fields, indexes=indexes, permissions=permissions,
                     protected_fields=protected, default_acl=default_acl,
-                    created_at=_time(raw.get("created_at"), name), updated_at=_time(raw.get("updated_at"), name),
+                    created_at=_time(raw.get("created_at"), name, optional=True) or timezone.now(),
+                    updated_at=_time(raw.get("updated_at"), name, optional=True) or timezone.now(),
                 )  # fmt: skip
             catalog._sync_indexes(collection, indexes)
             self.collections[name] = collection

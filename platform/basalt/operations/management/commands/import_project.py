@@ -30,7 +30,7 @@ class Command(BaseCommand):
             if format == "parse":
                 from basalt.operations import parse_import
 
-                result = parse_import.import_parse(project, lambda: open(input, "rb"), progress, path=input)
+                result = parse_import.import_parse(project, lambda: open(input, "rb"), progress)
             else:
                 result = importing.import_archive(project, lambda: open(input, "rb"), progress, new_ids=new_ids)
         except BasaltError as exc:
