@@ -16,9 +16,12 @@ from console.views.common import ProjectAccess, error_messages, page, project_co
 
 
 class ImportForm(forms.Form):
-    archive = forms.FileField(label="Archive", help_text="A Basalt export (.tar.gz), or a Parse export (.zip/.tar.gz of <Class>.json files)")
+    archive = forms.FileField(
+        label="Archive", help_text="A Basalt export (.tar.gz), or a Parse export (.zip/.tar.gz of <Class>.json files)"
+    )
     source = forms.ChoiceField(
-        label="Made by", choices=[("basalt", "Basalt (export of a project)"), ("parse", "Parse Server (Dashboard export)")]
+        label="Made by",
+        choices=[("basalt", "Basalt (export of a project)"), ("parse", "Parse Server (Dashboard export)")],
     )
 
 

@@ -179,5 +179,8 @@ def answers(keys, users: list[str], file_ids: list[str], related_from: str = "")
             out[f"{email}.find.{i}"] = pages(me, query)
         for file_id in file_ids:
             answer = me.get(f"/api/v1/files/{file_id}/content")
-            out[f"{email}.file.{file_id}"] = (answer.status_code, b"".join(answer.streaming_content) if answer.status_code == 200 else None)
+            out[f"{email}.file.{file_id}"] = (
+                answer.status_code,
+                b"".join(answer.streaming_content) if answer.status_code == 200 else None,
+            )
     return out

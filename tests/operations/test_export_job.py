@@ -31,7 +31,9 @@ def test_export_jobs_keep_the_last_n_archives_and_they_import(make_project, arch
     if kept is not None:
         assert {e["id"] for e in exports} == kept
     # The pruned archive's bytes are gone from storage; the kept ones download.
-    files = [p for p in (archive_storage.root / "exports").rglob("*.tar.gz")] if hasattr(archive_storage, "root") else None
+    files = (
+        [p for p in (archive_storage.root / "exports").rglob("*.tar.gz")] if hasattr(archive_storage, "root") else None
+    )
     if files is not None:
         assert len(files) == 2
     download = seeded.console.get(exports[0]["download_url"])

@@ -24,7 +24,8 @@ def parse_export() -> dict[str, object]:
     return {
         "_User.json": {"results": [
             {"objectId": "AdaX1", "username": "ada", "email": "ada@example.com", "emailVerified": True,
-             "_hashed_password": ada_hash, "createdAt": "2024-01-02T03:04:05.678Z", "updatedAt": "2024-01-02T03:04:05.678Z",
+             "_hashed_password": ada_hash, "createdAt": "2024-01-02T03:04:05.678Z",
+             "updatedAt": "2024-01-02T03:04:05.678Z",
              "nickName": "Countess", "ACL": {"*": {"read": True}, "AdaX1": {"read": True, "write": True}}},
             {"objectId": "BobY2", "username": "bob", "email": "bob@example.com", "_hashed_password": bob_hash,
              "createdAt": "2024-01-03T00:00:00.000Z", "updatedAt": "2024-01-03T00:00:00.000Z"},
@@ -97,9 +98,11 @@ def test_a_parse_dashboard_export_imports_and_its_users_sign_in_with_their_passw
     assert titles(bob_token) == {"Moderated", "Open"}
     assert titles() == {"Open"}
     me = key_client(keys.publishable, ada_token).get("/api/v1/auth/me").json()
-    mine = key_client(keys.publishable, ada_token).get(
-        "/api/v1/collections/game_score/documents", {"where": json.dumps({"player": me["id"]})}
-    ).json()["results"]
+    mine = (
+        key_client(keys.publishable, ada_token)
+        .get("/api/v1/collections/game_score/documents", {"where": json.dumps({"player": me["id"]})})
+        .json()["results"]
+    )
     assert [d["score"] for d in mine] == [1337]
     assert mine[0]["created_at"] == "2024-02-01T10:00:01.000Z"
     assert me.get("nick_name") == "Countess" or me.get("data", {}).get("nick_name") == "Countess"

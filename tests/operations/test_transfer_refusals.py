@@ -22,7 +22,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def tar_gz(entries: list[tuple[str, bytes] | tarfile.TarInfo], **pax) -> bytes:
     raw = io.BytesIO()
-    with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=1) as gz, tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+    with (
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=1) as gz,
+        tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as tar,
+    ):
         for item in entries:
             if isinstance(item, tarfile.TarInfo):
                 tar.addfile(item)
@@ -79,8 +82,12 @@ def exported(make_project):
 
 
 def test_a_project_with_data_is_refused_before_the_upload_is_kept(target):
-    key_client(target.secret).post("/api/v1/auth/signup", {"email": "a@example.com", "password": "x" * 12}, format="json")
-    console_client_for(target.owner).post(f"/api/v1/manage/projects/{target.project.ref}/collections", POSTS, format="json")
+    key_client(target.secret).post(
+        "/api/v1/auth/signup", {"email": "a@example.com", "password": "x" * 12}, format="json"
+    )
+    console_client_for(target.owner).post(
+        f"/api/v1/manage/projects/{target.project.ref}/collections", POSTS, format="json"
+    )
     answer = post_import(target.console, target.project.ref, b"anything")
     assert answer.status_code == 409
     error = answer.json()["error"]

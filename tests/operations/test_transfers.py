@@ -97,6 +97,9 @@ def test_clone_copies_everything_under_new_ids(make_project):
     content = key_client(keys).get(f"/api/v1/files/{cover}/content")
     assert b"".join(content.streaming_content) == next(iter(seeded.files.values()))
     # The original is untouched.
-    assert key_client(original.publishable).post(
-        "/api/v1/auth/login", {"email": "ada@example.com", "password": PASSWORD}, format="json"
-    ).status_code == 200
+    assert (
+        key_client(original.publishable)
+        .post("/api/v1/auth/login", {"email": "ada@example.com", "password": PASSWORD}, format="json")
+        .status_code
+        == 200
+    )

@@ -35,14 +35,16 @@ class ExportJob(JobKind):
         keep = config.get("keep", 7)
         ceiling = settings.EXPORT_KEEP_MAX
         if isinstance(keep, bool) or not isinstance(keep, int) or not 1 <= keep <= ceiling:
-            raise ValidationFailed(details={"config.keep": [f"How many archives to keep: a whole number from 1 to {ceiling}."]})
+            raise ValidationFailed(
+                details={"config.keep": [f"How many archives to keep: a whole number from 1 to {ceiling}."]}
+            )
         return {"keep": keep}
 
     def run(self, job: Job, run: JobRun) -> str:
         lost = Transfer.objects.filter(job_id=job.id, status__in=(Transfer.QUEUED, Transfer.RUNNING))
         lost.update(
             status=Transfer.FAILED, finished_at=timezone.now(),
-            error={"code": "interrupted", "message": "The worker running this export stopped; the job wrote a new one."},
+            error={"code": "interrupted", "message": "The worker running this export stopped; a new one was written."},
         )  # fmt: skip
         transfer = Transfer.objects.create(
             project=job.project, kind=Transfer.EXPORT, job_id=job.id, status=Transfer.QUEUED

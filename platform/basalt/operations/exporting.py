@@ -63,7 +63,9 @@ def _pages(rows, order: tuple[str, ...], fields: tuple[str, ...]) -> Iterator[di
                 page = page.filter(**{f"{order[0]}__gt": last[order[0]]})
             else:
                 first, second = order
-                page = page.filter(Q(**{f"{first}__gt": last[first]}) | Q(**{first: last[first], f"{second}__gt": last[second]}))
+                page = page.filter(
+                    Q(**{f"{first}__gt": last[first]}) | Q(**{first: last[first], f"{second}__gt": last[second]})
+                )
         batch = list(page.order_by(*order).values(*fields)[:PAGE])
         if not batch:
             return
@@ -118,7 +120,12 @@ def export_project(project: Project, sink: Any, progress: Progress | None = None
         identities = [{**i, "created_at": iso(i["created_at"])} for i in linked]
         writer.add_row(
             "users",
-            {**user, "created_at": iso(user["created_at"]), "updated_at": iso(user["updated_at"]), "identities": identities},
+            {
+                **user,
+                "created_at": iso(user["created_at"]),
+                "updated_at": iso(user["updated_at"]),
+                "identities": identities,
+            },
         )
         if writer.counts["users"] % PAGE == 0:
             note("users", writer.counts["users"])
@@ -128,7 +135,9 @@ def export_project(project: Project, sink: Any, progress: Progress | None = None
     children: dict[int, list[str]] = {}
     for parent, child in RoleInheritance.objects.filter(parent__project=project).values_list("parent_id", "child_id"):
         children.setdefault(parent, []).append(names[child])
-    for role in _pages(Role.objects.filter(project=project), ("id",), ("id", "name", "doc_id", "acl", "created_at", "updated_at")):
+    for role in _pages(
+        Role.objects.filter(project=project), ("id",), ("id", "name", "doc_id", "acl", "created_at", "updated_at")
+    ):
         writer.add_row(
             "roles",
             {
@@ -153,7 +162,14 @@ def export_project(project: Project, sink: Any, progress: Progress | None = None
         size = storage.size(row["storage_key"])
         if size is None:
             continue  # bytes lost from storage: the row would import as a broken file
-        writer.add_row("files", {**{k: v for k, v in row.items() if k != "storage_key"}, "size": size, "created_at": iso(row["created_at"])})
+        writer.add_row(
+            "files",
+            {
+                **{k: v for k, v in row.items() if k != "storage_key"},
+                "size": size,
+                "created_at": iso(row["created_at"]),
+            },
+        )
         writer.add_blob(row["id"], size, storage.read(row["storage_key"]))
         note("files", writer.counts["files"])
 

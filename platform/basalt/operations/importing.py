@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from basalt.operations import archive
 from basalt.operations.archive import refuse
 from basalt.projects.models import Project
 
+logger = logging.getLogger("basalt.operations.importing")
 BATCH = 1000
 Progress = Callable[[str, int], None]
 _ID = re.compile(r"\A[a-z0-9]{1,32}\Z")
@@ -283,7 +285,9 @@ class Importer:
                 merges = getattr(validator, "merges_stored", False)
                 cleaned = validator(item, stored.get(section)) if merges else validator(item)
             except ValidationFailed as exc:
-                raise refuse("invalid_settings", f"settings.json: the {section!r} section is invalid.", details=exc.details) from None
+                raise refuse(
+                    "invalid_settings", f"settings.json: the {section!r} section is invalid.", details=exc.details
+                ) from None
             if isinstance(cleaned, dict) and isinstance(stored.get(section), dict):
                 stored[section] = {**stored[section], **cleaned}
             else:
@@ -300,8 +304,10 @@ class Importer:
             raw = _obj(raw, "collections.json")
             try:
                 name = schema.check_name(raw.get("name"))
-                fields_in = {k: {o: v for o, v in d.items() if o != "builtin"} if isinstance(d, dict) else d
-                             for k, d in _obj(raw.get("fields", {}), f"collection {name}").items()}
+                fields_in = {
+                    k: {o: v for o, v in d.items() if o != "builtin"} if isinstance(d, dict) else d
+                    for k, d in _obj(raw.get("fields", {}), f"collection {name}").items()
+                }
                 fields = schema.validate_fields(fields_in)
                 indexes = schema.validate_indexes(raw.get("indexes", []), fields)
                 permissions = schema.validate_permissions(raw.get("permissions", {}), fields)
@@ -309,8 +315,11 @@ class Importer:
                 default_acl = schema.validate_default_acl(raw.get("default_acl", "owner"))
                 schema.check_targets(fields, {n for n in names if isinstance(n, str)})
             except ValidationFailed as exc:
-                raise refuse("invalid_schema", f"collections.json: collection {str(raw.get('name'))[:63]!r} is invalid.",
-                             details=exc.details) from None
+                raise refuse(
+                    "invalid_schema",
+                    f"collections.json: collection {str(raw.get('name'))[:63]!r} is invalid.",
+                    details=exc.details,
+                ) from None
             current = existing.get(name)
             if name in schema.BUILTIN_NAMES:
                 if current is None:
@@ -533,8 +542,8 @@ class Importer:
         for key in self.written:
             try:
                 self.storage.delete_prefix(key.rsplit("/", 1)[0] + "/")
-            except Exception:  # noqa: BLE001 (best effort; the orphan sweep catches what is left)
-                pass
+            except Exception:  # best effort: the failure is already being reported
+                logger.warning("could not remove %s after a failed import", key, exc_info=True)
 
 
 def import_archive(
@@ -557,7 +566,9 @@ def import_archive(
             key = secrets.token_bytes(32)
         except IntegrityError as exc:
             importer.cleanup()
-            raise refuse("invalid_row", f"The archive holds conflicting rows ({str(exc).splitlines()[0][:200]}).") from None
+            raise refuse(
+                "invalid_row", f"The archive holds conflicting rows ({str(exc).splitlines()[0][:200]})."
+            ) from None
         except BaseException:
             importer.cleanup()
             raise

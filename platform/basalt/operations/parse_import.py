@@ -44,10 +44,14 @@ from basalt.projects.models import Project
 
 # One class file is parsed whole: bounded so a hostile export cannot take the worker's memory.
 MAX_CLASS_BYTES = 256 * 1024 * 1024
-_ENTRY = re.compile(r"\A(?:[\w .-]+/)*(?P<name>_?[A-Za-z][A-Za-z0-9_]{0,62}|_Join:[A-Za-z0-9_]{1,63}:_?[A-Za-z][A-Za-z0-9_]{0,62})\.json\Z")
-SKIPPED_CLASSES = frozenset({"_Session", "_Installation", "_Product", "_Audience", "_PushStatus", "_JobStatus",
-                             "_JobSchedule", "_Hooks", "_GlobalConfig", "_GraphQLConfig", "_Idempotency", "_SCHEMA"})  # fmt: skip
+_CLASS = r"_?[A-Za-z][A-Za-z0-9_]{0,62}"
+_ENTRY = re.compile(rf"\A(?:[\w .-]+/)*(?P<name>{_CLASS}|_Join:[A-Za-z0-9_]{{1,63}}:{_CLASS})\.json\Z")
+SKIPPED_CLASSES = frozenset(
+    {"_Session", "_Installation", "_Product", "_Audience", "_PushStatus", "_JobStatus", "_JobSchedule", "_Hooks"}
+    | {"_GlobalConfig", "_GraphQLConfig", "_Idempotency", "_SCHEMA"}
+)
 PARSE_SYSTEM = {"objectId", "createdAt", "updatedAt", "ACL"}
+OPERATIONS = ("get", "find", "count", "create", "update", "delete")
 _USER_OWN = {"username", "email", "emailVerified", "_hashed_password", "authData", "_email_verify_token",
              "_perishable_token", "_failed_login_count", "_account_lockout_expires_at", "_password_history",
              "_password_changed_at", "_email_verify_token_expires_at", "_perishable_token_expires_at",
@@ -93,9 +97,13 @@ class ParseExport:
             return
         parts = name.replace("\\", "/").split("/")
         if name.startswith("/") or ".." in parts or "\\" in name:
-            raise refuse("unsafe_path", f"The export holds an entry outside its folder: {name[:120]!r}.", entry=name[:120])
+            raise refuse(
+                "unsafe_path", f"The export holds an entry outside its folder: {name[:120]!r}.", entry=name[:120]
+            )
         if not regular:
-            raise refuse("unsafe_entry", f"{name[:120]} is not a regular file (links and devices are refused).", entry=name[:120])
+            raise refuse(
+                "unsafe_entry", f"{name[:120]} is not a regular file (links and devices are refused).", entry=name[:120]
+            )
         match = _ENTRY.match(name)
         if match is None:
             return  # not a class file (README, schema dumps): ignored
@@ -135,7 +143,9 @@ class ParseExport:
         if isinstance(value, dict) and isinstance(value.get("results"), list):
             value = value["results"]
         if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
-            raise refuse("not_parse", f"{name}.json is not a Parse export (a list of objects, or {{\"results\": [...]}}).")
+            raise refuse(
+                "not_parse", f'{name}.json is not a Parse export (a list of objects, or {{"results": [...]}}).'
+            )
         return value
 
 
@@ -182,7 +192,8 @@ class Converter:
                     elif known["type"] != spec["type"]:
                         raise refuse(
                             "invalid_schema",
-                            f"{cls}.{key} holds both {known['type']} and {spec['type']} values; Basalt fields have one type.",
+                            f"{cls}.{key} holds both {known['type']} and {spec['type']} values; "
+                            "a Basalt field has one type.",
                         )
             self.fields[cls], self.field_names[cls] = fields, names
 
@@ -202,7 +213,10 @@ class Converter:
             if kind in ("Pointer", "Relation"):
                 target = value.get("className")
                 if target not in self.names:
-                    raise refuse("invalid_schema", f"{cls}.{key} points to class {str(target)[:63]!r}, which is not in the export.")
+                    raise refuse(
+                        "invalid_schema",
+                        f"{cls}.{key} points to class {str(target)[:63]!r}, which is not in the export.",
+                    )
                 return {"type": kind.lower(), "to": self.names[target]}
             if kind == "GeoPoint":
                 return {"type": "geopoint"}
@@ -278,7 +292,9 @@ class Converter:
         }
 
     def write(self, writer: archive.ArchiveWriter) -> dict[str, Any]:
-        writer.add_json(archive.MANIFEST, {"format": archive.FORMAT, "version": archive.VERSION, "source": {"parse": True}})
+        writer.add_json(
+            archive.MANIFEST, {"format": archive.FORMAT, "version": archive.VERSION, "source": {"parse": True}}
+        )
         writer.add_json("settings.json", {})
         collections = []
         for cls in self.classes:
@@ -289,7 +305,7 @@ class Converter:
                 # Built-in collections keep their own fields (the importer keeps this install's definitions).
                 "fields": {**(base["fields"] if base else {}), **self.fields[cls]},
                 # Parse classes start open to every key, as Parse's CLPs default; ACLs still apply.
-                "permissions": base["permissions"] if base else {op: ["*"] for op in ("get", "find", "count", "create", "update", "delete")},
+                "permissions": base["permissions"] if base else {op: ["*"] for op in OPERATIONS},
                 "default_acl": base["default_acl"] if base else "public",
             }  # fmt: skip
             if base is not None and "protected_fields" in base:
@@ -434,4 +450,3 @@ class _Keep(io.RawIOBase):
 
     def close(self) -> None:  # the temporary file outlives one import pass
         pass
-

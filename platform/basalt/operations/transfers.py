@@ -127,9 +127,7 @@ def start_clone(account: Account, ref: str, body: Any) -> Transfer:
         raise ValidationFailed(details={unknown[0]: ["Unknown field."]})
     with transaction.atomic():
         copy = create_project(account, body.get("name"))
-        transfer = Transfer.objects.create(
-            project=copy, kind=Transfer.CLONE, source_ref=source.ref, created_by=account
-        )
+        transfer = Transfer.objects.create(project=copy, kind=Transfer.CLONE, source_ref=source.ref, created_by=account)
         _enqueue(transfer.id)
     return transfer
 
@@ -165,7 +163,9 @@ def run(transfer_id: str, also=None) -> None:
 
     `also` is called with each progress note too (a scheduled export keeps its run's heartbeat)."""
     now = timezone.now()
-    if not Transfer.objects.filter(id=transfer_id, status=Transfer.QUEUED).update(status=Transfer.RUNNING, started_at=now):
+    if not Transfer.objects.filter(id=transfer_id, status=Transfer.QUEUED).update(
+        status=Transfer.RUNNING, started_at=now
+    ):
         return
     transfer = Transfer.objects.select_related("project").get(id=transfer_id)
     note = reporter(transfer.id, also)
@@ -176,7 +176,12 @@ def run(transfer_id: str, also=None) -> None:
         return
     except Exception:
         logger.exception("transfer %s failed", transfer_id)
-        _finish(transfer, Transfer.FAILED, note.state, {"code": "internal_error", "message": "The transfer failed; the server log has the cause."})
+        _finish(
+            transfer,
+            Transfer.FAILED,
+            note.state,
+            {"code": "internal_error", "message": "The transfer failed; the server log has the cause."},
+        )
         return
     _finish(transfer, Transfer.SUCCEEDED, {**note.state, **outcome, "phase": "done"}, None)
 
@@ -208,7 +213,9 @@ def _run_import(transfer: Transfer, note) -> dict[str, Any]:
         if transfer.format == "parse":
             from basalt.operations import parse_import
 
-            result = parse_import.import_parse(transfer.project, lambda: archive.chunk_reader(storage.read(transfer.archive_key)), note)
+            result = parse_import.import_parse(
+                transfer.project, lambda: archive.chunk_reader(storage.read(transfer.archive_key)), note
+            )
         else:
             result = importing.import_archive(
                 transfer.project, lambda: archive.chunk_reader(storage.read(transfer.archive_key)), note

@@ -8,36 +8,53 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('operations', '0001_initial'),
-        ('projects', '0002_invitation'),
+        ("operations", "0001_initial"),
+        ("projects", "0002_invitation"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Transfer',
+            name="Transfer",
             fields=[
-                ('id', models.CharField(default=basalt.operations.models.new_transfer_id, max_length=32, primary_key=True, serialize=False)),
-                ('kind', models.CharField(max_length=8)),
-                ('format', models.CharField(default='basalt', max_length=8)),
-                ('source_ref', models.CharField(blank=True, max_length=32)),
-                ('status', models.CharField(default='queued', max_length=10)),
-                ('progress', models.JSONField(default=dict)),
-                ('archive_key', models.CharField(blank=True, max_length=255)),
-                ('archive_size', models.PositiveBigIntegerField(blank=True, null=True)),
-                ('error', models.JSONField(blank=True, null=True)),
-                ('job_id', models.CharField(blank=True, max_length=32)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='projects.project')),
+                (
+                    "id",
+                    models.CharField(
+                        default=basalt.operations.models.new_transfer_id,
+                        max_length=32,
+                        primary_key=True,
+                        serialize=False,
+                    ),
+                ),
+                ("kind", models.CharField(max_length=8)),
+                ("format", models.CharField(default="basalt", max_length=8)),
+                ("source_ref", models.CharField(blank=True, max_length=32)),
+                ("status", models.CharField(default="queued", max_length=10)),
+                ("progress", models.JSONField(default=dict)),
+                ("archive_key", models.CharField(blank=True, max_length=255)),
+                ("archive_size", models.PositiveBigIntegerField(blank=True, null=True)),
+                ("error", models.JSONField(blank=True, null=True)),
+                ("job_id", models.CharField(blank=True, max_length=32)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="projects.project"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'basalt_transfer',
-                'indexes': [models.Index(fields=['project', 'kind', '-created_at'], name='transfer_recent')],
+                "db_table": "basalt_transfer",
+                "indexes": [models.Index(fields=["project", "kind", "-created_at"], name="transfer_recent")],
             },
         ),
     ]

@@ -14,7 +14,9 @@ from basalt.projects.models import Project
 def project(ref: str) -> Project:
     found = Project.objects.filter(ref=ref).first()
     if found is None:
-        raise CommandError(json.dumps({"error": {"code": "not_found", "message": f"No project with ref {ref[:40]!r}."}}))
+        raise CommandError(
+            json.dumps({"error": {"code": "not_found", "message": f"No project with ref {ref[:40]!r}."}})
+        )
     return found
 
 

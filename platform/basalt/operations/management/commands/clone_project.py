@@ -42,4 +42,6 @@ class Command(BaseCommand):
         transfer.refresh_from_db()
         if transfer.status != Transfer.SUCCEEDED:
             raise CommandError(json.dumps({"error": transfer.error, "project": copy.ref}))
-        self.stdout.write(json.dumps({"source": source.ref, "project": copy.ref, "name": copy.name, **transfer.progress}, indent=2))
+        self.stdout.write(
+            json.dumps({"source": source.ref, "project": copy.ref, "name": copy.name, **transfer.progress}, indent=2)
+        )

@@ -11,7 +11,10 @@ from basalt.operations.management.commands import _transfer
 
 
 class Command(BaseCommand):
-    help = "Write project REF (schema, documents, users with password hashes, roles, files, settings without secrets) to --output."
+    help = (
+        "Write project REF (schema, documents, users with password hashes, roles, files, settings without "
+        "secrets) to --output."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--ref", required=True, help="the project's ref")

@@ -10,7 +10,10 @@ from basalt.operations.management.commands import _transfer
 
 
 class Command(BaseCommand):
-    help = "Import --input into the empty project REF (--format parse: a Parse Dashboard export, .zip/.tar.gz or a folder of <Class>.json)."
+    help = (
+        "Import --input into the empty project REF (--format parse: a Parse Dashboard export, a .zip or "
+        ".tar.gz of <Class>.json files)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--ref", required=True, help="the empty project to import into")
