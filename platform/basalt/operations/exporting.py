@@ -54,6 +54,11 @@ def scrub_settings(value: Any, path: str = "", dropped: list[str] | None = None)
 
 
 def _pages(rows, order: tuple[str, ...], fields: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+    for batch in _batches(rows, order, fields):
+        yield from batch
+
+
+def _batches(rows, order: tuple[str, ...], fields: tuple[str, ...]) -> Iterator[list[dict[str, Any]]]:
     """Keyset pages over `rows` in `order` (the last field unique), PAGE rows per query."""
     last: dict[str, Any] | None = None
     while True:
@@ -69,7 +74,7 @@ def _pages(rows, order: tuple[str, ...], fields: tuple[str, ...]) -> Iterator[di
         batch = list(page.order_by(*order).values(*fields)[:PAGE])
         if not batch:
             return
-        yield from batch
+        yield batch
         last = batch[-1]
 
 
@@ -112,23 +117,26 @@ def export_project(project: Project, sink: Any, progress: Progress | None = None
         "id", "email", "username", "password", "email_verified", "is_anonymous", "disabled", "data",
         "created_at", "updated_at",
     )  # fmt: skip
-    for user in _pages(EndUser.objects.filter(project=project), ("id",), user_fields):
-        # Linked sign-in identities (provider + subject) travel with their user; no provider tokens exist here.
-        linked = LinkedIdentity.objects.filter(user_id=user["id"]).values(
-            "provider", "subject", "email", "email_verified", "profile", "created_at"
+    for page in _batches(EndUser.objects.filter(project=project), ("id",), user_fields):
+        # Linked sign-in identities (provider + subject) travel with their user, one query per page.
+        linked: dict[str, list[dict[str, Any]]] = {}
+        rows = LinkedIdentity.objects.filter(user_id__in=[u["id"] for u in page]).values(
+            "user_id", "provider", "subject", "email", "email_verified", "profile", "created_at"
         )
-        identities = [{**i, "created_at": iso(i["created_at"])} for i in linked]
-        writer.add_row(
-            "users",
-            {
-                **user,
-                "created_at": iso(user["created_at"]),
-                "updated_at": iso(user["updated_at"]),
-                "identities": identities,
-            },
-        )
-        if writer.counts["users"] % PAGE == 0:
-            note("users", writer.counts["users"])
+        for row in rows:
+            owner = row.pop("user_id")
+            linked.setdefault(owner, []).append({**row, "created_at": iso(row["created_at"])})
+        for user in page:
+            writer.add_row(
+                "users",
+                {
+                    **user,
+                    "created_at": iso(user["created_at"]),
+                    "updated_at": iso(user["updated_at"]),
+                    "identities": linked.get(user["id"], []),
+                },
+            )
+        note("users", writer.counts["users"])
     note("users", writer.counts.get("users", 0))
 
     names = dict(Role.objects.filter(project=project).values_list("id", "name"))
