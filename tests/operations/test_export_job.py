@@ -49,3 +49,13 @@ def test_a_job_config_is_checked(make_project):
     )  # fmt: skip
     assert answer.status_code == 400
     assert "config.keep" in answer.json()["error"]["details"]
+
+
+def test_deleting_a_project_removes_its_archives(make_project, archive_storage):
+    keys = make_project("Doomed")
+    seeded = seed_project(keys, n_posts=5)
+    seeded.console.post(f"{seeded.base}/exports")
+    folder = archive_storage.root / "exports" / f"p{keys.project.pk}"
+    assert len(list(folder.glob("*.tar.gz"))) == 1
+    assert seeded.console.delete(seeded.base, {"confirm": "Doomed"}, format="json").status_code in (200, 204)
+    assert not list(folder.glob("*.tar.gz"))

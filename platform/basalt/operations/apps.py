@@ -12,3 +12,4 @@ class OperationsConfig(AppConfig):
         from basalt.operations.export_job import ExportJob
 
         job_kinds.register(ExportJob())
+        from basalt.operations import signals  # noqa: F401 (a deleted project's archives go with it)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -93,7 +94,20 @@ def collection_row(c: Collection) -> dict[str, Any]:
 
 
 def export_project(project: Project, sink: Any, progress: Progress | None = None) -> dict[str, Any]:
-    """Write the project's archive to `sink` (anything with write(bytes)); returns the end counts and size."""
+    """Write the project's archive to `sink` (anything with write(bytes)); returns the end counts and size.
+
+    The reads run in one read-only snapshot (PostgreSQL REPEATABLE READ; SQLite's read transaction):
+    writes during a long export are not half in the archive, and no lock is held."""
+    if connection.in_atomic_block:  # a caller's transaction (tests, a clone inside one) is the snapshot
+        return _export(project, sink, progress)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        return _export(project, sink, progress)
+
+
+def _export(project: Project, sink: Any, progress: Progress | None) -> dict[str, Any]:
     note = progress or (lambda phase, done: None)
     writer = archive.ArchiveWriter(sink)
     dropped: list[str] = []
