@@ -26,6 +26,7 @@ def _inline(eager_tasks, settings, tmp_path):
 
 def test_export_download_import_elsewhere_and_copy(page, make_project, tmp_path):  # noqa: F811
     shot = Shots(page, "transfers")
+    page.set_default_timeout(30_000)  # the shared CI machine is slow; each step still waits for what it needs
     source = make_project("Shop")
     seed_project(source, n_posts=4)
     source.owner.set_password(PASSWORD)
@@ -36,6 +37,7 @@ def test_export_download_import_elsewhere_and_copy(page, make_project, tmp_path)
     page.get_by_label("Email").fill(source.owner.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/console/**")
     page.goto(f"/console/p/{source.project.ref}")
     page.get_by_role("link", name="Backup & copy").click()
     page.get_by_role("heading", name="Backup & copy").wait_for()
