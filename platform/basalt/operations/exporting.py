@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from basalt.documents.models import Collection, Document, Relation
+from basalt.documents.models import Collection, Relation
 from basalt.files.models import File
 from basalt.files.storage import get_storage
 from basalt.identity.models import EndUser, LinkedIdentity, Role, RoleInheritance, RoleMember
@@ -77,6 +78,57 @@ def _batches(rows, order: tuple[str, ...], fields: tuple[str, ...]) -> Iterator[
             return
         yield batch
         last = batch[-1]
+
+
+def _stored_time(value: Any) -> str:
+    """A stored time as ISO 8601 with its offset."""
+    if isinstance(value, datetime):
+        # SQLite's driver hands back naive UTC datetimes (Django stores UTC there).
+        return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat()
+    return str(value).replace(" ", "T") + "+00:00"
+
+
+def _document_rows(collection: Collection) -> Iterator[dict[str, Any]]:
+    """One collection's documents as archive rows, in (created_at, id) keyset pages of raw SQL.
+
+    The JSON columns are passed through as the database holds them (orjson.Fragment): no parse and
+    no re-encode per document, which is most of an export's time through the ORM."""
+    text = "::text" if connection.vendor == "postgresql" else ""
+    columns = (
+        f"id, data{text}, acl{text}, read_principals{text}, write_principals{text}, created_by, "
+        "created_at, updated_at, version"
+    )
+    first = f"SELECT {columns} FROM basalt_document WHERE collection_id = %s ORDER BY created_at, id LIMIT %s"  # noqa: S608
+    after = (
+        f"SELECT {columns} FROM basalt_document WHERE collection_id = %s "  # noqa: S608
+        "AND (created_at > %s OR (created_at = %s AND id > %s)) ORDER BY created_at, id LIMIT %s"
+    )
+    last = None
+    while True:
+        with connection.cursor() as cursor:
+            if last is None:
+                cursor.execute(first, [collection.id, PAGE])
+            else:
+                # SQLite's driver gave a naive datetime: its text form is how SQLite stores and compares it.
+                moment = last[6] if connection.vendor == "postgresql" else str(last[6])
+                cursor.execute(after, [collection.id, moment, moment, last[0], PAGE])
+            page = cursor.fetchall()
+        if not page:
+            return
+        for row in page:
+            yield {
+                "c": collection.name,
+                "id": row[0],
+                "data": orjson.Fragment(row[1]),
+                "acl": orjson.Fragment(row[2]),
+                "read_principals": orjson.Fragment(row[3]),
+                "write_principals": orjson.Fragment(row[4]),
+                "created_by": row[5],
+                "created_at": _stored_time(row[6]),
+                "updated_at": _stored_time(row[7]),
+                "version": row[8],
+            }
+        last = page[-1]
 
 
 def collection_row(c: Collection) -> dict[str, Any]:
@@ -195,23 +247,10 @@ def _export(project: Project, sink: Any, progress: Progress | None) -> dict[str,
         writer.add_blob(row["id"], size, storage.read(row["storage_key"]))
         note("files", writer.counts["files"])
 
-    doc_fields = (
-        "id", "data", "acl", "read_principals", "write_principals", "created_by", "created_at", "updated_at",
-        "version",
-    )  # fmt: skip
     for collection in collections:
-        rows = Document.objects.filter(collection_id=collection.id)
-        for doc in _pages(rows, ("created_at", "id"), doc_fields):
-            writer.add_row(
-                "documents",
-                {
-                    "c": collection.name,
-                    **doc,
-                    "created_at": iso(doc["created_at"]),
-                    "updated_at": iso(doc["updated_at"]),
-                },
-            )
-            if writer.counts["documents"] % PAGE == 0:
+        for row in _document_rows(collection):
+            writer.add_row("documents", row)
+            if writer.counts["documents"] % 10_000 == 0:
                 note("documents", writer.counts["documents"])
     note("documents", writer.counts.get("documents", 0))
     for collection in collections:

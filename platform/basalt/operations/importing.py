@@ -22,11 +22,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from basalt.core.errors import BasaltError, Conflict, ValidationFailed
-from basalt.documents import catalog, schema
+from basalt.documents import catalog, schema, store
 from basalt.documents.models import Collection, Document, Relation
 from basalt.files.ingest import storage_key
 from basalt.files.models import File
@@ -221,6 +221,9 @@ class Importer:
             if not rows:
                 continue
             self.pending[name] = []
+            if name == "documents":
+                self._insert_documents(rows)
+                continue
             cls = type(rows[0])
             if self.ids.key is None and cls in (Document, EndUser, File):
                 if cls.objects.filter(pk__in=[r.pk for r in rows]).exists():
@@ -229,6 +232,20 @@ class Importer:
                 if Role.objects.filter(doc_id__in=[r.doc_id for r in rows]).exists():
                     raise IdsTaken
             cls.objects.bulk_create(rows)
+
+    def _insert_documents(self, rows: list[tuple]) -> None:
+        """Documents go in by one executemany per batch (the ORM's per-field preparation was most of
+        an import's time); the same statement as the documents store's insert."""
+        if self.ids.key is None and Document.objects.filter(pk__in=[r[0] for r in rows]).exists():
+            raise IdsTaken
+        j = store._json_param()
+        sql = (
+            "INSERT INTO basalt_document (id, project_id, collection_id, data, acl, read_principals, "  # noqa: S608
+            f"write_principals, created_by, created_at, updated_at, version) VALUES (%s, %s, %s, {j}, {j}, {j}, {j}, "
+            "%s, %s, %s, %s)"
+        )
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
 
     def run(self, reader: archive.ArchiveReader) -> dict[str, int]:
         stage = -1
@@ -489,20 +506,22 @@ class Importer:
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise refuse("invalid_row", f"{where}: version must be a positive whole number.")
         created_by = _text(row.get("created_by"), where, 32, optional=True)
+        created_at = _time(row.get("created_at"), where)
+        updated_at = _time(row.get("updated_at"), where)
         self._add(
             "documents",
-            Document(
-                id=self.ids(_id(row.get("id"), where)),
-                project_id=self.project.pk,
-                collection_id=collection.pk,
-                data=self.ids.data(self.refs[collection.name], _obj(row.get("data"), where)),
-                acl=self.ids.acl(_obj(row.get("acl", {}), where)),
-                read_principals=self.ids.principals(_strings(row.get("read_principals", []), where)),
-                write_principals=self.ids.principals(_strings(row.get("write_principals", []), where)),
-                created_by=self.ids.principal(created_by) if created_by else None,
-                created_at=_time(row.get("created_at"), where),
-                updated_at=_time(row.get("updated_at"), where),
-                version=version,
+            (
+                self.ids(_id(row.get("id"), where)),
+                self.project.pk,
+                collection.pk,
+                store.dump(self.ids.data(self.refs[collection.name], _obj(row.get("data"), where))),
+                store.dump(self.ids.acl(_obj(row.get("acl", {}), where))),
+                store.dump(self.ids.principals(_strings(row.get("read_principals", []), where))),
+                store.dump(self.ids.principals(_strings(row.get("write_principals", []), where))),
+                self.ids.principal(created_by) if created_by else None,
+                store.db_time(created_at),
+                store.db_time(updated_at),
+                version,
             ),
         )
         self._count("documents")
