@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from basalt.core.errors import BasaltError
@@ -65,46 +65,45 @@ def export_start(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
 @project_view
 def export_download(request: HttpRequest, access: ProjectAccess, export_id: str) -> HttpResponse:
     transfer = transfers.get_transfer(request.user, access.project.ref, export_id, (Transfer.EXPORT,))
-    response = StreamingHttpResponse(transfers.read_archive(transfer), content_type="application/gzip")
-    if transfer.archive_size is not None:
-        response["Content-Length"] = str(transfer.archive_size)
-    stamp = transfer.created_at.strftime("%Y%m%d-%H%M%S")
-    response["Content-Disposition"] = f'attachment; filename="{access.project.ref}-{stamp}.basalt.tar.gz"'
-    return response
+    return transfers.archive_response(transfer, access.project.ref)
+
+
+def _started(request: HttpRequest, access: ProjectAccess, form: forms.Form, field: str, start) -> HttpResponse | None:
+    """Run `start()` for a valid form; refusals other than 403 land on the form's `field`."""
+    if not form.is_valid():
+        return None
+    try:
+        message = start()
+    except BasaltError as exc:
+        if exc.status == 403:
+            raise
+        for text in error_messages(exc):
+            form.add_error(field, text)
+        return None
+    messages.success(request, message)
+    return redirect("console:transfers", access.project.ref)
 
 
 @project_view
 def import_start(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     form = ImportForm(request.POST, request.FILES)
-    if form.is_valid():
+
+    def start() -> str:
         upload = form.cleaned_data["archive"]
-        try:
-            transfer = transfers.start_import(
-                request.user, access.project.ref, upload, upload.size, form.cleaned_data["source"]
-            )
-        except BasaltError as exc:
-            if exc.status == 403:
-                raise
-            for message in error_messages(exc):
-                form.add_error("archive", message)
-        else:
-            messages.success(request, f"Import {transfer.id} started.")
-            return redirect("console:transfers", access.project.ref)
-    return _page(request, access, status=400, import_form=form)
+        transfer = transfers.start_import(
+            request.user, access.project.ref, upload, upload.size, form.cleaned_data["source"]
+        )
+        return f"Import {transfer.id} started."
+
+    return _started(request, access, form, "archive", start) or _page(request, access, status=400, import_form=form)
 
 
 @project_view
 def clone_start(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     form = CloneForm(request.POST)
-    if form.is_valid():
-        try:
-            transfer = transfers.start_clone(request.user, access.project.ref, {"name": form.cleaned_data["name"]})
-        except BasaltError as exc:
-            if exc.status == 403:
-                raise
-            for message in error_messages(exc):
-                form.add_error("name", message)
-        else:
-            messages.success(request, f"Copying into “{transfer.project.name}” ({transfer.project.ref}).")
-            return redirect("console:transfers", access.project.ref)
-    return _page(request, access, status=400, clone_form=form)
+
+    def start() -> str:
+        transfer = transfers.start_clone(request.user, access.project.ref, {"name": form.cleaned_data["name"]})
+        return f"Copying into “{transfer.project.name}” ({transfer.project.ref})."
+
+    return _started(request, access, form, "name", start) or _page(request, access, status=400, clone_form=form)

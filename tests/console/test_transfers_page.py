@@ -6,22 +6,13 @@ import pytest
 
 from tests.console.browser import Shots
 from tests.console.test_browser import chromium, page  # noqa: F401  (fixtures)
-from tests.operations.conftest import key_client, seed_project, sign_in
+
+# archive_storage (autouse): files and archives in this test's folder, transfers inline.
+from tests.operations.conftest import archive_storage, key_client, seed_project, sign_in  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "a long enough passphrase"
-
-
-@pytest.fixture(autouse=True)
-def _inline(eager_tasks, settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "files")},
-        },
-    }
 
 
 def test_export_download_import_elsewhere_and_copy(page, make_project, tmp_path):  # noqa: F811

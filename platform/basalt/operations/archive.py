@@ -25,7 +25,7 @@ import re
 import tarfile
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 import orjson
@@ -101,6 +101,19 @@ class _IterReader(io.RawIOBase):
         buffer[:n] = self.rest[:n]
         self.rest = self.rest[n:]
         return n
+
+
+def copy_bounded(source: BinaryIO, sink: Any, limit: int, too_large: Callable[[], Exception]) -> int:
+    """Copy `source` into `sink` in bounded chunks; past `limit` bytes, raise `too_large()`."""
+    copied = 0
+    while True:
+        chunk = source.read(READ_CHUNK)
+        if not chunk:
+            return copied
+        copied += len(chunk)
+        if copied > limit:
+            raise too_large()
+        sink.write(chunk)
 
 
 def chunk_reader(chunks: Iterator[bytes]) -> BinaryIO:

@@ -396,17 +396,11 @@ class Converter:
 def _spool(open_source: Callable[[], BinaryIO]) -> BinaryIO:
     spool = tempfile.TemporaryFile(prefix="basalt-parse-")
     source = open_source()
+    limit = settings.IMPORT_MAX_ARCHIVE_BYTES
     try:
-        limit = settings.IMPORT_MAX_ARCHIVE_BYTES
-        copied = 0
-        while True:
-            chunk = source.read(archive.READ_CHUNK)
-            if not chunk:
-                break
-            copied += len(chunk)
-            if copied > limit:
-                raise refuse("too_large", f"The export is larger than {limit} bytes.")
-            spool.write(chunk)
+        archive.copy_bounded(
+            source, spool, limit, lambda: refuse("too_large", f"The export is larger than {limit} bytes.")
+        )
     finally:
         close = getattr(source, "close", None)
         if close:

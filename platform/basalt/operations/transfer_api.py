@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import StreamingHttpResponse
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -62,14 +61,7 @@ class ExportView(APIView):
 
 class ExportArchiveView(APIView):
     def get(self, request, ref, export_id):
-        transfer = transfers.get_transfer(request.user, ref, export_id, (Transfer.EXPORT,))
-        response = StreamingHttpResponse(transfers.read_archive(transfer), content_type="application/gzip")
-        if transfer.archive_size is not None:
-            response["Content-Length"] = str(transfer.archive_size)
-        stamp = transfer.created_at.strftime("%Y%m%d-%H%M%S")
-        response["Content-Disposition"] = f'attachment; filename="{ref}-{stamp}.basalt.tar.gz"'
-        response["Cache-Control"] = "no-store"
-        return response
+        return transfers.archive_response(transfers.get_transfer(request.user, ref, export_id, (Transfer.EXPORT,)), ref)
 
 
 class ImportListView(APIView):

@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from basalt.accounts.models import Account
@@ -95,16 +96,13 @@ def start_import(account: Account, ref: str, body: BinaryIO, length: int | None,
     transfer = Transfer(project=project, kind=Transfer.IMPORT, format=fmt, created_by=account)
     key = f"transfers/{transfer.id}/upload"
     writer = get_storage().writer(key)
-    size = 0
     try:
-        while True:
-            chunk = body.read(archive.READ_CHUNK)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"Archives may be at most {limit} bytes.", details={"max_size": limit})
-            writer.write(chunk)
+        size = archive.copy_bounded(
+            body,
+            writer,
+            limit,
+            lambda: PayloadTooLarge(f"Archives may be at most {limit} bytes.", details={"max_size": limit}),
+        )
         if size == 0:
             raise ValidationFailed("Send the archive as the request body.", details={"body": ["The body is empty."]})
         writer.commit()
@@ -153,6 +151,17 @@ def read_archive(transfer: Transfer) -> Iterator[bytes]:
     if transfer.kind != Transfer.EXPORT or transfer.status != Transfer.SUCCEEDED or not transfer.archive_key:
         raise NotFound("This export has no archive (yet).")
     return get_storage().read(transfer.archive_key)
+
+
+def archive_response(transfer: Transfer, ref: str) -> StreamingHttpResponse:
+    """The export's archive as a download (the management API and the console serve the same)."""
+    response = StreamingHttpResponse(read_archive(transfer), content_type="application/gzip")
+    if transfer.archive_size is not None:
+        response["Content-Length"] = str(transfer.archive_size)
+    stamp = transfer.created_at.strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="{ref}-{stamp}.basalt.tar.gz"'
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 # --- running ----------------------------------------------------------------------------------
