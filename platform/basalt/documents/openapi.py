@@ -289,13 +289,6 @@ def _files_fragment() -> tuple[dict[str, Any], dict[str, Any]]:
     return files.paths(), files.components()
 
 
-def _idempotency_fragment(paths: dict[str, Any]) -> dict[str, Any]:
-    """The Idempotency-Key header on mutating operations (imported late: operations builds on this area)."""
-    from basalt.operations import openapi as operations
-
-    return operations.decorate(paths)
-
-
 def build_document(schemas: list[Schema] | None = None, title: str = "Basalt data API") -> dict[str, Any]:
     """Without schemas: the generic platform document; with them: typed paths per collection."""
     identity_paths, identity_components, identity_schemes = _identity_fragment()
@@ -336,7 +329,6 @@ def build_document(schemas: list[Schema] | None = None, title: str = "Basalt dat
             },
         }
     }
-    parameters = _idempotency_fragment(paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": "1"},
@@ -345,7 +337,6 @@ def build_document(schemas: list[Schema] | None = None, title: str = "Basalt dat
         "paths": paths,
         "components": {
             "schemas": components,
-            "parameters": parameters,
             "securitySchemes": {
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
