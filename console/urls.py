@@ -27,6 +27,7 @@ from console.views import (
     roles,
     schema,
     settings,
+    transfers,
     usage,
     users,
     webhooks,
@@ -55,6 +56,7 @@ HOOK = r"(?P<endpoint_id>ep_[a-z0-9]{1,30})"
 DELIVERY = r"(?P<delivery_id>msg_[a-z0-9]{1,36})"
 HOOK_PAGE = Landing("webhook", ("ref", "endpoint_id"))
 JOB = r"(?P<job_id>job_[a-z0-9]{1,30})"
+EXPORT = r"(?P<export_id>tr_[a-z0-9]{1,29})"
 
 
 def page(pattern: str, view, name: str):
@@ -215,4 +217,10 @@ urlpatterns = [
     action(rf"^{REF}/jobs/new/?$", jobs.job_create, "job_create", Landing("jobs")),
     action(rf"^{REF}/jobs/{JOB}/run/?$", jobs.job_run, "job_run", Landing("jobs")),
     action(rf"^{REF}/jobs/{JOB}/delete/?$", jobs.job_delete, "job_delete", Landing("jobs")),
+    # Export / import / clone (basalt.operations.transfers)
+    page(rf"^{REF}/transfers/?$", transfers.transfers_page, "transfers"),
+    page(rf"^{REF}/transfers/{EXPORT}/download/?$", transfers.export_download, "export_download"),
+    action(rf"^{REF}/transfers/export/?$", transfers.export_start, "export_start", Landing("transfers")),
+    action(rf"^{REF}/transfers/import/?$", transfers.import_start, "import_start", Landing("transfers")),
+    action(rf"^{REF}/transfers/clone/?$", transfers.clone_start, "clone_start", Landing("transfers")),
 ]

@@ -242,6 +242,12 @@ JOBS_MIN_INTERVAL_SECONDS = env_int("JOBS_MIN_INTERVAL_SECONDS", 300)
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 # Audit entries older than this are removed (daily).
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365)
+# Project archives (export / import / clone): the largest upload accepted, and the bounds an
+# import holds an archive to while unpacking it (decompression bombs): total bytes and ratio.
+IMPORT_MAX_ARCHIVE_BYTES = env_int("IMPORT_MAX_ARCHIVE_BYTES", 10 * 1024**3)
+IMPORT_MAX_UNPACKED_BYTES = env_int("IMPORT_MAX_UNPACKED_BYTES", 50 * 1024**3)
+IMPORT_MAX_RATIO = env_int("IMPORT_MAX_RATIO", 200)
+EXPORT_KEEP_MAX = env_int("EXPORT_KEEP_MAX", 30)
 
 # --- request logs (basalt.logs) ----------------------------------------------------------------
 REQUEST_LOG_FLUSH_SECONDS = float(env_int("REQUEST_LOG_FLUSH_SECONDS", 2))  # 0: only explicit flushes
@@ -287,7 +293,12 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
-PASSWORD_HASHERS = ["basalt.accounts.hashers.TunedArgon2PasswordHasher"]
+# Argon2 makes every hash; the bcrypt one only verifies users imported from Parse Server and is
+# replaced by Argon2 at their first sign-in (basalt.operations.parse_import).
+PASSWORD_HASHERS = [
+    "basalt.accounts.hashers.TunedArgon2PasswordHasher",
+    "basalt.accounts.hashers.ImportedBcryptPasswordHasher",
+]
 # Argon2id cost: OWASP's first recommended setting (19 MiB, 2 passes, 1 lane). Measured on the
 # 2-core reference host: 27 ms per verify vs 276 ms for 64 MiB/3/2, i.e. ~35 sign-ins/s per core
 # instead of ~4, so a login burst cannot starve the API. Raise it where cores are plentiful.

@@ -81,7 +81,18 @@ def world(project, make_account, django_capture_on_commit_callbacks):
         # A scheduled push (basalt.push), so the cancel route names a real one.
         "push_id": _scheduled_push(caller),
         "file_id": _stored_file(project.secret),
+        # A finished export (basalt.operations), so its download route has an archive to send.
+        "export_id": _finished_export(project.project),
     }
+
+
+def _finished_export(project) -> str:
+    from basalt.operations import transfers
+    from basalt.operations.models import Transfer
+
+    transfer = Transfer.objects.create(project=project, kind=Transfer.EXPORT)
+    transfers.run(transfer.id)
+    return transfer.id
 
 
 def _stored_file(secret: str) -> str:

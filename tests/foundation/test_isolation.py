@@ -177,6 +177,14 @@ def world(make_project) -> World:
         a.project.ref,
         {"name": "j", "kind": "webhook", "cron": "0 3 * * *", "config": {"url": "http://93.184.216.34/j"}},
     ).job
+    # Operations: a finished export of A (status and archive), an import and a clone of A.
+    from basalt.operations import transfers
+    from basalt.operations.models import Transfer
+
+    export = Transfer.objects.create(project=a.project, kind=Transfer.EXPORT)
+    transfers.run(export.id)
+    imported = Transfer.objects.create(project=a.project, kind=Transfer.IMPORT, status=Transfer.FAILED)
+    cloned = Transfer.objects.create(project=a.project, kind=Transfer.CLONE, source_ref=a.project.ref)
     # Push (basalt.push): an installation, a scheduled push, and Web Push keys (the public key route).
     from basalt.projects.project_settings import update_settings
 
@@ -198,6 +206,9 @@ def world(make_project) -> World:
         "endpoint_id": endpoint.id,
         "delivery_id": delivery.id,
         "job_id": job.id,
+        "export_id": export.id,
+        "import_id": imported.id,
+        "clone_id": cloned.id,
         "ref": a.project.ref,
         "installation_id": installation["id"],
         "push_id": push["id"],

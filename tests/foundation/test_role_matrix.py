@@ -106,6 +106,9 @@ ACTIONS = [
     Action("delete job", "DELETE", BASE + "/jobs/{job_id}", "admin", 204, setup=_hooks),
     Action("job runs", "GET", BASE + "/jobs/{job_id}/runs", "viewer", 200, setup=_hooks),
     Action("audit log", "GET", BASE + "/audit", "admin", 200),
+    # Exports hold password hashes: admins only (basalt.operations.transfers).
+    Action("list exports", "GET", BASE + "/exports", "admin", 200),
+    Action("list imports", "GET", BASE + "/imports", "admin", 200),
     Action("get project", "GET", BASE, "viewer", 200),
     Action("rename project", "PATCH", BASE, "admin", 200, body=lambda t: {"name": "Renamed"}),
     Action("get settings", "GET", BASE + "/settings", "viewer", 200),
@@ -232,7 +235,15 @@ def test_rows_cover_every_management_route():
         "/webhooks/{endpoint_id}/ping",
     }
     covered |= {"/deliveries/{delivery_id}", "/deliveries/{delivery_id}/redeliver", "/jobs", "/jobs/{job_id}"}
-    covered |= {"/jobs/{job_id}/runs", "/audit"}
+    covered |= {"/jobs/{job_id}/runs", "/audit", "/exports", "/imports"}
+    # One transfer of each kind by id: their admin-only access is in tests/operations/test_transfer_refusals.py.
+    covered |= {
+        "/exports/{export_id}",
+        "/exports/{export_id}/archive",
+        "/imports/{import_id}",
+        "/clone",
+        "/clone/{clone_id}",
+    }
     import re
 
     for pattern in manage:

@@ -157,7 +157,8 @@ def test_a_run_whose_worker_died_is_resumed(webhook_project):
         ({"kind": "purge", "config": {"collection": "posts", "older_than_days": 3, "drop": True}}, "config.drop"),
         ({"kind": "purge", "config": "posts"}, "config"),
         ({"kind": "webhook", "config": {"url": "http://169.254.169.254/"}}, "config.url"),
-        ({"kind": "export", "config": {}}, "kind"),
+        ({"kind": "export", "config": {"keep": 0}}, "config.keep"),
+        ({"kind": "export", "config": {"keep": 2, "where": {}}}, "config.where"),
         ({"kind": "shell", "config": {}}, "kind"),
     ],
 )

@@ -139,3 +139,43 @@ def test_console_audit_page_filters(project, owner, make_account):
     other = Client()
     other.force_login(viewer, backend="django.contrib.auth.backends.ModelBackend")
     assert other.get(f"/console/p/{project.project.ref}/audit").status_code == 403
+
+
+def test_changes_keep_a_summary_of_what_was_there_before(owner, project, make_account, settings):
+    """Settings, schema, key and member changes record the earlier state; secrets never appear in it."""
+    from basalt.projects.services import join_project
+
+    owner.patch(owner.base + "/settings", {"cors_origins": ["https://one.example"]}, format="json")
+    owner.patch(owner.base + "/settings", {"cors_origins": ["https://two.example"]}, format="json")
+    latest = entries(owner)[0]
+    assert latest["summary"]["before"]["cors_origins"] == ["https://one.example"]
+    assert latest["summary"]["request"] == {"cors_origins": ["https://two.example"]}
+
+    body = {"name": "notes", "fields": {"title": {"type": "string"}}}
+    assert owner.post(owner.base + "/collections", body, format="json").status_code == 201
+    assert "before" not in entries(owner)[0]["summary"]  # a create: nothing was there
+    owner.patch(owner.base + "/collections/notes", {"fields": {"n": {"type": "number"}}}, format="json")
+    before = entries(owner)[0]["summary"]["before"]
+    assert before["fields"] == {"title": "string"} and before["default_acl"] == "owner"
+
+    key = owner.post(owner.base + "/keys", {"kind": "secret", "name": "ci"}, format="json").json()
+    owner.delete(f"{owner.base}/keys/{key['id']}")
+    before = entries(owner)[0]["summary"]["before"]
+    assert before == {"id": key["id"], "kind": "secret", "name": "ci", "last4": key["key"][-4:], "revoked": False}
+    assert key["key"] not in str(entries(owner))
+
+    member = join_project(project.project, make_account(), "viewer")
+    owner.patch(f"{owner.base}/members/{member.pk}", {"role": "developer"}, format="json")
+    assert entries(owner)[0]["summary"]["before"]["role"] == "viewer"
+
+
+def test_console_setting_forms_record_the_section_before(project):
+    client = Client()
+    client.force_login(project.owner, backend="django.contrib.auth.backends.ModelBackend")
+    ref = project.project.ref
+    client.post(f"/console/p/{ref}/settings/cors", {"cors_origins": "https://a.example"})
+    client.post(f"/console/p/{ref}/settings/cors", {"cors_origins": "https://b.example"})
+    owner = console_client_for(project.owner)
+    owner.base = f"/api/v1/manage/projects/{ref}"
+    latest = entries(owner)[0]
+    assert latest["via"] == "console" and latest["summary"]["before"] == {"cors_origins": ["https://a.example"]}

@@ -28,6 +28,12 @@ _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 API_PREFIX = "/api/"
 # Upload routes stream their bodies and check their own, larger limits.
 STREAMED_BODY_PREFIXES = ("/api/v1/files",)
+# Project archive uploads (basalt.operations) stream too, bounded by IMPORT_MAX_ARCHIVE_BYTES.
+STREAMED_BODY_PATHS = re.compile(r"\A/api/v1/manage/projects/[^/]+/imports/?\Z")
+
+
+def streamed_body(path: str) -> bool:
+    return path.startswith(STREAMED_BODY_PREFIXES) or STREAMED_BODY_PATHS.match(path) is not None
 
 
 def json_error(error: BasaltError, request: HttpRequest | None = None) -> HttpResponse:
@@ -113,7 +119,7 @@ class ApiErrorMiddleware:
 
     @staticmethod
     def _declared_body_too_large(request: HttpRequest) -> bool:
-        if request.path.startswith(STREAMED_BODY_PREFIXES):
+        if streamed_body(request.path):
             return False
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -128,7 +134,7 @@ class ApiErrorMiddleware:
         Without this, such a body has no size check at all, and DRF, which trusts Content-Length,
         would parse it as empty.
         """
-        if request.path.startswith(STREAMED_BODY_PREFIXES) or request.META.get("CONTENT_LENGTH"):
+        if streamed_body(request.path) or request.META.get("CONTENT_LENGTH"):
             return False
         if "chunked" not in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
             return False

@@ -20,7 +20,7 @@ from django.utils import timezone
 from basalt.core.caller import Caller
 from basalt.core.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from basalt.documents.store import format_time
-from basalt.files import signing, sniff
+from basalt.files import events, signing, sniff
 from basalt.files.access import acl_principals, initial_acl, may_upload
 from basalt.files.config import files_config
 from basalt.files.errors import BadContentType
@@ -133,6 +133,7 @@ def complete(caller: Caller, file_id: str) -> dict[str, Any]:
         File.objects.filter(pk=row.pk).update(**verified, status=File.READY, expected_size=None, expires_at=None)
         row.refresh_from_db()
         schedule_thumbnails(row)
+        events.created(row.id)
     return render(row)
 
 

@@ -144,6 +144,7 @@ class Ingest:
 
     @transaction.atomic
     def _record(self) -> File:
+        from basalt.files import events
         from basalt.files.access import acl_principals
         from basalt.files.thumbs import schedule_thumbnails
 
@@ -166,4 +167,5 @@ class Ingest:
             created_by=self.caller.user_id,
         )
         schedule_thumbnails(row)
+        events.created(row.id)
         return row

@@ -7,6 +7,7 @@ class HooksConfig(AppConfig):
     verbose_name = "Webhooks and scheduled jobs"
 
     def ready(self) -> None:
-        from basalt.hooks import changelog
+        from basalt.hooks import area_events, changelog
 
         changelog.listen()
+        area_events.connect()

@@ -4,8 +4,9 @@ One middleware sees every such request, so no area has to remember to call it: a
 (`<resource>.<verb>`), target, the request's fields with anything secret-looking redacted, the
 ids the answer named, the client address and the time. Rows are append-only (the model refuses
 updates; nothing in the API deletes them) and removed only by age (AUDIT_RETENTION_DAYS).
-Known limit: the summary is what was asked for, not a diff against the previous state ("before"
-is recorded only where the request itself names it, e.g. a console form's precondition).
+"Before": for changes to settings, schema (collections), API keys and members, a summary of the
+state the action found (read just before the view ran; secrets redacted like the request) is kept
+beside the request, so the log answers "what was it before" without a diff engine.
 """
 
 from __future__ import annotations
@@ -94,7 +95,83 @@ def _answer_ids(response: HttpResponse) -> dict[str, Any]:
     return {k: body[k] for k in ("id", "ref", "name", "kind", "status") if isinstance(body.get(k), str | int)}
 
 
-def record(request: HttpRequest, response: HttpResponse) -> None:
+def _before_settings(project: Project, parts: list[str]) -> Any:
+    from basalt.projects.project_settings import displayed_settings
+
+    if len(parts) > 1 and parts[1] == "name":
+        return {"name": project.name}
+    shown = displayed_settings(project)  # the management API's own view: credentials already redacted
+    # A console form changes one section (its path word names it).
+    section = {"cors": "cors_origins"}.get(parts[1], parts[1]) if len(parts) > 1 else None
+    if section in shown:
+        return {section: shown[section]}
+    return shown
+
+
+def _before_collection(project: Project, parts: list[str]) -> Any:
+    from basalt.documents.models import Collection
+
+    if len(parts) < 2:
+        return None  # a create: there was nothing before
+    collection = Collection.objects.filter(project=project, name=parts[1]).first()
+    if collection is None:
+        return None
+    return {
+        "fields": {name: spec.get("type") for name, spec in collection.fields.items()},
+        "indexes": collection.indexes,
+        "permissions": collection.permissions,
+        "protected_fields": collection.protected_fields,
+        "default_acl": collection.default_acl,
+    }
+
+
+def _before_key(project: Project, parts: list[str]) -> Any:
+    from basalt.projects.models import ApiKey
+
+    key = ApiKey.objects.filter(project=project, id=parts[1]).first() if len(parts) > 1 else None
+    if key is None:
+        return None
+    return {"id": key.id, "kind": key.kind, "name": key.name, "last4": key.last4, "revoked": key.revoked_at is not None}
+
+
+def _before_member(project: Project, parts: list[str]) -> Any:
+    from basalt.projects.models import Membership
+
+    if len(parts) < 2 or not parts[1].isdigit():
+        return None
+    member = Membership.objects.filter(project=project, pk=int(parts[1])).select_related("account").first()
+    if member is None:
+        return None
+    return {"id": member.pk, "email": member.account.email, "role": member.role}
+
+
+# Resources whose earlier state the log keeps: path word (API and console) → what it was.
+BEFORE = {
+    "settings": _before_settings,
+    "collections": _before_collection,
+    "schema": _before_collection,
+    "keys": _before_key,
+    "members": _before_member,
+}
+
+
+def capture_before(request: HttpRequest) -> Any:
+    """The summary of what the request is about to change, or None (a create, or not a tracked resource)."""
+    found = _MANAGE.match(request.path) or _CONSOLE.match(request.path)
+    if found is None:
+        return None
+    parts = [p for p in found["rest"].split("/") if p]
+    capture = BEFORE.get(parts[0]) if parts else None
+    if capture is None:
+        return None
+    project = Project.objects.filter(ref=found["ref"]).first()
+    if project is None:
+        return None
+    state = capture(project, parts)
+    return None if state is None else redact(state)
+
+
+def record(request: HttpRequest, response: HttpResponse, before: Any = None) -> None:
     path = request.path
     found = _MANAGE.match(path) or _CONSOLE.match(path)
     if found is None or request.method not in MUTATING or not 200 <= response.status_code < 400:
@@ -107,6 +184,8 @@ def record(request: HttpRequest, response: HttpResponse) -> None:
         return
     action, target = _action(found["rest"], request.method)
     summary: dict[str, Any] = {"request": redact(_fields(request))}
+    if before is not None:
+        summary["before"] = before
     answer = _answer_ids(response)
     if answer:
         summary["answer"] = redact(answer)
@@ -133,10 +212,16 @@ class AuditMiddleware:
         audited = request.method in MUTATING and request.path.startswith(("/api/v1/manage/projects/", "/console/p/"))
         if audited and "json" in request.META.get("CONTENT_TYPE", ""):
             request.body  # noqa: B018 (keep the bounded body: DRF would consume the stream)
+        before = None
+        if audited:
+            try:
+                before = capture_before(request)
+            except Exception:  # the summary is a courtesy: the action still runs and is still logged
+                logger.exception("could not read the state before %s %s", request.method, request.path)
         response = self.get_response(request)
         if audited:
             try:
-                record(request, response)
+                record(request, response, before)
             except Exception:  # the action happened; a failed audit write is logged, never turned into an error
                 logger.exception("could not record the audit entry of %s %s", request.method, request.path)
         return response

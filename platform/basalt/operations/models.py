@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from basalt.core.ids import random_id
 from basalt.projects.models import Project
 
 
@@ -63,3 +65,44 @@ class AuditEntry(models.Model):
         if self.pk is not None:
             raise ValueError("audit entries are append-only")
         super().save(*args, **kwargs)
+
+
+def new_transfer_id() -> str:
+    return random_id(16, "tr_")
+
+
+class Transfer(models.Model):
+    """One export, import or clone of a project, run by a worker; its archive lives in file storage.
+
+    Progress of a running transfer is published through the cache (an import runs in one
+    transaction, so its own row cannot show progress until it ends); the row keeps the outcome."""
+
+    EXPORT, IMPORT, CLONE = "export", "import", "clone"
+    QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_transfer_id)
+    # The project exported, imported into, or (clone) the new copy.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=8)
+    # basalt | parse (imports); the source project's ref for a clone.
+    format = models.CharField(max_length=8, default="basalt")
+    source_ref = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=10, default=QUEUED)
+    progress = models.JSONField(default=dict)
+    # The archive written (export) or uploaded (import), a key of the file storage.
+    archive_key = models.CharField(max_length=255, blank=True)
+    archive_size = models.PositiveBigIntegerField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # An export made by a scheduled `export` job (kept: the last N of that job).
+    job_id = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "basalt_transfer"
+        indexes = [models.Index(fields=["project", "kind", "-created_at"], name="transfer_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id} {self.status}"

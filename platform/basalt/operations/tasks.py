@@ -17,3 +17,10 @@ def purge_audit() -> int:
     from basalt.operations import audit
 
     return audit.purge_expired()
+
+
+@shared_task(name="operations.run_transfer", ignore_result=True)
+def run_transfer(transfer_id: str) -> None:
+    from basalt.operations import transfers
+
+    transfers.run(transfer_id)

@@ -21,6 +21,7 @@ from basalt_sdk.errors import (
     UniqueViolationError,
     ValidationFailedError,
 )
+from basalt_sdk.management import Management, TransferFailed
 from basalt_sdk.models import BatchRequest, BatchResult, Document, Page
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "IdempotencyKeyReusedError",
     "InvalidQueryError",
     "InvalidRequestError",
+    "Management",
     "MfaRequiredError",
     "NotFoundError",
     "Page",
@@ -43,6 +45,7 @@ __all__ = [
     "PreconditionFailedError",
     "RateLimitedError",
     "TokenExpiredError",
+    "TransferFailed",
     "UnavailableError",
     "UniqueViolationError",
     "ValidationFailedError",

@@ -1,0 +1,139 @@
+"""Import a Parse Server export (Parse Dashboard's per-class JSON files) and sign in with bcrypt hashes."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import zipfile
+
+import bcrypt
+import pytest
+
+from basalt.identity.models import EndUser
+from tests.conftest import console_client_for
+from tests.operations.conftest import key_client, sign_in
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def parse_export() -> dict[str, object]:
+    """What Parse Dashboard exports: one JSON per class (a `results` list), with Parse's own types."""
+    ada_hash = bcrypt.hashpw(b"ada's parse password", bcrypt.gensalt(10)).decode().replace("$2b$", "$2a$", 1)
+    bob_hash = bcrypt.hashpw(b"bob's parse password", bcrypt.gensalt(10)).decode()
+    return {
+        "_User.json": {"results": [
+            {"objectId": "AdaX1", "username": "ada", "email": "ada@example.com", "emailVerified": True,
+             "_hashed_password": ada_hash, "createdAt": "2024-01-02T03:04:05.678Z",
+             "updatedAt": "2024-01-02T03:04:05.678Z",
+             "nickName": "Countess", "ACL": {"*": {"read": True}, "AdaX1": {"read": True, "write": True}}},
+            {"objectId": "BobY2", "username": "bob", "email": "bob@example.com", "_hashed_password": bob_hash,
+             "createdAt": "2024-01-03T00:00:00.000Z", "updatedAt": "2024-01-03T00:00:00.000Z"},
+        ]},
+        "_Role.json": {"results": [
+            {"objectId": "RoleA", "name": "Moderators", "ACL": {"*": {"read": True}},
+             "createdAt": "2024-01-04T00:00:00.000Z", "updatedAt": "2024-01-04T00:00:00.000Z"},
+        ]},
+        "_Join:users:_Role.json": {"results": [{"owningId": "RoleA", "relatedId": "BobY2"}]},
+        "GameScore.json": {"results": [
+            {"objectId": "g1", "score": 1337, "playerName": "Sean Plott", "cheatMode": False,
+             "player": {"__type": "Pointer", "className": "_User", "objectId": "AdaX1"},
+             "playedAt": {"__type": "Date", "iso": "2024-02-01T10:00:00.000Z"},
+             "where": {"__type": "GeoPoint", "latitude": 40.0, "longitude": -30.0},
+             "createdAt": "2024-02-01T10:00:01.000Z", "updatedAt": "2024-02-01T10:00:02.000Z",
+             "ACL": {"AdaX1": {"read": True, "write": True}}},
+            {"objectId": "g2", "score": 7, "playerName": "Moderated", "cheatMode": True,
+             "createdAt": "2024-02-02T10:00:00.000Z", "updatedAt": "2024-02-02T10:00:00.000Z",
+             "ACL": {"role:Moderators": {"read": True}}},
+            {"objectId": "g3", "score": 1, "playerName": "Open", "createdAt": "2024-02-03T10:00:00.000Z",
+             "updatedAt": "2024-02-03T10:00:00.000Z"},
+        ]},
+        "_Session.json": {"results": [{"objectId": "s1", "sessionToken": "r:secret"}]},
+    }  # fmt: skip
+
+
+def as_zip(files: dict[str, object]) -> bytes:
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w") as archive:
+        for name, body in files.items():
+            archive.writestr(f"export/{name}", json.dumps(body))
+    return raw.getvalue()
+
+
+def test_a_parse_dashboard_export_imports_and_its_users_sign_in_with_their_passwords(make_project):
+    keys = make_project("From Parse")
+    console = console_client_for(keys.owner)
+    answer = console.generic(
+        "POST", f"/api/v1/manage/projects/{keys.project.ref}/imports?from=parse", as_zip(parse_export()),
+        content_type="application/zip",
+    )  # fmt: skip
+    assert answer.status_code == 202, answer.content
+    status = console.get(answer.json()["url"]).json()
+    assert status["status"] == "succeeded", status["error"]
+    assert status["format"] == "parse"
+    assert status["progress"]["skipped"] == ["_Session"]
+
+    schema = console.get(f"/api/v1/manage/projects/{keys.project.ref}/collections/game_score").json()
+    fields = schema["fields"]
+    assert fields["score"]["type"] == "number" and fields["player_name"]["type"] == "string"
+    assert fields["player"] == {"type": "pointer", "to": "users"}
+    assert fields["played_at"]["type"] == "date" and fields["where"]["type"] == "geopoint"
+
+    # bcrypt hashes ($2a$ from bcryptjs, $2b$) verify; the first sign-in rehashes with Argon2.
+    ada_token = sign_in(keys.publishable, "ada@example.com", "ada's parse password")
+    assert EndUser.objects.get(project=keys.project, email="ada@example.com").password.startswith("argon2")
+    assert sign_in(keys.publishable, "ada@example.com", "ada's parse password")
+    bad = key_client(keys.publishable).post(
+        "/api/v1/auth/login", {"email": "bob@example.com", "password": "wrong"}, format="json"
+    )
+    assert bad.status_code == 401
+    bob_token = sign_in(keys.publishable, "bob@example.com", "bob's parse password")
+
+    # ACLs kept their meaning: ada reads her own score, bob (a Moderator) the moderated one, all the open one.
+    def titles(token=None) -> set[str]:
+        found = key_client(keys.publishable, token).get("/api/v1/collections/game_score/documents").json()
+        return {doc["player_name"] for doc in found["results"]}
+
+    assert titles(ada_token) == {"Sean Plott", "Open"}
+    assert titles(bob_token) == {"Moderated", "Open"}
+    assert titles() == {"Open"}
+    me = key_client(keys.publishable, ada_token).get("/api/v1/auth/me").json()
+    mine = (
+        key_client(keys.publishable, ada_token)
+        .get("/api/v1/collections/game_score/documents", {"where": json.dumps({"player": me["id"]})})
+        .json()["results"]
+    )
+    assert [d["score"] for d in mine] == [1337]
+    assert mine[0]["created_at"] == "2024-02-01T10:00:01.000Z"
+    assert me.get("nick_name") == "Countess" or me.get("data", {}).get("nick_name") == "Countess"
+
+
+def test_a_hostile_parse_export_is_refused(make_project):
+    keys = make_project("Hostile")
+    console = console_client_for(keys.owner)
+
+    def refused(body: bytes) -> dict:
+        answer = console.generic(
+            "POST", f"/api/v1/manage/projects/{keys.project.ref}/imports?from=parse", body,
+            content_type="application/octet-stream",
+        )  # fmt: skip
+        status = console.get(answer.json()["url"]).json()
+        assert status["status"] == "failed", status
+        return status["error"]["details"]
+
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w") as archive:
+        archive.writestr("../../evil.json", "[]")
+    assert refused(raw.getvalue())["reason"] == "unsafe_path"
+    assert refused(b"not a zip")["reason"] == "not_parse"
+    mixed = {"Thing.json": [{"objectId": "a", "n": 1}, {"objectId": "b", "n": "one"}]}
+    assert refused(as_zip(mixed))["reason"] == "invalid_schema"
+    dangling = {"Thing.json": [{"objectId": "a", "p": {"__type": "Pointer", "className": "Gone", "objectId": "x"}}]}
+    assert refused(as_zip(dangling))["reason"] == "invalid_schema"
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as archive:
+        link = tarfile.TarInfo("Thing.json")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        archive.addfile(link)
+    assert refused(raw.getvalue())["reason"] == "unsafe_entry"
+    assert not EndUser.objects.filter(project=keys.project).exists()
