@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "basalt.operations",
     "basalt.files",
     "basalt.push",
+    "basalt.parse",
     "console",
 ]
 
