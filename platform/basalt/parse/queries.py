@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import orjson
@@ -34,6 +35,18 @@ SAME = {
     "$exists": "$exists",
     "$regex": "$regex",
 }
+
+
+_QUOTED = re.compile(r"\\Q(.*?)(?:\\E|\Z)", re.S)
+_SPECIAL = frozenset(".^$*+?()[]{}|\\/-")
+
+
+def unquote_regex(pattern: Any) -> Any:
+    """Parse SDKs quote literals as `\\Q…\\E` (startsWith, endsWith, contains); Basalt's regex dialect
+    has no such escape, so the quoted text is escaped character by character instead."""
+    if not isinstance(pattern, str) or "\\Q" not in pattern:
+        return pattern
+    return _QUOTED.sub(lambda m: "".join("\\" + ch if ch in _SPECIAL else ch for ch in m.group(1)), pattern)
 
 
 def _json(value: Any, what: str) -> Any:
@@ -102,7 +115,9 @@ class Translator:
             return {path: codec.to_native(value)}
         ops: dict[str, Any] = {}
         for op, operand in value.items():
-            if op in SAME:
+            if op == "$regex":
+                ops["$regex"] = unquote_regex(operand)
+            elif op in SAME:
                 ops[SAME[op]] = self.operand(op, operand)
             elif op == "$options":
                 if not isinstance(operand, str) or set(operand) - set("imxs"):
