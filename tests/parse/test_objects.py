@@ -230,3 +230,38 @@ def test_both_faces_see_the_same_data(project, master):
     assert doc["player_name"] == "x" and doc["when"] == "2026-01-01T00:00:00.000Z"
     native.patch(f"/api/v1/collections/game_score/documents/{oid}", {"player_name": "y"}, format="json")
     assert master.get(f"classes/GameScore/{oid}").json()["playerName"] == "y"
+
+
+def test_nested_dotted_keys(project, master):
+    """Set, unset, increment and add on dotted keys inside an object; results come back nested."""
+    oid = master.post("classes/Stats", {"stats": {"wins": 1, "detail": {"x": 1}}}).json()["objectId"]
+    response = master.put(
+        f"classes/Stats/{oid}",
+        {
+            "stats.wins": {"__op": "Increment", "amount": 2},
+            "stats.detail.y": "new",
+            "stats.detail.x": {"__op": "Delete"},
+            "stats.badges": {"__op": "AddUnique", "objects": ["gold", "gold"]},
+        },
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["stats"] == {"wins": 3, "badges": ["gold"]}
+    assert master.get(f"classes/Stats/{oid}").json()["stats"] == {"wins": 3, "detail": {"y": "new"}, "badges": ["gold"]}
+    bad = master.put(f"classes/Stats/{oid}", {"stats.detail.y": {"__op": "Increment"}})
+    assert bad.status_code == 400 and bad.json()["code"] == 111
+
+
+def test_native_nested_increment_is_atomic_and_typed(project, master):
+    """The documents API takes the same dotted keys (the Parse face only renames them)."""
+    from rest_framework.test import APIClient
+
+    oid = master.post("classes/Stats", {"stats": {"wins": 1}}).json()["objectId"]
+    native = APIClient()
+    native.credentials(HTTP_X_API_KEY=project.secret)
+    url = f"/api/v1/collections/stats/documents/{oid}"
+    answer = native.patch(url, {"stats.wins": {"__op": "increment", "by": 4}}, format="json")
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["stats"] == {"wins": 5}
+    unknown = native.patch(url, {"nothing.here": 1}, format="json")
+    assert unknown.status_code == 400

@@ -114,7 +114,8 @@ def body_to_native(schema: Schema | None, body: dict[str, Any]) -> dict[str, Any
         if key == "ACL":
             out["acl"] = acl_to_native(value)
             continue
-        native = names.resolve(key, existing)
+        head, dot, rest = key.partition(".") if isinstance(key, str) else (key, "", "")
+        native = names.resolve(head, existing) + dot + rest  # keys inside an object are kept as sent
         if isinstance(value, dict) and "__op" in value:
             out[native] = operation(value)
         else:

@@ -44,10 +44,10 @@ def ensure_schema(caller: Caller, class_name: str, native: str, body: dict[str, 
     for key, value in body.items():
         if key in ("objectId", "createdAt", "updatedAt", "ACL"):
             continue
-        field = names.resolve(key, existing)
+        field = names.resolve(key.split(".")[0], existing)
         if field in existing:
             continue
-        definition = codec.infer_type(value)
+        definition = codec.infer_type(value) if "." not in key else {"type": "object"}
         if definition is not None:
             missing[field] = definition
     if schema is not None and not missing:
@@ -135,9 +135,20 @@ def _op_results(schema: Schema | None, body: dict[str, Any], written: dict[str, 
         if isinstance(value, dict) and value.get("__op") in ("Increment", "Add", "AddUnique", "Remove"):
             if rendered is None:
                 rendered = codec.doc_to_parse(schema, written, caller.project, relations=False)
-            if key in rendered:
-                out[key] = rendered[key]
+            _expand_on_path(out, key.split("."), rendered)
     return out
+
+
+def _expand_on_path(out: dict[str, Any], path: list[str], rendered: Any) -> None:
+    """`stats.wins` answers as {"stats": {"wins": 2}}, as Parse Server does."""
+    if not isinstance(rendered, dict) or path[0] not in rendered:
+        return
+    if len(path) == 1:
+        out[path[0]] = rendered[path[0]]
+        return
+    inner = out.setdefault(path[0], {})
+    if isinstance(inner, dict):
+        _expand_on_path(inner, path[1:], rendered[path[0]])
 
 
 def delete(req: ParseRequest, class_name: str, object_id: str) -> dict[str, Any]:
