@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from basalt.core.errors import BasaltError
-from basalt.parse import misc, objects, roles, users
+from basalt.parse import misc, objects, push, roles, users
 from basalt.parse.errors import (
     INTERNAL,
     INVALID_JSON,
@@ -71,6 +71,13 @@ SPECIAL_CLASSES: dict[str, dict[tuple[str, bool], Handler]] = {
         ("GET", True): users.get_session,
         ("DELETE", True): users.delete_session,
     },
+    "_Installation": {
+        ("GET", False): push.find_installations,
+        ("POST", False): push.create_installation,
+        ("GET", True): push.get_installation,
+        ("PUT", True): push.update_installation,
+        ("DELETE", True): push.delete_installation,
+    },
     "_Role": {
         ("GET", False): roles.find,
         ("POST", False): roles.create,
@@ -111,6 +118,12 @@ ROUTES: list[tuple[frozenset[str], re.Pattern[str], Handler]] = [
         ("GET", rf"roles/{_ID}", roles.get),
         ("PUT", rf"roles/{_ID}", roles.update),
         ("DELETE", rf"roles/{_ID}", roles.delete),
+        ("GET", r"installations", push.find_installations),
+        ("POST", r"installations", push.create_installation),
+        ("GET", rf"installations/{_ID}", push.get_installation),
+        ("PUT", rf"installations/{_ID}", push.update_installation),
+        ("DELETE", rf"installations/{_ID}", push.delete_installation),
+        ("POST", r"push", push.send),
         ("GET", r"config", misc.get_config),
         ("PUT", r"config", misc.put_config),
         ("GET", r"serverInfo", misc.server_info),
@@ -139,6 +152,8 @@ def route(req: ParseRequest) -> tuple[Any, int, dict[str, str]]:
         result = handler(req, **match.groupdict())
         if isinstance(result, tuple):
             body, headers = result
+            if headers.pop("X-Basalt-Existing", None) or path == "push":
+                return body, 200, headers  # an upsert that found the device; a push is answered 200
             return body, 201, headers
         return result, 200, {}
     raise ParseError(INVALID_JSON, f"cannot route {req.method} /{path[:80]}", 404)
