@@ -11,3 +11,7 @@ class ParseConfig(AppConfig):
         from basalt.projects.project_settings import SECTION_VALIDATORS
 
         SECTION_VALIDATORS["parse"] = validate_parse_section
+        from basalt.parse.sessions import PREFIX, resolve_bearer
+        from basalt.projects.caller import register_bearer_resolver
+
+        register_bearer_resolver(resolve_bearer, prefix=PREFIX)

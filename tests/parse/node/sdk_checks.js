@@ -291,7 +291,77 @@ async function main() {
     await Parse.User.logOut();
   });
 
+  await check('LiveQuery: create, enter, update, leave, delete, ACL, unsubscribe', async () => {
+    Parse.liveQueryServerURL = serverURL.replace(/^http/, 'ws');
+    const Live = Parse.Object.extend('Live');
+    await new Parse.Schema('Live').addNumber('n').addString('tag').setCLP({
+      get: { '*': true }, find: { '*': true }, count: { '*': true },
+      create: { '*': true }, update: { '*': true }, delete: { '*': true }, addField: {}, protectedFields: {},
+    }).save();
+    const seen = [];
+    const waitFor = (count) => new Promise((resolve, reject) => {
+      const started = Date.now();
+      const tick = () => {
+        if (seen.length >= count) return resolve();
+        if (Date.now() - started > 10000) return reject(new Error(`events so far: ${JSON.stringify(seen)}`));
+        setTimeout(tick, 50);
+      };
+      tick();
+    });
+    const query = new Parse.Query(Live).greaterThan('n', 10);
+    const sub = await query.subscribe();
+    for (const kind of ['create', 'enter', 'update', 'leave', 'delete']) {
+      sub.on(kind, (obj) => seen.push([kind, obj.get('n'), obj.id]));
+    }
+    await new Promise((resolve) => (sub.subscribed ? resolve() : sub.on('open', resolve)));
+    const obj = await new Live({ n: 5, tag: 'a' }).save(null, master);   // not matching: nothing
+    await obj.save({ n: 20 }, master);                                   // enter
+    await waitFor(1);
+    await obj.save({ n: 30 }, master);                                   // update
+    await waitFor(2);
+    await obj.save({ n: 1 }, master);                                    // leave
+    await waitFor(3);
+    const other = await new Live({ n: 50 }).save(null, master);          // create
+    await waitFor(4);
+    await other.destroy(master);                                         // delete
+    await waitFor(5);
+    assert.deepStrictEqual(seen.map((e) => e[0]), ['enter', 'update', 'leave', 'create', 'delete']);
+    // A delete carries the id only (the engine never sends contents with a delete), as leave does not.
+    assert.deepStrictEqual(seen.map((e) => e[1]), [20, 30, 1, 50, undefined]);
+    assert.strictEqual(seen[4][2], other.id);
+    // A private object is not sent to a subscriber who may not read it.
+    // (The default client above holds the master key, which sees everything, as in Parse Server.)
+    const bobSession = await Parse.User.logIn('bob', 'correct horse battery');
+    const bobClient = new Parse.LiveQueryClient({
+      applicationId: appId, serverURL: Parse.liveQueryServerURL, javascriptKey: jsKey,
+      sessionToken: bobSession.getSessionToken(),
+    });
+    bobClient.open();
+    const bobSeen = [];
+    const bobSub = bobClient.subscribe(new Parse.Query(Live), bobSession.getSessionToken());
+    bobSub.on('create', (o) => bobSeen.push(o.get('n')));
+    await new Promise((resolve) => (bobSub.subscribed ? resolve() : bobSub.on('open', resolve)));
+    const hidden = new Live({ n: 77 });
+    hidden.setACL(new Parse.ACL(alice));
+    await hidden.save(null, master);
+    const visible = await new Live({ n: 78 }).save(null, master);
+    const started = Date.now();
+    while (!bobSeen.includes(78) && Date.now() - started < 10000) await new Promise((r) => setTimeout(r, 50));
+    assert.deepStrictEqual(bobSeen, [78]);
+    await new Promise((r) => setTimeout(r, 300));
+    const before = seen.length; // the master-key subscription saw 77 and 78 too
+    assert.deepStrictEqual(seen.slice(5).map((e) => e[1]).sort(), [77, 78]);
+    await sub.unsubscribe();
+    await bobClient.unsubscribe(bobSub); // (subscription.unsubscribe() would go to the default client)
+    await bobClient.close();
+    await visible.save({ n: 99 }, master);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.strictEqual(seen.length, before);
+    Parse.LiveQuery.close();
+  });
+
   console.log(JSON.stringify({ passed, failed }));
+  process.exit(0); // open LiveQuery sockets of a failed check must not keep Node alive
 }
 
 main().catch((err) => {
