@@ -265,3 +265,14 @@ def test_native_nested_increment_is_atomic_and_typed(project, master):
     assert answer.json()["stats"] == {"wins": 5}
     unknown = native.patch(url, {"nothing.here": 1}, format="json")
     assert unknown.status_code == 400
+
+
+def test_parse_requests_count_as_project_traffic(project, master, rest):
+    """Requests through /parse/ are counted in the project's usage like /api/v1 ones."""
+    from basalt.usage.models import UsageDay
+    from tests.usage.test_usage import usage
+
+    master.post("classes/Note", {"text": "a"})
+    rest.get("classes/Note")
+    assert usage(project).json()["totals"]["requests"] == 2
+    assert UsageDay.objects.get(project=project.project).requests == 2

@@ -225,6 +225,7 @@ def entry(request: HttpRequest, path: str = "") -> HttpResponse:
             body, status, headers = misc.files_entry(request, path.strip("/")[6:])
             return _respond(body, status, headers)
         req = decode(request, path)
+        request.caller = req.caller  # counted as the project's traffic (basalt.usage)
         body, status, headers = route(req)
         return _respond(body, status, headers)
     except Unauthorized:
