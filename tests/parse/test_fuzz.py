@@ -88,6 +88,14 @@ def test_generated_updates_never_5xx(clients, body):
     _check(master.put(f"classes/Fuzz/{oid}", body))
 
 
+def test_found_by_the_fuzzer(master):
+    """Unhashable values where a type name is expected are 111, not a crash."""
+    oid = master.post("classes/Fuzz", {"score": 2}).json()["objectId"]
+    _check(master.put(f"classes/Fuzz/{oid}", {"score": {"__type": ["Date"]}}))
+    _check(master.post("schemas/Other", {"fields": {"x": {"type": ["String"]}}}))
+    _check(master.get("classes/Fuzz", {"where": {"score": {"__type": {"a": 1}}}}))
+
+
 def test_raw_garbage_bodies(master):
     for raw in (b"", b"[]", b"nul", b"\xff\xfe", b'{"a":' * 200, b'"str"', b"1e999", b'{"_method": 5}'):
         response = master.http.post("/parse/classes/Fuzz", raw, content_type="text/plain", **master.headers)

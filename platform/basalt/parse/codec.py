@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 from basalt.documents.cache import Schema, project_schemas
@@ -18,6 +19,8 @@ OPS = {
     "AddRelation": "add_relation",
     "RemoveRelation": "remove_relation",
 }
+# The server's own origin for this request: Parse clients use file URLs as they are, so they are absolute.
+BASE_URL: ContextVar[str] = ContextVar("parse_base_url", default="")
 # Stored inside an `object` field as Parse sends them, so they read back unchanged.
 OPAQUE_TYPES = frozenset({"Bytes", "Polygon"})
 
@@ -45,6 +48,8 @@ def to_native(value: Any) -> Any:
     """One Parse value as Basalt stores it (types are checked by the documents service)."""
     if isinstance(value, dict):
         kind = value.get("__type")
+        if kind is not None and not isinstance(kind, str):
+            raise ParseError(INCORRECT_TYPE, "__type must be a string.")
         if kind in ("Pointer", "Object"):
             return _pointer_id(value)
         if kind == "Date":
@@ -154,7 +159,9 @@ def doc_to_parse(schema: Schema | None, doc: dict[str, Any], project=None, *, re
             out[name] = {"__type": "GeoPoint", "latitude": value.get("lat"), "longitude": value.get("lng")}
         elif type_name == "file":
             if isinstance(value, dict):
-                out[name] = {"__type": "File", "name": file_name(value["id"], value["name"]), "url": value["url"]}
+                url = value["url"]
+                url = BASE_URL.get() + url if isinstance(url, str) and url.startswith("/") else url
+                out[name] = {"__type": "File", "name": file_name(value["id"], value["name"]), "url": url}
             else:
                 out[name] = {"__type": "File", "name": file_name(str(value), "file"), "url": None}
         else:

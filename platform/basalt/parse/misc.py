@@ -143,7 +143,7 @@ def _fields_in(fields: Any) -> dict[str, Any]:
         if isinstance(spec, dict) and spec.get("__op") == "Delete":
             out[native] = None
             continue
-        if not isinstance(spec, dict) or spec.get("type") not in BASALT_TYPES:
+        if not isinstance(spec, dict) or not isinstance(spec.get("type"), str) or spec["type"] not in BASALT_TYPES:
             raise ParseError(111, f"invalid field type: {str(spec.get('type') if isinstance(spec, dict) else spec)[:40]}")
         definition: dict[str, Any] = {"type": BASALT_TYPES[spec["type"]]}
         if definition["type"] in ("pointer", "relation"):

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from basalt.core.errors import BasaltError
-from basalt.parse import misc, objects, push, roles, users
+from basalt.parse import codec, misc, objects, push, roles, users
 from basalt.parse.errors import (
     INTERNAL,
     INVALID_JSON,
@@ -221,6 +221,7 @@ def entry(request: HttpRequest, path: str = "") -> HttpResponse:
     if path.strip("/") == "health":
         return _respond({"status": "ok"})
     try:
+        codec.BASE_URL.set(request.build_absolute_uri("/").rstrip("/"))
         if path.strip("/").startswith("files/"):
             body, status, headers = misc.files_entry(request, path.strip("/")[6:])
             return _respond(body, status, headers)
