@@ -10,9 +10,9 @@ from django.urls import reverse
 from basalt.core.errors import BasaltError
 from basalt.documents import catalog
 from basalt.identity.auth_settings import auth_settings
+from basalt.parse.objects import client_class_creation
 from basalt.projects import services
 from basalt.projects.roles import Perm
-from basalt.parse.objects import client_class_creation
 from console import quickstart
 from console.actions import push_url
 from console.forms import KeyForm, ProjectNameForm

@@ -12,30 +12,97 @@ from hypothesis import strategies as st
 pytestmark = pytest.mark.django_db(transaction=True)
 
 KEYS = st.sampled_from(
-    ["score", "name", "tags", "when", "owner", "stats.wins", "objectId", "ACL", "$or", "$and", "$nor",
-     "$relatedTo", "_User", "a" * 70, "bad key", "", "createdAt", "__op"]
+    [
+        "score",
+        "name",
+        "tags",
+        "when",
+        "owner",
+        "stats.wins",
+        "objectId",
+        "ACL",
+        "$or",
+        "$and",
+        "$nor",
+        "$relatedTo",
+        "_User",
+        "a" * 70,
+        "bad key",
+        "",
+        "createdAt",
+        "__op",
+    ]
 )
 OPS = st.sampled_from(
-    ["$lt", "$gt", "$in", "$nin", "$all", "$exists", "$regex", "$options", "$inQuery", "$notInQuery", "$select",
-     "$dontSelect", "$text", "$nearSphere", "$within", "$maxDistance", "$containedBy", "$bogus", "__type", "__op",
-     "className", "objectId", "iso", "latitude", "amount", "objects"]
+    [
+        "$lt",
+        "$gt",
+        "$in",
+        "$nin",
+        "$all",
+        "$exists",
+        "$regex",
+        "$options",
+        "$inQuery",
+        "$notInQuery",
+        "$select",
+        "$dontSelect",
+        "$text",
+        "$nearSphere",
+        "$within",
+        "$maxDistance",
+        "$containedBy",
+        "$bogus",
+        "__type",
+        "__op",
+        "className",
+        "objectId",
+        "iso",
+        "latitude",
+        "amount",
+        "objects",
+    ]
 )
 SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=False), st.text(max_size=30),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False),
+    st.text(max_size=30),
     st.sampled_from(["Pointer", "Date", "GeoPoint", "File", "Relation", "Bytes", "Increment", "AddRelation", "Batch"]),
 )
 VALUES = st.recursive(
     SCALARS,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(st.one_of(KEYS, OPS), inner, max_size=4)
-    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.one_of(KEYS, OPS), inner, max_size=4)),
     max_leaves=12,
 )
 PATHS = st.sampled_from(
-    ["classes/Fuzz", "classes/Fuzz/abc", "classes/_User", "classes/_Role", "classes/_Session", "users", "users/me",
-     "login", "logout", "batch", "roles", "sessions", "schemas/Fuzz", "installations", "push", "config",
-     "requestPasswordReset", "verificationEmailRequest", "verifyPassword", "functions/x", "classes/9", "nowhere",
-     "classes/Fuzz/" + "x" * 80, "files/a.txt"]
+    [
+        "classes/Fuzz",
+        "classes/Fuzz/abc",
+        "classes/_User",
+        "classes/_Role",
+        "classes/_Session",
+        "users",
+        "users/me",
+        "login",
+        "logout",
+        "batch",
+        "roles",
+        "sessions",
+        "schemas/Fuzz",
+        "installations",
+        "push",
+        "config",
+        "requestPasswordReset",
+        "verificationEmailRequest",
+        "verifyPassword",
+        "functions/x",
+        "classes/9",
+        "nowhere",
+        "classes/Fuzz/" + "x" * 80,
+        "files/a.txt",
+    ]
 )
 METHODS = st.sampled_from(["GET", "POST", "PUT", "DELETE"])
 
@@ -49,7 +116,9 @@ def _check(response) -> None:
 
 @pytest.fixture
 def clients(master, rest):
-    assert master.post("classes/Fuzz", {"score": 1, "name": "x", "tags": ["a"], "stats": {"wins": 1}}).status_code == 201
+    assert (
+        master.post("classes/Fuzz", {"score": 1, "name": "x", "tags": ["a"], "stats": {"wins": 1}}).status_code == 201
+    )
     return master, rest
 
 
@@ -61,9 +130,24 @@ def test_generated_requests_never_5xx(clients, data):
     method, path = data.draw(METHODS), data.draw(PATHS)
     if method == "GET":
         params = data.draw(
-            st.dictionaries(st.sampled_from(["where", "order", "limit", "skip", "keys", "include", "excludeKeys",
-                                             "count", "username", "password"]),
-                            st.one_of(VALUES.map(json.dumps), st.text(max_size=20)), max_size=4)
+            st.dictionaries(
+                st.sampled_from(
+                    [
+                        "where",
+                        "order",
+                        "limit",
+                        "skip",
+                        "keys",
+                        "include",
+                        "excludeKeys",
+                        "count",
+                        "username",
+                        "password",
+                    ]
+                ),
+                st.one_of(VALUES.map(json.dumps), st.text(max_size=20)),
+                max_size=4,
+            )
         )
         response = client.http.get("/parse/" + path, params, **client.headers)
     else:

@@ -66,8 +66,9 @@ def test_livequery_events_match_native_events(app):
             await parse.expect("subscribed", requestId=7)
             mine = {uid: {"read": True, "write": True}}
             with parse_http(app, master=True) as http:
-                hidden = http.post("/classes/Notes", json={"title": "other", "score": 50,
-                                                           "ACL": {"someone": {"read": True}}})
+                hidden = http.post(
+                    "/classes/Notes", json={"title": "other", "score": 50, "ACL": {"someone": {"read": True}}}
+                )
                 created = http.post("/classes/Notes", json={"title": "a", "internal": "x", "score": 20, "ACL": mine})
                 oid = created.json()["objectId"]
                 assert hidden.status_code == created.status_code == 201
@@ -81,9 +82,11 @@ def test_livequery_events_match_native_events(app):
                 message = await parse.next()
                 if message.get("op") in ("create", "enter", "update", "leave", "delete"):
                     parse_events.append(message)
-            assert [e["type"] for e in native_events] == [e["op"] for e in parse_events] == [
-                "create", "update", "leave", "enter", "delete"
-            ]
+            assert (
+                [e["type"] for e in native_events]
+                == [e["op"] for e in parse_events]
+                == ["create", "update", "leave", "enter", "delete"]
+            )
             for n, p in zip(native_events, parse_events, strict=True):
                 assert p["requestId"] == 7 and p["object"]["className"] == "Notes"
                 assert p["object"]["objectId"] == n["document"]["id"] == oid
@@ -133,7 +136,9 @@ def test_livequery_protocol_errors(app):
             await parse.send({"op": "connect", "applicationId": app.project.ref, "javascriptKey": "pk_wrong"})
             assert (await parse.expect("error"))["error"] == "Key in request is not valid"
             await lq_connect(parse, app, None)
-            await parse.send({"op": "subscribe", "requestId": 2, "query": {"className": "Notes", "where": {"x": {"$bad": 1}}}})
+            await parse.send(
+                {"op": "subscribe", "requestId": 2, "query": {"className": "Notes", "where": {"x": {"$bad": 1}}}}
+            )
             assert (await parse.expect("error", requestId=2))["code"] == 102
             await parse.send({"op": "subscribe", "requestId": 3, "query": {"className": "Nope"}})
             assert (await parse.expect("error", requestId=3))["code"] == 119

@@ -47,8 +47,11 @@ def test_config(master, rest):
 def test_schemas(master, rest):
     created = master.post(
         "schemas/Planet",
-        {"className": "Planet", "fields": {"name": {"type": "String"}, "moon": {"type": "Pointer", "targetClass": "Planet"}},
-         "classLevelPermissions": {"find": {"*": True}, "get": {"requiresAuthentication": True}}},
+        {
+            "className": "Planet",
+            "fields": {"name": {"type": "String"}, "moon": {"type": "Pointer", "targetClass": "Planet"}},
+            "classLevelPermissions": {"find": {"*": True}, "get": {"requiresAuthentication": True}},
+        },
     )
     assert created.status_code == 200, created.content
     body = created.json()
@@ -66,7 +69,10 @@ def test_schemas(master, rest):
 
 
 def test_full_text_and_polygon(master):
-    master.post("classes/Article", {"body": "the quick brown fox", "area": {"__type": "Polygon", "coordinates": [[0, 0], [0, 1], [1, 1]]}})
+    master.post(
+        "classes/Article",
+        {"body": "the quick brown fox", "area": {"__type": "Polygon", "coordinates": [[0, 0], [0, 1], [1, 1]]}},
+    )
     master.post("classes/Article", {"body": "lazy dogs sleep"})
     found = master.get("classes/Article", {"where": {"body": {"$text": {"$search": {"$term": "fox"}}}}})
     assert found.status_code == 200, found.content

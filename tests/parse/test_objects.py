@@ -73,11 +73,23 @@ def test_pointers_include_and_relations(master):
     assert star["player"]["name"] == "P1"
     master.put(
         f"classes/Player/{player}",
-        {"fans": {"__op": "AddRelation", "objects": [{"__type": "Pointer", "className": "GameScore", "objectId": score}]}},
+        {
+            "fans": {
+                "__op": "AddRelation",
+                "objects": [{"__type": "Pointer", "className": "GameScore", "objectId": score}],
+            }
+        },
     )
     fans = master.get(
         "classes/GameScore",
-        {"where": {"$relatedTo": {"object": {"__type": "Pointer", "className": "Player", "objectId": player}, "key": "fans"}}},
+        {
+            "where": {
+                "$relatedTo": {
+                    "object": {"__type": "Pointer", "className": "Player", "objectId": player},
+                    "key": "fans",
+                }
+            }
+        },
     ).json()["results"]
     assert [f["objectId"] for f in fans] == [score]
     assert master.get(f"classes/Player/{player}").json()["fans"] == {"__type": "Relation", "className": "GameScore"}
@@ -115,9 +127,7 @@ def test_subqueries(master):
     team = master.post("classes/Team", {"city": "Paris"}).json()["objectId"]
     other = master.post("classes/Team", {"city": "Lyon"}).json()["objectId"]
     for tid, who in ((team, "a"), (other, "b")):
-        master.post(
-            "classes/Member", {"who": who, "team": {"__type": "Pointer", "className": "Team", "objectId": tid}}
-        )
+        master.post("classes/Member", {"who": who, "team": {"__type": "Pointer", "className": "Team", "objectId": tid}})
         master.post("classes/Fan", {"city": "Paris" if who == "a" else "Nice", "who": who})
     inner = {"where": {"city": "Paris"}, "className": "Team"}
     found = master.get("classes/Member", {"where": {"team": {"$inQuery": inner}}}).json()["results"]
@@ -144,9 +154,7 @@ def test_errors_are_parse_shaped(master, rest):
     assert wrong_type.status_code == 400 and wrong_type.json()["code"] == 111
     bad_query = master.get("classes/Thing", {"where": {"n": {"$foo": 1}}})
     assert bad_query.status_code == 400 and bad_query.json()["code"] == 102
-    bad_json = master.http.post(
-        "/parse/classes/Thing", b"{nope", content_type="application/json", **master.headers
-    )
+    bad_json = master.http.post("/parse/classes/Thing", b"{nope", content_type="application/json", **master.headers)
     assert bad_json.status_code == 400 and bad_json.json()["code"] == 107
     for path in ("functions/hello", "jobs/nightly"):
         response = master.post(path, {})
@@ -169,8 +177,9 @@ def test_credentials(project, rest):
 
 def test_javascript_sdk_body_form(project, master):
     """POST text/plain with _method and credentials in the body works like the header form."""
-    from django.test import Client
     import json
+
+    from django.test import Client
 
     oid = master.post("classes/Note", {"text": "hi"}).json()["objectId"]
     body = {

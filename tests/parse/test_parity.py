@@ -20,8 +20,14 @@ PERMISSIONS = {
     "open": {op: ["*"] for op in ("get", "find", "count", "create", "update", "delete")},
     "members": {op: ["authenticated"] for op in ("get", "find", "count", "update", "delete")}
     | {"create": ["authenticated"]},
-    "editors": {"get": ["role:editors"], "find": ["role:editors"], "count": ["role:editors"],
-                "create": [], "update": ["role:editors"], "delete": []},
+    "editors": {
+        "get": ["role:editors"],
+        "find": ["role:editors"],
+        "count": ["role:editors"],
+        "create": [],
+        "update": ["role:editors"],
+        "delete": [],
+    },
     "locked": {},
 }
 ACLS = {
@@ -52,7 +58,9 @@ def parse_outcome(response) -> tuple:
     body = response.json()
     if response.status_code == 200:
         if "results" in body and "count" not in body:
-            fields = [sorted(names.encode(k) for k in d if names.encode(k) not in ("id",)) + ["id"] for d in body["results"]]
+            fields = [
+                sorted(names.encode(k) for k in d if names.encode(k) not in ("id",)) + ["id"] for d in body["results"]
+            ]
             return ("ok", sorted(d["objectId"] for d in body["results"]), sorted(sorted(f) for f in fields))
         if "count" in body:
             return ("ok", body["count"])
@@ -165,4 +173,3 @@ def test_authorization_matrix_is_the_same_through_both_faces(world):
         secret.delete(f"/api/v1/collections/{collection}/documents/{doc}")
     assert mismatches == [], "\n".join(map(str, mismatches[:20]))
     assert kinds == {"ok", "hidden", "denied", "invalid"}  # the matrix is not vacuous
-

@@ -19,8 +19,14 @@ def test_installations_and_push_to_channels_and_where(project, rest, master, sig
     alice = signed_up("alice")
     first = alice.post(
         "installations",
-        {"deviceType": "android", "pushType": "gcm", "deviceToken": "a" * 30, "channels": ["news"],
-         "installationId": "9b2b2a4e-1", "appVersion": "2.0"},
+        {
+            "deviceType": "android",
+            "pushType": "gcm",
+            "deviceToken": "a" * 30,
+            "channels": ["news"],
+            "installationId": "9b2b2a4e-1",
+            "appVersion": "2.0",
+        },
     )
     assert first.status_code == 201, first.content
     again = alice.post("installations", {"deviceType": "android", "deviceToken": "a" * 30, "channels": ["news"]})

@@ -68,7 +68,9 @@ def test_logout_in_native_face_ends_parse_token(project, rest):
     ).json()
     native.credentials(HTTP_X_API_KEY=project.publishable, HTTP_AUTHORIZATION=f"Bearer {login['access_token']}")
     sessions = native.get("/api/v1/auth/sessions").json()
-    parse_session = next(s for s in (sessions["results"] if isinstance(sessions, dict) else sessions) if not s["current"])
+    parse_session = next(
+        s for s in (sessions["results"] if isinstance(sessions, dict) else sessions) if not s["current"]
+    )
     assert native.delete(f"/api/v1/auth/sessions/{parse_session['id']}").status_code == 204
     assert rest.as_user(created["sessionToken"]).get("users/me").json()["code"] == 209
 
@@ -120,7 +122,10 @@ def test_acls_with_users_and_roles(master, rest, signed_up):
         {
             "name": "Moderators",
             "ACL": {"*": {"read": True}},
-            "users": {"__op": "AddRelation", "objects": [{"__type": "Pointer", "className": "_User", "objectId": bob.user_id}]},
+            "users": {
+                "__op": "AddRelation",
+                "objects": [{"__type": "Pointer", "className": "_User", "objectId": bob.user_id}],
+            },
         },
     )
     assert role.status_code == 201, role.content
@@ -134,12 +139,24 @@ def test_acls_with_users_and_roles(master, rest, signed_up):
     assert roles[0]["users"] == {"__type": "Relation", "className": "_User"}
     members = alice.get(
         "users",
-        {"where": {"$relatedTo": {"object": {"__type": "Pointer", "className": "_Role", "objectId": role.json()["objectId"]}, "key": "users"}}},
+        {
+            "where": {
+                "$relatedTo": {
+                    "object": {"__type": "Pointer", "className": "_Role", "objectId": role.json()["objectId"]},
+                    "key": "users",
+                }
+            }
+        },
     ).json()
     assert [u["objectId"] for u in members["results"]] == [bob.user_id]
     master.put(
         f"roles/{role.json()['objectId']}",
-        {"users": {"__op": "RemoveRelation", "objects": [{"__type": "Pointer", "className": "_User", "objectId": bob.user_id}]}},
+        {
+            "users": {
+                "__op": "RemoveRelation",
+                "objects": [{"__type": "Pointer", "className": "_User", "objectId": bob.user_id}],
+            }
+        },
     )
     assert bob.get(f"classes/Secret/{shared}").json()["code"] == 101
 

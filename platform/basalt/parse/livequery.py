@@ -62,8 +62,13 @@ class ParseConnection(Connection):
             return {"op": "unsubscribed", "clientId": self.client_id, "requestId": request_id}
         if op == "error":
             error = message.get("error") or {}
-            out = {"op": "error", "clientId": self.client_id, "code": _code(error), "error": error.get("message", ""),
-                   "reconnect": error.get("code") in ("slow_consumer", "resync_required")}
+            out = {
+                "op": "error",
+                "clientId": self.client_id,
+                "code": _code(error),
+                "error": error.get("message", ""),
+                "reconnect": error.get("code") in ("slow_consumer", "resync_required"),
+            }
             if request_id is not None:
                 out["requestId"] = request_id
             return out
@@ -97,7 +102,9 @@ def _prepare(caller: Caller, query: Any) -> tuple[str, str, Any, list[str] | Non
     keys = query.get("keys") or query.get("fields")
     fields = None
     if isinstance(keys, list):
-        fields = [names.resolve(k, schema.fields) for k in keys if isinstance(k, str) and k not in names.SYSTEM_TO_NATIVE]
+        fields = [
+            names.resolve(k, schema.fields) for k in keys if isinstance(k, str) and k not in names.SYSTEM_TO_NATIVE
+        ]
     return class_name, native, translated, fields, schema
 
 
@@ -134,7 +141,9 @@ class ParseLiveQueryConsumer(AsyncWebsocketConsumer):
             if op == "connect":
                 await self._connect(message)
             elif self.conn is None:
-                await self._send_error(4, "Can not find this client, make sure you connect to server before subscribing", request_id)
+                await self._send_error(
+                    4, "Can not find this client, make sure you connect to server before subscribing", request_id
+                )
             elif op in ("subscribe", "update"):
                 await self._subscribe(message, replace=op == "update")
             elif op == "unsubscribe":
@@ -155,7 +164,9 @@ class ParseLiveQueryConsumer(AsyncWebsocketConsumer):
         creds = {
             "app": message.get("applicationId"),
             "master": message.get("masterKey"),
-            "client": message.get("javascriptKey") or message.get("clientKey") or message.get("restAPIKey")
+            "client": message.get("javascriptKey")
+            or message.get("clientKey")
+            or message.get("restAPIKey")
             or message.get("windowsKey"),
         }
         creds = {k: (v if isinstance(v, str) and v else None) for k, v in creds.items()}

@@ -54,7 +54,9 @@ def put_config(req: ParseRequest) -> dict[str, Any]:
     if not isinstance(params, dict):
         raise ParseError(107, "params must be an object")
     merged = {**_config(req), **params}
-    merged = {k: v for k, v in merged.items() if v is not None and not (isinstance(v, dict) and v.get("__op") == "Delete")}
+    merged = {
+        k: v for k, v in merged.items() if v is not None and not (isinstance(v, dict) and v.get("__op") == "Delete")
+    }
     with transaction.atomic():
         update_settings(req.caller.project, {"parse": {"config": merged}})
     return {"result": True}
@@ -70,8 +72,15 @@ def server_info(req: ParseRequest) -> dict[str, Any]:
             "cloudCode": {"jobs": False},
             "logs": {"level": False, "size": False, "order": False, "until": False, "from": False},
             "push": {"immediatePush": False, "scheduledPush": False, "storedPushData": False},
-            "schemas": {"addField": True, "removeField": True, "addClass": True, "removeClass": True,
-                        "clearAllDataFromClass": False, "exportClass": False, "editClassLevelPermissions": True},
+            "schemas": {
+                "addField": True,
+                "removeField": True,
+                "addClass": True,
+                "removeClass": True,
+                "clearAllDataFromClass": False,
+                "exportClass": False,
+                "editClassLevelPermissions": True,
+            },
         },
     }
 
@@ -144,7 +153,9 @@ def _fields_in(fields: Any) -> dict[str, Any]:
             out[native] = None
             continue
         if not isinstance(spec, dict) or not isinstance(spec.get("type"), str) or spec["type"] not in BASALT_TYPES:
-            raise ParseError(111, f"invalid field type: {str(spec.get('type') if isinstance(spec, dict) else spec)[:40]}")
+            raise ParseError(
+                111, f"invalid field type: {str(spec.get('type') if isinstance(spec, dict) else spec)[:40]}"
+            )
         definition: dict[str, Any] = {"type": BASALT_TYPES[spec["type"]]}
         if definition["type"] in ("pointer", "relation"):
             definition["to"] = names.encode_class(spec.get("targetClass"))
@@ -192,8 +203,9 @@ def create_schema(req: ParseRequest, class_name: str) -> dict[str, Any]:
         raise ParseError(INVALID_CLASS_NAME, f"Class {class_name} already exists.")
     definition: dict[str, Any] = {"name": native, "fields": _fields_in(body.get("fields", {})), "default_acl": "public"}
     definition["permissions"] = (
-        _clp_in(body["classLevelPermissions"]) if "classLevelPermissions" in body else
-        {op: ["*"] for op in CLP_OPS.values()}
+        _clp_in(body["classLevelPermissions"])
+        if "classLevelPermissions" in body
+        else {op: ["*"] for op in CLP_OPS.values()}
     )
     return _schema_out(catalog.create_collection(req.caller.project, definition))
 
@@ -237,9 +249,7 @@ def files_entry(request: HttpRequest, name: str) -> tuple[dict[str, Any], int, d
     if content_type.startswith("text/plain") or content_type.startswith("application/json"):
         return _upload_js(request, name)
     req = decode(request, "files/" + name, raw_body=True)
-    ingest = files.begin_upload(
-        req.caller, name=name, declared_type=content_type, declared_length=None, acl=None
-    )
+    ingest = files.begin_upload(req.caller, name=name, declared_type=content_type, declared_length=None, acl=None)
     ingest.feed(request.body)
     row = ingest.finish()
     return _file_out(request, row), 201, {"Location": content_url(row.id)}
@@ -258,8 +268,18 @@ def _upload_js(request: HttpRequest, name: str) -> tuple[dict[str, Any], int, di
         raw = base64.b64decode(data.split(",", 1)[-1], validate=True)
     except (binascii.Error, ValueError):
         raise ParseError(107, "Invalid base64 file data.") from None
-    declared = body.get("_ContentType") or body.get("fileData", {}).get("type") if isinstance(body.get("fileData"), dict) else body.get("_ContentType")
-    ingest = files.begin_upload(req.caller, name=name, declared_type=declared if isinstance(declared, str) else "", declared_length=len(raw), acl=None)
+    declared = (
+        body.get("_ContentType") or body.get("fileData", {}).get("type")
+        if isinstance(body.get("fileData"), dict)
+        else body.get("_ContentType")
+    )
+    ingest = files.begin_upload(
+        req.caller,
+        name=name,
+        declared_type=declared if isinstance(declared, str) else "",
+        declared_length=len(raw),
+        acl=None,
+    )
     ingest.feed(raw)
     row = ingest.finish()
     return _file_out(request, row), 201, {"Location": content_url(row.id)}

@@ -157,5 +157,3 @@ def delete(req: ParseRequest, class_name: str, object_id: str) -> dict[str, Any]
         raise ParseError(101, "Object not found.")
     services.delete_document(req.caller, native, object_id)
     return {}
-
-

@@ -23,8 +23,18 @@ FIELDS = {
 PARSE_FIELDS = {native: parse for parse, native in FIELDS.items()}
 # Keys Parse SDKs send that Basalt has no use for (the device is identified by its token).
 IGNORED = frozenset(
-    {"installationId", "appIdentifier", "appName", "parseVersion", "GCMSenderId", "pushType", "ACL", "objectId",
-     "createdAt", "updatedAt"}
+    {
+        "installationId",
+        "appIdentifier",
+        "appName",
+        "parseVersion",
+        "GCMSenderId",
+        "pushType",
+        "ACL",
+        "objectId",
+        "createdAt",
+        "updatedAt",
+    }
 )
 DEFAULT_PROVIDER = {"android": "fcm", "ios": "apns", "web": "webpush"}
 PUSH_TYPES = {"gcm": "fcm", "fcm": "fcm", "apn": "apns", "apns": "apns", "webpush": "webpush"}

@@ -309,8 +309,11 @@ def run(caller: Caller, schema: Schema, params: dict[str, Any]) -> dict[str, Any
     name = schema.collection.name
     out: dict[str, Any] = {}
     if raw.pop("count", False):
-        counted = finding.find_documents(caller, name, {"where": raw["where"], "count": True, "limit": 0}
-                                          if "where" in raw else {"count": True, "limit": 0})
+        counted = finding.find_documents(
+            caller,
+            name,
+            {"where": raw["where"], "count": True, "limit": 0} if "where" in raw else {"count": True, "limit": 0},
+        )
         out["count"] = counted.get("count", 0)
     if limit == 0:
         out["results"] = []

@@ -117,7 +117,9 @@ def update(req: ParseRequest, object_id: str) -> dict[str, Any]:
         if "ACL" in body:
             service.update_role(req.caller, name, {"acl": codec.acl_to_native(body["ACL"])})
         _apply(req, name, body)
-        updated = Role.objects.filter(project=req.caller.project, name=name).values_list("updated_at", flat=True).first()
+        updated = (
+            Role.objects.filter(project=req.caller.project, name=name).values_list("updated_at", flat=True).first()
+        )
     from basalt.identity.serializers import iso
 
     return {"updatedAt": iso(updated)}

@@ -41,8 +41,6 @@ def resolve(caller: Caller, token: str) -> Caller:
     return replace(caller, user_id=user_id, session_id=session_id, roles=roles)
 
 
-
-
 def resolve_bearer(caller: Caller, token: str) -> Caller:
     """The same check for a token met outside the Parse face (a LiveQuery connection's periodic
     re-check goes through basalt.projects.caller.with_bearer): Basalt's error type there."""

@@ -22,6 +22,8 @@ def validate_parse_section(value: Any) -> dict[str, Any]:
     if "config" in value:
         config = value["config"]
         if not isinstance(config, dict) or len(orjson.dumps(config)) > MAX_CONFIG_BYTES:
-            raise ValidationFailed(details={"parse.config": [f"Must be an object of at most {MAX_CONFIG_BYTES} bytes."]})
+            raise ValidationFailed(
+                details={"parse.config": [f"Must be an object of at most {MAX_CONFIG_BYTES} bytes."]}
+            )
         out["config"] = config
     return out

@@ -7,8 +7,9 @@ from typing import Any
 from django.db import transaction
 
 from basalt.documents import services as documents
-from basalt.identity import recovery, sessions as basalt_sessions
+from basalt.identity import recovery
 from basalt.identity import services as identity
+from basalt.identity import sessions as basalt_sessions
 from basalt.identity.builtin import USERS, users_schema
 from basalt.identity.userdata import USERNAME
 from basalt.parse import codec, objects, sessions
@@ -148,9 +149,7 @@ def update_user(req: ParseRequest, object_id: str) -> dict[str, Any]:
     update_me; anything else (the master key editing a user) through the documents service."""
     body = req.data
     if req.caller.user_id == object_id:
-        native_custom = {
-            k: v for k, v in body.items() if k not in ("username", "email", "password", "ACL", "objectId")
-        }
+        native_custom = {k: v for k, v in body.items() if k not in ("username", "email", "password", "ACL", "objectId")}
         schema = objects.ensure_schema(req.caller, "_User", USERS, native_custom) if native_custom else None
         change = codec.body_to_native(schema, native_custom) if native_custom else {}
         for key in ("username", "email", "password"):
@@ -241,5 +240,3 @@ def delete_session(req: ParseRequest, object_id: str) -> dict[str, Any]:
     _require_session(req)
     identity.revoke_my_session(req.caller, object_id)
     return {}
-
-

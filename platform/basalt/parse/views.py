@@ -47,9 +47,7 @@ def _class_route(method: str) -> Handler:
             return target(req, object_id) if object_id is not None else target(req)
         if object_id is None:
             return objects.find(req, class_name) if method == "GET" else objects.create(req, class_name)
-        return {"GET": objects.get, "PUT": objects.update, "DELETE": objects.delete}[method](
-            req, class_name, object_id
-        )
+        return {"GET": objects.get, "PUT": objects.update, "DELETE": objects.delete}[method](req, class_name, object_id)
 
     return handler
 

@@ -6,23 +6,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('identity', '0004_providers_mfa'),
+        ("identity", "0004_providers_mfa"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ParseSessionToken',
+            name="ParseSessionToken",
             fields=[
-                ('token_hash', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('session', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='parse_token', to='identity.session')),
+                ("token_hash", models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "session",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="parse_token", to="identity.session"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'basalt_parse_session_token',
+                "db_table": "basalt_parse_session_token",
             },
         ),
     ]
