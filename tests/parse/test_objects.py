@@ -285,3 +285,14 @@ def test_parse_requests_count_as_project_traffic(project, master, rest):
     rest.get("classes/Note")
     assert usage(project).json()["totals"]["requests"] == 2
     assert UsageDay.objects.get(project=project.project).requests == 2
+
+
+def test_browser_origins_listed_by_the_project_get_cors_headers(project, master):
+    """The browser SDK calls /parse/ from the app's origin: allowed when the project lists it."""
+    from basalt.projects.project_settings import update_settings
+
+    update_settings(project.project, {"cors_origins": ["https://app.example"]})
+    allowed = master.http.get("/parse/classes/X", HTTP_ORIGIN="https://app.example", **master.headers)
+    assert allowed["Access-Control-Allow-Origin"] == "https://app.example"
+    other = master.http.get("/parse/classes/X", HTTP_ORIGIN="https://evil.example", **master.headers)
+    assert "Access-Control-Allow-Origin" not in other
