@@ -6,8 +6,9 @@ from typing import Any
 
 from django.db import transaction
 
+from basalt.core.errors import BasaltError
 from basalt.documents import services as documents
-from basalt.identity import recovery
+from basalt.identity import federation, recovery
 from basalt.identity import services as identity
 from basalt.identity import sessions as basalt_sessions
 from basalt.identity.builtin import USERS, users_schema
@@ -21,9 +22,12 @@ from basalt.parse.errors import (
     UNSUPPORTED_SERVICE,
     USERNAME_MISSING,
     ParseError,
+    from_basalt,
 )
 from basalt.parse.request import ParseRequest
 
+# Sign-in providers Basalt verifies from a token a Parse client can put in authData.
+PROVIDERS = frozenset({"google", "apple", "firebase", "oidc"})
 # Basalt-only fields of a rendered user that Parse has no name for.
 _DROP = {"is_anonymous"}
 
@@ -46,8 +50,11 @@ def sign_up(req: ParseRequest) -> tuple[dict[str, Any], dict[str, str]]:
     body = dict(req.data)
     auth_data = body.pop("authData", None)
     if auth_data is not None:
-        if not isinstance(auth_data, dict) or set(auth_data) != {"anonymous"}:
+        if not isinstance(auth_data, dict) or len(auth_data) != 1:
             raise ParseError(UNSUPPORTED_SERVICE, "This authentication method is unsupported.")
+        provider, data = next(iter(auth_data.items()))
+        if provider != "anonymous":
+            return _provider_sign_in(req, provider, data), {}
         with transaction.atomic():
             result = identity.sign_in_anonymously(req.caller.project, req.client)
             token = _session_token(result)
@@ -75,6 +82,56 @@ def sign_up(req: ParseRequest) -> tuple[dict[str, Any], dict[str, str]]:
     user = result["user"]
     out = {"objectId": user["id"], "createdAt": user["created_at"], "sessionToken": token}
     return out, {"Location": f"/parse/users/{user['id']}"}
+
+
+# Parse authData keys → the body Basalt's provider takes (OIDC id tokens; see identity.providers).
+ID_TOKEN_KEYS = ("id_token", "token")
+
+
+def _provider_body(provider: str, data: Any) -> dict[str, Any]:
+    if provider not in PROVIDERS or not isinstance(data, dict):
+        raise ParseError(UNSUPPORTED_SERVICE, "This authentication method is unsupported.")
+    token = next((data[k] for k in ID_TOKEN_KEYS if isinstance(data.get(k), str)), None)
+    if token is None:
+        raise ParseError(UNSUPPORTED_SERVICE, f"{provider} authData needs an id_token here.")
+    body: dict[str, Any] = {"id_token": token}
+    if isinstance(data.get("nonce"), str):
+        body["nonce"] = data["nonce"]
+    return body
+
+
+def _provider_error(provider: str, error: BasaltError) -> ParseError:
+    if isinstance(error, BasaltError) and error.code in ("invalid_token", "not_found", "provider_disabled"):
+        return ParseError(OBJECT_NOT_FOUND, f"{provider.capitalize()} auth is invalid for this user.")
+    return from_basalt(error)
+
+
+def _provider_sign_in(req: ParseRequest, provider: str, data: Any) -> dict[str, Any]:
+    """authData with a provider Basalt verifies (google, apple, firebase, oidc): sign in or sign up."""
+    body = _provider_body(provider, data)
+    try:
+        with transaction.atomic():
+            result = federation.sign_in(req.caller.project, provider, body, req.client)
+            token = _session_token(result)
+    except BasaltError as exc:
+        raise _provider_error(provider, exc) from None
+    return user_to_parse(req, result["user"], token)
+
+
+def _link_providers(req: ParseRequest, auth_data: Any) -> None:
+    """PUT /users/{me} with authData: link each provider given, unlink each given as null."""
+    if not isinstance(auth_data, dict):
+        raise ParseError(UNSUPPORTED_SERVICE, "This authentication method is unsupported.")
+    for provider, data in auth_data.items():
+        try:
+            if data is None:
+                federation.unlink(req.caller, provider)
+            else:
+                federation.link(req.caller, provider, _provider_body(provider, data))
+        except BasaltError as exc:
+            if exc.code == "account_exists":
+                raise ParseError(208, "this auth is already used") from None
+            raise _provider_error(provider, exc) from None
 
 
 def _name_and_email(username: str, email: Any) -> dict[str, Any]:
@@ -147,8 +204,12 @@ def get_user(req: ParseRequest, object_id: str) -> dict[str, Any]:
 def update_user(req: ParseRequest, object_id: str) -> dict[str, Any]:
     """Own account changes (username, email, password, custom fields) go through identity's
     update_me; anything else (the master key editing a user) through the documents service."""
-    body = req.data
+    body = dict(req.data)
     if req.caller.user_id == object_id:
+        if "authData" in body:
+            _link_providers(req, body.pop("authData"))
+            if not body:
+                return {"updatedAt": identity.get_me(req.caller)["updated_at"]}
         native_custom = {k: v for k, v in body.items() if k not in ("username", "email", "password", "ACL", "objectId")}
         schema = objects.ensure_schema(req.caller, "_User", USERS, native_custom) if native_custom else None
         change = codec.body_to_native(schema, native_custom) if native_custom else {}
