@@ -28,8 +28,13 @@ TUS_JS := tests/files/node/node_modules/.package-lock.json
 $(TUS_JS): tests/files/node/package-lock.json
 	cd tests/files/node && npm ci --no-audit --no-fund --loglevel=error
 
+# The Parse-face tests drive the real `parse` npm SDK under Node (pinned by its package-lock.json).
+PARSE_JS := tests/parse/node/node_modules/.package-lock.json
+$(PARSE_JS): tests/parse/node/package-lock.json
+	cd tests/parse/node && npm ci --no-audit --no-fund --loglevel=error
+
 ## Install what the tests need and run the whole suite (DATABASE_URL/REDIS_URL select PostgreSQL+Redis).
-test: $(VENV)/.dev $(TUS_JS)
+test: $(VENV)/.dev $(TUS_JS) $(PARSE_JS)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev

@@ -99,6 +99,7 @@ urlpatterns = [
         "key_revoke",
         Landing("project", anchor="keys"),
     ),
+    action(rf"^{REF}/parse/?$", projects.parse_settings, "parse_settings", Landing("project", anchor="parse")),
     action(
         rf"^{REF}/quickstart/sample/?$",
         projects.sample_collection,

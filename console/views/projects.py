@@ -10,6 +10,7 @@ from django.urls import reverse
 from basalt.core.errors import BasaltError
 from basalt.documents import catalog
 from basalt.identity.auth_settings import auth_settings
+from basalt.parse.objects import client_class_creation
 from basalt.projects import services
 from basalt.projects.roles import Perm
 from console import quickstart
@@ -84,6 +85,9 @@ def _render_home(
         offer_sample=not any(s.plan and s.plan.works for s in snippets),
         sample_name=quickstart.sample_name({c["name"] for c in collections}),
         has_publishable=any(key.is_active and key.kind == "publishable" for key in keys),
+        parse_url=server_url + "/parse",
+        parse_ws_url=server_url.replace("http", "ws", 1) + "/parse",
+        parse_client_classes=client_class_creation(access.project),
     )
     return page(request, "console/projects/home.html", context, status=status)
 
@@ -116,6 +120,18 @@ def key_revoke(request: HttpRequest, access: ProjectAccess, key_id: str) -> Http
     key = services.revoke_key(request.user, access.project.ref, key_id)
     messages.success(request, f"Key …{key.last4} revoked. Requests using it now get 401 invalid_api_key.")
     return redirect("console:project", access.project.ref)
+
+
+@project_view
+def parse_settings(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
+    """Turn Parse client class creation (classes and fields made by a client's first write) on or off."""
+    allow = request.POST.get("allow_client_class_creation") == "on"
+    services.change_project_settings(
+        request.user, access.project.ref, {"parse": {"allow_client_class_creation": allow}}
+    )
+    state = "on: Parse clients create classes and fields on their first write" if allow else "off"
+    messages.success(request, f"Client class creation is {state}.")
+    return redirect(reverse("console:project", args=[access.project.ref]) + "#parse")
 
 
 @project_view

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "basalt.push",
     # Request logs of the data API and the mail outbox (console pages: Request logs, Outbox).
     "basalt.logs",
+    "basalt.parse",
     "console",
 ]
 
@@ -358,7 +359,8 @@ REST_FRAMEWORK = {
 }
 
 # --- CORS: each project's `cors_origins` on the data API (basalt.projects.cors decides) --------
-CORS_URLS_REGEX = r"^/api/v1/(?!manage/)"
+# ... and the Parse face (/parse/), whose browser SDK calls it from the app's own origin.
+CORS_URLS_REGEX = r"^/(?:api/v1/(?!manage/)|parse/)"
 CORS_ALLOW_HEADERS = [
     "accept",
     "authorization",
@@ -377,6 +379,16 @@ CORS_ALLOW_HEADERS = [
     "upload-defer-length",
     "range",
     "if-range",
+    # the Parse face's header credentials (basalt.parse.request)
+    "x-parse-application-id",
+    "x-parse-rest-api-key",
+    "x-parse-javascript-key",
+    "x-parse-client-key",
+    "x-parse-master-key",
+    "x-parse-session-token",
+    "x-parse-installation-id",
+    "x-parse-client-version",
+    "x-parse-revocable-session",
 ]
 CORS_EXPOSE_HEADERS = ["X-Request-Id", "ETag", "Location", "Retry-After", "Idempotent-Replayed"] + [
     "Tus-Resumable",

@@ -26,6 +26,8 @@ urlpatterns = [
     path(API + "manage/", include("basalt.operations.urls")),
     path(API, include("basalt.files.urls")),
     path(API, include("basalt.push.urls")),
+    # The Parse-compatible face (API.md §13): its own error shapes, so outside /api/.
+    path("parse/", include("basalt.parse.urls")),
     # Must stay last: every other /api/ path is a JSON 404, never an HTML page.
     re_path(r"^api/", api_not_found),
 ]

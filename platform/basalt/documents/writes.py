@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +40,9 @@ def _body(body: Any) -> dict[str, Any]:
     return body
 
 
-def _split(schema: Schema, body: dict[str, Any], errors: dict[str, list[str]]) -> tuple[Changes, dict[str, Any]]:
+def _split(
+    schema: Schema, body: dict[str, Any], errors: dict[str, list[str]], nested: bool = False
+) -> tuple[Changes, dict[str, Any]]:
     changes = Changes(data={})
     values: dict[str, Any] = {}
     for key, value in body.items():
@@ -47,6 +50,8 @@ def _split(schema: Schema, body: dict[str, Any], errors: dict[str, list[str]]) -
             changes.acl, changes.acl_given = value, True
         elif key in SYSTEM_FIELDS:
             errors[key] = ["A read-only system field."]
+        elif nested and _nested_target(schema, key) is not None:
+            values[key] = value
         elif key not in schema.fields:
             errors[str(key)[:80]] = ["Unknown field."]
         else:
@@ -91,11 +96,14 @@ def apply_update(schema: Schema, current: dict[str, Any], body: Any, blind: froz
     `blind` names the fields whose value the caller may not read: they can be set or unset, but
     not changed relative to their value (see RELATIVE_OPS)."""
     errors: dict[str, list[str]] = {}
-    changes, values = _split(schema, _body(body), errors)
+    changes, values = _split(schema, _body(body), errors, nested=True)
     # Keys of removed fields are dropped on write, so a re-added field never sees stale values.
     data = {key: value for key, value in current.items() if key in schema.fields}
     changes.data = data
     for name, value in values.items():
+        if name not in schema.fields:
+            _apply_nested(changes, schema, name, value, blind, errors)
+            continue
         field_type, options = schema.fields[name]
         changes.touched.add(name)
         try:
@@ -120,6 +128,77 @@ def apply_update(schema: Schema, current: dict[str, Any], body: Any, blind: froz
     if errors:
         raise ValidationFailed(details=errors)
     return changes
+
+
+MAX_NESTED_DEPTH = 8
+
+
+def _nested_target(schema: Schema, key: Any) -> str | None:
+    """`meta.a.b` names a key inside the object field `meta`: its head, else None."""
+    if not isinstance(key, str) or "." not in key:
+        return None
+    head, *path = key.split(".")
+    spec = schema.fields.get(head)
+    if spec is None or spec[0].name != "object" or not all(path) or len(path) > MAX_NESTED_DEPTH:
+        return None
+    return head
+
+
+def _apply_nested(
+    changes: Changes, schema: Schema, key: str, value: Any, blind: frozenset[str], errors: dict[str, list[str]]
+) -> None:
+    """Set, unset or operate on one key inside an object field (`{"meta.count": {"__op": "increment"}}`),
+    under the same row lock as the rest of the update, so nested increments are atomic too."""
+    head, *path = key.split(".")
+    field_type, options = schema.fields[head]
+    changes.touched.add(head)
+    kind = value.get("__op") if isinstance(value, dict) else None
+    if head in blind and isinstance(kind, str) and kind in RELATIVE_OPS:
+        errors[key] = ["Needs read access to the current value."]
+        return
+    current = changes.data.get(head)
+    root = copy.deepcopy(current) if isinstance(current, dict) else {}
+    node = root
+    for part in path[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    leaf = path[-1]
+    try:
+        if kind is None:
+            if value is None:
+                node.pop(leaf, None)
+            else:
+                node[leaf] = value
+        elif kind == "unset" and set(value) == {"__op"}:
+            node.pop(leaf, None)
+        elif kind == "increment" and set(value) <= {"__op", "by"}:
+            by = check_number(value.get("by", 1), "`by`")
+            present = node.get(leaf, 0)
+            if not isinstance(present, int | float) or isinstance(present, bool):
+                raise FieldError("increment needs a number at this key.")
+            node[leaf] = present + by
+        elif kind in ARRAY_OPS and set(value) == {"__op", "items"}:
+            items = value["items"]
+            if not isinstance(items, list) or len(items) > MAX_OP_ITEMS:
+                raise FieldError(f"`items` must be a list of at most {MAX_OP_ITEMS} values.")
+            present = node.get(leaf)
+            present = list(present) if isinstance(present, list) else []
+            if kind == "add":
+                present.extend(items)
+            elif kind == "add_unique":
+                for item in items:
+                    if not any(_same(item, p) for p in present):
+                        present.append(item)
+            else:
+                present = [p for p in present if not any(_same(item, p) for item in items)]
+            node[leaf] = present
+        else:
+            raise FieldError(f"{str(kind)[:40]} does not apply inside an object field.")
+        changes.data[head] = field_type.to_storage(root, options)
+    except FieldError as exc:
+        errors[key] = [str(exc)]
 
 
 def _operate(changes: Changes, name: str, field_type, options: dict[str, Any], op: dict[str, Any]) -> None:

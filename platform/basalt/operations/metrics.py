@@ -35,6 +35,7 @@ GROUPS = (
     ("/api/v1/realtime", "realtime"),
     ("/api/v1/manage/", "manage"),
     ("/api/v1/", "api_other"),
+    ("/parse/", "parse"),
     ("/console/", "console"),
     ("/healthz", "health"),
     ("/readyz", "health"),

@@ -14,10 +14,16 @@ from basalt.projects.keys import resolve_key
 # until one is registered, a bearer token cannot be honoured and is refused rather than ignored.
 BearerResolver = Callable[[Caller, str], Caller]
 _bearer_resolvers: list[BearerResolver] = []
+# Opaque tokens of another face (the Parse face's `r:…` session tokens) name their own resolver by
+# prefix; such a token goes to that resolver alone, so a realtime connection authenticated by one
+# is re-checked like any other.
+_prefixed_resolvers: dict[str, BearerResolver] = {}
 
 
-def register_bearer_resolver(resolver: BearerResolver) -> None:
-    if resolver not in _bearer_resolvers:
+def register_bearer_resolver(resolver: BearerResolver, prefix: str | None = None) -> None:
+    if prefix is not None:
+        _prefixed_resolvers[prefix] = resolver
+    elif resolver not in _bearer_resolvers:
         _bearer_resolvers.append(resolver)
 
 
@@ -50,6 +56,9 @@ def resolve_caller(request: HttpRequest) -> Caller:
 
 def with_bearer(caller: Caller, token: str) -> Caller:
     """The key's caller as the token's end-user (HTTP header or a realtime `auth` message alike)."""
+    for prefix, resolver in _prefixed_resolvers.items():
+        if token.startswith(prefix):
+            return resolver(caller, token)
     if not _bearer_resolvers:
         raise InvalidToken()
     for resolver in _bearer_resolvers:

@@ -7,6 +7,8 @@ from django.http import HttpRequest, HttpResponse
 from basalt.usage import counters
 
 DATA_API_PREFIX = "/api/v1/"
+# The Parse-compatible face is the same project traffic through another protocol.
+DATA_PREFIXES = (DATA_API_PREFIX, "/parse/")
 # Console accounts' management calls are not the project's traffic.
 NOT_COUNTED_PREFIXES = ("/api/v1/manage/",)
 
@@ -20,7 +22,7 @@ class RequestCounterMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         caller = getattr(request, "caller", None)
-        if caller is not None and request.path.startswith(DATA_API_PREFIX):
+        if caller is not None and request.path.startswith(DATA_PREFIXES):
             if not request.path.startswith(NOT_COUNTED_PREFIXES):
                 counters.record(caller.project.id, "requests")
         return response

@@ -1,0 +1,190 @@
+"""The same workload through the Parse face (/parse/) and the native face (/api/v1): CPU per operation.
+
+In-process (Django's test client, no sockets), on a throw-away embedded database (SQLite in a temp
+folder, or DATABASE_URL if set): create, get, query, update, delete and a 10-request batch, each
+run N times through each face, alternating the faces per round so drift hits both alike. CPU is
+`time.process_time()` of this process, which holds the server side and an identical client side
+for both faces, so the ratio under-states the face's relative cost a little, never over-states it.
+LiveQuery is not in this workload (its cost is the realtime engine's, shared by both protocols).
+
+    python bench/parse_face.py --ops 300 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _setup() -> None:
+    sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
+    os.environ.setdefault("BASALT_DATA_DIR", tempfile.mkdtemp(prefix="basalt-parse-bench-"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "basalt.settings")
+    os.environ.setdefault("LOG_LEVEL", "ERROR")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+class Native:
+    name = "api_v1"
+
+    def __init__(self, secret: str):
+        from django.test import Client
+
+        self.http = Client(HTTP_X_API_KEY=secret)
+        self.base = "/api/v1/collections/scores/documents"
+
+    def create(self, n: int) -> str:
+        r = self.http.post(self.base, {"player_name": f"p{n}", "score": n}, content_type="application/json")
+        assert r.status_code == 201, r.content
+        return r.json()["id"]
+
+    def get(self, oid: str) -> None:
+        assert self.http.get(f"{self.base}/{oid}").status_code == 200
+
+    def query(self, n: int) -> None:
+        where = json.dumps({"score": {"$gte": n % 50}})
+        r = self.http.get(self.base, {"where": where, "order": "-score", "limit": 10})
+        assert r.status_code == 200, r.content
+
+    def update(self, oid: str) -> None:
+        body = {"score": {"__op": "increment", "by": 1}}
+        assert self.http.patch(f"{self.base}/{oid}", body, content_type="application/json").status_code == 200
+
+    def delete(self, oid: str) -> None:
+        assert self.http.delete(f"{self.base}/{oid}").status_code == 204
+
+    def batch(self, n: int) -> None:
+        requests = [
+            {"method": "POST", "path": "/api/v1/collections/scores/documents", "body": {"score": n + i}}
+            for i in range(10)
+        ]
+        r = self.http.post("/api/v1/batch", {"requests": requests}, content_type="application/json")
+        assert r.status_code == 200, r.content
+
+
+class ParseFace:
+    name = "parse"
+
+    def __init__(self, ref: str, secret: str):
+        from django.test import Client
+
+        self.http = Client(HTTP_X_PARSE_APPLICATION_ID=ref, HTTP_X_PARSE_MASTER_KEY=secret)
+        self.base = "/parse/classes/Scores"
+
+    def create(self, n: int) -> str:
+        r = self.http.post(self.base, {"playerName": f"p{n}", "score": n}, content_type="application/json")
+        assert r.status_code == 201, r.content
+        return r.json()["objectId"]
+
+    def get(self, oid: str) -> None:
+        assert self.http.get(f"{self.base}/{oid}").status_code == 200
+
+    def query(self, n: int) -> None:
+        where = json.dumps({"score": {"$gte": n % 50}})
+        r = self.http.get(self.base, {"where": where, "order": "-score", "limit": 10})
+        assert r.status_code == 200, r.content
+
+    def update(self, oid: str) -> None:
+        body = {"score": {"__op": "Increment", "amount": 1}}
+        assert self.http.put(f"{self.base}/{oid}", body, content_type="application/json").status_code == 200
+
+    def delete(self, oid: str) -> None:
+        assert self.http.delete(f"{self.base}/{oid}").status_code == 200
+
+    def batch(self, n: int) -> None:
+        requests = [{"method": "POST", "path": "/parse/classes/Scores", "body": {"score": n + i}} for i in range(10)]
+        r = self.http.post("/parse/batch", {"requests": requests}, content_type="application/json")
+        assert r.status_code == 200, r.content
+
+
+def _measure(face, ops: int) -> dict[str, float]:
+    """CPU microseconds per operation, per kind of operation."""
+    out: dict[str, float] = {}
+    ids: list[str] = []
+    started = time.process_time()
+    for n in range(ops):
+        ids.append(face.create(n))
+    out["create"] = (time.process_time() - started) / ops * 1e6
+    for kind, work in (("get", face.get), ("update", face.update)):
+        started = time.process_time()
+        for oid in ids:
+            work(oid)
+        out[kind] = (time.process_time() - started) / ops * 1e6
+    started = time.process_time()
+    for n in range(ops):
+        face.query(n)
+    out["query"] = (time.process_time() - started) / ops * 1e6
+    started = time.process_time()
+    for oid in ids:
+        face.delete(oid)
+    out["delete"] = (time.process_time() - started) / ops * 1e6
+    batches = max(1, ops // 10)
+    started = time.process_time()
+    for n in range(batches):
+        face.batch(n)
+    out["batch10"] = (time.process_time() - started) / batches * 1e6
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ops", type=int, default=300, help="operations of each kind per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    _setup()
+    from django.conf import settings
+
+    from basalt.accounts.models import Account
+    from basalt.documents import catalog
+    from basalt.projects import services
+
+    owner = Account.objects.create_user(f"bench{time.time_ns()}@example.com", "benchmark-password-1")
+    project = services.create_project(owner, "parse face bench")
+    secret = services.create_key(owner, project, "secret").raw
+    catalog.create_collection(
+        project,
+        {
+            "name": "scores",
+            "fields": {"player_name": {"type": "string"}, "score": {"type": "number"}},
+            "indexes": [{"fields": ["score"]}],
+            "permissions": {op: ["*"] for op in ("get", "find", "count", "create", "update", "delete")},
+            "default_acl": "public",
+        },
+    )
+    faces = [Native(secret), ParseFace(project.ref, secret)]
+    _measure(faces[0], 20)  # warm caches and code paths once for both
+    _measure(faces[1], 20)
+    samples: dict[str, dict[str, list[float]]] = {face.name: {} for face in faces}
+    for round_ in range(args.rounds):
+        for face in faces if round_ % 2 == 0 else reversed(faces):
+            for kind, value in _measure(face, args.ops).items():
+                samples[face.name].setdefault(kind, []).append(value)
+    table = {}
+    for kind in samples["api_v1"]:
+        native = statistics.median(samples["api_v1"][kind])
+        parse = statistics.median(samples["parse"][kind])
+        table[kind] = {"api_v1_us": round(native), "parse_us": round(parse), "ratio": round(parse / native, 3)}
+    result = {
+        "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+        "ops_per_round": args.ops,
+        "rounds": args.rounds,
+        "cpu_per_op": table,
+    }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

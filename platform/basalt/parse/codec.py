@@ -1,0 +1,209 @@
+"""Parse encodings ↔ Basalt values: objects, pointers, dates, geopoints, files, ACLs, operations."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Any
+
+from basalt.documents.cache import Schema, project_schemas
+from basalt.parse import names
+from basalt.parse.errors import INCORRECT_TYPE, INVALID_ACL, INVALID_JSON, INVALID_POINTER, ParseError
+
+# Parse operations → Basalt's (API.md §3); each takes the Parse arguments named here.
+OPS = {
+    "Increment": "increment",
+    "Add": "add",
+    "AddUnique": "add_unique",
+    "Remove": "remove",
+    "Delete": "unset",
+    "AddRelation": "add_relation",
+    "RemoveRelation": "remove_relation",
+}
+# The server's own origin for this request: Parse clients use file URLs as they are, so they are absolute.
+BASE_URL: ContextVar[str] = ContextVar("parse_base_url", default="")
+# Stored inside an `object` field as Parse sends them, so they read back unchanged.
+OPAQUE_TYPES = frozenset({"Bytes", "Polygon"})
+
+
+def file_name(file_id: str, name: str) -> str:
+    """Parse files are named by the server; the name carries our id so a File value can be stored."""
+    return f"{file_id}_{name}"
+
+
+def file_id(value: dict[str, Any]) -> str:
+    name = value.get("name")
+    if not isinstance(name, str) or "_" not in name:
+        raise ParseError(INCORRECT_TYPE, "A File needs the name the server gave it.")
+    return name.split("_", 1)[0]
+
+
+def _pointer_id(value: dict[str, Any]) -> str:
+    object_id = value.get("objectId")
+    if not isinstance(object_id, str) or not object_id:
+        raise ParseError(INVALID_POINTER, "A Pointer needs an objectId.")
+    return object_id
+
+
+def to_native(value: Any) -> Any:
+    """One Parse value as Basalt stores it (types are checked by the documents service)."""
+    if isinstance(value, dict):
+        kind = value.get("__type")
+        if kind is not None and not isinstance(kind, str):
+            raise ParseError(INCORRECT_TYPE, "__type must be a string.")
+        if kind in ("Pointer", "Object"):
+            return _pointer_id(value)
+        if kind == "Date":
+            iso = value.get("iso")
+            if not isinstance(iso, str):
+                raise ParseError(INCORRECT_TYPE, "A Date needs iso.")
+            return iso
+        if kind == "GeoPoint":
+            lat, lng = value.get("latitude"), value.get("longitude")
+            if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lat, lng)):
+                raise ParseError(INCORRECT_TYPE, "A GeoPoint needs numeric latitude and longitude.")
+            return {"lat": lat, "lng": lng}
+        if kind == "File":
+            return file_id(value)
+        if kind == "Relation":
+            raise ParseError(INCORRECT_TYPE, "A Relation is changed with AddRelation / RemoveRelation.")
+        if kind is None or kind in OPAQUE_TYPES:
+            return value
+        raise ParseError(INCORRECT_TYPE, f"Unknown __type {str(kind)[:40]}.")
+    return value
+
+
+def operation(op: dict[str, Any]) -> dict[str, Any]:
+    kind = op.get("__op")
+    native = OPS.get(kind) if isinstance(kind, str) else None
+    if native is None:
+        raise ParseError(INVALID_JSON, f"bad op {str(kind)[:40]}")
+    if native == "increment":
+        amount = op.get("amount", 1)
+        return {"__op": native, "by": amount}
+    if native == "unset":
+        return {"__op": native}
+    objects = op.get("objects")
+    if not isinstance(objects, list):
+        raise ParseError(INVALID_JSON, "objects to add must be an array")
+    if native in ("add_relation", "remove_relation"):
+        return {"__op": native, "ids": [_pointer_id(o) if isinstance(o, dict) else o for o in objects]}
+    return {"__op": native, "items": objects}
+
+
+def acl_to_native(acl: Any) -> dict[str, Any]:
+    if not isinstance(acl, dict):
+        raise ParseError(INVALID_ACL, "Invalid ACL.")
+    out: dict[str, Any] = {}
+    for key, rights in acl.items():
+        if not isinstance(key, str) or not isinstance(rights, dict):
+            raise ParseError(INVALID_ACL, "Invalid ACL.")
+        if key.startswith("role:"):
+            key = "role:" + names.encode_role(key[5:])
+        out[key] = rights
+    return out
+
+
+def acl_to_parse(acl: Any) -> dict[str, Any]:
+    if not isinstance(acl, dict):
+        return acl
+    return {("role:" + names.decode_role(k[5:]) if k.startswith("role:") else k): v for k, v in acl.items()}
+
+
+def body_to_native(schema: Schema | None, body: dict[str, Any]) -> dict[str, Any]:
+    """A Parse create/update body as a documents-service body (names encoded, values converted)."""
+    existing = schema.fields if schema is not None else {}
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        if key in ("objectId", "createdAt", "updatedAt"):
+            continue  # Parse ignores (and its SDKs resend) these on writes
+        if key == "ACL":
+            out["acl"] = acl_to_native(value)
+            continue
+        head, dot, rest = key.partition(".") if isinstance(key, str) else (key, "", "")
+        native = names.resolve(head, existing) + dot + rest  # keys inside an object are kept as sent
+        if isinstance(value, dict) and "__op" in value:
+            out[native] = operation(value)
+        else:
+            out[native] = to_native(value)
+    return out
+
+
+def _pointer_out(class_name: str, value: Any, project) -> Any:
+    if isinstance(value, str):
+        return {"__type": "Pointer", "className": class_name, "objectId": value}
+    if isinstance(value, dict) and "id" in value:
+        target = project_schemas(project).get(names.encode_class(class_name)) if project else None
+        return {"__type": "Object", "className": class_name, **doc_to_parse(target, value, project)}
+    return value
+
+
+def doc_to_parse(schema: Schema | None, doc: dict[str, Any], project=None, *, relations: bool = True) -> dict[str, Any]:
+    """A rendered Basalt document (or write receipt) in Parse's encoding."""
+    fields = schema.fields if schema is not None else {}
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        if key == "acl":
+            out["ACL"] = acl_to_parse(value)
+            continue
+        name = names.decode(key)
+        spec = fields.get(key)
+        type_name = spec[0].name if spec else None
+        options = spec[1] if spec else {}
+        if value is None:
+            out[name] = value
+        elif type_name == "pointer":
+            out[name] = _pointer_out(names.decode_class(options.get("to", "")), value, project)
+        elif type_name == "date" and isinstance(value, str):
+            out[name] = {"__type": "Date", "iso": value}
+        elif type_name == "geopoint" and isinstance(value, dict):
+            out[name] = {"__type": "GeoPoint", "latitude": value.get("lat"), "longitude": value.get("lng")}
+        elif type_name == "file":
+            if isinstance(value, dict):
+                url = value["url"]
+                url = BASE_URL.get() + url if isinstance(url, str) and url.startswith("/") else url
+                out[name] = {"__type": "File", "name": file_name(value["id"], value["name"]), "url": url}
+            else:
+                out[name] = {"__type": "File", "name": file_name(str(value), "file"), "url": None}
+        else:
+            out[name] = value
+    if relations and "id" in doc and "created_at" in doc:
+        for key, (field_type, options) in fields.items():
+            if not field_type.stored_in_data:
+                out[names.decode(key)] = {"__type": "Relation", "className": names.decode_class(options.get("to", ""))}
+    return out
+
+
+def infer_type(value: Any) -> dict[str, Any] | None:
+    """The Basalt field a Parse value would need (client class creation), None for Delete."""
+    if isinstance(value, bool):
+        return {"type": "boolean"}
+    if isinstance(value, int | float):
+        return {"type": "number"}
+    if isinstance(value, str):
+        return {"type": "string"}
+    if isinstance(value, list):
+        return {"type": "array"}
+    if isinstance(value, dict):
+        kind, op = value.get("__type"), value.get("__op")
+        if kind in ("Pointer", "Object") and isinstance(value.get("className"), str):
+            return {"type": "pointer", "to": names.encode_class(value["className"])}
+        if kind == "Date":
+            return {"type": "date"}
+        if kind == "GeoPoint":
+            return {"type": "geopoint"}
+        if kind == "File":
+            return {"type": "file"}
+        if op == "Increment":
+            return {"type": "number"}
+        if op in ("Add", "AddUnique", "Remove"):
+            return {"type": "array"}
+        if op in ("AddRelation", "RemoveRelation"):
+            objects = value.get("objects")
+            first = objects[0] if isinstance(objects, list) and objects else None
+            if isinstance(first, dict) and isinstance(first.get("className"), str):
+                return {"type": "relation", "to": names.encode_class(first["className"])}
+            return None
+        if op == "Delete":
+            return None
+        return {"type": "object"}
+    return None
