@@ -16,7 +16,7 @@ from basalt.documents.cache import Schema, schema_for
 from basalt.documents.models import ChangeLogEntry, new_document_id
 from basalt.documents.render import etag_matches, for_caller, render
 from basalt.documents.store import StoredDoc
-from basalt.documents.writes import Changes, apply_update, prepare_create
+from basalt.documents.writes import Changes, apply_update, check_references, prepare_create
 
 # Ids we mint are [a-z0-9]{20}; anything else cannot name a document, so it is not looked up.
 DOC_ID = re.compile(r"\A[A-Za-z0-9_-]{1,32}\Z")
@@ -131,6 +131,8 @@ def check_create(caller: Caller, schema: Schema, body: Any) -> Changes:
     if not access.can_collection_op(caller, collection, "create", changes.data):
         raise PermissionDenied(f"This key may not create documents in {collection.name!r}.")
     builtin.refuse_server_fields(collection, body, access.hidden_fields(caller, collection))
+    # After the permission check: a caller who may not create learns nothing about which ids exist.
+    check_references(caller.project.id, schema, changes.data, None)
     return changes
 
 
@@ -240,6 +242,10 @@ def update_document(caller: Caller, name: Any, doc_id: Any, body: Any, *, if_mat
         body_left = builtin.refuse_identity_fields(collection, body, doc.data, doc.acl, blind)
         builtin.refuse_server_fields(collection, body_left, access.hidden_fields(caller, collection))
         changes = apply_update(schema, doc.data, body_left, blind)
+        # Only references this write changes: a value kept as it was is not re-checked (the file
+        # may have been deleted since, which reads as the id alone, as before this write).
+        changed = {name for name in changes.touched if changes.data.get(name) != doc.data.get(name)}
+        check_references(caller.project.id, schema, changes.data, changed)
         before = render(schema, doc)
         if changes.acl_given:
             doc.acl = access.validate_acl(changes.acl)
