@@ -8,6 +8,7 @@ from basalt.core.caller import Caller
 from basalt.documents.cache import Schema
 from basalt.documents.store import format_time
 
+
 class CallerRenderer:
     """An area that renders a field type by the caller's access to something else (files: a `file`
     field reads as {id, name, url, content_type, size} to who may read the file, the id otherwise).
@@ -17,6 +18,10 @@ class CallerRenderer:
     decides per caller in memory; a realtime fan-out prefetches once per change and applies once per
     principal set."""
 
+    def concerns(self, schema: Schema) -> bool:
+        """Whether bodies of this schema can need this renderer (no database work)."""
+        raise NotImplementedError
+
     def prefetch(self, project_id: int, schema: Schema, bodies: list[dict[str, Any]]) -> Any:
         raise NotImplementedError
 
@@ -25,6 +30,11 @@ class CallerRenderer:
 
 
 CALLER_RENDERERS: list[CallerRenderer] = []
+
+
+def concerned(schema: Schema) -> bool:
+    """Whether rendering bodies of this schema for a caller needs a `prefetch` (a database read)."""
+    return any(hook.concerns(schema) for hook in CALLER_RENDERERS)
 
 
 def prefetch(project_id: int, schema: Schema, bodies: list[dict[str, Any]]) -> list[Any]:

@@ -29,6 +29,9 @@ def _file_arrays(schema: Schema) -> list[str]:
 class FileFields(CallerRenderer):
     """REST reads, writes' answers, expand and realtime payloads all render `file` fields through this."""
 
+    def concerns(self, schema: Schema) -> bool:
+        return bool(_file_fields(schema))
+
     def prefetch(self, project_id: int, schema: Schema, bodies: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """The ready files the bodies name: {id: {metadata…, "_readers": read principals}} (one query)."""
         names = _file_fields(schema)
