@@ -64,48 +64,44 @@ def fan_out(push_id: str) -> bool:
     wall = push.send_at.astimezone(UTC).replace(tzinfo=None) if push.local_time and push.send_at else None
     default_due = push.send_at or push.created_at
     for chunk in audience.stream(selection, after=push.fan_out_after):
-        rows = []
-        for target in chunk:
-            if badge == "increment":
-                new_badge: int | None = target.badge + 1
-            else:
-                new_badge = badge if isinstance(badge, int) else None
-            rows.append(
+        with transaction.atomic():
+            # Badges first, under the installations' row locks: each delivery carries the badge its
+            # installation now holds, even when two pushes raise it at the same moment.
+            badges = _set_badges(push, chunk, badge) if badge is not None else {}
+            rows = [
                 Delivery(
                     push_id=push.pk,
                     installation_id=target.installation_id,
                     provider=target.provider,
                     token=target.token,
                     locale=(target.locale or "")[:35],
-                    badge=new_badge,
+                    badge=badges.get(target.installation_id, target.badge if badge is not None else None),
                     due_at=local_instant(wall, target.timezone) if wall is not None else default_due,
                 )
-            )
-        with transaction.atomic():
+                for target in chunk
+            ]
             Delivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-            if badge is not None:
-                _set_badges(push, chunk, badge)
             Push.objects.filter(pk=push.pk).update(fan_out_after=chunk[-1].installation_id)
     Push.objects.filter(pk=push.pk).update(fanned_out=True)
     return True
 
 
-def _set_badges(push: Push, chunk: list[audience.Target], badge: Any) -> None:
-    ids = [t.installation_id for t in chunk]
-    from basalt.push.builtin import installations_collection
+def _set_badges(push: Push, chunk: list[audience.Target], badge: Any) -> dict[str, int]:
+    """Raise (`increment`) or set each targeted installation's badge through the documents service
+    (a change-log row each, one batch per chunk); returns the badge each installation now holds."""
+    from basalt.documents.services import edit_documents
+    from basalt.push.builtin import INSTALLATIONS
 
-    collection_id = installations_collection(push.project).pk
-    marks = ", ".join(["%s"] * len(ids))
-    if connection.vendor == "postgresql":
-        value = "to_jsonb(COALESCE((data->>'badge')::numeric, 0) + 1)" if badge == "increment" else "to_jsonb(%s::int)"
-        sql = f"UPDATE basalt_document SET data = jsonb_set(data, '{{badge}}', {value}) "  # noqa: S608
-    else:
-        value = "COALESCE(json_extract(data, '$.badge'), 0) + 1" if badge == "increment" else "%s"
-        sql = f"UPDATE basalt_document SET data = json_set(data, '$.badge', {value}) "  # noqa: S608
-    sql += f"WHERE collection_id = %s AND id IN ({marks})"
-    params = ([] if badge == "increment" else [badge]) + [collection_id, *ids]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    def change(data: dict[str, Any]) -> dict[str, Any]:
+        current = data.get("badge")
+        if not isinstance(current, int) or isinstance(current, bool):
+            current = 0
+        return {**data, "badge": current + 1 if badge == "increment" else badge}
+
+    edited = edit_documents(push.project, INSTALLATIONS, [t.installation_id for t in chunk], change)
+    held = {t.installation_id: t.badge for t in chunk}
+    held.update({doc_id: data["badge"] for doc_id, data in edited.items()})
+    return held
 
 
 # --- claims -----------------------------------------------------------------------------------
@@ -250,7 +246,7 @@ def record(push: Push, outcomes: list[Any], attempts: dict[int, int]) -> None:
                 "installation_id", flat=True
             )
         )
-        installations.deactivate(push.project_id, invalid)
+        installations.deactivate(push.project, invalid)
 
 
 def stop_provider(push: Push, provider_name: str, error: str, in_hand: list[int]) -> None:
