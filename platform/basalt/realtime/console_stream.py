@@ -57,10 +57,18 @@ def recheck(key_raw: str) -> Caller | BasaltError:
         return InvalidApiKey("Console access to the project ended.")
 
 
+def _account(request: HttpRequest):
+    user = request.user
+    user.is_authenticated  # noqa: B018 (resolves the lazy user here, in this thread)
+    return user
+
+
 async def stream(request: HttpRequest, ref: str, collection: str) -> HttpResponse:
     if request.method != "GET":
         return json_error(MethodNotAllowed(headers={"Allow": "GET"}))
-    account = await request.auser()
+    # The account is read in the database thread (which hands its connection back): this view runs
+    # on the shared stream thread (core.handler), which must not hold a connection for the stream.
+    account = await in_thread(_account)(request)
     session_key = request.session.session_key
     if not account.is_authenticated or not session_key:
         return json_error(Unauthenticated("Sign in to the console first."))
