@@ -114,3 +114,30 @@ def test_fan_out_edits_badges_in_batches_not_a_round_trip_each(project, twins, d
     from basalt.documents.models import ChangeLogEntry
 
     assert ChangeLogEntry.objects.filter(project_id=project.project.pk, collection="installations").count() == count
+
+
+def test_a_batch_of_invalid_tokens_is_recorded_in_a_few_statements(
+    project, twins, heard, django_assert_max_num_queries
+):
+    """300 refused tokens: deliveries marked and installations deactivated (each a change-log row),
+    in a bounded number of statements, not one or two per delivery."""
+    from basalt.documents.models import ChangeLogEntry
+    from basalt.push import bulk, engine
+    from basalt.push.models import Delivery, Push
+
+    count = 300
+    bulk.insert_installations(project.project, ({"provider": "apns", "token": apns_token(n)} for n in range(count)))
+    for n in range(count):
+        twins["apns"].script[apns_token(n)] = ["invalid"]
+    later = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    response = key_client(project.secret).post(
+        "/api/v1/push", {"audience": {}, "notification": {"title": "Hi"}, "send_at": later}, format="json"
+    )
+    push_id = response.json()["id"]
+    # Due now (scheduled above only so that the POST did not already run it inline).
+    Push.objects.filter(pk=push_id).update(fan_out_at=Push.objects.get(pk=push_id).created_at, send_at=None)
+    with django_assert_max_num_queries(60):
+        engine.run(push_id)
+    assert Delivery.objects.filter(push_id=push_id, status=Delivery.INVALID).count() == count
+    rows = ChangeLogEntry.objects.filter(project_id=project.project.pk, collection="installations", type="update")
+    assert rows.count() == count and all(row.after["active"] is False for row in rows)

@@ -210,21 +210,18 @@ def record(push: Push, outcomes: list[Any], attempts: dict[int, int]) -> None:
         sent = [o.delivery_id for o in by_kind.get(SENT, [])]
         if sent:
             Delivery.objects.filter(pk__in=sent).update(status=Delivery.SENT, finished_at=now, reason="")
+        # One UPDATE per distinct (status, reason, attempts), not one per delivery: a batch of 500
+        # invalid tokens or failures usually shares a handful of reasons.
+        ended: dict[tuple[str, str, int | None], list[int]] = {}
         for kind, status in ((INVALID, Delivery.INVALID), (FAILED, Delivery.FAILED)):
             for outcome in by_kind.get(kind, []):
-                Delivery.objects.filter(pk=outcome.delivery_id).update(
-                    status=status, reason=outcome.reason[:200], finished_at=now
-                )
+                ended.setdefault((status, outcome.reason[:200], None), []).append(outcome.delivery_id)
         retry_rows = []
         for outcome in by_kind.get(RETRY, []):
             tries = attempts.get(outcome.delivery_id, 0) + 1
             if tries >= settings.PUSH_MAX_ATTEMPTS:
-                Delivery.objects.filter(pk=outcome.delivery_id).update(
-                    status=Delivery.FAILED,
-                    attempts=tries,
-                    reason=f"gave up after {tries} attempts: {outcome.reason}"[:200],
-                    finished_at=now,
-                )
+                reason = f"gave up after {tries} attempts: {outcome.reason}"[:200]
+                ended.setdefault((Delivery.FAILED, reason, tries), []).append(outcome.delivery_id)
                 continue
             retry_rows.append(
                 Delivery(
@@ -237,6 +234,11 @@ def record(push: Push, outcomes: list[Any], attempts: dict[int, int]) -> None:
                     reason=outcome.reason[:200],
                 )
             )
+        for (status, reason, tries), ids in ended.items():
+            fields: dict[str, Any] = {"status": status, "reason": reason, "finished_at": now}
+            if tries is not None:
+                fields["attempts"] = tries
+            Delivery.objects.filter(pk__in=ids).update(**fields)
         if retry_rows:
             Delivery.objects.bulk_update(
                 retry_rows, ["status", "attempts", "due_at", "claimed_by", "claimed_at", "reason"], batch_size=500
