@@ -68,22 +68,61 @@ def fan_out(push_id: str) -> bool:
             # Badges first, under the installations' row locks: each delivery carries the badge its
             # installation now holds, even when two pushes raise it at the same moment.
             badges = _set_badges(push, chunk, badge) if badge is not None else {}
-            rows = [
-                Delivery(
-                    push_id=push.pk,
-                    installation_id=target.installation_id,
-                    provider=target.provider,
-                    token=target.token,
-                    locale=(target.locale or "")[:35],
-                    badge=badges.get(target.installation_id, target.badge if badge is not None else None),
-                    due_at=local_instant(wall, target.timezone) if wall is not None else default_due,
-                )
-                for target in chunk
-            ]
-            Delivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+            _insert_deliveries(
+                push.pk,
+                [
+                    (
+                        target.installation_id,
+                        target.provider,
+                        target.token,
+                        (target.locale or "")[:35],
+                        badges.get(target.installation_id, target.badge if badge is not None else None),
+                        local_instant(wall, target.timezone) if wall is not None else default_due,
+                    )
+                    for target in chunk
+                ],
+            )
             Push.objects.filter(pk=push.pk).update(fan_out_after=chunk[-1].installation_id)
     Push.objects.filter(pk=push.pk).update(fanned_out=True)
     return True
+
+
+def _insert_deliveries(push_id: str, rows: list[tuple]) -> None:
+    """One delivery per (installation, provider, token, locale, badge, due_at); existing ones kept.
+
+    PostgreSQL: one INSERT … SELECT FROM unnest(arrays) per chunk (profiled: Django's bulk_create
+    spent 0.8 ms a row compiling and binding 12 parameters per row, most of a 3,000-device fan-out);
+    SQLite: bulk_create, in-process anyway."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        Delivery.objects.bulk_create(
+            [
+                Delivery(
+                    push_id=push_id,
+                    installation_id=installation_id,
+                    provider=provider,
+                    token=token,
+                    locale=locale,
+                    badge=badge,
+                    due_at=due_at,
+                )
+                for installation_id, provider, token, locale, badge, due_at in rows
+            ],
+            ignore_conflicts=True,
+            batch_size=500,
+        )
+        return
+    columns = list(zip(*rows, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO basalt_push_delivery (push_id, installation_id, provider, token, locale, badge, due_at, "
+            "status, attempts, claimed_by, reason) "
+            "SELECT %s, i, p, t, l, b, d, %s, 0, '', '' "
+            "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int[], %s::timestamptz[]) "
+            "AS u(i, p, t, l, b, d) ON CONFLICT DO NOTHING",
+            [push_id, Delivery.PENDING, *[list(column) for column in columns]],
+        )
 
 
 def _set_badges(push: Push, chunk: list[audience.Target], badge: Any) -> dict[str, int]:
