@@ -336,7 +336,8 @@ def components() -> dict[str, Any]:
             "properties": {
                 "id": {"type": "string"},
                 "status": {"type": "string", "enum": [value for value, _ in Push.STATUSES]},
-                "audience": {"type": "object"},
+                # A $ref, not an inline object: a generated client would name that `PushAudience` too.
+                "audience": _ref("PushAudience"),
                 "notification": {"type": ["object", "null"]},
                 "data": {"type": ["object", "null"]},
                 "localized": {"type": ["object", "null"]},
