@@ -25,7 +25,11 @@ def _new(client, body=None):
 
 
 @pytest.mark.django_db
-def test_create_returns_document_location_and_etag(pk):
+def test_create_returns_document_location_and_etag(pk, project):
+    from basalt.files.models import File
+
+    # A ready file nobody but the secret key may read (a `file` field must name one of the project's).
+    File.objects.create(id="f123", project=project.project, name="c.txt", content_type="text/plain", storage_key="k")
     response = pk.post(
         DOCS,
         {
@@ -48,7 +52,7 @@ def test_create_returns_document_location_and_etag(pk):
     assert TIME.match(doc["created_at"]) and TIME.match(doc["updated_at"])
     assert doc["due"] == "2026-11-21T10:00:00.000Z"
     assert doc["score"] == 0  # default
-    assert doc["cover"] == "f123"  # no such file: the id alone (tests/files/test_file_field.py renders real ones)
+    assert doc["cover"] == "f123"  # unreadable to this caller: the id alone (tests/files/test_file_field.py)
     assert doc["acl"] == {"*": {"read": True, "write": True}}
     assert pk.get(f"{DOCS}/{doc['id']}").json() == doc
 

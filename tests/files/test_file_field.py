@@ -41,15 +41,100 @@ def test_file_field_renders_metadata_to_readers_and_id_to_others(posts, user_of)
     assert bob.get("/api/v1/collections/posts/documents").json()["results"][0]["cover"] == stored["id"]
 
 
-def test_another_projects_file_id_renders_as_the_id(posts, secret_client, make_project):
+def _refused(answer, field="cover"):
+    assert answer.status_code == 400, answer.content
+    error = answer.json()["error"]
+    assert error["code"] == "validation_failed" and field in error["details"], error
+    return error
+
+
+def test_another_projects_file_id_is_refused_at_write(posts, secret_client, make_project):
+    """A file id of another project is a 400 naming the field, and nothing is written."""
     from rest_framework.test import APIClient
 
     other = make_project("Other")
     client = APIClient()
     client.credentials(HTTP_X_API_KEY=other.secret)
     foreign = upload(client, b"theirs", name="theirs.txt").json()
-    created = secret_client.post("/api/v1/collections/posts/documents", {"cover": foreign["id"]}, format="json")
-    assert created.json()["cover"] == foreign["id"]
+    _refused(secret_client.post("/api/v1/collections/posts/documents", {"cover": foreign["id"]}, format="json"))
+    assert secret_client.get("/api/v1/collections/posts/documents").json()["results"] == []
+
+
+@pytest.mark.parametrize("value", ["nosuchfile0000000000", {"id": "nosuchfile0000000000"}, "a" * 64])
+def test_unknown_file_id_is_refused_on_create(posts, secret_client, value):
+    _refused(secret_client.post("/api/v1/collections/posts/documents", {"cover": value}, format="json"))
+
+
+def test_deleted_or_pending_file_is_refused(posts, secret_client):
+    gone = upload(secret_client, b"soon gone", name="g.txt").json()["id"]
+    assert secret_client.delete(f"/api/v1/files/{gone}").status_code == 204
+    _refused(secret_client.post("/api/v1/collections/posts/documents", {"cover": gone}, format="json"))
+    # A direct upload not completed yet is not a file anyone may reference.
+    ticket = secret_client.post(
+        "/api/v1/files/uploads", {"name": "p.txt", "content_type": "text/plain", "size": 4}, format="json"
+    ).json()
+    _refused(secret_client.post("/api/v1/collections/posts/documents", {"cover": ticket["file_id"]}, format="json"))
+
+
+def test_update_checks_only_the_references_it_changes(posts, secret_client):
+    kept = upload(secret_client, b"kept", name="k.txt").json()["id"]
+    doc = secret_client.post("/api/v1/collections/posts/documents", {"cover": kept}, format="json").json()
+    path = f"/api/v1/collections/posts/documents/{doc['id']}"
+    _refused(secret_client.patch(path, {"cover": "nosuchfile0000000000"}, format="json"))
+    assert secret_client.get(path).json()["cover"]["id"] == kept  # unchanged
+    # The file is deleted; a write that leaves `cover` as it is still works (the id reads alone).
+    assert secret_client.delete(f"/api/v1/files/{kept}").status_code == 204
+    again = secret_client.patch(path, {"title": "still", "cover": kept}, format="json")
+    assert again.status_code == 200, again.content
+    assert again.json()["cover"] == kept
+    assert secret_client.patch(path, {"cover": None}, format="json").status_code == 200
+
+
+def test_batch_sub_requests_are_checked_too(posts, secret_client):
+    good = upload(secret_client, b"good", name="good.txt").json()["id"]
+    requests = [
+        {"method": "POST", "path": "/api/v1/collections/posts/documents", "body": {"cover": good}},
+        {"method": "POST", "path": "/api/v1/collections/posts/documents", "body": {"cover": "nosuchfile0000000000"}},
+    ]
+    loose = secret_client.post("/api/v1/batch", {"requests": requests}, format="json")
+    assert loose.status_code == 200, loose.content
+    statuses = [result["status"] for result in loose.json()["results"]]
+    assert statuses == [201, 400]
+    assert "cover" in loose.json()["results"][1]["body"]["error"]["details"]
+    atomic = secret_client.post("/api/v1/batch", {"transaction": True, "requests": requests}, format="json")
+    error = _refused(atomic)
+    assert error["details"]["index"] == 1
+    assert len(secret_client.get("/api/v1/collections/posts/documents").json()["results"]) == 1
+
+
+def test_arrays_of_files_are_checked(secret_client):
+    answer = secret_client.post(
+        "/api/v1/schema/collections",
+        {"name": "albums", "fields": {"photos": {"type": "array", "items": "file"}}},
+        format="json",
+    )
+    assert answer.status_code == 201, answer.content
+    good = upload(secret_client, b"one", name="1.txt").json()["id"]
+    made = secret_client.post("/api/v1/collections/albums/documents", {"photos": [good]}, format="json")
+    assert made.status_code == 201, made.content
+    _refused(
+        secret_client.post(
+            "/api/v1/collections/albums/documents", {"photos": [good, "nosuchfile0000000000"]}, format="json"
+        ),
+        "photos",
+    )
+
+
+def test_a_caller_without_create_permission_gets_403_not_the_reference_check(secret_client, publishable_client):
+    secret_client.post(
+        "/api/v1/schema/collections",
+        {"name": "locked", "fields": {"cover": {"type": "file"}}, "permissions": {"create": []}},
+        format="json",
+    )
+    answer = publishable_client.post(
+        "/api/v1/collections/locked/documents", {"cover": "nosuchfile0000000000"}, format="json"
+    )
+    assert answer.status_code == 403, answer.content
 
 
 def test_find_renders_file_fields_in_one_query(posts, secret_client, django_assert_max_num_queries):

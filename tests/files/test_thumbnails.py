@@ -6,10 +6,12 @@ import io
 
 import pytest
 from PIL import Image
+from rest_framework.test import APIClient
 
 from basalt.files.models import Thumbnail
 from tests.files import images
 from tests.files.conftest import upload
+from tests.files.images import png
 
 pytestmark = pytest.mark.django_db
 
@@ -105,3 +107,37 @@ def test_thumbnail_needs_read_access(user_of):
     stored = upload(alice, images.png(), name="p.png").json()
     assert bob.get(f"{stored['url']}?thumb=16x16").status_code == 404
     assert thumb(alice, stored)[0].status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"thumb": "999x999"}, "thumb"),  # not one of the project's sizes
+        ({"thumb": "16x16", "fit": "stretch"}, "thumb"),
+        ({"thumb": "abc"}, "thumb"),
+        ({"fit": "cover"}, "fit"),
+        ({"thumb": 16}, "thumb"),
+        ({"thumb": "16x16", "fit": ["cover"]}, "fit"),
+    ],
+)
+def test_signed_url_refuses_what_the_content_route_refuses(secret_client, body, field):
+    """One check (thumbs.check_spec) for both routes: no signed URL is minted that its content
+    route would answer with a 400, and the content route gives the same 400."""
+    stored = upload(secret_client, png(), name="p.png", content_type="image/png").json()
+    minted = secret_client.post(f"/api/v1/files/{stored['id']}/url", body, format="json")
+    assert minted.status_code == 400, minted.content
+    assert field in minted.json()["error"]["details"]
+    if all(isinstance(value, str) for value in body.values()):
+        query = "&".join(f"{name}={value}" for name, value in body.items())
+        direct = secret_client.get(f"{stored['url']}?{query}")
+        assert direct.status_code == 400 and field in direct.json()["error"]["details"], direct.content
+
+
+def test_signed_thumbnail_url_serves_the_thumbnail(secret_client):
+    stored = upload(secret_client, png(), name="p.png", content_type="image/png").json()
+    minted = secret_client.post(
+        f"/api/v1/files/{stored['id']}/url", {"thumb": "16x16", "fit": "contain"}, format="json"
+    ).json()
+    assert minted["url"].endswith("&thumb=16x16&fit=contain")
+    answer = APIClient().get(minted["url"])
+    assert answer.status_code == 200 and answer["Content-Type"].startswith("image/")

@@ -3,8 +3,6 @@ others write through the API, over the realtime SSE stream authenticated by the 
 
 from __future__ import annotations
 
-import os
-
 import httpx
 import pytest
 
@@ -37,11 +35,6 @@ def browser_page(server, monkeypatch):
             browser.close()
 
 
-@pytest.mark.xfail(
-    bool(os.environ.get("DATABASE_URL")),
-    reason="UNFINISHED (issue 9): on PostgreSQL + Redis an API call of this scenario times out; passes on SQLite",
-    strict=False,
-)
 def test_the_data_browser_shows_rows_appear_change_and_disappear_live(server, browser_page):
     from playwright.sync_api import expect
 

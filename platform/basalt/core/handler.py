@@ -10,13 +10,18 @@ Here a request borrows one of `threads` long-lived single-thread executors inste
 many requests run Django code at once; the others wait in the event loop (costing no thread, no
 connection and no pool timeout), and each thread's connection goes back to the pool when its
 request finishes. The body is read before a thread is borrowed, so a slow upload holds no thread.
-Long-lived streams (hours-long responses) hold a thread for their whole life: serve them from a
-Channels consumer instead of a streaming view.
+A long-lived stream (an async streaming view, e.g. realtime's SSE) would hold its borrowed thread
+for its whole life, so a few open streams left no thread for anything else (every other request
+waited for ever). Paths registered in STREAM_PATHS run on one shared stream thread instead: their
+views are async and do their database work elsewhere (realtime's `in_thread`), so that thread only
+runs their short sync steps (sync middleware, request_started/finished) one after another, and holds
+at most one pool connection, briefly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 
@@ -31,6 +36,14 @@ from basalt.core.middleware import REQUEST_ID_HEADER, generic_error, json_error
 _read_ahead: ContextVar = ContextVar("basalt_read_ahead_body", default=None)
 
 
+# Areas register the paths of their long-lived streaming responses here (AppConfig.ready).
+STREAM_PATHS: list[re.Pattern[str]] = []
+
+
+def is_stream(path: str) -> bool:
+    return any(pattern.match(path) for pattern in STREAM_PATHS)
+
+
 class BoundedASGIHandler(ASGIHandler):
     def __init__(self, threads: int):
         super().__init__()
@@ -41,6 +54,7 @@ class BoundedASGIHandler(ASGIHandler):
         self.idle_threads: asyncio.Queue[ThreadPoolExecutor] = asyncio.Queue()
         for number in range(threads):
             self.idle_threads.put_nowait(ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"request-{number}"))
+        self._streams = ThreadPoolExecutor(max_workers=1, thread_name_prefix="streams")
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -50,6 +64,13 @@ class BoundedASGIHandler(ASGIHandler):
         except RequestAborted:
             return
         token = _read_ahead.set(body)
+        if is_stream(scope.get("path", "")):
+            try:
+                async with ThreadSensitiveContext(executor=self._streams):
+                    await self.handle(scope, receive, send)
+            finally:
+                _read_ahead.reset(token)
+            return
         executor = await self.idle_threads.get()
         try:
             # The same thread for the whole request: middleware, view and response.close(), which

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from basalt.documents.cache import Schema
@@ -289,13 +290,23 @@ def _files_fragment() -> tuple[dict[str, Any], dict[str, Any]]:
     return files.paths(), files.components()
 
 
+# Areas above this one contribute their routes here at start-up (`AppConfig.ready`): a function
+# returning (paths, components). Appended after the built-in fragments, in registration order.
+Fragment = Callable[[], tuple[dict[str, Any], dict[str, Any]]]
+FRAGMENTS: list[Fragment] = []
+
+
 def build_document(schemas: list[Schema] | None = None, title: str = "Basalt data API") -> dict[str, Any]:
     """Without schemas: the generic platform document; with them: typed paths per collection."""
     identity_paths, identity_components, identity_schemes = _identity_fragment()
     realtime_paths, realtime_components = _realtime_fragment()
     files_paths, files_components = _files_fragment()
+    contributed = [fragment() for fragment in FRAGMENTS]
     # Identity's, realtime's and files' names are reserved first: a collection such as `role` gets a fresh stem.
-    components = {**identity_components, **realtime_components, **files_components, **_common_components()}
+    components = {**identity_components, **realtime_components, **files_components}
+    for _paths, fragment_components in contributed:
+        components.update(fragment_components)
+    components.update(_common_components())
     paths: dict[str, Any] = {}
     bases = _component_bases([schema.name for schema in schemas or []], set(components))
     for schema in sorted(schemas or [], key=lambda s: s.name):
@@ -319,6 +330,8 @@ def build_document(schemas: list[Schema] | None = None, title: str = "Basalt dat
     paths.update(identity_paths)
     paths.update(realtime_paths)
     paths.update(files_paths)
+    for fragment_paths, _components in contributed:
+        paths.update(fragment_paths)
     paths["/api/v1/batch"] = {
         "post": {
             "operationId": "batch",

@@ -2,24 +2,55 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from basalt.core.caller import Caller
 from basalt.documents.cache import Schema
 from basalt.documents.store import format_time
 
-# Areas that render a field type according to the caller's access to something else register here
-# (files: a `file` field reads as {id, name, url, content_type, size} to who may read the file).
-# Each hook gets every rendered body of one schema at once, so it costs one query, not one per document.
-CallerRenderer = Callable[[Caller, Schema, list[dict[str, Any]]], None]
+
+class CallerRenderer:
+    """An area that renders a field type by the caller's access to something else (files: a `file`
+    field reads as {id, name, url, content_type, size} to who may read the file, the id otherwise).
+
+    Two steps, so the same rendering serves REST and realtime: `prefetch` reads what the bodies
+    reference (one query for every body of one schema at once, not one per document), and `apply`
+    decides per caller in memory; a realtime fan-out prefetches once per change and applies once per
+    principal set."""
+
+    def concerns(self, schema: Schema) -> bool:
+        """Whether bodies of this schema can need this renderer (no database work)."""
+        raise NotImplementedError
+
+    def prefetch(self, project_id: int, schema: Schema, bodies: list[dict[str, Any]]) -> Any:
+        raise NotImplementedError
+
+    def apply(self, caller: Caller, schema: Schema, bodies: list[dict[str, Any]], found: Any) -> None:
+        raise NotImplementedError
+
+
 CALLER_RENDERERS: list[CallerRenderer] = []
 
 
-def for_caller(caller: Caller, schema: Schema, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    for hook in CALLER_RENDERERS:
-        hook(caller, schema, bodies)
+def concerned(schema: Schema) -> bool:
+    """Whether rendering bodies of this schema for a caller needs a `prefetch` (a database read)."""
+    return any(hook.concerns(schema) for hook in CALLER_RENDERERS)
+
+
+def prefetch(project_id: int, schema: Schema, bodies: list[dict[str, Any]]) -> list[Any]:
+    """What every caller-aware renderer needs for these bodies (database work; before `apply`)."""
+    return [hook.prefetch(project_id, schema, bodies) for hook in CALLER_RENDERERS]
+
+
+def apply(caller: Caller, schema: Schema, bodies: list[dict[str, Any]], found: list[Any]) -> list[dict[str, Any]]:
+    """Render the bodies for one caller from prefetched data (in memory; bodies are changed in place)."""
+    for hook, data in zip(CALLER_RENDERERS, found, strict=True):
+        hook.apply(caller, schema, bodies, data)
     return bodies
+
+
+def for_caller(caller: Caller, schema: Schema, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return apply(caller, schema, bodies, prefetch(caller.project.pk, schema, bodies))
 
 
 def render(schema: Schema, row: Any, hidden: frozenset[str] = frozenset(), only: Any = None) -> dict[str, Any]:

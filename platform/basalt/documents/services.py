@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from basalt.documents.cache import Schema, schema_for
 from basalt.documents.models import ChangeLogEntry, new_document_id
 from basalt.documents.render import etag_matches, for_caller, render
 from basalt.documents.store import StoredDoc
-from basalt.documents.writes import Changes, apply_update, prepare_create
+from basalt.documents.writes import Changes, apply_update, check_references, prepare_create
 
 # Ids we mint are [a-z0-9]{20}; anything else cannot name a document, so it is not looked up.
 DOC_ID = re.compile(r"\A[A-Za-z0-9_-]{1,32}\Z")
@@ -131,6 +132,8 @@ def check_create(caller: Caller, schema: Schema, body: Any) -> Changes:
     if not access.can_collection_op(caller, collection, "create", changes.data):
         raise PermissionDenied(f"This key may not create documents in {collection.name!r}.")
     builtin.refuse_server_fields(collection, body, access.hidden_fields(caller, collection))
+    # After the permission check: a caller who may not create learns nothing about which ids exist.
+    check_references(caller.project.id, schema, changes.data, None)
     return changes
 
 
@@ -166,6 +169,36 @@ def create_document(caller: Caller, name: Any, body: Any) -> Result:
     _run_write(schema, work)
     statistics.note_write()
     return written(caller, schema, doc, receipt={"created_at": full["created_at"], "updated_at": full["updated_at"]})
+
+
+def edit_documents(
+    project: Any, name: str, doc_ids: list[str], edit: Callable[[dict[str, Any]], dict[str, Any] | None]
+) -> dict[str, dict[str, Any]]:
+    """The platform's own edit of many documents of one collection, with no caller (push marking an
+    installation inactive after a provider refused its token, or raising badges at fan-out).
+
+    Each document `edit` changes (it gets a copy of the data and returns the new data, or None to
+    leave it) gets a new version and time and its change-log row, as any write, so realtime
+    subscribers and webhooks see it; in one transaction, batched for engines that edit thousands
+    at a time: one locking read, one batch of updates, one batch of change-log rows. Runs inside
+    the caller's transaction when there is one. Returns the new data of each edited document."""
+    schema = schema_for(project, name)
+    collection = schema.collection
+    now = timezone.now()
+    edited: list[StoredDoc] = []
+    entries: list[tuple[str, str, Any, Any]] = []
+    with transaction.atomic():
+        for doc in store.fetch_many(collection.id, sorted(set(doc_ids)), for_update=True):
+            data = edit(dict(doc.data))
+            if data is None or data == doc.data:
+                continue
+            before = render(schema, doc)
+            doc.data, doc.version, doc.updated_at = data, doc.version + 1, now
+            edited.append(doc)
+            entries.append((doc.id, ChangeLogEntry.UPDATE, before, render(schema, doc)))
+        store.update_data_many(edited, collection.id)
+        store.append_changes(project.id, collection.name, entries, now)
+    return {doc.id: doc.data for doc in edited}
 
 
 def written(caller: Caller, schema: Schema, doc: StoredDoc, receipt: dict[str, Any]) -> Result:
@@ -240,6 +273,10 @@ def update_document(caller: Caller, name: Any, doc_id: Any, body: Any, *, if_mat
         body_left = builtin.refuse_identity_fields(collection, body, doc.data, doc.acl, blind)
         builtin.refuse_server_fields(collection, body_left, access.hidden_fields(caller, collection))
         changes = apply_update(schema, doc.data, body_left, blind)
+        # Only references this write changes: a value kept as it was is not re-checked (the file
+        # may have been deleted since, which reads as the id alone, as before this write).
+        changed = {name for name in changes.touched if changes.data.get(name) != doc.data.get(name)}
+        check_references(caller.project.id, schema, changes.data, changed)
         before = render(schema, doc)
         if changes.acl_given:
             doc.acl = access.validate_acl(changes.acl)

@@ -92,6 +92,32 @@ def fetch(collection_id: int, doc_id: str, *, for_update: bool = False) -> Store
     return _row(row) if row else None
 
 
+def fetch_many(collection_id: int, doc_ids: list[str], *, for_update: bool = False) -> list[StoredDoc]:
+    """Many documents in one statement, in id order (so concurrent lockers take row locks in one order)."""
+    if not doc_ids:
+        return []
+    marks = ", ".join(["%s"] * len(doc_ids))
+    sql = f"SELECT {COLUMNS} FROM basalt_document WHERE collection_id = %s AND id IN ({marks}) ORDER BY id"  # noqa: S608
+    if for_update and is_postgres():
+        sql += " FOR UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [collection_id, *doc_ids])
+        return [_row(row) for row in cursor.fetchall()]
+
+
+def update_data_many(docs: list[StoredDoc], collection_id: int) -> None:
+    """Write new data, version and time of many documents (one pipelined statement batch)."""
+    if not docs:
+        return
+    j = _json_param()
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE basalt_document SET data = {j}, updated_at = %s, version = %s "  # noqa: S608
+            "WHERE id = %s AND collection_id = %s",
+            [[dump(doc.data), db_time(doc.updated_at), doc.version, doc.id, collection_id] for doc in docs],
+        )
+
+
 def insert(doc: StoredDoc, project_id: int, collection_id: int) -> None:
     j = _json_param()
     with connection.cursor() as cursor:
@@ -175,6 +201,39 @@ def append_change(
             [project_id, seq, collection, doc_id, kind, before_json, after_json, db_time(now)],
         )
     changefeed.announce(changefeed.Change(project_id, seq, collection, doc_id, kind, before, after))
+
+
+def append_changes(project_id: int, collection: str, entries: list[tuple[str, str, Any, Any]], now: datetime) -> None:
+    """`append_change` for many rows at once: (document id, kind, before, after) each, in this order."""
+    if not entries:
+        return
+    j = _json_param()
+    stamp = db_time(now)
+    dumped = [
+        (doc_id, kind, None if before is None else dump(before), None if after is None else dump(after))
+        for doc_id, kind, before, after in entries
+    ]
+    with connection.cursor() as cursor:
+        if is_postgres():
+            cursor.executemany(
+                "INSERT INTO basalt_change_log (project_id, collection, document_id, type, before, after, "  # noqa: S608
+                f"created_at) VALUES (%s, %s, %s, %s, {j}, {j}, %s)",
+                [[project_id, collection, *row, stamp] for row in dumped],
+            )
+            changefeed.number_after_commit(project_id)
+            return
+        cursor.execute(
+            "UPDATE basalt_project SET change_seq = change_seq + %s WHERE id = %s RETURNING change_seq",
+            [len(entries), project_id],
+        )
+        first = cursor.fetchone()[0] - len(entries) + 1
+        cursor.executemany(
+            "INSERT INTO basalt_change_log (project_id, seq, collection, document_id, type, before, after, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [[project_id, first + index, collection, *row, stamp] for index, row in enumerate(dumped)],
+        )
+    for index, (doc_id, kind, before, after) in enumerate(entries):
+        changefeed.announce(changefeed.Change(project_id, first + index, collection, doc_id, kind, before, after))
 
 
 def add_relations(project_id: int, collection_id: int, field: str, from_id: str, to_ids: list[str]) -> None:

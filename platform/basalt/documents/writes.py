@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,23 @@ ARRAY_OPS = frozenset({"add", "add_unique", "remove"})
 # array's `max_length`, items already present) would tell a writer what they may not read.
 RELATIVE_OPS = frozenset({"increment", *ARRAY_OPS})
 MAX_OP_ITEMS = 1000
+
+
+# Areas whose field types reference rows they own check those references at write time (files: a
+# `file` field names a ready file of the project). A check gets the project, the schema, the new data
+# and the names written (None: all) and returns {field: [message]} for the references that fail.
+ReferenceCheck = Callable[[int, Schema, dict[str, Any], "set[str] | None"], dict[str, list[str]]]
+REFERENCE_CHECKS: list[ReferenceCheck] = []
+
+
+def check_references(project_id: int, schema: Schema, data: dict[str, Any], names: set[str] | None) -> None:
+    if names is not None and not names:
+        return
+    errors: dict[str, list[str]] = {}
+    for check in REFERENCE_CHECKS:
+        errors.update(check(project_id, schema, data, names))
+    if errors:
+        raise ValidationFailed(details=errors)
 
 
 @dataclass

@@ -167,12 +167,9 @@ def content(request: HttpRequest, file_id: str) -> HttpResponse:
         row = access_file(caller, file_id)
         project = caller.project
         cache = "private, no-cache"
-    thumb = request.GET.get("thumb")
-    if thumb is None and "fit" in request.GET:
-        # `fit` alone would be silently ignored; a client that sent it meant a thumbnail.
-        raise ValidationFailed(details={"fit": ["`fit` applies only with thumb=WxH (fit=cover or contain)."]})
-    if thumb is not None:
-        width, height, fit = thumbs.check_spec(project, thumb, request.GET.get("fit"))
+    spec = thumbs.check_spec(project, request.GET.get("thumb"), request.GET.get("fit"))
+    if spec is not None:
+        width, height, fit = spec
         made = thumbs.thumbnail(row, width, height, fit)
         return serve(
             request,

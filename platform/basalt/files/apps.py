@@ -12,10 +12,13 @@ class FilesConfig(AppConfig):
 
         SECTION_VALIDATORS["files"] = config.validate_files_section
         from basalt.documents.render import CALLER_RENDERERS
-        from basalt.files.fields import render_file_fields
+        from basalt.documents.writes import REFERENCE_CHECKS
+        from basalt.files.fields import check_file_references, file_fields
 
-        if render_file_fields not in CALLER_RENDERERS:
-            CALLER_RENDERERS.append(render_file_fields)
+        if file_fields not in CALLER_RENDERERS:
+            CALLER_RENDERERS.append(file_fields)
+        if check_file_references not in REFERENCE_CHECKS:
+            REFERENCE_CHECKS.append(check_file_references)
         from basalt.files.ingest import stored_bytes
         from basalt.usage.sizes import STORAGE_CONTRIBUTORS
 

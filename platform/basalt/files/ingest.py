@@ -142,30 +142,54 @@ class Ingest:
             self.storage.delete_prefix(f"p{self.caller.project.pk}/{self.file_id}/")
             raise
 
-    @transaction.atomic
     def _record(self) -> File:
-        from basalt.files import events
-        from basalt.files.access import acl_principals
-        from basalt.files.thumbs import schedule_thumbnails
-
-        Project.objects.select_for_update().filter(pk=self.caller.project.pk).exists()
-        if self.config.quota_bytes is not None:
-            if used_bytes(self.caller.project.pk) + self.size > self.config.quota_bytes:
-                raise QuotaExceeded(details={"quota_bytes": self.config.quota_bytes})
-        readers, writers = acl_principals(self.acl)
-        row = File.objects.create(
-            id=self.file_id,
-            project_id=self.caller.project.pk,
+        return record_file(
+            self.caller,
+            self.config,
+            file_id=self.file_id,
             name=self.name,
-            content_type=self.content_type or "application/octet-stream",
+            acl=self.acl,
             size=self.size,
             sha256=self.hash.hexdigest(),
-            storage_key=self.key,
-            acl=self.acl,
-            read_principals=readers,
-            write_principals=writers,
-            created_by=self.caller.user_id,
+            content_type=self.content_type,
         )
-        schedule_thumbnails(row)
-        events.created(row.id)
-        return row
+
+
+@transaction.atomic
+def record_file(
+    caller: Caller,
+    config: FilesConfig,
+    *,
+    file_id: str,
+    name: str,
+    acl: dict[str, Any],
+    size: int,
+    sha256: str,
+    content_type: str | None,
+) -> File:
+    """The row of a file whose bytes are committed at `storage_key`, the quota re-checked under a lock."""
+    from basalt.files import events
+    from basalt.files.access import acl_principals
+    from basalt.files.thumbs import schedule_thumbnails
+
+    Project.objects.select_for_update().filter(pk=caller.project.pk).exists()
+    if config.quota_bytes is not None:
+        if used_bytes(caller.project.pk) + size > config.quota_bytes:
+            raise QuotaExceeded(details={"quota_bytes": config.quota_bytes})
+    readers, writers = acl_principals(acl)
+    row = File.objects.create(
+        id=file_id,
+        project_id=caller.project.pk,
+        name=name,
+        content_type=content_type or "application/octet-stream",
+        size=size,
+        sha256=sha256,
+        storage_key=storage_key(caller.project.pk, file_id),
+        acl=acl,
+        read_principals=readers,
+        write_principals=writers,
+        created_by=caller.user_id,
+    )
+    schedule_thumbnails(row)
+    events.created(row.id)
+    return row

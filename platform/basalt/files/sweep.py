@@ -34,11 +34,19 @@ def expire_uploads() -> int:
         with transaction.atomic():
             deleted, _ = TusUpload.objects.filter(pk=upload.pk).delete()
         if deleted:
+            from basalt.files import tus_parts
+
+            if tus_parts.supported(get_storage()):
+                tus_parts.discard(get_storage(), upload)
             remove_objects(f"p{upload.project_id}/tus/{upload.id}/")
             removed += 1
     storage = get_storage()
     if hasattr(storage, "stranded_uploads"):
         for key, upload_id, initiated in storage.stranded_uploads():
+            # A tus upload still open writes into its file's multipart upload (tus_parts): not stranded.
+            parts = key.split("/")
+            if len(parts) == 3 and TusUpload.objects.filter(pk=parts[1], expires_at__gte=now).exists():
+                continue
             if initiated < now - STRANDED_AFTER:
                 storage.abort_upload(key, upload_id)
                 removed += 1

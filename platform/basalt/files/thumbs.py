@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+from typing import Any
 
 from django.db import IntegrityError, transaction
 
@@ -30,7 +31,18 @@ class NotThumbnailable(BasaltError):
     default_message = "No thumbnail can be made of this file."
 
 
-def check_spec(project, thumb: str, fit: str | None) -> tuple[int, int, str]:
+def check_spec(project, thumb: Any, fit: Any) -> tuple[int, int, str] | None:
+    """The one check of a thumbnail request (`?thumb=&fit=` on content, `thumb`/`fit` of a signed
+    URL): None for the original, else (width, height, fit); anything malformed is a 400 here, so
+    a signed URL is never minted for a request its content route would refuse."""
+    for name, value in (("thumb", thumb), ("fit", fit)):
+        if value is not None and not isinstance(value, str):
+            raise ValidationFailed(details={name: ["Must be a string (thumb=WxH, fit=cover or contain)."]})
+    if thumb is None:
+        if fit is not None:
+            # `fit` alone would be silently ignored; a client that sent it meant a thumbnail.
+            raise ValidationFailed(details={"fit": ["`fit` applies only with thumb=WxH (fit=cover or contain)."]})
+        return None
     config = files_config(project)
     size = parse_size(thumb)
     fit = fit or "cover"

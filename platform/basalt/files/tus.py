@@ -1,10 +1,11 @@
 """tus 1.0 resumable uploads: core, creation, creation-with-upload, termination, checksum (sha256), expiration.
 
-Each PATCH is written as its own storage object (so a cut request leaves the offset where it was:
-its part is aborted, never half-recorded), then the offset advances in a short transaction that
-re-checks it, so two PATCHes racing at one offset cannot both land. When the last byte arrives the
-parts are streamed once through the same Ingest as a simple upload (sniffing, sha256, limits) into
-the final object, the file row appears, and the parts go. The upload id is the file id.
+On S3 each PATCH goes straight into the final object's multipart upload, written once
+(`tus_parts.py`). On the local folder each PATCH is written as its own storage object, and when the
+last byte arrives the parts are streamed once through the same Ingest as a simple upload (sniffing,
+sha256, limits) into the final object. Either way a cut request leaves the offset where it was
+(never half-recorded), and the offset advances in a short transaction that re-checks it, so two
+PATCHes racing at one offset cannot both land. The upload id is the file id.
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ from basalt.core.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from basalt.files import tus_parts
 from basalt.files.access import initial_acl, may_upload
 from basalt.files.config import files_config
+from basalt.files.errors import BadContentType
 from basalt.files.ingest import Ingest, check_room
-from basalt.files.models import TusUpload
+from basalt.files.models import TusUpload, new_file_id
 from basalt.files.names import clean_name
 from basalt.files.storage import CHUNK, get_storage
 from basalt.projects.project_settings import LIMIT_CEILINGS
@@ -129,7 +132,13 @@ def create(request: HttpRequest, caller: Caller) -> HttpResponse:
     check_room(caller.project.pk, config, length)
     metadata = parse_metadata(request.META.get("HTTP_UPLOAD_METADATA"))
     acl = initial_acl(caller, config, None)
+    file_id = new_file_id()
+    storage = get_storage()
+    parts_state = (
+        tus_parts.begin(storage, caller.project.pk, file_id) if length and tus_parts.supported(storage) else None
+    )
     upload = TusUpload.objects.create(
+        id=file_id,
         project_id=caller.project.pk,
         length=length,
         metadata={
@@ -137,6 +146,7 @@ def create(request: HttpRequest, caller: Caller) -> HttpResponse:
             "content_type": metadata.get("filetype") or metadata.get("content_type") or "",
             "acl": acl,
             "parts": [],
+            **({"s3": parts_state} if parts_state else {}),
         },
         created_by=caller.user_id,
         key_id=caller.key_id,
@@ -207,6 +217,8 @@ def _append(request: HttpRequest, caller: Caller, upload: TusUpload, offset: int
     if declared is not None and declared > room:
         raise ValidationFailed(f"The body is longer than the {room} bytes the upload still needs.")
     storage = get_storage()
+    if tus_parts.supported(storage):
+        return _append_parts(storage, caller, upload, offset, request, room, digest, expected, declared)
     key = f"{_prefix(upload)}part-{offset:020d}-{uuid.uuid4().hex[:8]}"
     writer = storage.writer(key)
     size = 0
@@ -217,10 +229,7 @@ def _append(request: HttpRequest, caller: Caller, upload: TusUpload, offset: int
                 raise ValidationFailed(f"The body is longer than the {room} bytes the upload still needs.")
             digest.update(chunk)
             writer.write(chunk)
-        if expected is not None and digest.digest() != expected:
-            raise ChecksumMismatch()
-        if declared is not None and size != declared:
-            raise ValidationFailed("The body is shorter than its Content-Length.")
+        _check_body(digest, expected, declared, size)
         writer.commit() if size else writer.abort()
     except BaseException:
         writer.abort()
@@ -244,29 +253,86 @@ def _append(request: HttpRequest, caller: Caller, upload: TusUpload, offset: int
     return locked
 
 
-def _finish(caller: Caller, upload: TusUpload) -> TusUpload:
-    """Stream the parts through an Ingest (sniff, sha256, limits) into the file; then drop the parts."""
-    meta = upload.metadata
-    config = files_config(caller.project)
-    storage = get_storage()
-    ingest = Ingest(
-        caller,
-        config,
-        name=meta.get("name") or "file",
-        declared_type=meta.get("content_type") or None,
-        declared_length=upload.length,
-        acl=meta.get("acl") or {},
-        file_id=upload.id,
-    )
+def _check_body(digest: Any, expected: bytes | None, declared: int | None, size: int) -> None:
+    if expected is not None and digest.digest() != expected:
+        raise ChecksumMismatch()
+    if declared is not None and size != declared:
+        raise ValidationFailed("The body is shorter than its Content-Length.")
+
+
+def _append_parts(
+    storage, caller: Caller, upload: TusUpload, offset: int, request, room: int, digest, expected, declared
+) -> TusUpload:
+    """S3: the PATCH goes into the final object's multipart upload (tus_parts), written once."""
+    new: dict[str, Any] = {}
     try:
-        for key, _size in meta.get("parts", []):
-            for chunk in storage.read(key):
-                ingest.feed(chunk)
-        ingest.finish()
+        new, size, drop = tus_parts.write(storage, upload, _prefix(upload), request, room, digest)
+        _check_body(digest, expected, declared, size)
+    except BadContentType:
+        # The bytes contradict the type: the whole upload is refused, nothing of it stays.
+        _discard(storage, upload)
+        raise
     except BaseException:
-        ingest.abort()
-        TusUpload.objects.filter(pk=upload.pk).delete()
-        storage.delete_prefix(_prefix(upload))
+        for key in tus_parts.written_segment(new, tus_parts.state(upload)):
+            storage.delete(key)
+        raise
+    if not size:
+        return upload
+    with transaction.atomic():
+        locked = TusUpload.objects.select_for_update().get(pk=upload.pk)
+        raced = locked.offset != offset or bool(locked.file_id)
+        if not raced:
+            locked.metadata = {**locked.metadata, "s3": tus_parts.remember(upload, new)}
+            locked.offset = offset + size
+            locked.save(update_fields=["metadata", "offset"])
+    if raced:
+        for key in tus_parts.written_segment(new, tus_parts.state(upload)):
+            storage.delete(key)
+        raise Conflict("Another request moved this upload's offset; HEAD it and resume.")
+    for key in drop:
+        storage.delete(key)
+    if locked.offset == locked.length:
+        return _finish(caller, locked)
+    return locked
+
+
+def _discard(storage, upload: TusUpload) -> None:
+    """The upload row, its multipart upload (S3) and its objects go."""
+    TusUpload.objects.filter(pk=upload.pk).delete()
+    if tus_parts.supported(storage):
+        tus_parts.discard(storage, upload)
+    storage.delete_prefix(_prefix(upload))
+
+
+def _finish(caller: Caller, upload: TusUpload) -> TusUpload:
+    """Make the file: S3 completes the multipart upload; otherwise the parts are streamed through an
+    Ingest (sniff, sha256, limits) into the file. Then the upload's leftovers go."""
+    meta = upload.metadata
+    storage = get_storage()
+    try:
+        if tus_parts.state(upload).get("upload_id"):
+            tus_parts.finish(storage, caller, upload)
+        else:
+            ingest = Ingest(
+                caller,
+                files_config(caller.project),
+                name=meta.get("name") or "file",
+                declared_type=meta.get("content_type") or None,
+                declared_length=upload.length,
+                acl=meta.get("acl") or {},
+                file_id=upload.id,
+            )
+            try:
+                for key, _size in meta.get("parts", []):
+                    for chunk in storage.read(key):
+                        ingest.feed(chunk)
+                ingest.finish()
+            except BaseException:
+                ingest.abort()
+                raise
+    except BaseException:
+        _discard(storage, upload)
+        storage.delete_prefix(f"p{upload.project_id}/{upload.id}/")
         raise
     TusUpload.objects.filter(pk=upload.pk).update(file_id=upload.id)
     upload.file_id = upload.id
@@ -279,6 +345,5 @@ def terminate(request: HttpRequest, caller: Caller, upload_id: str) -> HttpRespo
     _check_version(request)
     if upload.file_id:
         raise Conflict("This upload is complete; delete the file instead.")
-    TusUpload.objects.filter(pk=upload.pk).delete()
-    get_storage().delete_prefix(_prefix(upload))
+    _discard(get_storage(), upload)
     return tus_headers(HttpResponse(status=204))

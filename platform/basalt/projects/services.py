@@ -14,6 +14,7 @@ from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm, get_user_perms, remove_perm
 
 from basalt.accounts.models import Account
+from basalt.core.caller import Caller
 from basalt.core.errors import BasaltError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from basalt.projects.keys import hash_key, mint_key
 from basalt.projects.models import ApiKey, Membership, Project
@@ -73,6 +74,16 @@ def access_project(account: Account, ref: str, perm: Perm = Perm.VIEW, *, lock: 
     for check in ACCESS_CHECKS:
         check(account, project)
     return project
+
+
+def member_caller(account: Account, ref: str, perm: Perm = Perm.VIEW) -> Caller:
+    """The Caller a console member acts as on a project's data, once their role allows `perm`.
+
+    Members act like the secret key (Parse's dashboard uses the master key the same way), under a
+    key id naming the account (`console:<id>`): what they start (signed URLs, live streams) ends
+    when the account or its membership does. A non-member gets not_found, as `access_project`."""
+    project = access_project(account, ref, perm)
+    return Caller(project=project, key_kind="secret", key_id=f"console:{account.pk}")
 
 
 def project_role(account: Account, project: Project) -> str | None:

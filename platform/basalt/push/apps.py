@@ -16,3 +16,8 @@ class PushConfig(AppConfig):
         SECTION_REDACTORS["push"] = credentials.redact_push_section
         if installations_collection not in BUILTIN_COLLECTIONS:
             BUILTIN_COLLECTIONS.append(installations_collection)
+        from basalt.documents.openapi import FRAGMENTS
+        from basalt.push.openapi import fragment
+
+        if fragment not in FRAGMENTS:
+            FRAGMENTS.append(fragment)

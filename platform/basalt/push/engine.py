@@ -64,48 +64,83 @@ def fan_out(push_id: str) -> bool:
     wall = push.send_at.astimezone(UTC).replace(tzinfo=None) if push.local_time and push.send_at else None
     default_due = push.send_at or push.created_at
     for chunk in audience.stream(selection, after=push.fan_out_after):
-        rows = []
-        for target in chunk:
-            if badge == "increment":
-                new_badge: int | None = target.badge + 1
-            else:
-                new_badge = badge if isinstance(badge, int) else None
-            rows.append(
-                Delivery(
-                    push_id=push.pk,
-                    installation_id=target.installation_id,
-                    provider=target.provider,
-                    token=target.token,
-                    locale=(target.locale or "")[:35],
-                    badge=new_badge,
-                    due_at=local_instant(wall, target.timezone) if wall is not None else default_due,
-                )
-            )
         with transaction.atomic():
-            Delivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-            if badge is not None:
-                _set_badges(push, chunk, badge)
+            # Badges first, under the installations' row locks: each delivery carries the badge its
+            # installation now holds, even when two pushes raise it at the same moment.
+            badges = _set_badges(push, chunk, badge) if badge is not None else {}
+            _insert_deliveries(
+                push.pk,
+                [
+                    (
+                        target.installation_id,
+                        target.provider,
+                        target.token,
+                        (target.locale or "")[:35],
+                        badges.get(target.installation_id, target.badge if badge is not None else None),
+                        local_instant(wall, target.timezone) if wall is not None else default_due,
+                    )
+                    for target in chunk
+                ],
+            )
             Push.objects.filter(pk=push.pk).update(fan_out_after=chunk[-1].installation_id)
     Push.objects.filter(pk=push.pk).update(fanned_out=True)
     return True
 
 
-def _set_badges(push: Push, chunk: list[audience.Target], badge: Any) -> None:
-    ids = [t.installation_id for t in chunk]
-    from basalt.push.builtin import installations_collection
+def _insert_deliveries(push_id: str, rows: list[tuple]) -> None:
+    """One delivery per (installation, provider, token, locale, badge, due_at); existing ones kept.
 
-    collection_id = installations_collection(push.project).pk
-    marks = ", ".join(["%s"] * len(ids))
-    if connection.vendor == "postgresql":
-        value = "to_jsonb(COALESCE((data->>'badge')::numeric, 0) + 1)" if badge == "increment" else "to_jsonb(%s::int)"
-        sql = f"UPDATE basalt_document SET data = jsonb_set(data, '{{badge}}', {value}) "  # noqa: S608
-    else:
-        value = "COALESCE(json_extract(data, '$.badge'), 0) + 1" if badge == "increment" else "%s"
-        sql = f"UPDATE basalt_document SET data = json_set(data, '$.badge', {value}) "  # noqa: S608
-    sql += f"WHERE collection_id = %s AND id IN ({marks})"
-    params = ([] if badge == "increment" else [badge]) + [collection_id, *ids]
+    PostgreSQL: one INSERT … SELECT FROM unnest(arrays) per chunk (profiled: Django's bulk_create
+    spent 0.8 ms a row compiling and binding 12 parameters per row, most of a 3,000-device fan-out);
+    SQLite: bulk_create, in-process anyway."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        Delivery.objects.bulk_create(
+            [
+                Delivery(
+                    push_id=push_id,
+                    installation_id=installation_id,
+                    provider=provider,
+                    token=token,
+                    locale=locale,
+                    badge=badge,
+                    due_at=due_at,
+                )
+                for installation_id, provider, token, locale, badge, due_at in rows
+            ],
+            ignore_conflicts=True,
+            batch_size=500,
+        )
+        return
+    columns = list(zip(*rows, strict=True))
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(
+            "INSERT INTO basalt_push_delivery (push_id, installation_id, provider, token, locale, badge, due_at, "
+            "status, attempts, claimed_by, reason) "
+            "SELECT %s, i, p, t, l, b, d, %s, 0, '', '' "
+            "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int[], %s::timestamptz[]) "
+            "AS u(i, p, t, l, b, d) ON CONFLICT DO NOTHING",
+            [push_id, Delivery.PENDING, *[list(column) for column in columns]],
+        )
+
+
+def _set_badges(push: Push, chunk: list[audience.Target], badge: Any) -> dict[str, int]:
+    """Raise (`increment`) or set each targeted installation's badge through the documents service
+    (a change-log row each, one batch per chunk); returns the badge each installation now holds."""
+    from basalt.documents.services import edit_documents
+    from basalt.push.builtin import INSTALLATIONS
+
+    def change(data: dict[str, Any]) -> dict[str, Any]:
+        current = data.get("badge")
+        if not isinstance(current, int) or isinstance(current, bool):
+            current = 0
+        return {**data, "badge": current + 1 if badge == "increment" else badge}
+
+    edited = edit_documents(push.project, INSTALLATIONS, [t.installation_id for t in chunk], change)
+    held = {t.installation_id: t.badge for t in chunk}
+    held.update({doc_id: data["badge"] for doc_id, data in edited.items()})
+    return held
 
 
 # --- claims -----------------------------------------------------------------------------------
@@ -214,21 +249,18 @@ def record(push: Push, outcomes: list[Any], attempts: dict[int, int]) -> None:
         sent = [o.delivery_id for o in by_kind.get(SENT, [])]
         if sent:
             Delivery.objects.filter(pk__in=sent).update(status=Delivery.SENT, finished_at=now, reason="")
+        # One UPDATE per distinct (status, reason, attempts), not one per delivery: a batch of 500
+        # invalid tokens or failures usually shares a handful of reasons.
+        ended: dict[tuple[str, str, int | None], list[int]] = {}
         for kind, status in ((INVALID, Delivery.INVALID), (FAILED, Delivery.FAILED)):
             for outcome in by_kind.get(kind, []):
-                Delivery.objects.filter(pk=outcome.delivery_id).update(
-                    status=status, reason=outcome.reason[:200], finished_at=now
-                )
+                ended.setdefault((status, outcome.reason[:200], None), []).append(outcome.delivery_id)
         retry_rows = []
         for outcome in by_kind.get(RETRY, []):
             tries = attempts.get(outcome.delivery_id, 0) + 1
             if tries >= settings.PUSH_MAX_ATTEMPTS:
-                Delivery.objects.filter(pk=outcome.delivery_id).update(
-                    status=Delivery.FAILED,
-                    attempts=tries,
-                    reason=f"gave up after {tries} attempts: {outcome.reason}"[:200],
-                    finished_at=now,
-                )
+                reason = f"gave up after {tries} attempts: {outcome.reason}"[:200]
+                ended.setdefault((Delivery.FAILED, reason, tries), []).append(outcome.delivery_id)
                 continue
             retry_rows.append(
                 Delivery(
@@ -241,6 +273,11 @@ def record(push: Push, outcomes: list[Any], attempts: dict[int, int]) -> None:
                     reason=outcome.reason[:200],
                 )
             )
+        for (status, reason, tries), ids in ended.items():
+            fields: dict[str, Any] = {"status": status, "reason": reason, "finished_at": now}
+            if tries is not None:
+                fields["attempts"] = tries
+            Delivery.objects.filter(pk__in=ids).update(**fields)
         if retry_rows:
             Delivery.objects.bulk_update(
                 retry_rows, ["status", "attempts", "due_at", "claimed_by", "claimed_at", "reason"], batch_size=500
@@ -250,7 +287,7 @@ def record(push: Push, outcomes: list[Any], attempts: dict[int, int]) -> None:
                 "installation_id", flat=True
             )
         )
-        installations.deactivate(push.project_id, invalid)
+        installations.deactivate(push.project, invalid)
 
 
 def stop_provider(push: Push, provider_name: str, error: str, in_hand: list[int]) -> None:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from basalt.core.caller import Caller
 from basalt.core.errors import InvalidQuery, NotFound, ValidationFailed
 from basalt.documents import access, finding, store
+from basalt.documents import services as documents_services
 from basalt.documents.cache import Schema, build_schema
 from basalt.documents.models import ChangeLogEntry, new_document_id
 from basalt.documents.query.compiler import Compiler
@@ -279,28 +280,16 @@ def list_installations(caller: Caller, params: dict[str, Any]) -> dict[str, Any]
         raise
 
 
-def deactivate(project_id: int, installation_ids: list[str]) -> int:
-    """Mark installations inactive after the provider said their token is gone (no change-log row per id)."""
+def deactivate(project: Any, installation_ids: list[str]) -> int:
+    """Mark installations inactive after the provider said their token is gone.
+
+    Through the documents service: each one becomes an ordinary update with its change-log row
+    (realtime subscribers and webhooks see it), all of a batch in one read, one update batch and
+    one change-log batch."""
     if not installation_ids:
         return 0
-    from basalt.documents.models import Collection
 
-    collection_id = (
-        Collection.objects.filter(project_id=project_id, name=INSTALLATIONS).values_list("pk", flat=True).first()
-    )
-    if collection_id is None:
-        return 0
-    marks = ", ".join(["%s"] * len(installation_ids))
-    if store.is_postgres():
-        sql = (
-            "UPDATE basalt_document SET data = jsonb_set(data, '{active}', 'false'::jsonb), version = version + 1, "  # noqa: S608
-            f"updated_at = %s WHERE collection_id = %s AND id IN ({marks})"
-        )
-    else:
-        sql = (
-            "UPDATE basalt_document SET data = json_set(data, '$.active', json('false')), version = version + 1, "  # noqa: S608
-            f"updated_at = %s WHERE collection_id = %s AND id IN ({marks})"
-        )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [store.db_time(timezone.now()), collection_id, *installation_ids])
-        return cursor.rowcount
+    def off(data: dict[str, Any]) -> dict[str, Any] | None:
+        return {**data, "active": False} if data.get("active", True) is not False else None
+
+    return len(documents_services.edit_documents(project, INSTALLATIONS, installation_ids, off))

@@ -14,3 +14,11 @@ class RealtimeConfig(AppConfig):
 
         SECTION_VALIDATORS["realtime"] = validate_realtime_section
         changefeed.register(publish)
+        import re
+
+        from basalt.core.handler import STREAM_PATHS
+
+        # The SSE streams (sse.stream, console_stream.stream) must not hold a request thread each.
+        stream = re.compile(r"\A/api/v1/realtime/(?:sse/?|console/[^/]+/[^/]+/?)\Z")
+        if not any(pattern.pattern == stream.pattern for pattern in STREAM_PATHS):
+            STREAM_PATHS.append(stream)

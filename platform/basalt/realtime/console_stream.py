@@ -3,7 +3,7 @@
 `GET /api/v1/realtime/console/{ref}/{collection}?where=<json>` (under the realtime route, so that
 the proxy sends it to a realtime process like every stream) opens one subscription for a signed-in
 member who may view the project, acting as the console does everywhere (the secret key's view,
-`console.caller`). Its identity for the engine's re-checks is (account, project, session): the
+`projects.services.member_caller`). Its identity for the engine's re-checks is (account, project, session): the
 member removed from the project, the account disabled or the session signed out end the stream
 within the engine's revalidation bound, as a revoked key does.
 """
@@ -18,8 +18,7 @@ from django.utils.module_loading import import_string
 from basalt.core.caller import Caller
 from basalt.core.errors import BasaltError, InvalidApiKey, InvalidQuery, MethodNotAllowed, Unauthenticated
 from basalt.core.middleware import json_error
-from basalt.projects.roles import Perm
-from basalt.projects.services import access_project
+from basalt.projects.services import member_caller
 from basalt.realtime import protocol
 from basalt.realtime.connection import Connection
 from basalt.realtime.dbthread import in_thread
@@ -38,13 +37,6 @@ def is_console_identity(key_raw: str) -> bool:
     return key_raw.startswith(PREFIX)
 
 
-def _member_caller(account, ref: str) -> Caller:
-    from console.caller import console_caller
-
-    project = access_project(account, ref, Perm.VIEW)
-    return console_caller(project, account.pk)
-
-
 def recheck(key_raw: str) -> Caller | BasaltError:
     """The engine's re-check of a console stream: session alive, account active, still a member."""
     from django.conf import settings
@@ -58,22 +50,30 @@ def recheck(key_raw: str) -> Caller | BasaltError:
         account = get_user_model().objects.filter(pk=int(account_id), is_active=True).first()
         if account is None:
             raise InvalidApiKey("The console account is gone or disabled.")
-        return _member_caller(account, ref)
+        return member_caller(account, ref)
     except BasaltError as exc:
         return exc if isinstance(exc, InvalidApiKey) else InvalidApiKey("Console access to the project ended.")
     except ValueError:
         return InvalidApiKey("Console access to the project ended.")
 
 
+def _account(request: HttpRequest):
+    user = request.user
+    user.is_authenticated  # noqa: B018 (resolves the lazy user here, in this thread)
+    return user
+
+
 async def stream(request: HttpRequest, ref: str, collection: str) -> HttpResponse:
     if request.method != "GET":
         return json_error(MethodNotAllowed(headers={"Allow": "GET"}))
-    account = await request.auser()
+    # The account is read in the database thread (which hands its connection back): this view runs
+    # on the shared stream thread (core.handler), which must not hold a connection for the stream.
+    account = await in_thread(_account)(request)
     session_key = request.session.session_key
     if not account.is_authenticated or not session_key:
         return json_error(Unauthenticated("Sign in to the console first."))
     try:
-        caller = await in_thread(_member_caller)(account, ref)
+        caller = await in_thread(member_caller)(account, ref)
         where = orjson.loads(request.GET.get("where") or "{}")
     except BasaltError as exc:
         return json_error(exc)

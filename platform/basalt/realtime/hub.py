@@ -28,13 +28,22 @@ from django.conf import settings
 from basalt.core.caller import Caller
 from basalt.core.errors import BasaltError, InvalidApiKey
 from basalt.core.ids import random_id
+from basalt.documents import render
 from basalt.documents.cache import Schema
 from basalt.documents.changefeed import Change
 from basalt.projects.models import Project
 from basalt.realtime import changes, lookups
 from basalt.realtime.connection import Connection
 from basalt.realtime.dbthread import in_thread
-from basalt.realtime.subscriptions import Subscription, event_document, event_for, event_kind, event_text, judge
+from basalt.realtime.subscriptions import (
+    Subscription,
+    event_document,
+    event_for,
+    event_kind,
+    event_text,
+    judge,
+    prefetch_rows,
+)
 from basalt.realtime.visibility import Viewer, caller_key, viewer_for
 
 logger = logging.getLogger("basalt.realtime")
@@ -272,13 +281,23 @@ class Hub:
 
     async def _deliver(self, feed: ProjectFeed, rows: list[Change], only: Subscription | None = None) -> None:
         await self._refresh(feed)
+        found = await self._prefetch(feed, [row for row in rows if row.collection in feed.subs])
         for row in rows:
             if only is None and row.seq <= feed.last:
                 continue
-            self._fan_out(feed, row)
+            self._fan_out(feed, row, found.get(row.seq))
             feed.last = max(feed.last, row.seq)
 
-    def _fan_out(self, feed: ProjectFeed, row: Change) -> None:
+    async def _prefetch(self, feed: ProjectFeed, rows: list[Change]) -> dict[int, list[Any]]:
+        """What caller-aware fields (files) need, read once per delivery, before the in-memory fan-out.
+
+        Only for collections whose schema has such fields, so other changes cost no database trip."""
+        wanted = [row for row in rows if (schema := feed.schemas.get(row.collection)) and render.concerned(schema)]
+        if not wanted:
+            return {}
+        return await in_thread(prefetch_rows)(feed.project_id, feed.schemas, wanted)
+
+    def _fan_out(self, feed: ProjectFeed, row: Change, found: list[Any] | None = None) -> None:
         subs = feed.subs.get(row.collection)
         schema = feed.schemas.get(row.collection)
         if not subs or schema is None:
@@ -323,7 +342,7 @@ class Hub:
                 shape = (key, sub.fields, kind)
                 document = documents.get(shape)
                 if document is None:
-                    document = documents[shape] = orjson.dumps(event_document(sub, row, verdict, kind)).decode()
+                    document = documents[shape] = orjson.dumps(event_document(sub, row, verdict, kind, found)).decode()
                 text = texts[text_key] = event_text(sub.id, kind, document, row.seq)
             conn.push_text(text)
 
@@ -409,10 +428,11 @@ class Hub:
         elif feed.last > start:
             rows = await in_thread(changes.read_range)(feed.project_id, start, feed.last)
             await self._refresh(feed)
+            found = await self._prefetch(feed, [row for row in rows if row.collection == sub.collection])
             for row in rows:
                 schema = feed.schemas.get(row.collection)
                 if row.collection == sub.collection and schema is not None and not sub.shown_in_snapshot(row):
-                    event = event_for(sub, row, judge(feed.viewer(conn.caller, schema), row))
+                    event = event_for(sub, row, judge(feed.viewer(conn.caller, schema), row), found.get(row.seq))
                     if event is not None:
                         messages.append(event)
             start = feed.last

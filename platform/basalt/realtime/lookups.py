@@ -15,7 +15,7 @@ from basalt.projects.keys import resolve_key
 from basalt.projects.models import Project
 from basalt.realtime import changes
 from basalt.realtime.config import realtime_settings
-from basalt.realtime.subscriptions import Subscription, event_for, judge
+from basalt.realtime.subscriptions import Subscription, event_for, judge, prefetch_rows
 from basalt.realtime.visibility import viewer_for
 
 MAX_SNAPSHOT = 10_000
@@ -92,10 +92,12 @@ def prepare(caller: Caller, sub: Subscription) -> tuple[int, list[dict[str, Any]
             rows = changes.replay(project_id, sub.since, start, retention)
             schema = schema_for(caller.project, sub.collection)
             viewer = viewer_for(caller, schema)
+            mine = [row for row in rows if row.collection == sub.collection]
+            found = prefetch_rows(project_id, {sub.collection: schema}, mine)
             events = []
-            for row in rows:
+            for row in mine:
                 if row.collection == sub.collection:
-                    event = event_for(sub, row, judge(viewer, row))
+                    event = event_for(sub, row, judge(viewer, row), found.get(row.seq))
                     if event is not None:
                         events.append(event)
             return start, events

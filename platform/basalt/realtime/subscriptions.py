@@ -9,6 +9,7 @@ import orjson
 
 from basalt.core.caller import Caller
 from basalt.core.errors import InvalidQuery
+from basalt.documents import render
 from basalt.documents.cache import Schema, schema_for
 from basalt.documents.changefeed import Change
 from basalt.documents.finding import project_limits
@@ -119,18 +120,42 @@ def event_kind(sub: Subscription, change: Change, judged: Judged) -> str | None:
     return event_type(change.type, before_in, after_in)
 
 
-def event_document(sub: Subscription, change: Change, judged: Judged, kind: str) -> dict[str, Any]:
+def event_document(
+    sub: Subscription, change: Change, judged: Judged, kind: str, found: list[Any] | None = None
+) -> dict[str, Any]:
+    """The document of an event. `found` is `render.prefetch` for the change (None: nothing to
+    prefetch): caller-aware fields (files) then read exactly as a REST GET by this caller renders them."""
     if kind in ("create", "update", "enter") or (kind == "leave" and judged.after_visible):
-        return judged.viewer.present(change.after, sub.fields)
+        document = judged.viewer.present(change.after, sub.fields)
+        if found is not None:
+            render.apply(judged.viewer.caller, judged.viewer.schema, [document], found)
+        return document
     # Deleted, or no longer readable: only the id, never contents the caller may not read now.
     return {"id": change.document_id}
 
 
-def event_for(sub: Subscription, change: Change, judged: Judged) -> dict[str, Any] | None:
+def prefetch_rows(project_id: int, schemas: dict[str, Schema], rows: list[Change]) -> dict[int, list[Any]]:
+    """Per change (by seq), what caller-aware rendering needs (database work: one read per collection)."""
+    found: dict[int, list[Any]] = {}
+    by_collection: dict[str, list[Change]] = {}
+    for row in rows:
+        schema = schemas.get(row.collection)
+        if schema is not None and row.after is not None and render.concerned(schema):
+            by_collection.setdefault(row.collection, []).append(row)
+    for name, collected in by_collection.items():
+        shared = render.prefetch(project_id, schemas[name], [row.after for row in collected])
+        for row in collected:
+            found[row.seq] = shared
+    return found
+
+
+def event_for(
+    sub: Subscription, change: Change, judged: Judged, found: list[Any] | None = None
+) -> dict[str, Any] | None:
     kind = event_kind(sub, change, judged)
     if kind is None:
         return None
-    document = event_document(sub, change, judged, kind)
+    document = event_document(sub, change, judged, kind, found)
     return {"op": "event", "id": sub.id, "type": kind, "document": document, "seq": str(change.seq)}
 
 

@@ -114,6 +114,24 @@ class S3Storage:
             ExpiresIn=expires_in,
         )
 
+    # Resumable writes (tus): the caller numbers the parts and keeps their ETags between requests.
+    def begin_parts(self, key: str) -> str:
+        return self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
+
+    def put_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
+        """Upload (or replace: the same number again) one part; its ETag."""
+        answer = self.client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data)
+        return answer["ETag"]
+
+    def complete_parts(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
+        """S3 checks each ETag against the part it holds: a part replaced since it was recorded fails here."""
+        self.client.complete_multipart_upload(
+            Bucket=self.bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in parts]},
+        )
+
     def stranded_uploads(self, prefix: str = "") -> Iterator[tuple[str, str, Any]]:
         """Multipart uploads begun and never completed: (key, upload id, initiated)."""
         paginator = self.client.get_paginator("list_multipart_uploads")
