@@ -9,7 +9,10 @@ it could not, before Django (which has its own, JSON-reported parsing) ever saw 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from functools import partial
+from tempfile import SpooledTemporaryFile
 
 from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
@@ -81,6 +84,49 @@ class EdgeHTTPFactory(HTTPFactory):
         return protocol
 
 
+# Request body bytes a connection's queue keeps in memory; the rest of a body waits on disk.
+SPOOL_MEMORY_BYTES = 1024 * 1024
+
+
+class BodySpoolingQueue(asyncio.Queue):
+    """An application's input queue that keeps request bodies on disk instead of in memory.
+
+    daphne's `WebRequest.process()` hands the application the whole request body at once: it reads
+    Twisted's temporary file and `put_nowait`s every chunk into the queue before the application
+    reads the first (a 256 MiB upload grew the server by 259 MiB). Here each chunk is written to a
+    spool file as it is put, and read back only when the application asks for it, so a body costs
+    at most SPOOL_MEMORY_BYTES of memory however large it is.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._spool: SpooledTemporaryFile | None = None
+        self._write_at = 0
+        self._read_at = 0
+
+    def put_nowait(self, message):
+        body = message.get("body") if message.get("type") == "http.request" else None
+        if body:
+            if self._spool is None:
+                self._spool = SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES, mode="w+b")
+            self._spool.seek(self._write_at)
+            self._spool.write(body)
+            self._write_at += len(body)
+            message = {**message, "body": len(body), "_spooled": True}
+        super().put_nowait(message)
+
+    async def get(self):
+        message = await super().get()
+        if message.pop("_spooled", False):
+            self._spool.seek(self._read_at)
+            message["body"] = self._spool.read(message["body"])
+            self._read_at += len(message["body"])
+            if not message.get("more_body") and self._read_at == self._write_at:
+                self._spool.close()
+                self._spool, self._write_at, self._read_at = None, 0, 0
+        return message
+
+
 class EdgeServer(Server):
     """daphne's Server with the edge protocol, and bind failures reported instead of swallowed."""
 
@@ -97,6 +143,21 @@ class EdgeServer(Server):
     def http_factory(self, factory):
         # Server.run() builds its HTTPFactory inline; ours takes its place as it is assigned.
         self._http_factory = factory if isinstance(factory, EdgeHTTPFactory) else EdgeHTTPFactory(self)
+
+    def create_application(self, protocol, scope):
+        """daphne's own, with the body-spooling queue in place of a plain asyncio.Queue."""
+        assert "application_instance" not in self.connections[protocol]
+        input_queue = BodySpoolingQueue()
+        scope.setdefault("asgi", {"version": "3.0"})
+        application_instance = self.application(
+            scope=scope, receive=input_queue.get, send=partial(self.handle_reply, protocol)
+        )
+        if protocol not in self.connections:
+            return None
+        self.connections[protocol]["application_instance"] = asyncio.ensure_future(
+            application_instance, loop=asyncio.get_event_loop()
+        )
+        return input_queue
 
     def listen_success(self, port):
         super().listen_success(port)

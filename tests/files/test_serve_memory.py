@@ -1,0 +1,55 @@
+"""A simple upload to the embedded server (`manage.py serve`) is not held whole in memory.
+
+daphne used to put every chunk of a request body into the application's queue at once, so a
+256 MiB upload grew the server by 259 MiB; its queue now keeps bodies on disk past 1 MiB
+(basalt.core.server.BodySpoolingQueue) and the WSGI bridge spools them past 2.5 MB.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.django_db(transaction=False)
+
+BODY_MIB = 48  # under the default 50 MiB file size limit
+
+
+def _status_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"{field} not in /proc/{pid}/status")
+
+
+def test_a_large_simple_upload_does_not_grow_the_server_by_its_size(server, keys, tmp_path):
+    pid = server.process.pid
+    # Reset the peak (VmHWM) to the current RSS, so the peak measured below is this upload's alone.
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+    before = _status_kib(pid, "VmRSS")
+    payload = tmp_path / "big.bin"
+    with payload.open("wb") as out:
+        for _ in range(BODY_MIB):
+            out.write(os.urandom(1024 * 1024))
+
+    def body():
+        with payload.open("rb") as stream:
+            while chunk := stream.read(256 * 1024):
+                yield chunk
+
+    answer = httpx.post(
+        f"{server.url}/api/v1/files?name=big.bin",
+        content=body(),
+        headers={"X-API-Key": keys.secret, "Content-Type": "application/octet-stream"},
+        timeout=300,
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["sha256"] == hashlib.sha256(payload.read_bytes()).hexdigest()
+    assert answer.json()["size"] == BODY_MIB * 1024 * 1024
+    growth_mib = (_status_kib(pid, "VmHWM") - before) / 1024
+    print(f"serve RSS growth for a {BODY_MIB} MiB simple upload: {growth_mib:.1f} MiB")
+    assert growth_mib < BODY_MIB / 2, f"serve grew by {growth_mib:.0f} MiB for a {BODY_MIB} MiB upload"
