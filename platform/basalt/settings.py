@@ -221,9 +221,9 @@ CELERY_BEAT_SCHEDULE = {
     # Incomplete tus/direct/multipart uploads past their expiry; unreferenced files past the window.
     "files-expire-uploads": {"task": "files.expire_uploads", "schedule": 900.0},
     "files-sweep-orphans": {"task": "files.sweep_orphans", "schedule": 3600.0},
-    # Scheduled pushes falling due, deliveries due for retry, crashed workers' leases (basalt.push).
     # Request logs past each project's retention or row cap (basalt.logs).
     "logs-trim": {"task": "logs.trim", "schedule": 3600.0},
+    # Scheduled pushes falling due, deliveries due for retry, crashed workers' leases (basalt.push).
     "push-tick": {"task": "push.tick", "schedule": float(env_int("PUSH_TICK_SECONDS", 5))},
 }
 
