@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../../tests/parse/node"
 command -v node >/dev/null || { echo "node is required for the Parse-face tests" >&2; exit 1; }
 npm ci --no-audit --no-fund --loglevel=error
-node -e "console.log('parse', require('parse/package.json').version)"
+node -e "require('parse/node'); console.log('parse', JSON.parse(require('fs').readFileSync('node_modules/parse/package.json')).version)"
