@@ -54,6 +54,22 @@ def test_the_same_key_with_another_body_or_path_is_422(sk):
 
 
 @pytest.mark.django_db
+def test_a_method_the_route_refuses_or_a_path_no_route_serves_gets_its_own_answer(sk):
+    """Found by the schema fuzzer: a PUT with a used key answered 422 before its route's 405."""
+    post(sk, {"title": "a"}, "k-5")
+    refused = sk.put(DOCS, {"title": "a"}, format="json", HTTP_IDEMPOTENCY_KEY="k-5")
+    assert refused.status_code == 405 and "POST" in refused["Allow"]
+    batch_put = sk.put("/api/v1/batch", {"requests": []}, format="json", HTTP_IDEMPOTENCY_KEY="k-5")
+    assert batch_put.status_code == 405
+    nowhere = sk.post("/api/v1/no-such-route", {}, format="json", HTTP_IDEMPOTENCY_KEY="k-5")
+    assert nowhere.status_code == 404
+    from basalt.operations.models import IdempotencyRecord
+
+    assert IdempotencyRecord.objects.count() == 1, "only the POST that could change something holds the key"
+    assert count(sk) == 1
+
+
+@pytest.mark.django_db
 def test_keys_are_scoped_to_the_credentials(sk, project):
     other = APIClient()
     other.credentials(HTTP_X_API_KEY=project.publishable)

@@ -14,6 +14,9 @@ def api_not_found(request: HttpRequest, *args, **kwargs) -> HttpResponse:
     return json_error(NotFound("No such endpoint."))
 
 
+api_not_found.allowed_methods = frozenset()  # serves nothing: middleware leaves its 404 alone
+
+
 def server_error(request: HttpRequest, *args, **kwargs) -> HttpResponse:
     """Stand in for Django's HTML 500 page (usable as handler500)."""
     return json_error(generic_error(500, getattr(request, "request_id", "")))

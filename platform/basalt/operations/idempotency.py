@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 
 from basalt.core.errors import BasaltError, Conflict, ValidationFailed
@@ -51,7 +52,24 @@ def applies(request: HttpRequest) -> bool:
         and request.path.startswith(DATA_API)
         and not request.path.startswith(NOT_DATA_API)
         and not request.path.startswith(STREAMED_BODY_PREFIXES)
+        and _route_serves(request)
     )
+
+
+def _route_serves(request: HttpRequest) -> bool:
+    """A path no route serves (404) or a method its route refuses (405) gets the route's own answer,
+    never a replay or `idempotency_key_reused` for a request that could not have changed anything."""
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return False
+    allowed = getattr(match.func, "allowed_methods", None)  # documents.api.base.endpoint views
+    if allowed is None:
+        view_class = getattr(match.func, "cls", None) or getattr(match.func, "view_class", None)  # DRF, Django
+        if view_class is None:
+            return True  # a plain function view decides for itself; the key applies
+        allowed = {name.upper() for name in view_class.http_method_names if hasattr(view_class, name)}
+    return request.method in allowed
 
 
 def _digest(*parts: bytes) -> str:

@@ -32,6 +32,7 @@ def endpoint(**handlers: Handler) -> Callable[..., HttpResponse]:
             raise MethodNotAllowed(headers={"Allow": allow})
         return handler(request, resolve_caller(request), **kwargs)
 
+    view.allowed_methods = frozenset(table)  # read by middleware that must not pre-empt the 405
     return view
 
 
