@@ -60,8 +60,8 @@ def test_files_page_upload_preview_copy_acl_delete(page, live_server, django_use
         page.wait_for_timeout(100)
     assert stored.acl == {"*": {"read": True}}
 
+    page.once("dialog", lambda dialog: dialog.accept())
     page.locator("#files-table tr", has_text="red.png").get_by_role("button", name="Delete").click()
-    page.locator("dialog.confirm-dialog[open]").get_by_role("button", name="Delete").click()
     page.get_by_text("No files yet.").wait_for()
     assert not File.objects.exists()
     shot("deleted")

@@ -37,7 +37,7 @@ def verify(token: str, file_id: str) -> int:
     if not isinstance(token, str) or len(token) > 200:
         raise denied
     parts = token.split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or len(parts[0]) > 12:
+    if len(parts) != 3 or not (parts[0].isascii() and parts[0].isdigit()) or len(parts[0]) > 12:
         raise denied
     expires, key_id, mac = int(parts[0]), parts[1], parts[2]
     if expires < time.time():
@@ -55,7 +55,7 @@ def _console_project(key_id: str, file_id: str, expires: int, mac: str, denied: 
     from basalt.projects.models import Membership
 
     account = key_id.removeprefix("console:")
-    if not account.isdigit():
+    if not (account.isascii() and account.isdigit()):
         raise denied
     projects = Membership.objects.filter(account_id=int(account), account__is_active=True).values_list(
         "project_id", flat=True

@@ -87,7 +87,7 @@ def _check_version(request: HttpRequest) -> None:
 
 
 def _number(raw: str | None, header: str) -> int:
-    if raw is None or not raw.isdigit() or len(raw) > 19:
+    if raw is None or not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
         raise ValidationFailed(f"{header} must be a non-negative integer.", details={header: ["Not a number."]})
     return int(raw)
 

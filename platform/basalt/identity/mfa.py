@@ -99,7 +99,7 @@ def accept_totp(factor, code: str) -> bool:
 
     `factor` is a row with `secret_encrypted` and `last_step` (an end-user's MfaFactor or a console
     account's AccountTotp); the step is claimed by a conditional UPDATE, so a code works once."""
-    if len(code) != 6 or not code.isdigit():
+    if len(code) != 6 or not (code.isascii() and code.isdigit()):
         return False
     totp = _totp(factor)
     now_step = int(time.time()) // STEP

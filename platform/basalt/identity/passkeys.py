@@ -207,7 +207,7 @@ def remove(user: EndUser, passkey_id: Any) -> None:
     from basalt.core.errors import NotFound
     from basalt.identity.federation import refuse_last_way_in
 
-    if not isinstance(passkey_id, str) or not passkey_id.isdigit() or len(passkey_id) > 18:
+    if not isinstance(passkey_id, str) or not (passkey_id.isascii() and passkey_id.isdigit()) or len(passkey_id) > 18:
         raise NotFound()
     with transaction.atomic():
         user = EndUser.objects.select_for_update().get(pk=user.pk)

@@ -137,7 +137,7 @@ def _before_key(project: Project, parts: list[str]) -> Any:
 def _before_member(project: Project, parts: list[str]) -> Any:
     from basalt.projects.models import Membership
 
-    if len(parts) < 2 or not parts[1].isdigit():
+    if len(parts) < 2 or not (parts[1].isascii() and parts[1].isdigit()):
         return None
     member = Membership.objects.filter(project=project, pk=int(parts[1])).select_related("account").first()
     if member is None:

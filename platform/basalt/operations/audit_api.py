@@ -34,7 +34,7 @@ def list_entries(account: Account, ref: str, params: Any) -> dict[str, Any]:
         rows = rows.filter(via=via)
     cursor = params.get("cursor")
     if cursor:
-        if not str(cursor).isdigit() or len(str(cursor)) > 18:
+        if not (str(cursor).isascii() and str(cursor).isdigit()) or len(str(cursor)) > 18:
             raise ValidationFailed(details={"cursor": ["The next_cursor of a previous page."]})
         rows = rows.filter(id__lt=int(cursor))
     page = list(rows.order_by("-id")[: PAGE + 1])

@@ -47,7 +47,7 @@ class ParseConnection(Connection):
     def translate(self, message: dict[str, Any]) -> dict[str, Any] | None:
         op = message.get("op")
         sub_id = message.get("id")
-        request_id = int(sub_id) if isinstance(sub_id, str) and sub_id.isdigit() else sub_id
+        request_id = int(sub_id) if isinstance(sub_id, str) and sub_id.isascii() and sub_id.isdigit() else sub_id
         if op == "event":
             class_name, schema = self.classes.get(sub_id, (None, None))
             if class_name is None:

@@ -68,9 +68,13 @@ async def stream(request: HttpRequest, ref: str, collection: str) -> HttpRespons
         return json_error(MethodNotAllowed(headers={"Allow": "GET"}))
     # The account is read in the database thread (which hands its connection back): this view runs
     # on the shared stream thread (core.handler), which must not hold a connection for the stream.
-    account = await in_thread(_account)(request)
+    # No console session cookie: refused before any database work (and before the database
+    # thread, whose connection hygiene must not touch a request that never needed it).
     session_key = request.session.session_key
-    if not account.is_authenticated or not session_key:
+    if not session_key:
+        return json_error(Unauthenticated("Sign in to the console first."))
+    account = await in_thread(_account)(request)
+    if not account.is_authenticated:
         return json_error(Unauthenticated("Sign in to the console first."))
     try:
         caller = await in_thread(member_caller)(account, ref)

@@ -45,7 +45,7 @@ def query_from_params(params: QueryDict, allowed: frozenset[str]) -> dict[str, A
             raw[name] = comma_list(value)
     limit = _single(params, "limit")
     if limit is not None:
-        if not limit.isdigit() or len(limit) > 9:
+        if not (limit.isascii() and limit.isdigit()) or len(limit) > 9:
             raise InvalidQuery("`limit` must be a non-negative integer.")
         raw["limit"] = int(limit)
     cursor = _single(params, "cursor")

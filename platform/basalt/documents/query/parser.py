@@ -461,7 +461,7 @@ def _parse_limit(raw: Any, limits: dict[str, Any]) -> int:
     max_page = int(limits["max_page_size"])
     if raw in (None, ""):
         return min(DEFAULT_PAGE, max_page)
-    if isinstance(raw, str) and raw.isdigit() and len(raw) < 10:
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) < 10:
         raw = int(raw)
     if isinstance(raw, bool) or not isinstance(raw, int) or not 1 <= raw <= max_page:
         raise InvalidQuery(f"`limit` must be an integer from 1 to {max_page}.", details={"parameter": "limit"})
