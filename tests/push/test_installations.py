@@ -135,3 +135,16 @@ def test_another_projects_keys_reach_nothing(project, make_project, fcm_token):
     assert foreign.get(f"/api/v1/installations/{created['id']}").status_code == 404
     assert foreign.delete(f"/api/v1/installations/{created['id']}").status_code == 404
     assert foreign.get("/api/v1/installations").json()["results"] == []
+
+
+def test_listing_checks_its_query_like_a_collection_query(project, fcm_token):
+    secret = key_client(project.secret)
+    for token in (fcm_token(), fcm_token()):
+        assert _register(key_client(project.publishable), token).status_code == 201
+    counted = secret.get("/api/v1/installations", {"count": "true", "limit": "1", "order": "-created_at"})
+    assert counted.status_code == 200 and counted.json()["count"] == 2 and len(counted.json()["results"]) == 1
+    # A fuzzer finding: a `count` outside true/false was taken as false, and a non-ASCII digit as a limit.
+    for bad in ({"count": "\U000bb31c"}, {"count": "yes"}, {"limit": "\u0663"}, {"limit": "-1"}, {"colour": "red"}):
+        response = secret.get("/api/v1/installations", bad)
+        assert response.status_code == 400, (bad, response.content)
+        assert response.json()["error"]["code"] == "invalid_query"

@@ -5,31 +5,16 @@ from __future__ import annotations
 from rest_framework.response import Response
 
 from basalt.core.errors import NotFound
+from basalt.documents.api.params import query_from_params
 from basalt.projects.api.base import DataAPIView
 from basalt.push import credentials, installations, services
 
+# The same parser as a collection's GET query, so `count`, `limit` and `where` are checked alike.
+INSTALLATION_QUERY_PARAMS = frozenset({"where", "order", "limit", "cursor", "count"})
+
 
 def _query_params(request) -> dict:
-    import orjson
-
-    from basalt.core.errors import InvalidQuery
-
-    out = {key: request.query_params.get(key) for key in request.query_params}
-    for key in ("where",):
-        if key in out and out[key] is not None:
-            try:
-                out[key] = orjson.loads(out[key])
-            except orjson.JSONDecodeError:
-                raise InvalidQuery(f"`{key}` must be JSON.") from None
-    for key in ("limit",):
-        if key in out:
-            try:
-                out[key] = int(out[key])
-            except (TypeError, ValueError):
-                raise InvalidQuery(f"`{key}` must be an integer.") from None
-    if "count" in out:
-        out["count"] = out["count"] in ("true", "1")
-    return out
+    return query_from_params(request.query_params, INSTALLATION_QUERY_PARAMS)
 
 
 class InstallationsView(DataAPIView):
