@@ -191,31 +191,67 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-async def idle(project: live.LiveProject, server: live.Server, count: int) -> dict:
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+async def idle(
+    project: live.LiveProject, server: live.Server, count: int, tokens: list[str] | None = None, subscribe: bool = False
+) -> dict:
+    """`count` idle connections held; with `tokens`, each one signed in as its own user and subscribed,
+    so the engine's idle re-check of every caller (every 2 s) is part of what is measured."""
     url = project.url.replace("http://", "ws://") + f"/api/v1/realtime?apikey={project.publishable}"
     before = rss_mib(server.process.pid)
+
+    async def open_one(index: int):
+        ws = await websockets.connect(url, open_timeout=60, max_size=None)
+        if tokens:
+            await ws.send(json.dumps({"op": "auth", "access_token": tokens[index]}))
+            assert json.loads(await ws.recv())["op"] == "authenticated"
+        if tokens or subscribe:
+            await ws.send(json.dumps({"op": "subscribe", "id": "s", "collection": "posts"}))
+            while json.loads(await ws.recv())["op"] != "subscribed":
+                pass
+        return ws
+
     socks, refused = [], 0
     for i in range(0, count, 50):
-        opened = await asyncio.gather(
-            *(websockets.connect(url, open_timeout=60) for _ in range(i, min(count, i + 50))), return_exceptions=True
-        )
+        opened = await asyncio.gather(*(open_one(j) for j in range(i, min(count, i + 50))), return_exceptions=True)
         socks += [ws for ws in opened if not isinstance(ws, BaseException)]
         refused += sum(1 for ws in opened if isinstance(ws, BaseException))
     await asyncio.sleep(2)
+    # The server's CPU while nothing is written: what holding (and re-checking) the connections costs.
+    window = 20.0
+    cpu_start, wall_start = cpu_seconds(server.process.pid), time.perf_counter()
+    await asyncio.sleep(window)
+    idle_cpu = (cpu_seconds(server.process.pid) - cpu_start) / (time.perf_counter() - wall_start)
     pings = await asyncio.gather(*(ws.send('{"op": "ping"}') for ws in socks[:: max(1, count // 100)]))
     after = rss_mib(server.process.pid)
     for ws in socks:
         await ws.close()
     out = {
-        "scenario": f"{count} idle connections",
+        "scenario": f"{count} idle connections"
+        + (", each its own user, subscribed" if tokens else ", subscribed with the key" if subscribe else ""),
         "held": len(socks),
         "failed_to_open": refused,
         "rss_before_mib": round(before, 1),
         "rss_after_mib": round(after, 1),
+        "idle_server_cpu_percent": round(idle_cpu * 100, 1),
         "pinged": len(pings),
     }
     print(json.dumps(out), flush=True)
     return out
+
+
+async def anonymous_users(url: str, publishable: str, count: int) -> list[str]:
+    """Distinct signed-in users without a password hash's cost each: anonymous sign-ins."""
+    async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": publishable}, timeout=60) as http:
+        tokens: list[str] = []
+        for i in range(0, count, 50):
+            answers = await asyncio.gather(*(http.post("/api/v1/auth/anonymous") for _ in range(i, min(count, i + 50))))
+            tokens += [answer.json()["access_token"] for answer in answers]
+        return tokens
 
 
 async def main(args) -> None:
@@ -243,6 +279,16 @@ async def main(args) -> None:
             results.append(await bench.fanout(args.fanout))
         if args.idle:
             results.append(await idle(project, server, args.idle))
+        if args.idle_users:
+            tokens = await anonymous_users(server.url, project.publishable, args.idle_users)
+            # The baseline in the same run: as many idle subscribed connections on the key alone.
+            baseline = await idle(project, server, args.idle_users, subscribe=True)
+            signed_in = await idle(project, server, args.idle_users, tokens)
+            signed_in["cpu_vs_key_only"] = round(
+                signed_in["idle_server_cpu_percent"] / max(0.1, baseline["idle_server_cpu_percent"]), 2
+            )
+            print(json.dumps(signed_in), flush=True)
+            results += [baseline, signed_in]
         if args.json:
             Path(args.json).write_text(json.dumps({"profile": profile, "results": results}, indent=2))
     finally:
@@ -257,6 +303,7 @@ if __name__ == "__main__":
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--fanout", type=int, default=2000)
     parser.add_argument("--idle", type=int, default=0)
+    parser.add_argument("--idle-users", type=int, default=0, help="idle subscribed connections, one user each")
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--json")
     parser.add_argument("--settle", type=float, default=0.0, help="pause before the fan-out writes (profiling)")

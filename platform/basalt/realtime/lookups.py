@@ -28,23 +28,35 @@ def refresh(
     if reload:
         project = Project.objects.filter(pk=project_id).first()
         schemas = project_schemas(project) if project is not None else {}
+    # Thousands of connections share a handful of keys: each key is looked up once per round (with
+    # the project's caller epoch, so each token's cached resolution is trusted only while nothing
+    # that could change its caller happened), not once per connection.
+    keys: dict[str, Caller | BasaltError] = {}
     verdicts: dict[tuple[str, str | None], Caller | BasaltError] = {}
     for key_raw, token in set(identities):
-        verdicts[(key_raw, token)] = resolve_identity(key_raw, token)
+        verdicts[(key_raw, token)] = resolve_identity(key_raw, token, keys)
     return project, schemas, verdicts
 
 
-def resolve_identity(key_raw: str, token: str | None) -> Caller | BasaltError:
-    """The caller for a key and an optional access token, or the error that refuses it."""
+def resolve_identity(
+    key_raw: str, token: str | None, keys: dict[str, Caller | BasaltError] | None = None
+) -> Caller | BasaltError:
+    """The caller for a key and an optional access token, or the error that refuses it.
+
+    `keys` carries the key callers already resolved in this round."""
     from basalt.realtime import console_stream  # it imports the hub, which imports this module
 
     if console_stream.is_console_identity(key_raw):
         return console_stream.recheck(key_raw)
-    try:
-        caller = Caller.for_key(resolve_key(key_raw))
-    except BasaltError as exc:
-        return exc
-    if token is None:
+    caller = keys.get(key_raw) if keys is not None else None
+    if caller is None:
+        try:
+            caller = Caller.for_key(resolve_key(key_raw))
+        except BasaltError as exc:
+            caller = exc
+        if keys is not None:
+            keys[key_raw] = caller
+    if isinstance(caller, BasaltError) or token is None:
         return caller
     try:
         return with_bearer(caller, token)
