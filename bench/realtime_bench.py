@@ -127,6 +127,26 @@ class Bench:
         self.ended: dict[str, int] = {}
         return await asyncio.gather(*(drain(ws) for ws in socks))
 
+    async def round_trips(self, pings: int, connections: int) -> dict:
+        """Client message → answer on one socket (ping → pong), and opening+subscribing sockets: the
+        per-message cost of the WebSocket face itself, with no document work."""
+        opened_at = time.perf_counter()
+        socks = []
+        for i in range(0, connections, 50):
+            socks += await asyncio.gather(*(self.subscriber(j) for j in range(i, min(connections, i + 50))))
+        open_rate = connections / (time.perf_counter() - opened_at)
+        ws = socks[0]
+        latencies = []
+        for _ in range(pings):
+            sent = time.perf_counter()
+            await ws.send('{"op": "ping"}')
+            while json.loads(await ws.recv())["op"] != "pong":
+                pass
+            latencies.append((time.perf_counter() - sent) * 1000)
+        for sock in socks:
+            await sock.close()
+        return summary("ping -> pong round trip", latencies, subscribed_sockets_per_second=round(open_rate, 1))
+
     async def sustained(self, subscribers: int, rate: float, duration: float) -> dict:
         socks = [await self.subscriber(i) for i in range(subscribers)]
         total = int(rate * duration)
@@ -271,6 +291,8 @@ async def main(args) -> None:
         if args.profile_server:
             print(json.dumps({"server_pid": server.process.pid}), flush=True)
         results = []
+        if args.pings:
+            results.append(await bench.round_trips(args.pings, 500))
         if args.writes:
             results.append(await bench.latency(args.writes))
         if args.subscribers:
@@ -303,6 +325,7 @@ if __name__ == "__main__":
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--fanout", type=int, default=2000)
     parser.add_argument("--idle", type=int, default=0)
+    parser.add_argument("--pings", type=int, default=0, help="ping round trips (and 500 sockets opened)")
     parser.add_argument("--idle-users", type=int, default=0, help="idle subscribed connections, one user each")
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--json")

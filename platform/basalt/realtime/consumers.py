@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import parse_qs, urlsplit
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from basalt.core.caller import Caller
@@ -42,7 +43,20 @@ def origin_allowed(project, origin: str, host: str | None) -> bool:
     return project_allows(project, origin)
 
 
-class RealtimeConsumer(AsyncWebsocketConsumer):
+class EngineConsumer(AsyncWebsocketConsumer):
+    """A WebSocket consumer whose database work all goes through `in_thread`."""
+
+    async def dispatch(self, message: dict) -> None:
+        # channels hops to a thread to close stale database connections before every handler
+        # (each connect, client message and disconnect); nothing here holds a connection on this
+        # loop (`in_thread` hands its own back), so the hop is pure cost per message.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+
+class RealtimeConsumer(EngineConsumer):
     # No channel-layer channel per socket: the process's hub is the only layer member (one message
     # per change per process, not per subscriber), and 10,000 sockets must not mean 10,000 Redis reads.
     channel_layer_alias = "realtime-no-layer"
