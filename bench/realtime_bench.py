@@ -67,6 +67,7 @@ class Bench:
         self.http = httpx.AsyncClient(base_url=project.url, headers={"X-API-Key": project.secret}, timeout=30)
         self.users = users  # access tokens, for mixed principals
         self.settle = 0.0  # seconds between the last subscribe and the first fan-out write
+        self.server_pid = 0
 
     async def subscriber(self, index: int, ready: asyncio.Event | None = None):
         ws = await websockets.connect(self.ws, max_size=None)
@@ -186,11 +187,15 @@ class Bench:
         collector = asyncio.create_task(self.collect(socks, writes, deadline))
         print(json.dumps({"fanout_subscribed": len(socks)}), flush=True)
         await asyncio.sleep(self.settle)
+        cpu_before = cpu_seconds(self.server_pid) if self.server_pid else 0.0
         for n in range(writes):
             await self.write(n)
             await asyncio.sleep(1.0)
         deadline[0] = time.time() + 15
         results = await collector
+        # The server's own CPU for the whole fan-out (writes included): a figure the client's share of
+        # a loaded host does not blur, unlike the latencies.
+        cpu = cpu_seconds(self.server_pid) - cpu_before if self.server_pid else float("nan")
         latencies = [(received - sent) * 1000 for seen in results for _, sent, received in seen]
         delivered = sum(len(seen) for seen in results)
         for ws in socks:
@@ -200,6 +205,7 @@ class Bench:
             latencies,
             delivered=delivered,
             expected=subscribers * writes,
+            server_cpu_us_per_delivery=round(cpu * 1e6 / max(1, delivered), 1),
             subscribers_ended=self.ended,
         )
 
@@ -286,6 +292,7 @@ async def main(args) -> None:
                 users.append(http.post("/api/v1/auth/signup", json=body).json()["access_token"])
         bench = Bench(project, users)
         bench.settle = args.settle
+        bench.server_pid = server.process.pid
         profile = "postgresql+redis" if os.environ.get("DATABASE_URL") else "sqlite+in-memory"
         print(json.dumps({"profile": profile}), flush=True)
         if args.profile_server:

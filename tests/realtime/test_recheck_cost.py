@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from basalt.core.errors import InvalidApiKey, InvalidToken

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from channels.consumer import get_handler_name
@@ -17,6 +19,8 @@ from basalt.realtime import protocol
 from basalt.realtime.connection import CLOSE, Connection, error_message
 from basalt.realtime.dbthread import in_thread
 from basalt.realtime.hub import current_hub
+
+logger = logging.getLogger("basalt.realtime")
 
 # Query parameters that would put a credential other than the key into URLs that proxies log.
 TOKEN_PARAMS = ("access_token", "token", "authorization", "refresh_token", "jwt")
@@ -43,6 +47,22 @@ def origin_allowed(project, origin: str, host: str | None) -> bool:
     return project_allows(project, origin)
 
 
+async def _finish(coro: Any, blocked_on: Any) -> None:
+    """Drive a coroutine that suspended on `blocked_on` (what it yielded) to its end."""
+    while True:
+        if blocked_on is None:  # a bare yield (`asyncio.sleep(0)`): just give the loop a turn
+            await asyncio.sleep(0)
+        else:
+            # As a task does with what its coroutine yields: the future was marked "being awaited"
+            # when it was yielded, and awaiting it again would refuse.
+            blocked_on._asyncio_future_blocking = False
+            await blocked_on
+        try:
+            blocked_on = coro.send(None)
+        except StopIteration:
+            return
+
+
 class EngineConsumer(AsyncWebsocketConsumer):
     """A WebSocket consumer whose database work all goes through `in_thread`."""
 
@@ -62,6 +82,7 @@ class RealtimeConsumer(EngineConsumer):
     channel_layer_alias = "realtime-no-layer"
     conn: Connection | None = None
     writer: asyncio.Task | None = None
+    sending: asyncio.Future | None = None
 
     async def connect(self) -> None:
         await self.accept()
@@ -81,6 +102,7 @@ class RealtimeConsumer(EngineConsumer):
             await self._refuse(exc)
             return
         self.conn = Connection(caller, raw, "websocket")
+        self.conn.send_now = self._send_now
         current_hub().add_connection(self.conn)
         self.writer = asyncio.get_running_loop().create_task(self._write())
 
@@ -95,10 +117,30 @@ class RealtimeConsumer(EngineConsumer):
         conn = self.conn
         while True:
             text = await conn.next_message()
+            if self.sending is not None:  # a direct send the server did not finish at once: keep order
+                await self.sending
+                self.sending = None
             if text is CLOSE:
                 await self.close(code=conn.close_code)
                 return
             await self.send(text_data=text)
+
+    def _send_now(self, text: str) -> bool:
+        """Send from the caller's stack: the server's `send` is a coroutine, but daphne's completes
+        without suspending, so it is run to its end here; one that suspends is finished by a task
+        the writer waits for before its next message."""
+        if self.sending is not None:
+            return False
+        coro = self.base_send({"type": "websocket.send", "text": text})
+        try:
+            blocked_on = coro.send(None)
+        except StopIteration:
+            return True
+        except Exception:  # the socket is gone or the server refused: the writer's path reports it
+            logger.debug("realtime: direct send failed", exc_info=True)
+            return True
+        self.sending = asyncio.ensure_future(_finish(coro, blocked_on))
+        return True
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.conn is None or self.conn.closed:
