@@ -16,6 +16,7 @@ import logging
 import os
 import random
 import socket
+import time
 import zoneinfo
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -167,11 +168,19 @@ def _db(moment: datetime) -> Any:
 
 
 def due_providers(push_id: str) -> list[str]:
-    return list(
-        Delivery.objects.filter(push_id=push_id, status=Delivery.PENDING, due_at__lte=clock.now())
-        .values_list("provider", flat=True)
-        .distinct()
+    """Providers with a due pending delivery: one EXISTS per provider, each a short walk of
+    `delivery_queue` (a DISTINCT over the push's pending rows read them all, once per batch)."""
+    names = providers.names()
+    probes = " UNION ALL ".join(
+        "SELECT %s WHERE EXISTS (SELECT 1 FROM basalt_push_delivery WHERE push_id = %s AND provider = %s "
+        "AND status = %s AND due_at <= %s)"
+        for _ in names
     )
+    now = _db(clock.now())
+    params = [value for name in names for value in (name, push_id, name, Delivery.PENDING, now)]
+    with connection.cursor() as cursor:
+        cursor.execute(probes, params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def recover_abandoned(push_id: str | None = None) -> dict[str, int]:
@@ -200,6 +209,7 @@ def backoff_seconds(attempts: int, retry_after: float | None) -> float:
 
 def send_batch(push: Push, provider_name: str, worker: str) -> int:
     """Claim, send and mark one batch; returns how many deliveries it handled (0: nothing due)."""
+    started = time.perf_counter()
     provider = providers.get(provider_name)
     rows = claim(push.pk, provider_name, provider.batch_size, worker)
     if not rows:
@@ -222,6 +232,7 @@ def send_batch(push: Push, provider_name: str, worker: str) -> int:
     envelope = Envelope(push_id=push.pk, message=push.message, expires_at=push.expires_at)
     # On the wire from here: a crash now leaves these `sending` → in_flight_at_crash.
     Delivery.objects.filter(pk__in=ids, claimed_by=worker, status=Delivery.CLAIMED).update(status=Delivery.SENDING)
+    on_wire = time.perf_counter()
     try:
         outcomes = provider.send(creds, envelope, items)
     except ProviderAuthError as exc:
@@ -232,7 +243,17 @@ def send_batch(push: Push, provider_name: str, worker: str) -> int:
         from basalt.push.providers.base import Outcome
 
         outcomes = [Outcome(item.delivery_id, RETRY, f"{provider_name}: {type(exc).__name__}") for item in items]
+    answered = time.perf_counter()
     record(push, outcomes, attempts)
+    # Where a batch's time goes (the bench reads these at DEBUG): database before, wire, database after.
+    logger.debug(
+        "push %s: %s batch timing: claim+mark %.0f ms, send %.0f ms, record %.0f ms",
+        push.pk,
+        provider_name,
+        1000 * (on_wire - started),
+        1000 * (answered - on_wire),
+        1000 * (time.perf_counter() - answered),
+    )
     return len(ids)
 
 
