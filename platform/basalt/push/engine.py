@@ -18,6 +18,7 @@ import random
 import socket
 import time
 import zoneinfo
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,9 +51,13 @@ def local_instant(wall: datetime, zone: str) -> datetime:
     return wall.replace(tzinfo=tz).astimezone(UTC)
 
 
-def fan_out(push_id: str) -> bool:
+def fan_out(push_id: str, on_first_chunk: Callable[[], None] | None = None) -> bool:
     """Write one delivery per targeted installation, chunk by chunk; resumable after a crash.
 
+    Each chunk is one transaction holding the push row's lock and starting from the position it
+    reads under that lock, so two runs fanning out the same push (a tick's re-run while the first
+    is still going, a helper) take turns chunk by chunk: none is written twice, and no badge is
+    raised twice. `on_first_chunk` is called once the first chunk is committed (senders may start).
     Returns False when the push is not (or no longer) due for fan-out."""
     push = Push.objects.select_related("project").filter(pk=push_id).first()
     if push is None or push.fanned_out or push.status not in (Push.SCHEDULED, Push.SENDING):
@@ -64,8 +69,15 @@ def fan_out(push_id: str) -> bool:
     badge = push.message.get("badge")
     wall = push.send_at.astimezone(UTC).replace(tzinfo=None) if push.local_time and push.send_at else None
     default_due = push.send_at or push.created_at
-    for chunk in audience.stream(selection, after=push.fan_out_after):
+    while True:
         with transaction.atomic():
+            held = Push.objects.select_for_update().filter(pk=push.pk).values("fanned_out", "fan_out_after").first()
+            if held is None or held["fanned_out"]:
+                return held is not None
+            chunk = audience.chunk(selection, after=held["fan_out_after"], size=audience.CHUNK)
+            if not chunk:
+                Push.objects.filter(pk=push.pk).update(fanned_out=True)
+                return True
             # Badges first, under the installations' row locks: each delivery carries the badge its
             # installation now holds, even when two pushes raise it at the same moment.
             badges = _set_badges(push, chunk, badge) if badge is not None else {}
@@ -83,9 +95,13 @@ def fan_out(push_id: str) -> bool:
                     for target in chunk
                 ],
             )
-            Push.objects.filter(pk=push.pk).update(fan_out_after=chunk[-1].installation_id)
-    Push.objects.filter(pk=push.pk).update(fanned_out=True)
-    return True
+            last = len(chunk) < audience.CHUNK
+            Push.objects.filter(pk=push.pk).update(fan_out_after=chunk[-1].installation_id, fanned_out=last)
+        if on_first_chunk is not None:
+            on_first_chunk()
+            on_first_chunk = None
+        if last:
+            return True
 
 
 def _insert_deliveries(push_id: str, rows: list[tuple]) -> None:
@@ -340,10 +356,27 @@ def maybe_finish(push_id: str) -> bool:
     return True
 
 
-def run(push_id: str, *, max_batches: int | None = None) -> str:
-    """Work on one push until nothing is due now; returns its status afterwards."""
+# How long a helper waits for deliveries while the fan-out is still writing them.
+HELPER_IDLE_SECONDS = 5.0
+
+
+def run(
+    push_id: str,
+    *,
+    max_batches: int | None = None,
+    helper: bool = False,
+    on_first_chunk: Callable[[], None] | None = None,
+) -> str:
+    """Work on one push until nothing is due now; returns its status afterwards.
+
+    A helper (one of several runs sending the same push at once) does not fan out: it claims
+    what the fan-out has written so far, waiting while it is still writing."""
     worker = worker_name()
-    if not fan_out(push_id):
+    if helper:
+        push = Push.objects.filter(pk=push_id).first()
+        if push is None or push.status != Push.SENDING:
+            return push.status if push else "missing"
+    elif not fan_out(push_id, on_first_chunk):
         push = Push.objects.filter(pk=push_id).first()
         if push is None:
             return "missing"
@@ -351,17 +384,20 @@ def run(push_id: str, *, max_batches: int | None = None) -> str:
             return push.status
     recover_abandoned(push_id)
     done = 0
+    idle_since = time.monotonic()
     while max_batches is None or done < max_batches:
         push = Push.objects.select_related("project").filter(pk=push_id).first()
         if push is None or push.status != Push.SENDING:
             break
         names = due_providers(push_id)
-        if not names:
-            break
         handled = sum(send_batch(push, name, worker) for name in names)
         done += 1
-        if not handled:
+        if handled:
+            idle_since = time.monotonic()
+            continue
+        if not helper or push.fanned_out or time.monotonic() - idle_since > HELPER_IDLE_SECONDS:
             break
+        time.sleep(0.1)  # a helper ahead of the fan-out
     maybe_finish(push_id)
     push = Push.objects.filter(pk=push_id).first()
     return push.status if push else "missing"
