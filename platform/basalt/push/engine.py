@@ -247,7 +247,7 @@ def send_batch(push: Push, provider_name: str, worker: str) -> int:
     logger.info("push %s: %s batch of %d", push.pk, provider_name, len(items))
     envelope = Envelope(push_id=push.pk, message=push.message, expires_at=push.expires_at)
     # On the wire from here: a crash now leaves these `sending` → in_flight_at_crash.
-    Delivery.objects.filter(pk__in=ids, claimed_by=worker, status=Delivery.CLAIMED).update(status=Delivery.SENDING)
+    _set(ids, {"status": Delivery.SENDING}, {"claimed_by": worker, "status": Delivery.CLAIMED})
     on_wire = time.perf_counter()
     try:
         outcomes = provider.send(creds, envelope, items)
@@ -274,7 +274,24 @@ def send_batch(push: Push, provider_name: str, worker: str) -> int:
 
 
 def _finish(ids: list[int], status: str, reason: str) -> None:
-    Delivery.objects.filter(pk__in=ids).update(status=status, reason=reason[:200], finished_at=clock.now())
+    _set(ids, {"status": status, "reason": reason[:200], "finished_at": clock.now()})
+
+
+def _set(ids: list[int], fields: dict[str, Any], where: dict[str, Any] | None = None) -> int:
+    """UPDATE deliveries by id (field names are their column names). PostgreSQL: the ids travel as
+    one array parameter; Django's `pk__in` resolved, adapted and bound 500 parameters one by one
+    (profiled: most of a batch's own CPU outside the provider library)."""
+    where = where or {}
+    if connection.vendor != "postgresql":
+        return Delivery.objects.filter(pk__in=ids, **where).update(**fields)
+    assignments = ", ".join(f"{name} = %s" for name in fields)
+    conditions = "".join(f" AND {name} = %s" for name in where)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE basalt_push_delivery SET {assignments} WHERE id = ANY(%s::bigint[]){conditions}",  # noqa: S608
+            [*fields.values(), list(ids), *where.values()],
+        )
+        return cursor.rowcount
 
 
 def record(push: Push, outcomes: list[Any], attempts: dict[int, int]) -> None:
@@ -285,7 +302,7 @@ def record(push: Push, outcomes: list[Any], attempts: dict[int, int]) -> None:
     with transaction.atomic():
         sent = [o.delivery_id for o in by_kind.get(SENT, [])]
         if sent:
-            Delivery.objects.filter(pk__in=sent).update(status=Delivery.SENT, finished_at=now, reason="")
+            _set(sent, {"status": Delivery.SENT, "finished_at": now, "reason": ""})
         # One UPDATE per distinct (status, reason, attempts), not one per delivery: a batch of 500
         # invalid tokens or failures usually shares a handful of reasons.
         ended: dict[tuple[str, str, int | None], list[int]] = {}
@@ -314,7 +331,7 @@ def record(push: Push, outcomes: list[Any], attempts: dict[int, int]) -> None:
             fields: dict[str, Any] = {"status": status, "reason": reason, "finished_at": now}
             if tries is not None:
                 fields["attempts"] = tries
-            Delivery.objects.filter(pk__in=ids).update(**fields)
+            _set(ids, fields)
         if retry_rows:
             Delivery.objects.bulk_update(
                 retry_rows, ["status", "attempts", "due_at", "claimed_by", "claimed_at", "reason"], batch_size=500
