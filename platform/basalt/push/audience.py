@@ -2,13 +2,12 @@
 
 `where` is parsed by the documents query parser with the project's limits, so it is validated
 exactly like find (unknown fields and operators are `400 invalid_query`). Only active
-installations of configured providers are targeted. Streaming is keyset-paged on id in chunks,
+installations of configured providers are targeted. Fan-out reads it keyset-paged on id in chunks,
 so a 100,000-device audience is never held in memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,20 +110,14 @@ class Target:
     badge: int
 
 
-def stream(selection: Selection, after: str = "", chunk: int = CHUNK) -> Iterator[list[Target]]:
-    """Chunks of targets in id order, starting after `after` (a resumed fan-out)."""
+def chunk(selection: Selection, after: str = "", size: int = CHUNK) -> list[Target]:
+    """The next `size` targets in id order after `after` (keyset paging: a resumed fan-out)."""
     columns = ", ".join(_field(name) for name in ("provider", "token", "locale", "timezone", "badge"))
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT id, {columns} FROM basalt_document WHERE {selection.sql} AND id > %s "  # noqa: S608
-                f"ORDER BY id LIMIT {int(chunk)}",
-                [*selection.params, after],
-            )
-            rows = cursor.fetchall()
-        if not rows:
-            return
-        yield [Target(row[0], row[1], row[2], row[3] or "", row[4] or "", int(float(row[5] or 0))) for row in rows]
-        after = rows[-1][0]
-        if len(rows) < chunk:
-            return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, {columns} FROM basalt_document WHERE {selection.sql} AND id > %s "  # noqa: S608
+            f"ORDER BY id LIMIT {int(size)}",
+            [*selection.params, after],
+        )
+        rows = cursor.fetchall()
+    return [Target(row[0], row[1], row[2], row[3] or "", row[4] or "", int(float(row[5] or 0))) for row in rows]

@@ -88,6 +88,8 @@ class Delivery(models.Model):
         ]
         indexes = [
             models.Index(fields=["push", "status", "due_at"], name="delivery_claim"),
+            # What a claim walks: one provider's pending deliveries of a push in id order.
+            models.Index(fields=["push", "provider", "status", "id"], name="delivery_queue"),
             models.Index(fields=["status", "claimed_at"], name="delivery_lease"),
         ]
 

@@ -1,4 +1,13 @@
-"""FCM through firebase-admin's HTTP v1 send path: one send_each call per batch of at most 500.
+"""FCM through firebase-admin's HTTP v1 send path: one call per batch of at most 500 messages.
+
+FCM HTTP v1 takes one message per HTTP request (the multi-message batch endpoint was shut down
+upstream), so a "call" here is what `messaging.send_each` is: up to 500 messages sent
+concurrently. It is made with the library's own per-message `messaging.send` (the same request,
+auth and error mapping send_each uses) on a thread pool kept for the process: send_each starts
+a fresh thread per message (500 per batch) against a 100-connection pool that is not blocking,
+so every batch also opened and threw away connections. Profiled at 3,000 sends: ~100 µs of CPU
+a message less, plus ~80 µs from resolving proxy settings once per app instead of per request
+(requests reads the whole environment on every request otherwise).
 
 The URL seam (`PUSH_FCM_API_BASE`, tests only) rewrites the per-app messaging service's
 `_fcm_url`; firebase-admin offers no option for it (EXTERNALS.md). A test fails if the
@@ -8,8 +17,10 @@ library stops honouring it (tests/push/test_fcm.py).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -34,8 +45,27 @@ from basalt.push.providers.base import (
 
 _apps: dict[str, Any] = {}
 _apps_lock = threading.Lock()
-# Counted per library call (each carries ≤ 500 messages); the bench and T15 read it.
+_pool: ThreadPoolExecutor | None = None
+_pool_key: tuple[int, int] = (0, 0)
+# Counted per batch call (each carries ≤ 500 messages); the bench and T15 read it.
 calls = 0
+
+
+def _threads() -> int:
+    return max(1, settings.PUSH_FCM_CONCURRENCY)
+
+
+def _executor() -> ThreadPoolExecutor:
+    """The process's FCM send threads (made after a prefork worker forks, never inherited)."""
+    global _pool, _pool_key
+    with _apps_lock:
+        key = (os.getpid(), _threads())
+        if _pool is None or _pool_key != key:
+            if _pool is not None and _pool_key[0] == key[0]:
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(max_workers=key[1], thread_name_prefix="fcm-send")
+            _pool_key = key
+        return _pool
 
 
 def messaging_app(service_account: dict[str, Any]) -> Any:
@@ -45,7 +75,9 @@ def messaging_app(service_account: dict[str, Any]) -> Any:
 
     digest = hashlib.sha256(orjson.dumps(service_account, option=orjson.OPT_SORT_KEYS)).hexdigest()[:24]
     base = settings.PUSH_FCM_API_BASE
-    name = f"basalt-{digest}-{hashlib.sha256(base.encode()).hexdigest()[:8]}"
+    # The base and the concurrency (the connection pool's size) are part of the app's identity.
+    seam = hashlib.sha256(f"{base}|{_threads()}".encode()).hexdigest()[:8]
+    name = f"basalt-{digest}-{seam}"
     with _apps_lock:
         app = _apps.get(name)
         if app is not None:
@@ -62,9 +94,23 @@ def messaging_app(service_account: dict[str, Any]) -> Any:
             project = service_account["project_id"]
             service._fcm_url = f"{root}/v1/projects/{project}/messages:send"
             service._fcm_topic_url = f"{root}/v1/projects/{project}/registrations"
-        service._client.session.mount(root, _adapter())
+        session = service._client.session
+        session.mount(root, _adapter())
+        _settle_environment(session, root)
         _apps[name] = app
         return app
+
+
+def _settle_environment(session: Any, root: str) -> None:
+    """Read proxy and CA-bundle settings from the environment once, for the one host this session
+    calls, instead of on every request (requests' trust_env walks os.environ per request)."""
+    import requests.utils
+
+    session.proxies = dict(requests.utils.get_environ_proxies(root))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
 
 
 FCM_ROOT = "https://fcm.googleapis.com"
@@ -86,7 +132,10 @@ def _adapter() -> Any:
         allowed_methods=None,
         respect_retry_after_header=False,
     )
-    return requests.adapters.HTTPAdapter(pool_connections=100, pool_maxsize=100, max_retries=policy)
+    # As many kept-alive connections as send threads, and a thread waits for a free one rather
+    # than opening a connection the pool would then discard.
+    size = _threads()
+    return requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=size, pool_block=True, max_retries=policy)
 
 
 _TOKEN = re.compile(r"\A[A-Za-z0-9_:\-.]{20,1024}\Z")
@@ -147,6 +196,7 @@ class Fcm(Provider):
         import warnings
 
         from firebase_admin import exceptions, messaging
+        from google.auth import exceptions as auth_exceptions
 
         global calls
         app = messaging_app(credentials.service_account)
@@ -156,23 +206,48 @@ class Fcm(Provider):
             messages = [self.build(envelope, item) for item in items]
         calls += 1
         try:
-            batch = messaging.send_each(messages, app=app)
-        except exceptions.FirebaseError as exc:
-            cause = exc.cause
-            from google.auth import exceptions as auth_exceptions
+            # The access token first, once: otherwise every send thread finding it missing or
+            # expired would ask the token endpoint at the same moment.
+            _fresh_token(app)
+        except auth_exceptions.RefreshError as exc:
+            raise ProviderAuthError(f"FCM credentials refused: {str(exc)[:200]}") from None
+        except Exception as exc:  # the token endpoint unreachable: the whole batch waits
+            return [Outcome(item.delivery_id, RETRY, f"fcm: token: {type(exc).__name__}") for item in items]
 
-            if isinstance(cause, auth_exceptions.RefreshError):
-                raise ProviderAuthError(f"FCM credentials refused: {str(cause)[:200]}") from None
-            return [Outcome(item.delivery_id, RETRY, f"fcm: {str(exc)[:150]}") for item in items]
-        return [_outcome(item, response) for item, response in zip(items, batch.responses, strict=True)]
+        def one(message: Any) -> Any:
+            try:
+                messaging.send(message, app=app)
+            except exceptions.FirebaseError as exc:
+                return exc
+            except auth_exceptions.RefreshError as exc:
+                return ProviderAuthError(f"FCM credentials refused: {str(exc)[:200]}")
+            except Exception as exc:  # outside the library's mapping: retried like a 5xx
+                return exc
+            return None
+
+        results = list(_executor().map(one, messages))
+        refused = next((r for r in results if isinstance(r, ProviderAuthError)), None)
+        if refused is not None:
+            raise refused
+        return [_outcome(item, result) for item, result in zip(items, results, strict=True)]
 
 
-def _outcome(item: Outgoing, response: Any) -> Outcome:
+def _fresh_token(app: Any) -> None:
+    from google.auth.transport.requests import Request
+
+    credential = app.credential.get_credential()
+    if not credential.valid:
+        credential.refresh(Request())
+
+
+def _outcome(item: Outgoing, exc: Exception | None) -> Outcome:
+    """What one send's exception (None: accepted) means for its delivery."""
     from firebase_admin import exceptions, messaging
 
-    if response.success:
+    if exc is None:
         return Outcome(item.delivery_id, SENT)
-    exc = response.exception
+    if not isinstance(exc, exceptions.FirebaseError):
+        return Outcome(item.delivery_id, RETRY, f"fcm: {type(exc).__name__}: {str(exc)[:150]}")
     reason = f"fcm: {type(exc).__name__}: {str(exc)[:150]}"
     if isinstance(exc, messaging.UnregisteredError | messaging.SenderIdMismatchError):
         return Outcome(item.delivery_id, INVALID, reason)
