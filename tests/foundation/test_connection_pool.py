@@ -104,12 +104,15 @@ SERVER_ENV = {
 }
 
 
-def assert_bounded(url: str, database: str) -> None:
+def assert_bounded(url: str, database: str, log_tail=lambda: "") -> None:
     project = live.make_project(url, "Pool")
     email = console_account(url)
     for wave in (1, 2):  # a second wave shows no connection leaked out of the pool in the first
         with PeakConnections(database) as peak:
-            statuses = burst(url, project, email)
+            try:
+                statuses = burst(url, project, email)
+            except httpx.TransportError as exc:  # a connection dropped: what the server said about it
+                raise AssertionError(f"wave {wave}: {exc!r}\n--- server log ---\n{log_tail()}") from exc
         assert not [s for s in statuses if s >= 500], (wave, statuses)
         assert statuses[200] == len(range(0, CONCURRENCY, 3)), (wave, statuses)
         assert peak.peak <= DEFAULT_POOL_SIZE, (wave, peak.peak)
@@ -120,7 +123,7 @@ def assert_bounded(url: str, database: str) -> None:
 def test_serve_keeps_postgresql_connections_within_its_pool(tmp_path):
     server = live.start(tmp_path / "data", SERVER_ENV)
     try:
-        assert_bounded(server.url, server.database)
+        assert_bounded(server.url, server.database, server.log_tail)
     finally:
         live.stop(server)
 
@@ -152,7 +155,7 @@ def test_granian_web_role_keeps_postgresql_connections_within_its_pool(tmp_path)
                 pass
             assert time.monotonic() < deadline, "granian did not answer"
             time.sleep(0.3)
-        assert_bounded(url, database)
+        assert_bounded(url, database, lambda: (tmp_path / "granian.log").read_text()[-6000:])
     finally:
         if process is not None and process.poll() is None:
             process.terminate()

@@ -15,6 +15,9 @@ from django.http import Http404
 WORKER_CHECK_SECONDS = 60
 
 
+LISTEN_BACKLOG = 1024
+
+
 class Command(BaseCommand):
     help = "Apply migrations and serve Basalt (API, WebSockets, console, static files) with daphne."
 
@@ -50,7 +53,11 @@ class Command(BaseCommand):
             }
         server = EdgeServer(
             application=self._application(),
-            endpoints=build_endpoint_description_strings(host=host, port=port),
+            # twisted listens with a queue of 50 by default: a burst of a few hundred clients would
+            # have its connections wait on SYN retries while the process is busy.
+            endpoints=[
+                f"{e}:backlog={LISTEN_BACKLOG}" for e in build_endpoint_description_strings(host=host, port=port)
+            ],
             http_timeout=120,
             websocket_timeout=86400,
             application_close_timeout=10,
