@@ -187,6 +187,23 @@ def test_an_oversized_tar_header_is_refused_before_it_is_read(target):
     assert error["details"]["reason"] == "bomb"
 
 
+def test_a_valid_entry_ending_just_before_a_mebibyte_is_not_taken_for_an_oversized_header():
+    # The reader once counted its own 1 MiB read-ahead as header bytes: a valid archive whose entry ended
+    # a few KiB before a MiB boundary was refused as a bomb (met by a real export of 100,000 documents).
+    first = b"[1]\n" * ((2 * 1024 * 1024 - 5120) // 4)
+    data = tar_gz(
+        [manifest(), ("settings.json", b"{}"), ("collections.json", b"[]"), ("members/000001.jsonl", first),
+         ("members/000002.jsonl", b"[1]\n" * 600_000), (archive.END, b"{}")]
+    )  # fmt: skip
+    rows = 0
+    for entry in archive.ArchiveReader(io.BytesIO(data)):
+        if entry.part == "members":
+            rows += sum(1 for _ in entry.rows())
+        else:
+            entry.json()
+    assert rows == len(first) // 4 + 600_000
+
+
 def test_hostile_rows_are_refused_and_nothing_stays(target, exported, archive_storage):
     # A valid archive whose one document row carries a non-object ACL: refused after users and files went in.
     raw = tarfile.open(fileobj=io.BytesIO(gzip.decompress(exported)), mode="r:")

@@ -36,6 +36,7 @@ def test_export_then_import_on_another_install_answers_every_api_call_the_same(m
 
     # Small pages, entries and batches: the keyset paging, entry cuts and batch flushes all run.
     monkeypatch.setattr(exporting, "PAGE", 4)
+    monkeypatch.setattr(exporting, "DOCUMENT_PAGE", 4)
     monkeypatch.setattr(archive, "CHUNK_ROWS", 5)
     monkeypatch.setattr(importing, "BATCH", 3)
     original = make_project("Original")
