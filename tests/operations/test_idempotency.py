@@ -108,6 +108,71 @@ def test_malformed_keys_are_400(sk, key):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("key", ["", "x" * 256, "a\tb", "fine-key"])
+def test_an_unauthenticated_request_gets_the_routes_401_whatever_its_key(sk, key):
+    """Found by the schema fuzzer: a malformed key answered 400 before the route's 401."""
+    for credentials in ({}, {"HTTP_X_API_KEY": "bsk_not_a_key"}):
+        client = APIClient()
+        client.credentials(**credentials)
+        response = post(client, {"title": "a"}, key)
+        assert response.status_code == 401, response.content
+    assert count(sk) == 0
+
+
+@pytest.mark.django_db
+def test_a_revoked_api_key_gets_the_routes_401_not_a_replay_or_422(sk, project):
+    """Found by the schema fuzzer: a key reused without valid credentials answered 422 before the route's 401."""
+    from django.utils import timezone
+
+    from basalt.projects.models import ApiKey
+
+    assert post(sk, {"title": "a"}, "k-7").status_code == 201
+    ApiKey.objects.filter(project=project.project, kind="secret").update(revoked_at=timezone.now())
+    for body in ({"title": "a"}, {"title": "b"}):
+        response = post(sk, body, "k-7")
+        assert response.status_code == 401, response.content
+        assert response.json()["error"]["code"] == "invalid_api_key" and not response.has_header("Idempotent-Replayed")
+
+
+@pytest.mark.django_db
+def test_the_caller_is_resolved_once_per_request_with_a_key(sk, monkeypatch):
+    from basalt.projects import caller
+
+    calls = []
+    real = caller.resolve_key
+    monkeypatch.setattr(caller, "resolve_key", lambda raw: calls.append(raw) or real(raw))
+    assert post(sk, {"title": "a"}, "k-8").status_code == 201
+    assert len(calls) == 1
+
+
+def test_the_openapi_document_declares_the_header_where_it_is_honoured():
+    from basalt.documents.openapi import build_document
+    from basalt.operations import idempotency
+
+    document = build_document()
+    declared, writes = set(), set()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method.upper() not in idempotency.MUTATING:
+                continue
+            writes.add((path, method))
+            names = {(p["name"], p["in"]) for p in operation.get("parameters", [])}
+            if ("Idempotency-Key", "header") in names:
+                declared.add((path, method))
+                assert {"400", "409", "422"} <= set(operation["responses"]), (path, method)
+    assert ("/api/v1/collections/{collection}/documents", "post") in declared
+    assert ("/api/v1/collections/{collection}/documents/{id}", "delete") in declared
+    assert ("/api/v1/batch", "post") in declared
+    # Streamed uploads do not take it (the middleware leaves /api/v1/files alone).
+    assert not {w for w in declared if w[0].startswith("/api/v1/files")}
+    assert declared == {w for w in writes if not w[0].startswith("/api/v1/files")}
+    schema = next(
+        p for p in document["paths"]["/api/v1/batch"]["post"]["parameters"] if p["name"] == "Idempotency-Key"
+    )["schema"]
+    assert schema["maxLength"] == idempotency.MAX_KEY
+
+
+@pytest.mark.django_db
 def test_after_24_hours_the_key_is_fresh_again(sk):
     from basalt.operations.models import IdempotencyRecord
 

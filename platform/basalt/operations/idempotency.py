@@ -2,12 +2,15 @@
 
 The first request with a key claims it (a unique row, committed before the handler runs); it runs
 and its answer is stored. A repeat with the same request waits for that answer and gets it back
-with `Idempotent-Replayed: true`; a repeat with another method, path or body is
-`422 idempotency_key_reused`. Keys are scoped to the credentials that sent them (API key and
-bearer token), kept 24 hours. Answers that say "try again" (401, 429, 5xx) are not kept: the
-key is released so the client's retry runs. A claim whose process died is taken over after
-LEASE_SECONDS. Known limit: a crash between the handler's commit and storing its answer lets a
-retry after the lease run the write again (the answer is not in the write's transaction).
+with `Idempotent-Replayed: true`; a repeat with another method, path or body is `422
+idempotency_key_reused`. The route's authentication answers first: a request whose API key or
+bearer token does not resolve is passed to the route untouched (its 401), and only an
+authenticated request's key is checked (a malformed one is `400 validation_failed`). Keys are
+scoped to the credentials that sent them (API key and bearer token), kept 24 hours. Answers that
+say "try again" (401, 429, 5xx) are not kept: the key is released so the client's retry runs. A
+claim whose process died is taken over after LEASE_SECONDS. Known limit: a crash between the
+handler's commit and storing its answer lets a retry after the lease run the write again (the
+answer is not in the write's transaction).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from django.utils import timezone
 from basalt.core.errors import BasaltError, Conflict, ValidationFailed
 from basalt.core.middleware import STREAMED_BODY_PREFIXES, json_error
 from basalt.operations.models import IdempotencyRecord
+from basalt.projects.caller import resolve_caller
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
 REPLAYED = "Idempotent-Replayed"
@@ -135,8 +139,21 @@ def _settle(request: HttpRequest, record: IdempotencyRecord, response: HttpRespo
     )
 
 
+def _authenticated(request: HttpRequest) -> bool:
+    """The caller resolves (API key, bearer token): only then does the key apply. Otherwise the route
+    answers for itself (its 401), whatever the header holds: a key is scoped to the credentials that
+    sent it, and a request without valid ones must not learn about keys (422) before being refused."""
+    try:
+        resolve_caller(request)
+    except BasaltError:
+        return False
+    return True
+
+
 def handle(request: HttpRequest, get_response) -> HttpResponse:
     """Run the request at most once per key; repeats get the first answer."""
+    if not _authenticated(request):
+        return get_response(request)
     try:
         key = _key(request)
     except BasaltError as error:
@@ -207,3 +224,48 @@ def delete_in_batches(rows, batch: int = 1000) -> int:
         if not ids:
             return removed
         removed += rows.model.objects.filter(id__in=ids).delete()[0]
+
+
+# --- the OpenAPI declaration ------------------------------------------------------------------
+
+HEADER_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Makes a retried write happen once: a repeat with the same key and request (same credentials) replays "
+        "the first answer with `Idempotent-Replayed: true`; another request with the key is 422 "
+        "`idempotency_key_reused`; a repeat while the first runs waits, then 409. Kept 24 hours."
+    ),
+    # What _key accepts: 1-255 printable ASCII characters.
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY, "pattern": "^[ -~]+$"},
+}
+
+
+def declares_header(path: str, method: str) -> bool:
+    """The operations the middleware honours the header on (see applies(); routes are in the document)."""
+    return (
+        method.upper() in MUTATING
+        and path.startswith(DATA_API)
+        and not path.startswith(NOT_DATA_API)
+        and not path.startswith(STREAMED_BODY_PREFIXES)
+    )
+
+
+def declare_in_openapi(document: dict) -> None:
+    """documents.openapi transform: the header and its answers (400 malformed key, 409 still running,
+    422 reused) on every operation that honours it."""
+    error = {
+        "description": "Error",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    for path, item in document.get("paths", {}).items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or not declares_header(path, method):
+                continue
+            parameters = operation.setdefault("parameters", [])
+            if not any(p.get("name") == HEADER_PARAMETER["name"] and p.get("in") == "header" for p in parameters):
+                parameters.append(dict(HEADER_PARAMETER))
+            responses = operation.setdefault("responses", {})
+            for status in ("400", "409", "422"):
+                responses.setdefault(status, dict(error))
