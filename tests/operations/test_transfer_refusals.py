@@ -225,6 +225,26 @@ def test_hostile_rows_are_refused_and_nothing_stays(target, exported, archive_st
     assert target.console.get(answer.json()["url"]).json()["status"] == "succeeded"
 
 
+def test_an_archive_repeating_a_document_id_is_refused_and_nothing_stays(target, exported, archive_storage):
+    # PostgreSQL streams documents into a COPY without checking ids first: the primary key refuses the
+    # repeat, the import tries once more with rewritten ids (the repeat stays one), and refuses.
+    raw = tarfile.open(fileobj=io.BytesIO(gzip.decompress(exported)), mode="r:")
+    entries = []
+    for member in raw.getmembers():
+        data = raw.extractfile(member).read()
+        if member.name.startswith("documents/"):
+            lines = data.splitlines()
+            data = b"\n".join([*lines, lines[0]]) + b"\n"
+        elif member.name == archive.END:
+            end = json.loads(data)
+            end["counts"]["documents"] += 1
+            data = json.dumps(end).encode()
+        entries.append((member.name, data))
+    error = failed_with(target.console, target.project.ref, tar_gz(entries))
+    assert error["details"]["reason"] == "invalid_row" and "conflicting rows" in error["message"], error
+    assert_untouched(target, archive_storage)
+
+
 def test_manage_py_round_trip_and_json_errors(make_project, tmp_path, exported):
     keys = make_project("Cli")
     path = tmp_path / "in.tar.gz"
