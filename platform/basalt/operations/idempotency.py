@@ -2,15 +2,15 @@
 
 The first request with a key claims it (a unique row, committed before the handler runs); it runs
 and its answer is stored. A repeat with the same request waits for that answer and gets it back
-with `Idempotent-Replayed: true`; a repeat with another method, path or body is `422
+with `Idempotent-Replayed: true`; a repeat with another query or body is `422
 idempotency_key_reused`. The route's authentication answers first: a request whose API key or
 bearer token does not resolve is passed to the route untouched (its 401), and only an
 authenticated request's key is checked (a malformed one is `400 validation_failed`). Keys are
-scoped to the credentials that sent them (API key and bearer token), kept 24 hours. Answers that
-say "try again" (401, 429, 5xx) are not kept: the key is released so the client's retry runs. A
-claim whose process died is taken over after LEASE_SECONDS. Known limit: a crash between the
-handler's commit and storing its answer lets a retry after the lease run the write again (the
-answer is not in the write's transaction).
+scoped to the credentials that sent them (API key and bearer token) and to the operation (method
+and path), kept 24 hours. Answers that say "try again" (401, 429, 5xx) are not kept: the key is
+released so the client's retry runs. A claim whose process died is taken over after LEASE_SECONDS.
+Known limit: a crash between the handler's commit and storing its answer lets a retry after the
+lease run the write again (the answer is not in the write's transaction).
 """
 
 from __future__ import annotations
@@ -159,7 +159,16 @@ def handle(request: HttpRequest, get_response) -> HttpResponse:
     except BasaltError as error:
         return json_error(error)
     meta = request.META
-    scope = _digest(meta.get("HTTP_X_API_KEY", "").encode(), meta.get("HTTP_AUTHORIZATION", "").encode(), key.encode())
+    # A key is scoped to the credentials and the operation (method + path): a stored answer is only
+    # ever replayed or compared for a request its route has already authenticated (401s are not
+    # kept), so a request to another route always gets that route's own answer first (its 401).
+    scope = _digest(
+        meta.get("HTTP_X_API_KEY", "").encode(),
+        meta.get("HTTP_AUTHORIZATION", "").encode(),
+        (request.method or "").encode(),
+        request.path.encode(),
+        key.encode(),
+    )
     fingerprint = _digest(
         (request.method or "").encode(), request.path.encode(), meta.get("QUERY_STRING", "").encode(), request.body
     )
