@@ -20,6 +20,7 @@ import time
 from contextlib import contextmanager
 from datetime import timedelta
 
+import orjson
 from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
@@ -116,9 +117,37 @@ def _bookkeeping():
         yield
 
 
+# PostgreSQL: the claim and the answer are one statement each, relaxing their own commit's flush
+# in the same statement (set_config(..., true) is SET LOCAL): two round trips instead of three, no ORM.
+_PG_CLAIM = (
+    "INSERT INTO basalt_idempotency_record (scope, fingerprint, state, lease_until, headers, body, created_at) "
+    "SELECT %s, %s, %s, %s, '{}'::jsonb, ''::bytea, %s FROM (SELECT set_config('synchronous_commit', 'off', true)) r "
+    "ON CONFLICT (scope) DO NOTHING RETURNING id"
+)
+_PG_SETTLE = (
+    "UPDATE basalt_idempotency_record SET state = %s, project_id = %s, status_code = %s, headers = %s::jsonb, "
+    "body = %s FROM (SELECT set_config('synchronous_commit', 'off', true)) r WHERE id = %s"
+)
+
+
+def _fast_path() -> bool:
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
 def _claim(scope: str, fingerprint: str) -> IdempotencyRecord | None:
     """The new claim, or None when a row for this scope already exists."""
     now = timezone.now()
+    lease = now + timedelta(seconds=LEASE_SECONDS)
+    if _fast_path():
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_PG_CLAIM, [scope, fingerprint, IdempotencyRecord.RUNNING, lease, now])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        return IdempotencyRecord(
+            id=row[0], scope=scope, fingerprint=fingerprint, state=IdempotencyRecord.RUNNING, lease_until=lease,
+            created_at=now,
+        )  # fmt: skip
     try:
         with _bookkeeping():
             return IdempotencyRecord.objects.create(
@@ -145,12 +174,18 @@ def _settle(request: HttpRequest, record: IdempotencyRecord, response: HttpRespo
     if caller is None or status >= 500 or status in NOT_KEPT_STATUSES or response.streaming:
         IdempotencyRecord.objects.filter(id=record.id).delete()  # the retry runs for real
         return
+    headers = {name: response[name] for name in KEPT_HEADERS if response.has_header(name)}
+    if _fast_path():
+        values = [IdempotencyRecord.DONE, caller.project.id, status, orjson.dumps(headers).decode(), response.content]
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_PG_SETTLE, [*values, record.id])
+        return
     with _bookkeeping():
         IdempotencyRecord.objects.filter(id=record.id).update(
             state=IdempotencyRecord.DONE,
             project_id=caller.project.id,
             status_code=status,
-            headers={name: response[name] for name in KEPT_HEADERS if response.has_header(name)},
+            headers=headers,
             body=response.content,
         )
 
