@@ -125,16 +125,20 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=10000)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"))
+    parser.add_argument("--db", default=DB, help="the PostgreSQL database to (re)create for the run")
+    parser.add_argument("--rounds", type=int, default=2, help="A B rounds of the Idempotency-Key cells")
+    parser.add_argument("--idempotency-only", action="store_true", help="skip the webhook delivery part")
     args = parser.parse_args()
+    db = args.db
 
-    psql("postgres", f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-    psql("postgres", f"CREATE DATABASE {DB}")
+    psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    psql("postgres", f"CREATE DATABASE {db}")
     data = Path(tempfile.mkdtemp(prefix="hooks-bench-"))
     overrides = {
         "BASALT_PROFILE": "production",
         "SECRET_KEY": "bench-only-" + "x" * 40,
         "ALLOWED_HOSTS": HOST,
-        "DATABASE_URL": f"postgres://postgres@{HOST}:5432/{DB}",
+        "DATABASE_URL": f"postgres://postgres@{HOST}:5432/{db}",
         "DATABASE_POOL_SIZE": "8",
         "REDIS_URL": args.redis,
         "CELERY_TASK_ALWAYS_EAGER": None,
@@ -163,7 +167,7 @@ def main() -> None:
         # 1. Idempotency-Key overhead, A B A B.
         url = f"{server.url}/api/v1/collections/events/documents"
         cells = {"plain": [], "keyed": []}
-        for round_ in range(2):
+        for round_ in range(args.rounds):
             for name in ("plain", "keyed"):
                 result = wrk(server.url, project.secret, name == "keyed", args.duration, f"r{round_}{time.time_ns()}")
                 cells[name].append(result)
@@ -174,6 +178,8 @@ def main() -> None:
         print(f"idempotency: without key {plain:.1f} req/s, with key {keyed:.1f} req/s, "
               f"overhead {(1 - keyed / plain) * 100:.1f}% (target ≤ 10%)")  # fmt: skip
         del url
+        if args.idempotency_only:
+            return
 
         # 2. Webhook delivery lag.
         with httpx.Client(base_url=server.url, timeout=30) as http:
@@ -224,7 +230,7 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             worker.kill()
         live.stop(server)
-        psql("postgres", f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+        psql("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
 
 if __name__ == "__main__":

@@ -187,6 +187,23 @@ def test_an_oversized_tar_header_is_refused_before_it_is_read(target):
     assert error["details"]["reason"] == "bomb"
 
 
+def test_a_valid_entry_ending_just_before_a_mebibyte_is_not_taken_for_an_oversized_header():
+    # The reader once counted its own 1 MiB read-ahead as header bytes: a valid archive whose entry ended
+    # a few KiB before a MiB boundary was refused as a bomb (met by a real export of 100,000 documents).
+    first = b"[1]\n" * ((2 * 1024 * 1024 - 5120) // 4)
+    data = tar_gz(
+        [manifest(), ("settings.json", b"{}"), ("collections.json", b"[]"), ("members/000001.jsonl", first),
+         ("members/000002.jsonl", b"[1]\n" * 600_000), (archive.END, b"{}")]
+    )  # fmt: skip
+    rows = 0
+    for entry in archive.ArchiveReader(io.BytesIO(data)):
+        if entry.part == "members":
+            rows += sum(1 for _ in entry.rows())
+        else:
+            entry.json()
+    assert rows == len(first) // 4 + 600_000
+
+
 def test_hostile_rows_are_refused_and_nothing_stays(target, exported, archive_storage):
     # A valid archive whose one document row carries a non-object ACL: refused after users and files went in.
     raw = tarfile.open(fileobj=io.BytesIO(gzip.decompress(exported)), mode="r:")
@@ -206,6 +223,26 @@ def test_hostile_rows_are_refused_and_nothing_stays(target, exported, archive_st
     # The unchanged archive then imports (the failed attempt left nothing in the way).
     answer = post_import(target.console, target.project.ref, exported)
     assert target.console.get(answer.json()["url"]).json()["status"] == "succeeded"
+
+
+def test_an_archive_repeating_a_document_id_is_refused_and_nothing_stays(target, exported, archive_storage):
+    # PostgreSQL streams documents into a COPY without checking ids first: the primary key refuses the
+    # repeat, the import tries once more with rewritten ids (the repeat stays one), and refuses.
+    raw = tarfile.open(fileobj=io.BytesIO(gzip.decompress(exported)), mode="r:")
+    entries = []
+    for member in raw.getmembers():
+        data = raw.extractfile(member).read()
+        if member.name.startswith("documents/"):
+            lines = data.splitlines()
+            data = b"\n".join([*lines, lines[0]]) + b"\n"
+        elif member.name == archive.END:
+            end = json.loads(data)
+            end["counts"]["documents"] += 1
+            data = json.dumps(end).encode()
+        entries.append((member.name, data))
+    error = failed_with(target.console, target.project.ref, tar_gz(entries))
+    assert error["details"]["reason"] == "invalid_row" and "conflicting rows" in error["message"], error
+    assert_untouched(target, archive_storage)
 
 
 def test_manage_py_round_trip_and_json_errors(make_project, tmp_path, exported):

@@ -294,6 +294,10 @@ def _files_fragment() -> tuple[dict[str, Any], dict[str, Any]]:
 # returning (paths, components). Appended after the built-in fragments, in registration order.
 Fragment = Callable[[], tuple[dict[str, Any], dict[str, Any]]]
 FRAGMENTS: list[Fragment] = []
+# Areas that add to every operation of the finished document (operations: the Idempotency-Key
+# header on the writes it applies to) register a function here; each edits the document in place.
+Transform = Callable[[dict[str, Any]], None]
+TRANSFORMS: list[Transform] = []
 
 
 def build_document(schemas: list[Schema] | None = None, title: str = "Basalt data API") -> dict[str, Any]:
@@ -342,7 +346,7 @@ def build_document(schemas: list[Schema] | None = None, title: str = "Basalt dat
             },
         }
     }
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {"title": title, "version": "1"},
         "servers": [{"url": "/"}],
@@ -357,3 +361,6 @@ def build_document(schemas: list[Schema] | None = None, title: str = "Basalt dat
             },
         },
     }
+    for transform in TRANSFORMS:
+        transform(document)
+    return document

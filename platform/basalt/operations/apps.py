@@ -12,4 +12,10 @@ class OperationsConfig(AppConfig):
         from basalt.operations.export_job import ExportJob
 
         job_kinds.register(ExportJob())
+        from basalt.documents.openapi import TRANSFORMS
         from basalt.operations import signals  # noqa: F401 (a deleted project's archives go with it)
+        from basalt.operations.idempotency import declare_in_openapi
+
+        # The Idempotency-Key header is declared on the writes that honour it, in every OpenAPI document.
+        if declare_in_openapi not in TRANSFORMS:
+            TRANSFORMS.append(declare_in_openapi)

@@ -155,6 +155,17 @@ class ArchiveWriter:
         if self._rows >= CHUNK_ROWS or self._buffer.tell() >= CHUNK_BYTES:
             self.flush()
 
+    def add_line(self, part: str, line: bytes) -> None:
+        """A row already encoded as one JSON line ending in a newline (documents, built by the database)."""
+        if self._part != part:
+            self.flush()
+            self._part = part
+        self._buffer.write(line)
+        self._rows += 1
+        self.counts[part] = self.counts.get(part, 0) + 1
+        if self._rows >= CHUNK_ROWS or self._buffer.tell() >= CHUNK_BYTES:
+            self.flush()
+
     def flush(self) -> None:
         if self._part is None or not self._rows:
             return
@@ -280,7 +291,9 @@ class ArchiveReader:
     def __init__(self, raw: BinaryIO):
         self.budget = _Budget(raw)
         try:
-            self.tar = tarfile.open(fileobj=io.BufferedReader(self.budget, READ_CHUNK), mode="r|")
+            # Read-ahead of one tar record only: the budget counts what is read, and a larger buffer
+            # (it was 1 MiB) could run past the header allowance at an entry's end and refuse a valid archive.
+            self.tar = tarfile.open(fileobj=io.BufferedReader(self.budget, tarfile.RECORDSIZE), mode="r|")
         except ArchiveRefused:
             raise
         except (tarfile.TarError, EOFError, OSError):

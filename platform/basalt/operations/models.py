@@ -15,7 +15,8 @@ class IdempotencyRecord(models.Model):
 
     RUNNING, DONE = "running", "done"
 
-    # sha256 of (API key, Authorization, Idempotency-Key): a key is scoped to the credentials that sent it.
+    # sha256 of (API key, Authorization, method, path, Idempotency-Key): a key is scoped to the credentials
+    # that sent it and to the operation.
     scope = models.CharField(max_length=64, unique=True)
     # sha256 of (method, path, query, body): a repeat with another request is refused.
     fingerprint = models.CharField(max_length=64)

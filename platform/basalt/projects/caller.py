@@ -44,13 +44,19 @@ def _remember(request: HttpRequest, caller: Caller) -> None:
 
 
 def resolve_caller(request: HttpRequest) -> Caller:
+    # Resolved once per request: the idempotency middleware resolves it before the view (so that an
+    # unauthenticated request gets the route's 401 first), and the view then reuses it.
+    inner = getattr(request, "_request", request)
+    resolved = getattr(inner, "_resolved_caller", None)
+    if resolved is not None:
+        return resolved
     caller = Caller.for_key(resolve_key(request.META.get("HTTP_X_API_KEY")))
     _remember(request, caller)
     token = bearer_token(request)
-    if token is None:
-        return caller
-    caller = with_bearer(caller, token)
-    _remember(request, caller)
+    if token is not None:
+        caller = with_bearer(caller, token)
+        _remember(request, caller)
+    inner._resolved_caller = caller
     return caller
 
 
