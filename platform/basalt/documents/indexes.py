@@ -99,6 +99,28 @@ def index_ddl(row: CollectionIndex, *, concurrently: bool, dialect: Dialect | No
     )
 
 
+def statistics_name(db_name: str) -> str:
+    return _quoted_name(f"{db_name[:59]}_st")
+
+
+def statistics_ddl(row: CollectionIndex) -> str | None:
+    """PostgreSQL: statistics on the index's field expressions, or None where there is nothing to add.
+
+    The planner never reads a partial index's own statistics (and every declared index is partial,
+    `WHERE collection_id = N`), so a filter on a declared field was estimated at a third of the
+    collection: a count of 10,000 matches among 1,000,000 documents scanned the whole table (334 ms)
+    instead of the index (64 ms). Statistics on the expression itself are read (PostgreSQL 14+).
+    They sample the whole shared table, so they are sharpest for the large collections that need them."""
+    dialect = current_dialect()
+    if dialect.vendor != "postgresql" or connection.pg_version < 140000 or _array_field(row):
+        return None
+    expressions = list(dict.fromkeys(expr for expr, _, ref in _terms(dialect, row.fields) if not ref.system))
+    if not expressions:
+        return None
+    targets = ", ".join(f"({expr})" for expr in expressions)
+    return f"CREATE STATISTICS IF NOT EXISTS {statistics_name(row.db_name)} ON {targets} FROM basalt_document"
+
+
 def drop_ddl(db_name: str, *, concurrently: bool) -> str:
     how = "CONCURRENTLY " if concurrently and connection.vendor == "postgresql" else ""
     return f"DROP INDEX {how}IF EXISTS {_quoted_name(db_name)}"
@@ -151,6 +173,13 @@ def _build(row: CollectionIndex) -> str:
             if connection.vendor == "postgresql" and _pg_index_state(row.db_name) is False:
                 _execute(drop_ddl(row.db_name, concurrently=concurrently))
             _execute(ddl)
+        stats = statistics_ddl(row)
+        if stats is not None:
+            try:  # a plan aid: its failure must not fail the build (its own savepoint rolls back)
+                with transaction.atomic():
+                    _execute(stats)
+            except DatabaseError:
+                logger.exception("statistics for index %s not created", row.db_name)
     except (DatabaseError, IndexDefinitionError) as exc:
         message = _describe_failure(row, exc)
         logger.warning("index %s (%s) failed: %s", row.db_name, row.fields, message)
@@ -249,6 +278,8 @@ def drop_names(db_names: Iterable[str]) -> None:
     concurrently = not connection.in_atomic_block
     for name in db_names:
         _execute(drop_ddl(name, concurrently=concurrently))
+        if connection.vendor == "postgresql":
+            _execute(f"DROP STATISTICS IF EXISTS {statistics_name(name)}")
 
 
 def _execute(sql: str, swallow: bool = False) -> None:
