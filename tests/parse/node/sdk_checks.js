@@ -310,8 +310,12 @@ async function main() {
     });
     const query = new Parse.Query(Live).greaterThan('n', 10);
     const sub = await query.subscribe();
+    const originals = [];
     for (const kind of ['create', 'enter', 'update', 'leave', 'delete']) {
-      sub.on(kind, (obj) => seen.push([kind, obj.get('n'), obj.id]));
+      sub.on(kind, (obj, original) => {
+        seen.push([kind, obj.get('n'), obj.id]);
+        if (original) originals.push([kind, original.get('n'), original.id]);
+      });
     }
     await new Promise((resolve) => (sub.subscribed ? resolve() : sub.on('open', resolve)));
     const obj = await new Live({ n: 5, tag: 'a' }).save(null, master);   // not matching: nothing
@@ -326,9 +330,11 @@ async function main() {
     await other.destroy(master);                                         // delete
     await waitFor(5);
     assert.deepStrictEqual(seen.map((e) => e[0]), ['enter', 'update', 'leave', 'create', 'delete']);
-    // A delete carries the id only (the engine never sends contents with a delete), as leave does not.
-    assert.deepStrictEqual(seen.map((e) => e[1]), [20, 30, 1, 50, undefined]);
+    // As from Parse Server: a delete carries the object as it last was; enter, update and leave
+    // hand the handler the original too (`sub.on('update', (object, original) => ...)`).
+    assert.deepStrictEqual(seen.map((e) => e[1]), [20, 30, 1, 50, 50]);
     assert.strictEqual(seen[4][2], other.id);
+    assert.deepStrictEqual(originals, [['enter', 5, obj.id], ['update', 20, obj.id], ['leave', 30, obj.id]]);
     // A private object is not sent to a subscriber who may not read it.
     // (The default client above holds the master key, which sees everything, as in Parse Server.)
     const bobSession = await Parse.User.logIn('bob', 'correct horse battery');
