@@ -153,6 +153,29 @@ async function main() {
     assert.deepStrictEqual(r.map((o) => o.get('town')), ['Nice']);
   });
 
+  await check('include arrays of pointers, containedBy, withinPolygon, withinRadians as $centerSphere', async () => {
+    const Member = Parse.Object.extend('Member');
+    const Crew = Parse.Object.extend('Crew');
+    const m1 = await new Member({ name: 'm1', skills: ['a'] }).save(null, master);
+    const m2 = await new Member({ name: 'm2', skills: ['a', 'b'] }).save(null, master);
+    await new Member({ name: 'm3', skills: ['c'] }).save(null, master);
+    await new Crew({ name: 'c1', members: [m1, m2] }).save(null, master);
+    const crew = await new Parse.Query(Crew).include('members').first(master);
+    assert.deepStrictEqual(crew.get('members').map((m) => m.get('name')), ['m1', 'm2']);
+    let r = await new Parse.Query(Member).containedBy('skills', ['a', 'b']).ascending('name').find(master);
+    assert.deepStrictEqual(r.map((o) => o.get('name')), ['m1', 'm2']);
+    const Spot = Parse.Object.extend('Spot');
+    await new Spot({ name: 'in', at: new Parse.GeoPoint(1, 1) }).save(null, master);
+    await new Spot({ name: 'out', at: new Parse.GeoPoint(5, 5) }).save(null, master);
+    const square = [new Parse.GeoPoint(0, 0), new Parse.GeoPoint(0, 2), new Parse.GeoPoint(2, 2), new Parse.GeoPoint(2, 0)];
+    r = await new Parse.Query(Spot).withinPolygon('at', square).find(master);
+    assert.deepStrictEqual(r.map((o) => o.get('name')), ['in']);
+    r = await new Parse.Query(Spot).withinPolygon('at', new Parse.Polygon(square)).find(master);
+    assert.deepStrictEqual(r.map((o) => o.get('name')), ['in']);
+    r = await new Parse.Query(Spot).withinRadians('at', new Parse.GeoPoint(1, 1.1), 0.01, false).find(master);
+    assert.deepStrictEqual(r.map((o) => o.get('name')), ['in']);
+  });
+
   await check('relations', async () => {
     const Post = Parse.Object.extend('Post');
     const Tag = Parse.Object.extend('Tag');
@@ -314,7 +337,8 @@ async function main() {
     for (const kind of ['create', 'enter', 'update', 'leave', 'delete']) {
       sub.on(kind, (obj, original) => {
         seen.push([kind, obj.get('n'), obj.id]);
-        if (original) originals.push([kind, original.get('n'), original.id]);
+        // Without an original the SDK passes the raw response second.
+        if (original instanceof Parse.Object) originals.push([kind, original.get('n'), original.id]);
       });
     }
     await new Promise((resolve) => (sub.subscribed ? resolve() : sub.on('open', resolve)));
