@@ -110,9 +110,13 @@ def test_contained_by(master):
     assert _ids(master.get("classes/Item", {"where": {"tags": {"$containedBy": []}}})) == ["d"]
     both = {"tags": {"$containedBy": ["x", "y"], "$all": ["y"]}}
     assert _ids(master.get("classes/Item", {"where": both})) == ["b", "e"]
+    assert master.get("classes/Item", {"where": {"tags": {"$containedBy": "x"}}}).json() == {
+        "code": 107,
+        "error": "bad $containedBy: should be an array",
+    }
     for bad in ("x", {"a": 1}, None, [{"nested": 1}]):
         response = master.get("classes/Item", {"where": {"tags": {"$containedBy": bad}}})
-        assert response.status_code == 400 and response.json()["code"] in (102, 111), response.content
+        assert response.status_code == 400 and response.json()["code"] in (102, 107, 111), response.content
     too_many = master.get("classes/Item", {"where": {"tags": {"$containedBy": list(range(5000))}}})
     assert too_many.status_code == 400 and too_many.json()["code"] == 102
 
@@ -135,8 +139,8 @@ def test_geo_within_box_polygon_center_sphere(master, places):
     triangle = [_geo(49.5, 1.0), _geo(41, 13), _geo(49.5, 13)]
     where = {"at": {"$geoWithin": {"$polygon": triangle}}}
     assert _ids(master.get("classes/Place", {"where": where})) == ["paris", "rome"]
-    # ... as a Parse.Polygon ([lat, lng] coordinates) and as bare [lat, lng] pairs.
-    coords = [[p["latitude"], p["longitude"]] for p in triangle]
+    # ... as a Polygon value and as bare pairs, both [lng, lat] as Parse Server reads them.
+    coords = [[p["longitude"], p["latitude"]] for p in triangle]
     polygon = {"__type": "Polygon", "coordinates": coords}
     assert _ids(master.get("classes/Place", {"where": {"at": {"$geoWithin": {"$polygon": polygon}}}})) == [
         "paris",
@@ -180,7 +184,8 @@ def test_geo_within_box_polygon_center_sphere(master, places):
 def test_geo_within_hostile(master, places, geo):
     response = master.get("classes/Place", {"where": {"at": {"$geoWithin": geo}}})
     assert response.status_code == 400, response.content
-    assert response.json()["code"] in (102, 111)
+    # Parse Server's 107 for a malformed shape; the query engine's own bounds and ranges are 102.
+    assert response.json()["code"] in (102, 107) and response.json()["error"]
 
 
 def test_geo_intersects_is_refused_clearly(master):

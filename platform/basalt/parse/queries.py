@@ -149,7 +149,7 @@ class Translator:
                 raise ParseError(INVALID_QUERY, "$geoIntersects is not supported: Polygon fields are not indexed.")
             elif op == "$containedBy":
                 if not isinstance(operand, list):
-                    raise ParseError(INVALID_QUERY, "bad $containedBy: should be an array")
+                    raise ParseError(INVALID_JSON, "bad $containedBy: should be an array")
                 ops["$contained_by"] = [codec.to_native(v) for v in operand]
             elif op in ("$inQuery", "$notInQuery"):
                 ids = self.sub_ids(operand)
@@ -167,44 +167,53 @@ class Translator:
         return {path: ops}
 
     def geo_within(self, operand: Any) -> dict[str, Any]:
-        """`$geoWithin` with one of `$box`, `$polygon` or `$centerSphere`, as native operators."""
+        """`$geoWithin` with one of `$box`, `$polygon` or `$centerSphere`, as native operators, with
+        Parse Server's messages (code 107). Coordinate pairs are [longitude, latitude] there, in a
+        `Polygon` value as in a bare array (its MongoDB and PostgreSQL adapters agree), so here too."""
         if not isinstance(operand, dict) or len(operand) != 1:
-            raise ParseError(INVALID_QUERY, "bad $geoWithin value")
+            raise ParseError(INVALID_JSON, "bad $geoWithin value")
         ((shape, value),) = operand.items()
         if shape == "$box":
             if not isinstance(value, list) or len(value) != 2:
-                raise ParseError(INVALID_QUERY, "bad $geoWithin value; $box must be an array of 2 GeoPoints")
+                raise ParseError(INVALID_JSON, "bad $geoWithin value; $box must be an array of 2 GeoPoints")
             corners = [self.point(corner) for corner in value]
             return {"$within_box": [[c["lat"], c["lng"]] for c in corners]}
         if shape == "$polygon":
             if isinstance(value, dict) and value.get("__type") == "Polygon":
-                value = value.get("coordinates")  # Parse.Polygon: [[lat, lng], ...]
+                value = value.get("coordinates")
+                if not isinstance(value, list) or len(value) < 3:
+                    raise ParseError(
+                        INVALID_JSON,
+                        "bad $geoWithin value; Polygon.coordinates should contain at least 3 lon/lat pairs",
+                    )
             if not isinstance(value, list):
                 raise ParseError(
-                    INVALID_QUERY,
-                    "bad $geoWithin value; $polygon should be Polygon object or Array of Parse.GeoPoint's",
+                    INVALID_JSON, "bad $geoWithin value; $polygon should be Polygon object or Array of Parse.GeoPoint's"
                 )
             if len(value) < 3:
-                raise ParseError(INVALID_QUERY, "bad $geoWithin value; $polygon should contain at least 3 GeoPoints")
+                raise ParseError(INVALID_JSON, "bad $geoWithin value; $polygon should contain at least 3 GeoPoints")
             return {"$within_polygon": [self.vertex(v) for v in value]}
         if shape == "$centerSphere":
             if not isinstance(value, list) or len(value) != 2:
                 raise ParseError(
-                    INVALID_QUERY,
+                    INVALID_JSON,
                     "bad $geoWithin value; $centerSphere should be an array of Parse.GeoPoint and distance",
                 )
             center, radians = value
             if isinstance(center, list) and len(center) == 2:
-                center = {"__type": "GeoPoint", "latitude": center[1], "longitude": center[0]}  # Parse: [lng, lat]
-            distance = self.number(radians)
-            if distance < 0 or not math.isfinite(distance):
-                raise ParseError(INVALID_QUERY, "bad $geoWithin value; $centerSphere distance invalid")
-            return {"$near": self.point(center), "$max_km": distance * EARTH_KM}
-        raise ParseError(INVALID_QUERY, f"bad $geoWithin value; unknown shape {str(shape)[:20]}")
+                center = {"__type": "GeoPoint", "latitude": center[1], "longitude": center[0]}
+            if not isinstance(center, dict) or center.get("__type") != "GeoPoint":
+                raise ParseError(INVALID_JSON, "bad $geoWithin value; $centerSphere geo point invalid")
+            if isinstance(radians, bool) or not isinstance(radians, int | float) or not 0 <= radians < math.inf:
+                raise ParseError(INVALID_JSON, "bad $geoWithin value; $centerSphere distance invalid")
+            return {"$near": self.point(center), "$max_km": radians * EARTH_KM}
+        raise ParseError(INVALID_JSON, "bad $geoWithin value")
 
     def vertex(self, value: Any) -> list[float]:
         if isinstance(value, list) and len(value) == 2:
-            value = {"__type": "GeoPoint", "latitude": value[0], "longitude": value[1]}
+            value = {"__type": "GeoPoint", "latitude": value[1], "longitude": value[0]}  # [lng, lat]
+        if not isinstance(value, dict) or value.get("__type") != "GeoPoint":
+            raise ParseError(INVALID_JSON, "bad $geoWithin value")
         point = self.point(value)
         return [point["lat"], point["lng"]]
 
