@@ -139,6 +139,7 @@ def main() -> None:
     pidfile = anchor_dir / "parse" / "parse-server.pid"
     was_running = pidfile.exists() and anchors._alive(int(pidfile.read_text().strip() or 0))
     peer, driver = anchors.start_parse()
+    peer = peer.replace("parse,parse,", "parse,parse_peer,", 1)
     files = []
     try:
         for run in range(1, args.runs + 1):

@@ -15,8 +15,27 @@ from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import aiohttp
 from basalt_adapter import BasaltAdapter
 from workload import Auth, ParseAdapter
+
+
+class _KeepAliveRetry:
+    """One retry when the server closed an idle keep-alive connection just as the client reused it
+    (Node's 5 s keepAliveTimeout against aiohttp's pool: seen after the live phase's quiet wait).
+    The request never reached the server, so a retry cannot double a write."""
+
+    async def _req(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super()._req(*args, **kwargs)
+        except aiohttp.ServerDisconnectedError:
+            return await super()._req(*args, **kwargs)
+
+
+class ParseServerPeer(_KeepAliveRetry, ParseAdapter):
+    """Parse Server through the anchor's own adapter, plus the keep-alive retry both Parse targets get."""
+
+    ADAPTER_NAME = "parse_peer"
 
 
 @asynccontextmanager
@@ -45,7 +64,7 @@ class BasaltNativeWs(BasaltAdapter):
             return await super().live_subscribe(auth, score_lt, on_create)
 
 
-class BasaltParseFace(ParseAdapter, BasaltAdapter):
+class BasaltParseFace(_KeepAliveRetry, ParseAdapter, BasaltAdapter):
     """MRO: every workload operation is ParseAdapter's; only start() (a fresh project) is Basalt's."""
 
     ADAPTER_NAME = "basalt_parse"
