@@ -5,9 +5,12 @@ folder, or DATABASE_URL if set): create, get, query, update, delete and a 10-req
 run N times through each face, alternating the faces per round so drift hits both alike. CPU is
 `time.process_time()` of this process, which holds the server side and an identical client side
 for both faces, so the ratio under-states the face's relative cost a little, never over-states it.
-LiveQuery is not in this workload (its cost is the realtime engine's, shared by both protocols).
+LiveQuery is not in this workload (its cost is the realtime engine's, shared by both protocols;
+bench/parse_peer.py measures it against Parse Server's). `--as-user` sends every request as a
+signed-in user (publishable key + bearer token natively, REST key + r: session token through
+/parse), the shape of the shared anchor workload, instead of the secret (master) key.
 
-    python bench/parse_face.py --ops 300 --rounds 3
+    python bench/parse_face.py --ops 300 --rounds 3 [--as-user]
 """
 
 from __future__ import annotations
@@ -40,10 +43,10 @@ def _setup() -> None:
 class Native:
     name = "api_v1"
 
-    def __init__(self, secret: str):
+    def __init__(self, secret: str, bearer: str | None = None):
         from django.test import Client
 
-        self.http = Client(HTTP_X_API_KEY=secret)
+        self.http = Client(HTTP_X_API_KEY=secret, **({"HTTP_AUTHORIZATION": f"Bearer {bearer}"} if bearer else {}))
         self.base = "/api/v1/collections/scores/documents"
 
     def create(self, n: int) -> str:
@@ -78,10 +81,15 @@ class Native:
 class ParseFace:
     name = "parse"
 
-    def __init__(self, ref: str, secret: str):
+    def __init__(self, ref: str, secret: str, session: str | None = None):
         from django.test import Client
 
-        self.http = Client(HTTP_X_PARSE_APPLICATION_ID=ref, HTTP_X_PARSE_MASTER_KEY=secret)
+        if session:  # `secret` is then the publishable key, sent as Parse's REST API key
+            self.http = Client(
+                HTTP_X_PARSE_APPLICATION_ID=ref, HTTP_X_PARSE_REST_API_KEY=secret, HTTP_X_PARSE_SESSION_TOKEN=session
+            )
+        else:
+            self.http = Client(HTTP_X_PARSE_APPLICATION_ID=ref, HTTP_X_PARSE_MASTER_KEY=secret)
         self.base = "/parse/classes/Scores"
 
     def create(self, n: int) -> str:
@@ -108,6 +116,25 @@ class ParseFace:
         requests = [{"method": "POST", "path": "/parse/classes/Scores", "body": {"score": n + i}} for i in range(10)]
         r = self.http.post("/parse/batch", {"requests": requests}, content_type="application/json")
         assert r.status_code == 200, r.content
+
+
+def _user_faces(project, publishable: str) -> list:
+    """Both faces as one signed-in user (signed up natively, logged in through /parse for an r: token)."""
+    from django.test import Client
+
+    password = "benchmark-password-1"
+    signup = Client(HTTP_X_API_KEY=publishable).post(
+        "/api/v1/auth/signup", {"username": "bencher", "password": password}, content_type="application/json"
+    )
+    assert signup.status_code == 201, signup.content
+    login = Client(HTTP_X_PARSE_APPLICATION_ID=project.ref, HTTP_X_PARSE_REST_API_KEY=publishable).get(
+        "/parse/login", {"username": "bencher", "password": password}
+    )
+    assert login.status_code == 200, login.content
+    return [
+        Native(publishable, bearer=signup.json()["access_token"]),
+        ParseFace(project.ref, publishable, session=login.json()["sessionToken"]),
+    ]
 
 
 def _measure(face, ops: int) -> dict[str, float]:
@@ -143,6 +170,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=300, help="operations of each kind per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--as-user", action="store_true", help="signed-in user instead of the secret key")
     args = parser.parse_args()
     _setup()
     from django.conf import settings
@@ -165,6 +193,8 @@ def main() -> None:
         },
     )
     faces = [Native(secret), ParseFace(project.ref, secret)]
+    if args.as_user:
+        faces = _user_faces(project, services.create_key(owner, project, "publishable").raw)
     _measure(faces[0], 20)  # warm caches and code paths once for both
     _measure(faces[1], 20)
     samples: dict[str, dict[str, list[float]]] = {face.name: {} for face in faces}
@@ -181,6 +211,7 @@ def main() -> None:
         "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
         "ops_per_round": args.ops,
         "rounds": args.rounds,
+        "caller": "user" if args.as_user else "secret key",
         "cpu_per_op": table,
     }
     print(json.dumps(result, indent=2))

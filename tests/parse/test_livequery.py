@@ -90,8 +90,11 @@ def test_livequery_events_match_native_events(app):
             for n, p in zip(native_events, parse_events, strict=True):
                 assert p["requestId"] == 7 and p["object"]["className"] == "Notes"
                 assert p["object"]["objectId"] == n["document"]["id"] == oid
-                assert p["object"].get("score") == n["document"].get("score")
                 assert "internal" not in p["object"] and "internal" not in n["document"]
+                assert "previous" not in n  # the native protocol does not ask for the earlier state
+            # Same contents, except that a Parse delete carries the object as it last was.
+            assert [p["object"].get("score") for p in parse_events] == [20, 30, 5, 40, 40]
+            assert [n["document"].get("score") for n in native_events] == [20, 30, 5, 40, None]
             assert not await parse.quiet(0.5)
 
     run(scenario())
@@ -144,5 +147,68 @@ def test_livequery_protocol_errors(app):
             assert (await parse.expect("error", requestId=3))["code"] == 119
             await parse.send("not json")
             assert (await parse.expect("error"))["code"] == 1
+
+    run(scenario())
+
+
+def test_livequery_original_and_deleted_object(app):
+    """update/enter/leave carry `original` and a delete the last object, as Parse Server sends them;
+    never a protected field, and never an earlier state the subscriber could not read."""
+    app.collection(NOTES)
+    user = app.signup()
+    uid = user["user"]["id"]
+    token = parse_login(app, user)
+    mine = {uid: {"read": True, "write": True}}
+
+    async def next_event(parse):
+        while True:
+            message = await parse.next()
+            if message.get("op") in ("create", "enter", "update", "leave", "delete"):
+                return message
+
+    async def scenario():
+        async with connect(lq_url(app)) as parse:
+            await lq_connect(parse, app, token)
+            query = {"className": "Notes", "where": {"score": {"$gt": 10}}}
+            await parse.send({"op": "subscribe", "requestId": 3, "query": query})
+            await parse.expect("subscribed", requestId=3)
+            with parse_http(app, master=True) as http:
+                oid = http.post("/classes/Notes", json={"title": "a", "internal": "s", "score": 20, "ACL": mine})
+                oid = oid.json()["objectId"]
+                created = await next_event(parse)
+                assert created["op"] == "create" and "original" not in created
+                http.put(f"/classes/Notes/{oid}", json={"score": 30, "title": "b"})
+                update = await next_event(parse)
+                assert update["op"] == "update"
+                assert (update["object"]["score"], update["object"]["title"]) == (30, "b")
+                assert (update["original"]["score"], update["original"]["title"]) == (20, "a")
+                assert update["original"]["objectId"] == oid and update["original"]["className"] == "Notes"
+                assert "internal" not in update["original"]
+                http.put(f"/classes/Notes/{oid}", json={"score": 1})
+                leave = await next_event(parse)
+                assert leave["op"] == "leave" and leave["object"]["score"] == 1 and leave["original"]["score"] == 30
+                http.put(f"/classes/Notes/{oid}", json={"score": 40})
+                enter = await next_event(parse)
+                assert enter["op"] == "enter" and enter["object"]["score"] == 40 and enter["original"]["score"] == 1
+                http.delete(f"/classes/Notes/{oid}")
+                deleted = await next_event(parse)
+                assert deleted["op"] == "delete" and "original" not in deleted
+                assert (deleted["object"]["objectId"], deleted["object"]["score"]) == (oid, 40)
+                assert deleted["object"]["title"] == "b" and "internal" not in deleted["object"]
+                # Unreadable before, readable after: an enter with no `original` (it was not the
+                # subscriber's to see), and the object it may read now.
+                hidden = http.post("/classes/Notes", json={"title": "h", "score": 50, "ACL": {"x": {"read": True}}})
+                hid = hidden.json()["objectId"]
+                http.put(f"/classes/Notes/{hid}", json={"title": "shown", "ACL": mine})
+                shown = await next_event(parse)
+                assert shown["op"] == "enter" and shown["object"]["objectId"] == hid
+                assert shown["object"]["title"] == "shown" and "original" not in shown
+                # Readable before, unreadable after: a leave whose object is the id only, and the
+                # `original` the subscriber could read.
+                http.put(f"/classes/Notes/{hid}", json={"title": "gone", "ACL": {"x": {"read": True}}})
+                gone = await next_event(parse)
+                assert gone["op"] == "leave" and gone["object"] == {"objectId": hid, "className": "Notes"}
+                assert gone["original"]["title"] == "shown"
+            assert not await parse.quiet(0.5)
 
     run(scenario())

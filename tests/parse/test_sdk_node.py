@@ -41,4 +41,4 @@ def test_parse_js_sdk_everything_an_app_uses(server):
     assert lines, done.stderr + server.log_tail()
     result = json.loads(lines[-1])
     assert result["failed"] == {}, json.dumps(result["failed"], indent=1) + server.log_tail()
-    assert len(result["passed"]) == 17
+    assert len(result["passed"]) == 18

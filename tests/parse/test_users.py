@@ -61,6 +61,8 @@ def test_logout_in_native_face_ends_parse_token(project, rest):
     from rest_framework.test import APIClient
 
     created = rest.post("users", {"username": "dora", "password": "correct horse battery"}).json()
+    # Used once first, so this process has resolved (and cached) the token before the revocation.
+    assert rest.as_user(created["sessionToken"]).get("users/me").status_code == 200
     native = APIClient()
     native.credentials(HTTP_X_API_KEY=project.publishable)
     login = native.post(
@@ -73,6 +75,42 @@ def test_logout_in_native_face_ends_parse_token(project, rest):
     )
     assert native.delete(f"/api/v1/auth/sessions/{parse_session['id']}").status_code == 204
     assert rest.as_user(created["sessionToken"]).get("users/me").json()["code"] == 209
+
+
+def test_token_resolution_is_cached_under_the_caller_epoch(project, rest, signed_up, django_assert_num_queries):
+    """A resolved r: token costs no query on the next request (as a native bearer token), while a
+    role granted or the session revoked in between shows on the very next request."""
+    from basalt.parse import request as parse_request
+    from basalt.parse import sessions
+
+    alice = signed_up("erin")
+    sessions.forget_resolved()
+    creds = {"app": project.project.ref, "client": project.publishable}
+    key_caller = parse_request.authenticate(creds)
+    with django_assert_num_queries(2):
+        first = sessions.resolve(key_caller, alice.token)
+    assert first.user_id == alice.user_id and first.roles == frozenset()
+    key_caller = parse_request.authenticate(creds)  # the key lookup reads the project's epoch
+    with django_assert_num_queries(0):
+        assert sessions.resolve(key_caller, alice.token) == first
+    master = rest.as_user(None)
+    master.headers = {"HTTP_X_PARSE_APPLICATION_ID": project.project.ref, "HTTP_X_PARSE_MASTER_KEY": project.secret}
+    role = master.post(
+        "roles",
+        {
+            "name": "mods",
+            "ACL": {"*": {"read": True}},
+            "users": {
+                "__op": "AddRelation",
+                "objects": [{"__type": "Pointer", "className": "_User", "objectId": alice.user_id}],
+            },
+        },
+    )
+    assert role.status_code == 201, role.content
+    assert sessions.resolve(parse_request.authenticate(creds), alice.token).roles == frozenset({"mods"})
+    assert alice.post("logout").json() == {}
+    with pytest.raises(sessions.ParseError):
+        sessions.resolve(parse_request.authenticate(creds), alice.token)
 
 
 def test_token_is_stored_hashed(rest, signed_up):

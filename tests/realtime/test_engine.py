@@ -155,3 +155,44 @@ def test_a_client_past_its_send_buffer_is_told_slow_consumer_and_closed(project,
         assert output["code"] == 4008
 
     asyncio.run(scenario())
+
+
+def test_both_websocket_faces_join_and_leave_the_hub_through_one_consumer(project, posts):
+    """The native socket and a Parse LiveQuery socket (one HubConsumer) are in the process's hub
+    while open, and gone from it, subscriptions included, once closed."""
+    from basalt.parse.livequery import ParseLiveQueryConsumer
+    from basalt.realtime.consumers import HubConsumer, RealtimeConsumer
+    from basalt.realtime.hub import current_hub
+    from basalt.routing import websocket_urlpatterns as all_routes
+
+    assert issubclass(RealtimeConsumer, HubConsumer) and issubclass(ParseLiveQueryConsumer, HubConsumer)
+
+    async def scenario():
+        hub = current_hub()
+        before = set(hub.connections.values())
+        native = await _open(project.publishable)
+        assert (await _subscribe(native))["op"] == "subscribed"
+        parse = WebsocketCommunicator(URLRouter(all_routes), "/parse")
+        assert (await parse.connect())[0]
+        await parse.send_json_to(
+            {"op": "connect", "applicationId": project.project.ref, "javascriptKey": project.publishable}
+        )
+        assert (await parse.receive_json_from(timeout=10))["op"] == "connected"
+        query = {"className": "Posts", "where": {}}
+        await parse.send_json_to({"op": "subscribe", "requestId": 1, "query": query})
+        assert (await parse.receive_json_from(timeout=10))["op"] == "subscribed"
+        opened = set(hub.connections.values()) - before
+        assert sorted(conn.transport for conn in opened) == ["parse-livequery", "websocket"]
+        assert all(len(conn.subs) == 1 for conn in opened)
+        await native.disconnect()
+        await parse.disconnect()
+        for _ in range(100):
+            if not set(hub.connections.values()) & opened:
+                break
+            await asyncio.sleep(0.05)
+        assert not set(hub.connections.values()) & opened
+        assert all(conn.closed for conn in opened)
+        feeds = [feed for feed in hub.projects.values() if feed.project_id == project.project.id]
+        assert not [sub for feed in feeds for subs in feed.subs.values() for sub in subs.values() if sub.conn in opened]
+
+    asyncio.run(scenario())

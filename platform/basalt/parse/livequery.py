@@ -7,11 +7,9 @@ so matching, ACL and protected-field checks and revocation are the engine's, not
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
-from channels.generic.websocket import AsyncWebsocketConsumer
 
 from basalt.core.caller import Caller
 from basalt.core.errors import BasaltError
@@ -21,7 +19,8 @@ from basalt.parse import codec, names, queries, sessions
 from basalt.parse.errors import ParseError, Unauthorized, from_basalt
 from basalt.parse.request import authenticate
 from basalt.realtime import protocol
-from basalt.realtime.connection import CLOSE, Connection
+from basalt.realtime.connection import Connection
+from basalt.realtime.consumers import HubConsumer
 from basalt.realtime.dbthread import in_thread
 from basalt.realtime.hub import current_hub
 
@@ -30,6 +29,8 @@ MAX_MESSAGE = 64 * 1024
 
 class ParseConnection(Connection):
     """A realtime connection whose messages leave in Parse LiveQuery's shape."""
+
+    wants_previous = True
 
     def __init__(self, caller: Caller, key_raw: str, client_id: str):
         super().__init__(caller, key_raw, "parse-livequery")
@@ -52,10 +53,21 @@ class ParseConnection(Connection):
             class_name, schema = self.classes.get(sub_id, (None, None))
             if class_name is None:
                 return None
-            document = message.get("document") or {}
-            obj = codec.doc_to_parse(schema, document, None, relations=False)
-            obj["className"] = class_name
-            return {"op": message.get("type"), "clientId": self.client_id, "requestId": request_id, "object": obj}
+            kind = message.get("type")
+            previous = message.get("previous")
+            # As Parse Server sends them: a delete carries the object as it last was, and update,
+            # enter and leave carry `original`; the engine gives `previous` only when this caller
+            # could read that earlier state, so nothing unreadable leaves through either.
+            document = previous if kind == "delete" and previous else message.get("document") or {}
+            out = {
+                "op": kind,
+                "clientId": self.client_id,
+                "requestId": request_id,
+                "object": self._obj(document, schema, class_name),
+            }
+            if previous and kind != "delete":
+                out["original"] = self._obj(previous, schema, class_name)
+            return out
         if op == "subscribed":
             return {"op": "subscribed", "clientId": self.client_id, "requestId": request_id}
         if op == "unsubscribed":
@@ -73,6 +85,12 @@ class ParseConnection(Connection):
                 out["requestId"] = request_id
             return out
         return None  # pong, presence, broadcast: not part of Parse's protocol
+
+    @staticmethod
+    def _obj(document: dict[str, Any], schema: Schema, class_name: str) -> dict[str, Any]:
+        obj = codec.doc_to_parse(schema, document, None, relations=False)
+        obj["className"] = class_name
+        return obj
 
 
 def _code(error: dict[str, Any]) -> int:
@@ -108,10 +126,8 @@ def _prepare(caller: Caller, query: Any) -> tuple[str, str, Any, list[str] | Non
     return class_name, native, translated, fields, schema
 
 
-class ParseLiveQueryConsumer(AsyncWebsocketConsumer):
-    channel_layer_alias = "realtime-no-layer"
-    conn: ParseConnection | None = None
-    writer: asyncio.Task | None = None
+class ParseLiveQueryConsumer(HubConsumer):
+    conn: ParseConnection | None
 
     async def connect(self) -> None:
         await self.accept()
@@ -178,9 +194,7 @@ class ParseLiveQueryConsumer(AsyncWebsocketConsumer):
         conn = ParseConnection(key_caller, creds["master"] or creds["client"] or "", random_id(16))
         if caller is not key_caller:
             conn.caller, conn.token = caller, token
-        self.conn = conn
-        current_hub().add_connection(conn)
-        self.writer = asyncio.get_running_loop().create_task(self._write())
+        self.attach(conn)
         conn.parse_message({"op": "connected", "clientId": conn.client_id})
 
     async def _subscribe(self, message: dict[str, Any], replace: bool) -> None:
@@ -199,22 +213,6 @@ class ParseLiveQueryConsumer(AsyncWebsocketConsumer):
         if fields:
             body["fields"] = fields
         await protocol.handle(conn, orjson.dumps(body))
-
-    async def _write(self) -> None:
-        conn = self.conn
-        while True:
-            text = await conn.next_message()
-            if text is CLOSE:
-                await self.close(code=conn.close_code)
-                return
-            await self.send(text_data=text)
-
-    async def disconnect(self, code: int) -> None:
-        if self.conn is not None:
-            self.conn.closed = True
-            current_hub().drop_connection(self.conn)
-        if self.writer is not None:
-            self.writer.cancel()
 
 
 def _sub_id(request_id: Any) -> str:

@@ -167,6 +167,24 @@ def _fields_in(fields: Any) -> dict[str, Any]:
     return out
 
 
+def _indexes_in(indexes: Any) -> list[dict[str, Any]]:
+    """Parse's `{"name": {"field": 1 | -1, ...}}` as native declarations; the catalog checks the
+    fields and the count (the name is Parse's own label: native names its indexes itself)."""
+    if not isinstance(indexes, dict):
+        raise ParseError(107, "indexes must be an object")
+    out = []
+    for spec in indexes.values():
+        if not isinstance(spec, dict) or not spec:
+            raise ParseError(107, "an index must map field names to 1 or -1")
+        fields = []
+        for name, direction in spec.items():
+            if isinstance(direction, bool) or direction not in (1, -1):
+                raise ParseError(107, "an index must map field names to 1 or -1")
+            fields.append(("-" if direction == -1 else "") + names.encode(name))
+        out.append({"fields": fields})
+    return out
+
+
 def _clp_in(clp: Any) -> dict[str, Any]:
     if not isinstance(clp, dict):
         raise ParseError(107, "classLevelPermissions must be an object")
@@ -207,6 +225,8 @@ def create_schema(req: ParseRequest, class_name: str) -> dict[str, Any]:
         if "classLevelPermissions" in body
         else {op: ["*"] for op in CLP_OPS.values()}
     )
+    if "indexes" in body:
+        definition["indexes"] = _indexes_in(body["indexes"])
     return _schema_out(catalog.create_collection(req.caller.project, definition))
 
 

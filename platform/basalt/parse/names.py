@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from basalt.parse.errors import INVALID_CLASS_NAME, INVALID_KEY_NAME, ParseError
 
@@ -27,8 +28,10 @@ def _escape(name: str) -> str:
     return "".join("_" + ch.lower() if ch.isupper() else ("__" if ch == "_" else ch) for ch in name)
 
 
+@lru_cache(maxsize=4096)
 def decode(native: str) -> str:
-    """A Basalt field name as Parse spells it."""
+    """A Basalt field name as Parse spells it (memoised: every field of every object in every
+    answer goes through here, and a project has few distinct field names)."""
     if native in SYSTEM_TO_PARSE:
         return SYSTEM_TO_PARSE[native]
     out = []

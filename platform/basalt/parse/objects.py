@@ -9,7 +9,7 @@ from django.db import transaction
 from basalt.core.caller import Caller
 from basalt.documents import catalog, services
 from basalt.documents.cache import Schema, project_schemas
-from basalt.parse import codec, names, queries
+from basalt.parse import codec, includes, names, queries
 from basalt.parse.errors import OPERATION_FORBIDDEN, ParseError
 from basalt.parse.request import ParseRequest
 from basalt.projects.models import Project
@@ -100,7 +100,10 @@ def get(req: ParseRequest, class_name: str, object_id: str) -> dict[str, Any]:
     result = services.get_document(
         req.caller, native, object_id, fields=set(raw["fields"]) if "fields" in raw else None, expand=raw.get("expand")
     )
-    return codec.doc_to_parse(schema, result.body, req.caller.project)
+    out = codec.doc_to_parse(schema, result.body, req.caller.project)
+    for path in raw.get("include_arrays", []):
+        includes.apply(req.caller, [out], path)
+    return out
 
 
 def create(req: ParseRequest, class_name: str) -> tuple[dict[str, Any], dict[str, str]]:

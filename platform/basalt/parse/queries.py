@@ -11,7 +11,7 @@ import orjson
 from basalt.core.caller import Caller
 from basalt.documents import finding
 from basalt.documents.cache import Schema, project_schemas
-from basalt.parse import codec, names
+from basalt.parse import codec, includes, names
 from basalt.parse.errors import INVALID_JSON, INVALID_QUERY, ParseError
 
 EARTH_KM = 6371.0
@@ -141,6 +141,16 @@ class Translator:
                     raise ParseError(INVALID_QUERY, "malformatted $within arg")
                 corners = [self.point(corner) for corner in box]
                 ops["$within_box"] = [[c["lat"], c["lng"]] for c in corners]
+            elif op == "$geoWithin":
+                ops.update(self.geo_within(operand))
+            elif op == "$geoIntersects":
+                # Parse's Polygon values are stored as opaque JSON here (codec.OPAQUE_TYPES), with
+                # no geometry the query engine could test a point against.
+                raise ParseError(INVALID_QUERY, "$geoIntersects is not supported: Polygon fields are not indexed.")
+            elif op == "$containedBy":
+                if not isinstance(operand, list):
+                    raise ParseError(INVALID_JSON, "bad $containedBy: should be an array")
+                ops["$contained_by"] = [codec.to_native(v) for v in operand]
             elif op in ("$inQuery", "$notInQuery"):
                 ids = self.sub_ids(operand)
                 ops["$in" if op == "$inQuery" else "$nin"] = ids
@@ -155,6 +165,57 @@ class Translator:
         if ops.get("$near") is not None and "$max_km" not in ops:
             ops["$max_km"] = math.pi * EARTH_KM  # Parse's $nearSphere without a bound: the whole sphere
         return {path: ops}
+
+    def geo_within(self, operand: Any) -> dict[str, Any]:
+        """`$geoWithin` with one of `$box`, `$polygon` or `$centerSphere`, as native operators, with
+        Parse Server's messages (code 107). Coordinate pairs are [longitude, latitude] there, in a
+        `Polygon` value as in a bare array (its MongoDB and PostgreSQL adapters agree), so here too."""
+        if not isinstance(operand, dict) or len(operand) != 1:
+            raise ParseError(INVALID_JSON, "bad $geoWithin value")
+        ((shape, value),) = operand.items()
+        if shape == "$box":
+            if not isinstance(value, list) or len(value) != 2:
+                raise ParseError(INVALID_JSON, "bad $geoWithin value; $box must be an array of 2 GeoPoints")
+            corners = [self.point(corner) for corner in value]
+            return {"$within_box": [[c["lat"], c["lng"]] for c in corners]}
+        if shape == "$polygon":
+            if isinstance(value, dict) and value.get("__type") == "Polygon":
+                value = value.get("coordinates")
+                if not isinstance(value, list) or len(value) < 3:
+                    raise ParseError(
+                        INVALID_JSON,
+                        "bad $geoWithin value; Polygon.coordinates should contain at least 3 lon/lat pairs",
+                    )
+            if not isinstance(value, list):
+                raise ParseError(
+                    INVALID_JSON, "bad $geoWithin value; $polygon should be Polygon object or Array of Parse.GeoPoint's"
+                )
+            if len(value) < 3:
+                raise ParseError(INVALID_JSON, "bad $geoWithin value; $polygon should contain at least 3 GeoPoints")
+            return {"$within_polygon": [self.vertex(v) for v in value]}
+        if shape == "$centerSphere":
+            if not isinstance(value, list) or len(value) != 2:
+                raise ParseError(
+                    INVALID_JSON,
+                    "bad $geoWithin value; $centerSphere should be an array of Parse.GeoPoint and distance",
+                )
+            center, radians = value
+            if isinstance(center, list) and len(center) == 2:
+                center = {"__type": "GeoPoint", "latitude": center[1], "longitude": center[0]}
+            if not isinstance(center, dict) or center.get("__type") != "GeoPoint":
+                raise ParseError(INVALID_JSON, "bad $geoWithin value; $centerSphere geo point invalid")
+            if isinstance(radians, bool) or not isinstance(radians, int | float) or not 0 <= radians < math.inf:
+                raise ParseError(INVALID_JSON, "bad $geoWithin value; $centerSphere distance invalid")
+            return {"$near": self.point(center), "$max_km": radians * EARTH_KM}
+        raise ParseError(INVALID_JSON, "bad $geoWithin value")
+
+    def vertex(self, value: Any) -> list[float]:
+        if isinstance(value, list) and len(value) == 2:
+            value = {"__type": "GeoPoint", "latitude": value[1], "longitude": value[0]}  # [lng, lat]
+        if not isinstance(value, dict) or value.get("__type") != "GeoPoint":
+            raise ParseError(INVALID_JSON, "bad $geoWithin value")
+        point = self.point(value)
+        return [point["lat"], point["lng"]]
 
     def operand(self, op: str, operand: Any) -> Any:
         if op in ("$in", "$nin", "$all"):
@@ -271,7 +332,11 @@ def build(caller: Caller, schema: Schema, params: dict[str, Any]) -> tuple[dict[
         if "*" in paths:
             pointers = [n for n, (t, _o) in schema.fields.items() if t.name == "pointer"]
             paths = [p for p in paths if p != "*"] + [names.decode(p) for p in pointers]
-        expand = list(dict.fromkeys(".".join(names.encode(s) for s in p.split(".")) for p in paths))
+        face_paths = [p.split(".") for p in paths if includes.needs_face(caller, schema, p.split("."))]
+        if face_paths:
+            raw["include_arrays"] = face_paths  # popped by `finish`: not a native parameter
+        native_paths = [p for p in paths if p.split(".") not in face_paths]
+        expand = list(dict.fromkeys(".".join(names.encode(s) for s in p.split(".")) for p in native_paths))
         if expand:
             raw["expand"] = expand
     count = params.get("count")
@@ -306,6 +371,7 @@ def _int(value: Any, default: int, what: str) -> int:
 def run(caller: Caller, schema: Schema, params: dict[str, Any]) -> dict[str, Any]:
     """Find with Parse's skip/limit over Basalt's cursor pages; count when asked."""
     raw, skip, limit = build(caller, schema, params)
+    array_paths = raw.pop("include_arrays", [])
     name = schema.collection.name
     out: dict[str, Any] = {}
     if raw.pop("count", False):
@@ -332,4 +398,6 @@ def run(caller: Caller, schema: Schema, params: dict[str, Any]) -> dict[str, Any
             break
     project = caller.project
     out["results"] = [codec.doc_to_parse(schema, doc, project) for doc in docs[skip:wanted]]
+    for path in array_paths:
+        includes.apply(caller, out["results"], path)
     return out

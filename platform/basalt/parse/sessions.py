@@ -22,10 +22,28 @@ def mint(session_id: str) -> str:
     return raw
 
 
+# token -> (project ref, caller epoch, user id, session id, roles), as the native bearer cache
+# (identity.resolver._resolved) keeps them and by its rule: an entry is used only under the
+# project's caller epoch it was made under, read with the key on every request, and every
+# revocation (a logout in either face included), disable or role change bumps that epoch. A Parse
+# token has no expiry of its own (it ends with its session), so the epoch is the whole condition.
+_resolved: dict[str, tuple[str, int, str, str, frozenset[str]]] = {}
+RESOLVED_CACHE_SIZE = 20_000
+
+
+def forget_resolved() -> None:
+    _resolved.clear()
+
+
 def resolve(caller: Caller, token: str) -> Caller:
     """The key's caller as the token's user, while the Basalt session behind it is live."""
     if not isinstance(token, str) or not token.startswith(PREFIX) or len(token) > MAX_TOKEN_LENGTH:
         raise ParseError(INVALID_SESSION_TOKEN, "Invalid session token")
+    project = caller.project
+    epoch = getattr(project, "caller_epoch", None)
+    hit = _resolved.get(token)
+    if hit is not None and epoch is not None and hit[0] == project.ref and hit[1] == epoch:
+        return replace(caller, user_id=hit[2], session_id=hit[3], roles=hit[4])
     row = (
         ParseSessionToken.objects.filter(token_hash=hash_token(token), session__project_id=caller.project.pk)
         .values_list("session_id", "session__user_id")
@@ -38,6 +56,10 @@ def resolve(caller: Caller, token: str) -> Caller:
     roles = live_user_roles(caller.project.pk, user_id, session_id)
     if roles is None:
         raise ParseError(INVALID_SESSION_TOKEN, "Invalid session token")
+    if epoch is not None:
+        if len(_resolved) >= RESOLVED_CACHE_SIZE:
+            _resolved.clear()
+        _resolved[token] = (project.ref, epoch, user_id, session_id, roles)
     return replace(caller, user_id=user_id, session_id=session_id, roles=roles)
 
 

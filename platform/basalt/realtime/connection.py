@@ -32,6 +32,11 @@ def error_message(error: BasaltError, sub_id: str | None = None) -> dict[str, An
 
 
 class Connection:
+    # Whether events carry `previous`: the document as this caller saw it before the change (and
+    # the last readable state on delete). Parse LiveQuery sends it (`original`, and the object of
+    # a delete); the native protocol does not ask for it, so its fan-out renders nothing extra.
+    wants_previous = False
+
     def __init__(self, caller: Caller, key_raw: str, transport: str):
         self.id = random_id(24)
         self.transport = transport

@@ -76,7 +76,11 @@ class EngineConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
 
-class RealtimeConsumer(EngineConsumer):
+class HubConsumer(EngineConsumer):
+    """A WebSocket whose Connection lives in the process's hub: both protocols (native and Parse
+    LiveQuery) attach, write out (directly from the fan-out when the writer is idle) and detach a
+    connection the same way, here."""
+
     # No channel-layer channel per socket: the process's hub is the only layer member (one message
     # per change per process, not per subscriber), and 10,000 sockets must not mean 10,000 Redis reads.
     channel_layer_alias = "realtime-no-layer"
@@ -84,34 +88,12 @@ class RealtimeConsumer(EngineConsumer):
     writer: asyncio.Task | None = None
     sending: asyncio.Future | None = None
 
-    async def connect(self) -> None:
-        await self.accept()
-        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        try:
-            if any(name in query for name in TOKEN_PARAMS):
-                raise InvalidToken('Tokens are never sent in the URL; send {"op": "auth"} as the first message.')
-            keys = query.get("apikey") or []
-            headers = dict(self.scope.get("headers") or [])
-            origin, host = headers.get(b"origin"), headers.get(b"host")
-            caller, raw = await in_thread(_key_caller)(
-                keys[0] if len(keys) == 1 else None,
-                origin.decode("latin-1") if origin is not None else None,
-                host.decode("latin-1") if host is not None else None,
-            )
-        except BasaltError as exc:
-            await self._refuse(exc)
-            return
-        self.conn = Connection(caller, raw, "websocket")
-        self.conn.send_now = self._send_now
-        current_hub().add_connection(self.conn)
+    def attach(self, conn: Connection) -> None:
+        """Register the connection with the hub and start sending what it queues."""
+        self.conn = conn
+        conn.send_now = self._send_now
+        current_hub().add_connection(conn)
         self.writer = asyncio.get_running_loop().create_task(self._write())
-
-    async def _refuse(self, error: BasaltError) -> None:
-        import orjson
-
-        await self.send(text_data=orjson.dumps(error_message(error)).decode())
-        code = 4001 if isinstance(error, InvalidApiKey | InvalidToken) else 4003 if error.status == 403 else 4000
-        await self.close(code=code)
 
     async def _write(self) -> None:
         conn = self.conn
@@ -142,14 +124,42 @@ class RealtimeConsumer(EngineConsumer):
         self.sending = asyncio.ensure_future(_finish(coro, blocked_on))
         return True
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.conn is None or self.conn.closed:
-            return
-        await protocol.handle(self.conn, text_data if text_data is not None else bytes_data or b"")
-
     async def disconnect(self, code: int) -> None:
         if self.conn is not None:
             self.conn.closed = True
             current_hub().drop_connection(self.conn)
         if self.writer is not None:
             self.writer.cancel()
+
+
+class RealtimeConsumer(HubConsumer):
+    async def connect(self) -> None:
+        await self.accept()
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        try:
+            if any(name in query for name in TOKEN_PARAMS):
+                raise InvalidToken('Tokens are never sent in the URL; send {"op": "auth"} as the first message.')
+            keys = query.get("apikey") or []
+            headers = dict(self.scope.get("headers") or [])
+            origin, host = headers.get(b"origin"), headers.get(b"host")
+            caller, raw = await in_thread(_key_caller)(
+                keys[0] if len(keys) == 1 else None,
+                origin.decode("latin-1") if origin is not None else None,
+                host.decode("latin-1") if host is not None else None,
+            )
+        except BasaltError as exc:
+            await self._refuse(exc)
+            return
+        self.attach(Connection(caller, raw, "websocket"))
+
+    async def _refuse(self, error: BasaltError) -> None:
+        import orjson
+
+        await self.send(text_data=orjson.dumps(error_message(error)).decode())
+        code = 4001 if isinstance(error, InvalidApiKey | InvalidToken) else 4003 if error.status == 403 else 4000
+        await self.close(code=code)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.conn is None or self.conn.closed:
+            return
+        await protocol.handle(self.conn, text_data if text_data is not None else bytes_data or b"")

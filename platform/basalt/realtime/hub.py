@@ -43,6 +43,7 @@ from basalt.realtime.subscriptions import (
     event_text,
     judge,
     prefetch_rows,
+    previous_document,
 )
 from basalt.realtime.visibility import Viewer, caller_key, viewer_for
 
@@ -336,14 +337,22 @@ class Hub:
                 kind = kinds[group] = event_kind(sub, row, verdict)
             if kind is None:
                 continue
-            text_key = (key, sub.fields, kind, sub.id)
+            wants_previous = conn.wants_previous
+            text_key = (key, sub.fields, kind, sub.id, wants_previous)
             text = texts.get(text_key)
             if text is None:
                 shape = (key, sub.fields, kind)
                 document = documents.get(shape)
                 if document is None:
                     document = documents[shape] = orjson.dumps(event_document(sub, row, verdict, kind, found)).decode()
-                text = texts[text_key] = event_text(sub.id, kind, document, row.seq)
+                previous = None
+                if wants_previous:
+                    shape = (key, sub.fields, kind, "previous")
+                    previous = documents.get(shape)
+                    if previous is None:
+                        before = previous_document(sub, row, verdict, kind)
+                        previous = documents[shape] = orjson.dumps(before).decode() if before is not None else ""
+                text = texts[text_key] = event_text(sub.id, kind, document, row.seq, previous or None)
             conn.push_text(text)
 
     async def _refresh(self, feed: ProjectFeed) -> None:

@@ -22,6 +22,7 @@ from basalt.documents.query.nodes import (
     AnyOf,
     ArrayEquals,
     Compare,
+    ContainedBy,
     Contains,
     Exists,
     FieldRef,
@@ -33,6 +34,7 @@ from basalt.documents.query.nodes import (
     RelatedTo,
     Search,
     WithinBox,
+    WithinPolygon,
 )
 
 _WORD = re.compile(r"\w+")
@@ -93,6 +95,11 @@ def matches(node: Node | None, doc: dict[str, Any]) -> bool:
         return _near(node, _lookup(doc, node.field))
     if isinstance(node, WithinBox):
         return _within(node, _lookup(doc, node.field))
+    if isinstance(node, WithinPolygon):
+        return _in_polygon(node, _lookup(doc, node.field))
+    if isinstance(node, ContainedBy):
+        value = _lookup(doc, node.field)
+        return isinstance(value, list) and all(any(_jeq(e, item) for item in node.values) for e in value)
     if isinstance(node, RelatedTo):
         return False
     raise TypeError(f"unknown node {type(node).__name__}")
@@ -194,6 +201,21 @@ def _near(node: Near, value: Any) -> bool:
     if point is None:
         return False
     return node.max_km is None or distance_km(point[0], point[1], node.lat, node.lng) <= node.max_km
+
+
+def _in_polygon(node: WithinPolygon, value: Any) -> bool:
+    """The compiler's even-odd test (compiler.within_polygon), edge for edge."""
+    point = _point(value)
+    if point is None:
+        return False
+    lat, lng = point
+    inside = False
+    vertices = node.vertices
+    for (lat1, lng1), (lat2, lng2) in zip(vertices, vertices[1:] + vertices[:1], strict=True):
+        if lat1 != lat2 and min(lat1, lat2) <= lat < max(lat1, lat2):
+            if lng < (lng2 - lng1) / (lat2 - lat1) * (lat - lat1) + lng1:
+                inside = not inside
+    return inside
 
 
 def _within(node: WithinBox, value: Any) -> bool:

@@ -134,6 +134,15 @@ def event_document(
     return {"id": change.document_id}
 
 
+def previous_document(sub: Subscription, change: Change, judged: Judged, kind: str) -> dict[str, Any] | None:
+    """The document before the change as this caller may read it (`Connection.wants_previous`):
+    only a state the caller's ACL let it read then, presented like any event (protected fields
+    and `fields` applied); nothing for a create or when the earlier state was not readable."""
+    if kind == "create" or change.before is None or not judged.before_visible:
+        return None
+    return judged.viewer.present(change.before, sub.fields)
+
+
 def prefetch_rows(project_id: int, schemas: dict[str, Schema], rows: list[Change]) -> dict[int, list[Any]]:
     """Per change (by seq), what caller-aware rendering needs (database work: one read per collection)."""
     found: dict[int, list[Any]] = {}
@@ -156,12 +165,18 @@ def event_for(
     if kind is None:
         return None
     document = event_document(sub, change, judged, kind, found)
-    return {"op": "event", "id": sub.id, "type": kind, "document": document, "seq": str(change.seq)}
+    event = {"op": "event", "id": sub.id, "type": kind, "document": document, "seq": str(change.seq)}
+    if sub.conn.wants_previous:
+        previous = previous_document(sub, change, judged, kind)
+        if previous is not None:
+            event["previous"] = previous
+    return event
 
 
-def event_text(sub_id: str, kind: str, document_json: str, seq: int) -> str:
+def event_text(sub_id: str, kind: str, document_json: str, seq: int, previous_json: str | None = None) -> str:
     """The same message as `event_for`, assembled from a document serialised once per principal set."""
+    previous = f',"previous":{previous_json}' if previous_json is not None else ""
     return (
         f'{{"op":"event","id":{orjson.dumps(sub_id).decode()},"type":"{kind}",'
-        f'"document":{document_json},"seq":"{seq}"}}'
+        f'"document":{document_json},"seq":"{seq}"{previous}}}'
     )

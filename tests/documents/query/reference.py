@@ -84,6 +84,8 @@ def _op(x: Any, op: str, v: Any, ops: dict) -> bool:
         return isinstance(x, list) and any(jeq(e, v) for e in x)
     if op == "$all":
         return isinstance(x, list) and all(any(jeq(e, item) for e in x) for item in v)
+    if op == "$contained_by":
+        return isinstance(x, list) and all(any(jeq(e, item) for item in v) for e in x)
     raise AssertionError(op)
 
 

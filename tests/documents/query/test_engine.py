@@ -223,3 +223,33 @@ def test_related_to_needs_the_source_document_readable_by_the_same_principals(co
     assert liked(closed_post.id, frozenset({"*"})) == liked("missing", frozenset({"*"})) == ([], [alice.id])
     assert liked(closed_post.id, frozenset({"*", "u1"})) == ([alice.id], [])
     assert liked(closed_post.id, None) == ([alice.id], [])  # secret key
+
+
+def test_within_polygon_even_odd_and_the_matcher_agrees(coll):
+    """A concave polygon (a "C" open to the east): SQL and the realtime matcher pick the same points."""
+    from basalt.documents.cache import build_schema
+    from basalt.documents.render import render
+    from basalt.realtime import matcher
+    from basalt.realtime.visibility import stored_form
+
+    c_shape = [[50, 0], [50, 8], [47, 8], [47, 3], [44, 3], [44, 8], [43, 8], [43, 0]]
+    inside = add(coll, {"place": {"lat": 48.85, "lng": 2.35}})
+    in_spine = add(coll, {"place": {"lat": 45.0, "lng": 1.0}})
+    add(coll, {"place": {"lat": 45.76, "lng": 4.84}})  # in the mouth
+    add(coll, {"place": {"lat": 51.0, "lng": 2.0}})  # north of it
+    add(coll, {"title": "no place"})
+    grid = [add(coll, {"place": {"lat": 42.5 + i * 0.5, "lng": -0.5 + j * 0.75}}) for i in range(17) for j in range(13)]
+    where = {"place": {"$within_polygon": c_shape}}
+    found = set(ids(find(coll, {"where": where, "limit": 1000})))
+    assert {inside.id, in_spine.id} <= found and len(found) > 2
+    query = parse_query(coll, {"where": where}, LIMITS)
+    schema = build_schema(coll)
+    in_memory = {
+        doc.id
+        for doc in Document.objects.filter(collection=coll)
+        if matcher.matches(query.where, stored_form(schema, render(schema, doc)))
+    }
+    assert in_memory == found
+    assert len([g for g in grid if g.id in found]) < len(grid)
+    # A polygon with only horizontal edges encloses nothing.
+    assert ids(find(coll, {"where": {"place": {"$within_polygon": [[1, 1], [1, 2], [1, 3]]}}})) == []

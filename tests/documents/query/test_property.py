@@ -77,6 +77,7 @@ leaf = st.one_of(
     st.one_of(
         st.sampled_from(TAGS).map(lambda t: {"$contains": t}),
         st.lists(st.sampled_from(TAGS), min_size=1, max_size=2).map(lambda t: {"$all": t}),
+        st.lists(st.sampled_from(TAGS), max_size=2).map(lambda t: {"$contained_by": t}),
         st.lists(st.sampled_from(TAGS), max_size=2).map(lambda t: {"$in": t}),
         st.lists(st.sampled_from(TAGS), max_size=2).map(lambda t: {"$nin": t}),
         st.lists(st.sampled_from(TAGS), max_size=2),

@@ -153,6 +153,29 @@ async function main() {
     assert.deepStrictEqual(r.map((o) => o.get('town')), ['Nice']);
   });
 
+  await check('include arrays of pointers, containedBy, withinPolygon, withinRadians as $centerSphere', async () => {
+    const Member = Parse.Object.extend('Member');
+    const Crew = Parse.Object.extend('Crew');
+    const m1 = await new Member({ name: 'm1', skills: ['a'] }).save(null, master);
+    const m2 = await new Member({ name: 'm2', skills: ['a', 'b'] }).save(null, master);
+    await new Member({ name: 'm3', skills: ['c'] }).save(null, master);
+    await new Crew({ name: 'c1', members: [m1, m2] }).save(null, master);
+    const crew = await new Parse.Query(Crew).include('members').first(master);
+    assert.deepStrictEqual(crew.get('members').map((m) => m.get('name')), ['m1', 'm2']);
+    let r = await new Parse.Query(Member).containedBy('skills', ['a', 'b']).ascending('name').find(master);
+    assert.deepStrictEqual(r.map((o) => o.get('name')), ['m1', 'm2']);
+    const Spot = Parse.Object.extend('Spot');
+    await new Spot({ name: 'in', at: new Parse.GeoPoint(1, 1) }).save(null, master);
+    await new Spot({ name: 'out', at: new Parse.GeoPoint(5, 5) }).save(null, master);
+    const square = [new Parse.GeoPoint(0, 0), new Parse.GeoPoint(0, 2), new Parse.GeoPoint(2, 2), new Parse.GeoPoint(2, 0)];
+    r = await new Parse.Query(Spot).withinPolygon('at', square).find(master);
+    assert.deepStrictEqual(r.map((o) => o.get('name')), ['in']);
+    r = await new Parse.Query(Spot).withinPolygon('at', new Parse.Polygon(square)).find(master);
+    assert.deepStrictEqual(r.map((o) => o.get('name')), ['in']);
+    r = await new Parse.Query(Spot).withinRadians('at', new Parse.GeoPoint(1, 1.1), 0.01, false).find(master);
+    assert.deepStrictEqual(r.map((o) => o.get('name')), ['in']);
+  });
+
   await check('relations', async () => {
     const Post = Parse.Object.extend('Post');
     const Tag = Parse.Object.extend('Tag');
@@ -310,8 +333,13 @@ async function main() {
     });
     const query = new Parse.Query(Live).greaterThan('n', 10);
     const sub = await query.subscribe();
+    const originals = [];
     for (const kind of ['create', 'enter', 'update', 'leave', 'delete']) {
-      sub.on(kind, (obj) => seen.push([kind, obj.get('n'), obj.id]));
+      sub.on(kind, (obj, original) => {
+        seen.push([kind, obj.get('n'), obj.id]);
+        // Without an original the SDK passes the raw response second.
+        if (original instanceof Parse.Object) originals.push([kind, original.get('n'), original.id]);
+      });
     }
     await new Promise((resolve) => (sub.subscribed ? resolve() : sub.on('open', resolve)));
     const obj = await new Live({ n: 5, tag: 'a' }).save(null, master);   // not matching: nothing
@@ -326,9 +354,11 @@ async function main() {
     await other.destroy(master);                                         // delete
     await waitFor(5);
     assert.deepStrictEqual(seen.map((e) => e[0]), ['enter', 'update', 'leave', 'create', 'delete']);
-    // A delete carries the id only (the engine never sends contents with a delete), as leave does not.
-    assert.deepStrictEqual(seen.map((e) => e[1]), [20, 30, 1, 50, undefined]);
+    // As from Parse Server: a delete carries the object as it last was; enter, update and leave
+    // hand the handler the original too (`sub.on('update', (object, original) => ...)`).
+    assert.deepStrictEqual(seen.map((e) => e[1]), [20, 30, 1, 50, 50]);
     assert.strictEqual(seen[4][2], other.id);
+    assert.deepStrictEqual(originals, [['enter', 5, obj.id], ['update', 20, obj.id], ['leave', 30, obj.id]]);
     // A private object is not sent to a subscriber who may not read it.
     // (The default client above holds the master key, which sees everything, as in Parse Server.)
     const bobSession = await Parse.User.logIn('bob', 'correct horse battery');

@@ -25,7 +25,7 @@ def _item_spec(options: dict[str, Any]) -> tuple[FieldType, dict[str, Any]] | No
 @register
 class ArrayType(FieldType):
     name = "array"
-    operators = frozenset({"$contains", "$all", "$in", "$nin", "$eq", "$ne"})
+    operators = frozenset({"$contains", "$all", "$contained_by", "$in", "$nin", "$eq", "$ne"})
     options = frozenset({"items", "max_length", "to"})
     sortable = False
 

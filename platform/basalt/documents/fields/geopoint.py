@@ -20,7 +20,7 @@ def check_point(value: Any) -> dict[str, float]:
 @register
 class GeoPointType(FieldType):
     name = "geopoint"
-    operators = frozenset({"$near", "$within_box"})
+    operators = frozenset({"$near", "$within_box", "$within_polygon"})
     sortable = False
 
     def to_storage(self, value: Any, options: dict[str, Any]) -> dict[str, float]:

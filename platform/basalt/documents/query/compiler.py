@@ -14,6 +14,7 @@ from basalt.documents.query.nodes import (
     AnyOf,
     ArrayEquals,
     Compare,
+    ContainedBy,
     Contains,
     Exists,
     FieldRef,
@@ -27,6 +28,7 @@ from basalt.documents.query.nodes import (
     RelatedTo,
     Search,
     WithinBox,
+    WithinPolygon,
 )
 from basalt.documents.query.values import timestamp
 
@@ -75,6 +77,10 @@ class Compiler:
             return self.near_filter(node)
         if isinstance(node, WithinBox):
             return self.within_box(node)
+        if isinstance(node, WithinPolygon):
+            return self.within_polygon(node)
+        if isinstance(node, ContainedBy):
+            return self.d.contained_by(node.field, node.values)
         raise TypeError(f"unknown node {type(node).__name__}")
 
     def system_compare(self, node: Compare) -> Sql:
@@ -135,6 +141,21 @@ class Compiler:
             return f"{lat} BETWEEN %s AND %s AND {lng} BETWEEN %s AND %s", [box.south, box.north, box.west, box.east]
         # A box whose west edge is east of its east edge crosses the antimeridian.
         return f"{lat} BETWEEN %s AND %s AND ({lng} >= %s OR {lng} <= %s)", [box.south, box.north, box.west, box.east]
+
+    def within_polygon(self, polygon: WithinPolygon) -> Sql:
+        # Even-odd rule: a ray from the point towards +lng crosses an odd number of edges. Each
+        # edge's slope is computed here, so SQL never divides; a horizontal edge is never crossed.
+        lat, lng = self.d.coordinate(polygon.field, "lat"), self.d.coordinate(polygon.field, "lng")
+        terms, params = [], []
+        vertices = polygon.vertices
+        for (lat1, lng1), (lat2, lng2) in zip(vertices, vertices[1:] + vertices[:1], strict=True):
+            if lat1 == lat2:
+                continue
+            terms.append(f"CASE WHEN {lat} >= %s AND {lat} < %s AND {lng} < %s * ({lat} - %s) + %s THEN 1 ELSE 0 END")
+            params += [min(lat1, lat2), max(lat1, lat2), (lng2 - lng1) / (lat2 - lat1), lat1, lng1]
+        if not terms:
+            return FALSE, []
+        return f"({lat} IS NOT NULL AND {lng} IS NOT NULL AND MOD({' + '.join(terms)}, 2) = 1)", params
 
     # --- order and keyset -----------------------------------------------------------------------
     def key_expr(self, key: OrderKey, query: Query) -> Sql:

@@ -137,6 +137,10 @@ class PostgresDialect(Dialect):
     def array_equals(self, ref: FieldRef, items: tuple[Any, ...]) -> Sql:
         return f"{self.value(ref)} = %s::jsonb", [orjson.dumps(list(items)).decode()]
 
+    def contained_by(self, ref: FieldRef, items: tuple[Any, ...]) -> Sql:
+        # Elements are scalars (parser._elements), for which jsonb containment is element equality.
+        return f"({self.typed(ref, 'array')} AND {self.value(ref)} <@ %s::jsonb)", [orjson.dumps(list(items)).decode()]
+
     def search(self, ref: FieldRef, text: str, tokens: tuple[str, ...]) -> Sql:
         # A tsvector holds at most 1 MB, so to_tsvector fails on a long text of distinct words, and
         # one such document would break every search of its collection. Texts up to
@@ -283,6 +287,13 @@ class SqliteDialect(Dialect):
         sql, params = self._in("value", "type", items)
         return (
             f"({self.type_of(ref)} = 'array' AND EXISTS (SELECT 1 FROM json_each(data, {self.path(ref)}) WHERE {sql}))"
+        ), params
+
+    def contained_by(self, ref: FieldRef, items: tuple[Any, ...]) -> Sql:
+        sql, params = self._in("value", "type", items)
+        return (
+            f"({self.type_of(ref)} = 'array' AND NOT EXISTS (SELECT 1 FROM json_each(data, {self.path(ref)}) "
+            f"WHERE NOT COALESCE({sql}, 0)))"
         ), params
 
     def array_equals(self, ref: FieldRef, items: tuple[Any, ...]) -> Sql:

@@ -21,6 +21,7 @@ from basalt.documents.query.nodes import (
     AnyOf,
     ArrayEquals,
     Compare,
+    ContainedBy,
     Contains,
     DocRow,
     Exists,
@@ -34,6 +35,7 @@ from basalt.documents.query.nodes import (
     Regex,
     Search,
     WithinBox,
+    WithinPolygon,
 )
 from basalt.documents.query.parser import unknown_field
 
@@ -48,7 +50,20 @@ def referenced_fields(query: Query) -> Iterator[tuple[FieldRef, str]]:
         node = stack.pop()
         if isinstance(node, And | Or | Nor):
             stack.extend(node.children)
-        elif isinstance(node, Compare | Exists | Regex | Contains | AnyOf | ArrayEquals | Search | Near | WithinBox):
+        elif isinstance(
+            node,
+            Compare
+            | Exists
+            | Regex
+            | Contains
+            | AnyOf
+            | ArrayEquals
+            | Search
+            | Near
+            | WithinBox
+            | WithinPolygon
+            | ContainedBy,
+        ):
             yield node.field, "where"
     for key in query.order:
         if key.field is not None:

@@ -126,6 +126,23 @@ class WithinBox(Node):
 
 
 @dataclass(frozen=True)
+class WithinPolygon(Node):
+    """A point inside the polygon of `vertices` ((lat, lng), closed implicitly), by the even-odd rule
+    on the lat/lng plane, as Parse Server's `$geoWithin.$polygon` (no antimeridian crossing)."""
+
+    field: FieldRef
+    vertices: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class ContainedBy(Node):
+    """Array whose every element is among `values` (`$contained_by`); an empty array is."""
+
+    field: FieldRef
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
 class OrderKey:
     field: FieldRef | None  # None: distance to the `$near` point
     descending: bool

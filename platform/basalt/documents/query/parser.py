@@ -21,6 +21,7 @@ from basalt.documents.query.nodes import (
     AnyOf,
     ArrayEquals,
     Compare,
+    ContainedBy,
     Contains,
     Exists,
     FieldRef,
@@ -34,6 +35,7 @@ from basalt.documents.query.nodes import (
     RelatedTo,
     Search,
     WithinBox,
+    WithinPolygon,
 )
 from basalt.documents.query.regex import UnsafeRegex, check_regex
 
@@ -47,6 +49,7 @@ DEFAULT_LIMITS = {
 DEFAULT_PAGE = 100
 MAX_CONDITIONS = 500
 MAX_ORDER_KEYS = 8
+MAX_POLYGON_VERTICES = 100  # each vertex is a term of the SQL test: bounded work per query
 RAW_KEYS = frozenset({"where", "order", "limit", "cursor", "fields", "expand", "count"})
 _SEGMENT = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]{0,62}\Z")
 _NAME = re.compile(r"\A[a-z][a-z0-9_]{0,62}\Z")
@@ -59,9 +62,9 @@ SCALAR_OPS = COMPARISONS | {"$exists", "$regex", "$search"}
 # What the engine can compile per kind of field; the field type's registry entry narrows it.
 KIND_OPS = {
     "scalar": SCALAR_OPS,
-    "array": frozenset({"$contains", "$all", "$exists", "$eq", "$ne", "$in", "$nin"}),
+    "array": frozenset({"$contains", "$all", "$contained_by", "$exists", "$eq", "$ne", "$in", "$nin"}),
     "object": frozenset({"$exists"}),
-    "geopoint": frozenset({"$near", "$within_box", "$exists"}),
+    "geopoint": frozenset({"$near", "$within_box", "$within_polygon", "$exists"}),
     "relation": frozenset(),
 }
 UNTYPED_OPS = COMPARISONS | {"$exists", "$regex", "$contains", "$all"}
@@ -268,6 +271,10 @@ class _WhereParser:
                 nodes.append(self._near(ref, operand, value.get("$max_km"), top))
             elif op == "$within_box":
                 nodes.append(self._box(ref, operand))
+            elif op == "$within_polygon":
+                nodes.append(self._polygon(ref, operand))
+            elif op == "$contained_by":
+                nodes.append(ContainedBy(ref, self._elements(ref, op, operand)))
         return nodes
 
     def _coerce(self, ref: FieldRef, operand: Any, type_name: str | None = None) -> Any:
@@ -409,6 +416,14 @@ class _WhereParser:
             raise InvalidQuery("$within_box: the first corner must be the south-west one.", details={"field": ref.name})
         return WithinBox(ref, south, west, north, east)
 
+    def _polygon(self, ref: FieldRef, vertices: Any) -> WithinPolygon:
+        if not isinstance(vertices, list) or not 3 <= len(vertices) <= MAX_POLYGON_VERTICES:
+            raise InvalidQuery(
+                f"$within_polygon takes 3 to {MAX_POLYGON_VERTICES} points [[lat, lng], ...].",
+                details={"field": ref.name},
+            )
+        return WithinPolygon(ref, tuple(_point(vertex, ref.name) for vertex in vertices))
+
 
 def _point(value: Any, where: str) -> tuple[float, float]:
     if isinstance(value, dict) and set(value) == {"lat", "lng"}:
@@ -417,7 +432,7 @@ def _point(value: Any, where: str) -> tuple[float, float]:
         lat, lng = value
     else:
         raise InvalidQuery(f"{where}: a point is {{lat, lng}} or [lat, lng].", details={"field": where})
-    lat, lng = values.number(lat, where), values.number(lng, where)
+    lat, lng = float(values.number(lat, where)), float(values.number(lng, where))
     if not (-90 <= lat <= 90 and -180 <= lng <= 180):
         raise InvalidQuery(f"{where}: latitude must be within ±90 and longitude within ±180.", details={"field": where})
     return lat, lng
