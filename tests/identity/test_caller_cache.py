@@ -20,8 +20,15 @@ pytestmark = pytest.mark.django_db
 
 
 class _Request:
+    """One HTTP request's headers. A request keeps the caller it resolved (the idempotency middleware
+    and the view share it), so each "next request" below is `again()`, a new one."""
+
     def __init__(self, key: str, token: str):
+        self.key, self.token = key, token
         self.META = {"HTTP_X_API_KEY": key, "HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+    def again(self) -> _Request:
+        return _Request(self.key, self.token)
 
 
 def _statements(call) -> tuple[int, object]:
@@ -49,8 +56,10 @@ def _refused(user) -> None:
 def test_a_cached_resolution_costs_only_the_key_lookup(project, user):
     request = _Request(project.publishable, user.access)
     first, caller = _statements(lambda: resolve_caller(request))
-    again, cached = _statements(lambda: resolve_caller(request))
+    same, kept = _statements(lambda: resolve_caller(request))
+    again, cached = _statements(lambda: resolve_caller(request.again()))
     assert first >= 2  # key (+ project + epoch), session and roles (and the public key, once)
+    assert same == 0 and kept is caller  # the same request resolves its caller once
     assert again == 1  # key (+ project + epoch) only
     assert cached == caller and cached.user_id == user.id
 
@@ -94,35 +103,35 @@ def test_role_changes_reach_a_cached_caller_on_the_next_request(project, signup)
     request = _Request(project.publishable, user.access)
     for name in ("editors", "chiefs"):
         assert admin.post("/api/v1/roles", {"name": name}, format="json").status_code == 201
-    assert "role:editors" not in resolve_caller(request).principals
-    resolve_caller(request)  # cached without the role
+    assert "role:editors" not in resolve_caller(request.again()).principals
+    resolve_caller(request.again())  # cached without the role
 
     assert admin.post("/api/v1/roles/editors/users", {"ids": [user.id]}, format="json").status_code == 200
-    assert "role:editors" in resolve_caller(request).principals
+    assert "role:editors" in resolve_caller(request.again()).principals
 
     # inheritance: members of editors also hold chiefs
     assert admin.post("/api/v1/roles/chiefs/roles", {"names": ["editors"]}, format="json").status_code == 200
-    assert "role:chiefs" in resolve_caller(request).principals
+    assert "role:chiefs" in resolve_caller(request.again()).principals
 
     assert admin.patch("/api/v1/roles/chiefs", {"name": "bosses"}, format="json").status_code == 200
-    assert {"role:bosses", "role:editors"} <= resolve_caller(request).principals
-    assert "role:chiefs" not in resolve_caller(request).principals
+    assert {"role:bosses", "role:editors"} <= resolve_caller(request.again()).principals
+    assert "role:chiefs" not in resolve_caller(request.again()).principals
 
     RoleMember.objects.filter(user_id=user.id).delete()  # a bulk delete, no model signals
-    principals = resolve_caller(request).principals
+    principals = resolve_caller(request.again()).principals
     assert "role:editors" not in principals and "role:bosses" not in principals
 
 
 def test_a_signing_key_change_ends_the_cached_resolution(project, user):
     request = _Request(project.publishable, user.access)
-    resolve_caller(request)
-    assert _statements(lambda: resolve_caller(request))[0] == 1
+    resolve_caller(request.again())
+    assert _statements(lambda: resolve_caller(request.again()))[0] == 1
     before = _epoch(project)
     SigningKey.objects.filter(project=project.project).update(retired_at="2026-01-01T00:00:00Z")
     assert _epoch(project) == before  # not a column that decides validity
     SigningKey.objects.filter(project=project.project).update(status="retired")
     assert _epoch(project) == before + 1
-    assert _statements(lambda: resolve_caller(request))[0] >= 2  # resolved afresh
+    assert _statements(lambda: resolve_caller(request.again()))[0] >= 2  # resolved afresh
 
 
 def test_unrelated_writes_leave_the_epoch_alone(project, user, signup):
