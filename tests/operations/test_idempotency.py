@@ -51,6 +51,18 @@ def test_the_same_key_with_another_body_is_422(sk):
 
 
 @pytest.mark.django_db
+def test_the_same_bytes_as_another_media_type_are_another_request(sk):
+    """Schema fuzzer finding: a body refused as text/plain (415, kept) was replayed to the same bytes
+    sent as JSON, a 415 the JSON request's route never documents."""
+    body = b'{"title": "a"}'
+    first = sk.post(DOCS, body, content_type="text/plain", HTTP_IDEMPOTENCY_KEY="k-media")
+    assert first.status_code == 415
+    again = sk.post(DOCS, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-media")
+    assert again.status_code == 422 and again.json()["error"]["code"] == "idempotency_key_reused"
+    assert count(sk) == 0
+
+
+@pytest.mark.django_db
 def test_a_key_is_scoped_to_the_operation_so_another_route_answers_for_itself(sk):
     """Found by the schema fuzzer: a key used on one route answered 422 on another route before its 401."""
     post(sk, {"title": "a"}, "k-9")

@@ -220,8 +220,14 @@ def handle(request: HttpRequest, get_response) -> HttpResponse:
         request.path.encode(),
         key.encode(),
     )
+    # The body's media type is part of the request: the same bytes sent as text/plain (refused 415,
+    # and kept) and then as JSON are two requests, so the second is 422, never a replayed 415.
     fingerprint = _digest(
-        (request.method or "").encode(), request.path.encode(), meta.get("QUERY_STRING", "").encode(), request.body
+        (request.method or "").encode(),
+        request.path.encode(),
+        meta.get("QUERY_STRING", "").encode(),
+        meta.get("CONTENT_TYPE", "").encode(),
+        request.body,
     )
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
