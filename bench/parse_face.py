@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,7 +41,22 @@ def _setup() -> None:
     call_command("migrate", verbosity=0)
 
 
-class Native:
+class Face:
+    """The calls both faces spell alike (the same query parameters); the rest is per face."""
+
+    http: Any
+    base: str
+
+    def get(self, oid: str) -> None:
+        assert self.http.get(f"{self.base}/{oid}").status_code == 200
+
+    def query(self, n: int) -> None:
+        where = json.dumps({"score": {"$gte": n % 50}})
+        r = self.http.get(self.base, {"where": where, "order": "-score", "limit": 10})
+        assert r.status_code == 200, r.content
+
+
+class Native(Face):
     name = "api_v1"
 
     def __init__(self, secret: str, bearer: str | None = None):
@@ -53,14 +69,6 @@ class Native:
         r = self.http.post(self.base, {"player_name": f"p{n}", "score": n}, content_type="application/json")
         assert r.status_code == 201, r.content
         return r.json()["id"]
-
-    def get(self, oid: str) -> None:
-        assert self.http.get(f"{self.base}/{oid}").status_code == 200
-
-    def query(self, n: int) -> None:
-        where = json.dumps({"score": {"$gte": n % 50}})
-        r = self.http.get(self.base, {"where": where, "order": "-score", "limit": 10})
-        assert r.status_code == 200, r.content
 
     def update(self, oid: str) -> None:
         body = {"score": {"__op": "increment", "by": 1}}
@@ -78,7 +86,7 @@ class Native:
         assert r.status_code == 200, r.content
 
 
-class ParseFace:
+class ParseFace(Face):
     name = "parse"
 
     def __init__(self, ref: str, secret: str, session: str | None = None):
@@ -96,14 +104,6 @@ class ParseFace:
         r = self.http.post(self.base, {"playerName": f"p{n}", "score": n}, content_type="application/json")
         assert r.status_code == 201, r.content
         return r.json()["objectId"]
-
-    def get(self, oid: str) -> None:
-        assert self.http.get(f"{self.base}/{oid}").status_code == 200
-
-    def query(self, n: int) -> None:
-        where = json.dumps({"score": {"$gte": n % 50}})
-        r = self.http.get(self.base, {"where": where, "order": "-score", "limit": 10})
-        assert r.status_code == 200, r.content
 
     def update(self, oid: str) -> None:
         body = {"score": {"__op": "Increment", "amount": 1}}

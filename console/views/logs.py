@@ -3,7 +3,7 @@ the Outbox (mails Basalt recorded for the project when no mail server is configu
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -15,9 +15,8 @@ from django.utils.http import urlencode
 
 from basalt.core.errors import ValidationFailed
 from basalt.logs import buffer
-from basalt.logs.models import RequestLog, SentMail
-from basalt.operations.metrics import GROUPS
-from basalt.projects.models import Project
+from basalt.logs.models import SentMail
+from basalt.logs.queries import RANGES, ROUTES, filtered_lines
 from basalt.projects.roles import Perm
 from basalt.projects.services import access_project, change_project_settings
 from console.mail_notice import mail_folder
@@ -25,38 +24,9 @@ from console.usage_charts import nice_ceiling
 from console.views.common import ProjectAccess, page, project_context, project_view
 
 PAGE = 100
-RANGES = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 BUCKETS = 24
 SAMPLE = 2_000  # latency percentiles from about this many evenly spread lines
-ROUTES = sorted({name for _, name in GROUPS if name not in ("console", "health", "metrics", "manage")})
 WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 760, 200, 64, 48, 12, 26
-
-
-def _filters(request: HttpRequest, project: Project):
-    params = request.GET
-    since = RANGES.get(params.get("range") or "24h", RANGES["24h"])
-    now = datetime.now(UTC)
-    rows = RequestLog.objects.filter(project=project, at__gte=now - since)
-    status = (params.get("status") or "").strip()
-    if status in ("2xx", "3xx", "4xx", "5xx"):
-        low = int(status[0]) * 100
-        rows = rows.filter(status__gte=low, status__lt=low + 100)
-    elif status == "errors":
-        rows = rows.filter(status__gte=400)
-    elif status.isdigit() and len(status) == 3:
-        rows = rows.filter(status=int(status))
-    route = (params.get("route") or "").strip()[:200]
-    if route in ROUTES:
-        rows = rows.filter(route=route)
-    elif route.startswith("/"):
-        rows = rows.filter(path__startswith=route)
-    user = (params.get("user") or "").strip()[:32]
-    if user:
-        rows = rows.filter(user_id=user)
-    rid = (params.get("rid") or "").strip()[:128]
-    if rid:
-        rows = rows.filter(request_id=rid)
-    return rows, now, since
 
 
 def _chart(rows, now: datetime, since: timedelta) -> dict[str, Any]:
@@ -151,7 +121,7 @@ def _chart(rows, now: datetime, since: timedelta) -> dict[str, Any]:
 def logs(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     project = access_project(request.user, access.project.ref, Perm.VIEW)
     buffer.flush()  # show this process's latest lines too (the console's request, not the API's)
-    rows, now, since = _filters(request, project)
+    rows, now, since = filtered_lines(project, request.GET)
     before = request.GET.get("before") or ""
     listed = rows.filter(id__lt=int(before)) if before.isdigit() else rows
     entries = list(listed.order_by("-id")[: PAGE + 1])

@@ -33,10 +33,7 @@ def _page(request: HttpRequest, access: ProjectAccess, status: int = 200, **extr
     ref = access.project.ref
     rows = []
     if access.can.get("manage_settings"):
-        recent = list(Transfer.objects.filter(project=access.project).order_by("-created_at")[:20])
-        recent += list(Transfer.objects.filter(kind=Transfer.CLONE, source_ref=ref).order_by("-created_at")[:10])
-        recent.sort(key=lambda t: t.created_at, reverse=True)
-        rows = [transfer_out(t, ref) for t in recent[:20]]
+        rows = [transfer_out(t, ref) for t in transfers.recent_transfers(request.user, ref)]
     context = project_context(
         access,
         "transfers",

@@ -147,6 +147,15 @@ def list_transfers(account: Account, ref: str, kind: str) -> list[Transfer]:
     return list(Transfer.objects.filter(project=project, kind=kind).order_by("-created_at")[:50])
 
 
+def recent_transfers(account: Account, ref: str, limit: int = 20) -> list[Transfer]:
+    """The project's own transfers and the clones made from it, newest first (the console's list)."""
+    project = access_project(account, ref, Perm.MANAGE_SETTINGS)
+    recent = list(Transfer.objects.filter(project=project).order_by("-created_at")[:limit])
+    recent += list(Transfer.objects.filter(kind=Transfer.CLONE, source_ref=project.ref).order_by("-created_at")[:limit])
+    recent.sort(key=lambda t: t.created_at, reverse=True)
+    return recent[:limit]
+
+
 def read_archive(transfer: Transfer) -> Iterator[bytes]:
     if transfer.kind != Transfer.EXPORT or transfer.status != Transfer.SUCCEEDED or not transfer.archive_key:
         raise NotFound("This export has no archive (yet).")
