@@ -17,11 +17,11 @@ SHORT = 8
 
 
 def page_size(raw: str | None) -> int:
-    return int(raw) if raw and raw.isdigit() and int(raw) in PAGE_SIZES else DEFAULT_PAGE_SIZE
+    return int(raw) if raw and raw.isascii() and raw.isdigit() and int(raw) in PAGE_SIZES else DEFAULT_PAGE_SIZE
 
 
 def page_number(raw: str | None) -> int:
-    return max(1, min(int(raw), 100_000)) if raw and raw.isdigit() else 1
+    return max(1, min(int(raw), 100_000)) if raw and raw.isascii() and raw.isdigit() else 1
 
 
 def _chip(value: Any) -> str:

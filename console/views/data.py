@@ -44,7 +44,7 @@ def _filter_rows(params: Any) -> list[tuple[str, str, str, int]]:
 
     def group(i: int) -> int:
         raw = groups[i] if i < len(groups) else "0"
-        return min(int(raw), 20) if raw.isdigit() else 0
+        return min(int(raw), 20) if raw.isascii() and raw.isdigit() else 0
 
     return [
         (f, ops[i] if i < len(ops) else "=", values[i] if i < len(values) else "", group(i))
@@ -308,7 +308,7 @@ def document_detail(request: HttpRequest, access: ProjectAccess, name: str, doc_
 
 def _etag_of(post: Any) -> str | None:
     version = (post.get("etag") or "").strip()
-    return f'"{version}"' if version.isdigit() else None
+    return f'"{version}"' if version.isascii() and version.isdigit() else None
 
 
 def _gone(request, access, collection, doc_id: str, posted: dict[str, Any]) -> HttpResponse:

@@ -123,7 +123,7 @@ def logs(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     buffer.flush()  # show this process's latest lines too (the console's request, not the API's)
     rows, now, since = filtered_lines(project, request.GET)
     before = request.GET.get("before") or ""
-    listed = rows.filter(id__lt=int(before)) if before.isdigit() else rows
+    listed = rows.filter(id__lt=int(before)) if before.isascii() and before.isdigit() else rows
     entries = list(listed.order_by("-id")[: PAGE + 1])
     more = len(entries) > PAGE
     entries = entries[:PAGE]
@@ -152,7 +152,9 @@ def logs_retention(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     try:
         # The same settings service as the management API's PATCH …/settings (it checks the role again).
         change_project_settings(
-            request.user, project.ref, {"logs": {"retention_days": int(raw) if raw.isdigit() else raw}}
+            request.user,
+            project.ref,
+            {"logs": {"retention_days": int(raw) if raw.isascii() and raw.isdigit() else raw}},
         )
     except ValidationFailed:
         messages.error(request, "Retention must be a whole number of days from 1 to 90.")

@@ -66,7 +66,9 @@ def composed(post) -> dict[str, Any]:
             body[name] = value
     badge = (post.get("badge") or "").strip()
     if badge:
-        body["badge"] = "increment" if badge == "increment" else int(badge) if badge.isdigit() else badge
+        body["badge"] = (
+            "increment" if badge == "increment" else int(badge) if badge.isascii() and badge.isdigit() else badge
+        )
     for name in ("collapse_key", "send_at", "expires_at"):
         value = (post.get(name) or "").strip()
         if value:

@@ -27,7 +27,7 @@ def filtered_lines(project: Project, params: Any) -> tuple[QuerySet, datetime, t
         rows = rows.filter(status__gte=low, status__lt=low + 100)
     elif status == "errors":
         rows = rows.filter(status__gte=400)
-    elif status.isdigit() and len(status) == 3:
+    elif status.isascii() and status.isdigit() and len(status) == 3:
         rows = rows.filter(status=int(status))
     route = (params.get("route") or "").strip()[:200]
     if route in ROUTES:

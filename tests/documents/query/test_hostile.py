@@ -46,6 +46,8 @@ BAD_WHERE = [
     {"title": {"$regex": "(?=a)"}},
     {"title": {"$regex": "a**"}},
     {"title": {"$regex": "a{1,1000}"}},
+    {"title": {"$regex": "a{\u00b9}"}},  # a digit to isdigit(), not to int()
+    {"title": {"$regex": "a{1,\u00b2}"}},
     {"title": {"$regex": ".*.*.*.*.*"}},
     {"title": {"$regex": "[[:alpha:]]"}},
     {"title": {"$regex": "[z-a]"}},

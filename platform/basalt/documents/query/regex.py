@@ -119,7 +119,7 @@ def _skip_braces(pattern: str, i: int) -> tuple[int, int]:
         raise UnsafeRegex("Unterminated {…} quantifier.")
     body = pattern[i + 1 : end]
     low, sep, high = body.partition(",")
-    if not low.isdigit() or (high and not high.isdigit()):
+    if not (low.isascii() and low.isdigit()) or (high and not (high.isascii() and high.isdigit())):
         raise UnsafeRegex("A {…} quantifier must be {n}, {n,} or {n,m}.")
     if int(low) > MAX_REPEAT or (high and (int(high) > MAX_REPEAT or int(high) < int(low))):
         raise UnsafeRegex(f"Repeat counts must be ordered and at most {MAX_REPEAT}.")
