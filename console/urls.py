@@ -91,6 +91,7 @@ urlpatterns = [
     action(r"^signout/?$", auth.sign_out, "signout", Landing("index", ())),
     page(r"^projects/?$", projects.project_list, "projects"),
     page(r"^install/mail/?$", install_mail.install_mail, "install_mail"),
+    page(r"^install/outbox/?$", install_mail.install_outbox, "install_outbox"),
     page(rf"^{REF}/?$", projects.project_home, "project"),
     action(rf"^{REF}/keys/?$", projects.key_create, "key_create", Landing("project", anchor="keys")),
     action(

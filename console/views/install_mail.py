@@ -8,8 +8,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from basalt.core.errors import BasaltError
-from basalt.logs import mailserver
-from console.mail_notice import OUTBOX_BACKEND
+from basalt.logs import mailserver, outbox
+from console.mail_notice import OUTBOX_BACKEND, mail_folder
 from console.views.common import error_page, page, signed_in
 
 
@@ -61,3 +61,17 @@ def install_mail(request: HttpRequest) -> HttpResponse:
         return page(request, "console/install/mail.html", _context(request, details, request.POST), status=400)
     messages.success(request, "Mail server saved.")
     return redirect("console:install_mail")
+
+
+@signed_in
+def install_outbox(request: HttpRequest) -> HttpResponse:
+    """Mails to console accounts (no project), for owners of the installation."""
+    try:
+        mails = outbox.install_mails(request.user)
+    except BasaltError:
+        return error_page(request, 404, "Not found", "This page does not exist.")
+    return page(
+        request,
+        "console/install/outbox.html",
+        {"section": "install_outbox", "mails": mails, "mail_folder": mail_folder()},
+    )

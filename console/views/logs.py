@@ -15,7 +15,7 @@ from django.utils.http import urlencode
 
 from basalt.core.errors import ValidationFailed
 from basalt.logs import buffer
-from basalt.logs.models import SentMail
+from basalt.logs import outbox as mail_outbox
 from basalt.logs.queries import RANGES, ROUTES, filtered_lines
 from basalt.projects.roles import Perm
 from basalt.projects.services import access_project, change_project_settings
@@ -166,8 +166,6 @@ def logs_retention(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
 
 @project_view
 def outbox(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
-    # Mails carry working links (invitations, resets): only those who manage members read them.
-    project = access_project(request.user, access.project.ref, Perm.MANAGE_MEMBERS)
-    mails = list(SentMail.objects.filter(project=project).order_by("-id")[:100])
+    mails = mail_outbox.project_mails(request.user, access.project.ref)
     context = project_context(access, "outbox", mails=mails, mail_folder=mail_folder())
     return page(request, "console/logs/outbox.html", context)

@@ -410,6 +410,9 @@ BASALT_MAX_JSON_BODY = env_int("BASALT_MAX_JSON_BODY", 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = BASALT_MAX_JSON_BODY
 # Bounds on the work of one find/count and of one batch (basalt/documents/query/budget.py).
 QUERY_TIMEOUT_MS = env_int("QUERY_TIMEOUT_MS", 5000)
+# Usage report: projects with more documents than this show the sizes of the periodic (hourly)
+# measurement instead of counting every document's bytes on each view.
+USAGE_LIVE_SIZES_LIMIT = env_int("USAGE_LIVE_SIZES_LIMIT", 100_000)
 FIND_MAX_RESPONSE_BYTES = env_int("FIND_MAX_RESPONSE_BYTES", 16 * 1024 * 1024)
 BATCH_TIMEOUT_MS = env_int("BATCH_TIMEOUT_MS", 15000)
 BATCH_MAX_RESPONSE_BYTES = env_int("BATCH_MAX_RESPONSE_BYTES", 32 * 1024 * 1024)

@@ -7,6 +7,7 @@ import socket
 
 import pytest
 from aiosmtpd.controller import Controller
+from django.test import Client
 
 from basalt.logs.models import MailServer, SentMail
 
@@ -106,3 +107,29 @@ def test_bad_settings_are_shown_and_change_nothing(install_owner, outbox_backend
     answer = install_owner.post(URL, {**form, "action": "save"})
     assert answer.status_code == 400 and "has-error" in answer.content.decode()
     assert not MailServer.objects.exists()
+
+
+OUTBOX_URL = "/console/install/outbox"
+
+
+def test_console_account_mails_are_in_the_install_outbox_for_its_owners_only(
+    install_owner, browser_for, make_account, outbox_backend, django_capture_on_commit_callbacks
+):
+    someone = make_account("forgetful@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = Client().post("/console/password/forgot", {"email": someone.email})
+    assert answer.status_code == 200
+    assert "Install outbox" in answer.content.decode()  # the notice says where the mail went
+    mail = SentMail.objects.get(to=someone.email)
+    assert mail.project is None and mail.links and not mail.delivered
+
+    page = install_owner.get(OUTBOX_URL)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert someone.email in html and mail.links[0] in html and 'id="no-smtp"' in html
+    assert f'href="{OUTBOX_URL}"' in install_owner.get("/console/projects").content.decode()
+
+    member = browser_for(someone)
+    refused = member.get(OUTBOX_URL)
+    assert refused.status_code == 404 and mail.links[0] not in refused.content.decode()
+    assert OUTBOX_URL not in member.get("/console/projects").content.decode()

@@ -182,6 +182,54 @@ def test_snapshot_task_records_sizes_for_today(notes):
     assert UsageDay.objects.filter(project=notes.project).count() == 1
 
 
+def test_a_large_project_shows_the_periodic_measurement_with_its_time(notes, settings):
+    """Past USAGE_LIVE_SIZES_LIMIT documents the report reads the stored per-collection figures
+    (measured on the first view, then by the hourly snapshot) instead of reading every document."""
+    settings.USAGE_LIVE_SIZES_LIMIT = 2
+    sk = key_client(notes.secret)
+    for n in range(3):
+        sk.post("/api/v1/collections/notes/documents", {"title": f"t{n}", "body": "x" * 100}, format="json")
+    first = usage(notes).json()  # nothing stored yet: measured now and kept
+    notes_row = {c["name"]: c for c in first["collections"]}["notes"]
+    assert notes_row["documents"] == 3 and notes_row["storage_bytes"] >= 300
+    assert first["sizes_measured_at"] <= first["measured_at"]
+
+    sk.post("/api/v1/collections/notes/documents", {"title": "later"}, format="json")
+    newer = {"name": "newer", "fields": {"x": {"type": "number"}}}
+    assert sk.post("/api/v1/schema/collections", newer, format="json").status_code == 201
+    assert sk.post("/api/v1/collections/newer/documents", {"x": 1}, format="json").status_code == 201
+    stale = usage(notes).json()
+    by_name = {c["name"]: c for c in stale["collections"]}
+    assert by_name["notes"]["documents"] == 3  # the stored figure, not a recount
+    assert by_name["newer"]["documents"] == 1  # a collection created since is measured on its own
+    assert stale["sizes_measured_at"] == first["sizes_measured_at"] < stale["measured_at"]
+
+    tasks.snapshot_sizes()
+    fresh = usage(notes).json()
+    assert {c["name"]: c for c in fresh["collections"]}["notes"]["documents"] == 4
+    assert fresh["sizes_measured_at"] > first["sizes_measured_at"]
+    assert (
+        fresh["totals"]["documents"]
+        == 5
+        == UsageDay.objects.get(project=notes.project, day=counters.utc_today()).documents
+    )
+
+    settings.USAGE_LIVE_SIZES_LIMIT = 100  # small again: counted on each view
+    sk.post("/api/v1/collections/notes/documents", {"title": "live"}, format="json")
+    live = usage(notes).json()
+    assert {c["name"]: c for c in live["collections"]}["notes"]["documents"] == 5
+    assert live["sizes_measured_at"] == live["measured_at"]
+
+
+def test_the_console_says_when_a_large_project_was_measured(notes, settings, client):
+    settings.USAGE_LIVE_SIZES_LIMIT = 0
+    key_client(notes.secret).post("/api/v1/collections/notes/documents", {"title": "a"}, format="json")
+    usage(notes)  # measured and stored
+    client.force_login(notes.owner, backend="django.contrib.auth.backends.ModelBackend")
+    page = client.get(f"/console/p/{notes.project.ref}/usage").content.decode()
+    assert "measured every hour" in page
+
+
 def test_beat_schedule_names_registered_tasks(settings):
     from basalt.celery import app
 

@@ -26,3 +26,25 @@ class UsageDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project_id} {self.day}"
+
+
+class CollectionSize(models.Model):
+    """A collection's documents and JSON bytes as last measured by the periodic snapshot.
+
+    Counting the bytes of every document costs a pass over the whole collection, so the usage
+    report of a large project reads these figures (with their time) instead of measuring on each view.
+    """
+
+    collection = models.OneToOneField(
+        "documents.Collection", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    documents = models.PositiveBigIntegerField(default=0)
+    storage_bytes = models.PositiveBigIntegerField(default=0)
+    measured_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "basalt_usage_collection_size"
+
+    def __str__(self) -> str:
+        return f"{self.collection_id}: {self.documents}"

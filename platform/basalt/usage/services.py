@@ -37,7 +37,7 @@ def project_usage(account, ref: str, days: Any = None) -> dict[str, Any]:
     stored = {row.day: row for row in UsageDay.objects.filter(project_id=project.id, day__gte=first, day__lte=today)}
     # Counts a concurrent flusher still holds: shown now, written by that flusher.
     unflushed = counters.pending([project.id])
-    collections = sizes.collection_sizes(project.id)
+    collections, sizes_measured_at = sizes.collection_sizes(project.id)
     documents = sum(row["documents"] for row in collections)
     other = sizes.other_storage([project.id]).get(project.id, 0)  # files and other stored bytes
     storage = sum(row["storage_bytes"] for row in collections) + other
@@ -68,8 +68,14 @@ def project_usage(account, ref: str, days: Any = None) -> dict[str, Any]:
             "file_bytes": other,
         },
         "collections": collections,
-        "measured_at": timezone.now().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "measured_at": _iso(timezone.now()),
+        # Sizes of a large project come from the periodic measurement: when it was taken.
+        "sizes_measured_at": _iso(sizes_measured_at or timezone.now()),
     }
+
+
+def _iso(moment) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def snapshot_sizes(chunk: int = 200) -> int:
