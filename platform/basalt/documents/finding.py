@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
+
 from basalt.core.caller import Caller
 from basalt.core.errors import InvalidQuery, PermissionDenied
 from basalt.documents import access, store
@@ -70,8 +72,9 @@ def _guard_related(caller: Caller, node: Any) -> Any:
     return node
 
 
-def find_documents(caller: Caller, name: Any, raw: Any) -> dict[str, Any]:
-    from basalt.documents.query import parse_query, run_count, run_find
+def _prepare(caller: Caller, name: Any, raw: Any):
+    """Check and parse a find or count: (schema, op, query, principals, hidden), permissions applied."""
+    from basalt.documents.query import parse_query
 
     schema = schema_for(caller.project, name)
     collection = schema.collection
@@ -96,7 +99,34 @@ def find_documents(caller: Caller, name: Any, raw: Any) -> dict[str, Any]:
     query = parse_query(collection, raw, project_limits(caller.project), hidden)
     if query.where is not None and not caller.is_secret:
         query.where = _guard_related(caller, query.where)
-    principals = access.read_principals(caller, collection)
+    return schema, op, query, access.read_principals(caller, collection), hidden
+
+
+def count_within(caller: Caller, name: Any, where: Any, timeout_ms: int) -> tuple[int | None, bool]:
+    """Count what `where` matches for this caller, giving up after `timeout_ms`: (count, exact).
+
+    For a view that must stay fast on a large collection (the console's "page 3 of 11"): past the
+    time, PostgreSQL's planner estimate is returned with exact=False; SQLite has none (None, False).
+    Permissions and errors are those of `count`."""
+    from basalt.documents.query import estimate_count, run_count
+
+    schema, _, query, principals, hidden = _prepare(caller, name, {"where": where, "count": True, "limit": 0})
+    with budget.capped(timeout_ms):
+        try:
+            # A savepoint: on PostgreSQL a cancelled statement would fail the caller's transaction.
+            with transaction.atomic():
+                return run_count(schema.collection, query, principals, hidden, budget.for_query()), True
+        except InvalidQuery as exc:
+            if not (isinstance(exc.details, dict) and exc.details.get("reason") == "timeout"):
+                raise
+    return estimate_count(schema.collection, query, principals), False
+
+
+def find_documents(caller: Caller, name: Any, raw: Any) -> dict[str, Any]:
+    from basalt.documents.query import run_count, run_find
+
+    schema, op, query, principals, hidden = _prepare(caller, name, raw)
+    collection = schema.collection
     allowance = budget.for_query()
     if op == "count":
         count = run_count(collection, query, principals, hidden, allowance)

@@ -44,6 +44,7 @@ class Allowance:
 
 
 _batch: ContextVar[Allowance | None] = ContextVar("basalt_batch_allowance", default=None)
+_cap_ms: ContextVar[int | None] = ContextVar("basalt_query_cap_ms", default=None)
 
 
 def too_slow(allowance: Allowance) -> InvalidQuery:
@@ -68,7 +69,9 @@ def _new(timeout_ms: int, max_bytes: int, scope: str) -> Allowance:
 
 def for_query() -> Allowance:
     """The allowance of one find or count: its own bounds, narrowed by what its batch has left."""
-    own = _new(settings.QUERY_TIMEOUT_MS, settings.FIND_MAX_RESPONSE_BYTES, "find")
+    cap = _cap_ms.get()
+    timeout_ms = settings.QUERY_TIMEOUT_MS if cap is None else min(cap, settings.QUERY_TIMEOUT_MS)
+    own = _new(timeout_ms, settings.FIND_MAX_RESPONSE_BYTES, "find")
     batch = _batch.get()
     if batch is None:
         return own
@@ -89,3 +92,13 @@ def batch() -> Iterator[Allowance]:
         yield allowance
     finally:
         _batch.reset(token)
+
+
+@contextmanager
+def capped(timeout_ms: int) -> Iterator[None]:
+    """Give the finds and counts run inside at most `timeout_ms` each (a view that must stay fast)."""
+    token = _cap_ms.set(max(1, int(timeout_ms)))
+    try:
+        yield
+    finally:
+        _cap_ms.reset(token)

@@ -125,6 +125,22 @@ def run_count(
     return int(_execute(dialect, [statement], allowance or budget.for_query())[0][0][0])
 
 
+def estimate_count(collection: Any, query: Query, principals: frozenset[str] | None) -> int | None:
+    """The planner's estimate of what a count would return (PostgreSQL); None where there is none."""
+    dialect = current_dialect()
+    if dialect.vendor != "postgresql":
+        return None
+    sql, params = Compiler(dialect, collection).count(query, principals)
+    # The rows the filter yields, not the one row of the aggregate above them.
+    sql = "EXPLAIN (FORMAT JSON) SELECT 1" + sql[len("SELECT COUNT(*)") :]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str | bytes):
+        plan = orjson.loads(plan)
+    return max(0, int(plan[0]["Plan"]["Plan Rows"]))
+
+
 def fetch_by_ids(
     collection: Any, ids: list[str], principals: frozenset[str] | None, allowance: Allowance | None = None
 ) -> dict[str, DocRow]:
