@@ -69,7 +69,7 @@ def install_outbox(request: HttpRequest) -> HttpResponse:
     try:
         mails = outbox.install_mails(request.user)
     except BasaltError:
-        return error_page(request, 404, "Not found", "This page does not exist.")
+        return redirect("console:projects")  # as the mail server page: a visit lands on the project list
     return page(
         request,
         "console/install/outbox.html",
