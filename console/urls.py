@@ -157,6 +157,13 @@ urlpatterns = [
     page(rf"^{REF}/data/{NAME}/?$", data.data_collection, "data_collection"),
     page(rf"^{REF}/data/{NAME}/new/?$", data.document_new, "document_new"),
     action(rf"^{REF}/data/{NAME}/grid/bulk/?$", data.document_bulk, "document_bulk", Landing(*COLLECTION_DATA)),
+    action(rf"^{REF}/data/{NAME}/views/?$", data.saved_view_save, "saved_view_save", Landing(*COLLECTION_DATA)),
+    action(
+        rf"^{REF}/data/{NAME}/views/(?P<view_id>[0-9]{{1,18}})/delete/?$",
+        data.saved_view_delete,
+        "saved_view_delete",
+        Landing(*COLLECTION_DATA),
+    ),
     page(rf"^{REF}/data/{NAME}/grid/pick/?$", data.pointer_search, "pointer_search"),
     page(rf"^{REF}/data/{NAME}/{DOC}/cell/{FIELD}/?$", data.document_cell, "document_cell"),
     page(rf"^{REF}/data/{NAME}/{DOC}/?$", data.document_detail, "document"),

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 
 from basalt.core.errors import BasaltError, NotFound, PreconditionFailed, ValidationFailed
-from basalt.documents import catalog, services
+from basalt.documents import catalog, saved_views, services
 from basalt.documents.finding import count_within, find_documents
 from basalt.projects.roles import Perm
 from basalt.projects.services import access_project
@@ -162,6 +162,8 @@ def data_collection(request: HttpRequest, access: ProjectAccess, name: str) -> H
         table=table,
         count=count,
         count_exact=count_exact,
+        saved_views=saved_views.list_views(request.user, access.project.ref, name),
+        current_query=saved_views.clean_query(request.GET.urlencode()),
         page_number=number,
         pages=pages,
         page_size=size,
@@ -488,3 +490,24 @@ def pointer_search(request: HttpRequest, access: ProjectAccess, name: str) -> Ht
         found = []
     options = [{"id": d["id"], "label": str(d.get(text) or "")[:60] if text else ""} for d in found]
     return page(request, "console/data/pointer_options.html", {"options": options})
+
+
+@project_view
+def saved_view_save(request: HttpRequest, access: ProjectAccess, name: str) -> HttpResponse:
+    """Save the page's current filter, order and size under a name the whole team sees."""
+    query = request.POST.get("query") or ""
+    landing = reverse("console:data_collection", args=[access.project.ref, name])
+    try:
+        view = saved_views.save_view(request.user, access.project.ref, name, request.POST.get("name") or "", query)
+    except ValidationFailed as exc:
+        messages.error(request, "View not saved: " + "; ".join(error_messages(exc)))
+        return redirect(landing + ("?" + saved_views.clean_query(query) if len(query) < 4000 else ""))
+    messages.success(request, f"View “{view.name}” saved for everyone on this project.")
+    return redirect(f"{landing}?{view.query}")
+
+
+@project_view
+def saved_view_delete(request: HttpRequest, access: ProjectAccess, name: str, view_id: str) -> HttpResponse:
+    saved_views.delete_view(request.user, access.project.ref, name, view_id)
+    messages.success(request, "View deleted.")
+    return redirect("console:data_collection", access.project.ref, name)

@@ -159,6 +159,14 @@ def test_grid_logs_outbox_and_dark_mode_journey(chromium, live_server, world):  
     titles = sorted(page.locator('tbody td[data-col="title"] .ellipsis').all_inner_texts())
     assert titles == ["Book 28", "Book 29", "Edited inline"]
     shot("or-filter")
+    # Saved for the team: the view is a link that brings the same filter back on a fresh page.
+    page.get_by_label("View name").fill("Long or edited")
+    page.get_by_role("button", name="Save view").click()
+    page.locator(".view-chip a", has_text="Long or edited").wait_for()
+    page.goto(grid_url)
+    page.locator(".view-chip a", has_text="Long or edited").click()
+    page.get_by_text("Or match all of").wait_for()
+    assert sorted(page.locator('tbody td[data-col="title"] .ellipsis').all_inner_texts()) == titles
 
     # Paging back and forth.
     page.goto(grid_url)

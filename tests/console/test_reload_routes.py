@@ -10,7 +10,7 @@ from django.core import mail
 from django.urls import URLPattern, reverse
 from djoser.utils import encode_uid
 
-from basalt.documents import catalog
+from basalt.documents import catalog, saved_views
 from basalt.documents import services as documents
 from basalt.identity import roles as identity_roles
 from basalt.identity import services as identity
@@ -83,6 +83,8 @@ def world(project, make_account, django_capture_on_commit_callbacks):
         "file_id": _stored_file(project.secret),
         # A finished export (basalt.operations), so its download route has an archive to send.
         "export_id": _finished_export(project.project),
+        # A saved view of the data browser, so its delete route names a real one.
+        "view_id": str(saved_views.save_view(owner, ref, "notes", "Recent", "order=-created_at").pk),
     }
 
 

@@ -214,6 +214,16 @@ def test_a_large_project_shows_the_periodic_measurement_with_its_time(notes, set
         == UsageDay.objects.get(project=notes.project, day=counters.utc_today()).documents
     )
 
+    from basalt.documents import catalog
+    from basalt.usage.models import CollectionSize
+
+    newer_id = catalog.get_collection(notes.project, "newer").id
+    catalog.delete_collection(notes.project, "newer")  # set-based SQL: its stored figure stays until pruned
+    assert "newer" not in {c["name"] for c in usage(notes).json()["collections"]}
+    tasks.snapshot_sizes()
+    assert not CollectionSize.objects.filter(collection_id=newer_id).exists()
+    assert CollectionSize.objects.filter(project=notes.project).count() == len(fresh["collections"]) - 1
+
     settings.USAGE_LIVE_SIZES_LIMIT = 100  # small again: counted on each view
     sk.post("/api/v1/collections/notes/documents", {"title": "live"}, format="json")
     live = usage(notes).json()

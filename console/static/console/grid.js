@@ -1,12 +1,12 @@
 // Data grid: local time for dates, the column chooser (remembered per collection in this browser),
-// row selection for bulk actions, inline cell editors (file uploads through the Files API), saved
-// views. Event delegation, so rows re-rendered by live updates or htmx keep working.
+// row selection for bulk actions, inline cell editors (file uploads through the Files API). Event
+// delegation, so rows re-rendered by live updates or htmx keep working. Saved views are the server's.
 (function () {
   "use strict";
   var page = document.querySelector("[data-grid-key]");
   if (!page) { return; }
   var key = page.getAttribute("data-grid-key");
-  var colsKey = "basalt:cols:" + key, viewsKey = "basalt:views:" + key;
+  var colsKey = "basalt:cols:" + key;
 
   function load(name, fallback) {
     try { return JSON.parse(window.localStorage.getItem(name)) || fallback; } catch (e) { return fallback; }
@@ -82,28 +82,6 @@
     if (all) { all.checked = boxes.length > 0 && chosen === boxes.length; }
   }
 
-  // --- saved views -----------------------------------------------------------------------------
-  function renderViews() {
-    var list = page.querySelector("[data-view-list]");
-    if (!list) { return; }
-    list.textContent = "";
-    var views = load(viewsKey, []);
-    if (!views.length) { list.textContent = "none yet"; list.classList.add("faint"); return; }
-    list.classList.remove("faint");
-    views.forEach(function (view, i) {
-      var chip = document.createElement("span");
-      chip.className = "view-chip";
-      var a = document.createElement("a");
-      a.href = view.qs; a.textContent = view.name; a.title = view.name;
-      var x = document.createElement("button");
-      x.type = "button"; x.className = "btn-x"; x.textContent = "×";
-      x.setAttribute("aria-label", "Forget view " + view.name);
-      x.setAttribute("data-view-forget", String(i));
-      chip.appendChild(a); chip.appendChild(x);
-      list.appendChild(chip);
-    });
-  }
-
   page.addEventListener("change", function (event) {
     var t = event.target;
     if (t.matches("[data-col-toggle]")) { saveFromChooser(); }
@@ -134,23 +112,6 @@
       allColumnsInServerOrder().forEach(function (li) { list.appendChild(li); });
       applyColumns();
       return;
-    }
-    if (t.closest("[data-view-save]")) {
-      var input = page.querySelector("[data-view-name]");
-      var name = (input.value || "").trim() || ("View " + (load(viewsKey, []).length + 1));
-      var views = load(viewsKey, []).filter(function (v) { return v.name !== name; });
-      views.push({name: name.slice(0, 60), qs: window.location.search || "?"});
-      store(viewsKey, views);
-      input.value = "";
-      renderViews();
-      return;
-    }
-    var forget = t.closest("[data-view-forget]");
-    if (forget) {
-      var kept = load(viewsKey, []);
-      kept.splice(Number(forget.getAttribute("data-view-forget")), 1);
-      store(viewsKey, kept);
-      renderViews();
     }
   });
 
@@ -211,7 +172,6 @@
     localTimes(document);
     applyColumns();
     syncSelection();
-    renderViews();
   }
   document.addEventListener("grid:refreshed", function () { localTimes(page); applyColumns(); syncSelection(); });
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }

@@ -234,5 +234,6 @@ def delete_collection(project: Project, name: Any) -> None:
         cursor.execute("DELETE FROM basalt_document WHERE collection_id = %s", [collection.id])
         cursor.execute("DELETE FROM basalt_collection_index WHERE collection_id = %s", [collection.id])
         cursor.execute("DELETE FROM basalt_field_purge WHERE collection_id = %s", [collection.id])
+        cursor.execute("DELETE FROM basalt_saved_view WHERE collection_id = %s", [collection.id])
         cursor.execute("DELETE FROM basalt_collection WHERE id = %s", [collection.id])
     _bump(project)

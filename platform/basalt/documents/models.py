@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -159,3 +160,22 @@ class ChangeLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.type} {self.collection}/{self.document_id}"
+
+
+class SavedView(models.Model):
+    """A named filter, sort and page size of one collection in the console's data browser, shared by
+    the project's members (what a team comes back to: "unpaid orders", "signed up this week")."""
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=60)
+    # The data page's own query string, reduced to the keys that page reads (saved_views.clean_query).
+    query = models.CharField(max_length=2000)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "basalt_saved_view"
+        constraints = [models.UniqueConstraint(fields=["collection", "name"], name="saved_view_name_per_collection")]
+
+    def __str__(self) -> str:
+        return self.name

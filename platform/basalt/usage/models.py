@@ -35,9 +35,9 @@ class CollectionSize(models.Model):
     report of a large project reads these figures (with their time) instead of measuring on each view.
     """
 
-    collection = models.OneToOneField(
-        "documents.Collection", on_delete=models.CASCADE, primary_key=True, related_name="+"
-    )
+    # Not a foreign key: a collection is deleted with set-based SQL that knows nothing of usage;
+    # a deleted collection's row is pruned by the next measurement of its project.
+    collection_id = models.BigIntegerField(primary_key=True)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     documents = models.PositiveBigIntegerField(default=0)
     storage_bytes = models.PositiveBigIntegerField(default=0)

@@ -72,10 +72,13 @@ def store_measurement(project_ids: list[int], now: datetime | None = None) -> di
             )
         )
     with transaction.atomic():
+        CollectionSize.objects.filter(project_id__in=project_ids).exclude(
+            collection_id__in=[row.collection_id for row in rows]
+        ).delete()
         CollectionSize.objects.bulk_create(
             rows,
             update_conflicts=True,
-            unique_fields=["collection"],
+            unique_fields=["collection_id"],
             update_fields=["documents", "storage_bytes", "measured_at"],
         )
     return out
