@@ -3,9 +3,12 @@
 Starts `manage.py serve` (daphne) like the live tests do: SQLite + in-memory layer by default, or
 PostgreSQL + Redis with DATABASE_URL/REDIS_URL set (the production profile's channel layer).
 Writers use REST on the same server; subscribers are real WebSocket clients (`websockets`).
+With --production: the production shape instead (REST on granian, WebSockets on daphne, a Celery
+worker, PostgreSQL + Redis; started like bench/parse_peer.py does).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/basalt_bench REDIS_URL=redis://127.0.0.1:6379/4 \
       python bench/realtime_bench.py --subscribers 200 --rate 10 --duration 60 --fanout 2000 --idle 10000
+    python bench/realtime_bench.py --production --writes 200 --subscribers 200 --fanout 2000
 """
 
 from __future__ import annotations
@@ -61,9 +64,10 @@ def summary(name: str, latencies_ms: list[float], **extra) -> dict:
 
 
 class Bench:
-    def __init__(self, project: live.LiveProject, users: list[str]):
+    def __init__(self, project: live.LiveProject, users: list[str], ws_base: str | None = None):
         self.project = project
-        self.ws = project.url.replace("http://", "ws://") + f"/api/v1/realtime?apikey={project.publishable}"
+        ws_base = ws_base or project.url.replace("http://", "ws://")
+        self.ws = ws_base + f"/api/v1/realtime?apikey={project.publishable}"
         self.http = httpx.AsyncClient(base_url=project.url, headers={"X-API-Key": project.secret}, timeout=30)
         self.users = users  # access tokens, for mixed principals
         self.settle = 0.0  # seconds between the last subscribe and the first fan-out write
@@ -280,8 +284,26 @@ async def anonymous_users(url: str, publishable: str, count: int) -> list[str]:
         return tokens
 
 
+class Production:
+    """The production shape (bench/parse_peer.py): REST on granian over WSGI, WebSockets on daphne,
+    a Celery worker, PostgreSQL + Redis. Quacks like live.Server for this script."""
+
+    def __init__(self, redis_url: str, workers: int):
+        sys.path.insert(0, str(ROOT / "bench"))
+        from parse_peer import BasaltWithRealtime
+
+        self.basalt = BasaltWithRealtime("realtime", ROOT, "production", redis_url)
+        self.basalt.start(workers, 8)
+        self.url = self.basalt.url
+        self.ws_base = f"ws://127.0.0.1:{self.basalt.ws_port}"
+        self.process = self.basalt.procs[-1]  # daphne: the fan-out's CPU is its CPU
+
+
 async def main(args) -> None:
-    server = live.start(Path(tempfile.mkdtemp()) / "data")
+    if args.production:
+        server = Production(args.redis, args.workers)
+    else:
+        server = live.start(Path(tempfile.mkdtemp()) / "data")
     try:
         project = live.make_project(server.url, "Realtime bench")
         live.create_collection(project, POSTS)
@@ -290,10 +312,12 @@ async def main(args) -> None:
             for i in range(args.users):
                 body = {"email": f"bench{i}-{os.getpid()}@example.com", "password": "a bench passphrase"}
                 users.append(http.post("/api/v1/auth/signup", json=body).json()["access_token"])
-        bench = Bench(project, users)
+        bench = Bench(project, users, getattr(server, "ws_base", None))
         bench.settle = args.settle
         bench.server_pid = server.process.pid
         profile = "postgresql+redis" if os.environ.get("DATABASE_URL") else "sqlite+in-memory"
+        if args.production:
+            profile = f"production: granian {args.workers} workers (REST) + daphne (WebSockets), PostgreSQL + Redis"
         print(json.dumps({"profile": profile}), flush=True)
         if args.profile_server:
             print(json.dumps({"server_pid": server.process.pid}), flush=True)
@@ -321,7 +345,7 @@ async def main(args) -> None:
         if args.json:
             Path(args.json).write_text(json.dumps({"profile": profile, "results": results}, indent=2))
     finally:
-        live.stop(server)
+        server.basalt.stop() if args.production else live.stop(server)
 
 
 if __name__ == "__main__":
@@ -338,4 +362,9 @@ if __name__ == "__main__":
     parser.add_argument("--json")
     parser.add_argument("--settle", type=float, default=0.0, help="pause before the fan-out writes (profiling)")
     parser.add_argument("--profile-server", action="store_true", help="print the server's pid first (for py-spy)")
+    parser.add_argument(
+        "--production", action="store_true", help="granian for REST + daphne for WebSockets on PostgreSQL + Redis"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="granian workers with --production")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/9", help="Redis with --production")
     asyncio.run(main(parser.parse_args()))
