@@ -111,6 +111,8 @@ def reuse():
 def pages(owner, project, doc_id: str, log_lines: int):
     from django.test import Client
 
+    # The owner of the installation too, so its own pages (mail server, install outbox) are measured.
+    type(owner).objects.filter(pk=owner.pk).update(is_superuser=True)
     client = Client()
     client.force_login(owner, backend="django.contrib.auth.backends.ModelBackend")
     base = f"/console/p/{project.ref}"
@@ -141,6 +143,8 @@ def pages(owner, project, doc_id: str, log_lines: int):
         "files": f"{base}/files",
         "push": f"{base}/push",
         "realtime": f"{base}/realtime",
+        "install mail server": "/console/install/mail",
+        "install outbox": "/console/install/outbox",
     }
     return client, urls
 
