@@ -148,3 +148,31 @@ def test_a_value_too_large_for_its_index_is_a_clear_400_not_an_outage(project, s
     assert doc.status_code == 201
     assert secret_client.patch(f"{DOCS}/{doc.json()['id']}", {"slug": huge}, format="json").status_code == 400
     assert secret_client.get(f"{DOCS}/{doc.json()['id']}").json()["slug"] == "s"
+
+
+def _index_names() -> set[str]:
+    with connection.cursor() as cursor:
+        return set(connection.introspection.get_constraints(cursor, "basalt_document"))
+
+
+def test_deleting_a_project_drops_its_collections_indexes(make_project, eager_celery):
+    """The partial indexes live on the shared documents table: left behind, every later insert of
+    every project would still evaluate their predicates."""
+    from basalt.documents import catalog
+    from basalt.projects import services
+
+    doomed, kept = make_project("Doomed"), make_project("Kept")
+    for keys in (doomed, kept):
+        catalog.create_collection(keys.project, TAGS)
+    rows = {keys.project.pk: _row_of(keys) for keys in (doomed, kept)}
+    for row in rows.values():
+        assert indexes.build_index(row.id) == CollectionIndex.READY
+    assert {row.db_name for row in rows.values()} <= _index_names()
+    services.delete_project(doomed.owner, doomed.project.ref)
+    names = _index_names()
+    assert rows[doomed.project.pk].db_name not in names
+    assert rows[kept.project.pk].db_name in names
+
+
+def _row_of(keys) -> CollectionIndex:
+    return CollectionIndex.objects.get(collection__project=keys.project, collection__name="tags", unique=True)
