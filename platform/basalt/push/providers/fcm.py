@@ -276,8 +276,12 @@ def _each(send: Callable[[Any], Any], messages: list[Any]) -> list[Any]:
             results[index] = send(messages[index])
 
     tasks = [_executor().submit(drain) for _ in range(min(_threads(), len(messages)))]
-    for task in tasks:
-        task.result()
+    # Every drain ends before anything is raised: none may still be sending once the batch is
+    # reported, or a delivery marked for retry could be on the wire.
+    failures = [task.exception() for task in tasks]
+    failure = next((exc for exc in failures if exc is not None), None)
+    if failure is not None:
+        raise failure
     return results
 
 
