@@ -136,6 +136,7 @@ def main() -> None:
     else:
         print("worker: this process (engine.run inline)")
     rows = []
+    db_cpu = _DatabaseCpu(settings.DATABASES["default"]["NAME"])
 
     def run(provider: str, count: int, tokens) -> None:
         if not count:
@@ -147,6 +148,7 @@ def main() -> None:
         requests_before = _ask(parent, "fcm_requests")
         standin_cpu = _ask(parent, "cpu")
         cpu_before = time.process_time() if worker is None else _worker_cpu(worker)
+        db_cpu.start()
         started = time.perf_counter()
         answer, _ = push_services.send_push(
             caller, {"audience": {"where": {"provider": provider}}, "notification": {"title": "bench", "body": "b"}}
@@ -159,10 +161,12 @@ def main() -> None:
             while Push.objects.filter(pk=answer["id"], status__in=(Push.SCHEDULED, Push.SENDING)).exists():
                 if time.monotonic() > deadline:
                     raise SystemExit(f"push {answer['id']} not done after 900 s; see {worker.log}")
+                db_cpu.sample()
                 time.sleep(0.1)
         wall = time.perf_counter() - started
         cpu = (time.process_time() if worker is None else _worker_cpu(worker)) - cpu_before
         standin_cpu = _ask(parent, "cpu") - standin_cpu
+        db_seconds = db_cpu.seconds() if db_cpu.last else None
         counts = push_services.counts(Push.objects.get(pk=answer["id"]))
         calls = (fcm_provider.calls if worker is None else _log_count(worker, ": fcm batch of ")) - calls_before
         rows.append(
@@ -178,6 +182,9 @@ def main() -> None:
                 "fcm_http_requests": _ask(parent, "fcm_requests") - requests_before if provider == "fcm" else None,
                 "worker_cpu_ms_per_delivery": round(1000 * cpu / max(1, counts["sent"]), 3),
                 "standin_cpu_ms_per_delivery": round(1000 * standin_cpu / max(1, counts["sent"]), 3),
+                "postgres_cpu_ms_per_delivery": None
+                if db_seconds is None
+                else round(1000 * db_seconds / max(1, counts["sent"]), 3),
                 "load_average": round(os.getloadavg()[0], 1),
             }
         )
@@ -281,6 +288,43 @@ def _worker_rss(worker: _Worker) -> list[float]:
             if line.startswith("VmHWM:"):
                 peaks.append(int(line.split()[1]) / 1024)
     return peaks
+
+
+class _DatabaseCpu:
+    """CPU seconds spent by the PostgreSQL backends serving the bench's database (this machine's
+    server only; others' databases on the same server are not counted). Read from /proc: a
+    backend's CPU is its utime + stime, remembered at every `sample()`, so one that ends between
+    samples loses at most what it used since the last (the bench samples every 0.1 s)."""
+
+    def __init__(self, database: str):
+        self.marker = f" {database} "
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+
+    def start(self) -> None:
+        self.first, self.last = {}, {}
+        self.sample(baseline=True)
+
+    def sample(self, baseline: bool = False) -> None:
+        tick = os.sysconf("SC_CLK_TCK")
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                if not title.startswith("postgres:") or self.marker not in title:
+                    continue
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            pid, used = int(entry.name), (int(fields[11]) + int(fields[12])) / tick
+            # A backend started after `start` counts from zero.
+            self.first.setdefault(pid, used if baseline else 0.0)
+            self.last[pid] = used
+
+    def seconds(self) -> float:
+        self.sample()
+        return sum(self.last[pid] - self.first[pid] for pid in self.last)
 
 
 def _log_count(worker: _Worker, text: str) -> int:

@@ -68,3 +68,26 @@ def test_no_proxy_in_the_environment_is_honoured(project, fcm, monkeypatch):
         assert sorted(fcm.delivered_tokens()) == tokens and proxy.requests == 0 and proxy.proxied == 0
     finally:
         proxy.close()
+
+
+def test_a_batch_keeps_message_order_and_finishes_every_send_before_reporting_a_failure(settings):
+    import threading
+
+    from basalt.push.providers import fcm
+
+    settings.PUSH_FCM_CONCURRENCY = 4
+    assert fcm._each(lambda n: n * n, list(range(50))) == [n * n for n in range(50)]
+    done = []
+    lock = threading.Lock()
+
+    def send(n: int) -> int:
+        if n == 3:
+            raise SystemExit("outside the library's error mapping")
+        with lock:
+            done.append(n)
+        return n
+
+    with pytest.raises(SystemExit):
+        fcm._each(send, list(range(40)))
+    # Only the drain that met the failure stopped; the others had sent all the rest when it was raised.
+    assert sorted(done) == [n for n in range(40) if n != 3]

@@ -90,3 +90,65 @@ def test_a_helper_sends_what_exists_and_never_fans_out(project, twins, monkeypat
     assert engine.fan_out(push_id) is True
     assert tasks.run_push(push_id, helper=True) == "done"
     assert len(twins["fcm"].sent) == 3
+
+
+def _rows(push_id: str) -> list[tuple]:
+    from basalt.push.models import Delivery
+
+    return sorted(
+        Delivery.objects.filter(push_id=push_id).values_list(
+            "installation_id", "provider", "token", "locale", "status", "due_at", "attempts"
+        )
+    )
+
+
+def test_a_push_without_badges_writes_the_same_deliveries_as_one_with_them(project, twins, monkeypatch):
+    """Without badge or local time, PostgreSQL copies the audience into deliveries in SQL; with a
+    badge, rows pass through Python. Both write one row per targeted installation with the same
+    snapshot (provider, token, locale), chunk after chunk, nothing twice."""
+    from basalt.push import audience, engine
+    from basalt.push.models import Delivery, Push
+
+    device = key_client(project.publishable)
+    locales = [{"locale": "de-AT"}, {}, {"locale": "zh-Hant-TW"}, {"locale": "pt_BR"}]
+    for n in range(1, 8):
+        register(device, "apns", apns_token(n), **locales[n % len(locales)])
+    register(device, "fcm", "f" * 40)  # not in the audience
+    monkeypatch.setattr(audience, "CHUNK", 3)
+    body = {"audience": {"where": {"provider": "apns"}}, "notification": {"title": "x"}}
+    plain = _scheduled(project, body, monkeypatch)
+    badged = _scheduled(project, {**body, "badge": 4}, monkeypatch)
+    for push_id in (plain, badged):
+        assert engine.fan_out(push_id) is True
+        assert Push.objects.get(pk=push_id).fanned_out
+        # A re-run after the end writes nothing more.
+        assert engine.fan_out(push_id) is False
+    rows = _rows(plain)
+    assert rows == _rows(badged)
+    assert len(rows) == 7 and {row[1] for row in rows} == {"apns"}
+    assert sorted(row[2] for row in rows) == [apns_token(n) for n in range(1, 8)]
+    assert {row[3] for row in rows} == {"de-AT", "", "zh-Hant-TW", "pt-BR"}
+    assert {row[4] for row in rows} == {"pending"}
+    assert {row[5] for row in rows} == {Push.objects.get(pk=plain).send_at}
+    assert set(Delivery.objects.filter(push_id=plain).values_list("badge", flat=True)) == {None}
+    assert set(Delivery.objects.filter(push_id=badged).values_list("badge", flat=True)) == {4}
+
+
+def test_a_fan_out_resumed_after_a_crash_mid_audience_writes_each_installation_once(project, twins, monkeypatch):
+    from basalt.push import audience, engine
+    from basalt.push.models import Delivery, Push
+
+    device = key_client(project.publishable)
+    for n in range(1, 11):
+        register(device, "fcm", f"{n:02d}" * 15)
+    push_id = _scheduled(project, {"audience": {}, "notification": {"title": "x"}}, monkeypatch)
+    monkeypatch.setattr(audience, "CHUNK", 4)
+    # The first run stops after its first chunk (killed), the position it recorded is kept.
+    with pytest.raises(RuntimeError):
+        engine.fan_out(push_id, on_first_chunk=lambda: (_ for _ in ()).throw(RuntimeError("killed")))
+    first = Push.objects.get(pk=push_id)
+    assert not first.fanned_out and first.fan_out_after
+    assert Delivery.objects.filter(push_id=push_id).count() == 4
+    assert engine.fan_out(push_id) is True
+    ids = list(Delivery.objects.filter(push_id=push_id).values_list("installation_id", flat=True))
+    assert len(ids) == len(set(ids)) == 10

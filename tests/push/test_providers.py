@@ -142,6 +142,68 @@ def test_apns_refused_provider_token_fails_the_push_clearly(project, apns, confi
     assert apns.received == {}
 
 
+def test_apns_connections_outlive_a_batch_and_a_push(project, apns, monkeypatch):
+    """One aioapns client per process and credentials: later batches and pushes reuse its HTTP/2
+    connections instead of a TLS handshake and a new provider token each batch."""
+    from basalt.push.providers import apns as apns_provider
+
+    monkeypatch.setattr(apns_provider.Apns, "batch_size", 2)
+    device = key_client(project.publishable)
+    tokens = [apns_token(n) for n in range(1, 6)]
+    for token in tokens:
+        register(device, "apns", token)
+    first = _push(project, {"audience": {}, "notification": {"title": "one"}})
+    assert first["counts"]["sent"] == 5, first
+    opened = apns.connections
+    assert 1 <= opened <= 4
+    second = _push(project, {"audience": {}, "notification": {"title": "two"}})
+    assert second["counts"]["sent"] == 5, second
+    # Six batches of at most two, every one of them over the connections the first one opened.
+    assert apns.connections == opened
+    assert sorted(len(apns.received[token]) for token in tokens) == [2] * 5
+
+
+def _send_in_child(credentials, tokens, answer) -> None:
+    from basalt.push.providers import apns as apns_provider
+    from basalt.push.providers.base import Envelope, Outgoing
+
+    envelope = Envelope(push_id="p_child", message={"notification": {"title": "child"}}, expires_at=None)
+    items = [
+        Outgoing(delivery_id=n, token=token, texts={"title": "child"}, badge=None) for n, token in enumerate(tokens)
+    ]
+    try:
+        answer.send(sorted({o.kind for o in apns_provider.PROVIDER.send(credentials, envelope, items)}))
+    except BaseException as exc:  # reported to the parent, which fails the test with it
+        answer.send(repr(exc))
+
+
+def test_a_forked_worker_process_sends_apns_on_its_own_loop(project, apns, settings):
+    """Celery's prefork children are forked from a parent that may have sent already: the child
+    must not use the parent's event loop (its thread does not exist after a fork) nor its client."""
+    import multiprocessing
+
+    from basalt.projects.models import Project
+    from basalt.push import credentials
+
+    settings.PUSH_HTTP_TIMEOUT = 2
+    register(key_client(project.publishable), "apns", apns_token(1))
+    assert _push(project, {"audience": {}, "notification": {"title": "parent"}})["counts"]["sent"] == 1
+    creds = credentials.load(Project.objects.get(pk=project.project.pk), "apns")
+    context = multiprocessing.get_context("fork")
+    mine, theirs = context.Pipe()
+    child = context.Process(target=_send_in_child, args=(creds, [apns_token(2), apns_token(3)], theirs))
+    child.start()
+    try:
+        assert mine.poll(60), "the child process did not answer"
+        assert mine.recv() == ["sent"]
+    finally:
+        child.join(10)
+    assert len(apns.received[apns_token(2)]) == len(apns.received[apns_token(3)]) == 1
+    # The parent's own client still works after the fork.
+    register(key_client(project.publishable), "apns", apns_token(4))
+    assert _push(project, {"audience": {}, "notification": {"title": "again"}})["counts"]["sent"] == 2
+
+
 def test_webpush_payload_arrives_encrypted_and_exact(project, webpush):
     public = key_client(project.publishable).get("/api/v1/push/vapid-public-key").json()["public_key"]
     assert public == webpush.vapid_public

@@ -110,6 +110,31 @@ class Target:
     badge: int
 
 
+def copy_chunk(
+    selection: Selection, push_id: str, due_at: Any, status: str, after: str = "", size: int = CHUNK
+) -> tuple[int, str]:
+    """PostgreSQL: write the next `size` targets after `after` as delivery rows in one statement,
+    without reading them into Python; returns how many targets it took and the last one's id.
+
+    Only for deliveries that need nothing computed per installation (no badge, no local time):
+    `chunk` + `engine._insert_deliveries` is the general path. Profiled at 100,000 devices: reading
+    the rows and sending them back as six bound arrays was about 0.05 ms of worker CPU a delivery.
+    Existing rows (a resumed fan-out) are kept, like the general path."""
+    provider, token, locale = (_field(name) for name in ("provider", "token", "locale"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH chunk AS (SELECT id, {provider} AS p, {token} AS t, left(coalesce({locale}, ''), 35) AS l "  # noqa: S608
+            f"FROM basalt_document WHERE {selection.sql} AND id > %s ORDER BY id LIMIT {int(size)}), "
+            "written AS (INSERT INTO basalt_push_delivery (push_id, installation_id, provider, token, locale, badge, "
+            "due_at, status, attempts, claimed_by, reason) SELECT %s, id, p, t, l, NULL, %s, %s, 0, '', '' FROM chunk "
+            "ON CONFLICT DO NOTHING) "
+            "SELECT count(*), max(id) FROM chunk",
+            [*selection.params, after, push_id, due_at, status],
+        )
+        taken, last = cursor.fetchone()
+    return int(taken), last or ""
+
+
 def chunk(selection: Selection, after: str = "", size: int = CHUNK) -> list[Target]:
     """The next `size` targets in id order after `after` (keyset paging: a resumed fan-out)."""
     columns = ", ".join(_field(name) for name in ("provider", "token", "locale", "timezone", "badge"))

@@ -69,39 +69,53 @@ def fan_out(push_id: str, on_first_chunk: Callable[[], None] | None = None) -> b
     badge = push.message.get("badge")
     wall = push.send_at.astimezone(UTC).replace(tzinfo=None) if push.local_time and push.send_at else None
     default_due = push.send_at or push.created_at
+    # Nothing computed per installation: PostgreSQL copies the audience into deliveries itself.
+    copy_in_sql = badge is None and wall is None and connection.vendor == "postgresql"
     while True:
         with transaction.atomic():
             held = Push.objects.select_for_update().filter(pk=push.pk).values("fanned_out", "fan_out_after").first()
             if held is None or held["fanned_out"]:
                 return held is not None
-            chunk = audience.chunk(selection, after=held["fan_out_after"], size=audience.CHUNK)
-            if not chunk:
-                Push.objects.filter(pk=push.pk).update(fanned_out=True)
-                return True
-            # Badges first, under the installations' row locks: each delivery carries the badge its
-            # installation now holds, even when two pushes raise it at the same moment.
-            badges = _set_badges(push, chunk, badge) if badge is not None else {}
-            _insert_deliveries(
-                push.pk,
-                [
-                    (
-                        target.installation_id,
-                        target.provider,
-                        target.token,
-                        (target.locale or "")[:35],
-                        badges.get(target.installation_id, target.badge if badge is not None else None),
-                        local_instant(wall, target.timezone) if wall is not None else default_due,
-                    )
-                    for target in chunk
-                ],
-            )
-            last = len(chunk) < audience.CHUNK
-            Push.objects.filter(pk=push.pk).update(fan_out_after=chunk[-1].installation_id, fanned_out=last)
-        if on_first_chunk is not None:
+            if copy_in_sql:
+                taken, after = audience.copy_chunk(
+                    selection, push.pk, default_due, Delivery.PENDING, after=held["fan_out_after"], size=audience.CHUNK
+                )
+            else:
+                taken, after = _fan_out_chunk(push, selection, held["fan_out_after"], badge, wall, default_due)
+            last = taken < audience.CHUNK
+            Push.objects.filter(pk=push.pk).update(fan_out_after=after or held["fan_out_after"], fanned_out=last)
+        if taken and on_first_chunk is not None:
             on_first_chunk()
             on_first_chunk = None
         if last:
             return True
+
+
+def _fan_out_chunk(
+    push: Push, selection: audience.Selection, after: str, badge: Any, wall: datetime | None, default_due: datetime
+) -> tuple[int, str]:
+    """The general path: read a chunk of targets, raise badges, compute local instants, insert."""
+    chunk = audience.chunk(selection, after=after, size=audience.CHUNK)
+    if not chunk:
+        return 0, after
+    # Badges first, under the installations' row locks: each delivery carries the badge its
+    # installation now holds, even when two pushes raise it at the same moment.
+    badges = _set_badges(push, chunk, badge) if badge is not None else {}
+    _insert_deliveries(
+        push.pk,
+        [
+            (
+                target.installation_id,
+                target.provider,
+                target.token,
+                (target.locale or "")[:35],
+                badges.get(target.installation_id, target.badge if badge is not None else None),
+                local_instant(wall, target.timezone) if wall is not None else default_due,
+            )
+            for target in chunk
+        ],
+    )
+    return len(chunk), chunk[-1].installation_id
 
 
 def _insert_deliveries(push_id: str, rows: list[tuple]) -> None:
@@ -289,9 +303,15 @@ def _set(ids: list[int], fields: dict[str, Any], where: dict[str, Any] | None = 
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE basalt_push_delivery SET {assignments} WHERE id = ANY(%s::bigint[]){conditions}",  # noqa: S608
-            [*fields.values(), list(ids), *where.values()],
+            [*fields.values(), _bigint_array(ids), *where.values()],
         )
         return cursor.rowcount
+
+
+def _bigint_array(ids: list[int]) -> str:
+    """An array literal for `%s::bigint[]`: Django's psycopg binds on the client, and dumping a
+    Python list there quotes it element by element in Python (ListDumper showed in py-spy profiles)."""
+    return "{" + ",".join(str(int(value)) for value in ids) + "}"
 
 
 def record(push: Push, outcomes: list[Any], attempts: dict[int, int]) -> None:

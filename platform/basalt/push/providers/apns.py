@@ -7,8 +7,12 @@ loopback HTTP/2 TLS stand-in (a protocol subclass, as EXTERNALS.md describes); u
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
 import re
 import ssl
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import orjson
@@ -33,6 +37,71 @@ _TOKEN = re.compile(r"\A[0-9a-fA-F]{64,200}\Z")
 INVALID_REASONS = {"BadDeviceToken", "Unregistered", "DeviceTokenNotForTopic", "ExpiredToken"}
 AUTH_REASONS = {"InvalidProviderToken", "ExpiredProviderToken", "MissingProviderToken", "BadCertificate", "Forbidden"}
 CONNECTIONS = 4
+# A batch may take this many HTTP timeouts before it is given up (its deliveries retried).
+BATCH_TIMEOUT_FACTOR = 6
+
+
+def _http() -> float:
+    return float(settings.PUSH_HTTP_TIMEOUT)
+
+
+class _ProcessLoop:
+    """The process's APNs event loop, on a thread of its own, and the clients living on it.
+
+    One aioapns client per credentials for the life of the process keeps its HTTP/2 connections
+    (TLS handshakes, provider tokens) across batches; a client made per batch paid for them again
+    every 1,000 deliveries. aioapns' connections belong to the loop they were opened on, so every
+    batch runs on this one loop, whichever thread asks. A prefork worker child sees a new pid and
+    starts its own loop: the parent's loop thread does not exist after the fork, and its clients'
+    sockets are the parent's, so they are dropped there, never used nor closed."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pid = 0
+        self.loop: asyncio.AbstractEventLoop | None = None
+        # Touched only on the loop's thread.
+        self.clients: OrderedDict[tuple, Any] = OrderedDict()
+
+    def run(self, coroutine: Any, timeout: float) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._current()).result(timeout)
+
+    def _current(self) -> asyncio.AbstractEventLoop:
+        with self.lock:
+            if self.loop is None or self.pid != os.getpid():
+                self.pid, self.loop, self.clients = os.getpid(), asyncio.new_event_loop(), OrderedDict()
+                threading.Thread(target=self.loop.run_forever, name="apns-loop", daemon=True).start()
+            return self.loop
+
+    def client(self, credentials: Any) -> Any:
+        """The client for these credentials and endpoint, made on first use (on the loop's thread)."""
+        key = (
+            hashlib.sha256(credentials.key_pem.encode()).hexdigest(),
+            credentials.key_id,
+            credentials.team_id,
+            credentials.bundle_id,
+            bool(credentials.sandbox),
+            settings.PUSH_APNS_ENDPOINT,
+            settings.PUSH_APNS_CA_FILE,
+        )
+        client = self.clients.get(key)
+        if client is None:
+            client = self.clients[key] = _client(credentials)
+            while len(self.clients) > MAX_CLIENTS:  # projects whose credentials changed, mostly
+                self.clients.popitem(last=False)[1].pool.close()
+        self.clients.move_to_end(key)
+        return client
+
+    def drop(self, client: Any) -> None:
+        """Forget a client whose connections may be stuck (a batch timed out); the next makes anew."""
+        for key, known in list(self.clients.items()):
+            if known is client:
+                del self.clients[key]
+        client.pool.close()
+
+
+# Clients kept per process (one per project's APNs credentials in use).
+MAX_CLIENTS = 16
+_process = _ProcessLoop()
 
 
 def _client(credentials: Any) -> Any:
@@ -91,12 +160,13 @@ class Apns(Provider):
         return len(orjson.dumps(self.payload(message, texts, badge)))
 
     def send(self, credentials: Any, envelope: Envelope, items: list[Outgoing]) -> list[Outcome]:
-        return asyncio.run(self._send_all(credentials, envelope, items))
+        # The coroutine's own timeout ends it first; this one only guards against a stuck loop.
+        return _process.run(self._send_all(credentials, envelope, items), timeout=BATCH_TIMEOUT_FACTOR * 2 * _http())
 
     async def _send_all(self, credentials: Any, envelope: Envelope, items: list[Outgoing]) -> list[Outcome]:
         from aioapns import NotificationRequest, PushType
 
-        client = _client(credentials)
+        client = _process.client(credentials)
         message = envelope.message
         ttl = ttl_seconds(envelope.expires_at, timezone.now())
         priority = 10 if message.get("priority", "high") == "high" else 5
@@ -119,12 +189,11 @@ class Apns(Provider):
 
         try:
             outcomes = await asyncio.wait_for(
-                asyncio.gather(*(one(item) for item in items)), timeout=settings.PUSH_HTTP_TIMEOUT * 6
+                asyncio.gather(*(one(item) for item in items)), timeout=BATCH_TIMEOUT_FACTOR * _http()
             )
         except TimeoutError:
+            _process.drop(client)
             outcomes = [Outcome(item.delivery_id, RETRY, "apns: timed out") for item in items]
-        finally:
-            client.pool.close()
         auth = next((o for o in outcomes if o.kind == "auth"), None)
         if auth is not None:
             raise ProviderAuthError(auth.reason)
