@@ -32,7 +32,7 @@ from basalt.files.ingest import storage_key
 from basalt.files.models import File
 from basalt.files.storage import get_storage
 from basalt.identity.models import EndUser, LinkedIdentity, Role, RoleInheritance, RoleMember
-from basalt.operations import archive
+from basalt.operations import archive, restore_rows
 from basalt.operations.archive import refuse
 from basalt.projects.models import Project
 
@@ -228,6 +228,7 @@ class Importer:
         self.written: list[str] = []
         self.storage = get_storage()
         self.copy: Any = None  # the open COPY of a documents entry (PostgreSQL)
+        self.parents_checked: bool | None = None  # restore_rows, decided at the first documents entry
 
     # Each part's rows are buffered and inserted BATCH at a time.
     def _add(self, model: str, obj: Any) -> None:
@@ -281,6 +282,9 @@ class Importer:
         self._flush()
         sql = f"COPY basalt_document ({_DOCUMENT_COLUMNS}) FROM STDIN"  # noqa: S608 (our names)
         with connection.cursor() as wrapper, connection.wrap_database_errors:
+            checked = self._parents_checked(wrapper)
+            if checked:
+                restore_rows.skip_triggers(wrapper)
             with wrapper.cursor.copy(sql) as copy:
                 self.copy = copy
                 try:
@@ -288,6 +292,17 @@ class Importer:
                         self._documents(row)
                 finally:
                     self.copy = None
+            if checked:  # on an error the transaction rolls back, and the setting with it
+                restore_rows.restore_triggers(wrapper)
+
+    def _parents_checked(self, cursor: Any) -> bool:
+        """The documents' foreign keys checked once for the whole import (restore_rows), where allowed.
+        Collections are all known by now (an earlier stage), and every row names one of them."""
+        if self.parents_checked is None:
+            self.parents_checked = restore_rows.allowed(cursor) and restore_rows.lock_parents(
+                cursor, self.project.pk, [c.pk for c in self.collections.values()]
+            )
+        return self.parents_checked
 
     def _insert_relations(self, rows: list[tuple]) -> None:
         columns = "project_id, collection_id, field, from_id, to_id"
