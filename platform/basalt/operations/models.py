@@ -102,6 +102,9 @@ class Transfer(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Runs after a lost worker (transfer_recovery), and when its task was last sent.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    queued_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         db_table = "basalt_transfer"
