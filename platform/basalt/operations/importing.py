@@ -32,7 +32,7 @@ from basalt.files.ingest import storage_key
 from basalt.files.models import File
 from basalt.files.storage import get_storage
 from basalt.identity.models import EndUser, LinkedIdentity, Role, RoleInheritance, RoleMember
-from basalt.operations import archive, restore_rows
+from basalt.operations import archive, restore_rows, user_factors
 from basalt.operations.archive import refuse
 from basalt.projects.models import Project
 
@@ -181,6 +181,12 @@ def _time(value: Any, where: str, *, optional: bool = False) -> datetime | None:
     if moment.tzinfo is None:
         raise refuse("invalid_row", f"{where}: the time has no offset.")
     return moment
+
+
+def _whole(value: Any, where: str) -> int:
+    if type(value) is not int or not 0 <= value < 2**63:
+        raise refuse("invalid_row", f"{where}: expected a whole number from 0.")
+    return value
 
 
 def _bool(value: Any, where: str) -> bool:
@@ -472,6 +478,8 @@ class Importer:
                     created_at=_time(identity.get("created_at"), where),
                 ),
             )
+        for model, factor in user_factors.rows_for(self.project, user_id, row, where, _text, _whole, _time):
+            self._add(model, factor)
         self._count("users")
 
     def _roles(self, row: Any) -> None:
