@@ -33,6 +33,22 @@ def no_worker(monkeypatch):
     return lambda: monkeypatch.undo()
 
 
+def _queued_import(make_project, n_posts: int):
+    """An import of another project's archive, queued through the API (no worker takes it): (target, base, id)."""
+    import io
+
+    from basalt.operations import exporting
+
+    source = seed_project(make_project("Source"), n_posts=n_posts)
+    sink = io.BytesIO()
+    exporting.export_project(source.keys.project, sink)
+    target = make_project("Target", owner=source.keys.owner)
+    base = f"/api/v1/manage/projects/{target.project.ref}"
+    answer = source.console.generic("POST", f"{base}/imports", sink.getvalue(), content_type="application/gzip")
+    assert answer.status_code == 202, answer.content
+    return target, source.console, base, answer.json()["id"]
+
+
 def test_an_export_whose_worker_died_is_written_again(make_project, archive_storage, no_worker):
     from basalt.operations import transfer_recovery, transfers
     from basalt.operations.models import Transfer
@@ -57,23 +73,14 @@ def test_an_export_whose_worker_died_is_written_again(make_project, archive_stor
 
 
 def test_an_import_whose_worker_died_runs_again_into_the_still_empty_project(make_project, no_worker):
-    import io
+    from basalt.operations import transfer_recovery
 
-    from basalt.operations import exporting, transfer_recovery
-
-    source = seed_project(make_project("Source"), n_posts=4)
-    sink = io.BytesIO()
-    exporting.export_project(source.keys.project, sink)
-    target = make_project("Target", owner=source.keys.owner)
-    base = f"/api/v1/manage/projects/{target.project.ref}"
-    answer = source.console.generic("POST", f"{base}/imports", sink.getvalue(), content_type="application/gzip")
-    assert answer.status_code == 202, answer.content
-    transfer_id = answer.json()["id"]
+    target, console, base, transfer_id = _queued_import(make_project, 4)
     _crashed(transfer_id)
 
     no_worker()
     assert transfer_recovery.recover() == 1
-    status = source.console.get(f"{base}/imports/{transfer_id}").json()
+    status = console.get(f"{base}/imports/{transfer_id}").json()
     assert status["status"] == "succeeded", status
     posts = key_client(target.secret).get("/api/v1/collections/posts/documents", {"count": "true", "limit": 0})
     assert posts.json()["count"] == 4
@@ -111,19 +118,11 @@ def test_a_running_transfer_whose_worker_is_alive_is_left_alone(make_project, no
 
 
 def test_a_transfer_lost_again_and_again_ends_failed_and_its_upload_is_removed(make_project, no_worker):
-    import io
-
     from basalt.files.storage import get_storage
-    from basalt.operations import exporting, transfer_recovery
+    from basalt.operations import transfer_recovery
     from basalt.operations.models import Transfer
 
-    source = seed_project(make_project("Source"), n_posts=2)
-    sink = io.BytesIO()
-    exporting.export_project(source.keys.project, sink)
-    target = make_project("Target", owner=source.keys.owner)
-    base = f"/api/v1/manage/projects/{target.project.ref}"
-    transfer_id = source.console.generic("POST", f"{base}/imports", sink.getvalue(), content_type="application/gzip")
-    transfer_id = transfer_id.json()["id"]
+    _, console, base, transfer_id = _queued_import(make_project, 2)
     upload = Transfer.objects.get(id=transfer_id).archive_key
     for attempt in range(transfer_recovery.MAX_ATTEMPTS):
         _crashed(transfer_id)
@@ -131,7 +130,7 @@ def test_a_transfer_lost_again_and_again_ends_failed_and_its_upload_is_removed(m
         row = Transfer.objects.get(id=transfer_id)
         if attempt + 1 < transfer_recovery.MAX_ATTEMPTS:
             assert (row.status, row.attempts) == (Transfer.QUEUED, attempt + 1)
-    status = source.console.get(f"{base}/imports/{transfer_id}").json()
+    status = console.get(f"{base}/imports/{transfer_id}").json()
     assert status["status"] == "failed" and status["error"]["code"] == "interrupted"
     assert upload and get_storage().size(upload) is None
 
