@@ -9,6 +9,7 @@ import zipfile
 
 import bcrypt
 import pytest
+from django.test import Client
 
 from basalt.identity.models import EndUser
 from tests.conftest import console_client_for
@@ -71,7 +72,8 @@ def test_a_parse_dashboard_export_imports_and_its_users_sign_in_with_their_passw
     status = console.get(answer.json()["url"]).json()
     assert status["status"] == "succeeded", status["error"]
     assert status["format"] == "parse"
-    assert status["progress"]["skipped"] == ["_Session"]
+    assert status["progress"]["skipped"] == []
+    assert status["progress"]["sessions"] == {"imported": 0, "left_out": {"user": 1}}  # a session of nobody
 
     schema = console.get(f"/api/v1/manage/projects/{keys.project.ref}/collections/game_score").json()
     fields = schema["fields"]
@@ -188,7 +190,7 @@ def test_parse_installations_become_devices_and_auth_data_becomes_linked_sign_in
     status = console.get(answer.json()["url"]).json()
     assert status["status"] == "succeeded", status["error"]
     progress = status["progress"]
-    assert progress["skipped"] == ["_Session"]
+    assert progress["skipped"] == []
     assert progress["installations"] == {"imported": 2, "left_out": {"device_type": 1, "token": 1, "same_token": 1}}
     assert progress["linked_sign_ins"] == {"google": 1, "apple": 1}
     assert progress["sign_ins_not_linked"] == {"facebook": 1}
@@ -213,3 +215,45 @@ def test_parse_installations_become_devices_and_auth_data_becomes_linked_sign_in
     assert not any("secret" in str(i.profile) for i in LinkedIdentity.objects.filter(project=keys.project))
     assert EndUser.objects.get(project=keys.project, username="x8Yf3").is_anonymous
     assert not carol.is_anonymous
+
+
+def test_parse_sessions_keep_the_apps_users_signed_in_through_the_parse_face(make_project):
+    from basalt.parse.models import ParseSessionToken
+
+    live, old = "r:" + "a1" * 16, "r:" + "b2" * 16
+    files = parse_export()
+
+    def user(object_id: str) -> dict:
+        return {"__type": "Pointer", "className": "_User", "objectId": object_id}
+
+    files["_Session.json"] = {"results": [
+        {"objectId": "s1", "sessionToken": live, "user": user("AdaX1"),
+         "expiresAt": {"__type": "Date", "iso": "2099-01-01T00:00:00.000Z"}, "createdAt": "2024-05-01T00:00:00.000Z"},
+        {"objectId": "s2", "sessionToken": old, "user": user("BobY2"),
+         "expiresAt": {"__type": "Date", "iso": "2020-01-01T00:00:00.000Z"}},
+        {"objectId": "s3", "sessionToken": "r:" + "c3" * 16, "user": user("Nobody")},
+        {"objectId": "s4", "sessionToken": "not-a-parse-token", "user": user("AdaX1")},
+    ]}  # fmt: skip
+    keys = make_project("From Parse, signed in")
+    console = console_client_for(keys.owner)
+    answer = console.generic(
+        "POST", f"/api/v1/manage/projects/{keys.project.ref}/imports?from=parse", as_zip(files),
+        content_type="application/zip",
+    )  # fmt: skip
+    status = console.get(answer.json()["url"]).json()
+    assert status["status"] == "succeeded", status["error"]
+    assert status["progress"]["sessions"] == {"imported": 1, "left_out": {"expired": 1, "user": 1, "token": 1}}
+    from basalt.identity.tokens import hash_token
+
+    kept = list(ParseSessionToken.objects.filter(session__project=keys.project).values_list("token_hash", flat=True))
+    assert kept == [hash_token(live)]  # the token itself is stored nowhere
+
+    headers = {"HTTP_X_PARSE_APPLICATION_ID": keys.project.ref, "HTTP_X_PARSE_REST_API_KEY": keys.publishable}
+    me = Client().get("/parse/users/me", **headers, HTTP_X_PARSE_SESSION_TOKEN=live)
+    assert me.status_code == 200, me.content
+    assert me.json()["username"] == "ada" and me.json()["sessionToken"] == live
+    assert Client().get("/parse/users/me", **headers, HTTP_X_PARSE_SESSION_TOKEN=old).status_code != 200
+    # An imported session ends like any other: logging out through the Parse face.
+    assert Client().post("/parse/logout", "{}", content_type="application/json", **headers,
+                         HTTP_X_PARSE_SESSION_TOKEN=live).status_code == 200  # fmt: skip
+    assert Client().get("/parse/users/me", **headers, HTTP_X_PARSE_SESSION_TOKEN=live).status_code != 200

@@ -689,9 +689,17 @@ class Importer:
 
 
 def import_archive(
-    project: Project, open_archive: Callable[[], BinaryIO], progress: Progress | None = None, *, new_ids: bool = False
+    project: Project,
+    open_archive: Callable[[], BinaryIO],
+    progress: Progress | None = None,
+    *,
+    new_ids: bool = False,
+    finish: Callable[[Importer], None] | None = None,
 ) -> dict[str, Any]:
-    """Import into the (empty) project; `open_archive` opens the stream (called again if ids must be rewritten)."""
+    """Import into the (empty) project; `open_archive` opens the stream (called again if ids must be rewritten).
+
+    `finish` runs in the import's transaction after every row is in (it gets the Importer: its
+    project and `ids`, the final id of each archived id)."""
     key = secrets.token_bytes(32) if new_ids else None
     for _attempt in range(2):
         importer = Importer(project, Ids(key), progress)
@@ -702,6 +710,8 @@ def import_archive(
                 check_empty(locked)
                 importer.project = locked
                 counts = importer.run(archive.ArchiveReader(raw))
+                if finish is not None:
+                    finish(importer)
             return {"counts": counts, "ids_rewritten": key is not None}
         except IdsTaken:
             importer.cleanup()

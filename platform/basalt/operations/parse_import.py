@@ -16,8 +16,8 @@ imported by the same importer, so the same checks, single transaction and cleanu
   (class, objectId), consistently in pointers, ACLs and relations.
 - `_Installation` rows become push installations, and `authData` links of Google, Apple and GitHub
   become linked sign-ins (parse_devices; counts and what was left out in the result).
-Not imported (named in the result): `_Session` (Parse session tokens are not Basalt tokens: users
-sign in again) and other `_` classes, file bytes (a File field keeps the file's URL as text: its
+- `_Session` rows become sessions of the Parse face, so the app's users stay signed in (parse_sessions).
+Not imported (named in the result): other `_` classes, file bytes (a File field keeps the file's URL as text: its
 bytes live on the Parse server's file adapter, which this import does not fetch), custom fields
 of `_Installation`.
 """
@@ -42,7 +42,7 @@ from basalt.documents import access
 from basalt.documents.schema import NAME, SYSTEM_FIELDS
 from basalt.identity.builtin import USERS_DEFINITION
 from basalt.identity.builtin_roles import ROLES_DEFINITION
-from basalt.operations import archive, importing, parse_devices
+from basalt.operations import archive, importing, parse_devices, parse_sessions
 from basalt.operations.archive import refuse
 from basalt.projects.models import Project
 
@@ -51,7 +51,7 @@ MAX_CLASS_BYTES = 256 * 1024 * 1024
 _CLASS = r"_?[A-Za-z][A-Za-z0-9_]{0,62}"
 _ENTRY = re.compile(rf"\A(?:[\w .-]+/)*(?P<name>{_CLASS}|_Join:[A-Za-z0-9_]{{1,63}}:{_CLASS})\.json\Z")
 SKIPPED_CLASSES = frozenset(
-    {"_Session", "_Product", "_Audience", "_PushStatus", "_JobStatus", "_JobSchedule", "_Hooks"}
+    {"_Product", "_Audience", "_PushStatus", "_JobStatus", "_JobSchedule", "_Hooks"}
     | {"_GlobalConfig", "_GraphQLConfig", "_Idempotency", "_SCHEMA"}
 )
 PARSE_SYSTEM = {"objectId", "createdAt", "updatedAt", "ACL"}
@@ -158,7 +158,9 @@ class Converter:
         self.export = export
         self.ids = importing.Ids(key)
         self.classes = sorted(
-            n for n in export.files if not n.startswith("_Join:") and n not in SKIPPED_CLASSES and n != "_Installation"
+            n
+            for n in export.files
+            if not n.startswith("_Join:") and n not in SKIPPED_CLASSES and n not in ("_Installation", "_Session")
         )
         self.installations = "_Installation" in export.files
         self.skipped = sorted(n for n in export.files if n in SKIPPED_CLASSES)
@@ -481,7 +483,19 @@ def import_parse(project: Project, open_source: Callable[[], BinaryIO], progress
             converted.seek(0)
             return io.BufferedReader(_Keep(converted))
 
-        result = importing.import_archive(project, reopen, progress)
+        users = {row.get("objectId") for row in export.rows("_User")} if "_User" in converter.classes else set()
+        found, left_out = parse_sessions.read(
+            export.rows("_Session") if "_Session" in export.files else [],
+            lambda object_id: converter.id("_User", object_id) if object_id in users else None,
+        )
+        written: dict[str, int] = {}
+
+        def finish(importer: importing.Importer) -> None:
+            written["imported"] = parse_sessions.write(importer.project, found, importer.ids)
+
+        result = importing.import_archive(project, reopen, progress, finish=finish)
+    if "_Session" in export.files:
+        summary["sessions"] = {"imported": written.get("imported", 0), "left_out": left_out}
     return {**result, **summary}
 
 
