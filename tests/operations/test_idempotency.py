@@ -83,6 +83,9 @@ def test_a_method_the_route_refuses_or_a_path_no_route_serves_gets_its_own_answe
     assert batch_put.status_code == 405
     nowhere = sk.post("/api/v1/no-such-route", {}, format="json", HTTP_IDEMPOTENCY_KEY="k-5")
     assert nowhere.status_code == 404
+    # A malformed key too gets the route's own answer there, not 400.
+    assert sk.put(DOCS, {"title": "a"}, format="json", HTTP_IDEMPOTENCY_KEY="a\tb").status_code == 405
+    assert sk.post("/api/v1/no-such-route", {}, format="json", HTTP_IDEMPOTENCY_KEY="").status_code == 404
     # Repeated with another body: the route's own answer again, never a replay or 422.
     for _ in range(2):
         again = sk.put(DOCS, {"title": "b"}, format="json", HTTP_IDEMPOTENCY_KEY="k-5")

@@ -65,8 +65,8 @@ def applies(request: HttpRequest) -> bool:
 def _route_serves(request: HttpRequest) -> bool:
     """A path no route serves (404) or a method its route refuses (405) gets the route's own answer,
     never a replay or `idempotency_key_reused` for a request that could not have changed anything.
-    Asked only when the key is already held: a first request is not resolved twice; its claim is
-    released afterwards instead when no route served it (`_changed_nothing`)."""
+    Asked only when the key is malformed or already held: a first request is not resolved twice;
+    its claim is released afterwards instead when no route served it (`_changed_nothing`)."""
     try:
         match = resolve(request.path_info)
     except Resolver404:
@@ -221,6 +221,8 @@ def handle(request: HttpRequest, get_response) -> HttpResponse:
     try:
         key = _key(request)
     except BasaltError as error:
+        if not _route_serves(request):  # a route that could change nothing answers first (its 404, 405)
+            return get_response(request)
         return json_error(error)
     meta = request.META
     # A key is scoped to the credentials and the operation (method + path): a stored answer is only
