@@ -63,8 +63,38 @@ end
 """
 
 
-def psql(db: str, sql: str) -> None:
-    subprocess.run(["psql", "-h", HOST, "-U", "postgres", "-qAt", "-d", db, "-c", sql], check=True, capture_output=True)
+def psql(db: str, sql: str) -> str:
+    done = subprocess.run(["psql", "-h", HOST, "-U", "postgres", "-qAt", "-d", db, "-c", sql], check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    return done.stdout
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def _tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            todo.extend(int(child) for child in task.read_text().split())
+    return pids
+
+
+def cpu_now(server_pid: int, db: str) -> tuple[float, float]:
+    """CPU seconds so far of the server's process tree and of the database's backends (the pool keeps
+    them for the whole run, so a difference over a cell is that cell's database CPU)."""
+    backends = [int(p) for p in psql(db, f"SELECT pid FROM pg_stat_activity WHERE datname = '{db}'").split()]
+    return sum(map(_cpu_seconds, _tree(server_pid))), sum(map(_cpu_seconds, backends))
 
 
 def wrk(url: str, key: str, use_key: bool, duration: int, run: str) -> dict:
@@ -169,14 +199,27 @@ def main() -> None:
         cells = {"plain": [], "keyed": []}
         for round_ in range(args.rounds):
             for name in ("plain", "keyed"):
+                before = cpu_now(server.process.pid, db)
                 result = wrk(server.url, project.secret, name == "keyed", args.duration, f"r{round_}{time.time_ns()}")
+                after = cpu_now(server.process.pid, db)
+                result["server_ms"] = (after[0] - before[0]) * 1000 / max(result["requests"], 1)
+                result["db_ms"] = (after[1] - before[1]) * 1000 / max(result["requests"], 1)
                 cells[name].append(result)
                 print(f"  {name:6} {result['rps']:8.1f} req/s  p50 {result['p50'] / 1000:.1f} ms  "
+                      f"CPU per request: server {result['server_ms']:.2f} ms, database {result['db_ms']:.2f} ms  "
                       f"errors {result['errors']} non2xx {result['non2xx']}")  # fmt: skip
         plain = statistics.mean(r["rps"] for r in cells["plain"])
         keyed = statistics.mean(r["rps"] for r in cells["keyed"])
         print(f"idempotency: without key {plain:.1f} req/s, with key {keyed:.1f} req/s, "
               f"overhead {(1 - keyed / plain) * 100:.1f}% (target ≤ 10%)")  # fmt: skip
+        for part in ("server_ms", "db_ms"):
+            a = statistics.mean(r[part] for r in cells["plain"])
+            b = statistics.mean(r[part] for r in cells["keyed"])
+            change = (b / a - 1) * 100
+            print(f"  CPU per request ({part[:-3]}): without key {a:.2f} ms, with key {b:.2f} ms ({change:+.1f}%)")
+        stats = "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'basalt_idempotency_record'"
+        hot = psql(db, stats)
+        print(f"  idempotency record updates / of them HOT: {hot.strip()}")
         del url
         if args.idempotency_only:
             return

@@ -218,6 +218,8 @@ CELERY_BEAT_SCHEDULE = {
     # Idempotency records older than 24 hours (basalt.operations).
     "operations-purge-idempotency": {"task": "operations.purge_idempotency", "schedule": 3600.0},
     "operations-purge-audit": {"task": "operations.purge_audit", "schedule": 86400.0},
+    # Exports, imports and clones whose worker died: run again (basalt.operations.transfer_recovery).
+    "operations-recover-transfers": {"task": "operations.recover_transfers", "schedule": 60.0},
     # Incomplete tus/direct/multipart uploads past their expiry; unreferenced files past the window.
     "files-expire-uploads": {"task": "files.expire_uploads", "schedule": 900.0},
     "files-sweep-orphans": {"task": "files.sweep_orphans", "schedule": 3600.0},

@@ -83,6 +83,15 @@ def test_a_method_the_route_refuses_or_a_path_no_route_serves_gets_its_own_answe
     assert batch_put.status_code == 405
     nowhere = sk.post("/api/v1/no-such-route", {}, format="json", HTTP_IDEMPOTENCY_KEY="k-5")
     assert nowhere.status_code == 404
+    # A malformed key too gets the route's own answer there, not 400.
+    assert sk.put(DOCS, {"title": "a"}, format="json", HTTP_IDEMPOTENCY_KEY="a\tb").status_code == 405
+    assert sk.post("/api/v1/no-such-route", {}, format="json", HTTP_IDEMPOTENCY_KEY="").status_code == 404
+    # Repeated with another body: the route's own answer again, never a replay or 422.
+    for _ in range(2):
+        again = sk.put(DOCS, {"title": "b"}, format="json", HTTP_IDEMPOTENCY_KEY="k-5")
+        assert again.status_code == 405 and not again.has_header("Idempotent-Replayed")
+        again = sk.post("/api/v1/no-such-route", {"x": 1}, format="json", HTTP_IDEMPOTENCY_KEY="k-5")
+        assert again.status_code == 404 and not again.has_header("Idempotent-Replayed")
     from basalt.operations.models import IdempotencyRecord
 
     assert IdempotencyRecord.objects.count() == 1, "only the POST that could change something holds the key"

@@ -9,6 +9,7 @@ import zipfile
 
 import bcrypt
 import pytest
+from django.test import Client
 
 from basalt.identity.models import EndUser
 from tests.conftest import console_client_for
@@ -71,7 +72,8 @@ def test_a_parse_dashboard_export_imports_and_its_users_sign_in_with_their_passw
     status = console.get(answer.json()["url"]).json()
     assert status["status"] == "succeeded", status["error"]
     assert status["format"] == "parse"
-    assert status["progress"]["skipped"] == ["_Session"]
+    assert status["progress"]["skipped"] == []
+    assert status["progress"]["sessions"] == {"imported": 0, "left_out": {"user": 1}}  # a session of nobody
 
     schema = console.get(f"/api/v1/manage/projects/{keys.project.ref}/collections/game_score").json()
     fields = schema["fields"]
@@ -137,3 +139,121 @@ def test_a_hostile_parse_export_is_refused(make_project):
         archive.addfile(link)
     assert refused(raw.getvalue())["reason"] == "unsafe_entry"
     assert not EndUser.objects.filter(project=keys.project).exists()
+
+
+def test_parse_installations_become_devices_and_auth_data_becomes_linked_sign_ins(make_project):
+    from basalt.identity.models import LinkedIdentity
+
+    ios_token, fcm_token = "ab" * 32, "fcm-token:" + "x" * 30
+    files = parse_export()
+    files["_User.json"]["results"] += [  # type: ignore[index]
+        {
+            "objectId": "CarolZ3",
+            "username": "carol",
+            "email": "carol@example.com",
+            "authData": {
+                "google": {"id": "109876543210", "access_token": "ya29.secret"},
+                "apple": {"id": "001234.abcdef.0987", "token": "eyJ.secret"},
+                "facebook": {"id": "5555", "access_token": "EAA.secret"},
+                "twitter": None,
+            },
+            "createdAt": "2024-01-05T00:00:00.000Z",
+            "updatedAt": "2024-01-05T00:00:00.000Z",
+        },
+        {
+            "objectId": "Anon44",
+            "username": "x8Yf3",
+            "authData": {"anonymous": {"id": "4f0c-uuid"}},
+            "createdAt": "2024-01-06T00:00:00.000Z",
+            "updatedAt": "2024-01-06T00:00:00.000Z",
+        },
+    ]
+    files["_Installation.json"] = {"results": [
+        {"objectId": "i1", "deviceType": "ios", "deviceToken": ios_token, "channels": ["", "news", "news"],
+         "badge": 3, "timeZone": "Europe/Paris", "localeIdentifier": "fr-FR", "appVersion": "2.1",
+         "user": {"__type": "Pointer", "className": "_User", "objectId": "AdaX1"},
+         "createdAt": "2024-03-01T00:00:00.000Z", "updatedAt": "2024-03-05T00:00:00.000Z"},
+        {"objectId": "i0", "deviceType": "ios", "deviceToken": ios_token, "channels": ["old"],
+         "createdAt": "2024-02-01T00:00:00.000Z", "updatedAt": "2024-02-01T00:00:00.000Z"},
+        {"objectId": "i2", "deviceType": "android", "pushType": "gcm", "deviceToken": fcm_token,
+         "timeZone": "Not/AZone", "createdAt": "2024-03-02T00:00:00.000Z", "updatedAt": "2024-03-02T00:00:00.000Z"},
+        {"objectId": "i3", "deviceType": "winrt", "deviceToken": "whatever-token-1234567890",
+         "createdAt": "2024-03-03T00:00:00.000Z"},
+        {"objectId": "i4", "deviceType": "ios", "deviceToken": "not hex", "createdAt": "2024-03-03T00:00:00.000Z"},
+    ]}  # fmt: skip
+    keys = make_project("From Parse with devices")
+    console = console_client_for(keys.owner)
+    answer = console.generic(
+        "POST", f"/api/v1/manage/projects/{keys.project.ref}/imports?from=parse", as_zip(files),
+        content_type="application/zip",
+    )  # fmt: skip
+    status = console.get(answer.json()["url"]).json()
+    assert status["status"] == "succeeded", status["error"]
+    progress = status["progress"]
+    assert progress["skipped"] == []
+    assert progress["installations"] == {"imported": 2, "left_out": {"device_type": 1, "token": 1, "same_token": 1}}
+    assert progress["linked_sign_ins"] == {"google": 1, "apple": 1}
+    assert progress["sign_ins_not_linked"] == {"facebook": 1}
+
+    ada = key_client(keys.publishable, sign_in(keys.publishable, "ada@example.com", "ada's parse password"))
+    ada_id = ada.get("/api/v1/auth/me").json()["id"]
+    devices = key_client(keys.secret).get("/api/v1/collections/installations/documents", {"order": "created_at"})
+    found = {d["token"]: d for d in devices.json()["results"]}
+    assert set(found) == {ios_token, fcm_token}
+    phone = found[ios_token]
+    assert (phone["platform"], phone["provider"], phone["channels"], phone["badge"]) == ("ios", "apns", ["news"], 3)
+    assert (phone["timezone"], phone["locale"], phone["app_version"], phone["user"]) == (
+        "Europe/Paris", "fr-FR", "2.1", ada_id,
+    )  # fmt: skip
+    android = found[fcm_token]
+    assert (android["platform"], android["provider"], android["active"]) == ("android", "fcm", True)
+    assert "timezone" not in android and "user" not in android
+
+    carol = EndUser.objects.get(project=keys.project, email="carol@example.com")
+    links = {(i.provider, i.subject) for i in LinkedIdentity.objects.filter(user=carol)}
+    assert links == {("google", "109876543210"), ("apple", "001234.abcdef.0987")}
+    assert not any("secret" in str(i.profile) for i in LinkedIdentity.objects.filter(project=keys.project))
+    assert EndUser.objects.get(project=keys.project, username="x8Yf3").is_anonymous
+    assert not carol.is_anonymous
+
+
+def test_parse_sessions_keep_the_apps_users_signed_in_through_the_parse_face(make_project):
+    from basalt.parse.models import ParseSessionToken
+
+    live, old = "r:" + "a1" * 16, "r:" + "b2" * 16
+    files = parse_export()
+
+    def user(object_id: str) -> dict:
+        return {"__type": "Pointer", "className": "_User", "objectId": object_id}
+
+    files["_Session.json"] = {"results": [
+        {"objectId": "s1", "sessionToken": live, "user": user("AdaX1"),
+         "expiresAt": {"__type": "Date", "iso": "2099-01-01T00:00:00.000Z"}, "createdAt": "2024-05-01T00:00:00.000Z"},
+        {"objectId": "s2", "sessionToken": old, "user": user("BobY2"),
+         "expiresAt": {"__type": "Date", "iso": "2020-01-01T00:00:00.000Z"}},
+        {"objectId": "s3", "sessionToken": "r:" + "c3" * 16, "user": user("Nobody")},
+        {"objectId": "s4", "sessionToken": "not-a-parse-token", "user": user("AdaX1")},
+    ]}  # fmt: skip
+    keys = make_project("From Parse, signed in")
+    console = console_client_for(keys.owner)
+    answer = console.generic(
+        "POST", f"/api/v1/manage/projects/{keys.project.ref}/imports?from=parse", as_zip(files),
+        content_type="application/zip",
+    )  # fmt: skip
+    status = console.get(answer.json()["url"]).json()
+    assert status["status"] == "succeeded", status["error"]
+    assert status["progress"]["sessions"] == {"imported": 1, "left_out": {"expired": 1, "user": 1, "token": 1}}
+    from basalt.identity.tokens import hash_token
+
+    kept = list(ParseSessionToken.objects.filter(session__project=keys.project).values_list("token_hash", flat=True))
+    assert kept == [hash_token(live)]  # the token itself is stored nowhere
+
+    headers = {"HTTP_X_PARSE_APPLICATION_ID": keys.project.ref, "HTTP_X_PARSE_REST_API_KEY": keys.publishable}
+    me = Client().get("/parse/users/me", **headers, HTTP_X_PARSE_SESSION_TOKEN=live)
+    assert me.status_code == 200, me.content
+    assert me.json()["username"] == "ada" and me.json()["sessionToken"] == live
+    assert Client().get("/parse/users/me", **headers, HTTP_X_PARSE_SESSION_TOKEN=old).status_code != 200
+    # An imported session ends like any other: logging out through the Parse face.
+    assert Client().post("/parse/logout", "{}", content_type="application/json", **headers,
+                         HTTP_X_PARSE_SESSION_TOKEN=live).status_code == 200  # fmt: skip
+    assert Client().get("/parse/users/me", **headers, HTTP_X_PARSE_SESSION_TOKEN=live).status_code != 200

@@ -1,10 +1,11 @@
 """The Basalt project archive: one gzip-compressed tar stream, written and read without seeking.
 
 Layout (in this order; a reader refuses anything else):
-  basalt-export.json        manifest: {"format": "basalt-project", "version": 1, source, created_at}
+  basalt-export.json        manifest: {"format": "basalt-project", "version": 2, source, created_at}
   settings.json             the project's settings, every credential-holding entry removed
   collections.json          collection definitions (fields, indexes, permissions, protected, ACL default)
-  users/000001.jsonl …      end-users with their password hashes and linked identities
+  users/000001.jsonl …      end-users with their password hashes, linked identities and (version 2)
+                            second factors: TOTP sealed as stored, recovery code hashes, passkeys
   roles/000001.jsonl …      roles (name, document id, ACL, child role names)
   members/000001.jsonl …    role memberships [role name, user id]
   files/000001.jsonl …      file rows, each followed by its bytes in blobs/<file id>
@@ -34,7 +35,9 @@ from django.conf import settings
 from basalt.core.errors import BasaltError
 
 FORMAT = "basalt-project"
-VERSION = 1
+# 2: users carry their second factors (user_factors). An install reading only version 1 would import
+# those users without them, so it refuses a version 2 archive instead; version 1 archives still import.
+VERSION = 2
 MANIFEST = "basalt-export.json"
 END = "end.json"
 PARTS = ("users", "roles", "members", "files", "documents", "relations")

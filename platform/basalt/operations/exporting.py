@@ -24,7 +24,7 @@ from basalt.documents.models import Collection, Relation
 from basalt.files.models import File
 from basalt.files.storage import get_storage
 from basalt.identity.models import EndUser, LinkedIdentity, Role, RoleInheritance, RoleMember
-from basalt.operations import archive
+from basalt.operations import archive, user_factors
 from basalt.projects.models import Project
 
 PAGE = 2000
@@ -221,6 +221,8 @@ def _export(project: Project, sink: Any, progress: Progress | None) -> dict[str,
         for row in rows:
             owner = row.pop("user_id")
             linked.setdefault(owner, []).append({**row, "created_at": iso(row["created_at"])})
+        # Second factors too (TOTP secrets still sealed with this install's key: user_factors).
+        factors = user_factors.for_users([u["id"] for u in page], iso)
         for user in page:
             writer.add_row(
                 "users",
@@ -229,6 +231,7 @@ def _export(project: Project, sink: Any, progress: Progress | None) -> dict[str,
                     "created_at": iso(user["created_at"]),
                     "updated_at": iso(user["updated_at"]),
                     "identities": linked.get(user["id"], []),
+                    **factors.get(user["id"], {}),
                 },
             )
         note("users", writer.counts["users"])

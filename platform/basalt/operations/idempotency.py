@@ -23,9 +23,10 @@ from datetime import timedelta
 import orjson
 from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest, HttpResponse
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, ResolverMatch, resolve
 from django.utils import timezone
 
+from basalt.core.caller import Caller
 from basalt.core.errors import BasaltError, Conflict, ValidationFailed
 from basalt.core.middleware import STREAMED_BODY_PREFIXES, json_error
 from basalt.operations.models import IdempotencyRecord
@@ -58,24 +59,35 @@ def applies(request: HttpRequest) -> bool:
         and request.path.startswith(DATA_API)
         and not request.path.startswith(NOT_DATA_API)
         and not request.path.startswith(STREAMED_BODY_PREFIXES)
-        and _route_serves(request)
     )
 
 
 def _route_serves(request: HttpRequest) -> bool:
     """A path no route serves (404) or a method its route refuses (405) gets the route's own answer,
-    never a replay or `idempotency_key_reused` for a request that could not have changed anything."""
+    never a replay or `idempotency_key_reused` for a request that could not have changed anything.
+    Asked only when the key is malformed or already held: a first request is not resolved twice;
+    its claim is released afterwards instead when no route served it (`_changed_nothing`)."""
     try:
         match = resolve(request.path_info)
     except Resolver404:
         return False
-    allowed = getattr(match.func, "allowed_methods", None)  # documents.api.base.endpoint views
+    return _serves(match, request.method)
+
+
+def _serves(match: ResolverMatch, method: str | None) -> bool:
+    allowed = getattr(match.func, "allowed_methods", None)  # documents.api.base.endpoint views, api_not_found
     if allowed is None:
         view_class = getattr(match.func, "cls", None) or getattr(match.func, "view_class", None)  # DRF, Django
         if view_class is None:
             return True  # a plain function view decides for itself; the key applies
         allowed = {name.upper() for name in view_class.http_method_names if hasattr(view_class, name)}
-    return request.method in allowed
+    return method in allowed
+
+
+def _changed_nothing(request: HttpRequest, response: HttpResponse) -> bool:
+    """No route served the request (Django leaves the match it resolved on the request) or it refused the method."""
+    match = getattr(request, "resolver_match", None)
+    return match is None or response.status_code == 405 or not _serves(match, request.method)
 
 
 def _digest(*parts: bytes) -> str:
@@ -117,16 +129,19 @@ def _bookkeeping():
         yield
 
 
-# PostgreSQL: the claim and the answer are one statement each, relaxing their own commit's flush
-# in the same statement (set_config(..., true) is SET LOCAL): two round trips instead of three, no ORM.
+# PostgreSQL: the claim and the answer are one autocommitted statement each (one round trip, no
+# BEGIN/COMMIT of their own), relaxing their own commit's flush from inside the statement:
+# set_config(..., true) lasts to the end of the statement's implicit transaction, whose commit
+# reads it. The project is set at the claim, so the answer's UPDATE changes no indexed column and
+# stays a HOT update (the table keeps room in its pages for it: migration 0003).
 _PG_CLAIM = (
-    "INSERT INTO basalt_idempotency_record (scope, fingerprint, state, lease_until, headers, body, created_at) "
-    "SELECT %s, %s, %s, %s, '{}'::jsonb, ''::bytea, %s FROM (SELECT set_config('synchronous_commit', 'off', true)) r "
-    "ON CONFLICT (scope) DO NOTHING RETURNING id"
+    "INSERT INTO basalt_idempotency_record (scope, fingerprint, project_id, state, lease_until, headers, body, "
+    "created_at) SELECT %s, %s, %s, %s, %s, '{}'::jsonb, ''::bytea, %s "
+    "FROM (SELECT set_config('synchronous_commit', 'off', true)) r ON CONFLICT (scope) DO NOTHING RETURNING id"
 )
 _PG_SETTLE = (
-    "UPDATE basalt_idempotency_record SET state = %s, project_id = %s, status_code = %s, headers = %s::jsonb, "
-    "body = %s FROM (SELECT set_config('synchronous_commit', 'off', true)) r WHERE id = %s"
+    "UPDATE basalt_idempotency_record SET state = %s, status_code = %s, headers = %s::jsonb, body = %s "
+    "FROM (SELECT set_config('synchronous_commit', 'off', true)) r WHERE id = %s"
 )
 
 
@@ -134,25 +149,20 @@ def _fast_path() -> bool:
     return connection.vendor == "postgresql" and not connection.in_atomic_block
 
 
-def _claim(scope: str, fingerprint: str) -> IdempotencyRecord | None:
-    """The new claim, or None when a row for this scope already exists."""
+def _claim(scope: str, fingerprint: str, project_id: int) -> int | None:
+    """The new claim's id, or None when a row for this scope already exists."""
     now = timezone.now()
     lease = now + timedelta(seconds=LEASE_SECONDS)
     if _fast_path():
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_PG_CLAIM, [scope, fingerprint, IdempotencyRecord.RUNNING, lease, now])
+        with connection.cursor() as cursor:
+            cursor.execute(_PG_CLAIM, [scope, fingerprint, project_id, IdempotencyRecord.RUNNING, lease, now])
             row = cursor.fetchone()
-        if row is None:
-            return None
-        return IdempotencyRecord(
-            id=row[0], scope=scope, fingerprint=fingerprint, state=IdempotencyRecord.RUNNING, lease_until=lease,
-            created_at=now,
-        )  # fmt: skip
+        return None if row is None else row[0]
     try:
         with _bookkeeping():
             return IdempotencyRecord.objects.create(
-                scope=scope, fingerprint=fingerprint, lease_until=now + timedelta(seconds=LEASE_SECONDS)
-            )
+                scope=scope, fingerprint=fingerprint, project_id=project_id, lease_until=lease
+            ).id
     except IntegrityError:
         return None
 
@@ -168,46 +178,51 @@ def _take_over(record: IdempotencyRecord) -> bool:
     )
 
 
-def _settle(request: HttpRequest, record: IdempotencyRecord, response: HttpResponse) -> None:
+def _settle(request: HttpRequest, record_id: int, response: HttpResponse) -> None:
     caller = getattr(request, "caller", None)
     status = response.status_code
-    if caller is None or status >= 500 or status in NOT_KEPT_STATUSES or response.streaming:
-        IdempotencyRecord.objects.filter(id=record.id).delete()  # the retry runs for real
+    if (
+        caller is None
+        or status >= 500
+        or status in NOT_KEPT_STATUSES
+        or response.streaming
+        or _changed_nothing(request, response)
+    ):
+        IdempotencyRecord.objects.filter(id=record_id).delete()  # the retry runs for real
         return
     headers = {name: response[name] for name in KEPT_HEADERS if response.has_header(name)}
     if _fast_path():
-        values = [IdempotencyRecord.DONE, caller.project.id, status, orjson.dumps(headers).decode(), response.content]
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(_PG_SETTLE, [*values, record.id])
+        values = [IdempotencyRecord.DONE, status, orjson.dumps(headers).decode(), response.content, record_id]
+        with connection.cursor() as cursor:
+            cursor.execute(_PG_SETTLE, values)
         return
     with _bookkeeping():
-        IdempotencyRecord.objects.filter(id=record.id).update(
-            state=IdempotencyRecord.DONE,
-            project_id=caller.project.id,
-            status_code=status,
-            headers=headers,
-            body=response.content,
+        IdempotencyRecord.objects.filter(id=record_id).update(
+            state=IdempotencyRecord.DONE, status_code=status, headers=headers, body=response.content
         )
 
 
-def _authenticated(request: HttpRequest) -> bool:
-    """The caller resolves (API key, bearer token): only then does the key apply. Otherwise the route
-    answers for itself (its 401), whatever the header holds: a key is scoped to the credentials that
-    sent it, and a request without valid ones must not learn about keys (422) before being refused."""
+def _authenticated(request: HttpRequest) -> Caller | None:
+    """The caller, when it resolves (API key, bearer token): only then does the key apply. Otherwise
+    the route answers for itself (its 401), whatever the header holds: a key is scoped to the
+    credentials that sent it, and a request without valid ones must not learn about keys (422)
+    before being refused."""
     try:
-        resolve_caller(request)
+        return resolve_caller(request)
     except BasaltError:
-        return False
-    return True
+        return None
 
 
 def handle(request: HttpRequest, get_response) -> HttpResponse:
     """Run the request at most once per key; repeats get the first answer."""
-    if not _authenticated(request):
+    caller = _authenticated(request)
+    if caller is None:
         return get_response(request)
     try:
         key = _key(request)
     except BasaltError as error:
+        if not _route_serves(request):  # a route that could change nothing answers first (its 404, 405)
+            return get_response(request)
         return json_error(error)
     meta = request.META
     # A key is scoped to the credentials and the operation (method + path): a stored answer is only
@@ -231,18 +246,20 @@ def handle(request: HttpRequest, get_response) -> HttpResponse:
     )
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
-        record = _claim(scope, fingerprint)
-        if record is not None:
+        record_id = _claim(scope, fingerprint, caller.project.id)
+        if record_id is not None:
             break
         existing = IdempotencyRecord.objects.filter(scope=scope).first()
         if existing is None:
             continue  # released a moment ago (the first answer was not kept): claim again
+        if not _route_serves(request):
+            return get_response(request)
         now = timezone.now()
         if existing.created_at < now - KEEP or (existing.state == existing.RUNNING and existing.lease_until < now):
             if _take_over(existing):
                 existing.fingerprint = fingerprint
                 IdempotencyRecord.objects.filter(id=existing.id).update(fingerprint=fingerprint)
-                record = existing
+                record_id = existing.id
                 break
             continue
         if existing.fingerprint != fingerprint:
@@ -259,9 +276,9 @@ def handle(request: HttpRequest, get_response) -> HttpResponse:
     try:
         response = get_response(request)
     except BaseException:
-        IdempotencyRecord.objects.filter(id=record.id).delete()
+        IdempotencyRecord.objects.filter(id=record_id).delete()
         raise
-    _settle(request, record, response)
+    _settle(request, record_id, response)
     return response
 
 

@@ -32,7 +32,7 @@ from basalt.files.ingest import storage_key
 from basalt.files.models import File
 from basalt.files.storage import get_storage
 from basalt.identity.models import EndUser, LinkedIdentity, Role, RoleInheritance, RoleMember
-from basalt.operations import archive
+from basalt.operations import archive, restore_rows, user_factors
 from basalt.operations.archive import refuse
 from basalt.projects.models import Project
 
@@ -183,6 +183,12 @@ def _time(value: Any, where: str, *, optional: bool = False) -> datetime | None:
     return moment
 
 
+def _whole(value: Any, where: str) -> int:
+    if type(value) is not int or not 0 <= value < 2**63:
+        raise refuse("invalid_row", f"{where}: expected a whole number from 0.")
+    return value
+
+
 def _bool(value: Any, where: str) -> bool:
     if not isinstance(value, bool):
         raise refuse("invalid_row", f"{where}: expected true or false.")
@@ -228,6 +234,7 @@ class Importer:
         self.written: list[str] = []
         self.storage = get_storage()
         self.copy: Any = None  # the open COPY of a documents entry (PostgreSQL)
+        self.parents_checked: bool | None = None  # restore_rows, decided at the first documents entry
 
     # Each part's rows are buffered and inserted BATCH at a time.
     def _add(self, model: str, obj: Any) -> None:
@@ -281,6 +288,9 @@ class Importer:
         self._flush()
         sql = f"COPY basalt_document ({_DOCUMENT_COLUMNS}) FROM STDIN"  # noqa: S608 (our names)
         with connection.cursor() as wrapper, connection.wrap_database_errors:
+            checked = self._parents_checked(wrapper)
+            if checked:
+                restore_rows.skip_triggers(wrapper)
             with wrapper.cursor.copy(sql) as copy:
                 self.copy = copy
                 try:
@@ -288,6 +298,17 @@ class Importer:
                         self._documents(row)
                 finally:
                     self.copy = None
+            if checked:  # on an error the transaction rolls back, and the setting with it
+                restore_rows.restore_triggers(wrapper)
+
+    def _parents_checked(self, cursor: Any) -> bool:
+        """The documents' foreign keys checked once for the whole import (restore_rows), where allowed.
+        Collections are all known by now (an earlier stage), and every row names one of them."""
+        if self.parents_checked is None:
+            self.parents_checked = restore_rows.allowed(cursor) and restore_rows.lock_parents(
+                cursor, self.project.pk, [c.pk for c in self.collections.values()]
+            )
+        return self.parents_checked
 
     def _insert_relations(self, rows: list[tuple]) -> None:
         columns = "project_id, collection_id, field, from_id, to_id"
@@ -457,6 +478,8 @@ class Importer:
                     created_at=_time(identity.get("created_at"), where),
                 ),
             )
+        for model, factor in user_factors.rows_for(self.project, user_id, row, where, _text, _whole, _time):
+            self._add(model, factor)
         self._count("users")
 
     def _roles(self, row: Any) -> None:
@@ -666,9 +689,17 @@ class Importer:
 
 
 def import_archive(
-    project: Project, open_archive: Callable[[], BinaryIO], progress: Progress | None = None, *, new_ids: bool = False
+    project: Project,
+    open_archive: Callable[[], BinaryIO],
+    progress: Progress | None = None,
+    *,
+    new_ids: bool = False,
+    finish: Callable[[Importer], None] | None = None,
 ) -> dict[str, Any]:
-    """Import into the (empty) project; `open_archive` opens the stream (called again if ids must be rewritten)."""
+    """Import into the (empty) project; `open_archive` opens the stream (called again if ids must be rewritten).
+
+    `finish` runs in the import's transaction after every row is in (it gets the Importer: its
+    project and `ids`, the final id of each archived id)."""
     key = secrets.token_bytes(32) if new_ids else None
     for _attempt in range(2):
         importer = Importer(project, Ids(key), progress)
@@ -679,6 +710,8 @@ def import_archive(
                 check_empty(locked)
                 importer.project = locked
                 counts = importer.run(archive.ArchiveReader(raw))
+                if finish is not None:
+                    finish(importer)
             return {"counts": counts, "ids_rewritten": key is not None}
         except IdsTaken:
             importer.cleanup()

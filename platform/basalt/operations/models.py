@@ -16,8 +16,9 @@ class IdempotencyRecord(models.Model):
     RUNNING, DONE = "running", "done"
 
     # sha256 of (API key, Authorization, method, path, Idempotency-Key): a key is scoped to the credentials
-    # that sent it and to the operation.
-    scope = models.CharField(max_length=64, unique=True)
+    # that sent it and to the operation. Unique through Meta.constraints: unique=True would add a second,
+    # LIKE-pattern index on PostgreSQL that no query uses and every keyed write would update.
+    scope = models.CharField(max_length=64)
     # sha256 of (method, path, query, body): a repeat with another request is refused.
     fingerprint = models.CharField(max_length=64)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
@@ -32,6 +33,7 @@ class IdempotencyRecord(models.Model):
     class Meta:
         db_table = "basalt_idempotency_record"
         indexes = [models.Index(fields=["created_at"], name="idempotency_age")]
+        constraints = [models.UniqueConstraint(fields=["scope"], name="idempotency_scope")]
 
     def __str__(self) -> str:
         return self.scope[:12]
@@ -100,6 +102,9 @@ class Transfer(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Runs after a lost worker (transfer_recovery), and when its task was last sent.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    queued_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         db_table = "basalt_transfer"

@@ -14,8 +14,12 @@ imported by the same importer, so the same checks, single transaction and cleanu
 - ACLs keep their meaning (`*`, user ids, `role:Name`); a row without an ACL is public, as in Parse.
 - Parse objectIds (mixed case) are not Basalt ids: every id is rewritten with a keyed hash of
   (class, objectId), consistently in pointers, ACLs and relations.
-Not imported (named in the result): `_Session`, `_Installation` and other `_` classes, file
-bytes (a File field keeps the file's URL as text), `authData` sign-in links.
+- `_Installation` rows become push installations, and `authData` links of Google, Apple and GitHub
+  become linked sign-ins (parse_devices; counts and what was left out in the result).
+- `_Session` rows become sessions of the Parse face, so the app's users stay signed in (parse_sessions).
+Not imported (named in the result): other `_` classes, file bytes (a File field keeps the file's URL as text: its
+bytes live on the Parse server's file adapter, which this import does not fetch), custom fields
+of `_Installation`.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from basalt.documents import access
 from basalt.documents.schema import NAME, SYSTEM_FIELDS
 from basalt.identity.builtin import USERS_DEFINITION
 from basalt.identity.builtin_roles import ROLES_DEFINITION
-from basalt.operations import archive, importing
+from basalt.operations import archive, importing, parse_devices, parse_sessions
 from basalt.operations.archive import refuse
 from basalt.projects.models import Project
 
@@ -47,7 +51,7 @@ MAX_CLASS_BYTES = 256 * 1024 * 1024
 _CLASS = r"_?[A-Za-z][A-Za-z0-9_]{0,62}"
 _ENTRY = re.compile(rf"\A(?:[\w .-]+/)*(?P<name>{_CLASS}|_Join:[A-Za-z0-9_]{{1,63}}:{_CLASS})\.json\Z")
 SKIPPED_CLASSES = frozenset(
-    {"_Session", "_Installation", "_Product", "_Audience", "_PushStatus", "_JobStatus", "_JobSchedule", "_Hooks"}
+    {"_Product", "_Audience", "_PushStatus", "_JobStatus", "_JobSchedule", "_Hooks"}
     | {"_GlobalConfig", "_GraphQLConfig", "_Idempotency", "_SCHEMA"}
 )
 PARSE_SYSTEM = {"objectId", "createdAt", "updatedAt", "ACL"}
@@ -153,7 +157,12 @@ class Converter:
     def __init__(self, export: ParseExport, key: bytes):
         self.export = export
         self.ids = importing.Ids(key)
-        self.classes = sorted(n for n in export.files if not n.startswith("_Join:") and n not in SKIPPED_CLASSES)
+        self.classes = sorted(
+            n
+            for n in export.files
+            if not n.startswith("_Join:") and n not in SKIPPED_CLASSES and n not in ("_Installation", "_Session")
+        )
+        self.installations = "_Installation" in export.files
         self.skipped = sorted(n for n in export.files if n in SKIPPED_CLASSES)
         self.names = {cls: collection_name(cls) for cls in self.classes}
         seen: dict[str, str] = {}
@@ -311,9 +320,13 @@ class Converter:
             if base is not None and "protected_fields" in base:
                 definition["protected_fields"] = base["protected_fields"]
             collections.append(definition)
+        if self.installations:
+            collections.append(parse_devices.installations_definition())
         writer.add_json("collections.json", collections)
         users = self.export.rows("_User") if "_User" in self.classes else []
         user_docs = []
+        linked: dict[str, int] = {}
+        not_linked: dict[str, int] = {}
         for row in users:
             user_id = self.id("_User", row.get("objectId"))
             hashed = row.get("_hashed_password")
@@ -322,16 +335,25 @@ class Converter:
             username = row.get("username") if isinstance(row.get("username"), str) else None
             custom = self.custom("_User", row)
             created, updated = self.time(row.get("createdAt")), self.time(row.get("updatedAt") or row.get("createdAt"))
+            links, anonymous, other = parse_devices.identities(row.get("authData"))
+            anonymous = anonymous and not email and not password
+            for provider, _ in links:
+                linked[provider] = linked.get(provider, 0) + 1
+            for provider in other:
+                not_linked[provider] = not_linked.get(provider, 0) + 1
             writer.add_row(
                 "users",
                 {
                     "id": user_id, "email": email, "username": username[:32] if username else None,
-                    "password": password, "email_verified": row.get("emailVerified") is True, "is_anonymous": False,
-                    "disabled": False, "data": custom, "created_at": created, "updated_at": updated,
+                    "password": password, "email_verified": row.get("emailVerified") is True,
+                    "is_anonymous": anonymous, "disabled": False, "data": custom, "created_at": created,
+                    "updated_at": updated,
+                    "identities": [{"provider": provider, "subject": subject, "created_at": created}
+                                   for provider, subject in links],
                 },
             )  # fmt: skip
             identity = {"email": email, "username": username[:32] if username else None,
-                        "email_verified": row.get("emailVerified") is True, "is_anonymous": False}  # fmt: skip
+                        "email_verified": row.get("emailVerified") is True, "is_anonymous": anonymous}  # fmt: skip
             doc = self.document("_User", row, {**custom, **{k: v for k, v in identity.items() if v is not None}})
             # A user's document: public read, the user writes (as Basalt's own sign-up makes it).
             doc["acl"] = {"*": {"read": True}, user_id: {"read": True, "write": True}}
@@ -372,6 +394,7 @@ class Converter:
             for row in self.export.rows(cls):
                 writer.add_row("documents", self.document(cls, row, self.custom(cls, row)))
                 counts[cls] = counts.get(cls, 0) + 1
+        devices = self._installations(writer) if self.installations else None
         for name, edges in joins.items():
             _, field, cls = name.split(":")
             if cls not in self.names:
@@ -390,7 +413,41 @@ class Converter:
                     [collection, field_name(field) if cls != "_Role" else field,
                      self.id(cls, edge.get("owningId")), self.id(target, edge.get("relatedId"))],
                 )  # fmt: skip
-        return {"classes": counts, "skipped": self.skipped}
+        summary: dict[str, Any] = {"classes": counts, "skipped": self.skipped}
+        summary["linked_sign_ins"], summary["sign_ins_not_linked"] = linked, not_linked
+        if devices is not None:
+            summary["installations"] = devices
+        return summary
+
+    def _installations(self, writer: archive.ArchiveWriter) -> dict[str, Any]:
+        """`_Installation` rows as documents of the built-in installations collection (parse_devices)."""
+        rows = self.export.rows("_Installation")
+        left_out: dict[str, int] = {}
+        imported = 0
+        for row in parse_devices.newest_per_token(rows, lambda r: self.time(r.get("updatedAt") or r.get("createdAt"))):
+            data, why = parse_devices.device(row)
+            if data is None:
+                left_out[why] = left_out.get(why, 0) + 1
+                continue
+            owner = row.get("user")
+            user_id = None
+            if isinstance(owner, dict) and owner.get("className") == "_User" and "_User" in self.classes:
+                user_id = self.id("_User", owner.get("objectId"))
+                data["user"] = user_id
+            acl = {user_id: {"read": True, "write": True}} if user_id else {}
+            writer.add_row(
+                "documents",
+                {"c": parse_devices.INSTALLATIONS, "id": self.id("_Installation", row.get("objectId")), "data": data,
+                 "acl": acl, "read_principals": [user_id] if user_id else [],
+                 "write_principals": [user_id] if user_id else [], "created_by": user_id,
+                 "created_at": self.time(row.get("createdAt")),
+                 "updated_at": self.time(row.get("updatedAt") or row.get("createdAt")), "version": 1},
+            )  # fmt: skip
+            imported += 1
+        duplicates = len(rows) - len({r.get("deviceToken") for r in rows})
+        if duplicates:
+            left_out["same_token"] = duplicates
+        return {"imported": imported, "left_out": left_out}
 
 
 def _spool(open_source: Callable[[], BinaryIO]) -> BinaryIO:
@@ -426,7 +483,19 @@ def import_parse(project: Project, open_source: Callable[[], BinaryIO], progress
             converted.seek(0)
             return io.BufferedReader(_Keep(converted))
 
-        result = importing.import_archive(project, reopen, progress)
+        users = {row.get("objectId") for row in export.rows("_User")} if "_User" in converter.classes else set()
+        found, left_out = parse_sessions.read(
+            export.rows("_Session") if "_Session" in export.files else [],
+            lambda object_id: converter.id("_User", object_id) if object_id in users else None,
+        )
+        written: dict[str, int] = {}
+
+        def finish(importer: importing.Importer) -> None:
+            written["imported"] = parse_sessions.write(importer.project, found, importer.ids)
+
+        result = importing.import_archive(project, reopen, progress, finish=finish)
+    if "_Session" in export.files:
+        summary["sessions"] = {"imported": written.get("imported", 0), "left_out": left_out}
     return {**result, **summary}
 
 

@@ -24,3 +24,10 @@ def run_transfer(transfer_id: str) -> None:
     from basalt.operations import transfers
 
     transfers.run(transfer_id)
+
+
+@shared_task(name="operations.recover_transfers", ignore_result=True)
+def recover_transfers() -> int:
+    from basalt.operations import transfer_recovery
+
+    return transfer_recovery.recover()

@@ -23,7 +23,7 @@ from django.utils import timezone
 from basalt.accounts.models import Account
 from basalt.core.errors import BasaltError, NotFound, PayloadTooLarge, ValidationFailed
 from basalt.files.storage import get_storage
-from basalt.operations import archive, exporting, importing
+from basalt.operations import archive, exporting, importing, transfer_recovery
 from basalt.operations.models import Transfer
 from basalt.projects.models import Project
 from basalt.projects.roles import Perm
@@ -64,9 +64,13 @@ def reporter(transfer_id: str, also=None):
 
 
 def _enqueue(transfer_id: str) -> None:
+    transaction.on_commit(lambda: enqueue_now(transfer_id))
+
+
+def enqueue_now(transfer_id: str) -> None:
     from basalt.operations import tasks
 
-    transaction.on_commit(lambda: tasks.run_transfer.delay(transfer_id))
+    tasks.run_transfer.delay(transfer_id)
 
 
 def export_key(project: Project, transfer_id: str) -> str:
@@ -180,6 +184,13 @@ def run(transfer_id: str, also=None) -> None:
     """Run a queued transfer once (a second delivery of the task finds it claimed and does nothing).
 
     `also` is called with each progress note too (a scheduled export keeps its run's heartbeat)."""
+    # The liveness lock first, then the claim: a `running` transfer whose lock is free lost its worker.
+    with transfer_recovery.liveness(transfer_id) as mine:
+        if mine:
+            _run_claimed(transfer_id, also)
+
+
+def _run_claimed(transfer_id: str, also) -> None:
     now = timezone.now()
     if not Transfer.objects.filter(id=transfer_id, status=Transfer.QUEUED).update(
         status=Transfer.RUNNING, started_at=now
