@@ -47,6 +47,10 @@ class Storage(Protocol):
     def presigned_put(self, key: str, expires_in: int, content_type: str, size: int) -> dict[str, Any] | None: ...
 
 
+class Busy(Exception):
+    """Another request is writing the same resumable upload."""
+
+
 _cache: dict[str, Storage] = {}
 
 
