@@ -1,8 +1,9 @@
 """A simple upload to the embedded server (`manage.py serve`) is not held whole in memory.
 
 daphne used to put every chunk of a request body into the application's queue at once, so a
-256 MiB upload grew the server by 259 MiB; its queue now keeps bodies on disk past 1 MiB
-(basalt.core.server.BodySpoolingQueue) and the WSGI bridge spools them past 2.5 MB.
+256 MiB upload grew the server by 259 MiB; its queue now keeps bodies on disk
+(basalt.core.server.BodySpoolingQueue reads it from the file Twisted received it into, and
+hands that file to the WSGI bridge as wsgi.input).
 """
 
 from __future__ import annotations
