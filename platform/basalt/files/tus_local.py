@@ -22,6 +22,7 @@ from basalt.core.errors import Conflict, NotFound
 from basalt.files import tus_stream
 from basalt.files.ingest import storage_key
 from basalt.files.models import TusUpload
+from basalt.files.pipeline import Pipeline
 from basalt.files.storage import Busy
 
 
@@ -60,13 +61,21 @@ def append(
             current = state(fresh)
             stream = tus_stream.PatchStream(fresh, current, room, digest)
             handle.seek(offset)
+
+            def store(chunk: bytes) -> None:
+                stream.absorb(chunk)
+                handle.write(chunk)
+
+            pipeline = Pipeline(store)
             try:
                 for chunk in tus_stream.body_chunks(body):
-                    stream.take(chunk)
-                    handle.write(chunk)
+                    stream.check(chunk)
+                    pipeline.put(chunk)
+                pipeline.close()
                 check(stream.size)
                 new = stream.settle(dict(current)) if stream.size else None
             except BaseException:
+                pipeline.discard()
                 handle.truncate(offset)
                 raise
             handle.truncate()

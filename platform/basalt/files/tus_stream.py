@@ -77,14 +77,22 @@ class PatchStream:
         self.size = 0
 
     def take(self, chunk: bytes) -> None:
+        self.check(chunk)
+        self.absorb(chunk)
+
+    def check(self, chunk: bytes) -> None:
+        """The cheap part, in order on the request thread: room left, the head for sniffing."""
         self.size += len(chunk)
         if self.size > self.room:
             raise ValidationFailed(f"The body is longer than the {self.room} bytes the upload still needs.")
+        if self.sniffing and len(self.head) < sniff.HEAD:
+            self.head += chunk[: sniff.HEAD - len(self.head)]
+
+    def absorb(self, chunk: bytes) -> None:
+        """The hashing, which may run on a pipeline thread (files/pipeline.py)."""
         self.digest.update(chunk)
         if self.running is not None:
             self.running.update(chunk)
-        if self.sniffing and len(self.head) < sniff.HEAD:
-            self.head += chunk[: sniff.HEAD - len(self.head)]
 
     @property
     def finished(self) -> bool:
