@@ -56,7 +56,14 @@ class Granian:
     when there is a broker; stopped like a live.Server (SIGINT, then its database dropped)."""
 
     def __init__(self, data_dir: Path, overrides: dict[str, str]):
-        env, self.database = live.server_env(data_dir)
+        # live.server_env maps REDIS_URL to the test suite's live-server database; the bench's
+        # server uses the one it is given (set below for the production profile).
+        redis_url = os.environ.pop("REDIS_URL", None)
+        try:
+            env, self.database = live.server_env(data_dir)
+        finally:
+            if redis_url:
+                os.environ["REDIS_URL"] = redis_url
         env.update(overrides, PYTHONPATH=str(ROOT / "platform"), LOG_LEVEL="WARNING")
         if env.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
             env.update(
@@ -287,6 +294,18 @@ def main() -> None:
             with source.open("rb") as src:
                 client.upload_fileobj(src, seaweed.BUCKET, "direct-baseline.bin")
         direct_put = time.perf_counter() - start
+
+        # Warm every worker process first (new connections spread over granian's workers): the
+        # first upload a process stores builds its storage client (boto3 loads ~30 MiB of service
+        # models once), which is not what an upload holds.
+        warm = b"\x00" * (3 * CHUNK)
+        for index in range(8):
+            httpx.post(
+                f"{server.url}/api/v1/files?name=warm{index}.bin",
+                content=warm,
+                headers={**headers, "Content-Type": "application/octet-stream"},
+                timeout=60,
+            ).raise_for_status()
 
         with Sampler(server.process.pid) as simple_rss:
             start = time.perf_counter()
