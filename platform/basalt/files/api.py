@@ -179,6 +179,7 @@ def content(request: HttpRequest, file_id: str) -> HttpResponse:
             name=row.name,
             content_type=made.content_type,
             cache=cache,
+            keep=True,
         )
     return serve(
         request,
