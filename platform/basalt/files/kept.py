@@ -36,7 +36,7 @@ def get(key: str) -> bytes | None:
 def put(key: str, body: bytes) -> None:
     global _held
     bound = limit()
-    if len(body) > bound // 16:  # a few huge entries would push out many small ones
+    if bound <= 0 or len(body) > bound // 16:  # a few huge entries would push out many small ones
         return
     with _lock:
         if key in _kept:
