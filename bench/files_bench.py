@@ -10,10 +10,10 @@ separate Celery worker for the background thumbnails, as docker-compose does.
 1. a MIB upload, simple (streamed raw body) and tus (8 MiB PATCHes), vs a direct write of the same
    bytes to the same storage (local: a file copy into the storage folder; s3: boto3 upload_fileobj);
    the server's RSS growth is sampled during each upload;
-2. the download vs a direct read from the same storage (local: reading the file; s3: a boto3
-   GET), and vs the same client reading the same bytes from a minimal sendfile HTTP server
-   (`client_ceiling`): on local storage the page-cache read is far faster than any HTTP client,
-   so that second ratio shows what the server itself costs;
+2. the download (proxied; on s3 also by the 302 to a presigned URL) vs a direct read from the
+   same storage (local: reading the file; s3: a boto3 GET), and vs the same client reading the
+   same bytes from a minimal sendfile HTTP server (`client_ceiling`): on local storage the
+   page-cache read is far faster than any HTTP client, so that ratio shows what the server costs;
 3. thumbnails of a 12-megapixel JPEG: first render p95 over several files (racing the background
    render of the project size, as right after an upload), then cached p95 vs a metadata GET p95;
 4. 200 concurrent 100 KiB uploads: errors and p95.
@@ -247,7 +247,9 @@ def main() -> None:
         from tests.files import seaweed
 
         weed = seaweed.start(work / "weed")
-        overrides = weed.env
+        # Downloads may also be handed to the bucket (302 to a presigned URL): measured beside the
+        # proxied default, which every other request here asks for with ?redirect=0.
+        overrides = {**weed.env, "FILES_REDIRECT_DOWNLOADS": "true"}
     if args.server == "granian":
         server = Granian(work / "data", overrides)
         label = f"granian WSGI, 2 workers x 8 threads, {server.env.get('BASALT_PROFILE', 'embedded')} profile"
@@ -340,7 +342,7 @@ def main() -> None:
             tus = time.perf_counter() - start
 
         start = time.perf_counter()
-        status, read = raw_get(server.url, f"/api/v1/files/{big_id}/content", headers)
+        status, read = raw_get(server.url, f"/api/v1/files/{big_id}/content?redirect=0", headers)
         download = time.perf_counter() - start
         assert (status, read) == (200, size), (status, read)
         start = time.perf_counter()
@@ -374,6 +376,18 @@ def main() -> None:
             client_ceiling_mib_s=round(args.mib / ceiling, 1),
             download_vs_client_ceiling=round(ceiling / download, 2),
         )
+        if weed is not None:
+            start = time.perf_counter()
+            moved = http.get(f"/api/v1/files/{big_id}/content")
+            assert moved.status_code == 302, moved.status_code
+            location = httpx.URL(moved.headers["Location"])
+            status, read = raw_get(f"http://{location.host}:{location.port}", location.raw_path.decode(), {})
+            redirected = time.perf_counter() - start
+            assert (status, read) == (200, size), (status, read)
+            results.update(
+                download_redirect_mib_s=round(args.mib / redirected, 1),
+                download_redirect_vs_direct=round(direct_get / redirected, 2),
+            )
 
         # thumbnails of 12-megapixel JPEGs
         from PIL import Image
@@ -389,14 +403,14 @@ def main() -> None:
             # The background render of the project's size (256x256 cover) races this one, as it
             # would for a client asking right after its upload; contain is not in that list.
             start = time.perf_counter()
-            http.get(f"/api/v1/files/{stored['id']}/content?thumb=256x256&fit=contain").raise_for_status()
+            http.get(f"/api/v1/files/{stored['id']}/content?thumb=256x256&fit=contain&redirect=0").raise_for_status()
             first.append(time.perf_counter() - start)
         # Cached: once the renders are done, the kept thumbnail against a metadata GET of the same
         # file, interleaved so that both see the same host.
         for _ in range(3):
             for file_id in stored_ids:
                 start = time.perf_counter()
-                http.get(f"/api/v1/files/{file_id}/content?thumb=256x256&fit=contain").raise_for_status()
+                http.get(f"/api/v1/files/{file_id}/content?thumb=256x256&fit=contain&redirect=0").raise_for_status()
                 cached.append(time.perf_counter() - start)
                 start = time.perf_counter()
                 http.get(f"/api/v1/files/{file_id}").raise_for_status()
