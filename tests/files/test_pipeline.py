@@ -84,3 +84,24 @@ def test_a_storage_failure_mid_upload_leaves_no_row_and_no_object(secret_client,
     assert File.objects.count() == 0
     assert stored_objects(file_storage, project.project.pk) == []
     assert not _pipeline_threads()
+
+
+@pytest.mark.django_db
+def test_a_failing_body_read_leaves_no_thread_and_no_object(secret_client, file_storage, project, monkeypatch):
+    """Whatever the server's body stream raises (not only a lost connection), the upload is aborted."""
+    from django.test.client import FakePayload
+
+    real_read, reads = FakePayload.read, []
+
+    def failing_read(payload, *args):
+        reads.append(1)
+        if len(reads) == 3:
+            raise RuntimeError("the server's body stream broke")
+        return real_read(payload, *args)
+
+    monkeypatch.setattr(FakePayload, "read", failing_read)
+    answer = upload(secret_client, os.urandom(4 * CHUNK), name="big.bin")
+    assert answer.status_code == 500
+    assert File.objects.count() == 0
+    assert stored_objects(file_storage, project.project.pk) == []
+    assert not _pipeline_threads()

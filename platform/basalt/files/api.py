@@ -118,6 +118,9 @@ def _upload(request: HttpRequest, caller: Caller) -> HttpResponse:
         except OSError:
             ingest.abort()
             raise ValidationFailed("The upload was interrupted.") from None
+        except BaseException:
+            ingest.abort()  # whatever the server raised: no temporary object, no pipeline thread left
+            raise
         row = ingest.finish()
     body = services.render(row)
     return respond(body, 201, {"Location": f"/api/v1/files/{row.id}"})
