@@ -250,12 +250,18 @@ def main() -> None:
         # Downloads may also be handed to the bucket (302 to a presigned URL): measured beside the
         # proxied default, which every other request here asks for with ?redirect=0.
         overrides = {**weed.env, "FILES_REDIRECT_DOWNLOADS": "true"}
-    if args.server == "granian":
-        server = Granian(work / "data", overrides)
-        label = f"granian WSGI, 2 workers x 8 threads, {server.env.get('BASALT_PROFILE', 'embedded')} profile"
-    else:
-        server = live.start(work / "data", overrides)
-        label = "serve (daphne)"
+    try:
+        if args.server == "granian":
+            server = Granian(work / "data", overrides)
+            label = f"granian WSGI, 2 workers x 8 threads, {server.env.get('BASALT_PROFILE', 'embedded')} profile"
+        else:
+            server = live.start(work / "data", overrides)
+            label = "serve (daphne)"
+    except BaseException:
+        if weed is not None:
+            seaweed.stop(weed)
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     database = "postgresql" if server.env.get("DATABASE_URL") else "sqlite"
     results: dict[str, object] = {"mib": args.mib, "storage": args.storage, "server": label, "database": database}
     try:
