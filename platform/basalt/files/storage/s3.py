@@ -28,11 +28,12 @@ class S3Writer:
         if self.upload_id is None:
             self.upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=self.key)["UploadId"]
         number = len(self.parts) + 1
+        # The buffer itself, not a bytes() copy of it: one 8 MiB part in memory, not two.
+        part, self.buffer = self.buffer, bytearray()
         answer = self.client.upload_part(
-            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=bytes(self.buffer)
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=part
         )
         self.parts.append({"PartNumber": number, "ETag": answer["ETag"]})
-        self.buffer.clear()
 
     def write(self, chunk: bytes) -> None:
         self.buffer += chunk
