@@ -2,11 +2,20 @@
 
     .venv/bin/python bench/files_bench.py [--mib 1024] [--storage local|s3] [--server serve|granian]
 
+`serve` is the embedded `manage.py serve` (daphne; background tasks in-process). `granian` is the
+production web process as docker/entrypoint.sh starts it (granian over WSGI, 2 workers × 8
+threads); with DATABASE_URL and REDIS_URL set it runs the production profile against them, with a
+separate Celery worker for the background thumbnails, as docker-compose does.
+
 1. a MIB upload, simple (streamed raw body) and tus (8 MiB PATCHes), vs a direct write of the same
    bytes to the same storage (local: a file copy into the storage folder; s3: boto3 upload_fileobj);
    the server's RSS growth is sampled during each upload;
-2. the download vs a direct read from the same storage;
-3. thumbnails of a 12-megapixel JPEG: first render p95 over several files, cached p95 vs a metadata GET p95;
+2. the download (proxied; on s3 also by the 302 to a presigned URL) vs a direct read from the
+   same storage (local: reading the file; s3: a boto3 GET), and vs the same client reading the
+   same bytes from a minimal sendfile HTTP server (`client_ceiling`): on local storage the
+   page-cache read is far faster than any HTTP client, so that ratio shows what the server costs;
+3. thumbnails of a 12-megapixel JPEG: first render p95 over several files (racing the background
+   render of the project size, as right after an upload), then cached p95 vs a metadata GET p95;
 4. 200 concurrent 100 KiB uploads: errors and p95.
 The bytes come from a file on disk and are sent in 1 MiB pieces, so the client never holds them whole.
 """
@@ -18,6 +27,8 @@ import io
 import json
 import os
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +47,134 @@ sys.path.insert(0, str(ROOT / "platform"))
 from tests.contract import live  # noqa: E402
 
 CHUNK = 1024 * 1024
+BIN = Path(sys.executable).parent
+BENCH_SECRET_KEY = "files-bench-secret-key-not-for-production-0123456789"
+
+
+class Granian:
+    """The production web process (docker/entrypoint.sh's `web`), and a Celery worker beside it
+    when there is a broker; stopped like a live.Server (SIGINT, then its database dropped)."""
+
+    def __init__(self, data_dir: Path, overrides: dict[str, str]):
+        # live.server_env maps REDIS_URL to the test suite's live-server database; the bench's
+        # server uses the one it is given (set below for the production profile).
+        redis_url = os.environ.pop("REDIS_URL", None)
+        try:
+            env, self.database = live.server_env(data_dir)
+        finally:
+            if redis_url:
+                os.environ["REDIS_URL"] = redis_url
+        env.update(overrides, PYTHONPATH=str(ROOT / "platform"), LOG_LEVEL="WARNING")
+        if env.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
+            env.update(
+                BASALT_PROFILE="production",
+                SECRET_KEY=BENCH_SECRET_KEY,
+                ALLOWED_HOSTS="127.0.0.1",
+                SECURE_COOKIES="false",
+                REDIS_URL=os.environ["REDIS_URL"],
+            )
+            env.pop("CELERY_TASK_ALWAYS_EAGER", None)
+        self.env = env
+        subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], env=env, cwd=ROOT, check=True)
+        port = live.free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = data_dir.parent / f"granian-{port}.log"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [str(BIN / "granian"), "basalt.wsgi:application", "--interface", "wsgi", "--host", "127.0.0.1",
+                 "--port", str(port), "--workers", "2", "--blocking-threads", "8", "--log-level", "warning"],
+                env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            self.worker = None
+            if env.get("BASALT_PROFILE") == "production":
+                self.worker = subprocess.Popen(
+                    [str(BIN / "celery"), "-A", "basalt", "worker", "--concurrency", "1", "--loglevel", "WARNING"],
+                    env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                )  # fmt: skip
+        deadline = time.monotonic() + live.START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"granian exited: {self.log.read_text(errors='replace')[-3000:]}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("granian did not answer /healthz")
+
+    def stop(self) -> None:
+        for process in (self.worker, self.process):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=5)
+        if self.database:
+            live._postgres(os.environ["DATABASE_URL"], f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+
+
+def raw_get(url: str, path: str, headers: dict[str, str]) -> tuple[int, int]:
+    """(status, body bytes) of one GET read with recv_into into one reused buffer: httpx's
+    iter_bytes(1 MiB) tops out near 800 MiB/s here (it re-chunks through copies), which would
+    measure the client instead of the server."""
+    host, port = url.removeprefix("http://").split(":")
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "Accept-Encoding: identity", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    buffer = memoryview(bytearray(CHUNK))
+    with socket.create_connection((host, int(port))) as conn:
+        conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            more = conn.recv(65536)
+            if not more:
+                raise RuntimeError("connection closed in the response head")
+            head += more
+        head, _, body = head.partition(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        fields = dict(line.split(b":", 1) for line in head.split(b"\r\n")[1:])
+        fields = {name.strip().lower(): value.strip() for name, value in fields.items()}
+        if b"content-length" not in fields:
+            raise RuntimeError(f"no Content-Length in the answer: {head[:300]!r}")
+        left, read = int(fields[b"content-length"]) - len(body), len(body)
+        while left > 0:
+            got = conn.recv_into(buffer, min(left, CHUNK))
+            if not got:
+                break
+            left, read = left - got, read + got
+    return status, read
+
+
+class SendfileServer:
+    """The client's ceiling: a minimal HTTP/1.1 server answering every GET with one file by
+    sendfile(2) (no Python per byte), so `download / ceiling` is what Basalt's server costs."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn, self.path.open("rb") as source:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += conn.recv(65536) or b"\r\n\r\n"
+                size = self.path.stat().st_size
+                head = f"HTTP/1.1 200 OK\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n"
+                conn.sendall(head.encode())
+                conn.sendfile(source)
+
+    def close(self) -> None:
+        self.listener.close()
 
 
 def rss_mib(pid: int) -> float:
@@ -98,6 +237,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mib", type=int, default=1024)
     parser.add_argument("--storage", choices=["local", "s3"], default="local")
+    parser.add_argument("--server", choices=["serve", "granian"], default="serve")
     parser.add_argument("--thumbs", type=int, default=8)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="files-bench-"))
@@ -107,9 +247,23 @@ def main() -> None:
         from tests.files import seaweed
 
         weed = seaweed.start(work / "weed")
-        overrides = weed.env
-    server = live.start(work / "data", overrides)
-    results: dict[str, object] = {"mib": args.mib, "storage": args.storage, "server": "serve (daphne)"}
+        # Downloads may also be handed to the bucket (302 to a presigned URL): measured beside the
+        # proxied default, which every other request here asks for with ?redirect=0.
+        overrides = {**weed.env, "FILES_REDIRECT_DOWNLOADS": "true"}
+    try:
+        if args.server == "granian":
+            server = Granian(work / "data", overrides)
+            label = f"granian WSGI, 2 workers x 8 threads, {server.env.get('BASALT_PROFILE', 'embedded')} profile"
+        else:
+            server = live.start(work / "data", overrides)
+            label = "serve (daphne)"
+    except BaseException:
+        if weed is not None:
+            seaweed.stop(weed)
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    database = "postgresql" if server.env.get("DATABASE_URL") else "sqlite"
+    results: dict[str, object] = {"mib": args.mib, "storage": args.storage, "server": label, "database": database}
     try:
         keys = live.make_project(server.url, "bench")
         headers = {"X-API-Key": keys.secret}
@@ -149,6 +303,18 @@ def main() -> None:
                 client.upload_fileobj(src, seaweed.BUCKET, "direct-baseline.bin")
         direct_put = time.perf_counter() - start
 
+        # Warm every worker process first (new connections spread over granian's workers): the
+        # first upload a process stores builds its storage client (boto3 loads ~30 MiB of service
+        # models once), which is not what an upload holds.
+        warm = b"\x00" * (3 * CHUNK)
+        for index in range(8):
+            httpx.post(
+                f"{server.url}/api/v1/files?name=warm{index}.bin",
+                content=warm,
+                headers={**headers, "Content-Type": "application/octet-stream"},
+                timeout=60,
+            ).raise_for_status()
+
         with Sampler(server.process.pid) as simple_rss:
             start = time.perf_counter()
             answer = http.post(
@@ -182,12 +348,9 @@ def main() -> None:
             tus = time.perf_counter() - start
 
         start = time.perf_counter()
-        read = 0
-        with http.stream("GET", f"/api/v1/files/{big_id}/content") as stream:
-            for block in stream.iter_bytes(CHUNK):
-                read += len(block)
+        status, read = raw_get(server.url, f"/api/v1/files/{big_id}/content?redirect=0", headers)
         download = time.perf_counter() - start
-        assert read == size
+        assert (status, read) == (200, size), (status, read)
         start = time.perf_counter()
         if weed is None:
             with (work / "data" / "files" / "direct-baseline.bin").open("rb") as src:
@@ -198,6 +361,12 @@ def main() -> None:
             for _ in body.iter_chunks(CHUNK):
                 pass
         direct_get = time.perf_counter() - start
+        ceiling_server = SendfileServer(source)
+        start = time.perf_counter()
+        status, read = raw_get(ceiling_server.url, "/", {})
+        ceiling = time.perf_counter() - start
+        ceiling_server.close()
+        assert (status, read) == (200, size), (status, read)
 
         results.update(
             direct_put_mib_s=round(args.mib / direct_put, 1),
@@ -210,26 +379,47 @@ def main() -> None:
             download_mib_s=round(args.mib / download, 1),
             direct_get_mib_s=round(args.mib / direct_get, 1),
             download_vs_direct=round(direct_get / download, 2),
+            client_ceiling_mib_s=round(args.mib / ceiling, 1),
+            download_vs_client_ceiling=round(ceiling / download, 2),
         )
+        if weed is not None:
+            start = time.perf_counter()
+            moved = http.get(f"/api/v1/files/{big_id}/content")
+            assert moved.status_code == 302, moved.status_code
+            location = httpx.URL(moved.headers["Location"])
+            status, read = raw_get(f"http://{location.host}:{location.port}", location.raw_path.decode(), {})
+            redirected = time.perf_counter() - start
+            assert (status, read) == (200, size), (status, read)
+            results.update(
+                download_redirect_mib_s=round(args.mib / redirected, 1),
+                download_redirect_vs_direct=round(direct_get / redirected, 2),
+            )
 
         # thumbnails of 12-megapixel JPEGs
         from PIL import Image
 
-        first, cached, meta = [], [], []
+        first, cached, meta, stored_ids = [], [], [], []
         for index in range(args.thumbs):
             buffer = io.BytesIO()
             Image.effect_noise((4000, 3000), 60 + index).convert("RGB").save(buffer, "JPEG", quality=85)
             stored = http.post(
                 f"/api/v1/files?name=p{index}.jpg", content=buffer.getvalue(), headers={"Content-Type": "image/jpeg"}
             ).json()
-            # the background render of the project's size races this one; time 128x128-contain, not in the list
-            for timings, spec in ((first, "256x256&fit=contain"), (cached, "256x256&fit=contain")):
+            stored_ids.append(stored["id"])
+            # The background render of the project's size (256x256 cover) races this one, as it
+            # would for a client asking right after its upload; contain is not in that list.
+            start = time.perf_counter()
+            http.get(f"/api/v1/files/{stored['id']}/content?thumb=256x256&fit=contain&redirect=0").raise_for_status()
+            first.append(time.perf_counter() - start)
+        # Cached: once the renders are done, the kept thumbnail against a metadata GET of the same
+        # file, interleaved so that both see the same host.
+        for _ in range(3):
+            for file_id in stored_ids:
                 start = time.perf_counter()
-                http.get(f"/api/v1/files/{stored['id']}/content?thumb={spec}").raise_for_status()
-                timings.append(time.perf_counter() - start)
-            for _ in range(5):
+                http.get(f"/api/v1/files/{file_id}/content?thumb=256x256&fit=contain&redirect=0").raise_for_status()
+                cached.append(time.perf_counter() - start)
                 start = time.perf_counter()
-                http.get(f"/api/v1/files/{stored['id']}").raise_for_status()
+                http.get(f"/api/v1/files/{file_id}").raise_for_status()
                 meta.append(time.perf_counter() - start)
         results.update(
             thumb_first_p95_ms=round(p95(first) * 1000, 1),
@@ -270,7 +460,7 @@ def main() -> None:
         results["load_average"] = os.getloadavg()
         print(json.dumps(results, indent=2))
     finally:
-        live.stop(server)
+        server.stop() if isinstance(server, Granian) else live.stop(server)
         if weed is not None:
             from tests.files import seaweed
 

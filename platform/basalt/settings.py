@@ -283,6 +283,8 @@ else:
     }
 # Downloads answer a redirect to a short-lived presigned storage URL instead of passing bytes through.
 FILES_REDIRECT_DOWNLOADS = env_bool("FILES_REDIRECT_DOWNLOADS", False)
+# Bytes of served thumbnails each web process keeps in memory (files/kept.py); 0 turns it off.
+FILES_THUMBNAIL_MEMORY_BYTES = env_int("FILES_THUMBNAIL_MEMORY_BYTES", 16 * 1024 * 1024)
 STORAGES = {
     "default": DEFAULT_FILE_STORAGE_BACKEND,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

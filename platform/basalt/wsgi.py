@@ -9,7 +9,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "basalt.settings")
 
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
+from basalt.core.memory import limit_malloc_arenas  # noqa: E402
 from basalt.env import ConfigurationError  # noqa: E402
+
+limit_malloc_arenas()  # granian's request threads share two arenas (core/memory.py)
 
 try:
     application = get_wsgi_application()

@@ -94,3 +94,8 @@ def keys(server):
     from tests.contract import live
 
     return live.make_project(server.url, "Files live")
+
+
+def content_of(answer) -> bytes:
+    """The body of a content answer: small ones come whole, large ones streamed."""
+    return b"".join(answer.streaming_content) if answer.streaming else answer.content

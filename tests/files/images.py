@@ -51,3 +51,30 @@ def png_bomb_header(width: int = 30000, height: int = 30000) -> bytes:
     out = io.BytesIO()
     Image.new("1", (width, height)).save(out, "PNG", optimize=True)
     return out.getvalue()
+
+
+def banded_photo(width: int = 2400, height: int = 1600, orientation: int = 6) -> bytes:
+    """A photo-sized JPEG (large enough for a reduced DCT decode): a red band along the top quarter,
+    blue below, an EXIF orientation and a description to strip."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (width, height), (0, 0, 255))
+    ImageDraw.Draw(image).rectangle((0, 0, width, height // 4), fill=(255, 0, 0))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x010E] = "secret location 48.85N 2.35E"
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90, exif=exif.tobytes())
+    return out.getvalue()
+
+
+def jpeg_declaring(width: int, height: int) -> bytes:
+    """A small JPEG whose frame header (SOF0) claims width x height pixels."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), (5, 5, 5)).save(out, "JPEG")
+    data = bytearray(out.getvalue())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)

@@ -94,6 +94,49 @@ def test_non_images_and_bombs_are_refused_cleanly(secret_client):
         assert "pixels" in answer.json()["error"]["message"]
 
 
+def test_a_jpeg_declaring_too_many_pixels_is_refused_from_its_header(secret_client):
+    bomb = upload(secret_client, images.jpeg_declaring(10_000, 6_000), name="bomb.jpg").json()
+    assert bomb["content_type"] == "image/jpeg"
+    answer = secret_client.get(f"{bomb['url']}?thumb=16x16")
+    assert answer.status_code == 422
+    assert "pixels" in answer.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(("spec", "fit"), [("16x16", "cover"), ("20x10", "contain")])
+def test_a_large_photo_is_rotated_sized_and_stripped(secret_client, spec, fit):
+    """The reduced JPEG decode keeps what the full one gave: the asked size, the EXIF rotation
+    (orientation 6: the top band ends on the right), no metadata."""
+    source = images.banded_photo(2400, 1600, orientation=6)
+    stored = upload(secret_client, source, name="photo.jpg").json()
+    answer, body = thumb(secret_client, stored, spec, fit)
+    assert answer.status_code == 200, answer.content
+    assert b"secret location" not in body
+    with Image.open(io.BytesIO(body)) as image:
+        assert not image.getexif()
+        # 1600x2400 once rotated: cover crops to 16x16, contain fits it in 20x10 → 7x10 (rounded)
+        assert image.size == ((16, 16) if fit == "cover" else (7, 10))
+        rgb = image.convert("RGB")
+        right, left = rgb.getpixel((image.width - 1, image.height // 2)), rgb.getpixel((0, image.height // 2))
+    assert right[0] > 150 and right[2] < 100  # red: the band that was on top
+    assert left[2] > 150 and left[0] < 100  # blue
+
+
+def test_a_wide_png_cover_keeps_the_centre(secret_client):
+    """A large PNG (no reduced decode) is box-reduced before LANCZOS; cover still crops the centre."""
+    from PIL import Image as PILImage
+
+    image = PILImage.new("RGB", (1600, 400), (255, 0, 0))
+    image.paste((0, 200, 0), (600, 0, 1000, 400))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    stored = upload(secret_client, out.getvalue(), name="wide.png").json()
+    answer, body = thumb(secret_client, stored, "16x16", "cover")
+    assert answer.status_code == 200
+    with Image.open(io.BytesIO(body)) as made:
+        assert made.size == (16, 16)
+        assert all(made.convert("RGB").getpixel((x, 8))[1] > 150 for x in (1, 8, 14))
+
+
 def test_project_sizes_are_made_in_the_background_on_upload(secret_client, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         stored = upload(secret_client, images.png(64, 32), name="bg.png").json()

@@ -64,7 +64,7 @@ def test_large_patches_are_written_once(secret_client, written, file_storage, pr
 def test_small_patches_resumed_in_another_process_and_a_bad_checksum(secret_client, written, file_storage, project):
     """Tiny PATCHes (each byte at most twice), the running hash lost between PATCHes (another
     process: the object is read once at the end), and a PATCH refused for its checksum, retried."""
-    from basalt.files import tus_parts
+    from basalt.files import tus_stream
 
     location = create(secret_client, len(DATA))["Location"]
     offset, step = 0, 3 * 1024 * 1024 + 7
@@ -73,7 +73,7 @@ def test_small_patches_resumed_in_another_process_and_a_bad_checksum(secret_clie
         wrong = base64.b64encode(hashlib.sha256(b"other").digest()).decode()
         refused = patch(secret_client, location, offset, chunk, HTTP_UPLOAD_CHECKSUM=f"sha256 {wrong}")
         assert refused.status_code == 460, refused.content
-        tus_parts._HASHES.clear()
+        tus_stream._HASHES.clear()
         answer = patch(secret_client, location, offset, chunk)
         assert answer.status_code == 204, answer.content
         offset += len(chunk)

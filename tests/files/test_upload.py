@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from basalt.files.models import File
-from tests.files.conftest import upload
+from tests.files.conftest import content_of, upload
 from tests.files.images import png
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +36,7 @@ def test_raw_upload_returns_metadata_with_sniffed_type_and_sha256(secret_client)
     assert answer["Location"] == f"/api/v1/files/{body['id']}"
     content = secret_client.get(body["url"])
     assert content.status_code == 200
-    assert b"".join(content.streaming_content) == data
+    assert content_of(content) == data
 
 
 def test_multipart_upload_streams_the_file_part(secret_client):
@@ -62,7 +62,7 @@ def test_zero_byte_file_works(secret_client):
     body = answer.json()
     assert body["size"] == 0 and body["sha256"] == hashlib.sha256(b"").hexdigest()
     content = secret_client.get(body["url"])
-    assert content.status_code == 200 and b"".join(content.streaming_content) == b""
+    assert content.status_code == 200 and content_of(content) == b""
 
 
 @pytest.mark.parametrize(

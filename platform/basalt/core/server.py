@@ -10,9 +10,9 @@ it could not, before Django (which has its own, JSON-reported parsing) ever saw 
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Callable
 from functools import partial
-from tempfile import SpooledTemporaryFile
 
 from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
@@ -22,6 +22,7 @@ from basalt.core.edge import MAX_HEAD_BYTES, MAX_URL_BYTES, new_request_id, raw_
 from basalt.core.errors import BasaltError, HeadersTooLarge, UriTooLong
 from basalt.core.json import dumps
 from basalt.core.middleware import generic_error
+from basalt.core.wsgi_bridge import BODY_FILE_EXTENSION
 
 # Method, spaces and HTTP version around the request target.
 _REQUEST_LINE_EXTRA = 32
@@ -84,47 +85,58 @@ class EdgeHTTPFactory(HTTPFactory):
         return protocol
 
 
-# Request body bytes a connection's queue keeps in memory; the rest of a body waits on disk.
-SPOOL_MEMORY_BYTES = 1024 * 1024
+# Bytes per body message when the application reads a received body through `receive`.
+BODY_PIECE = 1024 * 1024
 
 
 class BodySpoolingQueue(asyncio.Queue):
-    """An application's input queue that keeps request bodies on disk instead of in memory.
+    """An application's input queue that reads the request body from the file Twisted received it
+    into, as the application asks, instead of holding it in memory.
 
-    daphne's `WebRequest.process()` hands the application the whole request body at once: it reads
-    Twisted's temporary file and `put_nowait`s every chunk into the queue before the application
-    reads the first (a 256 MiB upload grew the server by 259 MiB). Here each chunk is written to a
-    spool file as it is put, and read back only when the application asks for it, so a body costs
-    at most SPOOL_MEMORY_BYTES of memory however large it is.
+    twisted.web receives a whole body before daphne starts the application (into memory up to
+    100 KB, an anonymous temporary file beyond), then daphne's `WebRequest.process()` read that
+    file in 8 KiB pieces and `put_nowait` every one into the queue before the application read the
+    first (a 256 MiB upload grew the server by 259 MiB). The queue now owns Twisted's file
+    (EdgeServer.create_application hands it over; daphne's loop then finds an empty body) and:
+    - gives it whole, as a file, to whoever calls `take_body_file()` first (the WSGI bridge, which
+      uses it as `wsgi.input`: no copy at all), or
+    - serves it through `get()` in BODY_PIECE messages (ASGI consumers), never more at once.
     """
 
-    def __init__(self):
+    def __init__(self, body=None):
         super().__init__()
-        self._spool: SpooledTemporaryFile | None = None
-        self._write_at = 0
-        self._read_at = 0
+        self._body = body  # Twisted's file, at its start; None once taken or read to the end
+        self._owns_body = body is not None
+        self._size = 0
+        if body is not None:
+            self._size = body.seek(0, 2)
+            body.seek(0)
+
+    def take_body_file(self):
+        """The whole received body as a readable file (the caller closes it), once; None after any
+        of it was read through get()."""
+        body, self._body = self._body, None
+        if body is not None and body.tell() != 0:
+            self._body = body
+            return None
+        return body
 
     def put_nowait(self, message):
-        body = message.get("body") if message.get("type") == "http.request" else None
-        if body:
-            if self._spool is None:
-                self._spool = SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES, mode="w+b")
-            self._spool.seek(self._write_at)
-            self._spool.write(body)
-            self._write_at += len(body)
-            message = {**message, "body": len(body), "_spooled": True}
+        # daphne's own body messages: the body is served from the file instead.
+        if message.get("type") == "http.request" and self._owns_body:
+            return
         super().put_nowait(message)
 
     async def get(self):
-        message = await super().get()
-        if message.pop("_spooled", False):
-            self._spool.seek(self._read_at)
-            message["body"] = self._spool.read(message["body"])
-            self._read_at += len(message["body"])
-            if not message.get("more_body") and self._read_at == self._write_at:
-                self._spool.close()
-                self._spool, self._write_at, self._read_at = None, 0, 0
-        return message
+        if self._body is not None:
+            chunk = self._body.read(BODY_PIECE)
+            more = self._body.tell() < self._size
+            if not more:
+                self._body.close()
+                self._body = None
+            return {"type": "http.request", "body": chunk, "more_body": more}
+        # After the body: only what daphne queues later (http.disconnect).
+        return await super().get()
 
 
 class EdgeServer(Server):
@@ -145,9 +157,17 @@ class EdgeServer(Server):
         self._http_factory = factory if isinstance(factory, EdgeHTTPFactory) else EdgeHTTPFactory(self)
 
     def create_application(self, protocol, scope):
-        """daphne's own, with the body-spooling queue in place of a plain asyncio.Queue."""
+        """daphne's own, with the queue reading the body from Twisted's file (BodySpoolingQueue)."""
         assert "application_instance" not in self.connections[protocol]
-        input_queue = BodySpoolingQueue()
+        body = getattr(protocol, "content", None)
+        if body is not None and not body.closed:
+            # daphne reads `protocol.content` right after this returns: it finds an empty body.
+            protocol.content = io.BytesIO()
+        else:
+            body = None
+        input_queue = BodySpoolingQueue(body)
+        if body is not None:
+            scope.setdefault("extensions", {})[BODY_FILE_EXTENSION] = input_queue.take_body_file
         scope.setdefault("asgi", {"version": "3.0"})
         application_instance = self.application(
             scope=scope, receive=input_queue.get, send=partial(self.handle_reply, protocol)

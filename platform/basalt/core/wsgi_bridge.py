@@ -24,6 +24,8 @@ from django.core.handlers.wsgi import WSGIHandler
 
 # A streamed response is sent in pieces of about this size, not one send per tiny chunk.
 _STREAM_PIECE = 64 * 1024
+# The scope extension (set by `serve`, core.server) through which a received body is taken as a file.
+BODY_FILE_EXTENSION = "basalt.take_body_file"
 
 
 class _Response:
@@ -94,7 +96,12 @@ class ThreadedWSGIBridge:
         self._idle = idle_threads
 
     async def __call__(self, scope, receive, send):
-        body = await self._read_body(receive)
+        # Under `serve` the body has arrived whole, in a file Twisted wrote: take it as it is
+        # (core.server.BodySpoolingQueue) instead of copying it into a spool of our own.
+        take_body_file = scope.get("extensions", {}).get(BODY_FILE_EXTENSION)
+        body = take_body_file() if take_body_file is not None else None
+        if body is None:
+            body = await self._read_body(receive)
         if body is None:
             return  # the client went away before sending its body
         environ = build_environ(scope, body)

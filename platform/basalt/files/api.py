@@ -118,6 +118,9 @@ def _upload(request: HttpRequest, caller: Caller) -> HttpResponse:
         except OSError:
             ingest.abort()
             raise ValidationFailed("The upload was interrupted.") from None
+        except BaseException:
+            ingest.abort()  # whatever the server raised: no temporary object, no pipeline thread left
+            raise
         row = ingest.finish()
     body = services.render(row)
     return respond(body, 201, {"Location": f"/api/v1/files/{row.id}"})
@@ -179,6 +182,7 @@ def content(request: HttpRequest, file_id: str) -> HttpResponse:
             name=row.name,
             content_type=made.content_type,
             cache=cache,
+            keep=True,
         )
     return serve(
         request,

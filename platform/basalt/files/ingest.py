@@ -19,6 +19,7 @@ from basalt.files import sniff
 from basalt.files.config import FilesConfig
 from basalt.files.errors import BadContentType, QuotaExceeded
 from basalt.files.models import File, new_file_id
+from basalt.files.pipeline import Pipeline
 from basalt.files.storage import get_storage
 from basalt.projects.models import Project
 
@@ -86,6 +87,9 @@ class Ingest:
         self.head = b""
         self.content_type: str | None = None
         self.done = False
+        # From the second piece on, hashing and writing run beside the reading (pipeline.py); a
+        # body of one piece (most uploads) is handled inline, without a thread.
+        self.pipeline: Pipeline | None = None
 
     def feed(self, chunk: bytes) -> None:
         if not chunk:
@@ -102,11 +106,20 @@ class Ingest:
                 self.head += chunk[: sniff.HEAD - len(self.head)]
                 if len(self.head) >= sniff.HEAD:
                     self._decide_type()
-            self.hash.update(chunk)
-            self.writer.write(chunk)
+            if self.pipeline is not None:
+                self.pipeline.put(chunk)
+            elif self.size == len(chunk):
+                self._store(chunk)
+            else:
+                self.pipeline = Pipeline(self._store)
+                self.pipeline.put(chunk)
         except BaseException:
             self.abort()
             raise
+
+    def _store(self, chunk: bytes) -> None:
+        self.hash.update(chunk)
+        self.writer.write(chunk)
 
     def _decide_type(self) -> None:
         content_type, refusal = sniff.decide(self.head, self.declared_type)
@@ -119,6 +132,8 @@ class Ingest:
     def abort(self) -> None:
         if not self.done:
             self.done = True
+            if self.pipeline is not None:
+                self.pipeline.discard()
             self.writer.abort()
 
     def finish(self) -> File:
@@ -131,6 +146,8 @@ class Ingest:
                 )
             if self.content_type is None:
                 self._decide_type()
+            if self.pipeline is not None:
+                self.pipeline.close()
             self.writer.commit()
         except BaseException:
             self.abort()

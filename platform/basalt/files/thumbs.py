@@ -63,6 +63,11 @@ def render_thumbnail(data: bytes, width: int, height: int, fit: str, content_typ
             if probe.width * probe.height > MAX_PIXELS:
                 raise NotThumbnailable(f"The image has more than {MAX_PIXELS} pixels.")
             probe.seek(0)  # GIF and animated WebP: the first frame
+            # JPEG: decode at 1/2, 1/4 or 1/8 scale straight from the DCT coefficients, never below
+            # the size asked for (a 12-megapixel photo decoded whole took most of a first render).
+            # A square of the longest side, so an EXIF rotation cannot leave one side short.
+            longest = max(width, height)
+            probe.draft(probe.mode if probe.mode in ("RGB", "L") else None, (longest, longest))
             image = ImageOps.exif_transpose(probe.copy() if probe.mode != "P" else probe.convert("RGBA"))
     except NotThumbnailable:
         raise
@@ -71,9 +76,14 @@ def render_thumbnail(data: bytes, width: int, height: int, fit: str, content_typ
     except (OSError, ValueError, SyntaxError) as exc:
         raise NotThumbnailable(f"The image cannot be decoded ({type(exc).__name__}).") from None
     if fit == "cover":
+        # Formats without a reduced decode (PNG, WebP, GIF): a box-filter reduce first, leaving
+        # LANCZOS at least twice the target to work on (what thumbnail()'s reducing_gap does).
+        factor = min(image.width // (width * 2), image.height // (height * 2))
+        if factor >= 2:
+            image = image.reduce(factor)
         image = ImageOps.fit(image, (width, height), Image.Resampling.LANCZOS)
     else:
-        image.thumbnail((width, height), Image.Resampling.LANCZOS)
+        image.thumbnail((width, height), Image.Resampling.LANCZOS, reducing_gap=2.0)
     pil_format, out_type = OUTPUT.get(content_type, ("PNG", "image/png"))
     if pil_format == "JPEG" and image.mode not in ("RGB", "L"):
         image = image.convert("RGB")

@@ -1,11 +1,12 @@
 """tus 1.0 resumable uploads: core, creation, creation-with-upload, termination, checksum (sha256), expiration.
 
-On S3 each PATCH goes straight into the final object's multipart upload, written once
-(`tus_parts.py`). On the local folder each PATCH is written as its own storage object, and when the
-last byte arrives the parts are streamed once through the same Ingest as a simple upload (sniffing,
-sha256, limits) into the final object. Either way a cut request leaves the offset where it was
-(never half-recorded), and the offset advances in a short transaction that re-checks it, so two
-PATCHes racing at one offset cannot both land. The upload id is the file id.
+On S3 each PATCH goes straight into the final object's multipart upload (`tus_parts.py`); on the
+local folder into one file renamed into place at the end (`tus_local.py`): either way the bytes
+are written once, with sha256 and sniffing as they pass (`tus_stream.py`). (A storage with
+neither, and local uploads begun before `tus_local`, store each PATCH as an object and stream them
+once through the same Ingest as a simple upload at the end.) A cut request leaves the offset where
+it was (never half-recorded), and the offset advances in a short transaction that re-checks it,
+so two PATCHes racing at one offset cannot both land. The upload id is the file id.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from basalt.core.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
-from basalt.files import tus_parts
+from basalt.files import tus_local, tus_parts, tus_stream
 from basalt.files.access import initial_acl, may_upload
 from basalt.files.config import files_config
 from basalt.files.errors import BadContentType
@@ -134,9 +135,11 @@ def create(request: HttpRequest, caller: Caller) -> HttpResponse:
     acl = initial_acl(caller, config, None)
     file_id = new_file_id()
     storage = get_storage()
-    parts_state = (
-        tus_parts.begin(storage, caller.project.pk, file_id) if length and tus_parts.supported(storage) else None
-    )
+    parts_state, local_state = None, None
+    if length and tus_parts.supported(storage):
+        parts_state = tus_parts.begin(storage, caller.project.pk, file_id)
+    elif length and tus_local.supported(storage):
+        local_state = tus_local.begin()
     upload = TusUpload.objects.create(
         id=file_id,
         project_id=caller.project.pk,
@@ -147,6 +150,7 @@ def create(request: HttpRequest, caller: Caller) -> HttpResponse:
             "acl": acl,
             "parts": [],
             **({"s3": parts_state} if parts_state else {}),
+            **({"local": local_state} if local_state else {}),
         },
         created_by=caller.user_id,
         key_id=caller.key_id,
@@ -189,11 +193,19 @@ def patch(request: HttpRequest, caller: Caller, upload_id: str) -> HttpResponse:
     return response
 
 
+class _NoChecksum:
+    """No Upload-Checksum: nothing to compare, so the PATCH's bytes are not hashed a second time
+    beside the upload's own sha256 (that pass cost as much as writing them)."""
+
+    def update(self, chunk: bytes) -> None:
+        pass
+
+
 def _checksum(request: HttpRequest) -> tuple[Any, bytes | None]:
-    """(hash object, expected digest) from Upload-Checksum; sha256 and no expectation without one."""
+    """(hash object, expected digest) from Upload-Checksum; a no-op and no expectation without one."""
     raw = request.META.get("HTTP_UPLOAD_CHECKSUM")
     if not raw:
-        return hashlib.sha256(), None
+        return _NoChecksum(), None
     algorithm, _, value = raw.partition(" ")
     if algorithm.lower() not in CHECKSUMS:
         raise ValidationFailed(f"Upload-Checksum algorithms: {', '.join(CHECKSUMS)}.")
@@ -219,6 +231,17 @@ def _append(request: HttpRequest, caller: Caller, upload: TusUpload, offset: int
     storage = get_storage()
     if tus_parts.supported(storage):
         return _append_parts(storage, caller, upload, offset, request, room, digest, expected, declared)
+    if tus_local.state(upload):
+
+        def check(size: int) -> None:
+            _check_body(digest, expected, declared, size)
+
+        try:
+            upload = tus_local.append(storage, upload, offset, request, room, digest, check)
+        except BadContentType:
+            _discard(storage, upload)
+            raise
+        return _finish(caller, upload) if upload.offset == upload.length else upload
     key = f"{_prefix(upload)}part-{offset:020d}-{uuid.uuid4().hex[:8]}"
     writer = storage.writer(key)
     size = 0
@@ -282,7 +305,7 @@ def _append_parts(
         locked = TusUpload.objects.select_for_update().get(pk=upload.pk)
         raced = locked.offset != offset or bool(locked.file_id)
         if not raced:
-            locked.metadata = {**locked.metadata, "s3": tus_parts.remember(upload, new)}
+            locked.metadata = {**locked.metadata, "s3": tus_stream.remember(upload, new)}
             locked.offset = offset + size
             locked.save(update_fields=["metadata", "offset"])
     if raced:
@@ -301,6 +324,7 @@ def _discard(storage, upload: TusUpload) -> None:
     TusUpload.objects.filter(pk=upload.pk).delete()
     if tus_parts.supported(storage):
         tus_parts.discard(storage, upload)
+    tus_local.discard(upload)
     storage.delete_prefix(_prefix(upload))
 
 
@@ -312,6 +336,8 @@ def _finish(caller: Caller, upload: TusUpload) -> TusUpload:
     try:
         if tus_parts.state(upload).get("upload_id"):
             tus_parts.finish(storage, caller, upload)
+        elif tus_local.state(upload):
+            tus_local.finish(storage, caller, upload)
         else:
             ingest = Ingest(
                 caller,

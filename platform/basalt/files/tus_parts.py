@@ -14,65 +14,29 @@ the same part numbers again (S3 replaces a part given the same number), and only
 moves the recorded offset records its ETags. S3 checks each recorded ETag at completion, so a part
 replaced with other bytes afterwards fails the upload instead of storing what was not checked.
 
-sha256 runs over the bytes as they pass, kept in this process between PATCHes (hash state cannot
-be stored); when a PATCH lands on another process (or after a restart) the chain is broken and
-the finished object is read once to compute it. The type is sniffed from the first 8 KiB as soon
-as they have arrived, so a lying upload is refused at its first PATCH, not at the end.
+The checksum, running sha256 and sniffed type are `tus_stream`'s, shared with the local folder.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
-import threading
 import uuid
-from collections import OrderedDict
 from typing import Any
 
 from basalt.core.caller import Caller
-from basalt.core.errors import Conflict, ValidationFailed
-from basalt.files import sniff
-from basalt.files.config import files_config
-from basalt.files.errors import BadContentType
-from basalt.files.ingest import record_file, storage_key
+from basalt.core.errors import Conflict
+from basalt.files import tus_stream
+from basalt.files.ingest import storage_key
 from basalt.files.models import TusUpload
-from basalt.files.storage import CHUNK
 from basalt.files.storage.s3 import PART
 
 logger = logging.getLogger("basalt.files")
-# The running sha256 of uploads this process is receiving: upload id → (offset it covers, hash).
-_HASHES: OrderedDict[str, tuple[int, Any]] = OrderedDict()
-_HASHES_LOCK = threading.Lock()
-MAX_HASHES = 1024
 # Past this many leftover segments (tiny PATCHes), they are merged into one (bounded by PART).
 MAX_SEGMENTS = 32
 
 
 def supported(storage: Any) -> bool:
     return hasattr(storage, "begin_parts")
-
-
-def _hash_at(upload_id: str, offset: int) -> Any | None:
-    """A copy of the running hash if this process has every byte before `offset`, else None."""
-    if offset == 0:
-        return hashlib.sha256()
-    with _HASHES_LOCK:
-        found = _HASHES.get(upload_id)
-        return found[1].copy() if found and found[0] == offset else None
-
-
-def _keep_hash(upload_id: str, offset: int, running: Any) -> None:
-    with _HASHES_LOCK:
-        _HASHES[upload_id] = (offset, running)
-        _HASHES.move_to_end(upload_id)
-        while len(_HASHES) > MAX_HASHES:
-            _HASHES.popitem(last=False)
-
-
-def _forget_hash(upload_id: str) -> None:
-    with _HASHES_LOCK:
-        _HASHES.pop(upload_id, None)
 
 
 def state(upload: TusUpload) -> dict[str, Any]:
@@ -105,19 +69,9 @@ def write(
         drop.extend(segment_key for segment_key, _size in segments)
         segments, pending = [], 0
 
-    running = _hash_at(upload.id, upload.offset)
-    sniffing = current.get("content_type") is None
-    head = base64.b64decode(current.get("head", "")) if sniffing else b""
-    size = 0
-    while chunk := body.read(CHUNK):
-        size += len(chunk)
-        if size > room:
-            raise ValidationFailed(f"The body is longer than the {room} bytes the upload still needs.")
-        digest.update(chunk)
-        if running is not None:
-            running.update(chunk)
-        if sniffing and len(head) < sniff.HEAD:
-            head += chunk[: sniff.HEAD - len(head)]
+    stream = tus_stream.PatchStream(upload, current, room, digest)
+    for chunk in tus_stream.body_chunks(body):
+        stream.take(chunk)
         buffer += chunk
         if pending + len(buffer) >= PART and segments:
             take_segments()
@@ -125,13 +79,8 @@ def write(
             number = len(parts) + 1
             parts.append([number, storage.put_part(key, upload_id, number, bytes(buffer[:PART])), PART])
             del buffer[:PART]
-    new = {**current, "upload_id": upload_id, "parts": parts}
-    finished = upload.offset + size == upload.length
-    if sniffing:
-        new["head"] = base64.b64encode(head).decode()
-        if len(head) >= sniff.HEAD or finished:
-            new["content_type"] = _decide(upload, head)
-            new.pop("head", None)
+    new = stream.settle({**current, "upload_id": upload_id, "parts": parts})
+    finished, size = stream.finished, stream.size
     if finished or len(segments) >= MAX_SEGMENTS:
         take_segments()  # the last part, or (many tiny PATCHes) one segment instead of many
     if finished:
@@ -145,9 +94,6 @@ def write(
         writer.commit()
         segments.append([segment_key, len(buffer)])
     new["tail"] = segments
-    new["hashed"] = running is not None
-    # Taken out by `remember` once the new offset is committed (never stored).
-    new["_hash"] = (upload.offset + size, running) if running is not None else None
     return new, size, drop
 
 
@@ -163,28 +109,6 @@ def begin(storage: Any, project_id: int, upload_id: str) -> dict[str, Any]:
     return {"upload_id": storage.begin_parts(storage_key(project_id, upload_id)), "parts": [], "tail": []}
 
 
-def remember(upload: TusUpload, new: dict[str, Any]) -> dict[str, Any]:
-    """The state to store (without the in-process hash), keeping that hash for the next PATCH."""
-    running = new.pop("_hash", None)
-    if running is not None:
-        _keep_hash(upload.id, *running)
-    else:
-        _forget_hash(upload.id)
-    return new
-
-
-def _decide(upload: TusUpload, head: bytes) -> str:
-    from basalt.projects.models import Project
-
-    content_type, refusal = sniff.decide(head, upload.metadata.get("content_type") or None)
-    if refusal:
-        raise BadContentType(refusal)
-    project = Project.objects.get(pk=upload.project_id)
-    if not sniff.type_allowed(content_type, files_config(project).allowed_types):
-        raise BadContentType(f"Files of type {content_type} are not accepted by this project.")
-    return content_type
-
-
 def finish(storage: Any, caller: Caller, upload: TusUpload):
     """Complete the multipart upload into the file's object, then its row (quota re-checked)."""
     current = state(upload)
@@ -193,34 +117,13 @@ def finish(storage: Any, caller: Caller, upload: TusUpload):
         storage.complete_parts(key, current["upload_id"], [(number, etag) for number, etag, _ in current["parts"]])
     except Exception:
         raise Conflict("A part of this upload was replaced by another request; upload it again.") from None
-    running = None
-    with _HASHES_LOCK:
-        kept = _HASHES.get(upload.id)
-        if current.get("hashed") and kept and kept[0] == upload.length:
-            running = kept[1]
-    _forget_hash(upload.id)
-    if running is None:
-        # The PATCHes were spread over processes: read the object once (no second write).
-        running = hashlib.sha256()
-        for chunk in storage.read(key):
-            running.update(chunk)
-    config = files_config(caller.project)
-    meta = upload.metadata
-    return record_file(
-        caller,
-        config,
-        file_id=upload.id,
-        name=meta.get("name") or "file",
-        acl=meta.get("acl") or {},
-        size=upload.length,
-        sha256=running.hexdigest(),
-        content_type=current.get("content_type"),
-    )
+    sha256 = tus_stream.final_sha256(upload, current, lambda: storage.read(key))
+    return tus_stream.record(caller, upload, current, sha256)
 
 
 def discard(storage: Any, upload: TusUpload) -> None:
     """Abort the multipart upload (its parts go with it); the tail goes with the upload's prefix."""
-    _forget_hash(upload.id)
+    tus_stream.forget_hash(upload.id)
     upload_id = state(upload).get("upload_id")
     if upload_id:
         try:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from basalt.files.storage import CHUNK
+from basalt.files.storage import CHUNK, Busy
 
 
 class LocalWriter:
@@ -58,6 +60,29 @@ class LocalStorage:
                 if left is not None:
                     left -= len(chunk)
                 yield chunk
+
+    @contextmanager
+    def resumable(self, key: str) -> Iterator[BinaryIO]:
+        """A resumable upload's file, opened to write at any offset and held by this request alone:
+        an exclusive flock, so across the web processes of this host (the ones that share the
+        folder); Busy when another request holds it. Closing the file releases the lock."""
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o600), "r+b")
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise Busy(key) from None
+            yield handle
+        finally:
+            handle.close()
+
+    def promote(self, source_key: str, key: str) -> None:
+        """Move a finished file under its final key: a rename, no copy."""
+        final = self.path(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.path(source_key), final)
 
     def size(self, key: str) -> int | None:
         try:

@@ -12,6 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from basalt.files.storage import CHUNK
+from basalt.files.storage.prefetch import read_ahead
 
 PART = 8 * 1024 * 1024  # S3's minimum part is 5 MiB; 8 MiB keeps one part in memory per upload
 
@@ -27,11 +28,12 @@ class S3Writer:
         if self.upload_id is None:
             self.upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=self.key)["UploadId"]
         number = len(self.parts) + 1
+        # The buffer itself, not a bytes() copy of it: one 8 MiB part in memory, not two.
+        part, self.buffer = self.buffer, bytearray()
         answer = self.client.upload_part(
-            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=bytes(self.buffer)
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=part
         )
         self.parts.append({"PartNumber": number, "ETag": answer["ETag"]})
-        self.buffer.clear()
 
     def write(self, chunk: bytes) -> None:
         self.buffer += chunk
@@ -75,7 +77,12 @@ class S3Storage:
         extra = {}
         if start or end is not None:
             extra["Range"] = f"bytes={start}-{'' if end is None else end}"
-        body = self.client.get_object(Bucket=self.bucket, Key=key, **extra)["Body"]
+        answer = self.client.get_object(Bucket=self.bucket, Key=key, **extra)
+        body = answer["Body"]
+        if int(answer.get("ContentLength") or 0) > 2 * CHUNK:
+            # Downloads: the next chunks come from the bucket while this one is sent (prefetch.py).
+            yield from read_ahead(body.iter_chunks(CHUNK), body.close)
+            return
         try:
             yield from body.iter_chunks(CHUNK)
         finally:

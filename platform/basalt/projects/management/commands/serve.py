@@ -35,6 +35,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, host: str, port: int, no_migrate: bool, no_worker: bool = False, **options):
+        from basalt.core.memory import limit_malloc_arenas
+
+        limit_malloc_arenas()  # before any request thread exists (core/memory.py)
         if not no_migrate:
             call_command("migrate", interactive=False, verbosity=0)
             # This thread serves nothing: its connection goes back to the pool instead of idling.
