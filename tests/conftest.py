@@ -20,6 +20,11 @@ def redis_db_below(url: str, offset: int) -> str:
     return urlunsplit(parts._replace(path=f"/{(base - offset) % 16}"))
 
 
+def body_of(response) -> bytes:
+    """A response's bytes, streamed or not (small files and archives are answered whole)."""
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
 def _worker_redis_url(url: str, worker: str) -> str:
     """Give each xdist worker its own Redis database: `cache.clear()` is FLUSHDB, and throttle
     counters of one worker must not leak into (or be wiped by) the other's tests."""

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from tests.conftest import console_client_for
+from tests.conftest import body_of, console_client_for
 
 PASSWORD = "an old passphrase 42"
 POSTS = {
@@ -181,6 +181,6 @@ def answers(keys, users: list[str], file_ids: list[str], related_from: str = "")
             answer = me.get(f"/api/v1/files/{file_id}/content")
             out[f"{email}.file.{file_id}"] = (
                 answer.status_code,
-                b"".join(answer.streaming_content) if answer.status_code == 200 else None,
+                body_of(answer) if answer.status_code == 200 else None,
             )
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import body_of
 from tests.operations.conftest import seed_project
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,7 +38,7 @@ def test_export_jobs_keep_the_last_n_archives_and_they_import(make_project, arch
     if files is not None:
         assert len(files) == 2
     download = seeded.console.get(exports[0]["download_url"])
-    assert download.status_code == 200 and b"".join(download.streaming_content)[:2] == b"\x1f\x8b"
+    assert download.status_code == 200 and body_of(download)[:2] == b"\x1f\x8b"
 
 
 def test_a_job_config_is_checked(make_project):

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from tests.conftest import body_of
 from tests.operations.conftest import key_client, seed_project
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -67,7 +68,7 @@ def test_an_export_whose_worker_died_is_written_again(make_project, archive_stor
     done = _status(seeded, f"exports/{export['id']}")
     assert done["status"] == "succeeded", done
     assert done["progress"]["counts"]["documents"] >= 4
-    archive = b"".join(seeded.console.get(done["download_url"]).streaming_content)
+    archive = body_of(seeded.console.get(done["download_url"]))
     assert archive[:2] == b"\x1f\x8b" and b"half an archive" not in archive
     assert Transfer.objects.get(id=export["id"]).attempts == 1
 

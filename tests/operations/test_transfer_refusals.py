@@ -14,7 +14,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from basalt.operations import archive, importing
-from tests.conftest import console_client_for
+from tests.conftest import body_of, console_client_for
 from tests.operations.conftest import POSTS, key_client, seed_project
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -76,7 +76,7 @@ def exported(make_project):
     seeded = seed_project(keys, n_posts=30)
     answer = seeded.console.post(f"{seeded.base}/exports")
     status = seeded.console.get(answer.json()["url"]).json()
-    data = b"".join(seeded.console.get(status["download_url"]).streaming_content)
+    data = body_of(seeded.console.get(status["download_url"]))
     seeded.console.delete(seeded.base, {"confirm": keys.project.name}, format="json")
     return data
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import console_client_for
+from tests.conftest import body_of, console_client_for
 from tests.operations.conftest import PASSWORD, answers, key_client, seed_project, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,7 +21,7 @@ def export_archive(seeded) -> bytes:
     download = seeded.console.get(status["download_url"])
     assert download.status_code == 200
     assert download["Content-Type"] == "application/gzip"
-    return b"".join(download.streaming_content)
+    return body_of(download)
 
 
 def import_into(console, ref: str, data: bytes, fmt: str = "basalt"):
@@ -103,7 +103,7 @@ def test_clone_copies_everything_under_new_ids(make_project):
     assert first["author"] == ada_new["id"] != seeded.users["ada@example.com"]
     cover = first["cover"]["id"] if isinstance(first["cover"], dict) else first["cover"]
     content = key_client(keys).get(f"/api/v1/files/{cover}/content")
-    assert b"".join(content.streaming_content) == next(iter(seeded.files.values()))
+    assert body_of(content) == next(iter(seeded.files.values()))
     # The original is untouched.
     assert (
         key_client(original.publishable)
