@@ -48,7 +48,7 @@ def redact(value: Any, depth: int = 0) -> Any:
     if isinstance(value, dict):
         out = {}
         for key in list(value)[:MAX_FIELDS]:
-            name = str(key)[:60]
+            name = _printable(str(key)[:60])
             out[name] = REDACTED if _SECRET.search(name) else redact(value[key], depth + 1)
         return out
     if isinstance(value, list):
@@ -57,8 +57,14 @@ def redact(value: Any, depth: int = 0) -> Any:
         # A value that looks like one of our secrets is redacted wherever it appears.
         if value.startswith(("sk_", "whsec_", "pk_")) and len(value) > 20:
             return REDACTED
-        return value[:MAX_TEXT]
+        return _printable(value[:MAX_TEXT])
     return value
+
+
+def _printable(text: str) -> str:
+    # A console form posted with NUL in a field: PostgreSQL's JSON cannot store \u0000, and the
+    # failed insert would fail the action's request after its change was made.
+    return text.replace("\x00", "\ufffd")
 
 
 def _fields(request: HttpRequest) -> Any:
