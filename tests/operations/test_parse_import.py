@@ -182,12 +182,7 @@ def test_parse_installations_become_devices_and_auth_data_becomes_linked_sign_in
         {"objectId": "i4", "deviceType": "ios", "deviceToken": "not hex", "createdAt": "2024-03-03T00:00:00.000Z"},
     ]}  # fmt: skip
     keys = make_project("From Parse with devices")
-    console = console_client_for(keys.owner)
-    answer = console.generic(
-        "POST", f"/api/v1/manage/projects/{keys.project.ref}/imports?from=parse", as_zip(files),
-        content_type="application/zip",
-    )  # fmt: skip
-    status = console.get(answer.json()["url"]).json()
+    console, status = _import_parse(keys, files)
     assert status["status"] == "succeeded", status["error"]
     progress = status["progress"]
     assert progress["skipped"] == []
@@ -235,12 +230,7 @@ def test_parse_sessions_keep_the_apps_users_signed_in_through_the_parse_face(mak
         {"objectId": "s4", "sessionToken": "not-a-parse-token", "user": user("AdaX1")},
     ]}  # fmt: skip
     keys = make_project("From Parse, signed in")
-    console = console_client_for(keys.owner)
-    answer = console.generic(
-        "POST", f"/api/v1/manage/projects/{keys.project.ref}/imports?from=parse", as_zip(files),
-        content_type="application/zip",
-    )  # fmt: skip
-    status = console.get(answer.json()["url"]).json()
+    console, status = _import_parse(keys, files)
     assert status["status"] == "succeeded", status["error"]
     assert status["progress"]["sessions"] == {"imported": 1, "left_out": {"expired": 1, "user": 1, "token": 1}}
     from basalt.identity.tokens import hash_token
@@ -257,3 +247,13 @@ def test_parse_sessions_keep_the_apps_users_signed_in_through_the_parse_face(mak
     assert Client().post("/parse/logout", "{}", content_type="application/json", **headers,
                          HTTP_X_PARSE_SESSION_TOKEN=live).status_code == 200  # fmt: skip
     assert Client().get("/parse/users/me", **headers, HTTP_X_PARSE_SESSION_TOKEN=live).status_code != 200
+
+
+def _import_parse(keys, files):
+    """Import a Parse export (class → rows) into the project; the owner's client and the job's status."""
+    console = console_client_for(keys.owner)
+    answer = console.generic(
+        "POST", f"/api/v1/manage/projects/{keys.project.ref}/imports?from=parse", as_zip(files),
+        content_type="application/zip",
+    )  # fmt: skip
+    return console, console.get(answer.json()["url"]).json()
