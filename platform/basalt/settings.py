@@ -161,6 +161,10 @@ else:
             # Request threads are a fixed set under `serve` (basalt.core.handler), so this holds
             # one file handle per thread, not one per request.
             "CONN_MAX_AGE": None,
+            # Tests use a file opened exactly as above, not Django's default shared-cache memory
+            # database: there a second connection's write fails at once with "table is locked"
+            # instead of waiting `timeout`, so concurrency tests saw errors production never gives.
+            "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")},
         }
     }
 # Every server mode (serve/daphne, granian, the Celery worker) runs requests on threads that come

@@ -105,6 +105,30 @@ def test_concurrent_completes_make_one_file(make_project):
     assert File.objects.filter(pk=ticket["file_id"], status=File.READY).count() == 1
 
 
+@pytest.mark.parametrize("failing", ["basalt.files.direct.schedule_thumbnails", "basalt.files.direct._verify"])
+def test_a_failure_that_is_not_the_uploads_fault_leaves_it_completable(secret_client, monkeypatch, failing):
+    """The database or storage failing during `complete` must not strand the upload as claimed
+    (every retry answering 409 until it expires) nor throw its bytes away."""
+    from django.db import OperationalError
+
+    data = b"retry me " * 100
+    ticket = begin(secret_client, name="r.txt", content_type="text/plain", size=len(data))
+    assert send(ticket, data, "text/plain") in (200, 201, 204)
+
+    def outage(*args, **kwargs):
+        raise OperationalError("the database went away")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(failing, outage)
+        failed = secret_client.post(f"/api/v1/files/{ticket['file_id']}/complete")
+    assert failed.status_code == 503 and failed.json()["error"]["code"] == "unavailable", failed.content
+    assert File.objects.get(pk=ticket["file_id"]).status == File.PENDING
+    retried = secret_client.post(f"/api/v1/files/{ticket['file_id']}/complete")
+    assert retried.status_code == 200, retried.content
+    assert retried.json()["sha256"] == hashlib.sha256(data).hexdigest()
+    assert secret_client.get(f"/api/v1/files/{ticket['file_id']}/content").content == data
+
+
 def test_promised_size_is_checked_against_limits_and_quota(secret_client, project):
     from basalt.projects.project_settings import update_settings
 

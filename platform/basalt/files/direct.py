@@ -10,6 +10,7 @@ the others get 409. A refused upload loses its row and its object.
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +32,7 @@ from basalt.files.services import remove_objects, render
 from basalt.files.storage import CHUNK, get_storage
 from basalt.files.thumbs import schedule_thumbnails
 
+logger = logging.getLogger("basalt.files")
 EXPIRES_IN = 3600
 VERIFYING = "checking"
 
@@ -125,16 +127,34 @@ def complete(caller: Caller, file_id: str) -> dict[str, Any]:
         raise Conflict("Another request is completing this upload.")
     try:
         verified = _verify(caller, row)
-    except BaseException:
+    except (ValidationFailed, BadContentType, Conflict):
+        # The upload itself is refused (size, type, changed object): it goes, row and bytes.
         File.objects.filter(pk=row.pk).delete()
         remove_objects(f"p{row.project_id}/{row.id}/")
         raise
-    with transaction.atomic():
-        File.objects.filter(pk=row.pk).update(**verified, status=File.READY, expected_size=None, expires_at=None)
-        row.refresh_from_db()
-        schedule_thumbnails(row)
-        events.created(row.id)
+    except BaseException:
+        _release(row)
+        raise
+    try:
+        with transaction.atomic():
+            File.objects.filter(pk=row.pk).update(**verified, status=File.READY, expected_size=None, expires_at=None)
+            row.refresh_from_db()
+            schedule_thumbnails(row)
+            events.created(row.id)
+    except BaseException:
+        _release(row)
+        raise
     return render(row)
+
+
+def _release(row: File) -> None:
+    """A failure that says nothing about the upload (the database busy or gone, storage unreachable):
+    hand the claim back so the client's retry of `complete` can verify it, instead of every later
+    call answering 409 until the upload expires."""
+    try:
+        File.objects.filter(pk=row.pk, status=VERIFYING).update(status=File.PENDING)
+    except Exception:  # still failing: the row stays claimed, and expiry removes it (sweep.py)
+        logger.warning("could not hand back the claim on upload %s", row.pk, exc_info=True)
 
 
 def _verify(caller: Caller, row: File) -> dict[str, Any]:
