@@ -97,6 +97,55 @@ def test_batch_without_transaction_reports_each_result(project, pk):
     assert [d["title"] for d in results[2]["body"]["results"]] == ["a"]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_loose_batch_commits_once_and_numbers_every_write(project, pk):
+    """Each write of a loose batch stands alone (a refused one leaves nothing, a unique clash
+    only fails itself), and the survivors commit together, numbered in order."""
+    secret = key_client(project.secret)
+    indexes = {"indexes": [{"fields": ["slug"], "unique": True}]}
+    assert secret.patch("/api/v1/schema/collections/posts", indexes, format="json").status_code == 200
+    post = "/api/v1/collections/posts/documents"
+    body = {
+        "requests": [
+            {"method": "POST", "path": post, "body": {"title": "a", "slug": "s1"}},
+            {"method": "POST", "path": post, "body": {"title": 5}},
+            {"method": "POST", "path": post, "body": {"title": "dup", "slug": "s1"}},
+            {"method": "POST", "path": post, "body": {"title": "b", "slug": "s2"}},
+            {"method": "GET", "path": post + "?order=title"},
+        ]
+    }
+    response = pk.post("/api/v1/batch", body, format="json")
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == [201, 400, 409, 201, 200]
+    assert [d["title"] for d in results[4]["body"]["results"]] == ["a", "b"]
+    created = [results[0]["body"]["id"], results[3]["body"]["id"]]
+    assert [(row.seq, row.document_id) for row in _log(project)] == [(1, created[0]), (2, created[1])]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_failure_in_a_loose_batch_writes_none_of_it(project, pk, monkeypatch):
+    from django.db import OperationalError
+
+    from basalt.documents import services
+    from basalt.documents.models import Document
+
+    real_create, calls = services.create_document, []
+
+    def fails_third(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OperationalError("the connection was lost")
+        return real_create(*args, **kwargs)
+
+    monkeypatch.setattr(services, "create_document", fails_third)
+    post = {"method": "POST", "path": "/api/v1/collections/posts/documents", "body": {"title": "t"}}
+    response = pk.post("/api/v1/batch", {"requests": [post] * 4}, format="json")
+    assert response.status_code == 503 and response.json()["error"]["code"] == "unavailable"
+    assert Document.objects.filter(collection__name="posts").count() == 0
+    assert _log(project) == []
+
+
 @pytest.mark.django_db
 def test_transactional_batch_is_all_or_nothing(project, pk):
     from basalt.documents.models import Document

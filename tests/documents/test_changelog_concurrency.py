@@ -4,7 +4,9 @@ transaction is open, and `seq` gap-free in commit order for a reader tailing the
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 from django.db import connection, connections, transaction
@@ -31,9 +33,7 @@ def live_posts(project):
 
 
 def _log(project_id: int) -> list[tuple[int, str]]:
-    return list(
-        ChangeLogEntry.objects.filter(project_id=project_id).order_by("seq").values_list("seq", "document_id")
-    )
+    return list(ChangeLogEntry.objects.filter(project_id=project_id).order_by("seq").values_list("seq", "document_id"))
 
 
 def _create(publishable: str, title: str):
@@ -142,3 +142,78 @@ def test_many_writers_one_project_a_tailing_reader_never_skips_or_reorders(live_
     for future in writers:
         ids = future.result()
         assert [position[doc_id] for doc_id in ids] == sorted(position[doc_id] for doc_id in ids)
+
+
+@contextmanager
+def _sequencer_held(project_id: int):
+    """Another session in the middle of numbering the project's log: its lock is held until the
+    block ends (or until `release` is set inside it)."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended('basalt.changelog:' || %s, 0))", [project_id]
+                )
+                held.set()
+                assert release.wait(30)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(30)
+        yield release
+    finally:
+        release.set()
+        holder.join(30)
+
+
+def test_a_create_numbers_its_row_in_its_own_transaction(live_posts):
+    """One commit per create: the numbering is the transaction's last statement, not a second
+    transaction after it (which cost a second WAL flush per write)."""
+    statements: list[tuple[str, bool]] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append((sql, connection.in_atomic_block))
+        return execute(sql, params, many, context)
+
+    client = key_client(live_posts.publishable)
+    with connection.execute_wrapper(record):
+        response = client.post(DOCS, {"title": "one"}, format="json")
+    assert response.status_code == 201
+    numbering = [(sql, inside) for sql, inside in statements if "basalt_number_changes" in sql]
+    assert len(numbering) == 1 and "waiting" not in numbering[0][0], statements
+    assert numbering[0][1], "numbered after the commit, in a transaction of its own"
+    in_transaction = [sql for sql, inside in statements if inside]
+    assert in_transaction[-1] == numbering[0][0], "the numbering is the write transaction's last statement"
+    assert _log(live_posts.project.id)[-1] == (1, response.json()["id"])
+
+
+def test_a_writer_that_finds_the_sequencer_busy_numbers_its_row_once_the_holder_commits(live_posts):
+    project_id = live_posts.project.id
+    with _sequencer_held(project_id) as release, ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(_create, live_posts.publishable, "waits")
+        # The create has committed but waits for the sequencer before answering.
+        deadline = time.monotonic() + 10
+        while not ChangeLogEntry.objects.filter(project_id=project_id, seq__isnull=True).exists():
+            assert time.monotonic() < deadline, "the create never committed"
+            time.sleep(0.01)
+        assert not pending.done()
+        release.set()
+        response = pending.result(timeout=30)
+    assert response.status_code == 201
+    # Numbered by the writer itself as soon as the lock was free: nothing left for the sweep.
+    assert _log(project_id) == [(1, response.json()["id"])]
+
+
+def test_a_sequencer_held_too_long_leaves_the_row_to_the_sweep_without_failing_the_write(live_posts):
+    project_id = live_posts.project.id
+    with _sequencer_held(project_id):
+        response = _create(live_posts.publishable, "late")  # waits lock_timeout (2 s), then answers
+    assert response.status_code == 201
+    assert _log(project_id) == [(None, response.json()["id"])]
+    assert changes.positions([project_id])[project_id] == 1  # a reader needing the position numbers it
+    assert _log(project_id) == [(1, response.json()["id"])]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,7 +14,7 @@ from django.http import QueryDict
 from basalt.core.caller import Caller
 from basalt.core.errors import BasaltError, MethodNotAllowed, NotFound, ValidationFailed
 from basalt.core.json import dumps
-from basalt.documents import finding, services
+from basalt.documents import changefeed, finding, services
 from basalt.documents.api.params import query_from_params
 from basalt.documents.finding import project_limits
 from basalt.documents.query import budget
@@ -92,15 +93,9 @@ def run_batch(caller: Caller, payload: Any) -> dict[str, Any]:
     # One deadline and one byte allowance for the whole batch: 100 finds may not each take a find's.
     with budget.batch() as allowance:
         if not atomic:
-            results = []
-            for request in requests:
-                try:
-                    results.append(_answer(caller, request, allowance))
-                except BasaltError as error:
-                    results.append({"status": error.status, "body": error.payload()})
-            return {"results": results}
+            return {"results": _run_each(caller, requests, allowance)}
         try:
-            with transaction.atomic():
+            with changefeed.write_transaction():
                 results = []
                 for index, request in enumerate(requests):
                     try:
@@ -113,3 +108,29 @@ def run_batch(caller: Caller, payload: Any) -> dict[str, Any]:
             error.details = {**(error.details or {}), "index": abort.index}
             raise error from None
         return {"results": results}
+
+
+def _run_each(caller: Caller, requests: list[Any], allowance: budget.Allowance) -> list[dict[str, Any]]:
+    """A loose batch: each sub-request succeeds or fails on its own, as if sent alone, but all of them
+    commit together (one commit and one change-log numbering for the batch, not one per write).
+
+    A write is one service call whose own block is a savepoint here, so a refused write leaves
+    nothing; a read gets a savepoint of its own, because on PostgreSQL a find cancelled for time
+    fails the transaction it runs in. A database failure (not a refusal) fails the whole batch
+    and nothing of it is written."""
+    results = []
+    with changefeed.write_transaction():
+        for request in requests:
+            try:
+                with transaction.atomic() if _reads(request) else nullcontext():
+                    results.append(_answer(caller, request, allowance))
+            except BasaltError as error:
+                results.append({"status": error.status, "body": error.payload()})
+    return results
+
+
+def _reads(request: Any) -> bool:
+    if not isinstance(request, dict) or not isinstance(request.get("method"), str):
+        return False  # refused by _dispatch before any statement
+    path = request.get("path")
+    return request["method"].upper() == "GET" or (isinstance(path, str) and "/query" in path)

@@ -8,15 +8,18 @@ How rows get their `seq` (see README.md beside this file, "The change log"):
 - SQLite (one writer at a time anyway): the writer bumps the project's counter and writes the
   numbered row inside its transaction; the row is announced from `transaction.on_commit`.
 - PostgreSQL: the writer inserts the row without a seq, so no writer holds the project's counter
-  row while its transaction is open or while its commit is flushed. Once the transaction has
-  committed, `number_pending` numbers the project's committed unnumbered rows, in insert order, in
-  one short transaction (one round trip: `basalt_number_changes`, migration 0004) under a
-  per-project advisory lock, and announces them. Whoever holds the
-  lock numbers everyone's rows (a batch per flush); a writer that finds the lock taken leaves its
-  rows to the holder, which passes again while it finds rows. A row left behind all the same (the
-  holder's last pass began before that commit, or the writer's process died) is numbered by the
-  next write in the project, by a realtime process's once-a-second sweep, or by any reader that
-  needs the position (`positions`, the purge walk).
+  row while its transaction is open. The last statement of a write transaction
+  (`write_transaction`) numbers the project's unnumbered rows it can see (its own, and committed
+  ones left behind) in insert order, in one round trip (`basalt_number_changes`, migration 0004),
+  if the project's advisory lock is free: the numbering then shares the write's commit and its
+  WAL flush, and the lock is held only for that statement and the commit. A writer that finds the
+  lock taken commits without numbering and, once committed, queues for the lock
+  (`basalt_number_changes_waiting`, migration 0008, bounded by `lock_timeout`) and numbers what is
+  still unnumbered, so no committed row waits for someone else's next write. A row left behind all
+  the same (the writer's process died, the wait timed out, a write outside `write_transaction`
+  whose callback was skipped) is numbered by the next write in the project, by a realtime
+  process's once-a-second sweep, or by any reader that needs the position (`positions`, the purge
+  walk).
 
 Readers see a seq only once it is committed together with the project's counter, and every lower
 seq with it, so a reader tailing by seq never skips a row; a document's writes are numbered in the
@@ -27,7 +30,8 @@ and numbered, after).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,49 +83,102 @@ def announce(change: Change) -> None:
         transaction.on_commit(lambda: _deliver(change))
 
 
-# --- PostgreSQL: numbered after commit ------------------------------------------------------------
+# --- PostgreSQL: numbered at the end of the writer's transaction, or right after its commit -------
 BATCH = 5000  # rows numbered per pass: bounded memory for the announcement
-PASSES = 4  # a lock holder passes again while it finds rows, at most this often per write
+WAIT_SQL = "SELECT * FROM basalt_number_changes_waiting(%s, %s)"  # migration 0008
+TRY_SQL = "SELECT * FROM basalt_number_changes(%s, %s)"  # migration 0004
 
 
 class _NumberAfterCommit:
-    """The on-commit callback of a transaction that wrote rows of a project (one per project)."""
+    """The on-commit callback of a transaction that wrote rows of a project (one per project).
+
+    `done` once the transaction numbered its rows itself, as its last statement."""
 
     def __init__(self, project_id: int):
         self.project_id = project_id
+        self.done = False
 
     def __call__(self) -> None:
+        if self.done:
+            return
         try:
-            number_pending(self.project_id)
+            number_pending(self.project_id, wait=True)
         except Exception:  # the write committed; the sweep or the next write numbers the rows
             logger.exception("numbering the change log of project %s failed", self.project_id)
 
 
+def _pending_callbacks() -> list[_NumberAfterCommit]:
+    return [
+        callback for _sids, callback, _robust in connection.run_on_commit if isinstance(callback, _NumberAfterCommit)
+    ]
+
+
 def number_after_commit(project_id: int) -> None:
-    """PostgreSQL: a row of this project was inserted without a seq; number it once committed."""
-    for _sids, callback, _robust in connection.run_on_commit:
-        if isinstance(callback, _NumberAfterCommit) and callback.project_id == project_id:
+    """PostgreSQL: a row of this project was inserted without a seq; number it before or after commit."""
+    for callback in _pending_callbacks():
+        if callback.project_id == project_id:
+            callback.done = False  # a row written after an earlier numbering in this transaction
             return  # already asked for in this transaction (a rolled-back savepoint drops its own)
     transaction.on_commit(_NumberAfterCommit(project_id))
 
 
-def number_pending(project_id: int, passes: int = PASSES) -> int:
-    """Number the project's committed unnumbered rows unless another session is at it; announce them.
+@contextmanager
+def write_transaction() -> Iterator[None]:
+    """`transaction.atomic()` for a write; when it is the outermost block, its last statement numbers
+    the change-log rows it wrote, so the numbering shares the write's commit (one WAL flush, not two)
+    and the project's sequencer lock is held only for that statement and the commit."""
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        yield
+        if outermost and connection.vendor == "postgresql":
+            _number_before_commit()
 
-    Returns how many rows this call numbered."""
+
+def _number_before_commit() -> None:
+    for callback in _pending_callbacks():
+        if callback.done:
+            continue
+        rows = _number(TRY_SQL, callback.project_id)
+        if not rows:
+            # Our own rows are pending and visible to us, so nothing numbered means the lock is
+            # taken: by another writer's last statement or pass, which ends with its commit. Once
+            # ours has committed, the callback waits for that lock and numbers what is left.
+            continue
+        while len(rows) == BATCH:  # older rows left behind filled the batch: ours may be next
+            rows += _number(TRY_SQL, callback.project_id)
+        callback.done = True
+        if _listeners:
+            changes = _changes(callback.project_id, rows)
+            transaction.on_commit(lambda changes=changes: [_deliver(change) for change in changes])
+
+
+def number_pending(project_id: int, wait: bool = False) -> int:
+    """Number the project's committed unnumbered rows and announce them. With `wait`, queue for the
+    project's sequencer lock (held only for one numbering and its commit); without, do nothing
+    when another session holds it. Returns how many rows this call numbered."""
     numbered = 0
-    for _ in range(passes):
-        # One round trip (migration 0004): nothing when another session holds the project's lock.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT * FROM basalt_number_changes(%s, %s)", [project_id, BATCH])
-            rows = cursor.fetchall()
+    while True:
+        rows = _number(WAIT_SQL if wait else TRY_SQL, project_id)
         numbered += len(rows)
         if _listeners:
-            for row_id, seq, collection, document_id, kind, before, after in sorted(rows, key=lambda r: r[1]):
-                _deliver(Change(project_id, seq, collection, document_id, kind, _json(before), _json(after), row_id))
-        if not rows:
+            for change in _changes(project_id, rows):
+                _deliver(change)
+        if len(rows) < BATCH:
             return numbered
-    return numbered
+
+
+def _number(sql: str, project_id: int) -> list[tuple]:
+    """One round trip (migrations 0004 and 0008): the rows this call numbered."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [project_id, BATCH])
+        return cursor.fetchall()
+
+
+def _changes(project_id: int, rows: list[tuple]) -> list[Change]:
+    return [
+        Change(project_id, seq, collection, document_id, kind, _json(before), _json(after), row_id)
+        for row_id, seq, collection, document_id, kind, before, after in sorted(rows, key=lambda r: r[1])
+    ]
 
 
 def number_all_pending(project_ids: list[int] | None = None) -> int:

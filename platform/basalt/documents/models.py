@@ -135,8 +135,8 @@ class Relation(models.Model):
 class ChangeLogEntry(models.Model):
     """One row per committed write, numbered per project in commit order (the outbox).
 
-    On PostgreSQL `seq` is NULL until the row's transaction has committed and the sequencer has
-    numbered it (`changefeed.number_pending`); readers of the log only ever use numbered rows."""
+    On PostgreSQL `seq` is NULL until the sequencer has numbered it, as the last statement of its
+    write transaction or after its commit (`changefeed`); readers of the log only ever use numbered rows."""
 
     CREATE, UPDATE, DELETE = "create", "update", "delete"
 

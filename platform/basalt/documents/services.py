@@ -7,12 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from basalt.core.caller import Caller
 from basalt.core.errors import NotFound, PermissionDenied, PreconditionFailed, UniqueViolation, ValidationFailed
-from basalt.documents import access, builtin, statistics, store
+from basalt.documents import access, builtin, changefeed, statistics, store
 from basalt.documents.cache import Schema, schema_for
 from basalt.documents.models import ChangeLogEntry, new_document_id
 from basalt.documents.render import etag_matches, for_caller, render
@@ -113,7 +113,7 @@ def _write_edges(caller: Caller, schema: Schema, doc_id: str, changes: Changes) 
 
 def _run_write(schema: Schema, work):
     try:
-        with transaction.atomic():
+        with changefeed.write_transaction():
             return work()
     except IntegrityError as exc:
         error = _unique_error(schema, exc)
@@ -187,7 +187,7 @@ def edit_documents(
     now = timezone.now()
     edited: list[StoredDoc] = []
     entries: list[tuple[str, str, Any, Any]] = []
-    with transaction.atomic():
+    with changefeed.write_transaction():
         for doc in store.fetch_many(collection.id, sorted(set(doc_ids)), for_update=True):
             data = edit(dict(doc.data))
             if data is None or data == doc.data:

@@ -176,9 +176,9 @@ def append_change(
 ) -> None:
     """Write the change-log row; its listeners (realtime) hear of it once the transaction commits.
 
-    PostgreSQL: the row is inserted without a seq and numbered once the transaction has
-    committed (`changefeed.number_pending`), so concurrent writers of one project never queue on
-    the project's counter row. SQLite: one writer at a time anyway, the counter is bumped here."""
+    PostgreSQL: the row is inserted without a seq and numbered by the last statement of the write
+    transaction or right after its commit (`changefeed`), so concurrent writers of one project never
+    queue on the project's counter row. SQLite: one writer at a time anyway, the counter is bumped here."""
     j = _json_param()
     before_json = None if before is None else dump(before)
     after_json = None if after is None else dump(after)

@@ -215,6 +215,8 @@ class CallerEpoch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project_id}@{self.version}"
+
+
 class LinkedIdentity(models.Model):
     """A third-party account (Google, Apple, GitHub, …) that signs in as an EndUser."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 import orjson
@@ -13,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from basalt.core.errors import BasaltError
+from basalt.documents import changefeed
 from basalt.parse import codec, misc, objects, push, roles, users
 from basalt.parse.errors import (
     INTERNAL,
@@ -171,10 +173,10 @@ _OBJECT_PATH = re.compile(r"classes/[A-Za-z][A-Za-z0-9_]*(/[A-Za-z0-9_-]+)?")
 
 
 def _one_service_call(sub: ParseRequest) -> bool:
-    """An object request of a custom class is one documents-service call, atomic by itself: no
-    savepoint around it (two statements per item; the native batch has none either). The built-in
-    classes' routes (users, roles, installations) may write several rows and keep theirs."""
-    return _OBJECT_PATH.fullmatch(sub.path.strip("/")) is not None
+    """A write of a custom class's object is one documents-service call, atomic by itself: no
+    savepoint around it (two statements per item). The built-in classes' routes (users, roles,
+    installations) may write several rows and keep theirs."""
+    return sub.method != "GET" and _OBJECT_PATH.fullmatch(sub.path.strip("/")) is not None
 
 
 def batch(req: ParseRequest) -> list[dict[str, Any]]:
@@ -196,20 +198,22 @@ def batch(req: ParseRequest) -> list[dict[str, Any]]:
             raise ParseError(INVALID_JSON, "A batch cannot contain a batch.")
         subs.append(req.sub(method.upper(), path, item.get("body", {})))
     if data.get("transaction") is True:
-        with transaction.atomic():
+        with changefeed.write_transaction():
             return [{"success": route(sub)[0]} for sub in subs]
+    # Each sub-request succeeds or fails alone, but all commit together: one commit and one
+    # change-log numbering for the batch. A write of a custom class is one service call whose own
+    # block is a savepoint here; anything else (reads, which PostgreSQL fails the transaction of
+    # when cancelled for time, and the built-in classes' routes) gets a savepoint of its own.
     results = []
-    for sub in subs:
-        try:
-            if _one_service_call(sub):
-                results.append({"success": route(sub)[0]})
-                continue
-            with transaction.atomic():
-                results.append({"success": route(sub)[0]})
-        except ParseError as exc:
-            results.append({"error": exc.body()})
-        except BasaltError as exc:
-            results.append({"error": from_basalt(exc).body()})
+    with changefeed.write_transaction():
+        for sub in subs:
+            try:
+                with nullcontext() if _one_service_call(sub) else transaction.atomic():
+                    results.append({"success": route(sub)[0]})
+            except ParseError as exc:
+                results.append({"error": exc.body()})
+            except BasaltError as exc:
+                results.append({"error": from_basalt(exc).body()})
     return results
 
 
