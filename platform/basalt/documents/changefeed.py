@@ -12,14 +12,13 @@ How rows get their `seq` (see README.md beside this file, "The change log"):
   (`write_transaction`) numbers the project's unnumbered rows it can see (its own, and committed
   ones left behind) in insert order, in one round trip (`basalt_number_changes`, migration 0004),
   if the project's advisory lock is free: the numbering then shares the write's commit and its
-  WAL flush, and the lock is held only for that statement and the commit. A writer that finds the
-  lock taken commits without numbering and, once committed, queues for the lock
-  (`basalt_number_changes_waiting`, migration 0008, bounded by `lock_timeout`) and numbers what is
-  still unnumbered, so no committed row waits for someone else's next write. A row left behind all
-  the same (the writer's process died, the wait timed out, a write outside `write_transaction`
-  whose callback was skipped) is numbered by the next write in the project, by a realtime
-  process's once-a-second sweep, or by any reader that needs the position (`positions`, the purge
-  walk).
+  WAL flush, and the lock is held only for that statement and the commit. After the commit the
+  writer passes once more (`number_pending`): as a rule it finds nothing, which writes nothing
+  and flushes nothing; it numbers the rows of writers that found the lock taken meanwhile (they
+  leave their rows to the holder instead of queueing), and passes again while it finds rows. A
+  row left behind all the same (the holder's last pass began just before that commit, or the
+  writer's process died) is numbered by the next write in the project, by a realtime process's
+  once-a-second sweep, or by any reader that needs the position (`positions`, the purge walk).
 
 Readers see a seq only once it is committed together with the project's counter, and every lower
 seq with it, so a reader tailing by seq never skips a row; a document's writes are numbered in the
@@ -83,43 +82,36 @@ def announce(change: Change) -> None:
         transaction.on_commit(lambda: _deliver(change))
 
 
-# --- PostgreSQL: numbered at the end of the writer's transaction, or right after its commit -------
+# --- PostgreSQL: numbered at the end of the writer's transaction, and passed over after commit ----
 BATCH = 5000  # rows numbered per pass: bounded memory for the announcement
-WAIT_SQL = "SELECT * FROM basalt_number_changes_waiting(%s, %s)"  # migration 0008
-TRY_SQL = "SELECT * FROM basalt_number_changes(%s, %s)"  # migration 0004
+PASSES = 4  # a lock holder passes again while it finds rows, at most this often per write
 
 
 class _NumberAfterCommit:
-    """The on-commit callback of a transaction that wrote rows of a project (one per project).
-
-    `done` once the transaction numbered its rows itself, as its last statement."""
+    """The on-commit callback of a transaction that wrote rows of a project (one per project)."""
 
     def __init__(self, project_id: int):
         self.project_id = project_id
-        self.done = False
 
     def __call__(self) -> None:
-        if self.done:
-            return
         try:
-            number_pending(self.project_id, wait=True)
+            number_pending(self.project_id)
         except Exception:  # the write committed; the sweep or the next write numbers the rows
             logger.exception("numbering the change log of project %s failed", self.project_id)
 
 
-def _pending_callbacks() -> list[_NumberAfterCommit]:
+def _pending_projects() -> list[int]:
     return [
-        callback for _sids, callback, _robust in connection.run_on_commit if isinstance(callback, _NumberAfterCommit)
+        callback.project_id
+        for _sids, callback, _robust in connection.run_on_commit
+        if isinstance(callback, _NumberAfterCommit)
     ]
 
 
 def number_after_commit(project_id: int) -> None:
     """PostgreSQL: a row of this project was inserted without a seq; number it before or after commit."""
-    for callback in _pending_callbacks():
-        if callback.project_id == project_id:
-            callback.done = False  # a row written after an earlier numbering in this transaction
-            return  # already asked for in this transaction (a rolled-back savepoint drops its own)
-    transaction.on_commit(_NumberAfterCommit(project_id))
+    if project_id not in _pending_projects():  # a rolled-back savepoint drops its own callback
+        transaction.on_commit(_NumberAfterCommit(project_id))
 
 
 @contextmanager
@@ -135,42 +127,40 @@ def write_transaction() -> Iterator[None]:
 
 
 def _number_before_commit() -> None:
-    for callback in _pending_callbacks():
-        if callback.done:
-            continue
-        rows = _number(TRY_SQL, callback.project_id)
-        if not rows:
-            # Our own rows are pending and visible to us, so nothing numbered means the lock is
-            # taken: by another writer's last statement or pass, which ends with its commit. Once
-            # ours has committed, the callback waits for that lock and numbers what is left.
-            continue
-        while len(rows) == BATCH:  # older rows left behind filled the batch: ours may be next
-            rows += _number(TRY_SQL, callback.project_id)
-        callback.done = True
-        if _listeners:
-            changes = _changes(callback.project_id, rows)
+    for project_id in _pending_projects():
+        # Nothing numbered means the lock is taken (our own rows are pending and visible to us):
+        # the rows stay for the after-commit pass, ours or the holder's.
+        rows = batch = _number(project_id)
+        while len(batch) == BATCH:  # older rows left behind filled the batch: ours may be next
+            batch = _number(project_id)
+            rows += batch
+        if rows and _listeners:
+            changes = _changes(project_id, rows)
             transaction.on_commit(lambda changes=changes: [_deliver(change) for change in changes])
 
 
-def number_pending(project_id: int, wait: bool = False) -> int:
-    """Number the project's committed unnumbered rows and announce them. With `wait`, queue for the
-    project's sequencer lock (held only for one numbering and its commit); without, do nothing
-    when another session holds it. Returns how many rows this call numbered."""
+def number_pending(project_id: int, passes: int = PASSES) -> int:
+    """Number the project's committed unnumbered rows unless another session is at it; announce them.
+
+    After a write this finds, as a rule, nothing (the write numbered its rows before committing):
+    an empty pass writes nothing, so costs no WAL flush. It numbers the rows of writers that found
+    the lock taken while this one held it. Returns how many rows this call numbered."""
     numbered = 0
-    while True:
-        rows = _number(WAIT_SQL if wait else TRY_SQL, project_id)
+    for _ in range(passes):
+        rows = _number(project_id)
         numbered += len(rows)
         if _listeners:
             for change in _changes(project_id, rows):
                 _deliver(change)
-        if len(rows) < BATCH:
+        if not rows:
             return numbered
+    return numbered
 
 
-def _number(sql: str, project_id: int) -> list[tuple]:
-    """One round trip (migrations 0004 and 0008): the rows this call numbered."""
+def _number(project_id: int) -> list[tuple]:
+    """One round trip (migration 0004): the rows this call numbered, none when the lock is taken."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [project_id, BATCH])
+        cursor.execute("SELECT * FROM basalt_number_changes(%s, %s)", [project_id, BATCH])
         return cursor.fetchall()
 
 

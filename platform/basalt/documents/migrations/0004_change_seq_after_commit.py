@@ -10,15 +10,7 @@ unnumbered rows in insert order and move the project's counter by as many.
 from django.db import migrations, models
 
 
-# How the function takes the project's lock: skip when taken (this migration), or queue for it
-# with a bounded wait (migration 0008's `basalt_number_changes_waiting`).
-TRY_LOCK = """
-  IF NOT pg_try_advisory_xact_lock(hashtextextended('basalt.changelog:' || p, 0)) THEN
-    RETURN;
-  END IF;"""
-
-
-def number_function_sql(name: str, log: str, project: str, lock: str = TRY_LOCK) -> str:
+def number_function_sql(name: str, log: str, project: str) -> str:
     """The function's definition; bench/changelog_bench.py builds one on its own tables from it."""
     # Names are this module's and the bench's constants, never input.
     return f"""
@@ -26,7 +18,10 @@ CREATE OR REPLACE FUNCTION {name}(p bigint, batch integer)
 RETURNS TABLE (out_id bigint, out_seq bigint, out_collection varchar, out_document_id varchar,
                out_type varchar, out_before jsonb, out_after jsonb)
 LANGUAGE plpgsql VOLATILE AS $fn$
-BEGIN{lock}
+BEGIN
+  IF NOT pg_try_advisory_xact_lock(hashtextextended('basalt.changelog:' || p, 0)) THEN
+    RETURN;
+  END IF;
   RETURN QUERY
   WITH pending AS (
     SELECT l.id, row_number() OVER (ORDER BY l.id) AS n FROM {log} l
