@@ -171,8 +171,9 @@ def _sequencer_held(project_id: int):
 
 
 def test_a_create_numbers_its_row_in_its_own_transaction(live_posts):
-    """One commit per create: the numbering is the transaction's last statement, not a second
-    transaction after it (which cost a second WAL flush per write)."""
+    """One commit per create: the row is numbered by the transaction's last statement, not by a
+    second transaction after it (a second commit per write), and written once, not inserted then
+    updated."""
     statements: list[tuple[str, bool]] = []
 
     def record(execute, sql, params, many, context):
@@ -184,7 +185,9 @@ def test_a_create_numbers_its_row_in_its_own_transaction(live_posts):
         response = client.post(DOCS, {"title": "one"}, format="json")
     assert response.status_code == 201
     in_transaction = [sql for sql, inside in statements if inside]
-    assert "basalt_number_changes" in in_transaction[-1], "the numbering is the write transaction's last statement"
+    # The row is inserted already numbered, by the transaction's last statement.
+    assert "basalt_log_change" in in_transaction[-1], in_transaction
+    assert not any("basalt_change_log" in sql for sql in in_transaction), in_transaction
     assert _log(live_posts.project.id)[-1] == (1, response.json()["id"])
 
 

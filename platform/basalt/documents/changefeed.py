@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,10 +89,14 @@ PASSES = 4  # a lock holder passes again while it finds rows, at most this often
 
 
 class _NumberAfterCommit:
-    """The on-commit callback of a transaction that wrote rows of a project (one per project)."""
+    """The on-commit callback of a transaction that wrote rows of a project (one per project).
+
+    `settled` once the transaction's rows of the project were numbered in place (or found the lock
+    taken there): nothing is left to do before the commit."""
 
     def __init__(self, project_id: int):
         self.project_id = project_id
+        self.settled = False
 
     def __call__(self) -> None:
         try:
@@ -100,18 +105,25 @@ class _NumberAfterCommit:
             logger.exception("numbering the change log of project %s failed", self.project_id)
 
 
-def _pending_projects() -> list[int]:
+def _callbacks() -> list[_NumberAfterCommit]:
     return [
-        callback.project_id
-        for _sids, callback, _robust in connection.run_on_commit
-        if isinstance(callback, _NumberAfterCommit)
+        callback for _sids, callback, _robust in connection.run_on_commit if isinstance(callback, _NumberAfterCommit)
     ]
 
 
-def number_after_commit(project_id: int) -> None:
-    """PostgreSQL: a row of this project was inserted without a seq; number it before or after commit."""
-    if project_id not in _pending_projects():  # a rolled-back savepoint drops its own callback
-        transaction.on_commit(_NumberAfterCommit(project_id))
+def number_after_commit(project_id: int, settled: bool = False) -> None:
+    """PostgreSQL: a row of this project was written in this transaction; unless `settled` (numbered
+    in place), it is numbered before the commit or by a pass after it."""
+    for callback in _callbacks():
+        if callback.project_id == project_id:
+            callback.settled = settled  # a later unnumbered row unsettles an earlier numbering
+            return  # a rolled-back savepoint drops its own callback, and the next write adds one
+    callback = _NumberAfterCommit(project_id)
+    callback.settled = settled
+    transaction.on_commit(callback)
+
+
+_outermost_write: ContextVar[bool] = ContextVar("outermost_write", default=False)
 
 
 @contextmanager
@@ -121,21 +133,47 @@ def write_transaction() -> Iterator[None]:
     and the project's sequencer lock is held only for that statement and the commit."""
     outermost = not connection.in_atomic_block
     with transaction.atomic():
-        yield
+        token = _outermost_write.set(outermost)
+        try:
+            yield
+        finally:
+            _outermost_write.reset(token)
         if outermost and connection.vendor == "postgresql":
             _number_before_commit()
 
 
+def may_number_in_place() -> bool:
+    """Whether a change-log row written now may be numbered as it is inserted: PostgreSQL, directly
+    in the outermost block of a `write_transaction` (no savepoint open that could still roll it
+    back). The caller also promises it is the transaction's last statement."""
+    return _outermost_write.get() and not connection.savepoint_ids and connection.vendor == "postgresql"
+
+
+def numbered_in_place(project_id: int, rows: list[tuple], before: Any, after: Any) -> None:
+    """`basalt_log_change` ran (migration 0008): announce what it numbered once committed. Its rows
+    end with the writer's own, returned without before/after (given here); none: the lock was taken."""
+    number_after_commit(project_id, settled=True)  # the after-commit pass still runs, for others
+    if rows and _listeners:
+        *others, (row_id, seq, collection, document_id, kind, _before, _after) = rows
+        changes = [
+            *_changes(project_id, others),
+            Change(project_id, seq, collection, document_id, kind, before, after, row_id),
+        ]
+        transaction.on_commit(lambda: [_deliver(change) for change in changes])
+
+
 def _number_before_commit() -> None:
-    for project_id in _pending_projects():
+    for callback in _callbacks():
+        if callback.settled:
+            continue
         # Nothing numbered means the lock is taken (our own rows are pending and visible to us):
         # the rows stay for the after-commit pass, ours or the holder's.
-        rows = batch = _number(project_id)
+        rows = batch = _number(callback.project_id)
         while len(batch) == BATCH:  # older rows left behind filled the batch: ours may be next
-            batch = _number(project_id)
+            batch = _number(callback.project_id)
             rows += batch
         if rows and _listeners:
-            changes = _changes(project_id, rows)
+            changes = _changes(callback.project_id, rows)
             transaction.on_commit(lambda changes=changes: [_deliver(change) for change in changes])
 
 

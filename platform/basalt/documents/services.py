@@ -164,7 +164,9 @@ def create_document(caller: Caller, name: Any, body: Any) -> Result:
         _check_unique(schema, doc.data, None, None)
         store.insert(doc, caller.project.id, collection.id)
         _write_edges(caller, schema, doc.id, changes)
-        store.append_change(caller.project.id, collection.name, doc.id, ChangeLogEntry.CREATE, None, full, now)
+        store.append_change(
+            caller.project.id, collection.name, doc.id, ChangeLogEntry.CREATE, None, full, now, last=True
+        )
 
     _run_write(schema, work)
     statistics.note_write()
@@ -290,8 +292,9 @@ def update_document(caller: Caller, name: Any, doc_id: Any, body: Any, *, if_mat
         _write_edges(caller, schema, doc.id, changes)
         after = render(schema, doc)
         store.append_change(
-            caller.project.id, collection.name, doc.id, ChangeLogEntry.UPDATE, before, after, doc.updated_at
+            caller.project.id, collection.name, doc.id, ChangeLogEntry.UPDATE, before, after, doc.updated_at, last=True
         )
+        # Rendering may read (file fields) under the sequencer lock just taken: reads only, and short.
         return written(caller, schema, doc, receipt={"updated_at": after["updated_at"]})
 
     return _run_write(schema, work)
@@ -312,7 +315,14 @@ def delete_document(caller: Caller, name: Any, doc_id: Any, *, if_match: str | N
         if has_relations:
             store.remove_all_relations(collection.id, doc_id)
         store.append_change(
-            caller.project.id, collection.name, doc_id, ChangeLogEntry.DELETE, render(schema, doc), None, timezone.now()
+            caller.project.id,
+            collection.name,
+            doc_id,
+            ChangeLogEntry.DELETE,
+            render(schema, doc),
+            None,
+            timezone.now(),
+            last=True,
         )
 
     _run_write(schema, work)

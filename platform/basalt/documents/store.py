@@ -172,17 +172,34 @@ def delete_returning(collection_id: int, doc_id: str) -> StoredDoc | None:
 
 
 def append_change(
-    project_id: int, collection: str, doc_id: str, kind: str, before: Any, after: Any, now: datetime
+    project_id: int,
+    collection: str,
+    doc_id: str,
+    kind: str,
+    before: Any,
+    after: Any,
+    now: datetime,
+    *,
+    last: bool = False,
 ) -> None:
     """Write the change-log row; its listeners (realtime) hear of it once the transaction commits.
 
     PostgreSQL: the row is inserted without a seq and numbered by the last statement of the write
     transaction or right after its commit (`changefeed`), so concurrent writers of one project never
-    queue on the project's counter row. SQLite: one writer at a time anyway, the counter is bumped here."""
+    queue on the project's counter row; `last` (the caller runs no statement after this one) lets
+    that last statement be this insert itself. SQLite: one writer at a time anyway, the counter is
+    bumped here."""
     j = _json_param()
     before_json = None if before is None else dump(before)
     after_json = None if after is None else dump(after)
     with connection.cursor() as cursor:
+        if last and changefeed.may_number_in_place():
+            cursor.execute(
+                "SELECT * FROM basalt_log_change(%s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s)",
+                [project_id, collection, doc_id, kind, before_json, after_json, db_time(now), changefeed.BATCH],
+            )
+            changefeed.numbered_in_place(project_id, cursor.fetchall(), before, after)
+            return
         if is_postgres():
             cursor.execute(
                 "INSERT INTO basalt_change_log (project_id, collection, document_id, type, before, after, "  # noqa: S608
