@@ -10,6 +10,8 @@ are measured side by side against the same peer, alternating the order from run 
         [--source before=/tmp/basalt-main] [--quick]
     # embedded default (`manage.py serve`, SQLite) vs PocketBase 0.40:
     python bench/anchors.py pocketbase --runs 3 [--source before=/tmp/basalt-main] [--quick]
+    # Basalt trees only (production profile), ratios against the first --source:
+    python bench/anchors.py none --source before=/tmp/basalt-main --runs 3 --db-prefix basalt_me_anchor
 
 `--source NAME=DIR` adds a Basalt checkout (e.g. `git archive main | tar -x -C DIR`) run with
 this checkout's virtualenv; this checkout is always the target `basalt`. Results (raw JSON of
