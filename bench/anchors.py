@@ -10,6 +10,8 @@ are measured side by side against the same peer, alternating the order from run 
         [--source before=/tmp/basalt-main] [--quick]
     # embedded default (`manage.py serve`, SQLite) vs PocketBase 0.40:
     python bench/anchors.py pocketbase --runs 3 [--source before=/tmp/basalt-main] [--quick]
+    # Basalt trees only (production profile), ratios against the first --source:
+    python bench/anchors.py none --source before=/tmp/basalt-main --runs 3 --db-prefix basalt_me_anchor
 
 `--source NAME=DIR` adds a Basalt checkout (e.g. `git archive main | tar -x -C DIR`) run with
 this checkout's virtualenv; this checkout is always the target `basalt`. Results (raw JSON of
@@ -78,11 +80,11 @@ def git_env() -> dict[str, str]:
 class Basalt:
     """One Basalt source tree, started in the production or the embedded profile."""
 
-    def __init__(self, name: str, source: Path, profile: str, redis_url: str):
+    def __init__(self, name: str, source: Path, profile: str, redis_url: str, db_prefix: str = "basalt_anchor"):
         self.name, self.source, self.profile = name, source, profile
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
-        self.db = f"basalt_anchor_{name}"
+        self.db = f"{db_prefix}_{name}"
         self.data_dir = tempfile.mkdtemp(prefix=f"basalt-anchor-{name}-")
         self.env = dict(os.environ)
         self.env.update(
@@ -286,24 +288,31 @@ def ratio_table(files: list[Path], anchor: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("peer", choices=["parse", "pocketbase"])
+    parser.add_argument("peer", choices=["parse", "pocketbase", "none"], help="none: only the Basalt trees")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--source", action="append", default=[], help="NAME=DIR: one more Basalt checkout")
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"))
     parser.add_argument("--workers", type=int, default=2, help="granian workers (production profile)")
     parser.add_argument("--threads", type=int, default=8, help="granian blocking threads per worker")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--db-prefix", default="basalt_anchor", help="PostgreSQL database of target NAME: PREFIX_NAME")
     parser.add_argument("--table", nargs="+", type=Path, help="only print the table of earlier result files")
     args, workload_args = parser.parse_known_args()
+    sources = [("basalt", ROOT)] + [(s.split("=", 1)[0], Path(s.split("=", 1)[1]).resolve()) for s in args.source]
+    # Without a peer (the production profile, before/after), the first --source is the baseline.
+    anchor = args.peer if args.peer != "none" else (sources[1][0] if len(sources) > 1 else "basalt")
     if args.table:
-        print(ratio_table(args.table, args.peer))
+        print(ratio_table(args.table, anchor))
         return
     out = args.out or Path(tempfile.mkdtemp(prefix=f"anchors-{args.peer}-"))
     out.mkdir(parents=True, exist_ok=True)
-    profile = "production" if args.peer == "parse" else "embedded"
-    sources = [("basalt", ROOT)] + [(s.split("=", 1)[0], Path(s.split("=", 1)[1]).resolve()) for s in args.source]
-    peer, driver = start_parse() if args.peer == "parse" else start_pocketbase()
-    adapter = "basalt" if args.peer == "parse" else "basalt_embedded"
+    profile = "embedded" if args.peer == "pocketbase" else "production"
+    if args.peer == "none":
+        peers, driver = [], Path(sys.executable)  # the driver needs aiohttp, which this venv has
+    else:
+        peer, driver = start_parse() if args.peer == "parse" else start_pocketbase()
+        peers = [peer]
+    adapter = "basalt_embedded" if args.peer == "pocketbase" else "basalt"
     modules = [ANCHORS / "parse" / "basalt_adapter.py"]
     if args.peer == "pocketbase":
         modules = [
@@ -313,11 +322,11 @@ def main() -> None:
     files = []
     try:
         for run in range(1, args.runs + 1):
-            servers = [Basalt(name, source, profile, args.redis) for name, source in sources]
+            servers = [Basalt(name, source, profile, args.redis, args.db_prefix) for name, source in sources]
             try:
                 for server in servers:
                     server.start(args.workers, args.threads)
-                targets = [peer, *(server.target(adapter) for server in servers)]
+                targets = [*peers, *(server.target(adapter) for server in servers)]
                 shift = (run - 1) % len(targets)  # alternate which target goes first
                 targets = targets[shift:] + targets[:shift]
                 argv = [str(driver), str(ANCHORS / "parse" / "workload.py")]
@@ -337,7 +346,7 @@ def main() -> None:
     finally:
         if args.peer == "pocketbase":
             stop_pocketbase()
-    table = ratio_table(files, args.peer)
+    table = ratio_table(files, anchor)
     (out / "ratios.md").write_text(table + "\n")
     print(f"\nmedians of {len(files)} run(s), results in {out}\n")
     print(table)

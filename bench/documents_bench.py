@@ -383,6 +383,7 @@ def main() -> None:
         help="also find as a signed-in user holding 3 roles over documents with mixed ACLs (op find_user)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
+    parser.add_argument("--db-prefix", default="basalt_bench", help="databases PREFIX_docs and PREFIX_pgbench")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     if not shutil.which("wrk") or not shutil.which("pgbench"):
@@ -390,7 +391,7 @@ def main() -> None:
     ops = args.only or ["create", "get", "find"] + (["find_user"] if args.as_user else [])
     args.as_user = args.as_user or "find_user" in ops
 
-    db, pgb_db = "basalt_bench_docs", "basalt_bench_pgbench"
+    db, pgb_db = f"{args.db_prefix}_docs", f"{args.db_prefix}_pgbench"
     data_dir = tempfile.mkdtemp(prefix="basalt-bench-")
     pool = 4 if args.server in {"uvicorn", "gthread"} else 10
     env = base_env(db, data_dir, pool)

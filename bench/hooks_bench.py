@@ -33,6 +33,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from proc_cpu import cpu_seconds  # noqa: E402
+
 from tests.contract import live  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -69,17 +71,6 @@ def psql(db: str, sql: str) -> str:
     return done.stdout
 
 
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-
-
 def _tree(pid: int) -> list[int]:
     pids, todo = [], [pid]
     while todo:
@@ -94,7 +85,7 @@ def cpu_now(server_pid: int, db: str) -> tuple[float, float]:
     """CPU seconds so far of the server's process tree and of the database's backends (the pool keeps
     them for the whole run, so a difference over a cell is that cell's database CPU)."""
     backends = [int(p) for p in psql(db, f"SELECT pid FROM pg_stat_activity WHERE datname = '{db}'").split()]
-    return sum(map(_cpu_seconds, _tree(server_pid))), sum(map(_cpu_seconds, backends))
+    return sum(map(cpu_seconds, _tree(server_pid))), sum(map(cpu_seconds, backends))
 
 
 def wrk(url: str, key: str, use_key: bool, duration: int, run: str) -> dict:

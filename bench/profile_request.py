@@ -26,6 +26,8 @@ sys.path.insert(0, str(ROOT / "platform"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "basalt.settings")
 os.environ.setdefault("IDENTITY_ACCOUNTS_PER_ADDRESS_PER_HOUR", "100000")
 
+from proc_cpu import cpu_seconds  # noqa: E402  (bench/, the script's own folder)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -103,6 +105,16 @@ def main() -> None:
         assert response.status_code == 200, response.content
 
     engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+
+    def database_cpu() -> float:
+        """CPU seconds so far of this database's PostgreSQL backends (0 on SQLite: it runs in-process)."""
+        if engine != "postgresql":
+            return 0.0
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            pids = [row[0] for row in cursor.fetchall()]
+        return sum(map(cpu_seconds, pids))
+
     print(f"database: {engine}; n={args.n}")
     for name, op in (("get", get), ("create", create), ("find", find)):
         with CaptureQueriesContext(connection) as queries:
@@ -118,15 +130,19 @@ def main() -> None:
 
             profiler = Profiler(interval=0.0005)
             profiler.start()
-        start = time.perf_counter()
+        db_start, cpu_start, start = database_cpu(), time.process_time(), time.perf_counter()
         for i in range(args.n):
             op(i)
         elapsed = time.perf_counter() - start
+        cpu, db = time.process_time() - cpu_start, database_cpu() - db_start
         if profiler is not None:
             profiler.stop()
             show_all = bool(os.environ.get("PROFILE_ALL"))
             print(profiler.output_text(unicode=False, color=False, show_all=show_all, short_mode=True))
-        print(f"{name}: {1000 * elapsed / args.n:.3f} ms/request over {args.n} (one thread, in-process)")
+        print(
+            f"{name}: {1000 * elapsed / args.n:.3f} ms/request over {args.n} (one thread, in-process); "
+            f"CPU per request: {1000 * cpu / args.n:.3f} ms server, {1000 * db / args.n:.3f} ms database"
+        )
 
 
 if __name__ == "__main__":

@@ -181,6 +181,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "timeout": 10,
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Parameters bound by the server, and a statement prepared once it has run 5 times on a pooled
+    # connection (psycopg's default threshold): the key lookup, a get, the writes then skip parsing
+    # and, once PostgreSQL settles on a plan for any value, planning (finds are still planned for
+    # their values: basalt.documents.query.engine). Behind a pooler in transaction mode that cannot
+    # keep prepared statements (PgBouncer before 1.21), set DATABASE_PREPARED_STATEMENTS=false.
+    if env_bool("DATABASE_PREPARED_STATEMENTS", True):
+        DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5
 # Threads that run Django code under ASGI (`serve`, daphne; basalt.core.handler). Two pool
 # connections stay free for the in-process task worker and WebSocket consumers, so a request
 # thread never waits on the pool.

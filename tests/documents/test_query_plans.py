@@ -7,6 +7,7 @@ table wait for each other instead of one failing with "deadlock detected".
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -14,8 +15,10 @@ from django.db import connection, connections
 
 from basalt.documents import indexes
 from basalt.documents.models import CollectionIndex
+from basalt.documents.query import parse_query, run_count, run_find
+from basalt.documents.query.compiler import Compiler
 from basalt.documents.query.dialects import current_dialect
-from basalt.documents.query.nodes import FieldRef
+from basalt.documents.query.nodes import FieldRef, Query
 from tests.documents.conftest import key_client
 
 SCHEMA = "/api/v1/schema/collections"
@@ -186,3 +189,66 @@ def test_a_declared_index_brings_statistics_the_planner_reads(
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_statistic_ext WHERE stxname = %s", [f"{row.db_name}_st"])
         assert cursor.fetchone()[0] == 0
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_prepared_finds_are_planned_for_their_values(
+    project, secret_client, eager_celery, django_capture_on_commit_callbacks
+):
+    """Statements are prepared on PostgreSQL after a few runs on a connection. A plan made once for
+    any value guessed the ACL filter selective and scanned every public document through the ACL
+    index (not the collection's declared one), so finds and counts stay planned for their values."""
+    connection.ensure_connection()
+    if connection.connection.prepare_threshold is None:
+        pytest.skip("prepared statements are off (DATABASE_PREPARED_STATEMENTS=false)")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert secret_client.post(SCHEMA, ITEMS, format="json").status_code == 201
+    rows = {tuple(r.fields): r for r in CollectionIndex.objects.filter(collection__name="items")}
+    assert {r.status for r in rows.values()} == {CollectionIndex.READY}
+    collection = rows[("tags",)].collection
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO basalt_document (id, project_id, collection_id, data, acl, read_principals, "
+            "write_principals, created_by, created_at, updated_at, version) "
+            "SELECT 'seed' || g, %s, %s, jsonb_build_object('score', g, 'tags', jsonb_build_array('x' || (g %% 500))), "
+            "'{}'::jsonb, '[\"*\"]'::jsonb, '[]'::jsonb, '', now(), now(), 1 FROM generate_series(1, 6000) g",
+            [project.project.pk, collection.pk],
+        )
+        cursor.execute("ANALYZE basalt_document")
+    reader = frozenset({"*", "someone"})
+
+    def query(raw: dict) -> Query:
+        return parse_query(collection, raw, {})
+
+    by_score = query({"where": {"score": {"$gt": 3}}, "order": "-score", "limit": 20})
+    by_tags = query({"where": {"tags": {"$in": ["x7", "x9"]}}, "limit": 20})
+    for _ in range(12):
+        assert len(run_find(collection, by_score, reader).rows) == 20
+        assert len(run_find(collection, by_tags, reader).rows) == 20
+        assert run_count(collection, query({"where": {"score": {"$gt": 5990}}}), reader) == 10
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+            [f"%FROM basalt_document WHERE collection_id = {collection.pk} AND%"],
+        )
+        prepared = cursor.fetchall()
+    assert len(prepared) == 3, prepared  # the two pages and the count, each prepared once
+    assert all(generic == 0 and custom >= 5 for _, generic, custom in prepared), prepared
+    # What such a plan would have done with the score query: the ACL index, not the declared one.
+    sql, params = Compiler(current_dialect(), collection).select(by_score, reader, 21, 1 << 24)
+    assert rows[("-score",)].db_name not in _generic_plan(sql, params)
+
+
+def _generic_plan(sql: str, params: list) -> str:
+    """EXPLAIN of the plan a prepared statement gets once PostgreSQL stops re-planning it per value."""
+    numbered = iter(range(1, len(params) + 1))
+    with connection.cursor() as cursor:
+        cursor.execute("PREPARE plan_probe AS " + re.sub("%s", lambda _: f"${next(numbered)}", sql))
+        try:
+            cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            values = connection.ops.compose_sql(", ".join(["%s"] * len(params)), params)
+            cursor.execute(f"EXPLAIN EXECUTE plan_probe({values})")
+            return "\n".join(line for (line,) in cursor.fetchall())
+        finally:
+            cursor.execute("DEALLOCATE plan_probe")

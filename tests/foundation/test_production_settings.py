@@ -143,3 +143,18 @@ def test_embedded_secret_differs_per_data_folder(tmp_path):
 def test_embedded_default_starts_without_any_variable(tmp_path):
     result = manage("check", env=clean_env(tmp_path))
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, "True 5"), ("false", "None None")])
+def test_postgresql_statements_are_prepared_unless_turned_off(tmp_path, value, expected):
+    """Server-side binding and prepared statements by default; off for poolers that cannot keep them."""
+    env = clean_env(tmp_path, DATABASE_URL="postgres://basalt@127.0.0.1:5432/basalt")
+    if value is not None:
+        env["DATABASE_PREPARED_STATEMENTS"] = value
+    show = (
+        "from django.conf import settings; o = settings.DATABASES['default']['OPTIONS']; "
+        "print(o.get('server_side_binding'), o.get('prepare_threshold'))"
+    )
+    result = manage("shell", "-c", show, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected

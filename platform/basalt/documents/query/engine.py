@@ -174,20 +174,37 @@ Statements = list[tuple[str, list[Any]]]
 
 
 def _execute_postgres(statements: Statements, seconds: float, allowance: Allowance) -> list[list[tuple]]:
-    # One round trip: a multi-statement query runs as one (implicit) transaction, so SET LOCAL
-    # bounds exactly these statements. Inside a caller's transaction (an all-or-nothing batch) the
-    # timeout is put back afterwards; a cancelled statement fails that transaction, as any error does.
-    sql = "; ".join([f"SET LOCAL statement_timeout = {max(1, int(seconds * 1000))}", *(s for s, _ in statements)])
-    params = [param for _, statement_params in statements for param in statement_params]
-    if connection.in_atomic_block:
-        sql += "; SET LOCAL statement_timeout TO DEFAULT"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        out = []
-        for index in range(len(statements)):
-            cursor.nextset()
-            out.append(_fetch(cursor, allowance if index == 0 else None))
-        return out
+    # One round trip: a pipeline sends the settings and the statements before a single Sync, so they
+    # share one implicit transaction and the LOCAL settings bound exactly them, while each statement
+    # keeps its bound parameters (a multi-statement string could not be prepared by the server).
+    # Inside a caller's transaction (an all-or-nothing batch) the settings are put back afterwards; a
+    # cancelled statement fails that transaction, as any error does. The settings statements are not
+    # logged: like SAVEPOINTs, they are plumbing of the round trip, not the query's work.
+    connection.ensure_connection()
+    raw = connection.connection
+    cursors = []
+    try:
+        with connection.wrap_database_errors, raw.pipeline():
+            raw.execute(SETTINGS, [str(max(1, int(seconds * 1000)))])
+            for sql, params in statements:
+                cursors.append(connection.cursor())
+                cursors[-1].execute(sql, params)
+            if connection.in_atomic_block:
+                for reset in RESET_SETTINGS:
+                    raw.execute(reset)
+            return [_fetch(cursor, allowance if index == 0 else None) for index, cursor in enumerate(cursors)]
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+# A find is planned for its values even once prepared: a plan made for any value (PostgreSQL's
+# generic plan, which it adopts when its estimate looks no worse) guesses the ACL filter
+# `read_principals ?| $1` selective, and would scan every public document of the table through
+# the ACL's GIN index instead of the collection's declared index
+# (tests/documents/test_query_plans.py).
+SETTINGS = "SELECT set_config('statement_timeout', %s, true), set_config('plan_cache_mode', 'force_custom_plan', true)"
+RESET_SETTINGS = ("SET LOCAL statement_timeout TO DEFAULT", "SET LOCAL plan_cache_mode TO DEFAULT")
 
 
 def _execute_sqlite(statements: Statements, seconds: float, allowance: Allowance) -> list[list[tuple]]:
