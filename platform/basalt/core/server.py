@@ -22,7 +22,8 @@ from basalt.core.edge import MAX_HEAD_BYTES, MAX_URL_BYTES, new_request_id, raw_
 from basalt.core.errors import BasaltError, HeadersTooLarge, UriTooLong
 from basalt.core.json import dumps
 from basalt.core.middleware import generic_error
-from basalt.core.wsgi_bridge import BODY_FILE_EXTENSION
+from basalt.core.response_flow import ResponseFlow
+from basalt.core.wsgi_bridge import BODY_FILE_EXTENSION, FLOW_EXTENSION
 
 # Method, spaces and HTTP version around the request target.
 _REQUEST_LINE_EXTRA = 32
@@ -166,8 +167,11 @@ class EdgeServer(Server):
         else:
             body = None
         input_queue = BodySpoolingQueue(body)
+        extensions = scope.setdefault("extensions", {})
         if body is not None:
-            scope.setdefault("extensions", {})[BODY_FILE_EXTENSION] = input_queue.take_body_file
+            extensions[BODY_FILE_EXTENSION] = input_queue.take_body_file
+        if scope.get("type") == "http":
+            extensions[FLOW_EXTENSION] = ResponseFlow(protocol)
         scope.setdefault("asgi", {"version": "3.0"})
         application_instance = self.application(
             scope=scope, receive=input_queue.get, send=partial(self.handle_reply, protocol)
