@@ -74,7 +74,7 @@ def test_a_failed_load_is_raised_to_every_user_and_the_next_one_loads_again():
 
 
 def test_renders_from_a_shared_source_leave_it_unchanged():
-    """`contain` resizes in place in Pillow: from a shared source it must work on a copy, or the
+    """Pillow's thumbnail() resizes in place: `contain` must not use it on a shared source, or the
     render beside it would see a thumbnail instead of the photo."""
     source = thumbs.decode(images.banded_photo(2400, 1600, orientation=6), 64)
     before = (source.size, hashlib.sha256(source.tobytes()).hexdigest())
@@ -85,6 +85,12 @@ def test_renders_from_a_shared_source_leave_it_unchanged():
     assert thumbs.render(fresh, 64, 64, "cover", "image/jpeg")[0] == covered
     with Image.open(io.BytesIO(contained)) as image:
         assert max(image.size) == 64
+    # The same pixels as Pillow's thumbnail() on a copy (lossless output to compare them).
+    lossless, _ = thumbs.render(source, 64, 64, "contain", "image/png")
+    expected = source.copy()
+    expected.thumbnail((64, 64), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    with Image.open(io.BytesIO(lossless)) as image:
+        assert image.convert("RGB").tobytes() == expected.convert("RGB").tobytes()
 
 
 @pytest.mark.django_db
@@ -105,3 +111,12 @@ def test_a_first_thumbnail_is_served_without_reading_it_back(secret_client, file
     made = Thumbnail.objects.get(file_id=stored["id"], spec="16x16-contain")
     assert content_of(answer) == b"".join(real_read(made.storage_key))
     kept.clear()
+
+
+@pytest.mark.parametrize("source", [(1600, 2400), (2400, 1600), (4000, 3000), (333, 1000), (17, 3), (5000, 7)])
+@pytest.mark.parametrize("box", [(20, 10), (256, 256), (128, 128), (16, 16)])
+def test_contain_gives_the_size_pillow_thumbnail_gives(source, box):
+    image = Image.new("RGB", source)
+    expected = image.copy()
+    expected.thumbnail(box)
+    assert (thumbs.contained_size(*source, *box) or source) == expected.size

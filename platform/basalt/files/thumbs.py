@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -91,8 +92,10 @@ def render(image, width: int, height: int, fit: str, content_type: str) -> tuple
             image = image.reduce(factor)
         image = ImageOps.fit(image, (width, height), Image.Resampling.LANCZOS)
     else:
-        image = image.copy()  # thumbnail() works in place; the source may be another render's too
-        image.thumbnail((width, height), Image.Resampling.LANCZOS, reducing_gap=2.0)
+        size = contained_size(image.width, image.height, width, height)
+        if size is not None:
+            # Not Image.thumbnail(): it resizes in place, and the source may be another render's too.
+            image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
     pil_format, out_type = OUTPUT.get(content_type, ("PNG", "image/png"))
     if pil_format == "JPEG" and image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
@@ -100,6 +103,21 @@ def render(image, width: int, height: int, fit: str, content_type: str) -> tuple
     # No exif=, no pnginfo=: nothing of the source's metadata (GPS, camera, comments) is written.
     image.save(out, pil_format, quality=85) if pil_format != "PNG" else image.save(out, "PNG", optimize=False)
     return out.getvalue(), out_type
+
+
+def contained_size(source_width: int, source_height: int, width: int, height: int) -> tuple[int, int] | None:
+    """The size Pillow's Image.thumbnail gives a source fitted within width x height (the side
+    nearest the aspect ratio, at least 1), or None when it fits already: never enlarged."""
+    if width >= source_width and height >= source_height:
+        return None
+    aspect = source_width / source_height
+
+    def nearest(number: float, error) -> int:
+        return max(min(math.floor(number), math.ceil(number), key=error), 1)
+
+    if width / height >= aspect:
+        return nearest(height * aspect, lambda n: abs(aspect - n / height)), height
+    return width, nearest(width / aspect, lambda n: 0 if n == 0 else abs(aspect - width / n))
 
 
 def thumbnail(row: File, width: int, height: int, fit: str) -> Thumbnail:
