@@ -49,6 +49,44 @@ def test_a_failure_is_raised_to_the_request_thread_and_later_pieces_are_skipped(
     assert done == [b"good"] and not _pipeline_threads()
 
 
+def test_each_work_runs_on_its_own_thread_beside_the_others():
+    """Hashing and writing overlap: the hashing of a piece does not wait for its writing to end."""
+    written = threading.Event()
+    hashed: list[bytes] = []
+    stored: list[bytes] = []
+
+    def hash_work(piece: bytes) -> None:
+        assert written.wait(10), "the writing never ran beside the hashing"
+        hashed.append(piece)
+
+    def write_work(piece: bytes) -> None:
+        stored.append(piece)
+        written.set()
+
+    pipeline = Pipeline(hash_work, write_work, depth=2)
+    pieces = [bytes([n]) * 100 for n in range(20)]
+    for piece in pieces:
+        pipeline.put(piece)
+    pipeline.close()
+    assert hashed == pieces and stored == pieces and not _pipeline_threads()
+
+
+def test_a_failure_of_one_work_stops_them_all():
+    hashed: list[bytes] = []
+
+    def write_work(piece: bytes) -> None:
+        if piece == b"bad":
+            raise OSError("No space left on device")
+
+    pipeline = Pipeline(hashed.append, write_work, depth=1)
+    with pytest.raises(OSError):
+        for piece in [b"good", b"bad", *[b"after"] * 20]:
+            pipeline.put(piece)
+        pipeline.close()
+    pipeline.discard()
+    assert hashed.count(b"after") < 20 and not _pipeline_threads()
+
+
 def test_discard_stops_without_raising():
     pipeline = Pipeline(lambda piece: None)
     pipeline.put(b"x")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
+import time
 from pathlib import Path
 
 import httpx
@@ -95,3 +97,39 @@ def test_a_tus_upload_in_8_mib_patches_does_not_grow_the_server_by_its_size(serv
     growth_mib = (_status_kib(pid, "VmHWM") - before) / 1024
     print(f"serve RSS growth for a {BODY_MIB} MiB tus upload: {growth_mib:.1f} MiB")
     assert growth_mib < BODY_MIB, f"serve grew by {growth_mib:.0f} MiB for a {BODY_MIB} MiB tus upload"
+
+
+def test_a_download_to_a_slow_reader_is_not_buffered_whole_in_the_server(server, keys):
+    """daphne wrote every piece of a streamed response into Twisted's buffer at once, whatever the
+    client took: a 512 MiB download to a slow reader grew the server by 1 GiB. The bridge now sends
+    the next piece when the transport has drained (basalt.core.response_flow)."""
+    data = os.urandom(BODY_MIB * 1024 * 1024)
+    stored = httpx.post(
+        f"{server.url}/api/v1/files?name=slow.bin",
+        content=data,
+        headers={"X-API-Key": keys.secret, "Content-Type": "application/octet-stream"},
+        timeout=300,
+    )
+    assert stored.status_code == 201, stored.text
+    pid = server.process.pid
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+    before = _status_kib(pid, "VmRSS")
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as conn:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        request = (
+            f"GET /api/v1/files/{stored.json()['id']}/content?redirect=0 HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"X-API-Key: {keys.secret}\r\nConnection: close\r\n\r\n"
+        )
+        conn.sendall(request.encode())
+        received = bytearray(conn.recv(64 * 1024))
+        # The reader stalls: the server, left alone, would push the whole file into its buffer now.
+        time.sleep(2)
+        growth_mib = (_status_kib(pid, "VmHWM") - before) / 1024
+        while more := conn.recv(1024 * 1024):
+            received += more
+    head, _, body = bytes(received).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head[:200]
+    assert hashlib.sha256(body).digest() == hashlib.sha256(data).digest() and len(body) == len(data)
+    print(f"serve RSS growth while a {BODY_MIB} MiB download stalls: {growth_mib:.1f} MiB")
+    assert growth_mib < BODY_MIB / 4, f"serve grew by {growth_mib:.0f} MiB while a {BODY_MIB} MiB download stalled"

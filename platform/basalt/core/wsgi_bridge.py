@@ -26,6 +26,8 @@ from django.core.handlers.wsgi import WSGIHandler
 _STREAM_PIECE = 64 * 1024
 # The scope extension (set by `serve`, core.server) through which a received body is taken as a file.
 BODY_FILE_EXTENSION = "basalt.take_body_file"
+# The scope extension (set by `serve`) holding the response's flow control (core.response_flow).
+FLOW_EXTENSION = "basalt.response_flow"
 
 
 class _Response:
@@ -108,6 +110,8 @@ class ThreadedWSGIBridge:
         # The real length: a chunked request has no Content-Length, and WSGI reads only that many bytes.
         environ["CONTENT_LENGTH"] = str(body.seek(0, 2))
         body.seek(0)
+        # Under `serve`: the pace of the client's reading (core.response_flow); elsewhere the server paces.
+        flow = scope.get("extensions", {}).get(FLOW_EXTENSION)
         idle = self._idle
         executor = await idle.get()
         loop = asyncio.get_running_loop()
@@ -115,13 +119,25 @@ class ThreadedWSGIBridge:
         try:
             chunks, finished = await loop.run_in_executor(executor, self._run, environ, response)
             await send({"type": "http.response.start", "status": response.status, "headers": response.headers})
-            await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": not finished})
-            while not finished:
-                chunks, finished = await loop.run_in_executor(executor, self._more, response)
+            while True:
+                if finished and flow is not None:
+                    flow.release()
                 await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": not finished})
+                if finished:
+                    break
+                # The next piece is made while this one drains into the socket, so the socket
+                # does not wait on storage; at most two pieces are held.
+                following = loop.run_in_executor(executor, self._more, response)
+                try:
+                    if flow is not None:
+                        await flow.drained()
+                finally:
+                    chunks, finished = await following
         except OSError:
             pass  # the client disconnected mid-response; _close below still returns the connection
         finally:
+            if flow is not None:
+                flow.release()
             if response.iterable is not None:
                 await loop.run_in_executor(executor, self._close, response)
             body.close()

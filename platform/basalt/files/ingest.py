@@ -87,8 +87,8 @@ class Ingest:
         self.head = b""
         self.content_type: str | None = None
         self.done = False
-        # From the second piece on, hashing and writing run beside the reading (pipeline.py); a
-        # body of one piece (most uploads) is handled inline, without a thread.
+        # From the second piece on, hashing and writing run beside the reading and each other
+        # (pipeline.py); a body of one piece (most uploads) is handled inline, without a thread.
         self.pipeline: Pipeline | None = None
 
     def feed(self, chunk: bytes) -> None:
@@ -111,7 +111,7 @@ class Ingest:
             elif self.size == len(chunk):
                 self._store(chunk)
             else:
-                self.pipeline = Pipeline(self._store)
+                self.pipeline = Pipeline(self.hash.update, self.writer.write)
                 self.pipeline.put(chunk)
         except BaseException:
             self.abort()

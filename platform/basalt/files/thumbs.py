@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
 from basalt.core.errors import BasaltError, ValidationFailed
+from basalt.files import kept, sources
 from basalt.files.config import files_config, parse_size
 from basalt.files.models import File, Thumbnail
 from basalt.files.sniff import IMAGE_TYPES
@@ -55,7 +57,9 @@ def check_spec(project, thumb: Any, fit: Any) -> tuple[int, int, str] | None:
     return size[0], size[1], fit
 
 
-def render_thumbnail(data: bytes, width: int, height: int, fit: str, content_type: str) -> tuple[bytes, str]:
+def decode(data: bytes, longest: int):
+    """The image upright (EXIF orientation applied), decoded no larger than needed for thumbnails
+    whose longest side is `longest`; the caller must not change it (it may be shared: sources.py)."""
     from PIL import Image, ImageOps
 
     try:
@@ -66,15 +70,20 @@ def render_thumbnail(data: bytes, width: int, height: int, fit: str, content_typ
             # JPEG: decode at 1/2, 1/4 or 1/8 scale straight from the DCT coefficients, never below
             # the size asked for (a 12-megapixel photo decoded whole took most of a first render).
             # A square of the longest side, so an EXIF rotation cannot leave one side short.
-            longest = max(width, height)
             probe.draft(probe.mode if probe.mode in ("RGB", "L") else None, (longest, longest))
-            image = ImageOps.exif_transpose(probe.copy() if probe.mode != "P" else probe.convert("RGBA"))
+            return ImageOps.exif_transpose(probe.copy() if probe.mode != "P" else probe.convert("RGBA"))
     except NotThumbnailable:
         raise
     except Image.DecompressionBombError:
         raise NotThumbnailable(f"The image has more than {MAX_PIXELS} pixels.") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise NotThumbnailable(f"The image cannot be decoded ({type(exc).__name__}).") from None
+
+
+def render(image, width: int, height: int, fit: str, content_type: str) -> tuple[bytes, str]:
+    """The thumbnail's bytes and type from a decoded source, which is left as it was."""
+    from PIL import Image, ImageOps
+
     if fit == "cover":
         # Formats without a reduced decode (PNG, WebP, GIF): a box-filter reduce first, leaving
         # LANCZOS at least twice the target to work on (what thumbnail()'s reducing_gap does).
@@ -83,7 +92,10 @@ def render_thumbnail(data: bytes, width: int, height: int, fit: str, content_typ
             image = image.reduce(factor)
         image = ImageOps.fit(image, (width, height), Image.Resampling.LANCZOS)
     else:
-        image.thumbnail((width, height), Image.Resampling.LANCZOS, reducing_gap=2.0)
+        size = contained_size(image.width, image.height, width, height)
+        if size is not None:
+            # Not Image.thumbnail(): it resizes in place, and the source may be another render's too.
+            image = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
     pil_format, out_type = OUTPUT.get(content_type, ("PNG", "image/png"))
     if pil_format == "JPEG" and image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
@@ -93,27 +105,49 @@ def render_thumbnail(data: bytes, width: int, height: int, fit: str, content_typ
     return out.getvalue(), out_type
 
 
+def contained_size(source_width: int, source_height: int, width: int, height: int) -> tuple[int, int] | None:
+    """The size Pillow's Image.thumbnail gives a source fitted within width x height (the side
+    nearest the aspect ratio, at least 1), or None when it fits already: never enlarged."""
+    if width >= source_width and height >= source_height:
+        return None
+    aspect = source_width / source_height
+
+    def nearest(number: float, error) -> int:
+        return max(min(math.floor(number), math.ceil(number), key=error), 1)
+
+    if width / height >= aspect:
+        return nearest(height * aspect, lambda n: abs(aspect - n / height)), height
+    return width, nearest(width / aspect, lambda n: 0 if n == 0 else abs(aspect - width / n))
+
+
 def thumbnail(row: File, width: int, height: int, fit: str) -> Thumbnail:
     spec = f"{width}x{height}-{fit}"
-    kept = Thumbnail.objects.filter(file=row, spec=spec).first()
-    if kept is not None:
-        return kept
+    existing = Thumbnail.objects.filter(file=row, spec=spec).first()
+    if existing is not None:
+        return existing
     if row.content_type not in IMAGE_TYPES:
         raise NotThumbnailable("Thumbnails are made of JPEG, PNG, WebP and GIF images only.")
     if row.size > MAX_SOURCE_BYTES:
         raise NotThumbnailable(f"The image is larger than {MAX_SOURCE_BYTES} bytes.")
     storage = get_storage()
-    data = b"".join(storage.read(row.storage_key))
-    body, out_type = render_thumbnail(data, width, height, fit, row.content_type)
+    longest = max(width, height)
+    with sources.decoded(
+        row.storage_key, longest, lambda: decode(b"".join(storage.read(row.storage_key)), longest)
+    ) as image:
+        body, out_type = render(image, width, height, fit, row.content_type)
     key = f"p{row.project_id}/{row.id}/thumb-{spec}"
     writer = storage.writer(key)
     writer.write(body)
     writer.commit()
     try:
         with transaction.atomic():
-            return Thumbnail.objects.create(file=row, spec=spec, storage_key=key, content_type=out_type, size=len(body))
+            made = Thumbnail.objects.create(file=row, spec=spec, storage_key=key, content_type=out_type, size=len(body))
     except IntegrityError:  # made at the same moment by another request: same bytes, keep theirs
         return Thumbnail.objects.get(file=row, spec=spec)
+    # Served from these bytes (after the same checks as any read, serving.py) instead of fetched
+    # back from storage right after they were written there.
+    kept.put(key, body)
+    return made
 
 
 def schedule_thumbnails(row: File) -> None:

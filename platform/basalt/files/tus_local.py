@@ -61,12 +61,7 @@ def append(
             current = state(fresh)
             stream = tus_stream.PatchStream(fresh, current, room, digest)
             handle.seek(offset)
-
-            def store(chunk: bytes) -> None:
-                stream.absorb(chunk)
-                handle.write(chunk)
-
-            pipeline = Pipeline(store)
+            pipeline = Pipeline(stream.absorb, handle.write)
             try:
                 for chunk in tus_stream.body_chunks(body):
                     stream.check(chunk)

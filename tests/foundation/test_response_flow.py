@@ -1,0 +1,154 @@
+"""A streamed response under `serve` goes out at the pace the client reads it (core.response_flow):
+the bridge sends the next piece only once Twisted's transport has room, and stops reading the
+response's source once the client is gone."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from basalt.core.response_flow import ResponseFlow
+from basalt.core.wsgi_bridge import FLOW_EXTENSION, ThreadedWSGIBridge
+from tests.foundation.test_wsgi_bridge import http_scope, threads
+
+PIECE = 100 * 1024  # above the bridge's send piece: one body message per piece
+
+
+class Request:
+    """The part of twisted.web's Request the flow uses; `channel` is None once the connection is lost."""
+
+    def __init__(self):
+        self.channel = object()
+        self.calls: list[str] = []
+
+    def registerProducer(self, producer, streaming):  # noqa: N802 (Twisted's name)
+        assert streaming is True
+        self.calls.append("register")
+
+    def unregisterProducer(self):  # noqa: N802
+        self.calls.append("unregister")
+
+
+class Source:
+    """A streamed response body that records how far it was read and whether it was closed."""
+
+    streaming = True
+
+    def __init__(self, pieces: int):
+        self.pieces, self.read, self.closed = pieces, 0, 0
+
+    def __iter__(self):
+        for number in range(self.pieces):
+            self.read += 1
+            yield bytes([number % 256]) * PIECE
+
+    def close(self):
+        self.closed += 1
+
+
+def bridge_for(source: Source) -> ThreadedWSGIBridge:
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return source
+
+    return ThreadedWSGIBridge(threads(1), handler=app)
+
+
+async def receive():
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def test_the_next_piece_waits_until_the_transport_has_drained():
+    source = Source(pieces=6)
+    request = Request()
+    flow = ResponseFlow(request)
+    sent: list[dict] = []
+
+    def bodies() -> list[dict]:
+        return [m for m in sent if m["type"] == "http.response.body"]
+
+    async def run():
+        async def send(message):
+            sent.append(message)
+            if message["type"] == "http.response.body" and message["more_body"]:
+                flow.pauseProducing()  # what Twisted does when a write passes its 64 KiB buffer
+
+        scope = {**http_scope("/download"), "extensions": {FLOW_EXTENSION: flow}}
+        serving = asyncio.create_task(bridge_for(source)(scope, receive, send))
+        seen = 0
+        while True:
+            while len(bodies()) == seen and not serving.done():
+                await asyncio.sleep(0.005)
+            if serving.done():
+                break
+            seen = len(bodies())
+            await asyncio.sleep(0.02)
+            # Paused: nothing more is sent, and no more than one piece is read ahead.
+            assert len(bodies()) == seen
+            assert source.read <= seen + 1
+            flow.resumeProducing()  # the socket took it
+        await serving
+
+    asyncio.run(run())
+    assert b"".join(m["body"] for m in bodies()) == b"".join(bytes([n]) * PIECE for n in range(6))
+    assert bodies()[-1]["more_body"] is False and all(m["more_body"] for m in bodies()[:-1])
+    # Twisted wants the producer gone before the request finishes (else it logs an error).
+    assert request.calls == ["register", "unregister"]
+    assert source.closed == 1
+
+
+def test_a_client_that_goes_away_stops_the_reading_of_the_source():
+    source = Source(pieces=1000)
+    request = Request()
+    flow = ResponseFlow(request)
+    sent: list[dict] = []
+
+    async def run():
+        async def send(message):
+            sent.append(message)
+            bodies = [m for m in sent if m["type"] == "http.response.body"]
+            if len(bodies) == 3:
+                flow.pauseProducing()
+                request.channel = None  # Twisted's Request.connectionLost
+                flow.stopProducing()  # the transport, as the connection is lost
+
+        scope = {**http_scope("/download"), "extensions": {FLOW_EXTENSION: flow}}
+        await bridge_for(source)(scope, receive, send)
+
+    asyncio.run(run())
+    assert source.read <= 5, f"{source.read} pieces read for a client that left after 3"
+    assert source.closed == 1
+    # The connection is gone: nothing to unregister from (Twisted dropped the channel).
+    assert request.calls == ["register"]
+
+
+def test_a_flow_whose_connection_was_already_lost_refuses_at_once():
+    request = Request()
+    request.channel = None
+    flow = ResponseFlow(request)
+    with pytest.raises(ConnectionResetError):
+        asyncio.run(flow.drained())
+    flow.release()
+    assert request.calls == []
+
+
+def test_a_response_that_is_not_streamed_never_registers_a_producer():
+    request = Request()
+    flow = ResponseFlow(request)
+    sent: list[dict] = []
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"whole"]
+
+    async def run():
+        async def send(message):
+            sent.append(message)
+
+        scope = {**http_scope("/"), "extensions": {FLOW_EXTENSION: flow}}
+        await ThreadedWSGIBridge(threads(1), handler=app)(scope, receive, send)
+
+    asyncio.run(run())
+    assert [m.get("body") for m in sent[1:]] == [b"whole"]
+    assert request.calls == []
