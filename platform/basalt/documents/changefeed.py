@@ -92,13 +92,17 @@ class _NumberAfterCommit:
     """The on-commit callback of a transaction that wrote rows of a project (one per project).
 
     `settled` once the transaction's rows of the project were numbered in place (or found the lock
-    taken there): nothing is left to do before the commit."""
+    taken there): nothing is left to do before the commit. `numbered`: the rows the transaction
+    numbered itself, announced first, before the pass."""
 
     def __init__(self, project_id: int):
         self.project_id = project_id
         self.settled = False
+        self.numbered: list[Change] = []
 
     def __call__(self) -> None:
+        for change in self.numbered:
+            _deliver(change)
         try:
             number_pending(self.project_id)
         except Exception:  # the write committed; the sweep or the next write numbers the rows
@@ -111,16 +115,17 @@ def _callbacks() -> list[_NumberAfterCommit]:
     ]
 
 
-def number_after_commit(project_id: int, settled: bool = False) -> None:
+def number_after_commit(project_id: int, settled: bool = False) -> _NumberAfterCommit:
     """PostgreSQL: a row of this project was written in this transaction; unless `settled` (numbered
     in place), it is numbered before the commit or by a pass after it."""
     for callback in _callbacks():
         if callback.project_id == project_id:
             callback.settled = settled  # a later unnumbered row unsettles an earlier numbering
-            return  # a rolled-back savepoint drops its own callback, and the next write adds one
+            return callback  # a rolled-back savepoint drops its own callback; the next write adds one
     callback = _NumberAfterCommit(project_id)
     callback.settled = settled
     transaction.on_commit(callback)
+    return callback
 
 
 _outermost_write: ContextVar[bool] = ContextVar("outermost_write", default=False)
@@ -152,14 +157,11 @@ def may_number_in_place() -> bool:
 def numbered_in_place(project_id: int, rows: list[tuple], before: Any, after: Any) -> None:
     """`basalt_log_change` ran (migration 0008): announce what it numbered once committed. Its rows
     end with the writer's own, returned without before/after (given here); none: the lock was taken."""
-    number_after_commit(project_id, settled=True)  # the after-commit pass still runs, for others
+    callback = number_after_commit(project_id, settled=True)  # its pass still runs, for others
     if rows and _listeners:
         *others, (row_id, seq, collection, document_id, kind, _before, _after) = rows
-        changes = [
-            *_changes(project_id, others),
-            Change(project_id, seq, collection, document_id, kind, before, after, row_id),
-        ]
-        transaction.on_commit(lambda: [_deliver(change) for change in changes])
+        callback.numbered += _changes(project_id, others)
+        callback.numbered.append(Change(project_id, seq, collection, document_id, kind, before, after, row_id))
 
 
 def _number_before_commit() -> None:
@@ -173,8 +175,7 @@ def _number_before_commit() -> None:
             batch = _number(callback.project_id)
             rows += batch
         if rows and _listeners:
-            changes = _changes(callback.project_id, rows)
-            transaction.on_commit(lambda changes=changes: [_deliver(change) for change in changes])
+            callback.numbered += _changes(callback.project_id, rows)
 
 
 def number_pending(project_id: int, passes: int = PASSES) -> int:
