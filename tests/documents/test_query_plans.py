@@ -252,3 +252,51 @@ def _generic_plan(sql: str, params: list) -> str:
             return "\n".join(line for (line,) in cursor.fetchall())
         finally:
             cursor.execute("DEALLOCATE plan_probe")
+
+
+def _plan(sql: str, params: list) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(line for (line,) in cursor.fetchall())
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_grown_collection_is_analysed_without_being_asked(project, secret_client, eager_celery, monkeypatch):
+    """A collection that grew after the ANALYZE of its index build was planned for its old size (a
+    bitmap scan and a sort instead of the declared index); creates now let a background check find
+    the growth and refresh the statistics, with autovacuum off as on this machine's PostgreSQL."""
+    from django.core.cache import cache
+
+    from basalt.documents import statistics
+
+    monkeypatch.setattr(statistics, "PG_CHECK_EVERY", 20)
+    cache.delete(statistics._key("analyze"))  # an earlier test's ANALYZE does not hold this one back
+    assert secret_client.post(SCHEMA, ITEMS, format="json").status_code == 201
+    rows = {tuple(r.fields): r for r in CollectionIndex.objects.filter(collection__name="items")}
+    assert {r.status for r in rows.values()} == {CollectionIndex.READY}  # and analysed, nearly empty
+    collection = rows[("-score",)].collection
+    with connection.cursor() as cursor:  # grown since, as by an import (COPY, restore) or a busy day
+        cursor.execute("ALTER TABLE basalt_document SET (autovacuum_enabled = false)")
+        cursor.execute(
+            "INSERT INTO basalt_document (id, project_id, collection_id, data, acl, read_principals, "
+            "write_principals, created_by, created_at, updated_at, version) "
+            "SELECT 'seed' || g, %s, %s, jsonb_build_object('score', g %% 1000), "
+            "'{}'::jsonb, '[\"*\"]'::jsonb, '[]'::jsonb, '', now(), now(), 1 FROM generate_series(1, 20000) g",
+            [project.project.pk, collection.pk],
+        )
+        cursor.execute("SELECT pg_stat_force_next_flush()")  # other backends' counts arrive within 1 s
+    query = parse_query(collection, {"where": {"score": {"$gt": 900}}, "order": "-score", "limit": 20}, {})
+    sql, params = Compiler(current_dialect(), collection).select(query, frozenset({"*"}), 21, 1 << 24)
+    index = rows[("-score",)].db_name
+    try:
+        stale = _plan(sql, params)  # planned for the collection it was when analysed: a few rows
+        assert f"Index Scan using {index}" not in stale, stale  # every match fetched, then sorted
+        for n in range(20):
+            assert secret_client.post(DOCS, {"n": n, "score": n}, format="json").status_code == 201
+        fresh = _plan(sql, params)  # the declared index walked in order, stopping after the page
+        assert f"Index Scan using {index}" in fresh and "Bitmap" not in fresh, fresh
+        assert len(run_find(collection, query, frozenset({"*"})).rows) == 20
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE basalt_document RESET (autovacuum_enabled)")

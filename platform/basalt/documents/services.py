@@ -169,7 +169,7 @@ def create_document(caller: Caller, name: Any, body: Any) -> Result:
         )
 
     _run_write(schema, work)
-    statistics.note_write()
+    statistics.note_write(collection.id)
     return written(caller, schema, doc, receipt={"created_at": full["created_at"], "updated_at": full["updated_at"]})
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from basalt.documents import indexes
+from basalt.documents import indexes, statistics
 
 
 @shared_task(bind=True, name="documents.build_collection_index", acks_late=True, max_retries=8)
@@ -36,3 +36,8 @@ def purge_removed_field(purge_id: int) -> str:
     from basalt.documents import purge
 
     return purge.run(int(purge_id))
+
+
+@shared_task(name="documents.refresh_statistics", ignore_result=True)
+def refresh_statistics(collection_id: int) -> bool:
+    return statistics.refresh_if_grown(int(collection_id))
