@@ -130,7 +130,10 @@ def _run_each(caller: Caller, requests: list[Any], allowance: budget.Allowance) 
 
 
 def _reads(request: Any) -> bool:
+    """A GET or a `/query` find, by the same path rule `_dispatch` routes with (a request it will
+    refuse runs no statement, so needs no savepoint either way)."""
     if not isinstance(request, dict) or not isinstance(request.get("method"), str):
-        return False  # refused by _dispatch before any statement
+        return False
     path = request.get("path")
-    return request["method"].upper() == "GET" or (isinstance(path, str) and "/query" in path)
+    match = _PATH.match(urlsplit(path).path) if isinstance(path, str) else None
+    return request["method"].upper() == "GET" or (match is not None and match.group("kind") == "query")

@@ -30,7 +30,6 @@ import itertools
 import logging
 from collections import Counter
 
-import orjson
 from django.db import DatabaseError, connection, transaction
 
 logger = logging.getLogger("basalt.documents.statistics")
@@ -132,11 +131,10 @@ def refresh_if_grown(collection_id: int) -> bool:
 
 
 def _outgrown(cursor, collection_id: int) -> bool:
-    cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM basalt_document WHERE collection_id = {collection_id}")  # noqa: S608 - an int
-    plan = cursor.fetchone()[0]
-    if isinstance(plan, str | bytes):
-        plan = orjson.loads(plan)
-    expected = max(0, int(plan[0]["Plan"]["Plan Rows"]))
+    from basalt.documents.query.engine import planner_rows
+
+    # The id as a literal: the estimate for this collection, not a plan for any id.
+    expected = planner_rows(f"SELECT 1 FROM basalt_document WHERE collection_id = {int(collection_id)}")  # noqa: S608
     grown = max(expected * GROWTH_FACTOR, expected + GROWTH_ROWS)
     cursor.execute("SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relid = 'basalt_document'::regclass")
     written = cursor.fetchone()

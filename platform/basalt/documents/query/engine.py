@@ -132,9 +132,13 @@ def estimate_count(collection: Any, query: Query, principals: frozenset[str] | N
         return None
     sql, params = Compiler(dialect, collection).count(query, principals)
     # The rows the filter yields, not the one row of the aggregate above them.
-    sql = "EXPLAIN (FORMAT JSON) SELECT 1" + sql[len("SELECT COUNT(*)") :]
+    return planner_rows("SELECT 1" + sql[len("SELECT COUNT(*)") :], params)
+
+
+def planner_rows(select: str, params: list[Any] | None = None) -> int:
+    """PostgreSQL: the rows the planner expects `select` to return (EXPLAIN, nothing run)."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute("EXPLAIN (FORMAT JSON) " + select, params or [])
         plan = cursor.fetchone()[0]
     if isinstance(plan, str | bytes):
         plan = orjson.loads(plan)
