@@ -290,13 +290,21 @@ def test_a_grown_collection_is_analysed_without_being_asked(project, secret_clie
     sql, params = Compiler(current_dialect(), collection).select(query, frozenset({"*"}), 21, 1 << 24)
     index = rows[("-score",)].db_name
     try:
-        stale = _plan(sql, params)  # planned for the collection it was when analysed: a few rows
-        assert f"Index Scan using {index}" not in stale, stale  # every match fetched, then sorted
+        # Planned for the collection it was when analysed: a few rows. (Which plan the planner then
+        # picks among near-equal costs varies from run to run, so the staleness is checked here.)
+        assert _expected_rows(collection.pk) < 1000
         for n in range(20):
             assert secret_client.post(DOCS, {"n": n, "score": n}, format="json").status_code == 201
+        assert _expected_rows(collection.pk) > 10_000  # analysed without being asked
         fresh = _plan(sql, params)  # the declared index walked in order, stopping after the page
         assert f"Index Scan using {index}" in fresh and "Bitmap" not in fresh, fresh
         assert len(run_find(collection, query, frozenset({"*"})).rows) == 20
     finally:
         with connection.cursor() as cursor:
             cursor.execute("ALTER TABLE basalt_document RESET (autovacuum_enabled)")
+
+
+def _expected_rows(collection_id: int) -> int:
+    from basalt.documents.query.engine import planner_rows
+
+    return planner_rows(f"SELECT 1 FROM basalt_document WHERE collection_id = {int(collection_id)}")  # noqa: S608
