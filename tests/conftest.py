@@ -31,6 +31,12 @@ def _worker_redis_url(url: str, worker: str) -> str:
     return redis_db_below(url, int(worker.removeprefix("gw") or 0))
 
 
+def private_redis_url() -> str:
+    """This xdist worker's own Redis database, for a server or worker a test starts: the base
+    database is another worker's cache, which that worker's `cache.clear()` (FLUSHDB) wipes."""
+    return _worker_redis_url(os.environ["REDIS_URL"], os.environ.get("PYTEST_XDIST_WORKER", ""))
+
+
 def pytest_configure(config):
     from django.conf import settings
 

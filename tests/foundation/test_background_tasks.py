@@ -14,7 +14,7 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import _worker_redis_url
+from tests.conftest import private_redis_url
 from tests.contract import live
 
 pytestmark = [
@@ -23,14 +23,9 @@ pytestmark = [
 ]
 
 
-def private_redis() -> str:
-    """This xdist worker's own Redis database: a server must not consume another test's queue."""
-    return _worker_redis_url(os.environ["REDIS_URL"], os.environ.get("PYTEST_XDIST_WORKER", ""))
-
-
 def redis_server_env() -> dict[str, str | None]:
     # The real broker, not the inline shortcut the contract servers use.
-    return {"REDIS_URL": private_redis(), "CELERY_TASK_ALWAYS_EAGER": None}
+    return {"REDIS_URL": private_redis_url(), "CELERY_TASK_ALWAYS_EAGER": None}
 
 
 def index_statuses(project: live.LiveProject, collection: str) -> list[str]:
@@ -71,7 +66,7 @@ def test_serve_without_its_worker_says_tasks_are_not_consumed(tmp_path):
 
         from basalt.core.background import HEARTBEAT_KEY
 
-        redis.Redis.from_url(private_redis()).delete(f":1:{HEARTBEAT_KEY}")
+        redis.Redis.from_url(private_redis_url()).delete(f":1:{HEARTBEAT_KEY}")
         response = httpx.get(server.url + "/readyz", timeout=30)
         # Not "unready": web serves before the separate worker starts. But the operator is told.
         assert response.status_code == 200, response.text

@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import private_redis_url
+
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
 pytestmark = pytest.mark.live
@@ -192,7 +194,9 @@ def test_worker_role_runs_queued_tasks_and_answers_its_healthcheck(tmp_path):
     node = f"{queue}@localhost"
     env = production_env(
         tmp_path,
-        REDIS_URL=os.environ["REDIS_URL"],
+        # This xdist worker's own database: the base one is the other worker's cache, and its
+        # `cache.clear()` (FLUSHDB) wiped the queued task (a CI failure).
+        REDIS_URL=private_redis_url(),
         DJANGO_SETTINGS_MODULE="tests.foundation.background_site.settings",
         PYTHONPATH=f"{ROOT / 'platform'}:{ROOT}",
     )

@@ -22,6 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.conftest import private_redis_url
 from tests.contract import live
 from tests.push import keys
 from tests.push.standins import fcm_stand_in
@@ -105,6 +106,9 @@ def test_worker_killed_twice_mid_push_loses_and_duplicates_nothing(tmp_path):
             stand_in.plan[token] = ["slow"]
     stand_in.slow_seconds = 3.0
     env.update(
+        # This xdist worker's own Redis database, which the FLUSHDB below may wipe: the live
+        # servers' shared one may hold another worker's server state at that moment.
+        REDIS_URL=private_redis_url(),
         CELERY_TASK_ALWAYS_EAGER="false",
         PUSH_FCM_API_BASE=stand_in.base,
         PUSH_ALLOW_PRIVATE_ENDPOINTS="true",
