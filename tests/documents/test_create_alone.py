@@ -28,9 +28,7 @@ def test_a_create_refused_by_a_unique_index_leaves_neither_document_nor_change_r
     assert clash.status_code == 409, clash.content
     assert clash.json()["error"]["code"] == "unique_violation" and "slug" in clash.json()["error"]["details"]
     assert [(row.seq, row.document_id) for row in _log(project)] == [(1, first.json()["id"])]
-    assert list(Document.objects.filter(project=project.project).values_list("id", flat=True)) == [
-        first.json()["id"]
-    ]
+    assert list(Document.objects.filter(project=project.project).values_list("id", flat=True)) == [first.json()["id"]]
     after = pk.post(DOCS, {"title": "c", "slug": "t"}, format="json")
     assert [row.seq for row in _log(project)] == [1, 2] and after.status_code == 201
 
