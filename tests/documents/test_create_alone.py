@@ -1,5 +1,6 @@
 """A create outside any transaction is one statement on PostgreSQL (the document and its numbered
-change-log row, committing alone): it must keep every guarantee of the transaction it replaced."""
+change-log row, committing alone), and an update's write and change-log row are one statement: they
+must keep every guarantee of the statements they replaced."""
 
 from __future__ import annotations
 
@@ -31,6 +32,16 @@ def test_a_create_refused_by_a_unique_index_leaves_neither_document_nor_change_r
     assert list(Document.objects.filter(project=project.project).values_list("id", flat=True)) == [first.json()["id"]]
     after = pk.post(DOCS, {"title": "c", "slug": "t"}, format="json")
     assert [row.seq for row in _log(project)] == [1, 2] and after.status_code == 201
+    # An update is its transaction's last statement together with its change-log row: a clash
+    # fails both, and the document keeps its value.
+    moved = pk.patch(f"{DOCS}/{after.json()['id']}", {"slug": "s"}, format="json")
+    assert moved.status_code == 409 and "slug" in moved.json()["error"]["details"]
+    assert [row.seq for row in _log(project)] == [1, 2]
+    assert pk.get(f"{DOCS}/{after.json()['id']}").json()["slug"] == "t"
+    renamed = pk.patch(f"{DOCS}/{after.json()['id']}", {"slug": "u"}, format="json")
+    assert renamed.status_code == 200
+    last = _log(project)[-1]
+    assert (last.seq, last.type, last.before["slug"], last.after["slug"]) == (3, "update", "t", "u")
 
 
 def test_a_create_is_announced_once_numbered_and_only_after_it_is_visible_to_others(project, pk):

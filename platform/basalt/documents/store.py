@@ -120,83 +120,112 @@ def update_data_many(docs: list[StoredDoc], collection_id: int) -> None:
         )
 
 
-def insert(doc: StoredDoc, project_id: int, collection_id: int) -> None:
+Statement = tuple[str, list[Any]]
+
+
+def _insert_statement(doc: StoredDoc, project_id: int, collection_id: int) -> Statement:
     j = _json_param()
+    return (
+        "INSERT INTO basalt_document (id, project_id, collection_id, data, acl, read_principals, "  # noqa: S608
+        f"write_principals, created_by, created_at, updated_at, version) VALUES (%s, %s, %s, {j}, {j}, {j}, {j}, "
+        "%s, %s, %s, %s)",
+        [
+            doc.id,
+            project_id,
+            collection_id,
+            dump(doc.data),
+            dump(doc.acl),
+            dump(doc.read_principals),
+            dump(doc.write_principals),
+            doc.created_by,
+            db_time(doc.created_at),
+            db_time(doc.updated_at),
+            doc.version,
+        ],
+    )
+
+
+def _update_statement(doc: StoredDoc, collection_id: int) -> Statement:
+    j = _json_param()
+    return (
+        f"UPDATE basalt_document SET data = {j}, acl = {j}, read_principals = {j}, write_principals = {j}, "  # noqa: S608
+        "updated_at = %s, version = %s WHERE id = %s AND collection_id = %s",
+        [
+            dump(doc.data),
+            dump(doc.acl),
+            dump(doc.read_principals),
+            dump(doc.write_principals),
+            db_time(doc.updated_at),
+            doc.version,
+            doc.id,
+            collection_id,
+        ],
+    )
+
+
+def _execute(statement: Statement) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO basalt_document (id, project_id, collection_id, data, acl, read_principals, "  # noqa: S608
-            f"write_principals, created_by, created_at, updated_at, version) VALUES (%s, %s, %s, {j}, {j}, {j}, {j}, "
-            "%s, %s, %s, %s)",
-            [
-                doc.id,
-                project_id,
-                collection_id,
-                dump(doc.data),
-                dump(doc.acl),
-                dump(doc.read_principals),
-                dump(doc.write_principals),
-                doc.created_by,
-                db_time(doc.created_at),
-                db_time(doc.updated_at),
-                doc.version,
-            ],
-        )
+        cursor.execute(*statement)
+
+
+def insert(doc: StoredDoc, project_id: int, collection_id: int) -> None:
+    _execute(_insert_statement(doc, project_id, collection_id))
+
+
+def update(doc: StoredDoc, collection_id: int) -> None:
+    _execute(_update_statement(doc, collection_id))
+
+
+def _log_change_call(
+    project_id: int, collection: str, doc_id: str, kind: str, before: Any, after: Any, now: datetime
+) -> Statement:
+    """`basalt_log_change` (migration 0008): the change-log row, numbered in place if the project's
+    lock is free; its rows are what `changefeed` announces."""
+    return (
+        "SELECT * FROM basalt_log_change(%s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s)",
+        [
+            project_id,
+            collection,
+            doc_id,
+            kind,
+            None if before is None else dump(before),
+            None if after is None else dump(after),
+            db_time(now),
+            changefeed.BATCH,
+        ],
+    )
+
+
+def _written_and_logged(write: Statement, log: Statement) -> list[tuple]:
+    """PostgreSQL: a write and its change-log row in one statement (the write as a CTE), so one
+    round trip; a failing write (a unique index) fails both."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH written AS ({write[0]}) {log[0]}", [*write[1], *log[1]])
+        return cursor.fetchall()
 
 
 def insert_logged_alone(
     doc: StoredDoc, project_id: int, collection_id: int, collection: str, after: Any
 ) -> list[tuple]:
     """PostgreSQL, no transaction open (`changefeed.may_write_alone`): the insert and its change-log
-    row in one statement, which commits on its own; `basalt_log_change` numbers the row in place
-    when the project's lock is free. Returns its rows (`changefeed.written_alone` announces them).
-    A failing insert (a unique index) fails the statement, so no change-log row outlives it."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "WITH inserted AS (INSERT INTO basalt_document (id, project_id, collection_id, data, acl, "  # noqa: S608
-            "read_principals, write_principals, created_by, created_at, updated_at, version) VALUES "
-            "(%s, %s, %s, %s::jsonb, %s::jsonb, %s::jsonb, %s::jsonb, %s, %s, %s, %s)) "
-            "SELECT * FROM basalt_log_change(%s, %s, %s, %s, NULL::jsonb, %s::jsonb, %s, %s)",
-            [
-                doc.id,
-                project_id,
-                collection_id,
-                dump(doc.data),
-                dump(doc.acl),
-                dump(doc.read_principals),
-                dump(doc.write_principals),
-                doc.created_by,
-                db_time(doc.created_at),
-                db_time(doc.updated_at),
-                doc.version,
-                project_id,
-                collection,
-                doc.id,
-                "create",
-                dump(after),
-                db_time(doc.created_at),
-                changefeed.BATCH,
-            ],
-        )
-        return cursor.fetchall()
+    row in one statement, which commits on its own. Returns the rows `changefeed.written_alone`
+    announces."""
+    log = _log_change_call(project_id, collection, doc.id, "create", None, after, doc.created_at)
+    return _written_and_logged(_insert_statement(doc, project_id, collection_id), log)
 
 
-def update(doc: StoredDoc, collection_id: int) -> None:
-    j = _json_param()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE basalt_document SET data = {j}, acl = {j}, read_principals = {j}, write_principals = {j}, "  # noqa: S608
-            "updated_at = %s, version = %s WHERE id = %s AND collection_id = %s",
-            [
-                dump(doc.data),
-                dump(doc.acl),
-                dump(doc.read_principals),
-                dump(doc.write_principals),
-                db_time(doc.updated_at),
-                doc.version,
-                doc.id,
-                collection_id,
-            ],
-        )
+def update_logged(
+    doc: StoredDoc, project_id: int, collection_id: int, collection: str, before: Any, after: Any
+) -> None:
+    """The update and its change-log row as the write transaction's last statement (PostgreSQL,
+    `changefeed.may_number_in_place`), one round trip; otherwise two statements, as always."""
+    if not changefeed.may_number_in_place():
+        update(doc, collection_id)
+        append_change(project_id, collection, doc.id, "update", before, after, doc.updated_at, last=True)
+        return
+    log = _log_change_call(project_id, collection, doc.id, "update", before, after, doc.updated_at)
+    rows = _written_and_logged(_update_statement(doc, collection_id), log)
+    changefeed.numbered_in_place(project_id, rows, before, after)
 
 
 def delete_returning(collection_id: int, doc_id: str) -> StoredDoc | None:
@@ -233,10 +262,7 @@ def append_change(
     after_json = None if after is None else dump(after)
     with connection.cursor() as cursor:
         if last and changefeed.may_number_in_place():
-            cursor.execute(
-                "SELECT * FROM basalt_log_change(%s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s)",
-                [project_id, collection, doc_id, kind, before_json, after_json, db_time(now), changefeed.BATCH],
-            )
+            cursor.execute(*_log_change_call(project_id, collection, doc_id, kind, before, after, now))
             changefeed.numbered_in_place(project_id, cursor.fetchall(), before, after)
             return
         if is_postgres():
