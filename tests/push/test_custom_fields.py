@@ -155,16 +155,12 @@ def test_push_audience_where_over_custom_fields_reaches_only_matching_devices(pr
     assert targeted({"custom.beta": {"$exists": True}}) == 2
     assert targeted({"custom.app_build": {"$gte": 8}}) == 1
     assert targeted({"custom.favorite_team": "Giants", "user": user_id}) == 1
-    bad = secret.post(
-        "/api/v1/push", {"audience": {"where": {"custom.x": {"$where": 1}}}, "notification": {"title": "x"}}, format="json"
-    )
+    hostile = {"audience": {"where": {"custom.x": {"$where": 1}}}, "notification": {"title": "x"}}
+    bad = secret.post("/api/v1/push", hostile, format="json")
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_query"
 
-    sent = secret.post(
-        "/api/v1/push",
-        {"audience": {"where": {"custom.favorite_team": "Giants", "custom.app_build": 7}}, "notification": {"title": "G"}},
-        format="json",
-    )
+    where = {"custom.favorite_team": "Giants", "custom.app_build": 7}
+    sent = secret.post("/api/v1/push", {"audience": {"where": where}, "notification": {"title": "G"}}, format="json")
     assert sent.status_code == 202, sent.content
     assert [call[0] for call in twins["fcm"].sent] == ["g" * 30]
     final = secret.get(f"/api/v1/push/{sent.json()['id']}").json()

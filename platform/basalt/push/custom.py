@@ -100,7 +100,7 @@ def clean_value(value: Any, where: str, depth: int = 0) -> Any:
     out: dict[str, Any] = {}
     for key, item in value.items():
         if not isinstance(key, str) or not 0 < len(key) <= 64 or _NESTED_BAD.search(key) or key.startswith("__"):
-            raise _err(where, "Nested keys are 1 to 64 characters without '$', '.', control characters or a leading '__'.")
+            raise _err(where, "Nested keys are 1 to 64 characters, no '$', '.', control characters or leading '__'.")
         out[key] = clean_value(item, f"{where}.{key}", depth + 1)
     return out
 

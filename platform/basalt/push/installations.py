@@ -55,7 +55,12 @@ def valid_timezone(name: Any) -> bool:
 
 
 def _clean(
-    body: Any, *, creating: bool, current: dict[str, Any] | None = None, secret: bool = False, user_id: str | None = None
+    body: Any,
+    *,
+    creating: bool,
+    current: dict[str, Any] | None = None,
+    secret: bool = False,
+    user_id: str | None = None,
 ) -> dict[str, Any]:
     """The built-in fields of a write, checked (`custom` and `user` are applied by the caller)."""
     if not isinstance(body, dict):
