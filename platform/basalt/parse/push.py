@@ -325,4 +325,8 @@ def send(req: ParseRequest) -> tuple[dict[str, Any], dict[str, str]]:
             value = body[parse_key]
             native[native_key] = value.get("iso") if isinstance(value, dict) else value
     answer, _status = services.send_push(req.caller, native)
-    return {"result": True}, {"X-Parse-Push-Status-Id": str(answer.get("id", ""))}
+    # Parse SDKs read only exposed headers (Parse Server exposes these two on every answer).
+    return {"result": True}, {
+        "X-Parse-Push-Status-Id": str(answer.get("id", "")),
+        "Access-Control-Expose-Headers": "X-Parse-Job-Status-Id, X-Parse-Push-Status-Id",
+    }
