@@ -179,3 +179,25 @@ def test_existing_installations_collections_gain_the_custom_field(project, fcm_t
     again = installations_collection(project.project)
     assert again.fields["custom"]["type"] == "object"
     register(key_client(project.publishable), "fcm", fcm_token(), custom={"team": "x"})
+
+
+def test_the_migration_declares_custom_on_existing_collections(project):
+    import importlib
+
+    from django.apps import apps
+
+    from basalt.documents.models import Collection
+    from basalt.projects.models import Project
+    from basalt.push.builtin import installations_collection
+
+    migration = importlib.import_module("basalt.push.migrations.0004_installation_custom_field")
+    collection = installations_collection(project.project)
+    fields = dict(collection.fields)
+    fields.pop("custom")
+    Collection.objects.filter(pk=collection.pk).update(fields=fields)
+    version = Project.objects.get(pk=project.project.pk).schema_version
+    migration.declare_custom(apps, None)
+    assert Collection.objects.get(pk=collection.pk).fields["custom"] == {"type": "object", "builtin": True}
+    assert Project.objects.get(pk=project.project.pk).schema_version == version + 1
+    migration.declare_custom(apps, None)  # idempotent
+    assert Project.objects.get(pk=project.project.pk).schema_version == version + 1

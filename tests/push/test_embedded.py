@@ -35,9 +35,18 @@ def test_sdk_registers_sends_and_follows_a_push_on_a_served_process(tmp_path, mo
         with Client(server.url, project.publishable) as app:
             app.sign_up("device-owner@example.com", "a long device passphrase")
             device = app.push.register_installation(
-                platform="android", provider="fcm", token="sdk-token-" + "q" * 30, channels=["news"], locale="fr"
+                platform="android",
+                provider="fcm",
+                token="sdk-token-" + "q" * 30,
+                channels=["news"],
+                locale="fr",
+                custom={"favorite_team": "Giants", "app_build": 41},
             )
-            assert device["user"] and device["active"] is True
+            assert device["user"] and device["active"] is True and device["custom"]["favorite_team"] == "Giants"
+            changed = app.push.update_installation(
+                device["id"], custom={"app_build": {"__op": "increment", "by": 1}, "favorite_team": None}
+            )
+            assert changed["custom"] == {"app_build": 42}
             with pytest.raises(PermissionDeniedError):
                 app.push.send(notification={"title": "not allowed"})
         with Client(server.url, project.secret) as backend:
@@ -47,6 +56,9 @@ def test_sdk_registers_sends_and_follows_a_push_on_a_served_process(tmp_path, mo
                 ]
                 == 1
             )
+            by_build = {"where": {"custom.app_build": {"$gte": 42}}}
+            assert backend.push.send(audience=by_build, notification={"title": "x"}, dry_run=True)["targeted"] == 1
+            assert [d["id"] for d in backend.push.installations(where={"custom.app_build": 42})] == [device["id"]]
             queued = backend.push.send(
                 audience={"channels": ["news"]},
                 notification={"title": "Hello"},
