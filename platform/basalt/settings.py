@@ -95,14 +95,19 @@ MIDDLEWARE = [
     # Idempotency-Key on data-API writes (basalt.operations.idempotency); inert without the header.
     "basalt.operations.idempotency.IdempotencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    # BROWSER_MIDDLEWARE, skipped on the key-authenticated routes (basalt.core.middleware).
+    "basalt.core.middleware.BrowserOnlyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Audit log of management-API and console writes (basalt.operations.audit); after the view ran.
     "basalt.operations.audit.AuditMiddleware",
+]
+
+BROWSER_MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
 ]
 
 ROOT_URLCONF = "basalt.urls"

@@ -8,7 +8,9 @@ import re
 import uuid
 
 from django.conf import settings
+from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponse
+from django.utils.module_loading import import_string
 
 from basalt.core.edge import url_too_long
 from basalt.core.errors import (
@@ -162,3 +164,51 @@ class ApiErrorMiddleware:
         )
         server_error.status = 500
         return json_error(server_error)
+
+
+# Routes whose callers prove who they are with an API key or a bearer token in a header, never a
+# browser cookie: the public data API (not the console's management API, nor the console's live
+# view of a collection) and the Parse face. Health probes and metrics carry no cookies either.
+_KEY_AUTHENTICATED = re.compile(r"\A/(?:parse/|api/v1/(?!manage/|realtime/console/)|healthz\Z|readyz\Z|metrics\Z)")
+
+
+def key_authenticated(path: str) -> bool:
+    return _KEY_AUTHENTICATED.match(path) is not None
+
+
+class BrowserOnlyMiddleware:
+    """Run the browser's middleware (settings.BROWSER_MIDDLEWARE: sessions, CSRF, the signed-in
+    account, messages) only where a browser's cookies mean something.
+
+    On the key-authenticated routes nothing reads a session, a CSRF token or `request.user`, and
+    CSRF has nothing to protect (no cookie authenticates there); yet those four layers cost about
+    a quarter of a signed-in GET's server CPU (bench/README.md). Elsewhere they run exactly as if
+    listed in MIDDLEWARE at this position, `process_view` hooks (CSRF's check) included."""
+
+    sync_capable = True
+    async_capable = False
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        chain = get_response
+        self._view_hooks = []
+        for dotted in reversed(settings.BROWSER_MIDDLEWARE):
+            middleware = import_string(dotted)(chain)
+            if hasattr(middleware, "process_view"):
+                self._view_hooks.insert(0, middleware.process_view)
+            chain = convert_exception_to_response(middleware)
+        self._browser_chain = chain
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if key_authenticated(request.path_info):
+            return self.get_response(request)
+        return self._browser_chain(request)
+
+    def process_view(self, request: HttpRequest, view, args, kwargs) -> HttpResponse | None:
+        if key_authenticated(request.path_info):
+            return None
+        for hook in self._view_hooks:
+            response = hook(request, view, args, kwargs)
+            if response is not None:
+                return response
+        return None

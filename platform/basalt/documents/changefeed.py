@@ -158,10 +158,29 @@ def numbered_in_place(project_id: int, rows: list[tuple], before: Any, after: An
     """`basalt_log_change` ran (migration 0008): announce what it numbered once committed. Its rows
     end with the writer's own, returned without before/after (given here); none: the lock was taken."""
     callback = number_after_commit(project_id, settled=True)  # its pass still runs, for others
+    _note_numbered(callback, rows, before, after)
+
+
+def may_write_alone() -> bool:
+    """PostgreSQL with no transaction open: a write that is one statement (its change-log row
+    included, `basalt_log_change` as its last step) commits on its own, without the BEGIN and
+    COMMIT round trips of a transaction block."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block and connection.get_autocommit()
+
+
+def written_alone(project_id: int, rows: list[tuple], before: Any, after: Any) -> None:
+    """A write and its `basalt_log_change` ran as one statement, which has committed: announce what
+    it numbered, then pass over the rows of writers that found the lock taken, as after any commit."""
+    callback = _NumberAfterCommit(project_id)
+    _note_numbered(callback, rows, before, after)
+    callback()
+
+
+def _note_numbered(callback: _NumberAfterCommit, rows: list[tuple], before: Any, after: Any) -> None:
     if rows and _listeners:
         *others, (row_id, seq, collection, document_id, kind, _before, _after) = rows
-        callback.numbered += _changes(project_id, others)
-        callback.numbered.append(Change(project_id, seq, collection, document_id, kind, before, after, row_id))
+        callback.numbered += _changes(callback.project_id, others)
+        callback.numbered.append(Change(callback.project_id, seq, collection, document_id, kind, before, after, row_id))
 
 
 def _number_before_commit() -> None:
