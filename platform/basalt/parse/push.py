@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from basalt.core.errors import ValidationFailed
-from basalt.documents.cache import build_schema
+from basalt.documents.cache import build_schema, project_schemas
 from basalt.parse import names, queries
 from basalt.parse.errors import INCORRECT_TYPE, INVALID_JSON, INVALID_KEY_NAME, INVALID_POINTER, ParseError
 from basalt.parse.request import ParseRequest
 from basalt.push import custom, installations, services
-from basalt.push.builtin import installations_collection
+from basalt.push.builtin import INSTALLATIONS, installations_collection
 
 # Parse installation keys ↔ Basalt installation fields.
 FIELDS = {
@@ -197,7 +197,9 @@ def _where(req: ParseRequest, raw: Any) -> dict[str, Any] | None:
         return None
     if not isinstance(where, dict):
         raise ParseError(102, "where must be an object.")
-    schema = build_schema(installations_collection(req.caller.project))
+    schema = project_schemas(req.caller.project).get(INSTALLATIONS)  # per-process, by schema version
+    if schema is None or "custom" not in schema.fields:
+        schema = build_schema(installations_collection(req.caller.project))
     return InstallationWhere(req.caller, schema).where(where)
 
 
