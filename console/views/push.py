@@ -95,6 +95,25 @@ def _funnel(counts: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"label": label, "value": value, "width": round(FUNNEL_WIDTH * value / total, 1)} for label, value in steps]
 
 
+def _custom_value(value: Any) -> str:
+    if isinstance(value, dict) and value.get("__type") == "Date":
+        return str(value.get("iso"))
+    if isinstance(value, dict) and value.get("__type") == "Pointer":
+        return f"→ {value.get('collection')}/{value.get('id')}"
+    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+def _custom_pairs(fields: Any) -> list[tuple[str, str]]:
+    """An installation's app-defined fields as (name, short text) for the devices table (at most 12)."""
+    if not isinstance(fields, dict):
+        return []
+    pairs = [(name, _custom_value(value)) for name, value in sorted(fields.items())[:12]]
+    if len(fields) > 12:
+        pairs.append(("…", f"{len(fields) - 12} more"))
+    return pairs
+
+
 @project_view
 def push_page(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
     caller = console_caller(access.project, request.user.pk)
@@ -108,6 +127,8 @@ def push_page(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
         if where_text:
             params["where"] = orjson.loads(where_text)
         devices = installations.list_installations(caller, params)["results"]
+        for device in devices:
+            device["custom_pairs"] = _custom_pairs(device.get("custom"))
     except (orjson.JSONDecodeError, BasaltError) as exc:
         devices, browse_error = [], getattr(exc, "message", None) or "Where is not valid JSON."
     providers = credentials.redact_push_section(credentials.stored_section(access.project))

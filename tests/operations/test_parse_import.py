@@ -172,6 +172,11 @@ def test_parse_installations_become_devices_and_auth_data_becomes_linked_sign_in
         {"objectId": "i1", "deviceType": "ios", "deviceToken": ios_token, "channels": ["", "news", "news"],
          "badge": 3, "timeZone": "Europe/Paris", "localeIdentifier": "fr-FR", "appVersion": "2.1",
          "user": {"__type": "Pointer", "className": "_User", "objectId": "AdaX1"},
+         "installationId": "9b2b-ada", "favoriteTeam": "Giants", "appBuild": 41, "subscribedToNews": True,
+         "lastSeen": {"__type": "Date", "iso": "2024-03-05T10:00:00Z"},
+         "friend": {"__type": "Pointer", "className": "_User", "objectId": "CarolZ3"},
+         "prefs": {"sound": "bell"}, "where": {"__type": "GeoPoint", "latitude": 1, "longitude": 2},
+         "Bad-Key": 1, "platform": "reserved", "_rperm": ["*"],
          "createdAt": "2024-03-01T00:00:00.000Z", "updatedAt": "2024-03-05T00:00:00.000Z"},
         {"objectId": "i0", "deviceType": "ios", "deviceToken": ios_token, "channels": ["old"],
          "createdAt": "2024-02-01T00:00:00.000Z", "updatedAt": "2024-02-01T00:00:00.000Z"},
@@ -186,7 +191,11 @@ def test_parse_installations_become_devices_and_auth_data_becomes_linked_sign_in
     assert status["status"] == "succeeded", status["error"]
     progress = status["progress"]
     assert progress["skipped"] == []
-    assert progress["installations"] == {"imported": 2, "left_out": {"device_type": 1, "token": 1, "same_token": 1}}
+    assert progress["installations"] == {
+        "imported": 2,
+        "left_out": {"device_type": 1, "token": 1, "same_token": 1},
+        "fields_left_out": {"Bad-Key": 1, "platform": 1, "where": 1},
+    }
     assert progress["linked_sign_ins"] == {"google": 1, "apple": 1}
     assert progress["sign_ins_not_linked"] == {"facebook": 1}
 
@@ -200,9 +209,29 @@ def test_parse_installations_become_devices_and_auth_data_becomes_linked_sign_in
     assert (phone["timezone"], phone["locale"], phone["app_version"], phone["user"]) == (
         "Europe/Paris", "fr-FR", "2.1", ada_id,
     )  # fmt: skip
+    carol_id = EndUser.objects.get(project=keys.project, email="carol@example.com").id
+    assert phone["custom"] == {
+        "installation_id": "9b2b-ada", "favorite_team": "Giants", "app_build": 41, "subscribed_to_news": True,
+        "last_seen": {"__type": "Date", "iso": "2024-03-05T10:00:00.000Z"},
+        "friend": {"__type": "Pointer", "collection": "users", "id": carol_id}, "prefs": {"sound": "bell"},
+    }  # fmt: skip
+    # A push audience can target them, and the Parse face reads them back as the app wrote them.
+    from basalt.push.audience import count_by_provider, select
+    from tests.parse.conftest import ParseClient
+
+    giants = select(keys.project, {"where": {"custom.favorite_team": "Giants"}}, ["apns", "fcm"])
+    assert count_by_provider(giants) == {"apns": 1}
+    parse = ParseClient(keys.project.ref, master_key=keys.secret)
+    (row,) = parse.get("installations", {"where": {"favoriteTeam": "Giants"}}).json()["results"]
+    assert (row["installationId"], row["appBuild"], row["lastSeen"]["iso"]) == (
+        "9b2b-ada",
+        41,
+        "2024-03-05T10:00:00.000Z",
+    )
+    assert row["friend"] == {"__type": "Pointer", "className": "_User", "objectId": carol_id}
     android = found[fcm_token]
     assert (android["platform"], android["provider"], android["active"]) == ("android", "fcm", True)
-    assert "timezone" not in android and "user" not in android
+    assert "timezone" not in android and "user" not in android and "custom" not in android
 
     carol = EndUser.objects.get(project=keys.project, email="carol@example.com")
     links = {(i.provider, i.subject) for i in LinkedIdentity.objects.filter(user=carol)}

@@ -52,3 +52,136 @@ def test_installations_and_push_to_channels_and_where(project, rest, master, sig
     assert sent.status_code == 200, sent.content
     tokens = [call[0] for call in twins["fcm"].sent[before:]]
     assert tokens == ["a" * 30]
+
+
+def _pointer(class_name: str, object_id: str) -> dict:
+    return {"__type": "Pointer", "className": class_name, "objectId": object_id}
+
+
+def test_custom_installation_fields_round_trip_update_and_target_pushes(project, rest, master, signed_up, twins):  # noqa: F811
+    alice = signed_up("alice")
+    seen = {"__type": "Date", "iso": "2026-12-06T10:00:00.000Z"}
+    first = alice.post(
+        "installations",
+        {
+            "deviceType": "android",
+            "deviceToken": "c" * 30,
+            "installationId": "inst-1",
+            "favoriteTeam": "Giants",
+            "appBuild": 41,
+            "subscribedToNews": True,
+            "lastSeen": seen,
+            "team": _pointer("Team", "t1"),
+            "prefs": {"sound": "bell", "since": seen},
+            "user": _pointer("_User", alice.user_id),
+        },
+    )
+    assert first.status_code == 201, first.content
+    object_id = first.json()["objectId"]
+    got = alice.get(f"installations/{object_id}").json()
+    assert got["favoriteTeam"] == "Giants" and got["appBuild"] == 41 and got["subscribedToNews"] is True
+    assert got["lastSeen"] == seen and got["team"] == _pointer("Team", "t1") and got["installationId"] == "inst-1"
+    assert got["prefs"] == {"sound": "bell", "since": seen} and got["user"] == _pointer("_User", alice.user_id)
+    # The same fields read natively, under Basalt names.
+    from tests.push.conftest import key_client
+
+    native = key_client(project.secret).get(f"/api/v1/installations/{object_id}").json()
+    assert native["custom"]["favorite_team"] == "Giants"
+    assert native["custom"]["team"] == {"__type": "Pointer", "collection": "team", "id": "t1"}
+    # Set, Increment (the answer carries the result), Delete, AddUnique.
+    changed = alice.put(
+        f"installations/{object_id}",
+        {
+            "appBuild": {"__op": "Increment", "amount": 2},
+            "subscribedToNews": {"__op": "Delete"},
+            "favoriteTeam": "Jets",
+            "tags": {"__op": "AddUnique", "objects": ["a", "a", "b"]},
+        },
+    )
+    assert changed.status_code == 200, changed.content
+    assert changed.json()["appBuild"] == 43 and changed.json()["tags"] == ["a", "b"]
+    got = alice.get(f"classes/_Installation/{object_id}").json()
+    assert got["appBuild"] == 43 and "subscribedToNews" not in got and got["favoriteTeam"] == "Jets"
+
+    other = rest.post(
+        "installations",
+        {
+            "deviceType": "android",
+            "deviceToken": "d" * 30,
+            "favoriteTeam": "Giants",
+            "lastSeen": {"__type": "Date", "iso": "2026-01-01T00:00:00Z"},
+        },
+    )
+    assert other.status_code == 201, other.content
+    rest.post("installations", {"deviceType": "android", "deviceToken": "e" * 30})
+
+    def found(where) -> set[str]:
+        answer = master.get("installations", {"where": where})
+        assert answer.status_code == 200, answer.content
+        return {row["deviceToken"] for row in answer.json()["results"]}
+
+    assert found({"favoriteTeam": "Giants"}) == {"d" * 30}
+    assert found({"favoriteTeam": {"$in": ["Jets", "Mets"]}}) == {"c" * 30}
+    assert found({"favoriteTeam": {"$ne": "Jets"}}) == {"d" * 30, "e" * 30}
+    assert found({"favoriteTeam": {"$exists": True}}) == {"c" * 30, "d" * 30}
+    assert found({"tags": "b"}) == {"c" * 30}
+    assert found({"lastSeen": {"$gt": {"__type": "Date", "iso": "2026-06-01T00:00:00.000Z"}}}) == {"c" * 30}
+    assert found({"team": _pointer("Team", "t1")}) == {"c" * 30}
+    assert found({"installationId": "inst-1"}) == {"c" * 30}
+    assert found({"user": _pointer("_User", alice.user_id)}) == {"c" * 30}
+    in_query = {"user": {"$inQuery": {"className": "_User", "where": {"username": "alice"}}}}
+    assert found(in_query) == {"c" * 30}
+
+    # Pushes to a where over custom fields reach exactly the matching devices.
+    before = len(twins["fcm"].sent)
+    sent = master.post("push", {"where": {"favoriteTeam": "Giants"}, "data": {"alert": "Giants win"}})
+    assert sent.status_code == 200, sent.content
+    assert [call[0] for call in twins["fcm"].sent[before:]] == ["d" * 30]
+    before = len(twins["fcm"].sent)
+    sent = master.post("push", {"where": in_query, "data": {"alert": "for alice"}})
+    assert sent.status_code == 200, sent.content
+    assert [call[0] for call in twins["fcm"].sent[before:]] == ["c" * 30]
+
+
+def test_installation_user_is_the_caller_unless_the_master_key_says_otherwise(project, rest, master, signed_up):
+    alice = signed_up("alice")
+    bob = signed_up("bob")
+    mine = alice.post("installations", {"deviceType": "android", "deviceToken": "f" * 30})
+    object_id = mine.json()["objectId"]
+    forged = alice.put(f"installations/{object_id}", {"user": _pointer("_User", bob.user_id)})
+    assert forged.status_code == 400 and forged.json()["code"] == 111, forged.content
+    stolen = alice.post(
+        "installations", {"deviceType": "android", "deviceToken": "g" * 30, "user": _pointer("_User", bob.user_id)}
+    )
+    assert stolen.status_code == 400 and stolen.json()["code"] == 111
+    assert alice.get(f"installations/{object_id}").json()["user"]["objectId"] == alice.user_id
+    moved = master.put(f"installations/{object_id}", {"user": _pointer("_User", bob.user_id)})
+    assert moved.status_code == 200, moved.content
+    assert bob.get(f"installations/{object_id}").json()["user"]["objectId"] == bob.user_id
+    assert alice.get(f"installations/{object_id}").status_code == 404
+    assert master.put(f"installations/{object_id}", {"user": "bob"}).json()["code"] == 111
+
+
+def test_hostile_custom_installation_fields_get_parse_codes_and_write_nothing(project, rest, master):
+    created = rest.post("installations", {"deviceType": "android", "deviceToken": "h" * 30, "kept": 1})
+    object_id = created.json()["objectId"]
+    cases = [
+        ({"bad-name": 1}, 105),
+        ({"_private": 1}, 105),
+        ({"platform": "x"}, 105),
+        ({"active": False}, 105),
+        ({"deviceTyp3": {"__type": "GeoPoint", "latitude": 1, "longitude": 2}}, 111),
+        ({"when": {"__type": "Date", "iso": "soon"}}, 111),
+        ({"big": "x" * 9000}, 116),
+        ({f"k{i}": i for i in range(70)}, 116),
+        ({"n": {"__op": "Explode"}}, 107),
+        ({"kept": {"__op": "Increment", "amount": "2"}}, 111),
+        ({"obj": {"a.b": 1}}, 111),
+    ]
+    for body, code in cases:
+        answer = master.put(f"installations/{object_id}", {"channels": ["changed"], **body})
+        assert answer.status_code == 400 and answer.json()["code"] == code, (body, answer.content)
+    got = master.get(f"installations/{object_id}").json()
+    assert got["kept"] == 1 and got["channels"] == []
+    for where, code in [({"bad-name": 1}, 105), ({"x": {"$nearSphere": 1}}, 102), ({"x": {"__type": "Bytes"}}, 102)]:
+        assert master.get("installations", {"where": where}).json()["code"] == code, where

@@ -125,3 +125,24 @@ def test_push_page_in_a_browser_live_count_and_send(live_server, twins, project,
     assert [token for token, *_ in twins["fcm"].sent] == ["n" * 30]
     assert errors == [], errors
     assert json.dumps(errors) == "[]"
+
+
+def test_devices_table_shows_custom_fields_and_filters_on_them(project, twins):
+    device = key_client(project.publishable)
+    giants = register(
+        device,
+        "fcm",
+        "g" * 30,
+        custom={
+            "favorite_team": "<b>Giants</b>",
+            "last_seen": {"__type": "Date", "iso": "2026-12-06T10:00:00Z"},
+            "team": {"__type": "Pointer", "collection": "teams", "id": "t1"},
+        },
+    )
+    register(device, "fcm", "j" * 30, custom={"favorite_team": "Jets"})
+    owner = _signed_in(project.owner)
+    base = f"/console/p/{project.project.ref}/push"
+    html = owner.get(base, {"where": json.dumps({"custom.favorite_team": "<b>Giants</b>"})}).content.decode()
+    assert "Custom fields" in html and giants["id"] in html and "Jets" not in html
+    assert "favorite_team: &lt;b&gt;Giants&lt;/b&gt;" in html  # escaped, never markup
+    assert "last_seen: 2026-12-06T10:00:00.000Z" in html and "team: → teams/t1" in html

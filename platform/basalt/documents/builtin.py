@@ -56,7 +56,7 @@ MANAGED: dict[str, Managed] = {
     "installations": Managed(
         fields=frozenset(
             {"platform", "provider", "token", "channels", "locale", "timezone"}
-            | {"app_version", "badge", "user", "active"}
+            | {"app_version", "badge", "user", "active", "custom"}
         ),
         acl_managed=True,
         create_hint="Installations are registered with POST /api/v1/installations.",

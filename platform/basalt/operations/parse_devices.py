@@ -8,7 +8,11 @@ provider FCM (Parse's `gcm` tokens come from the FCM SDK since 2019). `deviceTok
 device's owner: its ACL, as Basalt's own registration gives it). Rows that cannot be a Basalt
 device (other device types, no token, a malformed one) are counted in the result, not imported;
 of several rows holding one token, the most recently updated is kept (Basalt keeps one device
-per token).
+per token). Every other key of a row (the app's own: `favoriteTeam`, `installationId`, a
+`Pointer`, a `Date`) becomes an app-defined field in the installation's `custom` object under the
+name the Parse face reads it by (`favoriteTeam` ↔ `favorite_team`; push/custom.py), pointers
+remapped to the imported ids; a key with no such name, a reserved one, a GeoPoint/File/Bytes
+value, or one past the bounds of `custom` is left out and counted in `fields_left_out`.
 
 authData: `google`, `apple` and `github` ids are the providers' own stable subjects (the ones
 Basalt's sign-in looks up), so those users sign in with the same accounts after the move. Tokens
@@ -20,11 +24,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from basalt.push import providers
+from basalt.core.errors import ValidationFailed
+from basalt.parse import names
+from basalt.parse.errors import ParseError
+from basalt.push import custom, providers
 from basalt.push.builtin import DEFINITION as INSTALLATIONS_DEFINITION
 from basalt.push.builtin import INSTALLATIONS
 from basalt.push.installations import MAX_CHANNELS, valid_timezone
 
+# What a row holds besides app-defined fields (read above, or the server's own).
+DEVICE_KEYS = frozenset(
+    {"objectId", "createdAt", "updatedAt", "ACL", "deviceType", "deviceToken", "channels", "badge"}
+    | {"localeIdentifier", "timeZone", "appVersion", "user", "pushType", "GCMSenderId"}
+)
 PARSE_DEVICES = {"ios": ("ios", "apns"), "android": ("android", "fcm")}
 LINKED_PROVIDERS = ("google", "apple", "github")
 
@@ -62,6 +74,43 @@ def device(row: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
     return data, None
 
 
+def custom_fields(row: dict[str, Any], pointer) -> tuple[dict[str, Any], list[str]]:
+    """The row's app-defined keys as `custom` stores them, and the keys left out.
+
+    `pointer(class_name, object_id)` gives (collection, id) of an imported object."""
+    fields: dict[str, Any] = {}
+    left_out: list[str] = []
+    for key in sorted(k for k in row if isinstance(k, str) and k not in DEVICE_KEYS and not k.startswith("_")):
+        value = row[key]
+        if value is None:
+            continue
+        try:
+            name = names.encode(key)
+            converted = custom.clean_value(_convert(value, pointer), f"custom.{name}")
+            fields = custom.apply(fields, {custom.check_name(name): converted})
+        except (ParseError, ValidationFailed, ValueError, TypeError, KeyError):
+            left_out.append(key[:64])
+    return fields, left_out
+
+
+def _convert(value: Any, pointer, depth: int = 0) -> Any:
+    if depth > custom.MAX_DEPTH + 1:
+        raise ValueError("too deep")
+    if isinstance(value, list):
+        return [_convert(item, pointer, depth + 1) for item in value]
+    if not isinstance(value, dict):
+        return value
+    kind = value.get("__type")
+    if kind == "Date":
+        return {"__type": "Date", "iso": value.get("iso")}
+    if kind in ("Pointer", "Object"):
+        collection, ident = pointer(value.get("className"), value.get("objectId"))
+        return {"__type": "Pointer", "collection": collection, "id": ident}
+    if kind is not None:
+        raise ValueError(f"no {kind} in custom fields")
+    return {k: _convert(item, pointer, depth + 1) for k, item in value.items()}
+
+
 def newest_per_token(rows: list[dict[str, Any]], when) -> list[dict[str, Any]]:
     """One row per deviceToken: the one updated last (`when` reads a row's time)."""
     kept: dict[Any, dict[str, Any]] = {}
@@ -88,4 +137,4 @@ def identities(auth_data: Any) -> tuple[list[tuple[str, str]], bool, list[str]]:
     return links, anonymous, other
 
 
-__all__ = ["INSTALLATIONS", "device", "identities", "installations_definition", "newest_per_token"]
+__all__ = ["INSTALLATIONS", "custom_fields", "device", "identities", "installations_definition", "newest_per_token"]

@@ -423,12 +423,19 @@ class Converter:
         """`_Installation` rows as documents of the built-in installations collection (parse_devices)."""
         rows = self.export.rows("_Installation")
         left_out: dict[str, int] = {}
+        fields_left_out: dict[str, int] = {}
         imported = 0
         for row in parse_devices.newest_per_token(rows, lambda r: self.time(r.get("updatedAt") or r.get("createdAt"))):
             data, why = parse_devices.device(row)
             if data is None:
                 left_out[why] = left_out.get(why, 0) + 1
                 continue
+            fields, dropped = parse_devices.custom_fields(row, self._pointer)
+            if fields:
+                data["custom"] = fields
+            for key in dropped:
+                if key in fields_left_out or len(fields_left_out) < 100:
+                    fields_left_out[key] = fields_left_out.get(key, 0) + 1
             owner = row.get("user")
             user_id = None
             if isinstance(owner, dict) and owner.get("className") == "_User" and "_User" in self.classes:
@@ -447,7 +454,17 @@ class Converter:
         duplicates = len(rows) - len({r.get("deviceToken") for r in rows})
         if duplicates:
             left_out["same_token"] = duplicates
-        return {"imported": imported, "left_out": left_out}
+        summary: dict[str, Any] = {"imported": imported, "left_out": left_out}
+        if fields_left_out:
+            summary["fields_left_out"] = fields_left_out
+        return summary
+
+    def _pointer(self, class_name: Any, object_id: Any) -> tuple[str, str]:
+        """A Pointer inside an installation's custom fields: its class's collection and imported id."""
+        if not isinstance(class_name, str) or not re.fullmatch(_CLASS, class_name) or not isinstance(object_id, str):
+            raise ValueError("not a pointer")
+        collection = self.names.get(class_name) or collection_name(class_name)
+        return collection, self.id(class_name, object_id)
 
 
 def _spool(open_source: Callable[[], BinaryIO]) -> BinaryIO:

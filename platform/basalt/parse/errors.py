@@ -106,6 +106,8 @@ def from_basalt(error: basalt.BasaltError, class_name: str | None = None) -> Par
             return ParseError(VALIDATION_ERROR, _first_detail(error))
         if "email" in details:
             return ParseError(INVALID_EMAIL_ADDRESS, "The email address was invalid.")
+        if "custom" in details:  # an installation's app-defined fields past their bounds (push/custom.py)
+            return ParseError(OBJECT_TOO_LARGE, _first_detail(error))
         if any("Unknown field" in str(m) for m in details.values()):
             field = next(k for k, m in details.items() if "Unknown field" in str(m))
             return ParseError(

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from basalt.parse import queries
-from basalt.parse.errors import INVALID_JSON, ParseError
+from basalt.core.errors import ValidationFailed
+from basalt.documents.cache import build_schema, project_schemas
+from basalt.parse import names, queries
+from basalt.parse.errors import INCORRECT_TYPE, INVALID_JSON, INVALID_KEY_NAME, INVALID_POINTER, ParseError
 from basalt.parse.request import ParseRequest
-from basalt.push import installations, services
+from basalt.push import custom, installations, services
+from basalt.push.builtin import INSTALLATIONS, installations_collection
 
 # Parse installation keys ↔ Basalt installation fields.
 FIELDS = {
@@ -21,35 +24,106 @@ FIELDS = {
     "user": "user",
 }
 PARSE_FIELDS = {native: parse for parse, native in FIELDS.items()}
-# Keys Parse SDKs send that Basalt has no use for (the device is identified by its token).
-IGNORED = frozenset(
-    {
-        "installationId",
-        "appIdentifier",
-        "appName",
-        "parseVersion",
-        "GCMSenderId",
-        "pushType",
-        "ACL",
-        "objectId",
-        "createdAt",
-        "updatedAt",
-    }
-)
+# Keys Parse SDKs send that name nothing to store (the server sets or ignores them). Every other
+# key is an app-defined field, kept in the installation's `custom` object (push/custom.py) under
+# its Basalt name (`favoriteTeam` ↔ `favorite_team`), including the SDKs' own `installationId`,
+# `appIdentifier`, `appName` and `parseVersion`, so a push can target them as on Parse Server.
+IGNORED = frozenset({"GCMSenderId", "pushType", "ACL", "objectId", "createdAt", "updatedAt"})
+# Keys that read back as built-in values: an app may not shadow them with a custom field.
+RENDERED = frozenset(FIELDS) | {"objectId", "createdAt", "updatedAt", "ACL", "pushType", "active"}
 DEFAULT_PROVIDER = {"android": "fcm", "ios": "apns", "web": "webpush"}
 PUSH_TYPES = {"gcm": "fcm", "fcm": "fcm", "apn": "apns", "apns": "apns", "webpush": "webpush"}
+CUSTOM_OPS = {"Delete": "unset", "Increment": "increment", "Add": "add", "AddUnique": "add_unique", "Remove": "remove"}
+
+
+def custom_name(key: Any) -> str:
+    """The Basalt name of an app-defined installation key, or Parse error 105."""
+    native = names.encode(key)
+    if key in RENDERED or native in custom.RESERVED:
+        raise ParseError(INVALID_KEY_NAME, f"{str(key)[:40]} is reserved on installations.")
+    return native
+
+
+def value_to_custom(value: Any, depth: int = 0) -> Any:
+    """A Parse value as a custom field stores it: Date kept tagged, Pointer as collection + id."""
+    if depth > custom.MAX_DEPTH + 1:
+        raise ParseError(INCORRECT_TYPE, f"Custom values nest at most {custom.MAX_DEPTH} levels.")
+    if isinstance(value, list):
+        return [value_to_custom(item, depth + 1) for item in value]
+    if not isinstance(value, dict):
+        return value
+    kind = value.get("__type")
+    if kind in ("Pointer", "Object"):
+        object_id = value.get("objectId")
+        if not isinstance(object_id, str):
+            raise ParseError(INVALID_POINTER, "A Pointer needs an objectId.")
+        return {"__type": "Pointer", "collection": names.encode_class(value.get("className")), "id": object_id}
+    if kind == "Date":
+        return {"__type": "Date", "iso": value.get("iso")}
+    if kind is not None:
+        raise ParseError(INCORRECT_TYPE, f"Installations keep {str(kind)[:40]} values only in Basalt's own fields.")
+    return {key: value_to_custom(item, depth + 1) for key, item in value.items()}
+
+
+def value_from_custom(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, list):
+        return [value_from_custom(item, depth + 1) for item in value]
+    if not isinstance(value, dict) or depth > custom.MAX_DEPTH + 1:
+        return value
+    if value.get("__type") == "Pointer":
+        return {"__type": "Pointer", "className": names.decode_class(value["collection"]), "objectId": value["id"]}
+    if value.get("__type") == "Date":
+        return value
+    return {key: value_from_custom(item, depth + 1) for key, item in value.items()}
+
+
+def _custom_change(value: Any) -> Any:
+    if isinstance(value, dict) and "__op" in value:
+        kind = CUSTOM_OPS.get(value["__op"]) if isinstance(value["__op"], str) else None
+        if kind is None:
+            raise ParseError(INVALID_JSON, f"bad op {str(value['__op'])[:40]}")
+        if kind == "unset":
+            return {"__op": "unset"}
+        if kind == "increment":
+            return {"__op": "increment", "by": value.get("amount", 1)}
+        objects = value.get("objects")
+        if not isinstance(objects, list):
+            raise ParseError(INVALID_JSON, "objects to add must be an array")
+        return {"__op": kind, "items": [value_to_custom(item) for item in objects]}
+    return value_to_custom(value)
+
+
+def _user(value: Any) -> str | None:
+    """`user`: a Pointer to a _User, null, or Delete."""
+    if value is None or (isinstance(value, dict) and value.get("__op") == "Delete"):
+        return None
+    if (
+        isinstance(value, dict)
+        and value.get("__type") in ("Pointer", "Object")
+        and value.get("className") == "_User"
+        and isinstance(value.get("objectId"), str)
+    ):
+        return value["objectId"]
+    raise ParseError(INCORRECT_TYPE, "user must be a Pointer to _User.")
 
 
 def _to_native(body: dict[str, Any], creating: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    fields: dict[str, Any] = {}
     for key, value in body.items():
         if key in IGNORED:
             continue
-        if key not in FIELDS or key == "user":
-            raise ParseError(INVALID_JSON, f"Installations do not store {str(key)[:40]} in Basalt.")
+        if key == "user":
+            out["user"] = _user(value)
+            continue
+        if key not in FIELDS:
+            fields[custom_name(key)] = _custom_change(value)
+            continue
         if key == "channels" and isinstance(value, dict) and value.get("__op") in ("Add", "AddUnique", "Remove"):
             raise ParseError(INVALID_JSON, "Send the whole channels list.")
         out[FIELDS[key]] = value
+    if fields:
+        out["custom"] = fields
     push_type = body.get("pushType")
     platform = out.get("platform")
     if creating or "token" in out:
@@ -64,6 +138,8 @@ def _to_native(body: dict[str, Any], creating: bool) -> dict[str, Any]:
 
 def _out(doc: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"objectId": doc["id"], "createdAt": doc["created_at"], "updatedAt": doc["updated_at"]}
+    for native, value in (doc.get("custom") or {}).items():
+        out[names.decode(native)] = value_from_custom(value)
     for native, value in doc.items():
         if native == "user" and isinstance(value, str):
             out["user"] = {"__type": "Pointer", "className": "_User", "objectId": value}
@@ -87,8 +163,14 @@ def get_installation(req: ParseRequest, object_id: str) -> dict[str, Any]:
 
 
 def update_installation(req: ParseRequest, object_id: str) -> dict[str, Any]:
-    doc = installations.update_installation(req.caller, object_id, _to_native(req.data, False))
-    return {"updatedAt": doc["updated_at"]}
+    native = _to_native(req.data, False)
+    doc = installations.update_installation(req.caller, object_id, native)
+    answer: dict[str, Any] = {"updatedAt": doc["updated_at"]}
+    stored = doc.get("custom") or {}
+    for name, change in (native.get("custom") or {}).items():
+        if isinstance(change, dict) and change.get("__op") in ("increment", "add", "add_unique", "remove"):
+            answer[names.decode(name)] = value_from_custom(stored.get(name))  # Parse answers operation results
+    return answer
 
 
 def delete_installation(req: ParseRequest, object_id: str) -> dict[str, Any]:
@@ -98,7 +180,7 @@ def delete_installation(req: ParseRequest, object_id: str) -> dict[str, Any]:
 
 def find_installations(req: ParseRequest) -> dict[str, Any]:
     params: dict[str, Any] = {}
-    where = _where(req.params.get("where"))
+    where = _where(req, req.params.get("where"))
     if where:
         params["where"] = where
     limit = req.params.get("limit")
@@ -108,32 +190,109 @@ def find_installations(req: ParseRequest) -> dict[str, Any]:
     return {"results": [_out(doc) for doc in result["results"]]}
 
 
-def _where(raw: Any) -> dict[str, Any] | None:
+def _where(req: ParseRequest, raw: Any) -> dict[str, Any] | None:
     """A Parse `where` over installations in Basalt's field names (operators as for objects)."""
     where = queries._json(raw, "where") if raw not in (None, "") else None
     if not where:
         return None
     if not isinstance(where, dict):
         raise ParseError(102, "where must be an object.")
-    return _rename(where)
+    schema = project_schemas(req.caller.project).get(INSTALLATIONS)  # per-process, by schema version
+    if schema is None or "custom" not in schema.fields:
+        schema = build_schema(installations_collection(req.caller.project))
+    return InstallationWhere(req.caller, schema).where(where)
 
 
-def _rename(where: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in where.items():
-        if key in ("$or", "$and", "$nor") and isinstance(value, list):
-            out[key] = [_rename(v) if isinstance(v, dict) else v for v in value]
-        elif key in FIELDS:
-            if key == "user" and isinstance(value, dict) and value.get("__type") == "Pointer":
-                value = value.get("objectId")
-            if key == "channels" and not isinstance(value, dict):
-                value = {"$contains": value}
-            elif isinstance(value, dict) and "$in" in value and key == "channels":
-                value = {"$all": value["$in"]} if len(value["$in"]) == 1 else value
-            out[FIELDS[key]] = value
-        else:
-            raise ParseError(102, f"Installations cannot be queried by {str(key)[:40]} here.")
-    return out
+class InstallationWhere(queries.Translator):
+    """Parse's installation keys onto the built-in fields, every other key onto `custom.<name>`.
+
+    Sub-queries (`user: {$inQuery: {className: "_User", …}}`) run as the caller, as for objects.
+    Custom Dates compare by their stored UTC text (`custom.x.iso`), custom Pointers by id
+    (`custom.x.id`); a plain value also matches an array that holds it, as Parse does."""
+
+    def field(self, key: str) -> tuple[str, str | None, dict[str, Any]]:
+        native = FIELDS.get(key) or {"pushType": "provider", "active": "active"}.get(key)
+        if native is not None:
+            field_type, options = self.schema.fields[native]
+            return native, field_type.name, options
+        if key in ("objectId", "createdAt", "updatedAt"):
+            return super().field(key)
+        head, dot, rest = key.partition(".")
+        return f"custom.{custom_name(head)}{dot}{rest}", None, {}
+
+    def constraint(self, key: str, value: Any) -> dict[str, Any]:
+        if key == "pushType":
+            value = _push_types(value)
+        path, _type, _options = self.field(key)
+        if not path.startswith("custom."):
+            return super().constraint(key, value)
+        is_ops = isinstance(value, dict) and any(isinstance(k, str) and k.startswith("$") for k in value)
+        if not is_ops:
+            suffix, operand = _custom_operand(value)
+            if suffix:
+                return {path + suffix: operand}
+            if isinstance(operand, dict | list):
+                raise ParseError(102, f"{str(key)[:40]}: compare a sub-field, not a whole object or array.")
+            return {"$or": [{path: operand}, {path: {"$all": [operand]}}]}
+        ops: dict[str, Any] = {}
+        suffixes: set[str] = set()
+        for op, operand in value.items():
+            if op in ("$in", "$nin", "$all"):
+                if not isinstance(operand, list):
+                    raise ParseError(102, f"bad {op} value")
+                converted = [_custom_operand(item) for item in operand]
+                suffixes.update(suffix for suffix, _ in converted if suffix)
+                ops[op] = [item for _, item in converted]
+            elif op in ("$eq", "$ne", "$lt", "$lte", "$gt", "$gte"):
+                suffix, ops[op] = _custom_operand(operand)
+                if suffix:
+                    suffixes.add(suffix)
+            elif op == "$exists":
+                ops[op] = operand
+            elif op == "$regex":
+                ops[op] = queries.unquote_regex(operand)
+            elif op == "$options":
+                if not isinstance(operand, str) or set(operand) - set("imxs"):
+                    raise ParseError(102, "Bad $options value for query: " + str(operand)[:20])
+                if "i" in operand:
+                    ops[op] = "i"
+            elif op in ("$inQuery", "$notInQuery"):
+                ops["$in" if op == "$inQuery" else "$nin"] = self.sub_ids(operand)
+                suffixes.add(".id")
+            elif op in ("$select", "$dontSelect"):
+                ops["$in" if op == "$select" else "$nin"] = self.sub_values(operand)
+            else:
+                raise ParseError(102, f"Unsupported operator on an app-defined installation field: {str(op)[:40]}.")
+        if len(suffixes) > 1:
+            raise ParseError(102, f"{str(key)[:40]}: compare Dates with Dates and Pointers with Pointers.")
+        return {path + (suffixes.pop() if suffixes else ""): ops}
+
+
+def _push_types(value: Any) -> Any:
+    """Parse's pushType values (`gcm`, `apn`) as Basalt's providers, in a value or its operators."""
+    if isinstance(value, str):
+        return PUSH_TYPES.get(value, value)
+    if isinstance(value, list):
+        return [_push_types(item) for item in value]
+    if isinstance(value, dict):
+        return {op: _push_types(operand) for op, operand in value.items()}
+    return value
+
+
+def _custom_operand(value: Any) -> tuple[str, Any]:
+    """(path suffix, operand) for one Parse query value against a custom field."""
+    if isinstance(value, dict) and value.get("__type") == "Date":
+        try:
+            return ".iso", custom.normal_date(value.get("iso"), "where")
+        except ValidationFailed:
+            raise ParseError(102, "A Date needs iso.") from None
+    if isinstance(value, dict) and value.get("__type") in ("Pointer", "Object"):
+        if not isinstance(value.get("objectId"), str):
+            raise ParseError(102, "A Pointer needs an objectId.")
+        return ".id", value["objectId"]
+    if isinstance(value, dict) and "__type" in value:
+        raise ParseError(102, f"App-defined installation fields compare no {str(value['__type'])[:40]} values.")
+    return "", value
 
 
 def send(req: ParseRequest) -> tuple[dict[str, Any], dict[str, str]]:
@@ -143,7 +302,7 @@ def send(req: ParseRequest) -> tuple[dict[str, Any], dict[str, str]]:
     if "channels" in body:
         audience["channels"] = body["channels"]
     if "where" in body:
-        where = _where(body["where"])
+        where = _where(req, body["where"])
         audience["where"] = where or {}
     data = body.get("data")
     if not isinstance(data, dict):
@@ -168,4 +327,8 @@ def send(req: ParseRequest) -> tuple[dict[str, Any], dict[str, str]]:
             value = body[parse_key]
             native[native_key] = value.get("iso") if isinstance(value, dict) else value
     answer, _status = services.send_push(req.caller, native)
-    return {"result": True}, {"X-Parse-Push-Status-Id": str(answer.get("id", ""))}
+    # Parse SDKs read only exposed headers (Parse Server exposes these two on every answer).
+    return {"result": True}, {
+        "X-Parse-Push-Status-Id": str(answer.get("id", "")),
+        "Access-Control-Expose-Headers": "X-Parse-Job-Status-Id, X-Parse-Push-Status-Id",
+    }

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 
 from basalt.core.errors import Conflict
 from basalt.documents import catalog
@@ -32,6 +33,8 @@ BUILTIN_FIELDS: dict[str, dict[str, Any]] = {
     "badge": {"type": "number", "min": 0},
     "user": {"type": "pointer", "to": "users"},
     "active": {"type": "boolean"},
+    # App-defined fields (Parse apps' own `_Installation` keys): see `custom.py`.
+    "custom": {"type": "object"},
 }
 DEFINITION: dict[str, Any] = {
     "name": INSTALLATIONS,
@@ -45,10 +48,36 @@ DEFINITION: dict[str, Any] = {
 }
 
 
+def add_custom_field(collection: Collection) -> bool:
+    """Declare `custom` on an installations collection made before it existed; True if it changed."""
+    fields = dict(collection.fields or {})
+    if "custom" in fields:
+        return False
+    fields["custom"] = {**BUILTIN_FIELDS["custom"], "builtin": True}
+    collection.fields = fields
+    collection.save(update_fields=["fields"])
+    return True
+
+
+def _add_custom(project: Project) -> Collection:
+    from basalt.documents import cache
+
+    with transaction.atomic():
+        Project.objects.select_for_update().get(pk=project.pk)
+        collection = Collection.objects.select_for_update().get(project=project, name=INSTALLATIONS)
+        if add_custom_field(collection):
+            Project.objects.filter(pk=project.pk).update(schema_version=F("schema_version") + 1)
+            project.refresh_from_db(fields=["schema_version"])
+            transaction.on_commit(lambda: cache.forget(project.pk))
+    return collection
+
+
 def installations_collection(project: Project) -> Collection:
     """The project's `installations` collection, created on first need (a concurrent creator just wins)."""
     existing = Collection.objects.filter(project=project, name=INSTALLATIONS).first()
     if existing is not None:
+        if "custom" not in (existing.fields or {}):
+            return _add_custom(project)  # made before custom fields existed (or restored from then)
         return existing
     try:
         with transaction.atomic():

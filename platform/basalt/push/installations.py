@@ -25,7 +25,7 @@ from basalt.documents.query.compiler import Compiler
 from basalt.documents.query.dialects import current_dialect
 from basalt.documents.query.parser import parse_query
 from basalt.documents.render import render
-from basalt.push import providers
+from basalt.push import custom, providers
 from basalt.push.builtin import INSTALLATIONS, PLATFORMS, PROVIDERS, installations_collection
 
 _CHANNEL = re.compile(r"\A[A-Za-z0-9_\-:.]{1,64}\Z")
@@ -33,6 +33,8 @@ _LOCALE = re.compile(r"\A[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}\Z")
 _ZONE = re.compile(r"\A[A-Za-z0-9_+\-]{1,30}(?:/[A-Za-z0-9_+\-]{1,30}){0,2}\Z")
 _DOC_ID = re.compile(r"\A[a-z0-9]{20}\Z")
 WRITABLE = ("platform", "provider", "token", "channels", "locale", "timezone", "app_version", "badge")
+# Also written: `custom` (app-defined fields, merged: custom.py) and `user` (the secret key names
+# anyone; a client only itself, or no one on its own device).
 # Which providers serve which platforms (FCM also delivers to iOS and the web).
 PLATFORM_PROVIDERS = {"android": ("fcm",), "ios": ("apns", "fcm"), "web": ("webpush", "fcm")}
 MAX_CHANNELS = 100
@@ -52,13 +54,25 @@ def valid_timezone(name: Any) -> bool:
     return True
 
 
-def _clean(body: Any, *, creating: bool, current: dict[str, Any] | None = None, secret: bool = False) -> dict[str, Any]:
+def _clean(
+    body: Any,
+    *,
+    creating: bool,
+    current: dict[str, Any] | None = None,
+    secret: bool = False,
+    user_id: str | None = None,
+) -> dict[str, Any]:
+    """The built-in fields of a write, checked (`custom` and `user` are applied by the caller)."""
     if not isinstance(body, dict):
         raise ValidationFailed("The body must be a JSON object.", details={"body": ["Must be an object."]})
-    allowed = set(WRITABLE) | ({"user"} if creating and secret else set())
-    unknown = sorted(str(key)[:40] for key in body if key not in allowed)
+    unknown = sorted(str(key)[:40] for key in body if key not in WRITABLE and key not in ("user", "custom"))
     if unknown:
-        raise _err(unknown[0], "Unknown field." if unknown[0] != "user" else "Set from the access token.")
+        raise _err(unknown[0], "Unknown field.")
+    if "user" in body and not secret and body["user"] != user_id and not (body["user"] is None and not creating):
+        # A client names only itself (a no-op) or, on its own device, no one: never another user.
+        raise _err("user", "Set from the access token: only the secret key attaches a device to another user.")
+    if "custom" in body and not isinstance(body["custom"], dict):
+        raise _err("custom", "Must be an object of custom fields.")
     out: dict[str, Any] = {}
     for name in ("platform", "provider"):
         if name in body:
@@ -140,6 +154,13 @@ def _lock_token(schema: Schema, token: str) -> None:
             )
 
 
+def _set_custom(data: dict[str, Any], fields: dict[str, Any]) -> None:
+    if fields:
+        data["custom"] = fields
+    else:
+        data.pop("custom", None)
+
+
 def _acl(user_id: str | None) -> dict[str, Any]:
     return {user_id: {"read": True, "write": True}} if user_id else {}
 
@@ -150,9 +171,9 @@ def _render(schema: Schema, doc: Any) -> dict[str, Any]:
 
 def register(caller: Caller, body: Any) -> tuple[dict[str, Any], bool]:
     """POST /api/v1/installations: upsert by token. Returns (installation, created)."""
-    cleaned = _clean(body, creating=True, secret=caller.is_secret)
+    cleaned = _clean(body, creating=True, secret=caller.is_secret, user_id=caller.user_id)
     user_id = caller.user_id
-    if caller.is_secret and isinstance(body, dict) and "user" in body:
+    if caller.is_secret and "user" in body:
         user_id = _check_user(caller, body["user"])
     schema = _schema(caller)
     now = timezone.now()
@@ -162,6 +183,8 @@ def register(caller: Caller, body: Any) -> tuple[dict[str, Any], bool]:
         current = store.fetch(schema.collection.pk, existing_id, for_update=True) if existing_id else None
         if current is None:
             data = {"channels": [], "badge": 0, **cleaned, "active": True}
+            if "custom" in body:
+                _set_custom(data, custom.apply(None, body["custom"]))
             if user_id:
                 data["user"] = user_id
             doc = store.StoredDoc(
@@ -181,6 +204,8 @@ def register(caller: Caller, body: Any) -> tuple[dict[str, Any], bool]:
             )
             return _render(schema, doc), True
         data = {**current.data, **cleaned, "active": True}
+        if "custom" in body:
+            _set_custom(data, custom.apply(current.data.get("custom"), body["custom"]))
         data.pop("user", None)
         if user_id:
             data["user"] = user_id
@@ -231,7 +256,17 @@ def update_installation(caller: Caller, installation_id: Any, body: Any) -> dict
     schema = _schema(caller)
     with transaction.atomic():
         current = _owned(caller, schema, installation_id, for_update=True)
-        cleaned = _clean(body, creating=False, current=current.data)
+        cleaned = _clean(body, creating=False, current=current.data, secret=caller.is_secret, user_id=caller.user_id)
+        acl = current.acl
+        data = {**current.data, **cleaned}
+        if "custom" in body:
+            _set_custom(data, custom.apply(current.data.get("custom"), body["custom"]))
+        if "user" in body:
+            user_id = _check_user(caller, body["user"]) if caller.is_secret else body["user"]
+            data.pop("user", None)
+            if user_id:
+                data["user"] = user_id
+            acl = _acl(user_id)
         if "token" in cleaned and cleaned["token"] != current.data.get("token"):
             _lock_token(schema, cleaned["token"])
             other = _find_by_token(schema, cleaned["token"])
@@ -239,8 +274,8 @@ def update_installation(caller: Caller, installation_id: Any, body: Any) -> dict
                 from basalt.core.errors import Conflict
 
                 raise Conflict("Another installation holds this token.", details={"token": ["Already registered."]})
-            cleaned["active"] = True
-        return _write(caller, schema, current, {**current.data, **cleaned}, current.acl, timezone.now())
+            data["active"] = True
+        return _write(caller, schema, current, data, acl, timezone.now())
 
 
 def delete_installation(caller: Caller, installation_id: Any) -> None:

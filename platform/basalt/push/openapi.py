@@ -218,6 +218,17 @@ def _installation_fields() -> dict[str, Any]:
         "timezone": {"type": "string"},
         "app_version": {"type": "string", "maxLength": 64},
         "badge": {"type": "integer", "minimum": 0, "maximum": 99999},
+        "custom": {
+            "type": "object",
+            "description": (
+                "App-defined fields, merged into the stored ones: a value sets a key, null or "
+                '{"__op": "unset"} removes it, {"__op": "increment", "by": n} and add / add_unique / remove '
+                "(items) change it. Names [a-z][a-z0-9_]*, at most 64 keys and 8192 bytes of JSON; values are "
+                'JSON, {"__type": "Date", "iso"} or {"__type": "Pointer", "collection", "id"}.'
+            ),
+            "maxProperties": 64,
+            "propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,62}$"},
+        },
     }
 
 
@@ -243,14 +254,20 @@ def components() -> dict[str, Any]:
             "type": "object",
             "properties": {
                 **_installation_fields(),
-                "user": {"type": "string", "description": "secret key only"},
+                "user": {"type": ["string", "null"], "description": "secret key: any user; a client: only itself"},
             },
             "required": ["platform", "provider", "token"],
             "additionalProperties": False,
         },
         "InstallationUpdate": {
             "type": "object",
-            "properties": _installation_fields(),
+            "properties": {
+                **_installation_fields(),
+                "user": {
+                    "type": ["string", "null"],
+                    "description": "secret key: any user or null; the device's own user: itself or null (unlink)",
+                },
+            },
             "additionalProperties": False,
         },
         "InstallationPage": {

@@ -28,8 +28,12 @@ class Push:
         timezone: str | None = None,
         app_version: str | None = None,
         badge: int | None = None,
+        custom: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Register (or refresh: upsert by token) this device; linked to the signed-in user, if any."""
+        """Register (or refresh: upsert by token) this device; linked to the signed-in user, if any.
+
+        `custom`: app-defined fields merged into the device's (`{"favorite_team": "Giants"}`; `None`
+        as a value removes one); audiences and `installations()` filter on `custom.<name>`."""
         body: dict[str, Any] = {"platform": platform, "provider": provider, "token": token}
         for name, value in (
             ("channels", list(channels) if channels is not None else None),
@@ -37,6 +41,7 @@ class Push:
             ("timezone", timezone),
             ("app_version", app_version),
             ("badge", badge),
+            ("custom", dict(custom) if custom is not None else None),
         ):
             if value is not None:
                 body[name] = value
@@ -44,6 +49,8 @@ class Push:
         return installation
 
     def update_installation(self, installation_id: str, **changes: Any) -> dict[str, Any]:
+        """PATCH the device: built-in fields, and `custom={...}` merged (a value sets, `None` removes,
+        `{"__op": "increment", "by": 1}` adds)."""
         result: dict[str, Any] = self._client.request(
             "PATCH", f"/api/v1/installations/{installation_id}", json=changes
         ).json()
