@@ -39,5 +39,5 @@ def purge_removed_field(purge_id: int) -> str:
 
 
 @shared_task(name="documents.refresh_statistics", ignore_result=True)
-def refresh_statistics(collection_id: int) -> bool:
-    return statistics.refresh_if_grown(int(collection_id))
+def refresh_statistics(collection_id: int, look_again: bool = True) -> bool:
+    return statistics.refresh_if_grown(int(collection_id), look_again)
