@@ -239,7 +239,16 @@ def main() -> None:
     parser.add_argument("--storage", choices=["local", "s3"], default="local")
     parser.add_argument("--server", choices=["serve", "granian"], default="serve")
     parser.add_argument("--thumbs", type=int, default=8)
+    parser.add_argument(
+        "--only-simple",
+        type=int,
+        metavar="ROUNDS",
+        default=0,
+        help="only the direct write and the simple upload, this many rounds of each (for before/after runs)",
+    )
     args = parser.parse_args()
+    if args.only_simple and args.storage != "local":
+        parser.error("--only-simple measures local storage")
     work = Path(tempfile.mkdtemp(prefix="files-bench-"))
     weed = None
     overrides: dict[str, str] = {}
@@ -314,6 +323,36 @@ def main() -> None:
                 headers={**headers, "Content-Type": "application/octet-stream"},
                 timeout=60,
             ).raise_for_status()
+
+        if args.only_simple:
+            rounds = []
+            for _ in range(args.only_simple):
+                start = time.perf_counter()
+                with source.open("rb") as src, target.open("wb") as dst:
+                    shutil.copyfileobj(src, dst, CHUNK)
+                    dst.flush()
+                    os.fsync(dst.fileno())
+                direct = time.perf_counter() - start
+                with Sampler(server.process.pid) as simple_rss:
+                    start = time.perf_counter()
+                    answer = http.post(
+                        "/api/v1/files?name=big.bin",
+                        content=pieces(source),
+                        headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+                    )
+                    simple = time.perf_counter() - start
+                answer.raise_for_status()
+                http.delete(f"/api/v1/files/{answer.json()['id']}").raise_for_status()
+                rounds.append((direct, simple, simple_rss.growth))
+            results.update(
+                direct_put_mib_s=[round(args.mib / d, 1) for d, _, _ in rounds],
+                simple_upload_mib_s=[round(args.mib / s, 1) for _, s, _ in rounds],
+                simple_vs_direct=[round(d / s, 2) for d, s, _ in rounds],
+                simple_rss_growth_mib=[round(g, 1) for _, _, g in rounds],
+                load_average=os.getloadavg(),
+            )
+            print(json.dumps(results))
+            return
 
         with Sampler(server.process.pid) as simple_rss:
             start = time.perf_counter()
