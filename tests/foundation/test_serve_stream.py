@@ -44,6 +44,7 @@ def _channel(streaming_max: int = 1):
         protocol_disconnected=lambda request: None,
         streaming=0,
         streaming_max=streaming_max,
+        http_timeout=120,
     )
     channel = EdgeHTTPChannel()
     channel.requestFactory = Probe
@@ -201,3 +202,40 @@ def test_reading_after_the_application_closed_it_is_an_error_not_a_hang():
     body.feed(b"late")  # dropped
     with pytest.raises(ValueError):
         body.read(1)
+
+
+def test_a_client_that_stops_sending_is_cut_after_the_time_limit_but_not_while_held_back():
+    """A streamed body holds a request thread: a client that stops sending mid-body (without
+    closing) is cut after daphne's application time limit, and the reader fails; time spent with
+    the socket paused by the server itself (the reader lagging) does not count."""
+    channel, started, _log, _server = _channel()
+    channel.dataReceived(_head(HIGH_WATER + 8 * STREAM_FROM) + b"x" * HIGH_WATER)
+    request = started[0]
+    assert channel.transport.producerState == "paused"
+    request.streamed.moved -= 1000
+    request.check_timeouts()
+    assert not channel.transport.disconnecting  # held back by us, not stalled
+    request.streamed.read(HIGH_WATER)  # the reader caught up: the socket is read again
+    assert channel.transport.producerState == "producing"
+    request.streamed.moved -= 100
+    request.check_timeouts()
+    assert not channel.transport.disconnecting  # 100 s without bytes: still within 120
+    request.streamed.moved -= 100
+    request.check_timeouts()
+    assert channel.transport.disconnecting
+
+
+def test_a_resume_asked_for_before_a_new_pause_does_not_undo_it():
+    """The reader asks (from its thread) for the socket to be read again; if the socket was paused
+    anew before that runs on the event loop, it stays paused, so memory stays bounded."""
+    calls: list[str] = []
+    later: list = []
+    body = StreamedBody(10 * HIGH_WATER, lambda: calls.append("pause"), lambda: calls.append("resume"), later.append)
+    body.feed(b"a" * HIGH_WATER)
+    assert calls == ["pause"]
+    body.read(HIGH_WATER)  # resume asked for, not run yet
+    body.feed(b"b" * HIGH_WATER)  # data still in flight when paused: pause again
+    assert calls == ["pause", "pause"]
+    for function in later:
+        function()
+    assert calls == ["pause", "pause"]  # the stale resume did nothing

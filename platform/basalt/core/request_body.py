@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -49,6 +50,7 @@ class StreamedBody:
         self._discarding = False  # nobody will read the rest
         self._waiter: asyncio.Future | None = None
         self.closed = False
+        self.moved = time.monotonic()  # when bytes last came in or were read
 
     # -- the event loop's side (Twisted's callbacks) --
 
@@ -58,6 +60,7 @@ class StreamedBody:
                 return
             self._pieces.append(memoryview(data))
             self._buffered += len(data)
+            self.moved = time.monotonic()
             if self._buffered >= HIGH_WATER and not self._paused:
                 self._paused = True
                 self._pause()
@@ -87,7 +90,7 @@ class StreamedBody:
             resume, self._paused = self._paused, False
             self._cond.notify_all()
         if resume:
-            self._call_soon(self._resume)
+            self._call_soon(self._resume_unless_paused)
         self._call_soon(self._wake)
 
     close = discard  # the WSGI bridge closes its input when the request is done
@@ -108,14 +111,31 @@ class StreamedBody:
                 want = 0
         taken = size - want
         self._buffered -= taken
+        if taken:
+            self.moved = time.monotonic()
         if self._paused and self._buffered <= LOW_WATER:
             self._paused = False
-            self._call_soon(self._resume)
+            self._call_soon(self._resume_unless_paused)
         if len(parts) == 1:
             # A whole piece as Twisted delivered it: no copy.
             part = parts[0]
             return part.obj if len(part) == len(part.obj) else part.tobytes()
         return b"".join(parts)
+
+    def _resume_unless_paused(self) -> None:
+        """On the event loop's thread: read the socket again, unless `feed` paused it anew since
+        this was asked for (then a later read asks again)."""
+        with self._cond:
+            if self._paused:
+                return
+        self._resume()
+
+    def stalled(self, seconds: float) -> bool:
+        """Nothing came in for `seconds` while the socket was being read (a client that stopped
+        sending without closing); time spent paused by us does not count."""
+        with self._cond:
+            waiting = not (self.received or self._lost or self._discarding or self._paused)
+            return waiting and time.monotonic() - self.moved > seconds
 
     def _check(self) -> None:
         if self._lost:

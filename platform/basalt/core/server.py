@@ -33,6 +33,8 @@ _REQUEST_LINE_EXTRA = 32
 BODY_READ = 1024 * 1024
 # Bodies longer than this (with a Content-Length) are handed to the application as they arrive.
 STREAM_FROM = 1024 * 1024
+# Seconds a streamed body may stop arriving before the connection is cut, without daphne's http_timeout.
+STREAM_STALL = 120
 
 
 class EdgeRequest(WebRequest):
@@ -129,7 +131,14 @@ class EdgeRequest(WebRequest):
 
     def check_timeouts(self):
         if self.streamed is not None and not self.streamed.received:
-            return  # the application waits on the client's body, not the other way round
+            # The application waits on the client's body, not the other way round: only a client
+            # that stopped sending (while we read) is cut, after daphne's application time limit,
+            # so that it does not hold a request thread for ever. The reader is told (lost).
+            if self.streamed.stalled(self.server.http_timeout or STREAM_STALL):
+                transport = getattr(self.channel, "transport", None)
+                if transport is not None:
+                    transport.abortConnection()
+            return
         super().check_timeouts()
 
     def basic_error(self, status, status_text, body):
