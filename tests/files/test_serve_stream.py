@@ -20,6 +20,8 @@ import httpx
 import pytest
 
 from tests.contract import live
+from tests.files import seaweed
+from tests.foundation.test_http_edge import read_response
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -44,24 +46,6 @@ def _head(project, length: int, content_type: str = "application/octet-stream", 
     ).encode()
 
 
-def _answer(sock: socket.socket) -> tuple[int, dict, bytes]:
-    """One HTTP answer with a Content-Length: (status, headers, body)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        more = sock.recv(65536)
-        assert more, f"connection closed in the answer's head: {data[:200]!r}"
-        data += more
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {name.strip().lower(): value.strip() for name, value in (line.split(":", 1) for line in lines[1:])}
-    length = int(headers["content-length"])
-    while len(body) < length:
-        more = sock.recv(65536)
-        assert more, "connection closed in the answer's body"
-        body += more
-    return int(lines[0].split()[1]), headers, body[:length]
-
-
 def _files(server, project) -> list[str]:
     answer = httpx.get(f"{server.url}/api/v1/files", headers={"X-API-Key": project.secret}, timeout=30)
     assert answer.status_code == 200, answer.text
@@ -74,17 +58,7 @@ def _stored(server, weed) -> set[str]:
     if weed is None:
         root = Path(server.env["BASALT_DATA_DIR"]) / "files"
         return {str(path.relative_to(root)) for path in root.rglob("*") if path.is_file()} if root.exists() else set()
-    import boto3
-
-    from tests.files import seaweed
-
-    client = boto3.client(
-        "s3",
-        endpoint_url=weed.endpoint,
-        aws_access_key_id=seaweed.ACCESS_KEY,
-        aws_secret_access_key=seaweed.SECRET_KEY,
-        region_name="us-east-1",
-    )
+    client = seaweed.s3_client(weed)
     keys = {
         item["Key"]
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=seaweed.BUCKET)
@@ -130,7 +104,7 @@ def test_a_refused_upload_is_answered_while_the_client_still_sends_and_the_conne
     with _connect(server) as sock:
         sock.sendall(_head(project, length, content_type) + first)
         started = time.monotonic()
-        got_status, headers, body = _answer(sock)
+        got_status, headers, body = read_response(sock)
         assert time.monotonic() - started < 15
         assert got_status == status, body
         assert json.loads(body)["error"]["code"] == code
@@ -140,7 +114,7 @@ def test_a_refused_upload_is_answered_while_the_client_still_sends_and_the_conne
         filler = b"GET /api/v1/files HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
         sock.sendall(filler + b"\0" * (rest - len(filler)))
         sock.sendall(f"GET /api/v1/files HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {project.secret}\r\n\r\n".encode())
-        next_status, _headers, next_body = _answer(sock)
+        next_status, _headers, next_body = read_response(sock)
     assert next_status == 200, next_body
     assert json.loads(next_body)["results"] == []
     assert _stored(server, weed) == before
@@ -149,7 +123,7 @@ def test_a_refused_upload_is_answered_while_the_client_still_sends_and_the_conne
 def test_a_wrong_key_is_answered_before_the_body_is_sent(server, project):
     with _connect(server) as sock:
         sock.sendall(_head(project, 20 * MIB, key="bk_secret_not_a_real_key") + b"\0" * MIB)
-        got_status, _headers, body = _answer(sock)
+        got_status, _headers, body = read_response(sock)
     assert got_status in (401, 403), body
     assert json.loads(body)["error"]["code"]
 

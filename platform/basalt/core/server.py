@@ -5,6 +5,9 @@ over-long request line or header block closed the connection without an answer, 
 request got a bare `400` (no body, no X-Request-Id), and daphne's own errors were HTML. Twisted
 also parsed every form and multipart body itself, a second time, and answered a bare 400 when
 it could not, before Django (which has its own, JSON-reported parsing) ever saw the request.
+
+A large body with a Content-Length is handed to the application while it arrives
+(EdgeRequest.streamed, core.request_body), not received whole first.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ Django's ASGI handler runs a synchronous view through asgiref several times per 
 signals, the middleware chain, response.close), each a round trip between the event loop and a
 thread, plus a thread-sensitive context per request. Measured on `GET /api/v1/project` under the
 embedded server that machinery cost more than the view itself (bench/README.md). Every Basalt view
-outside the realtime area is synchronous, so this bridge reads the body on the event loop, then
-runs the whole WSGI request (signals, middleware, view, close) in one call on a borrowed thread.
+outside the realtime area is synchronous, so this bridge reads the body on the event loop (or,
+under `serve`, takes it as received or still arriving: core.server), then runs the whole WSGI
+request (signals, middleware, view, close) in one call on a borrowed thread.
 
 Like BoundedASGIHandler (whose threads it borrows), at most REQUEST_THREADS requests run Django
 code at once (bounding database connections); the rest wait in the event loop without holding a
