@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -34,6 +35,7 @@ def _channel(streaming_max: int = 1):
             function()  # no reactor runs here: what it would run on its thread, at once
 
         def process(self):
+            self.request_start = time.time()  # as daphne's process() does
             log.append(("process", self.content.seek(0, 2) if self.streamed is None else -1))
             started.append(self)
             if self.streamed is None:
@@ -45,6 +47,8 @@ def _channel(streaming_max: int = 1):
         streaming=0,
         streaming_max=streaming_max,
         http_timeout=120,
+        server_name="",
+        log_action=lambda *args: None,
     )
     channel = EdgeHTTPChannel()
     channel.requestFactory = Probe
@@ -204,25 +208,38 @@ def test_reading_after_the_application_closed_it_is_an_error_not_a_hang():
         body.read(1)
 
 
-def test_a_client_that_stops_sending_is_cut_after_the_time_limit_but_not_while_held_back():
+def test_a_client_that_stops_sending_is_cut_after_the_time_limit():
     """A streamed body holds a request thread: a client that stops sending mid-body (without
-    closing) is cut after daphne's application time limit, and the reader fails; time spent with
-    the socket paused by the server itself (the reader lagging) does not count."""
+    closing) is cut after daphne's application time limit, and the reader fails."""
     channel, started, _log, _server = _channel()
-    channel.dataReceived(_head(HIGH_WATER + 8 * STREAM_FROM) + b"x" * HIGH_WATER)
+    channel.dataReceived(_head(8 * STREAM_FROM) + b"x" * STREAM_FROM)
     request = started[0]
-    assert channel.transport.producerState == "paused"
-    request.streamed.moved -= 1000
-    request.check_timeouts()
-    assert not channel.transport.disconnecting  # held back by us, not stalled
-    request.streamed.read(HIGH_WATER)  # the reader caught up: the socket is read again
-    assert channel.transport.producerState == "producing"
+    request.streamed.read(STREAM_FROM)
     request.streamed.moved -= 100
     request.check_timeouts()
     assert not channel.transport.disconnecting  # 100 s without bytes: still within 120
     request.streamed.moved -= 100
     request.check_timeouts()
     assert channel.transport.disconnecting
+
+
+def test_an_application_that_stops_reading_gets_daphnes_503_not_the_client_cut():
+    """Time with the socket paused because the application does not read is the application's:
+    after the limit it is answered 503 as daphne answers a slow application, and the rest of the
+    body is dropped."""
+    channel, started, _log, _server = _channel()
+    channel.dataReceived(_head(HIGH_WATER + 8 * STREAM_FROM) + b"x" * HIGH_WATER)
+    request = started[0]
+    assert channel.transport.producerState == "paused"
+    request.request_start -= 1000  # daphne's clock, from the headers
+    request.streamed.moved -= 100
+    request.check_timeouts()
+    assert channel.transport.value() == b""  # within the limit
+    request.streamed.moved -= 100
+    request.check_timeouts()
+    assert channel.transport.value().startswith(b"HTTP/1.1 503")
+    assert not channel.transport.disconnecting and channel.transport.producerState == "producing"
+    assert request.streamed.closed
 
 
 def test_a_resume_asked_for_before_a_new_pause_does_not_undo_it():

@@ -130,12 +130,14 @@ class StreamedBody:
                 return
         self._resume()
 
-    def stalled(self, seconds: float) -> bool:
-        """Nothing came in for `seconds` while the socket was being read (a client that stopped
-        sending without closing); time spent paused by us does not count."""
+    def waiting(self) -> tuple[float, bool] | None:
+        """While the body is still expected: (seconds since bytes last came in or were read,
+        whether the socket is paused because the reader lags); None once it is complete, lost or
+        dropped."""
         with self._cond:
-            waiting = not (self.received or self._lost or self._discarding or self._paused)
-            return waiting and time.monotonic() - self.moved > seconds
+            if self.received or self._lost or self._discarding:
+                return None
+            return time.monotonic() - self.moved, self._paused
 
     def _check(self) -> None:
         if self._lost:

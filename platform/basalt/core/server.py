@@ -133,16 +133,25 @@ class EdgeRequest(WebRequest):
         super().connectionLost(reason)
 
     def check_timeouts(self):
-        if self.streamed is not None and not self.streamed.received:
-            # The application waits on the client's body, not the other way round: only a client
-            # that stopped sending (while we read) is cut, after daphne's application time limit,
-            # so that it does not hold a request thread for ever. The reader is told (lost).
-            if self.streamed.stalled(self.server.http_timeout or STREAM_STALL):
-                transport = getattr(self.channel, "transport", None)
-                if transport is not None:
-                    transport.abortConnection()
+        if self.streamed is None or self.streamed.received:
+            super().check_timeouts()  # daphne's application time limit, from the end of the body
             return
-        super().check_timeouts()
+        waiting = self.streamed.waiting()
+        if waiting is None:
+            return  # the connection is gone, or the answer is out and the rest is being dropped
+        # The body is still arriving, read by the application as it comes.
+        idle, held_back = waiting
+        if idle <= (self.server.http_timeout or STREAM_STALL):
+            return
+        if held_back:
+            # The application stopped reading (the socket is paused for it): daphne's 503.
+            super().check_timeouts()
+        else:
+            # The client stopped sending without closing: cut it, so that it does not hold a
+            # request thread for ever; the reader is told (lost) and the upload aborted.
+            transport = getattr(self.channel, "transport", None)
+            if transport is not None:
+                transport.abortConnection()
 
     def basic_error(self, status, status_text, body):
         """daphne's own refusals (bad header, bad path, application crash or timeout) as JSON."""
