@@ -50,7 +50,8 @@ class EdgeRequest(WebRequest):
         super().__init__(*args, **kwargs)
         # Django parses bodies (and reports failures as JSON); Twisted must not parse them first.
         self._parsePOSTFormSubmission = False
-        self._cleanup_waits = False
+        self._cleanup_waits = False  # answered before the whole body came: cleaned up once it has
+        self._stream_counted_out = False  # no longer counted in EdgeServer.streaming
 
     def gotLength(self, length):  # noqa: N802 (Twisted's name)
         transport = self.channel.transport
@@ -96,7 +97,7 @@ class EdgeRequest(WebRequest):
             super().handleContentChunk(data)
 
     def _stream_ended(self) -> None:
-        if self.streamed is not None and not getattr(self, "_stream_counted_out", False):
+        if self.streamed is not None and not self._stream_counted_out:
             self._stream_counted_out = True
             self.server.streaming -= 1
 
