@@ -229,6 +229,21 @@ def pieces(path: Path):
             yield block
 
 
+def simple_upload(http: httpx.Client, pid: int, source: Path) -> tuple[float, httpx.Response, float]:
+    """(seconds, answer, server RSS growth in MiB) of one raw-body upload of `source`, sent in
+    1 MiB pieces with its Content-Length."""
+    with Sampler(pid) as rss:
+        start = time.perf_counter()
+        answer = http.post(
+            "/api/v1/files?name=big.bin",
+            content=pieces(source),
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(source.stat().st_size)},
+        )
+        seconds = time.perf_counter() - start
+    answer.raise_for_status()
+    return seconds, answer, rss.growth
+
+
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[18] if len(values) >= 2 else values[0]
 
@@ -239,7 +254,16 @@ def main() -> None:
     parser.add_argument("--storage", choices=["local", "s3"], default="local")
     parser.add_argument("--server", choices=["serve", "granian"], default="serve")
     parser.add_argument("--thumbs", type=int, default=8)
+    parser.add_argument(
+        "--only-simple",
+        type=int,
+        metavar="ROUNDS",
+        default=0,
+        help="only the direct write and the simple upload, this many rounds of each (for before/after runs)",
+    )
     args = parser.parse_args()
+    if args.only_simple and args.storage != "local":
+        parser.error("--only-simple measures local storage")
     work = Path(tempfile.mkdtemp(prefix="files-bench-"))
     weed = None
     overrides: dict[str, str] = {}
@@ -290,15 +314,7 @@ def main() -> None:
                 dst.flush()
                 os.fsync(dst.fileno())
         else:
-            import boto3
-
-            client = boto3.client(
-                "s3",
-                endpoint_url=weed.endpoint,
-                aws_access_key_id=seaweed.ACCESS_KEY,
-                aws_secret_access_key=seaweed.SECRET_KEY,
-                region_name="us-east-1",
-            )
+            client = seaweed.s3_client(weed)
             with source.open("rb") as src:
                 client.upload_fileobj(src, seaweed.BUCKET, "direct-baseline.bin")
         direct_put = time.perf_counter() - start
@@ -315,15 +331,29 @@ def main() -> None:
                 timeout=60,
             ).raise_for_status()
 
-        with Sampler(server.process.pid) as simple_rss:
-            start = time.perf_counter()
-            answer = http.post(
-                "/api/v1/files?name=big.bin",
-                content=pieces(source),
-                headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+        if args.only_simple:
+            rounds = []
+            for _ in range(args.only_simple):
+                start = time.perf_counter()
+                with source.open("rb") as src, target.open("wb") as dst:
+                    shutil.copyfileobj(src, dst, CHUNK)
+                    dst.flush()
+                    os.fsync(dst.fileno())
+                direct = time.perf_counter() - start
+                simple, answer, growth = simple_upload(http, server.process.pid, source)
+                http.delete(f"/api/v1/files/{answer.json()['id']}").raise_for_status()
+                rounds.append((direct, simple, growth))
+            results.update(
+                direct_put_mib_s=[round(args.mib / d, 1) for d, _, _ in rounds],
+                simple_upload_mib_s=[round(args.mib / s, 1) for _, s, _ in rounds],
+                simple_vs_direct=[round(d / s, 2) for d, s, _ in rounds],
+                simple_rss_growth_mib=[round(g, 1) for _, _, g in rounds],
+                load_average=os.getloadavg(),
             )
-            simple = time.perf_counter() - start
-        answer.raise_for_status()
+            print(json.dumps(results))
+            return
+
+        simple, answer, simple_growth = simple_upload(http, server.process.pid, source)
         big_id = answer.json()["id"]
 
         with Sampler(server.process.pid) as tus_rss:
@@ -372,7 +402,7 @@ def main() -> None:
             direct_put_mib_s=round(args.mib / direct_put, 1),
             simple_upload_mib_s=round(args.mib / simple, 1),
             simple_vs_direct=round(direct_put / simple, 2),
-            simple_rss_growth_mib=round(simple_rss.growth, 1),
+            simple_rss_growth_mib=round(simple_growth, 1),
             tus_upload_mib_s=round(args.mib / tus, 1),
             tus_vs_direct=round(direct_put / tus, 2),
             tus_rss_growth_mib=round(tus_rss.growth, 1),

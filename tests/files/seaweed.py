@@ -119,16 +119,10 @@ def start(root: Path) -> Weed:
         process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     weed = Weed(f"http://127.0.0.1:{s3}", process, log)
     deadline = time.monotonic() + 60
-    import boto3
     from botocore.config import Config
 
-    client = boto3.client(
-        "s3",
-        endpoint_url=weed.endpoint,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-        region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4", retries={"max_attempts": 1}),
+    client = s3_client(
+        weed, Config(s3={"addressing_style": "path"}, signature_version="s3v4", retries={"max_attempts": 1})
     )
     last = None
     while time.monotonic() < deadline:
@@ -146,6 +140,20 @@ def start(root: Path) -> Weed:
             time.sleep(0.3)
     stop(weed)
     raise RuntimeError(f"SeaweedFS S3 did not come up: {last}; {log.read_text(errors='replace')[-3000:]}")
+
+
+def s3_client(weed: Weed, config=None):
+    """A boto3 client of the running SeaweedFS, with the suite's keys."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=weed.endpoint,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        region_name="us-east-1",
+        config=config,
+    )
 
 
 def stop(weed: Weed) -> None:

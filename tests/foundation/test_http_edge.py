@@ -42,27 +42,32 @@ def raw_request(port: int, data: bytes, timeout: float = 30) -> tuple[int, dict[
     """Send bytes as they are and read one response; a dropped connection is a failure, not a status."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(data)
-        received = b""
-        while b"\r\n\r\n" not in received:
+        return read_response(sock)
+
+
+def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """One response from a connection: (status, lower-cased headers, body)."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = sock.recv(65536)
+        assert chunk, f"the server closed the connection without an answer (got {received[:200]!r})"
+        received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+    if "content-length" in headers:
+        while len(body) < int(headers["content-length"]):
             chunk = sock.recv(65536)
-            assert chunk, f"the server closed the connection without an answer (got {received[:200]!r})"
-            received += chunk
-        head, _, body = received.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
-        if "content-length" in headers:
-            while len(body) < int(headers["content-length"]):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                body += chunk
-        elif headers.get("transfer-encoding") == "chunked":
-            while not body.endswith(b"0\r\n\r\n"):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                body += chunk
-            body = _dechunk(body)
+            if not chunk:
+                break
+            body += chunk
+    elif headers.get("transfer-encoding") == "chunked":
+        while not body.endswith(b"0\r\n\r\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        body = _dechunk(body)
     return int(lines[0].split()[1]), headers, body
 
 

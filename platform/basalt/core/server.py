@@ -5,12 +5,16 @@ over-long request line or header block closed the connection without an answer, 
 request got a bare `400` (no body, no X-Request-Id), and daphne's own errors were HTML. Twisted
 also parsed every form and multipart body itself, a second time, and answered a bare 400 when
 it could not, before Django (which has its own, JSON-reported parsing) ever saw the request.
+
+A large body with a Content-Length is handed to the application while it arrives
+(EdgeRequest.streamed, core.request_body), not received whole first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+import time
 from collections.abc import Callable
 from functools import partial
 
@@ -22,6 +26,7 @@ from basalt.core.edge import MAX_HEAD_BYTES, MAX_URL_BYTES, new_request_id, raw_
 from basalt.core.errors import BasaltError, HeadersTooLarge, UriTooLong
 from basalt.core.json import dumps
 from basalt.core.middleware import generic_error
+from basalt.core.request_body import StreamedBody
 from basalt.core.response_flow import ResponseFlow
 from basalt.core.wsgi_bridge import BODY_FILE_EXTENSION, FLOW_EXTENSION
 
@@ -29,28 +34,125 @@ from basalt.core.wsgi_bridge import BODY_FILE_EXTENSION, FLOW_EXTENSION
 _REQUEST_LINE_EXTRA = 32
 # Bytes per socket read while a large request body arrives.
 BODY_READ = 1024 * 1024
+# Bodies longer than this (with a Content-Length) are handed to the application as they arrive.
+STREAM_FROM = 1024 * 1024
+# Seconds a streamed body may stop arriving before the connection is cut, without daphne's http_timeout.
+STREAM_STALL = 120
 
 
 class EdgeRequest(WebRequest):
+    # A body longer than STREAM_FROM with a Content-Length reaches the application while it
+    # arrives (core.request_body), at most `EdgeServer.streaming_max` at once; others, and chunked
+    # bodies, are received whole first, into memory up to 100 KB and a temporary file beyond.
+    streamed: StreamedBody | None = None
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Django parses bodies (and reports failures as JSON); Twisted must not parse them first.
         self._parsePOSTFormSubmission = False
+        self._cleanup_waits = False  # answered before the whole body came: cleaned up once it has
+        self._stream_counted_out = False  # no longer counted in EdgeServer.streaming
 
     def gotLength(self, length):  # noqa: N802 (Twisted's name)
-        super().gotLength(length)
+        transport = self.channel.transport
+        if length is not None and length > STREAM_FROM and self._may_stream():
+            self.content = io.BytesIO()  # daphne reads it once: empty, the body goes to `streamed`
+            self.streamed = StreamedBody(
+                length, transport.pauseProducing, transport.resumeProducing, self._call_from_thread
+            )
+            self.server.streaming += 1
+        else:
+            super().gotLength(length)
         if length is None or length > BODY_READ:
             # Twisted reads a socket 64 KiB at a time (the transport's bufferSize) and passes each
             # read through its HTTP parser into the body file: 16,384 rounds per GiB, which made
             # receiving a 1 GiB upload take 0.8-1.0 s here against 0.4 s in 1 MiB reads. Only
             # while a large body arrives: the same attribute bounds the transport's write buffer.
-            self.channel.transport.bufferSize = BODY_READ
+            transport.bufferSize = BODY_READ
+
+    @staticmethod
+    def _call_from_thread(function: Callable[[], object]) -> None:
+        from twisted.internet import reactor
+
+        reactor.callFromThread(function)
+
+    def _may_stream(self) -> bool:
+        # A slow client holds a request thread while its body arrives: never all of them.
+        if self.requestHeaders.hasHeader(b"upgrade"):
+            return False
+        return getattr(self.server, "streaming", 0) < getattr(self.server, "streaming_max", 0)
+
+    def start_early(self, command: bytes, path: bytes, version: bytes) -> None:
+        """Start the application at the end of the headers (what requestReceived does once the
+        whole body is in), for a body that is `streamed`."""
+        self.args = {}
+        self.method, self.uri, self.clientproto = command, path, version
+        self.path = path.split(b"?", 1)[0]
+        self.process()
+
+    def handleContentChunk(self, data):  # noqa: N802
+        if self.streamed is not None:
+            self.streamed.feed(data)
+        else:
+            super().handleContentChunk(data)
+
+    def _stream_ended(self) -> None:
+        if self.streamed is not None and not self._stream_counted_out:
+            self._stream_counted_out = True
+            self.server.streaming -= 1
 
     def requestReceived(self, command, path, version):  # noqa: N802
         transport = getattr(self.channel, "transport", None)
         if transport is not None and "bufferSize" in vars(transport):
             del transport.bufferSize  # Twisted's default again, for the response and what follows
-        super().requestReceived(command, path, version)
+        if self.streamed is None:
+            super().requestReceived(command, path, version)
+            return
+        # The whole body is in; the application has run since the headers.
+        self._stream_ended()
+        self.streamed.complete()
+        # The application's time limit (daphne's http_timeout) counts from here, as for a body
+        # received whole before the application started.
+        self.request_start = time.time()
+        if self._cleanup_waits:
+            super()._cleanup()
+
+    def _cleanup(self):
+        if self.streamed is not None and not self.streamed.received and not self._disconnected:
+            # Answered before the whole body came: the rest is received and dropped, then the
+            # connection goes on (a client that sends its whole body before reading, as most do,
+            # gets the answer; its next request is parsed from where this body ends).
+            self.streamed.discard()
+            self._cleanup_waits = True
+            return
+        super()._cleanup()
+
+    def connectionLost(self, reason):  # noqa: N802
+        if self.streamed is not None:
+            self._stream_ended()
+            self.streamed.lost()  # a reader gets ConnectionResetError: the upload is aborted
+        super().connectionLost(reason)
+
+    def check_timeouts(self):
+        if self.streamed is None or self.streamed.received:
+            super().check_timeouts()  # daphne's application time limit, from the end of the body
+            return
+        waiting = self.streamed.waiting()
+        if waiting is None:
+            return  # the connection is gone, or the answer is out and the rest is being dropped
+        # The body is still arriving, read by the application as it comes.
+        idle, held_back = waiting
+        if idle <= (self.server.http_timeout or STREAM_STALL):
+            return
+        if held_back:
+            # The application stopped reading (the socket is paused for it): daphne's 503.
+            super().check_timeouts()
+        else:
+            # The client stopped sending without closing: cut it, so that it does not hold a
+            # request thread for ever; the reader is told (lost) and the upload aborted.
+            transport = getattr(self.channel, "transport", None)
+            if transport is not None:
+                transport.abortConnection()
 
     def basic_error(self, status, status_text, body):
         """daphne's own refusals (bad header, bad path, application crash or timeout) as JSON."""
@@ -91,6 +193,12 @@ class EdgeHTTPChannel(HTTPChannel):
     def _respondToBadRequestAndDisconnect(self):
         self._refuse(BasaltError("The HTTP request is malformed."))
 
+    def allHeadersReceived(self):  # noqa: N802
+        super().allHeadersReceived()
+        request = self.requests[-1] if self.requests else None
+        if getattr(request, "streamed", None) is not None and self.length:
+            request.start_early(self._command, self._path, self._version)
+
 
 class EdgeHTTPFactory(HTTPFactory):
     def protocol(self):
@@ -108,47 +216,58 @@ BODY_PIECE = 1024 * 1024
 
 
 class BodySpoolingQueue(asyncio.Queue):
-    """An application's input queue that reads the request body from the file Twisted received it
-    into, as the application asks, instead of holding it in memory.
+    """An application's input queue that reads the request body from where `serve` puts it, as
+    the application asks, instead of holding it in memory.
 
-    twisted.web receives a whole body before daphne starts the application (into memory up to
-    100 KB, an anonymous temporary file beyond), then daphne's `WebRequest.process()` read that
-    file in 8 KiB pieces and `put_nowait` every one into the queue before the application read the
-    first (a 256 MiB upload grew the server by 259 MiB). The queue now owns Twisted's file
-    (EdgeServer.create_application hands it over; daphne's loop then finds an empty body) and:
-    - gives it whole, as a file, to whoever calls `take_body_file()` first (the WSGI bridge, which
-      uses it as `wsgi.input`: no copy at all), or
-    - serves it through `get()` in BODY_PIECE messages (ASGI consumers), never more at once.
+    - A body that reaches the application while it arrives (a StreamedBody, core.request_body) is
+      given whole, as a readable file, to whoever calls `take_body_file()` first (the WSGI bridge:
+      `wsgi.input`), or served through `get()` as it arrives (ASGI consumers).
+    - Any other body: twisted.web receives it whole before daphne starts the application (into
+      memory up to 100 KB, an anonymous temporary file beyond), then daphne's
+      `WebRequest.process()` read that file in 8 KiB pieces and `put_nowait` every one into the
+      queue before the application read the first (a 256 MiB upload grew the server by 259 MiB).
+      The queue owns Twisted's file instead (EdgeServer.create_application hands it over; daphne's
+      loop then finds an empty body), and gives it whole to `take_body_file()` (no copy at all)
+      or serves it through `get()` in BODY_PIECE messages, never more at once.
     """
 
     def __init__(self, body=None):
         super().__init__()
-        self._body = body  # Twisted's file, at its start; None once taken or read to the end
+        self._body = body  # the body, at its start; None once taken or read to the end
         self._owns_body = body is not None
         self._size = 0
-        if body is not None:
+        self._streamed = isinstance(body, StreamedBody)
+        if body is not None and not self._streamed:
             self._size = body.seek(0, 2)
             body.seek(0)
+        self._read_some = False
 
     def take_body_file(self):
-        """The whole received body as a readable file (the caller closes it), once; None after any
-        of it was read through get()."""
-        body, self._body = self._body, None
-        if body is not None and body.tell() != 0:
-            self._body = body
+        """The whole body as a readable file (the caller closes it), once; None after any of it was
+        read through get()."""
+        if self._read_some:
             return None
+        body, self._body = self._body, None
         return body
 
     def put_nowait(self, message):
-        # daphne's own body messages: the body is served from the file instead.
+        # daphne's own body messages: the body is served from the file or stream instead.
         if message.get("type") == "http.request" and self._owns_body:
             return
         super().put_nowait(message)
 
     async def get(self):
         if self._body is not None:
-            chunk = self._body.read(BODY_PIECE)
-            more = self._body.tell() < self._size
+            self._read_some = True
+            if self._streamed:
+                try:
+                    chunk, more = await self._body.aread(BODY_PIECE)
+                except ConnectionResetError:
+                    self._body = None
+                    return {"type": "http.disconnect"}
+            else:
+                chunk = self._body.read(BODY_PIECE)
+                more = self._body.tell() < self._size
             if not more:
                 self._body.close()
                 self._body = None
@@ -164,6 +283,12 @@ class EdgeServer(Server):
         super().__init__(*args, **kwargs)
         self.listen_failure: str | None = None
         self._on_listening = on_listening
+        # Requests whose body reaches the application while it arrives (EdgeRequest.streamed),
+        # each holding a request thread as long as its client takes: at most half of them.
+        from django.conf import settings
+
+        self.streaming = 0
+        self.streaming_max = max(1, getattr(settings, "REQUEST_THREADS", 2) // 2)
 
     @property
     def http_factory(self):
@@ -177,8 +302,10 @@ class EdgeServer(Server):
     def create_application(self, protocol, scope):
         """daphne's own, with the queue reading the body from Twisted's file (BodySpoolingQueue)."""
         assert "application_instance" not in self.connections[protocol]
-        body = getattr(protocol, "content", None)
-        if body is not None and not body.closed:
+        body = getattr(protocol, "streamed", None)
+        if body is not None:
+            pass  # still arriving; `protocol.content` is an empty placeholder
+        elif (body := getattr(protocol, "content", None)) is not None and not body.closed:
             # daphne reads `protocol.content` right after this returns: it finds an empty body.
             protocol.content = io.BytesIO()
         else:

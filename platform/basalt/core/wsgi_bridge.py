@@ -4,8 +4,9 @@ Django's ASGI handler runs a synchronous view through asgiref several times per 
 signals, the middleware chain, response.close), each a round trip between the event loop and a
 thread, plus a thread-sensitive context per request. Measured on `GET /api/v1/project` under the
 embedded server that machinery cost more than the view itself (bench/README.md). Every Basalt view
-outside the realtime area is synchronous, so this bridge reads the body on the event loop, then
-runs the whole WSGI request (signals, middleware, view, close) in one call on a borrowed thread.
+outside the realtime area is synchronous, so this bridge reads the body on the event loop (or,
+under `serve`, takes it as received or still arriving: core.server), then runs the whole WSGI
+request (signals, middleware, view, close) in one call on a borrowed thread.
 
 Like BoundedASGIHandler (whose threads it borrows), at most REQUEST_THREADS requests run Django
 code at once (bounding database connections); the rest wait in the event loop without holding a
@@ -21,6 +22,8 @@ from tempfile import SpooledTemporaryFile
 
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
+
+from basalt.core.request_body import StreamedBody
 
 # A streamed response is sent in pieces of about this size, not one send per tiny chunk.
 _STREAM_PIECE = 64 * 1024
@@ -98,7 +101,8 @@ class ThreadedWSGIBridge:
         self._idle = idle_threads
 
     async def __call__(self, scope, receive, send):
-        # Under `serve` the body has arrived whole, in a file Twisted wrote: take it as it is
+        # Under `serve` the body is in a file Twisted wrote, or still arriving (a large one with a
+        # Content-Length, read by the view as it comes: core.request_body): take it as it is
         # (core.server.BodySpoolingQueue) instead of copying it into a spool of our own.
         take_body_file = scope.get("extensions", {}).get(BODY_FILE_EXTENSION)
         body = take_body_file() if take_body_file is not None else None
@@ -107,9 +111,12 @@ class ThreadedWSGIBridge:
         if body is None:
             return  # the client went away before sending its body
         environ = build_environ(scope, body)
-        # The real length: a chunked request has no Content-Length, and WSGI reads only that many bytes.
-        environ["CONTENT_LENGTH"] = str(body.seek(0, 2))
-        body.seek(0)
+        if isinstance(body, StreamedBody):
+            environ["CONTENT_LENGTH"] = str(body.length)
+        else:
+            # The real length: a chunked request has no Content-Length, and WSGI reads only that many bytes.
+            environ["CONTENT_LENGTH"] = str(body.seek(0, 2))
+            body.seek(0)
         # Under `serve`: the pace of the client's reading (core.response_flow); elsewhere the server paces.
         flow = scope.get("extensions", {}).get(FLOW_EXTENSION)
         idle = self._idle

@@ -1,0 +1,197 @@
+"""A request body handed to the application while it arrives, under `manage.py serve`.
+
+twisted.web receives a whole body before daphne starts the application, so an upload used to be
+received into a temporary file first and only then hashed and stored (1 GiB: ~0.4 s receiving,
+then ~1 s hashing and writing, one after the other, and the bytes written to local disk twice).
+For a large body with a Content-Length, `core.server.EdgeRequest` now starts the application
+as soon as the headers are in and feeds the body into a StreamedBody as it comes off the socket;
+the request thread reads it like a file (`wsgi.input`), so sha256 and the storage write run while
+the rest is still arriving.
+
+Memory stays bounded: once HIGH_WATER bytes wait unread, the socket is no longer read (the client
+is held back by TCP) until the reader has taken them below LOW_WATER. A connection lost before the
+end makes every read raise ConnectionResetError (an OSError, as a WSGI server's input does), so the
+upload is aborted and nothing is stored. When the application is done before reading all of it
+(a refusal, or it never reads the body), the rest is received and dropped (`discard`), so the
+client reads the answer and the connection stays usable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+HIGH_WATER = 4 * 1024 * 1024
+LOW_WATER = 1024 * 1024
+
+
+class StreamedBody:
+    """Fed on the event loop's thread (`feed`, `complete`, `lost`); read on a request thread
+    (`read`, blocking) or on the event loop (`aread`)."""
+
+    def __init__(
+        self,
+        length: int,
+        pause: Callable[[], None],
+        resume: Callable[[], None],
+        call_soon_threadsafe: Callable[[Callable[[], None]], object],
+    ):
+        self.length = length  # the declared Content-Length: what a reader gets in full or fails
+        self._pause, self._resume, self._call_soon = pause, resume, call_soon_threadsafe
+        self._cond = threading.Condition()
+        self._pieces: deque[memoryview] = deque()
+        self._buffered = 0
+        self._paused = False
+        self.received = False  # every declared byte has arrived
+        self._lost = False  # the connection ended first
+        self._discarding = False  # nobody will read the rest
+        self._waiter: asyncio.Future | None = None
+        self.closed = False
+        self.moved = time.monotonic()  # when bytes last came in or were read
+
+    # -- the event loop's side (Twisted's callbacks) --
+
+    def feed(self, data: bytes) -> None:
+        with self._cond:
+            if self._discarding:
+                return
+            self._pieces.append(memoryview(data))
+            self._buffered += len(data)
+            self.moved = time.monotonic()
+            if self._buffered >= HIGH_WATER and not self._paused:
+                self._paused = True
+                self._pause()
+            self._cond.notify_all()
+        self._wake()
+
+    def complete(self) -> None:
+        with self._cond:
+            self.received = True
+            self._cond.notify_all()
+        self._wake()
+
+    def lost(self) -> None:
+        with self._cond:
+            if not self.received:
+                self._lost = True
+            self._cond.notify_all()
+        self._wake()
+
+    def discard(self) -> None:
+        """Drop what is buffered and whatever still comes (the application is done with it)."""
+        with self._cond:
+            self._discarding = True
+            self.closed = True
+            self._pieces.clear()
+            self._buffered = 0
+            resume, self._paused = self._paused, False
+            self._cond.notify_all()
+        if resume:
+            self._call_soon(self._resume_unless_paused)
+        self._call_soon(self._wake)
+
+    close = discard  # the WSGI bridge closes its input when the request is done
+
+    # -- the reader's side --
+
+    def _take(self, size: int) -> bytes:
+        """Up to `size` buffered bytes (the caller holds the lock)."""
+        parts, want = [], size
+        while want > 0 and self._pieces:
+            piece = self._pieces[0]
+            if len(piece) <= want:
+                parts.append(self._pieces.popleft())
+                want -= len(piece)
+            else:
+                parts.append(piece[:want])
+                self._pieces[0] = piece[want:]
+                want = 0
+        taken = size - want
+        self._buffered -= taken
+        if taken:
+            self.moved = time.monotonic()
+        if self._paused and self._buffered <= LOW_WATER:
+            self._paused = False
+            self._call_soon(self._resume_unless_paused)
+        if len(parts) == 1:
+            # A whole piece as Twisted delivered it: no copy.
+            part = parts[0]
+            return part.obj if len(part) == len(part.obj) else part.tobytes()
+        return b"".join(parts)
+
+    def _resume_unless_paused(self) -> None:
+        """On the event loop's thread: read the socket again, unless `feed` paused it anew since
+        this was asked for (then a later read asks again)."""
+        with self._cond:
+            if self._paused:
+                return
+        self._resume()
+
+    def waiting(self) -> tuple[float, bool] | None:
+        """While the body is still expected: (seconds since bytes last came in or were read,
+        whether the socket is paused because the reader lags); None once it is complete, lost or
+        dropped."""
+        with self._cond:
+            if self.received or self._lost or self._discarding:
+                return None
+            return time.monotonic() - self.moved, self._paused
+
+    def _check(self) -> None:
+        if self._lost:
+            raise ConnectionResetError("the client closed the connection before sending its whole body")
+        if self._discarding:
+            raise ValueError("read from a closed request body")
+
+    def read(self, size: int = -1) -> bytes:
+        """`size` bytes (all the rest for -1), fewer only at the end of the body; blocks until they
+        have arrived. ConnectionResetError when the connection is lost first."""
+        with self._cond:
+            while True:
+                self._check()
+                if size is None or size < 0:
+                    if self.received:
+                        return self._take(self._buffered)
+                elif self._buffered >= size or self.received:
+                    return self._take(min(size, self._buffered))
+                self._cond.wait()
+
+    def readline(self, size: int = -1) -> bytes:
+        """One line with its b"\\n" (at most `size` bytes), fewer only at the end of the body."""
+        limit = None if size is None or size < 0 else size
+        with self._cond:
+            while True:
+                self._check()
+                seen = 0
+                for piece in self._pieces:
+                    span = piece if limit is None else piece[: limit - seen]
+                    end = bytes(span).find(b"\n")
+                    if end >= 0:
+                        return self._take(seen + end + 1)
+                    seen += len(span)
+                    if limit is not None and seen >= limit:
+                        return self._take(limit)
+                if self.received:
+                    return self._take(self._buffered)
+                self._cond.wait()
+
+    async def aread(self, size: int) -> tuple[bytes, bool]:
+        """(up to `size` bytes, whether more follow), for ASGI consumers on the event loop."""
+        while True:
+            with self._cond:
+                self._check()
+                if self._buffered or self.received:
+                    chunk = self._take(min(size, self._buffered))
+                    return chunk, bool(self._buffered) or not self.received
+                self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
