@@ -76,6 +76,19 @@ def upload(client, data: bytes, name: str = "a.bin", content_type: str = "applic
     return client.generic("POST", f"/api/v1/files{query}", data, content_type=content_type, **extra)
 
 
+def live_upload(url: str, key: str, content, name: str, timeout: float = 120, **headers: str):
+    """A raw-body upload to a live server: bytes go with a Content-Length, an iterator chunked
+    (unless a Content-Length header is given)."""
+    import httpx
+
+    return httpx.post(
+        f"{url}/api/v1/files?name={name}",
+        content=content,
+        headers={"X-API-Key": key, "Content-Type": "application/octet-stream", **headers},
+        timeout=timeout,
+    )
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory, weed):
     """A real `manage.py serve` on this run's storage, shared by the live tests of this folder."""

@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.files.conftest import live_upload
+
 NODE_DIR = Path(__file__).resolve().parent / "node"
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -88,12 +90,7 @@ def test_streamed_raw_upload_and_ranged_download(server, keys, payload):
             while block := stream.read(64 * 1024):
                 yield block
 
-    answer = httpx.post(
-        f"{server.url}/api/v1/files?name=big.bin",
-        content=chunks(),
-        headers={"X-API-Key": keys.secret, "Content-Type": "application/octet-stream"},
-        timeout=60,
-    )
+    answer = live_upload(server.url, keys.secret, chunks(), "big.bin", timeout=60)
     assert answer.status_code == 201, answer.text
     body = answer.json()
     assert body["sha256"] == sha(payload)

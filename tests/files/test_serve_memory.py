@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.files.conftest import live_upload
+
 pytestmark = pytest.mark.django_db(transaction=False)
 
 BODY_MIB = 48  # under the default 50 MiB file size limit
@@ -32,12 +34,7 @@ def _status_kib(pid: int, field: str) -> int:
 def _warm(server, keys) -> None:
     """A first upload builds the process's storage client (boto3 loads its models once, ~15 MiB):
     not what an upload holds."""
-    answer = httpx.post(
-        f"{server.url}/api/v1/files?name=warm.bin",
-        content=os.urandom(3 * 1024 * 1024),
-        headers={"X-API-Key": keys.secret, "Content-Type": "application/octet-stream"},
-        timeout=60,
-    )
+    answer = live_upload(server.url, keys.secret, os.urandom(3 * 1024 * 1024), "warm.bin", timeout=60)
     assert answer.status_code == 201, answer.text
 
 
@@ -60,16 +57,8 @@ def test_a_large_simple_upload_does_not_grow_the_server_by_its_size(server, keys
             while chunk := stream.read(256 * 1024):
                 yield chunk
 
-    answer = httpx.post(
-        f"{server.url}/api/v1/files?name=big.bin",
-        content=body(),
-        headers={
-            "X-API-Key": keys.secret,
-            "Content-Type": "application/octet-stream",
-            **({"Content-Length": str(BODY_MIB * 1024 * 1024)} if declared else {}),
-        },
-        timeout=300,
-    )
+    length = {"Content-Length": str(BODY_MIB * 1024 * 1024)} if declared else {}
+    answer = live_upload(server.url, keys.secret, body(), "big.bin", timeout=300, **length)
     assert answer.status_code == 201, answer.text
     assert answer.json()["sha256"] == hashlib.sha256(payload.read_bytes()).hexdigest()
     assert answer.json()["size"] == BODY_MIB * 1024 * 1024
@@ -112,12 +101,7 @@ def test_a_download_to_a_slow_reader_is_not_buffered_whole_in_the_server(server,
     client took: a 512 MiB download to a slow reader grew the server by 1 GiB. The bridge now sends
     the next piece when the transport has drained (basalt.core.response_flow)."""
     data = os.urandom(BODY_MIB * 1024 * 1024)
-    stored = httpx.post(
-        f"{server.url}/api/v1/files?name=slow.bin",
-        content=data,
-        headers={"X-API-Key": keys.secret, "Content-Type": "application/octet-stream"},
-        timeout=300,
-    )
+    stored = live_upload(server.url, keys.secret, data, "slow.bin", timeout=300)
     assert stored.status_code == 201, stored.text
     pid = server.process.pid
     Path(f"/proc/{pid}/clear_refs").write_text("5")

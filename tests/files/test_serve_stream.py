@@ -21,6 +21,7 @@ import pytest
 
 from tests.contract import live
 from tests.files import seaweed
+from tests.files.conftest import live_upload
 from tests.foundation.test_http_edge import read_response
 
 pytestmark = pytest.mark.django_db(transaction=False)
@@ -70,12 +71,7 @@ def _stored(server, weed) -> set[str]:
 
 def test_a_streamed_upload_stores_the_exact_bytes_with_their_sha256(server, project):
     data = os.urandom(9 * MIB + 123)  # more than one S3 part, not a whole number of pieces
-    answer = httpx.post(
-        f"{server.url}/api/v1/files?name=exact.bin",
-        content=data,  # bytes: sent with a Content-Length
-        headers={"X-API-Key": project.secret, "Content-Type": "application/octet-stream"},
-        timeout=120,
-    )
+    answer = live_upload(server.url, project.secret, data, "exact.bin")  # bytes: with a Content-Length
     assert answer.status_code == 201, answer.text
     body = answer.json()
     digest = hashlib.sha256(data).hexdigest()
@@ -144,11 +140,6 @@ def test_a_client_that_hangs_up_mid_body_leaves_no_file_and_no_object(server, we
     assert _files(server, project) == []
     # The server is fine and the next upload of the same size goes through.
     data = os.urandom(40 * MIB)
-    answer = httpx.post(
-        f"{server.url}/api/v1/files?name=after.bin",
-        content=data,
-        headers={"X-API-Key": project.secret, "Content-Type": "application/octet-stream"},
-        timeout=120,
-    )
+    answer = live_upload(server.url, project.secret, data, "after.bin")
     assert answer.status_code == 201, answer.text
     assert answer.json()["sha256"] == hashlib.sha256(data).hexdigest()

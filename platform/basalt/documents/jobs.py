@@ -8,9 +8,10 @@ from typing import Any
 logger = logging.getLogger("basalt.documents.jobs")
 
 
-def enqueue(task: Any, *args: Any) -> None:
-    """`task.delay(*args)`; on failure the job's row stays as it is, to be queued again later."""
+def enqueue(task: Any, *args: Any, countdown: float | None = None) -> None:
+    """`task.delay(*args)` (or after `countdown` seconds); on failure the job's row stays as it is,
+    to be queued again later."""
     try:
-        task.delay(*args)
+        task.apply_async(args, countdown=countdown)
     except Exception:  # a broker outage must not fail a committed schema change
         logger.exception("could not queue %s%r", task.name, args)

@@ -314,21 +314,10 @@ def update_document(caller: Caller, name: Any, doc_id: Any, body: Any, *, if_mat
         _check_index_sizes(schema, doc.data, changes.touched)
         _check_unique(schema, doc.data, doc.id, changes.touched)
         after = render(schema, doc)
-        if changes.add_edges or changes.remove_edges:
-            store.update(doc, collection.id)
-            _write_edges(caller, schema, doc.id, changes)
-            store.append_change(
-                caller.project.id,
-                collection.name,
-                doc.id,
-                ChangeLogEntry.UPDATE,
-                before,
-                after,
-                doc.updated_at,
-                last=True,
-            )
-        else:
-            store.update_logged(doc, caller.project.id, collection.id, collection.name, before, after)
+        # The edges first (the row is locked already): the update and its change-log row then
+        # end the transaction together, one statement where the engine allows it.
+        _write_edges(caller, schema, doc.id, changes)
+        store.update_logged(doc, caller.project.id, collection.id, collection.name, before, after)
         # Rendering may read (file fields) under the sequencer lock just taken: reads only, and short.
         return written(caller, schema, doc, receipt={"updated_at": after["updated_at"]})
 

@@ -147,13 +147,11 @@ def _look_again_later(collection_id: int, seconds: int) -> None:
     """One more check of the collection in `seconds` (a second look does not ask for a third)."""
     from django.core.cache import cache
 
+    from basalt.documents.jobs import enqueue
     from basalt.documents.tasks import refresh_statistics
 
     if cache.add(_key("again", collection_id), 1, seconds):
-        try:
-            refresh_statistics.apply_async((collection_id, False), countdown=seconds)
-        except Exception:  # a broker outage: the collection's next creates check again
-            logger.warning("could not schedule a second statistics check", exc_info=True)
+        enqueue(refresh_statistics, collection_id, False, countdown=seconds)
 
 
 def _outgrown(cursor, collection_id: int) -> bool | None:
