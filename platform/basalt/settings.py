@@ -423,6 +423,9 @@ CORS_EXPOSE_HEADERS = ["X-Request-Id", "ETag", "Location", "Retry-After", "Idemp
     "Content-Range",
     "Accept-Ranges",
     "Content-Disposition",
+    # The Parse SDKs read a push's status id only when exposed (basalt.parse.push).
+    "X-Parse-Job-Status-Id",
+    "X-Parse-Push-Status-Id",
 ]
 CORS_PREFLIGHT_MAX_AGE = 600
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.push.conftest import configure, twins  # noqa: F401  (fixtures)
@@ -46,6 +48,20 @@ def test_installations_and_push_to_channels_and_where(project, rest, master, sig
     sent = master.post("push", {"channels": ["sport"], "data": {"alert": "Goal!", "title": "Match", "extra": 1}})
     assert sent.status_code == 200 and sent.json() == {"result": True}, sent.content
     assert sent["X-Parse-Push-Status-Id"]
+    # A browser app's SDK reads it too: the CORS answer exposes it (it replaces the view's list).
+    from basalt.projects.project_settings import update_settings
+
+    update_settings(project.project, {"cors_origins": ["https://app.example"]})
+    browser = master.http.post(
+        "/parse/push",
+        json.dumps({"channels": ["nobody"], "data": {"alert": "x"}}),
+        content_type="application/json",
+        HTTP_ORIGIN="https://app.example",
+        **master.headers,
+    )
+    assert browser.status_code == 200, browser.content
+    exposed = [name.strip().lower() for name in browser["Access-Control-Expose-Headers"].split(",")]
+    assert "x-parse-push-status-id" in exposed
     assert sorted(call[0] for call in twins["fcm"].sent) == ["a" * 30, "b" * 30]
     before = len(twins["fcm"].sent)
     sent = master.post("push", {"where": {"appVersion": "2.0"}, "data": {"alert": "v2 only"}})

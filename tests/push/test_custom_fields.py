@@ -86,6 +86,10 @@ def test_custom_fields_are_stored_merged_and_operated_on(project, signup, fcm_to
         ({"obj": {"a.b": 1}}, "custom.obj"),
         ({"n": {"__op": "increment", "by": "1"}}, "custom.n"),
         ({"n": {"__op": "explode"}}, "custom.n"),
+        # Numbers as every stored number: JSON clients read doubles, so integers within ±2^53.
+        ({"n": 2**53 + 1}, "custom.n"),
+        ({"nested": {"n": [-(2**60)]}}, "custom.nested.n"),
+        ({"n": {"__op": "increment", "by": 2**63}}, "custom.n"),
     ],
 )
 def test_hostile_custom_fields_are_refused_and_nothing_is_written(project, signup, fcm_token, custom, field):
@@ -112,6 +116,19 @@ def test_custom_must_be_an_object_and_increment_needs_a_number(project, signup, 
     assert user.patch(_path(created), {"custom": ["x"]}, format="json").status_code == 400
     bad = user.patch(_path(created), {"custom": {"team": {"__op": "increment"}}}, format="json")
     assert bad.status_code == 400 and "custom.team" in bad.json()["error"]["details"]
+
+
+def test_an_increment_past_the_safe_range_and_json_equality_in_array_operations(project, signup, fcm_token):
+    _, user = signup()
+    created = register(user, "fcm", fcm_token(), custom={"n": 2**53 - 1, "flags": [True, 1]})
+    over = user.patch(_path(created), {"custom": {"n": {"__op": "increment", "by": 2**53 - 1}}}, format="json")
+    assert over.status_code == 400 and "custom.n" in over.json()["error"]["details"], over.content
+    # true is not 1 in JSON: add_unique keeps both, remove takes only the one named.
+    add = {"custom": {"flags": {"__op": "add_unique", "items": [1, False]}}}
+    added = user.patch(_path(created), add, format="json")
+    assert added.json()["custom"]["flags"] == [True, 1, False]
+    removed = user.patch(_path(created), {"custom": {"flags": {"__op": "remove", "items": [1]}}}, format="json")
+    assert removed.json()["custom"] == {"n": 2**53 - 1, "flags": [True, False]}
 
 
 def test_only_the_secret_key_attaches_a_device_to_another_user(project, signup, fcm_token):

@@ -207,10 +207,10 @@ def _apply_nested(
                 present.extend(items)
             elif kind == "add_unique":
                 for item in items:
-                    if not any(_same(item, p) for p in present):
+                    if not any(same_json(item, p) for p in present):
                         present.append(item)
             else:
-                present = [p for p in present if not any(_same(item, p) for item in items)]
+                present = [p for p in present if not any(same_json(item, p) for item in items)]
             node[leaf] = present
         else:
             raise FieldError(f"{str(kind)[:40]} does not apply inside an object field.")
@@ -258,14 +258,14 @@ def _operate(changes: Changes, name: str, field_type, options: dict[str, Any], o
             current.extend(items)
         elif kind == "add_unique":
             for item in items:
-                if not any(_same(item, present) for present in current):
+                if not any(same_json(item, present) for present in current):
                     current.append(item)
         else:
-            current = [present for present in current if not any(_same(item, present) for item in items)]
+            current = [present for present in current if not any(same_json(item, present) for item in items)]
         data[name] = field_type.to_storage(current, options)
 
 
-def _same(a: Any, b: Any) -> bool:
+def same_json(a: Any, b: Any) -> bool:
     """JSON equality: unlike Python's, true is not 1."""
     return a == b and isinstance(a, bool) == isinstance(b, bool)
 

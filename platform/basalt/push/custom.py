@@ -16,7 +16,6 @@ is written (the caller holds the row lock and the transaction)."""
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
@@ -24,7 +23,9 @@ import orjson
 from django.utils.dateparse import parse_datetime
 
 from basalt.core.errors import ValidationFailed
+from basalt.documents.fields.common import is_number
 from basalt.documents.store import format_time
+from basalt.documents.writes import same_json
 
 FIELD = "custom"
 MAX_KEYS = 64
@@ -72,8 +73,8 @@ def clean_value(value: Any, where: str, depth: int = 0) -> Any:
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, int | float):
-        if isinstance(value, float) and not math.isfinite(value):
-            raise _err(where, "Numbers must be finite.")
+        if not is_number(value):
+            raise _err(where, _NUMBERS)
         return value
     if isinstance(value, list):
         return [clean_value(item, where, depth + 1) for item in value]
@@ -105,8 +106,8 @@ def clean_value(value: Any, where: str, depth: int = 0) -> Any:
     return out
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+# As for every number Basalt stores (documents.fields.common): JSON clients read them as doubles.
+_NUMBERS = "Numbers must be finite, integers within ±2^53."
 
 
 def _operate(current: Any, op: dict[str, Any], where: str) -> tuple[bool, Any]:
@@ -116,11 +117,14 @@ def _operate(current: Any, op: dict[str, Any], where: str) -> tuple[bool, Any]:
         return False, None
     if kind == "increment" and set(op) <= {"__op", "by"}:
         by = op.get("by", 1)
-        if not _number(by) or not math.isfinite(by):
-            raise _err(where, "increment takes a number `by`.")
-        if current is not None and not _number(current):
+        if not is_number(by):
+            raise _err(where, f"increment takes a number `by`. {_NUMBERS}")
+        if current is not None and not is_number(current):
             raise _err(where, "Only a number can be incremented.")
-        return True, (current or 0) + by
+        total = (current or 0) + by
+        if not is_number(total):
+            raise _err(where, f"The incremented value is out of range. {_NUMBERS}")
+        return True, total
     if kind in ("add", "add_unique", "remove") and set(op) == {"__op", "items"}:
         items = op["items"]
         if not isinstance(items, list):
@@ -132,9 +136,11 @@ def _operate(current: Any, op: dict[str, Any], where: str) -> tuple[bool, Any]:
         if kind == "add":
             array.extend(items)
         elif kind == "add_unique":
-            array.extend(item for item in items if item not in array)
+            for item in items:
+                if not any(same_json(item, present) for present in array):
+                    array.append(item)
         else:
-            array = [item for item in array if item not in items]
+            array = [present for present in array if not any(same_json(item, present) for item in items)]
         return True, array
     raise _err(where, "Operations are unset, increment (by), add, add_unique and remove (items).")
 
