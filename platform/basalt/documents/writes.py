@@ -202,16 +202,7 @@ def _apply_nested(
             if not isinstance(items, list) or len(items) > MAX_OP_ITEMS:
                 raise FieldError(f"`items` must be a list of at most {MAX_OP_ITEMS} values.")
             present = node.get(leaf)
-            present = list(present) if isinstance(present, list) else []
-            if kind == "add":
-                present.extend(items)
-            elif kind == "add_unique":
-                for item in items:
-                    if not any(same_json(item, p) for p in present):
-                        present.append(item)
-            else:
-                present = [p for p in present if not any(same_json(item, p) for item in items)]
-            node[leaf] = present
+            node[leaf] = array_op(kind, present if isinstance(present, list) else [], items)
         else:
             raise FieldError(f"{str(kind)[:40]} does not apply inside an object field.")
         changes.data[head] = field_type.to_storage(root, options)
@@ -253,16 +244,21 @@ def _operate(changes: Changes, name: str, field_type, options: dict[str, Any], o
         if not isinstance(items, list) or len(items) > MAX_OP_ITEMS:
             raise FieldError(f"`items` must be a list of at most {MAX_OP_ITEMS} values.")
         items = [field_type.coerce_element(item, options, strict=True) for item in items]
-        current = list(data.get(name) or [])
-        if kind == "add":
-            current.extend(items)
-        elif kind == "add_unique":
-            for item in items:
-                if not any(same_json(item, present) for present in current):
-                    current.append(item)
-        else:
-            current = [present for present in current if not any(same_json(item, present) for item in items)]
-        data[name] = field_type.to_storage(current, options)
+        data[name] = field_type.to_storage(array_op(kind, data.get(name) or [], items), options)
+
+
+def array_op(kind: str, current: list[Any], items: list[Any]) -> list[Any]:
+    """`add`, `add_unique` or `remove` of `items` on a copy of `current`, with JSON equality."""
+    out = list(current)
+    if kind == "add":
+        out.extend(items)
+    elif kind == "add_unique":
+        for item in items:
+            if not any(same_json(item, present) for present in out):
+                out.append(item)
+    else:
+        out = [present for present in out if not any(same_json(item, present) for item in items)]
+    return out
 
 
 def same_json(a: Any, b: Any) -> bool:

@@ -25,7 +25,7 @@ from django.utils.dateparse import parse_datetime
 from basalt.core.errors import ValidationFailed
 from basalt.documents.fields.common import is_number
 from basalt.documents.store import format_time
-from basalt.documents.writes import same_json
+from basalt.documents.writes import array_op
 
 FIELD = "custom"
 MAX_KEYS = 64
@@ -132,16 +132,7 @@ def _operate(current: Any, op: dict[str, Any], where: str) -> tuple[bool, Any]:
         items = [clean_value(item, where, 1) for item in items]
         if current is not None and not isinstance(current, list):
             raise _err(where, f"{kind} works on an array.")
-        array = list(current or [])
-        if kind == "add":
-            array.extend(items)
-        elif kind == "add_unique":
-            for item in items:
-                if not any(same_json(item, present) for present in array):
-                    array.append(item)
-        else:
-            array = [present for present in array if not any(same_json(item, present) for item in items)]
-        return True, array
+        return True, array_op(kind, current or [], items)
     raise _err(where, "Operations are unset, increment (by), add, add_unique and remove (items).")
 
 
