@@ -286,11 +286,23 @@ def ratio_table(files: list[Path], anchor: str) -> str:
     return "\n".join(lines)
 
 
+def source_spec(spec: str, threads: int) -> tuple[str, Path, int]:
+    """`NAME=DIR[,threads=N]` of --source."""
+    name, rest = spec.split("=", 1)
+    folder, _, option = rest.partition(",threads=")
+    return name, Path(folder).resolve(), int(option) if option else threads
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("peer", choices=["parse", "pocketbase", "none"], help="none: only the Basalt trees")
     parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--source", action="append", default=[], help="NAME=DIR: one more Basalt checkout")
+    parser.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        help="NAME=DIR[,threads=N]: one more Basalt checkout (`.` for this one, e.g. with other granian threads)",
+    )
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"))
     parser.add_argument("--workers", type=int, default=2, help="granian workers (production profile)")
     parser.add_argument("--threads", type=int, default=8, help="granian blocking threads per worker")
@@ -298,7 +310,7 @@ def main() -> None:
     parser.add_argument("--db-prefix", default="basalt_anchor", help="PostgreSQL database of target NAME: PREFIX_NAME")
     parser.add_argument("--table", nargs="+", type=Path, help="only print the table of earlier result files")
     args, workload_args = parser.parse_known_args()
-    sources = [("basalt", ROOT)] + [(s.split("=", 1)[0], Path(s.split("=", 1)[1]).resolve()) for s in args.source]
+    sources = [("basalt", ROOT, args.threads)] + [source_spec(spec, args.threads) for spec in args.source]
     # Without a peer (the production profile, before/after), the first --source is the baseline.
     anchor = args.peer if args.peer != "none" else (sources[1][0] if len(sources) > 1 else "basalt")
     if args.table:
@@ -322,10 +334,10 @@ def main() -> None:
     files = []
     try:
         for run in range(1, args.runs + 1):
-            servers = [Basalt(name, source, profile, args.redis, args.db_prefix) for name, source in sources]
+            servers = [Basalt(name, source, profile, args.redis, args.db_prefix) for name, source, _ in sources]
             try:
-                for server in servers:
-                    server.start(args.workers, args.threads)
+                for server, (_, _, threads) in zip(servers, sources, strict=True):
+                    server.start(args.workers, threads)
                 targets = [*peers, *(server.target(adapter) for server in servers)]
                 shift = (run - 1) % len(targets)  # alternate which target goes first
                 targets = targets[shift:] + targets[:shift]

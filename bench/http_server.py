@@ -232,7 +232,9 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     return status, headers.get("connection") != "close"
 
 
-async def connection_loop(port: int, request: bytes, stop_at: float, latencies: list[float], errors: list[str]) -> None:
+async def connection_loop(
+    port: int, request: bytes, stop_at: float, latencies: list[float], errors: list[str], ok: tuple[int, ...] = (200,)
+) -> None:
     reader = writer = None
     while time.monotonic() < stop_at:
         try:
@@ -242,7 +244,7 @@ async def connection_loop(port: int, request: bytes, stop_at: float, latencies: 
             writer.write(request)
             status, keep = await asyncio.wait_for(read_response(reader), timeout=30)
             latencies.append(time.perf_counter() - start)
-            if status != 200:
+            if status not in ok:
                 errors.append(str(status))
             if not keep:
                 writer.close()
@@ -258,13 +260,25 @@ async def connection_loop(port: int, request: bytes, stop_at: float, latencies: 
 
 
 async def drive(port: int, path: str, headers: dict[str, str], concurrency: int, duration: float) -> dict:
-    lines = [f"GET {path} HTTP/1.1", f"Host: {HOST}:{port}", *(f"{k}: {v}" for k, v in headers.items()), "", ""]
-    request = "\r\n".join(lines).encode()
+    return await drive_request(port, http_request("GET", path, port, headers), concurrency, duration)
+
+
+def http_request(method: str, path: str, port: int, headers: dict[str, str], body: bytes = b"") -> bytes:
+    if body:
+        headers = {**headers, "Content-Type": "application/json", "Content-Length": str(len(body))}
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{port}", *(f"{k}: {v}" for k, v in headers.items()), "", ""]
+    return "\r\n".join(lines).encode() + body
+
+
+async def drive_request(
+    port: int, request: bytes, concurrency: int, duration: float, ok: tuple[int, ...] = (200,)
+) -> dict:
+    """`concurrency` keep-alive connections sending `request` back to back for `duration` seconds."""
     latencies: list[float] = []
     errors: list[str] = []
     started = time.monotonic()
     stop_at = started + duration
-    await asyncio.gather(*(connection_loop(port, request, stop_at, latencies, errors) for _ in range(concurrency)))
+    await asyncio.gather(*(connection_loop(port, request, stop_at, latencies, errors, ok) for _ in range(concurrency)))
     elapsed = time.monotonic() - started
     latencies.sort()
 
