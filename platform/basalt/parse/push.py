@@ -159,12 +159,14 @@ def create_installation(req: ParseRequest) -> tuple[dict[str, Any], dict[str, st
 
 
 def get_installation(req: ParseRequest, object_id: str) -> dict[str, Any]:
-    return _out(installations.get_installation(req.caller, object_id))
+    return _out(installations.get_installation(req.caller, object_id, device=req.installation_id))
 
 
 def update_installation(req: ParseRequest, object_id: str) -> dict[str, Any]:
     native = _to_native(req.data, False)
-    doc = installations.update_installation(req.caller, object_id, native)
+    # The SDK sends the device's installationId with every request: it proves an ownerless
+    # installation is this device's, which a signed-in app then claims (`user`: itself).
+    doc = installations.update_installation(req.caller, object_id, native, device=req.installation_id)
     answer: dict[str, Any] = {"updatedAt": doc["updated_at"]}
     stored = doc.get("custom") or {}
     for name, change in (native.get("custom") or {}).items():

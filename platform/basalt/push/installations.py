@@ -3,11 +3,16 @@
 Who may do what: anyone holding the publishable key registers a device (the token proves the
 device; a signed-in caller's user is linked, a signed-out registration unlinks); the linked
 user or the secret key reads, changes and deletes it; nobody else learns it exists (404). The
-token is shown only to them. Every write is one transaction with a change-log row.
+token is shown only to them. An installation with no user belongs to the device itself: a
+caller who presents the device's identity (`device_proved`) reads and changes it, and a
+signed-in one may claim it by setting `user` to themselves (Parse's flow: the app saves its
+installation at launch signed out, then `installation.set('user', currentUser)` after logging
+in). Every write is one transaction with a change-log row.
 """
 
 from __future__ import annotations
 
+import hmac
 import re
 import zoneinfo
 from typing import Any
@@ -38,6 +43,8 @@ WRITABLE = ("platform", "provider", "token", "channels", "locale", "timezone", "
 # Which providers serve which platforms (FCM also delivers to iOS and the web).
 PLATFORM_PROVIDERS = {"android": ("fcm",), "ios": ("apns", "fcm"), "web": ("webpush", "fcm")}
 MAX_CHANNELS = 100
+# The custom field where Parse SDKs keep the device's own installationId (a UUID they make once).
+DEVICE_ID = "installation_id"
 
 
 def _err(field: str, message: str) -> ValidationFailed:
@@ -235,8 +242,29 @@ def _write(caller: Caller, schema: Schema, current: store.StoredDoc, data: dict[
     return after
 
 
-def _owned(caller: Caller, schema: Schema, installation_id: Any, *, for_update: bool) -> store.StoredDoc:
-    """The installation if the caller is its user or the secret key; else 404 (existence not leaked)."""
+def device_proved(doc: store.StoredDoc, device_id: Any) -> bool:
+    """Whether a caller addressing an installation by its id is that device, for one with no user.
+
+    Its id is answered only to the device that registered it (an ownerless installation's ACL is
+    empty: no one else reads it). When the device also keeps an installationId (Parse SDKs make
+    one and send it with every request), the caller must present it too, so an id seen elsewhere
+    (a log, a previous owner) is not enough."""
+    if doc.data.get("user"):
+        return False
+    held = (doc.data.get("custom") or {}).get(DEVICE_ID)
+    if held is None:
+        return True
+    return (
+        isinstance(held, str) and isinstance(device_id, str) and hmac.compare_digest(held.encode(), device_id.encode())
+    )
+
+
+def _owned(
+    caller: Caller, schema: Schema, installation_id: Any, *, for_update: bool, device: Any = False
+) -> store.StoredDoc:
+    """The installation if the caller is its user, the secret key or (when `device` is not False:
+    the installationId the caller presents, or None) the device of an ownerless one; else 404
+    (existence not leaked: another user's device answers as a missing one)."""
     if not isinstance(installation_id, str) or not _DOC_ID.match(installation_id):
         raise NotFound("Installation not found.")
     doc = store.fetch(schema.collection.pk, installation_id, for_update=for_update)
@@ -244,18 +272,25 @@ def _owned(caller: Caller, schema: Schema, installation_id: Any, *, for_update: 
         raise NotFound("Installation not found.")
     if caller.is_secret or (caller.user_id and doc.data.get("user") == caller.user_id):
         return doc
+    if device is not False and device_proved(doc, device):
+        return doc
     raise NotFound("Installation not found.")
 
 
-def get_installation(caller: Caller, installation_id: Any) -> dict[str, Any]:
+def get_installation(caller: Caller, installation_id: Any, *, device: str | None = None) -> dict[str, Any]:
+    """One installation; `device` is the installationId the caller presents (Parse SDKs)."""
     schema = _schema(caller)
-    return _render(schema, _owned(caller, schema, installation_id, for_update=False))
+    return _render(schema, _owned(caller, schema, installation_id, for_update=False, device=device))
 
 
-def update_installation(caller: Caller, installation_id: Any, body: Any) -> dict[str, Any]:
+def update_installation(
+    caller: Caller, installation_id: Any, body: Any, *, device: str | None = None
+) -> dict[str, Any]:
+    """PATCH: the owner, the secret key, or the device of an ownerless installation; a signed-in
+    device claims it with `user` set to itself (never to another user: `_clean`)."""
     schema = _schema(caller)
     with transaction.atomic():
-        current = _owned(caller, schema, installation_id, for_update=True)
+        current = _owned(caller, schema, installation_id, for_update=True, device=device)
         cleaned = _clean(body, creating=False, current=current.data, secret=caller.is_secret, user_id=caller.user_id)
         acl = current.acl
         data = {**current.data, **cleaned}
