@@ -247,3 +247,26 @@ def test_an_installation_saved_signed_out_is_claimed_after_login_and_by_no_one_e
             assert taken.status_code == 404 and taken.json() == missing.json(), (body, taken.content)
         assert caller.get(path).json()["code"] == 101
     assert master.get(path).json()["user"]["objectId"] == alice.user_id
+
+
+def test_installation_where_keeps_every_set_operator_on_one_key(project, rest, master, signed_up):
+    """`$inQuery` plus `$in` on `user` and on an app-defined pointer: both hold (intersection)."""
+    users = {name: signed_up(name) for name in ("ann", "ben", "cat")}
+    for n, (name, client) in enumerate(users.items()):
+        created = client.post(
+            "installations",
+            {"deviceType": "android", "deviceToken": f"{name}-" + "t" * 30, "owner": _pointer("_User", client.user_id)},
+        )
+        assert created.status_code == 201, created.content
+
+    def found(where) -> list[str]:
+        answer = master.get("installations", {"where": where})
+        assert answer.status_code == 200, answer.content
+        return sorted(row["deviceToken"].split("-")[0] for row in answer.json()["results"])
+
+    ann_or_ben = {"className": "_User", "where": {"username": {"$in": ["ann", "ben"]}}}
+    ben_or_cat = [_pointer("_User", users[name].user_id) for name in ("ben", "cat")]
+    for key in ("user", "owner"):
+        assert found({key: {"$inQuery": ann_or_ben, "$in": ben_or_cat}}) == ["ben"], key
+        assert found({key: {"$in": ben_or_cat, "$inQuery": ann_or_ben}}) == ["ben"], key
+        assert found({key: {"$notInQuery": ann_or_ben, "$nin": ben_or_cat}}) == [], key

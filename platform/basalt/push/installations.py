@@ -24,7 +24,7 @@ from basalt.core.caller import Caller
 from basalt.core.errors import InvalidQuery, NotFound, ValidationFailed
 from basalt.documents import access, finding, store
 from basalt.documents import services as documents_services
-from basalt.documents.cache import Schema, build_schema
+from basalt.documents.cache import Schema, build_schema, project_schemas
 from basalt.documents.models import ChangeLogEntry, new_document_id
 from basalt.documents.query.compiler import Compiler
 from basalt.documents.query.dialects import current_dialect
@@ -134,7 +134,13 @@ def _clean(
     return out
 
 
-def _schema(caller: Caller) -> Schema:
+def schema_of(caller: Caller) -> Schema:
+    """The installations collection's schema, for this service and the faces that translate queries
+    over it: the project's cached one (by schema version), built from the collection only when the
+    cache has none with `custom` (the collection is made or completed on first need)."""
+    cached = project_schemas(caller.project).get(INSTALLATIONS)
+    if cached is not None and "custom" in cached.fields:
+        return cached
     return build_schema(installations_collection(caller.project))
 
 
@@ -182,7 +188,7 @@ def register(caller: Caller, body: Any) -> tuple[dict[str, Any], bool]:
     user_id = caller.user_id
     if caller.is_secret and "user" in body:
         user_id = _check_user(caller, body["user"])
-    schema = _schema(caller)
+    schema = schema_of(caller)
     now = timezone.now()
     with transaction.atomic():
         _lock_token(schema, cleaned["token"])
@@ -279,7 +285,7 @@ def _owned(
 
 def get_installation(caller: Caller, installation_id: Any, *, device: str | None = None) -> dict[str, Any]:
     """One installation; `device` is the installationId the caller presents (Parse SDKs)."""
-    schema = _schema(caller)
+    schema = schema_of(caller)
     return _render(schema, _owned(caller, schema, installation_id, for_update=False, device=device))
 
 
@@ -288,7 +294,7 @@ def update_installation(
 ) -> dict[str, Any]:
     """PATCH: the owner, the secret key, or the device of an ownerless installation; a signed-in
     device claims it with `user` set to itself (never to another user: `_clean`)."""
-    schema = _schema(caller)
+    schema = schema_of(caller)
     with transaction.atomic():
         current = _owned(caller, schema, installation_id, for_update=True, device=device)
         cleaned = _clean(body, creating=False, current=current.data, secret=caller.is_secret, user_id=caller.user_id)
@@ -314,7 +320,7 @@ def update_installation(
 
 
 def delete_installation(caller: Caller, installation_id: Any) -> None:
-    schema = _schema(caller)
+    schema = schema_of(caller)
     with transaction.atomic():
         current = _owned(caller, schema, installation_id, for_update=True)
         store.delete_returning(schema.collection.pk, current.id)
