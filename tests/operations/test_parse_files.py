@@ -73,6 +73,7 @@ def test_file_bytes_from_a_folder_become_files_of_the_project(make_project, tmp_
     (folder / NOTES).write_bytes(b"remember the milk\n")
     (tmp_path / "secret.png").write_bytes(PNG)
     os.symlink(tmp_path / "secret.png", folder / "link.png")  # a link out of the folder is not followed
+    os.mkfifo(folder / "missing_dog.png")  # nor is anything but a plain file read (a FIFO would hang)
     result = _run(keys, tmp_path, "--parse-files", str(folder))
     files = result["files"]
     assert files["imported"] == 2 and files["bytes"] == len(PNG) + len(b"remember the milk\n")

@@ -180,8 +180,9 @@ class FileBytes:
     def _from_folder(self, name: str) -> Iterator[bytes] | None:
         path = os.path.join(self.source.folder or "", name)
         try:
-            # O_NOFOLLOW: a link in the folder must not read a file outside it.
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            # O_NOFOLLOW: a link in the folder must not read a file outside it; O_NONBLOCK: a FIFO
+            # must not hang the import (anything but a regular file is then passed over).
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
         except OSError:
             return None
         handle = os.fdopen(fd, "rb")
