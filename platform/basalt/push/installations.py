@@ -252,9 +252,9 @@ def device_proved(doc: store.StoredDoc, device_id: Any) -> bool:
     """Whether a caller addressing an installation by its id is that device, for one with no user.
 
     Its id is answered only to the device that registered it (an ownerless installation's ACL is
-    empty: no one else reads it). When the device also keeps an installationId (Parse SDKs make
-    one and send it with every request), the caller must present it too, so an id seen elsewhere
-    (a log, a previous owner) is not enough."""
+    empty: no one else reads it), and to a user who owned it before it was unlinked. When the
+    device also keeps an installationId (Parse SDKs make one and send it with every request), the
+    caller must present it too, so an id seen elsewhere (a log, a URL) is not enough."""
     if doc.data.get("user"):
         return False
     held = (doc.data.get("custom") or {}).get(DEVICE_ID)
