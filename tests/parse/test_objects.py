@@ -141,6 +141,31 @@ def test_subqueries(master):
     assert [f["who"] for f in found] == ["b"]
 
 
+def test_several_set_operators_on_one_key_all_hold(master):
+    """`$inQuery` with `$in` (and `$select` with `$nin`, two `$notInQuery`) on one key: each
+    constraint holds, as in Parse Server; the last one alone decided before."""
+    teams = {city: master.post("classes/Team", {"city": city}).json()["objectId"] for city in ("Paris", "Lyon", "Nice")}
+    for city, tid in teams.items():
+        master.post(
+            "classes/Member", {"who": city, "team": {"__type": "Pointer", "className": "Team", "objectId": tid}}
+        )
+
+    def who(where) -> list[str]:
+        answer = master.get("classes/Member", {"where": where, "order": "who"})
+        assert answer.status_code == 200, answer.content
+        return [m["who"] for m in answer.json()["results"]]
+
+    south = {"className": "Team", "where": {"city": {"$in": ["Lyon", "Nice"]}}}
+    ptr = {"__type": "Pointer", "className": "Team", "objectId": teams["Paris"]}
+    lyon = {"__type": "Pointer", "className": "Team", "objectId": teams["Lyon"]}
+    assert who({"team": {"$inQuery": south, "$in": [ptr, lyon]}}) == ["Lyon"]
+    assert who({"team": {"$in": [ptr, lyon], "$inQuery": south}}) == ["Lyon"]
+    north = {"className": "Team", "where": {"city": "Paris"}}
+    assert who({"team": {"$notInQuery": north, "$nin": [lyon]}}) == ["Nice"]
+    select = {"query": {"className": "Team", "where": {"city": {"$ne": "Nice"}}}, "key": "city"}
+    assert who({"who": {"$select": select, "$in": ["Nice", "Lyon"]}}) == ["Lyon"]
+
+
 def test_errors_are_parse_shaped(master, rest):
     """Parse's codes and statuses; never a 5xx."""
     master.post("classes/Thing", {"n": 1})

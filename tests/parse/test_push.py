@@ -201,3 +201,72 @@ def test_hostile_custom_installation_fields_get_parse_codes_and_write_nothing(pr
     assert got["kept"] == 1 and got["channels"] == []
     for where, code in [({"bad-name": 1}, 105), ({"x": {"$nearSphere": 1}}, 102), ({"x": {"__type": "Bytes"}}, 102)]:
         assert master.get("installations", {"where": where}).json()["code"] == code, where
+
+
+def _as_device(client, installation_id: str | None):
+    """The client sending the device's installationId (X-Parse-Installation-Id), as every SDK does."""
+    other = client.as_user(client.token)
+    other.headers.pop("HTTP_X_PARSE_INSTALLATION_ID", None)
+    if installation_id:
+        other.headers["HTTP_X_PARSE_INSTALLATION_ID"] = installation_id
+    return other
+
+
+def test_an_installation_saved_signed_out_is_claimed_after_login_and_by_no_one_else(project, rest, master, signed_up):
+    """Parse's flow: save the installation at launch signed out, then after logIn
+    `installation.set('user', currentUser); installation.save()`, a PUT naming the user."""
+    alice = signed_up("alice")
+    bob = signed_up("bob")
+    launch = _as_device(rest, "iid-alice-phone")
+    created = launch.post(
+        "installations", {"deviceType": "android", "deviceToken": "k" * 30, "installationId": "iid-alice-phone"}
+    )
+    assert created.status_code == 201, created.content
+    path = f"installations/{created.json()['objectId']}"
+    # Signed out the device still saves (and reads) its own installation, without a user.
+    assert launch.put(path, {"channels": ["news"]}).status_code == 200
+    assert launch.get(path).json()["channels"] == ["news"]
+    # Hostile: naming someone else (signed out or in) is 111 and writes nothing.
+    assert launch.put(path, {"user": _pointer("_User", alice.user_id)}).json()["code"] == 111
+    forged = _as_device(alice, "iid-alice-phone").put(path, {"user": _pointer("_User", bob.user_id), "badge": 5})
+    assert forged.status_code == 400 and forged.json()["code"] == 111
+    # Without the device's installationId, or with another one, the device is not found.
+    for device in (None, "iid-elsewhere"):
+        answer = _as_device(alice, device).put(path, {"user": _pointer("_User", alice.user_id)})
+        assert answer.status_code == 404 and answer.json()["code"] == 101, device
+    claimed = _as_device(alice, "iid-alice-phone").put(path, {"user": _pointer("_User", alice.user_id)})
+    assert claimed.status_code == 200, claimed.content
+    got = master.get(path).json()
+    assert got["user"] == _pointer("_User", alice.user_id) and got["channels"] == ["news"] and got.get("badge") == 0
+    assert [row["objectId"] for row in alice.get("installations").json()["results"]] == [created.json()["objectId"]]
+    # Owned by alice: bob, even on that device, gets what a missing object gets (no enumeration).
+    missing = _as_device(bob, "iid-alice-phone").put("installations/" + "z" * 20, {"user": None})
+    for caller in (_as_device(bob, "iid-alice-phone"), launch):
+        for body in ({"user": _pointer("_User", bob.user_id)}, {"channels": []}):
+            taken = caller.put(path, body)
+            assert taken.status_code == 404 and taken.json() == missing.json(), (body, taken.content)
+        assert caller.get(path).json()["code"] == 101
+    assert master.get(path).json()["user"]["objectId"] == alice.user_id
+
+
+def test_installation_where_keeps_every_set_operator_on_one_key(project, rest, master, signed_up):
+    """`$inQuery` plus `$in` on `user` and on an app-defined pointer: both hold (intersection)."""
+    users = {name: signed_up(name) for name in ("ann", "ben", "cat")}
+    for n, (name, client) in enumerate(users.items()):
+        created = client.post(
+            "installations",
+            {"deviceType": "android", "deviceToken": f"{name}-" + "t" * 30, "owner": _pointer("_User", client.user_id)},
+        )
+        assert created.status_code == 201, created.content
+
+    def found(where) -> list[str]:
+        answer = master.get("installations", {"where": where})
+        assert answer.status_code == 200, answer.content
+        return sorted(row["deviceToken"].split("-")[0] for row in answer.json()["results"])
+
+    ann_or_ben = {"className": "_User", "where": {"username": {"$in": ["ann", "ben"]}}}
+    ben_or_cat = [_pointer("_User", users[name].user_id) for name in ("ben", "cat")]
+    for key in ("user", "owner"):
+        assert found({key: {"$inQuery": ann_or_ben, "$in": ben_or_cat}}) == ["ben"], key
+        assert found({key: {"$in": ben_or_cat, "$inQuery": ann_or_ben}}) == ["ben"], key
+        assert found({key: {"$notInQuery": ann_or_ben, "$nin": ben_or_cat}}) == [], key

@@ -80,3 +80,15 @@ def test_parse_js_sdk_installation_custom_fields_and_push_where(tmp_path, monkey
         native = httpx.get(f"{server.url}/api/v1/installations/{mine}", headers=secret, timeout=30).json()
         assert native["custom"]["favorite_team"] == "Giants" and native["custom"]["app_build"] == 43
         assert native["user"] == result["user"]
+
+
+def test_parse_js_sdk_claims_an_installation_saved_signed_out(server):
+    """currentInstallation saved signed out, then `set('user', currentUser)` after signUp: one PUT
+    links it; another user's PUT on that installation is 101 and changes nothing."""
+    from tests.contract import live
+
+    keys = live.make_project(server.url, "Parse claim")
+    done = _node("claim_checks.js", server, keys)
+    assert done.returncode == 0, done.stderr + server.log_tail()
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["installation"] and result["user"]

@@ -80,6 +80,9 @@ def test_custom_fields_are_stored_merged_and_operated_on(project, signup, fcm_to
         ({"deep": {"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}}, "custom.deep.a.b.c.d.e.f"),
         ({"when": {"__type": "Date", "iso": "yesterday"}}, "custom.when"),
         ({"when": {"__type": "Date", "iso": "2026-12-06T10:00:00"}}, "custom.when"),
+        # Well formed but no such day: was a 500 (Django's parse_datetime raises on it).
+        ({"when": {"__type": "Date", "iso": "2026-13-06T10:00:00Z"}}, "custom.when"),
+        ({"when": {"__type": "Date", "iso": "2026-02-30T10:00:00+01:00"}}, "custom.when"),
         ({"team": {"__type": "Pointer", "collection": "Teams", "id": "x"}}, "custom.team"),
         ({"blob": {"__type": "Bytes", "base64": "AA=="}}, "custom.blob"),
         ({"obj": {"$where": 1}}, "custom.obj"),
@@ -129,6 +132,13 @@ def test_an_increment_past_the_safe_range_and_json_equality_in_array_operations(
     assert added.json()["custom"]["flags"] == [True, 1, False]
     removed = user.patch(_path(created), {"custom": {"flags": {"__op": "remove", "items": [1]}}}, format="json")
     assert removed.json()["custom"] == {"n": 2**53 - 1, "flags": [True, False]}
+    # Also inside arrays and objects ([true] is not [1]): the nested items were compared with
+    # Python's equality and the second one dropped.
+    nested = {"custom": {"pairs": {"__op": "add_unique", "items": [[1], [True], {"on": 1}, {"on": True}]}}}
+    added = user.patch(_path(created), nested, format="json")
+    assert added.json()["custom"]["pairs"] == [[1], [True], {"on": 1}, {"on": True}], added.content
+    gone = user.patch(_path(created), {"custom": {"pairs": {"__op": "remove", "items": [[True]]}}}, format="json")
+    assert gone.json()["custom"]["pairs"] == [[1], {"on": 1}, {"on": True}]
 
 
 def test_only_the_secret_key_attaches_a_device_to_another_user(project, signup, fcm_token):
@@ -145,10 +155,12 @@ def test_only_the_secret_key_attaches_a_device_to_another_user(project, signup, 
     assert moved.status_code == 200 and moved.json()["user"] == victim_id
     assert victim.get(_path(mine)).status_code == 200 and attacker.get(_path(mine)).status_code == 404
     assert secret.patch(_path(mine), {"user": "nobody-such-user-id"}, format="json").status_code == 400
-    # The owner may unlink its own device (it then belongs to no one).
+    # The owner may unlink its own device: it then belongs to the device (whoever holds its id,
+    # installations.device_proved), which may be claimed again, but for no one else.
     unlinked = victim.patch(_path(mine), {"user": None}, format="json")
     assert unlinked.status_code == 200 and "user" not in unlinked.json()
-    assert victim.get(_path(mine)).status_code == 404
+    assert "user" not in secret.get(_path(mine)).json()
+    assert attacker.patch(_path(mine), {"user": victim_id}, format="json").status_code == 400
 
 
 def test_push_audience_where_over_custom_fields_reaches_only_matching_devices(project, twins, signup, fcm_token):

@@ -53,6 +53,41 @@ def test_only_the_owner_or_secret_key_changes_or_deletes(project, signup, fcm_to
     assert secret.get(path).status_code == 404
 
 
+def test_a_device_registered_signed_out_is_claimed_by_the_signed_in_user_and_by_no_one_else(project, signup, fcm_token):
+    """The app registers at launch signed out, then links the device after sign-in with a PATCH
+    naming itself; nobody may name another user, and an owned device is nobody else's to take."""
+    alice_id, alice = signup()
+    bob_id, bob = signup()
+    device = _register(key_client(project.publishable), fcm_token(), channels=["news"]).json()
+    assert "user" not in device
+    path = f"/api/v1/installations/{device['id']}"
+    # Signed out, the device still changes its own ownerless installation (it holds its id).
+    assert key_client(project.publishable).patch(path, {"badge": 2}, format="json").json()["badge"] == 2
+    forged = alice.patch(path, {"user": bob_id, "channels": ["x"]}, format="json")
+    assert forged.status_code == 400 and forged.json()["error"]["code"] == "validation_failed"
+    claimed = alice.patch(path, {"user": alice_id}, format="json")
+    assert claimed.status_code == 200, claimed.content
+    assert claimed.json()["user"] == alice_id and claimed.json()["channels"] == ["news"]
+    assert [i["id"] for i in alice.get("/api/v1/installations").json()["results"]] == [device["id"]]
+    # Owned now: bob (or a signed-out caller) gets what a missing id gets, and nothing changes.
+    missing = bob.patch("/api/v1/installations/" + "z" * 20, {"user": bob_id}, format="json")
+    for caller, body in ((bob, {"user": bob_id}), (bob, {"badge": 9}), (key_client(project.publishable), {"badge": 9})):
+        taken = caller.patch(path, body, format="json")
+        assert taken.status_code == 404 and taken.json() == missing.json()
+    assert bob.get(path).status_code == 404
+    after = key_client(project.secret).get(path).json()
+    assert after["user"] == alice_id and after["badge"] == 2 and after["channels"] == ["news"]
+
+
+def test_an_ownerless_device_with_a_parse_installation_id_needs_it_presented(project, signup, fcm_token):
+    alice_id, alice = signup()
+    device = _register(key_client(project.publishable), fcm_token(), custom={"installation_id": "iid-1"}).json()
+    path = f"/api/v1/installations/{device['id']}"
+    assert alice.patch(path, {"user": alice_id}, format="json").status_code == 404
+    assert alice.get(path).status_code == 404
+    assert "user" not in key_client(project.secret).get(path).json()
+
+
 def test_user_field_cannot_be_forged_by_a_client(project, signup, fcm_token):
     victim_id, _ = signup()
     _, attacker = signup()

@@ -17,6 +17,7 @@ from typing import Any
 
 from basalt.core.errors import PermissionDenied, ValidationFailed
 from basalt.documents.models import Collection
+from basalt.documents.writes import same_json
 
 
 @dataclass(frozen=True)
@@ -106,12 +107,12 @@ def refuse_identity_fields(
     unchanged: set[str] = set()
     for key, value in body.items():
         if key in rules.fields:
-            if key in data and key not in hidden and _same(value, data[key]):
+            if key in data and key not in hidden and same_json(value, data[key]):
                 unchanged.add(key)
             else:
                 changed.append(key)
         elif key == "acl" and rules.acl_managed:
-            if _same(value, acl):
+            if same_json(value, acl):
                 unchanged.add(key)
             else:
                 changed.append(key)
@@ -135,15 +136,6 @@ def refuse_server_fields(collection: Collection, body: Any, protected: frozenset
     if refused:
         message = "Protected fields of users are set with the secret key, not by the user."
         raise PermissionDenied(message, details={key: [message] for key in refused})
-
-
-def _same(a: Any, b: Any) -> bool:
-    """JSON equality: unlike Python's, true is not 1 (recursively)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return a == b and isinstance(a, bool) == isinstance(b, bool)
 
 
 def owner_sees_all(collection: Collection, caller_user_id: str | None, doc_id: str) -> bool:

@@ -262,7 +262,11 @@ def array_op(kind: str, current: list[Any], items: list[Any]) -> list[Any]:
 
 
 def same_json(a: Any, b: Any) -> bool:
-    """JSON equality: unlike Python's, true is not 1."""
+    """JSON equality: unlike Python's, true is not 1, also inside arrays and objects."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
     return a == b and isinstance(a, bool) == isinstance(b, bool)
 
 

@@ -27,6 +27,7 @@ from typing import Any
 from basalt.core.errors import ValidationFailed
 from basalt.parse import names
 from basalt.parse.errors import ParseError
+from basalt.parse.push import value_to_custom
 from basalt.push import custom, providers
 from basalt.push.builtin import DEFINITION as INSTALLATIONS_DEFINITION
 from basalt.push.builtin import INSTALLATIONS
@@ -86,29 +87,11 @@ def custom_fields(row: dict[str, Any], pointer) -> tuple[dict[str, Any], list[st
             continue
         try:
             name = names.encode(key)
-            converted = custom.clean_value(_convert(value, pointer), f"custom.{name}")
+            converted = custom.clean_value(value_to_custom(value, pointer), f"custom.{name}")
             fields = custom.apply(fields, {custom.check_name(name): converted})
         except (ParseError, ValidationFailed, ValueError, TypeError, KeyError):
             left_out.append(key[:64])
     return fields, left_out
-
-
-def _convert(value: Any, pointer, depth: int = 0) -> Any:
-    if depth > custom.MAX_DEPTH + 1:
-        raise ValueError("too deep")
-    if isinstance(value, list):
-        return [_convert(item, pointer, depth + 1) for item in value]
-    if not isinstance(value, dict):
-        return value
-    kind = value.get("__type")
-    if kind == "Date":
-        return {"__type": "Date", "iso": value.get("iso")}
-    if kind in ("Pointer", "Object"):
-        collection, ident = pointer(value.get("className"), value.get("objectId"))
-        return {"__type": "Pointer", "collection": collection, "id": ident}
-    if kind is not None:
-        raise ValueError(f"no {kind} in custom fields")
-    return {k: _convert(item, pointer, depth + 1) for k, item in value.items()}
 
 
 def newest_per_token(rows: list[dict[str, Any]], when) -> list[dict[str, Any]]:

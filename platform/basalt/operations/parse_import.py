@@ -17,13 +17,16 @@ imported by the same importer, so the same checks, single transaction and cleanu
 - `_Installation` rows become push installations, and `authData` links of Google, Apple and GitHub
   become linked sign-ins (parse_devices; counts and what was left out in the result).
 - `_Session` rows become sessions of the Parse face, so the app's users stay signed in (parse_sessions).
-Not imported (named in the result): other `_` classes, file bytes (a File field keeps the file's URL as text: its
-bytes live on the Parse server's file adapter, which this import does not fetch), custom fields
-of `_Installation`.
+- File fields keep the file's URL as text, unless the operator says where the bytes are
+  (`FileSource`: a local folder of the files adapter's files, or a base URL on an allowed host;
+  parse_files.py): then they are `file` fields pointing at the imported files, and a file that is
+  missing or refused is counted in the result (`files`) and left out of its object.
+Not imported (named in the result): other `_` classes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import secrets
@@ -34,15 +37,17 @@ import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
+from urllib.parse import unquote, urlsplit
 
 import orjson
 from django.conf import settings
 
 from basalt.documents import access
 from basalt.documents.schema import NAME, SYSTEM_FIELDS
+from basalt.files.config import files_config
 from basalt.identity.builtin import USERS_DEFINITION
 from basalt.identity.builtin_roles import ROLES_DEFINITION
-from basalt.operations import archive, importing, parse_devices, parse_sessions
+from basalt.operations import archive, importing, parse_devices, parse_files, parse_sessions
 from basalt.operations.archive import refuse
 from basalt.projects.models import Project
 
@@ -154,8 +159,9 @@ class ParseExport:
 
 
 class Converter:
-    def __init__(self, export: ParseExport, key: bytes):
+    def __init__(self, export: ParseExport, key: bytes, files: parse_files.FileBytes | None = None):
         self.export = export
+        self.files = files
         self.ids = importing.Ids(key)
         self.classes = sorted(
             n
@@ -229,6 +235,8 @@ class Converter:
                 return {"type": kind.lower(), "to": self.names[target]}
             if kind == "GeoPoint":
                 return {"type": "geopoint"}
+            if kind == "File" and self.files is not None:
+                return {"type": "file"}
             if kind in ("File", "Bytes"):
                 return {"type": "string"}
             return {"type": "object"}
@@ -245,6 +253,8 @@ class Converter:
                 return self.id(value.get("className"), value.get("objectId"))
             if kind == "GeoPoint":
                 return {"lat": value.get("latitude"), "lng": value.get("longitude")}
+            if kind == "File" and self.files is not None:
+                return self.files.file_id(_file_name(value))
             if kind == "File":
                 return value.get("url") or value.get("name")
             if kind == "Bytes":
@@ -294,11 +304,26 @@ class Converter:
     def custom(self, cls: str, row: dict[str, Any]) -> dict[str, Any]:
         names = self.field_names[cls]
         kinds = self.fields[cls]
-        return {
+        out = {
             names[key]: self.value(cls, key, value)
             for key, value in row.items()
             if key in names and value is not None and kinds[names[key]]["type"] != "relation"
         }
+        return {name: value for name, value in out.items() if value is not None}  # a missing file: left out
+
+    def fetch_files(self) -> None:
+        """Read every file the objects name (after users' and roles', read as they were converted),
+        so the archive's file rows can all come before its documents."""
+        if self.files is None:
+            return
+        for cls in self.classes:
+            keys = [k for k, n in self.field_names[cls].items() if self.fields[cls][n]["type"] == "file"]
+            if not keys or cls in ("_User", "_Role"):
+                continue
+            for row in self.export.rows(cls):
+                for key in keys:
+                    if isinstance(row.get(key), dict):
+                        self.files.file_id(_file_name(row[key]))
 
     def write(self, writer: archive.ArchiveWriter) -> dict[str, Any]:
         writer.add_json(
@@ -385,6 +410,9 @@ class Converter:
             role = role_names.get(edge.get("owningId"))
             if role:
                 writer.add_row("members", [role, self.id("_User", edge.get("relatedId"))])
+        if self.files is not None:
+            self.fetch_files()
+            self.files.write(writer)
         for doc in user_docs + role_docs:
             writer.add_row("documents", doc)
         counts: dict[str, int] = {}
@@ -414,6 +442,8 @@ class Converter:
                      self.id(cls, edge.get("owningId")), self.id(target, edge.get("relatedId"))],
                 )  # fmt: skip
         summary: dict[str, Any] = {"classes": counts, "skipped": self.skipped}
+        if self.files is not None:
+            summary["files"] = self.files.summary()
         summary["linked_sign_ins"], summary["sign_ins_not_linked"] = linked, not_linked
         if devices is not None:
             summary["installations"] = devices
@@ -483,12 +513,35 @@ def _spool(open_source: Callable[[], BinaryIO]) -> BinaryIO:
     return spool
 
 
-def import_parse(project: Project, open_source: Callable[[], BinaryIO], progress=None) -> dict[str, Any]:
-    """Translate the Parse export into a Basalt archive, then import that (all or nothing)."""
+def _file_name(value: dict[str, Any]) -> Any:
+    """A File's Parse name, or the last segment of its URL when an export kept only that."""
+    name = value.get("name")
+    if name is None and isinstance(value.get("url"), str):
+        name = unquote(urlsplit(value["url"]).path.rsplit("/", 1)[-1])
+    return name
+
+
+def import_parse(
+    project: Project,
+    open_source: Callable[[], BinaryIO],
+    progress=None,
+    files: parse_files.FileSource | None = None,
+) -> dict[str, Any]:
+    """Translate the Parse export into a Basalt archive, then import that (all or nothing).
+
+    `files` says where the bytes of File values are (parse_files.py); without it, File fields
+    keep the file's URL as text."""
     importing.check_empty(project)
-    with _spool(open_source) as spool, tempfile.TemporaryFile(prefix="basalt-parse-archive-") as converted:
+    if files is not None:
+        files.check()
+    file_bytes = parse_files.FileBytes(files, files_config(project)) if files is not None else None
+    with (
+        _spool(open_source) as spool,
+        tempfile.TemporaryFile(prefix="basalt-parse-archive-") as converted,
+        contextlib.closing(file_bytes) if file_bytes else contextlib.nullcontext(),
+    ):
         export = ParseExport(spool)
-        converter = Converter(export, secrets.token_bytes(32))
+        converter = Converter(export, secrets.token_bytes(32), file_bytes)
         converter.infer()
         if progress:
             progress("parse.schema", len(converter.classes))

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from basalt.core.errors import ValidationFailed
-from basalt.documents.cache import build_schema, project_schemas
 from basalt.parse import names, queries
 from basalt.parse.errors import INCORRECT_TYPE, INVALID_JSON, INVALID_KEY_NAME, INVALID_POINTER, ParseError
 from basalt.parse.request import ParseRequest
 from basalt.push import custom, installations, services
-from basalt.push.builtin import INSTALLATIONS, installations_collection
 
 # Parse installation keys ↔ Basalt installation fields.
 FIELDS = {
@@ -33,6 +32,11 @@ IGNORED = frozenset({"GCMSenderId", "pushType", "ACL", "objectId", "createdAt", 
 RENDERED = frozenset(FIELDS) | {"objectId", "createdAt", "updatedAt", "ACL", "pushType", "active"}
 DEFAULT_PROVIDER = {"android": "fcm", "ios": "apns", "web": "webpush"}
 PUSH_TYPES = {"gcm": "fcm", "fcm": "fcm", "apn": "apns", "apns": "apns", "webpush": "webpush"}
+# What app-defined fields are queried with (untyped sub-fields: no geo, text or containedBy).
+CUSTOM_OPERATORS = frozenset(
+    {"$in", "$nin", "$all", "$eq", "$ne", "$lt", "$lte", "$gt", "$gte", "$exists", "$regex", "$options"}
+    | {"$inQuery", "$notInQuery", "$select", "$dontSelect"}
+)
 CUSTOM_OPS = {"Delete": "unset", "Increment": "increment", "Add": "add", "AddUnique": "add_unique", "Remove": "remove"}
 
 
@@ -44,28 +48,37 @@ def custom_name(key: Any) -> str:
     return native
 
 
-def value_to_custom(value: Any, depth: int = 0) -> Any:
-    """A Parse value as a custom field stores it: Date kept tagged, Pointer as collection + id."""
+def face_pointer(class_name: Any, object_id: Any) -> tuple[str, str]:
+    """(collection, id) of a Pointer an app sends: its class's Basalt name and the same id."""
+    if not isinstance(object_id, str):
+        raise ParseError(INVALID_POINTER, "A Pointer needs an objectId.")
+    return names.encode_class(class_name), object_id
+
+
+def value_to_custom(value: Any, pointer: Callable[[Any, Any], tuple[str, str]] = face_pointer, depth: int = 0) -> Any:
+    """A Parse value as a custom field stores it: Date kept tagged, Pointer as collection + id.
+
+    `pointer(className, objectId)` maps a Pointer: the face keeps the id (`face_pointer`), the
+    Parse import gives the imported object's (operations/parse_import)."""
     if depth > custom.MAX_DEPTH + 1:
         raise ParseError(INCORRECT_TYPE, f"Custom values nest at most {custom.MAX_DEPTH} levels.")
     if isinstance(value, list):
-        return [value_to_custom(item, depth + 1) for item in value]
+        return [value_to_custom(item, pointer, depth + 1) for item in value]
     if not isinstance(value, dict):
         return value
     kind = value.get("__type")
     if kind in ("Pointer", "Object"):
-        object_id = value.get("objectId")
-        if not isinstance(object_id, str):
-            raise ParseError(INVALID_POINTER, "A Pointer needs an objectId.")
-        return {"__type": "Pointer", "collection": names.encode_class(value.get("className")), "id": object_id}
+        collection, ident = pointer(value.get("className"), value.get("objectId"))
+        return {"__type": "Pointer", "collection": collection, "id": ident}
     if kind == "Date":
         return {"__type": "Date", "iso": value.get("iso")}
     if kind is not None:
         raise ParseError(INCORRECT_TYPE, f"Installations keep {str(kind)[:40]} values only in Basalt's own fields.")
-    return {key: value_to_custom(item, depth + 1) for key, item in value.items()}
+    return {key: value_to_custom(item, pointer, depth + 1) for key, item in value.items()}
 
 
 def value_from_custom(value: Any, depth: int = 0) -> Any:
+    """A stored custom value as Parse encodes it (the inverse of `value_to_custom`)."""
     if isinstance(value, list):
         return [value_from_custom(item, depth + 1) for item in value]
     if not isinstance(value, dict) or depth > custom.MAX_DEPTH + 1:
@@ -159,12 +172,14 @@ def create_installation(req: ParseRequest) -> tuple[dict[str, Any], dict[str, st
 
 
 def get_installation(req: ParseRequest, object_id: str) -> dict[str, Any]:
-    return _out(installations.get_installation(req.caller, object_id))
+    return _out(installations.get_installation(req.caller, object_id, device=req.installation_id))
 
 
 def update_installation(req: ParseRequest, object_id: str) -> dict[str, Any]:
     native = _to_native(req.data, False)
-    doc = installations.update_installation(req.caller, object_id, native)
+    # The SDK sends the device's installationId with every request: it proves an ownerless
+    # installation is this device's, which a signed-in app then claims (`user`: itself).
+    doc = installations.update_installation(req.caller, object_id, native, device=req.installation_id)
     answer: dict[str, Any] = {"updatedAt": doc["updated_at"]}
     stored = doc.get("custom") or {}
     for name, change in (native.get("custom") or {}).items():
@@ -197,10 +212,7 @@ def _where(req: ParseRequest, raw: Any) -> dict[str, Any] | None:
         return None
     if not isinstance(where, dict):
         raise ParseError(102, "where must be an object.")
-    schema = project_schemas(req.caller.project).get(INSTALLATIONS)  # per-process, by schema version
-    if schema is None or "custom" not in schema.fields:
-        schema = build_schema(installations_collection(req.caller.project))
-    return InstallationWhere(req.caller, schema).where(where)
+    return InstallationWhere(req.caller, installations.schema_of(req.caller)).where(where)
 
 
 class InstallationWhere(queries.Translator):
@@ -226,43 +238,31 @@ class InstallationWhere(queries.Translator):
         path, _type, _options = self.field(key)
         if not path.startswith("custom."):
             return super().constraint(key, value)
-        is_ops = isinstance(value, dict) and any(isinstance(k, str) and k.startswith("$") for k in value)
-        if not is_ops:
+        if not queries.has_operators(value):
             suffix, operand = _custom_operand(value)
             if suffix:
                 return {path + suffix: operand}
             if isinstance(operand, dict | list):
                 raise ParseError(102, f"{str(key)[:40]}: compare a sub-field, not a whole object or array.")
             return {"$or": [{path: operand}, {path: {"$all": [operand]}}]}
-        ops: dict[str, Any] = {}
-        suffixes: set[str] = set()
-        for op, operand in value.items():
-            if op in ("$in", "$nin", "$all"):
-                if not isinstance(operand, list):
-                    raise ParseError(102, f"bad {op} value")
-                converted = [_custom_operand(item) for item in operand]
-                suffixes.update(suffix for suffix, _ in converted if suffix)
-                ops[op] = [item for _, item in converted]
-            elif op in ("$eq", "$ne", "$lt", "$lte", "$gt", "$gte"):
-                suffix, ops[op] = _custom_operand(operand)
-                if suffix:
-                    suffixes.add(suffix)
-            elif op == "$exists":
-                ops[op] = operand
-            elif op == "$regex":
-                ops[op] = queries.unquote_regex(operand)
-            elif op == "$options":
-                if not isinstance(operand, str) or set(operand) - set("imxs"):
-                    raise ParseError(102, "Bad $options value for query: " + str(operand)[:20])
-                if "i" in operand:
-                    ops[op] = "i"
-            elif op in ("$inQuery", "$notInQuery"):
-                ops["$in" if op == "$inQuery" else "$nin"] = self.sub_ids(operand)
-                suffixes.add(".id")
-            elif op in ("$select", "$dontSelect"):
-                ops["$in" if op == "$select" else "$nin"] = self.sub_values(operand)
-            else:
-                raise ParseError(102, f"Unsupported operator on an app-defined installation field: {str(op)[:40]}.")
+        # The object operators (queries.Translator.operators), with Dates and Pointers compared
+        # by the sub-field they are stored under; all of one key's operands must agree on it.
+        suffixes: set[str] = {".id"} if {"$inQuery", "$notInQuery"} & set(value) else set()
+
+        def convert(op: str, operand: Any) -> Any:
+            if op == "$exists":
+                return operand
+            if op not in ("$in", "$nin", "$all"):
+                suffix, native = _custom_operand(operand)
+                suffixes.update({suffix} - {""})
+                return native
+            if not isinstance(operand, list):
+                raise ParseError(102, f"bad {op} value")
+            converted = [_custom_operand(item) for item in operand]
+            suffixes.update(suffix for suffix, _ in converted if suffix)
+            return [item for _, item in converted]
+
+        ops = self.operators(value, convert, CUSTOM_OPERATORS)
         if len(suffixes) > 1:
             raise ParseError(102, f"{str(key)[:40]}: compare Dates with Dates and Pointers with Pointers.")
         return {path + (suffixes.pop() if suffixes else ""): ops}

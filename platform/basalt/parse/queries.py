@@ -58,6 +58,22 @@ def _json(value: Any, what: str) -> Any:
     return value
 
 
+def has_operators(value: Any) -> bool:
+    """Whether a `where` value is operators (`{"$gt": 1}`) rather than a value to equal."""
+    return isinstance(value, dict) and any(isinstance(k, str) and k.startswith("$") for k in value)
+
+
+def _merge_set(ops: dict[str, Any], op: str, values: list[Any]) -> None:
+    """Add an `$in` / `$nin` list to a key's operators: `$in`s intersect (every one must hold,
+    as `$in` and `$inQuery` on one key do in Parse), `$nin`s add up."""
+    if op not in ops:
+        ops[op] = values
+    elif op == "$in":
+        ops[op] = [v for v in ops[op] if v in values]
+    else:
+        ops[op] = ops[op] + [v for v in values if v not in ops[op]]
+
+
 class Translator:
     """Translates one Parse `where` against the schema of its class, as one caller."""
 
@@ -109,16 +125,28 @@ class Translator:
 
     def constraint(self, key: str, value: Any) -> dict[str, Any]:
         path, type_name, options = self.field(key)
-        if not (isinstance(value, dict) and any(isinstance(k, str) and k.startswith("$") for k in value)):
+        if not has_operators(value):
             if type_name == "array" and not isinstance(value, list):
                 return {path: {"$contains": codec.to_native(value)}}
             return {path: codec.to_native(value)}
+        return {path: self.operators(value)}
+
+    def operators(self, value: dict[str, Any], convert=None, allowed: frozenset[str] | None = None) -> dict[str, Any]:
+        """One key's Parse operators as Basalt's. `convert(op, operand)` turns the operand of a
+        comparison (`SAME`) into its native form (`self.operand` by default); `allowed` bounds the
+        operators (a face with fewer, as installations' app-defined fields). Several operators
+        that each give a set on one key all hold: `$in` lists intersect, `$nin` lists add up."""
+        convert = convert or self.operand
         ops: dict[str, Any] = {}
         for op, operand in value.items():
+            if allowed is not None and op not in allowed:
+                raise ParseError(INVALID_QUERY, f"Unsupported operator on this field: {str(op)[:40]}.")
             if op == "$regex":
                 ops["$regex"] = unquote_regex(operand)
+            elif op in ("$in", "$nin"):
+                _merge_set(ops, op, convert(op, operand))
             elif op in SAME:
-                ops[SAME[op]] = self.operand(op, operand)
+                ops[SAME[op]] = convert(op, operand)
             elif op == "$options":
                 if not isinstance(operand, str) or set(operand) - set("imxs"):
                     raise ParseError(INVALID_QUERY, "Bad $options value for query: " + str(operand)[:20])
@@ -152,19 +180,18 @@ class Translator:
                     raise ParseError(INVALID_JSON, "bad $containedBy: should be an array")
                 ops["$contained_by"] = [codec.to_native(v) for v in operand]
             elif op in ("$inQuery", "$notInQuery"):
-                ids = self.sub_ids(operand)
-                ops["$in" if op == "$inQuery" else "$nin"] = ids
+                _merge_set(ops, "$in" if op == "$inQuery" else "$nin", self.sub_ids(operand))
             elif op in ("$select", "$dontSelect"):
-                ops["$in" if op == "$select" else "$nin"] = self.sub_values(operand)
+                _merge_set(ops, "$in" if op == "$select" else "$nin", self.sub_values(operand))
             else:
                 raise ParseError(INVALID_QUERY, f"Unsupported query operator {str(op)[:40]}.")
-        if "$in" in ops and "$nin" in ops and isinstance(ops["$in"], list):
-            # Two sub-queries on one key: intersect/subtract here, as one $in.
+        if "$in" in ops and "$nin" in ops:
+            # An allowed set and an excluded one on one key: one $in (fewer conditions to compile).
             excluded = ops.pop("$nin")
             ops["$in"] = [v for v in ops["$in"] if v not in excluded]
         if ops.get("$near") is not None and "$max_km" not in ops:
             ops["$max_km"] = math.pi * EARTH_KM  # Parse's $nearSphere without a bound: the whole sphere
-        return {path: ops}
+        return ops
 
     def geo_within(self, operand: Any) -> dict[str, Any]:
         """`$geoWithin` with one of `$box`, `$polygon` or `$centerSphere`, as native operators, with

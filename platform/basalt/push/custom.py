@@ -20,20 +20,20 @@ import re
 from typing import Any
 
 import orjson
-from django.utils.dateparse import parse_datetime
 
 from basalt.core.errors import ValidationFailed
-from basalt.documents.fields.common import is_number
-from basalt.documents.store import format_time
+from basalt.documents import schema
+from basalt.documents.fields import FieldError
+from basalt.documents.fields.common import ID_PATTERN, is_number
+from basalt.documents.fields.date import parse_instant
 from basalt.documents.writes import array_op
 
 FIELD = "custom"
 MAX_KEYS = 64
 MAX_BYTES = 8192
 MAX_DEPTH = 5
-NAME = re.compile(r"\A[a-z][a-z0-9_]{0,62}\Z")
-_COLLECTION = re.compile(r"\A[a-z][a-z0-9_]{0,62}\Z")
-_ID = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")
+# Custom field names and a Pointer's collection are Basalt names, its id a document id.
+NAME = schema.NAME
 _NESTED_BAD = re.compile(r"[$.\x00-\x1f]")
 # The built-in fields, the system fields, and what Parse's own installation keys encode to: a
 # custom key with one of these names would read back ambiguously through one face or the other.
@@ -59,11 +59,11 @@ def check_name(name: Any) -> str:
 
 
 def normal_date(iso: Any, where: str) -> str:
-    """An RFC 3339 date-time with an offset, as UTC with milliseconds (the one stored form)."""
-    parsed = parse_datetime(iso) if isinstance(iso, str) and len(iso) <= 40 else None
-    if parsed is None or parsed.tzinfo is None:
-        raise _err(where, "A Date needs iso: an RFC 3339 date-time with an offset (Z for UTC).")
-    return format_time(parsed)
+    """An RFC 3339 date-time with an offset, as UTC with milliseconds (the stored form of dates)."""
+    try:
+        return parse_instant(iso, with_offset=True)
+    except FieldError:
+        raise _err(where, "A Date needs iso: an RFC 3339 date-time with an offset (Z for UTC).") from None
 
 
 def clean_value(value: Any, where: str, depth: int = 0) -> Any:
@@ -90,9 +90,9 @@ def clean_value(value: Any, where: str, depth: int = 0) -> Any:
         if (
             set(value) != {"__type", "collection", "id"}
             or not isinstance(collection, str)
-            or not _COLLECTION.match(collection)
+            or not NAME.match(collection)
             or not isinstance(ident, str)
-            or not _ID.match(ident)
+            or not ID_PATTERN.match(ident)
         ):
             raise _err(where, 'A Pointer is {"__type": "Pointer", "collection": "<name>", "id": "<document id>"}.')
         return {"__type": "Pointer", "collection": collection, "id": ident}

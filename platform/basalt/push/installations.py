@@ -3,11 +3,16 @@
 Who may do what: anyone holding the publishable key registers a device (the token proves the
 device; a signed-in caller's user is linked, a signed-out registration unlinks); the linked
 user or the secret key reads, changes and deletes it; nobody else learns it exists (404). The
-token is shown only to them. Every write is one transaction with a change-log row.
+token is shown only to them. An installation with no user belongs to the device itself: a
+caller who presents the device's identity (`device_proved`) reads and changes it, and a
+signed-in one may claim it by setting `user` to themselves (Parse's flow: the app saves its
+installation at launch signed out, then `installation.set('user', currentUser)` after logging
+in). Every write is one transaction with a change-log row.
 """
 
 from __future__ import annotations
 
+import hmac
 import re
 import zoneinfo
 from typing import Any
@@ -19,7 +24,7 @@ from basalt.core.caller import Caller
 from basalt.core.errors import InvalidQuery, NotFound, ValidationFailed
 from basalt.documents import access, finding, store
 from basalt.documents import services as documents_services
-from basalt.documents.cache import Schema, build_schema
+from basalt.documents.cache import Schema, build_schema, project_schemas
 from basalt.documents.models import ChangeLogEntry, new_document_id
 from basalt.documents.query.compiler import Compiler
 from basalt.documents.query.dialects import current_dialect
@@ -38,6 +43,8 @@ WRITABLE = ("platform", "provider", "token", "channels", "locale", "timezone", "
 # Which providers serve which platforms (FCM also delivers to iOS and the web).
 PLATFORM_PROVIDERS = {"android": ("fcm",), "ios": ("apns", "fcm"), "web": ("webpush", "fcm")}
 MAX_CHANNELS = 100
+# The custom field where Parse SDKs keep the device's own installationId (a UUID they make once).
+DEVICE_ID = "installation_id"
 
 
 def _err(field: str, message: str) -> ValidationFailed:
@@ -127,7 +134,13 @@ def _clean(
     return out
 
 
-def _schema(caller: Caller) -> Schema:
+def schema_of(caller: Caller) -> Schema:
+    """The installations collection's schema, for this service and the faces that translate queries
+    over it: the project's cached one (by schema version), built from the collection only when the
+    cache has none with `custom` (the collection is made or completed on first need)."""
+    cached = project_schemas(caller.project).get(INSTALLATIONS)
+    if cached is not None and "custom" in cached.fields:
+        return cached
     return build_schema(installations_collection(caller.project))
 
 
@@ -175,7 +188,7 @@ def register(caller: Caller, body: Any) -> tuple[dict[str, Any], bool]:
     user_id = caller.user_id
     if caller.is_secret and "user" in body:
         user_id = _check_user(caller, body["user"])
-    schema = _schema(caller)
+    schema = schema_of(caller)
     now = timezone.now()
     with transaction.atomic():
         _lock_token(schema, cleaned["token"])
@@ -235,8 +248,29 @@ def _write(caller: Caller, schema: Schema, current: store.StoredDoc, data: dict[
     return after
 
 
-def _owned(caller: Caller, schema: Schema, installation_id: Any, *, for_update: bool) -> store.StoredDoc:
-    """The installation if the caller is its user or the secret key; else 404 (existence not leaked)."""
+def device_proved(doc: store.StoredDoc, device_id: Any) -> bool:
+    """Whether a caller addressing an installation by its id is that device, for one with no user.
+
+    Its id is answered only to the device that registered it (an ownerless installation's ACL is
+    empty: no one else reads it), and to a user who owned it before it was unlinked. When the
+    device also keeps an installationId (Parse SDKs make one and send it with every request), the
+    caller must present it too, so an id seen elsewhere (a log, a URL) is not enough."""
+    if doc.data.get("user"):
+        return False
+    held = (doc.data.get("custom") or {}).get(DEVICE_ID)
+    if held is None:
+        return True
+    return (
+        isinstance(held, str) and isinstance(device_id, str) and hmac.compare_digest(held.encode(), device_id.encode())
+    )
+
+
+def _owned(
+    caller: Caller, schema: Schema, installation_id: Any, *, for_update: bool, device: Any = False
+) -> store.StoredDoc:
+    """The installation if the caller is its user, the secret key or (when `device` is not False:
+    the installationId the caller presents, or None) the device of an ownerless one; else 404
+    (existence not leaked: another user's device answers as a missing one)."""
     if not isinstance(installation_id, str) or not _DOC_ID.match(installation_id):
         raise NotFound("Installation not found.")
     doc = store.fetch(schema.collection.pk, installation_id, for_update=for_update)
@@ -244,18 +278,25 @@ def _owned(caller: Caller, schema: Schema, installation_id: Any, *, for_update: 
         raise NotFound("Installation not found.")
     if caller.is_secret or (caller.user_id and doc.data.get("user") == caller.user_id):
         return doc
+    if device is not False and device_proved(doc, device):
+        return doc
     raise NotFound("Installation not found.")
 
 
-def get_installation(caller: Caller, installation_id: Any) -> dict[str, Any]:
-    schema = _schema(caller)
-    return _render(schema, _owned(caller, schema, installation_id, for_update=False))
+def get_installation(caller: Caller, installation_id: Any, *, device: str | None = None) -> dict[str, Any]:
+    """One installation; `device` is the installationId the caller presents (Parse SDKs)."""
+    schema = schema_of(caller)
+    return _render(schema, _owned(caller, schema, installation_id, for_update=False, device=device))
 
 
-def update_installation(caller: Caller, installation_id: Any, body: Any) -> dict[str, Any]:
-    schema = _schema(caller)
+def update_installation(
+    caller: Caller, installation_id: Any, body: Any, *, device: str | None = None
+) -> dict[str, Any]:
+    """PATCH: the owner, the secret key, or the device of an ownerless installation; a signed-in
+    device claims it with `user` set to itself (never to another user: `_clean`)."""
+    schema = schema_of(caller)
     with transaction.atomic():
-        current = _owned(caller, schema, installation_id, for_update=True)
+        current = _owned(caller, schema, installation_id, for_update=True, device=device)
         cleaned = _clean(body, creating=False, current=current.data, secret=caller.is_secret, user_id=caller.user_id)
         acl = current.acl
         data = {**current.data, **cleaned}
@@ -279,7 +320,7 @@ def update_installation(caller: Caller, installation_id: Any, body: Any) -> dict
 
 
 def delete_installation(caller: Caller, installation_id: Any) -> None:
-    schema = _schema(caller)
+    schema = schema_of(caller)
     with transaction.atomic():
         current = _owned(caller, schema, installation_id, for_update=True)
         store.delete_returning(schema.collection.pk, current.id)

@@ -94,6 +94,11 @@ def paths() -> dict[str, Any]:
             "patch": {
                 "operationId": "updateInstallation",
                 "tags": ["push"],
+                "description": (
+                    "The linked user or the secret key; an installation with no user also the device itself "
+                    "(it holds the id), which claims it when signed in by setting `user` to itself. Another "
+                    "user's installation answers 404, as a missing one."
+                ),
                 "security": SECURITY,
                 "requestBody": {"required": True, **_json(_ref("InstallationUpdate"))},
                 "responses": {"200": {"description": "Updated", **_json(_ref("Installation"))}}
@@ -265,7 +270,10 @@ def components() -> dict[str, Any]:
                 **_installation_fields(),
                 "user": {
                     "type": ["string", "null"],
-                    "description": "secret key: any user or null; the device's own user: itself or null (unlink)",
+                    "description": (
+                        "secret key: any user or null; the device's own user: itself or null (unlink); "
+                        "a signed-in caller on an installation with no user: itself (claims the device)"
+                    ),
                 },
             },
             "additionalProperties": False,

@@ -22,8 +22,11 @@ def format_instant(moment: datetime) -> str:
     )
 
 
-def parse_instant(value: Any) -> str:
-    """Parse an RFC 3339 / ISO 8601 date or date-time into the stored form, or raise FieldError."""
+def parse_instant(value: Any, *, with_offset: bool = False) -> str:
+    """Parse an RFC 3339 / ISO 8601 date or date-time into the stored form, or raise FieldError.
+
+    A value without an offset is UTC, unless `with_offset` asks for one (tagged Dates of
+    installations' custom fields, whose callers always send one: a missing offset is a mistake)."""
     if not isinstance(value, str) or not 10 <= len(value) <= MAX_INPUT:
         raise FieldError("Must be a date string like 2026-11-21T10:00:00.000Z.")
     try:
@@ -31,6 +34,8 @@ def parse_instant(value: Any) -> str:
     except ValueError:
         raise FieldError("Must be a date string like 2026-11-21T10:00:00.000Z.") from None
     if moment.tzinfo is None:
+        if with_offset:
+            raise FieldError("The date needs an offset (Z for UTC).")
         moment = moment.replace(tzinfo=UTC)
     try:
         moment = moment.astimezone(UTC)

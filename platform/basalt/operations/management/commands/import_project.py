@@ -21,8 +21,25 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=("basalt", "parse"), default="basalt")
         parser.add_argument("--new-ids", action="store_true", help="give every document, user and file a new id")
         parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+        files = parser.add_argument_group("Parse file bytes (--format parse; without these, File fields keep URLs)")
+        files.add_argument("--parse-files", metavar="DIR", help="a folder holding the files by their Parse name")
+        files.add_argument(
+            "--parse-files-url",
+            metavar="URL",
+            help="fetch <URL><name> for files not in the folder (its host allowed below)",
+        )
+        files.add_argument(
+            "--parse-files-allow-host",
+            metavar="HOST",
+            action="append",
+            default=[],
+            help="a host --parse-files-url may name (repeatable); the URLs inside the export are never fetched",
+        )
 
     def handle(self, *args, ref: str, input: str, format: str, new_ids: bool, quiet: bool, **options):
+        folder, base_url = options.get("parse_files"), options.get("parse_files_url")
+        if (folder or base_url) and format != "parse":
+            raise CommandError("--parse-files and --parse-files-url go with --format parse.")
         project = _transfer.project(ref)
         progress = None if quiet else _transfer.progress
         try:
@@ -32,8 +49,13 @@ class Command(BaseCommand):
         try:
             if format == "parse":
                 from basalt.operations import parse_import
+                from basalt.operations.parse_files import FileSource
 
-                result = parse_import.import_parse(project, lambda: open(input, "rb"), progress)
+                source = None
+                if folder or base_url:
+                    allowed = tuple(options.get("parse_files_allow_host") or ())
+                    source = FileSource(folder=folder, base_url=base_url, allowed_hosts=allowed)
+                result = parse_import.import_parse(project, lambda: open(input, "rb"), progress, files=source)
             else:
                 result = importing.import_archive(project, lambda: open(input, "rb"), progress, new_ids=new_ids)
         except BasaltError as exc:
