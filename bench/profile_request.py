@@ -162,7 +162,7 @@ def main() -> None:
             import pstats
 
             profiler.disable()
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(args.cprofile)
+            pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(args.cprofile)
         elif profiler is not None:
             profiler.stop()
             show_all = bool(os.environ.get("PROFILE_ALL"))

@@ -50,6 +50,7 @@ def test_requests_are_buffered_then_written_in_bulk_without_secrets(traffic, pro
     created, missing = rows["req-created-1"], rows["req-missing-1"]
     assert (created.method, created.status, created.caller_kind, created.route) == ("POST", 201, "secret", "documents")
     assert created.path == "/api/v1/collections/notes/documents" and created.latency_ms > 0
+    assert abs((created.at - timezone.now()).total_seconds()) < 60  # stored as the instant it was, in UTC
     assert (missing.status, missing.error_code) == (404, "not_found")
     stored = " ".join(f"{r.path} {r.error_code} {r.user_id} {r.request_id}" for r in rows.values())
     assert "hunter2" not in stored and project.secret not in stored and "sk_" not in stored
