@@ -202,15 +202,16 @@ def floors(db_url: str, database: str | None, workers: int, threads: int) -> lis
 
 
 class BasaltTarget(Target):
-    def __init__(self, profile: str, redis_url: str, threads: int = 8):
+    def __init__(self, profile: str, redis_url: str, shape: str = "2x8"):
         super().__init__()
-        self.basalt = anchors.Basalt(f"floor{threads}", ROOT, profile, redis_url, db_prefix="basalt_floor")
-        self.threads = threads
-        self.name = f"basalt {f'granian 2x{threads}' if profile == 'production' else 'serve'}"
+        self.basalt = anchors.Basalt(f"floor_{shape}", ROOT, profile, redis_url, db_prefix="basalt_floor")
+        self.workers, self.threads = (int(n) for n in shape.split("x"))
+        self.name = f"basalt {f'granian {shape}' if profile == 'production' else 'serve'}"
         self.database = self.basalt.db if profile == "production" else None
 
     def start(self) -> None:
-        self.basalt.start(2, self.threads)  # production: a fresh database, migrated; embedded: exactly `make run`
+        # production: a fresh database, migrated; embedded: exactly `make run`
+        self.basalt.start(self.workers, self.threads)
         self.port = self.basalt.port
         self.root_pids = [p.pid for p in self.basalt.procs]
         self._seed()
@@ -286,7 +287,7 @@ def targets(anchor: str, args: argparse.Namespace) -> list[Target]:
         anchors.psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
         anchors.psql(f"CREATE DATABASE {database}")
         url = f"postgres://postgres@{HOST}:5432/{database}"
-        basalts = [BasaltTarget("production", args.redis, threads) for threads in args.basalt_threads]
+        basalts = [BasaltTarget("production", args.redis, shape) for shape in args.basalt_shape]
         return [ParseServer(), *basalts, *floors(url, database, 2, 8)]
     folder = tempfile.mkdtemp(prefix="basalt-floor-")
     url = f"sqlite:{folder}/floor.sqlite3"
@@ -302,7 +303,7 @@ def main() -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/10")
     parser.add_argument("--json", help="write every cell here")
     parser.add_argument(
-        "--basalt-threads", type=int, nargs="+", default=[8], help="production: one Basalt per granian thread count"
+        "--basalt-shape", nargs="+", default=["2x8"], help="production: one Basalt per granian WORKERSxTHREADS"
     )
     parser.add_argument("--skip", nargs="*", default=[], help="target names starting with these are left out")
     args = parser.parse_args()

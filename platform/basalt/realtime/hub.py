@@ -60,6 +60,9 @@ POLL_SECONDS = 1.0
 REGROUP_SECONDS = 30.0
 # Rows larger than this travel as a bare position; each hub reads them from the change log.
 MAX_INLINE_BYTES = 256 * 1024
+# Rows of one project queued together travel as one message of at most this many rows (and
+# MAX_INLINE_BYTES): a group send costs several Redis round trips, whatever it carries.
+MAX_ROWS_PER_MESSAGE = 100
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
 
@@ -95,11 +98,13 @@ def current_hub() -> Hub:
 def publish(change: Change) -> None:
     """Announce a committed row to every realtime process (called from `on_commit`, any thread)."""
     if uses_layer():
-        message = {"type": "rt.change", **changes.as_message_fields(change)}
-        if len(orjson.dumps(message)) > MAX_INLINE_BYTES:
-            message["b"] = message["a"] = None
-            message["big"] = True
-        _publisher.send(project_group(change.project_id), message, change)
+        fields = changes.as_message_fields(change)
+        size = len(orjson.dumps(fields))
+        if size > MAX_INLINE_BYTES:
+            fields["b"] = fields["a"] = None
+            fields["big"] = True
+            size = len(orjson.dumps(fields))
+        _publisher.send(project_group(change.project_id), fields, size, change)
         return
     for loop, hub in list(_hubs.items()):
         if loop.is_closed():
@@ -137,15 +142,45 @@ class _Publisher:
     async def _drain(self) -> None:
         layer = get_channel_layer()
         while True:
-            group, message, change = await self.queue.get()
-            try:
-                await layer.group_send(group, message)
-            except Exception:  # the hubs' poll reads the row from the change log within a second
-                logger.warning("realtime: could not announce seq %s of project %s", change.seq, change.project_id)
+            # Under a steady stream of writes, rows queue while a send is in flight: they go
+            # together in the next one (one row alone goes as soon as it comes).
+            queued = [await self.queue.get()]
+            while not self.queue.empty() and len(queued) < MAX_ROWS_PER_MESSAGE:
+                queued.append(self.queue.get_nowait())
+            for group, message, sent in announcements(queued):
+                try:
+                    await layer.group_send(group, message)
+                except Exception:  # the hubs' poll reads the rows from the change log within a second
+                    logger.warning(
+                        "realtime: could not announce seq %s-%s of project %s",
+                        sent[0].seq,
+                        sent[-1].seq,
+                        sent[0].project_id,
+                    )
 
-    def send(self, group: str, message: dict[str, Any], change: Change) -> None:
+    def send(self, group: str, fields: dict[str, Any], size: int, change: Change) -> None:
         loop, queue = self._ensure()
-        loop.call_soon_threadsafe(queue.put_nowait, (group, message, change))
+        loop.call_soon_threadsafe(queue.put_nowait, (group, fields, size, change))
+
+
+def announcements(queued: list[tuple[str, dict[str, Any], int, Change]]) -> list[tuple[str, dict, list[Change]]]:
+    """Queued rows as group messages, in queue order: a row alone is an `rt.change`; consecutive rows
+    of one project go together as one `rt.changes`, up to MAX_ROWS_PER_MESSAGE rows and
+    MAX_INLINE_BYTES of rows (a larger row always fits alone: it was cut to a bare position)."""
+    runs: list[tuple[str, list[dict[str, Any]], list[Change], int]] = []
+    for group, fields, size, change in queued:
+        if runs and runs[-1][0] == group and len(runs[-1][1]) < MAX_ROWS_PER_MESSAGE:
+            last_group, rows, sent, total = runs[-1]
+            if total + size <= MAX_INLINE_BYTES:
+                rows.append(fields)
+                sent.append(change)
+                runs[-1] = (last_group, rows, sent, total + size)
+                continue
+        runs.append((group, [fields], [change], size))
+    return [
+        (group, {"type": "rt.change", **rows[0]} if len(rows) == 1 else {"type": "rt.changes", "rows": rows}, sent)
+        for group, rows, sent, _total in runs
+    ]
 
 
 _publisher = _Publisher()
@@ -502,9 +537,13 @@ class Hub:
                 regrouped = 0.0
                 await asyncio.sleep(0.5)
                 continue
-            if message.get("type") == "rt.change":
+            kind = message.get("type")
+            if kind == "rt.change":
                 self.inbox.put_nowait(("change", changes.from_message_fields(message)))
-            elif message.get("type") == "rt.room" and self.room_handler is not None:
+            elif kind == "rt.changes":
+                for fields in message.get("rows") or ():
+                    self.inbox.put_nowait(("change", changes.from_message_fields(fields)))
+            elif kind == "rt.room" and self.room_handler is not None:
                 self.room_handler.receive(message)
 
     async def _poll(self) -> None:
