@@ -18,7 +18,8 @@ Basalt is what Basalt's code costs. Rounds are interleaved and each cell reports
 and CPU per operation of the server's process tree, of its PostgreSQL backends, and of the
 whole machine.
 
-    python bench/floor.py parse --redis redis://127.0.0.1:6379/10 [--rounds 3 --duration 5]
+    python bench/floor.py parse --redis redis://127.0.0.1:6379/10 [--rounds 3 --duration 5] \
+        [--basalt-shape 2x8 2x4] [--source before=DIR] [--skip floor]
     python bench/floor.py pocketbase [--rounds 3 --duration 5]
 """
 
@@ -202,11 +203,11 @@ def floors(db_url: str, database: str | None, workers: int, threads: int) -> lis
 
 
 class BasaltTarget(Target):
-    def __init__(self, profile: str, redis_url: str, shape: str = "2x8"):
+    def __init__(self, profile: str, redis_url: str, shape: str = "2x8", label: str = "basalt", source: Path = ROOT):
         super().__init__()
-        self.basalt = anchors.Basalt(f"floor_{shape}", ROOT, profile, redis_url, db_prefix="basalt_floor")
+        self.basalt = anchors.Basalt(f"floor_{label}_{shape}", source, profile, redis_url, db_prefix="basalt_floor")
         self.workers, self.threads = (int(n) for n in shape.split("x"))
-        self.name = f"basalt {f'granian {shape}' if profile == 'production' else 'serve'}"
+        self.name = f"{label} {f'granian {shape}' if profile == 'production' else 'serve'}"
         self.database = self.basalt.db if profile == "production" else None
 
     def start(self) -> None:
@@ -219,7 +220,7 @@ class BasaltTarget(Target):
     def _seed(self) -> None:
         made = subprocess.run(
             [sys.executable, "manage.py", "create_project", "--owner", "floor@example.com", "--name", "Floor"],
-            cwd=ROOT,
+            cwd=self.basalt.source,
             env=self.basalt.env,
             check=True,
             capture_output=True,
@@ -288,10 +289,13 @@ def targets(anchor: str, args: argparse.Namespace) -> list[Target]:
         anchors.psql(f"CREATE DATABASE {database}")
         url = f"postgres://postgres@{HOST}:5432/{database}"
         basalts = [BasaltTarget("production", args.redis, shape) for shape in args.basalt_shape]
+        basalts += [BasaltTarget("production", args.redis, args.basalt_shape[0], *source) for source in args.source]
         return [ParseServer(), *basalts, *floors(url, database, 2, 8)]
     folder = tempfile.mkdtemp(prefix="basalt-floor-")
     url = f"sqlite:{folder}/floor.sqlite3"
-    return [PocketBase(), BasaltTarget("embedded", args.redis), *floors(url, None, 1, 8), *floors(url, None, 2, 8)]
+    basalts = [BasaltTarget("embedded", args.redis)]
+    basalts += [BasaltTarget("embedded", args.redis, "1x1", *source) for source in args.source]
+    return [PocketBase(), *basalts, *floors(url, None, 1, 8), *floors(url, None, 2, 8)]
 
 
 def main() -> None:
@@ -304,6 +308,13 @@ def main() -> None:
     parser.add_argument("--json", help="write every cell here")
     parser.add_argument(
         "--basalt-shape", nargs="+", default=["2x8"], help="production: one Basalt per granian WORKERSxTHREADS"
+    )
+    parser.add_argument(
+        "--source",
+        type=lambda spec: (spec.split("=", 1)[0], Path(spec.split("=", 1)[1]).resolve()),
+        action="append",
+        default=[],
+        help="NAME=DIR: one more Basalt checkout (e.g. `git archive` of an earlier commit), this venv",
     )
     parser.add_argument("--skip", nargs="*", default=[], help="target names starting with these are left out")
     args = parser.parse_args()
