@@ -13,8 +13,9 @@ are measured side by side against the same peer, alternating the order from run 
     # Basalt trees only (production profile), ratios against the first --source:
     python bench/anchors.py none --source before=/tmp/basalt-main --runs 3 --db-prefix basalt_me_anchor
 
-`--source NAME=DIR` adds a Basalt checkout (e.g. `git archive main | tar -x -C DIR`) run with
-this checkout's virtualenv; this checkout is always the target `basalt`. Results (raw JSON of
+`--source NAME=DIR[,threads=N]` adds a Basalt checkout (e.g. `git archive main | tar -x -C DIR`)
+run with this checkout's virtualenv (`.` is this checkout again, e.g. with other granian threads
+per worker); this checkout is always the target `basalt`. Results (raw JSON of
 each run and the table) go to `--out` (default a new temporary directory). Parse Server is
 installed and started by the anchor's `setup_parse.sh` when it is not running
 (ANCHOR_DIR, default $TMPDIR/anchors; PARSE_PORT, default 1337); PocketBase by `servers.sh`
