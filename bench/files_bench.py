@@ -18,6 +18,12 @@ separate Celery worker for the background thumbnails, as docker-compose does.
    render of the project size, as right after an upload), then cached p95 vs a metadata GET p95;
 4. 200 concurrent 100 KiB uploads: errors and p95.
 The bytes come from a file on disk and are sent in 1 MiB pieces, so the client never holds them whole.
+
+Fairness: every timed write or read starts on a settled page cache (`settle`: sync(2), then wait
+until the kernel holds little dirty or in-flight data), so no phase pays for the writeback of the
+one before it (a direct write right after a 1 GiB upload did, and the reverse). On local storage
+the direct write follows the upload path's policy: written and renamed into place, no fsync
+(files/storage/local.py does not fsync either); both end with their bytes in the page cache.
 """
 
 from __future__ import annotations
@@ -223,6 +229,36 @@ class Sampler:
         return max(0.0, self.peak - self.base)
 
 
+def dirty_mib() -> float:
+    """Dirty and in-flight (writeback) page-cache data, MiB."""
+    total = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("Dirty", "Writeback"):
+            total += int(value.split()[0])
+    return total / 1024
+
+
+def settle(limit_mib: float = 16, timeout: float = 60) -> None:
+    """Flush what earlier phases wrote before the next one is timed (see the module docstring)."""
+    os.sync()
+    deadline = time.monotonic() + timeout
+    while dirty_mib() > limit_mib and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def direct_write(source: Path, target: Path) -> float:
+    """Seconds to write `source` to `target` the way LocalWriter does: a temporary name in the
+    same folder, 1 MiB writes, closed and renamed; no fsync."""
+    settle()
+    start = time.perf_counter()
+    temp = target.with_name(f".part-{target.name}")
+    with source.open("rb") as src, temp.open("wb") as dst:
+        shutil.copyfileobj(src, dst, CHUNK)
+    os.replace(temp, target)
+    return time.perf_counter() - start
+
+
 def pieces(path: Path):
     with path.open("rb") as handle:
         while block := handle.read(CHUNK):
@@ -232,6 +268,7 @@ def pieces(path: Path):
 def simple_upload(http: httpx.Client, pid: int, source: Path) -> tuple[float, httpx.Response, float]:
     """(seconds, answer, server RSS growth in MiB) of one raw-body upload of `source`, sent in
     1 MiB pieces with its Content-Length."""
+    settle()
     with Sampler(pid) as rss:
         start = time.perf_counter()
         answer = http.post(
@@ -305,19 +342,17 @@ def main() -> None:
         size = source.stat().st_size
 
         # baseline: the same bytes straight to the same storage
-        start = time.perf_counter()
+        target = work / "data" / "files" / "direct-baseline.bin"
         if weed is None:
-            target = work / "data" / "files" / "direct-baseline.bin"
             target.parent.mkdir(parents=True, exist_ok=True)
-            with source.open("rb") as src, target.open("wb") as dst:
-                shutil.copyfileobj(src, dst, CHUNK)
-                dst.flush()
-                os.fsync(dst.fileno())
+            direct_put = direct_write(source, target)
         else:
             client = seaweed.s3_client(weed)
+            settle()
+            start = time.perf_counter()
             with source.open("rb") as src:
                 client.upload_fileobj(src, seaweed.BUCKET, "direct-baseline.bin")
-        direct_put = time.perf_counter() - start
+            direct_put = time.perf_counter() - start
 
         # Warm every worker process first (new connections spread over granian's workers): the
         # first upload a process stores builds its storage client (boto3 loads ~30 MiB of service
@@ -334,12 +369,7 @@ def main() -> None:
         if args.only_simple:
             rounds = []
             for _ in range(args.only_simple):
-                start = time.perf_counter()
-                with source.open("rb") as src, target.open("wb") as dst:
-                    shutil.copyfileobj(src, dst, CHUNK)
-                    dst.flush()
-                    os.fsync(dst.fileno())
-                direct = time.perf_counter() - start
+                direct = direct_write(source, target)
                 simple, answer, growth = simple_upload(http, server.process.pid, source)
                 http.delete(f"/api/v1/files/{answer.json()['id']}").raise_for_status()
                 rounds.append((direct, simple, growth))
@@ -356,6 +386,7 @@ def main() -> None:
         simple, answer, simple_growth = simple_upload(http, server.process.pid, source)
         big_id = answer.json()["id"]
 
+        settle()
         with Sampler(server.process.pid) as tus_rss:
             start = time.perf_counter()
             created = http.post("/api/v1/files/tus", headers={"Tus-Resumable": "1.0.0", "Upload-Length": str(size)})
@@ -377,10 +408,12 @@ def main() -> None:
                     offset = int(done.headers["Upload-Offset"])
             tus = time.perf_counter() - start
 
+        settle()
         start = time.perf_counter()
         status, read = raw_get(server.url, f"/api/v1/files/{big_id}/content?redirect=0", headers)
         download = time.perf_counter() - start
         assert (status, read) == (200, size), (status, read)
+        settle()
         start = time.perf_counter()
         if weed is None:
             with (work / "data" / "files" / "direct-baseline.bin").open("rb") as src:
@@ -392,6 +425,7 @@ def main() -> None:
                 pass
         direct_get = time.perf_counter() - start
         ceiling_server = SendfileServer(source)
+        settle()
         start = time.perf_counter()
         status, read = raw_get(ceiling_server.url, "/", {})
         ceiling = time.perf_counter() - start
@@ -413,6 +447,7 @@ def main() -> None:
             download_vs_client_ceiling=round(ceiling / download, 2),
         )
         if weed is not None:
+            settle()
             start = time.perf_counter()
             moved = http.get(f"/api/v1/files/{big_id}/content")
             assert moved.status_code == 302, moved.status_code
