@@ -16,7 +16,7 @@ separate Celery worker for the background thumbnails, as docker-compose does.
    page-cache read is far faster than any HTTP client, so that ratio shows what the server costs;
 3. thumbnails of a 12-megapixel JPEG: first render p95 over several files (racing the background
    render of the project size, as right after an upload), then cached p95 vs a metadata GET p95;
-4. 200 concurrent 100 KiB uploads: errors and p95.
+4. 200 concurrent 100 KiB uploads, simple and tus (creation POST + one PATCH): errors and p95.
 The bytes come from a file on disk and are sent in 1 MiB pieces, so the client never holds them whole.
 
 Fairness: every timed write or read starts on a settled page cache (`settle`: sync(2), then wait
@@ -521,6 +521,41 @@ def main() -> None:
             small_errors=len(errors),
             small_p95_ms=round(p95(timings) * 1000, 1),
             small_total_s=round(time.perf_counter() - start, 2),
+        )
+
+        # 200 concurrent small tus uploads, as tus-js-client makes them: a creation POST, then one PATCH
+        tus_timings: list[float] = []
+        tus_errors: list[str] = []
+        tus_headers = {**headers, "Tus-Resumable": "1.0.0"}
+
+        def one_tus(index: int) -> None:
+            start = time.perf_counter()
+            try:
+                with httpx.Client(base_url=server.url, headers=tus_headers, timeout=120) as client:
+                    created = client.post("/api/v1/files/tus", headers={"Upload-Length": str(len(small))})
+                    if created.status_code != 201:
+                        tus_errors.append(f"POST {created.status_code}")
+                        return
+                    done = client.patch(
+                        created.headers["Location"],
+                        content=small,
+                        headers={"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
+                    )
+                    if done.status_code != 204 or done.headers.get("Upload-Offset") != str(len(small)):
+                        tus_errors.append(f"PATCH {done.status_code}")
+            except httpx.HTTPError as exc:
+                tus_errors.append(type(exc).__name__)
+            finally:
+                tus_timings.append(time.perf_counter() - start)
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=200) as pool:
+            list(pool.map(one_tus, range(200)))
+        results.update(
+            small_tus_errors=len(tus_errors),
+            small_tus_error_kinds=sorted(set(tus_errors)),
+            small_tus_p95_ms=round(p95(tus_timings) * 1000, 1),
+            small_tus_total_s=round(time.perf_counter() - start, 2),
         )
         results["load_average"] = os.getloadavg()
         print(json.dumps(results, indent=2))
