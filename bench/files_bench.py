@@ -403,10 +403,14 @@ def main() -> None:
                 with source.open("rb") as src:
                     while offset < size:
                         piece = src.read(8 * CHUNK)
+                        # In 1 MiB views with its length, as the SDK sends it: one 8 MiB bytes body
+                        # went out at ~150 MiB/s (httpcore copies the rest after each partial send).
+                        view = memoryview(piece)
                         done = http.patch(
                             location,
-                            content=piece,
+                            content=(view[at : at + CHUNK] for at in range(0, len(view), CHUNK)),
                             headers={
+                                "Content-Length": str(len(piece)),
                                 "Tus-Resumable": "1.0.0",
                                 "Upload-Offset": str(offset),
                                 "Content-Type": "application/offset+octet-stream",
