@@ -255,3 +255,23 @@ def test_a_chunked_upload_cut_short_leaves_no_file_and_no_object(server, weed, p
         else:
             _reset(sock)
     _assert_nothing_left(server, weed, project, before)
+
+
+def test_a_chunked_tus_patch_is_read_to_its_end(server, project):
+    """tus PATCHes stream too (core.request_body.streams_body): sent chunked, without a
+    Content-Length, the bytes are all stored (Django alone would have read none of them)."""
+    data = os.urandom(3 * MIB + 11)
+    tus = {"X-API-Key": project.secret, "Tus-Resumable": "1.0.0"}
+    with httpx.Client(base_url=server.url, headers=tus, timeout=60) as http:
+        created = http.post("/api/v1/files/tus", headers={"Upload-Length": str(len(data))})
+        assert created.status_code == 201, created.text
+        done = http.patch(
+            created.headers["Location"],
+            content=iter([data[:MIB], data[MIB:]]),
+            headers={"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
+        )
+        assert done.status_code == 204, done.text
+        assert done.headers["Upload-Offset"] == str(len(data))
+        file_id = created.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
+        stored = http.get(f"/api/v1/files/{file_id}").json()
+    assert stored["size"] == len(data) and stored["sha256"] == hashlib.sha256(data).hexdigest()
