@@ -1,6 +1,6 @@
 """Files throughput and memory against a real server, each ratio against a baseline in the same run.
 
-    .venv/bin/python bench/files_bench.py [--mib 1024] [--storage local|s3] [--server serve|granian]
+    .venv/bin/python bench/files_bench.py [--mib 1024] [--rounds 3] [--storage local|s3] [--server serve|granian]
 
 `serve` is the embedded `manage.py serve` (daphne; background tasks in-process). `granian` is the
 production web process as docker/entrypoint.sh starts it (granian over WSGI, 2 workers × 8
@@ -16,8 +16,14 @@ separate Celery worker for the background thumbnails, as docker-compose does.
    page-cache read is far faster than any HTTP client, so that ratio shows what the server costs;
 3. thumbnails of a 12-megapixel JPEG: first render p95 over several files (racing the background
    render of the project size, as right after an upload), then cached p95 vs a metadata GET p95;
-4. 200 concurrent 100 KiB uploads: errors and p95.
+4. 200 concurrent 100 KiB uploads, simple and tus (creation POST + one PATCH): errors and p95.
 The bytes come from a file on disk and are sent in 1 MiB pieces, so the client never holds them whole.
+
+Fairness: every timed write or read starts on a settled page cache (`settle`: sync(2), then wait
+until the kernel holds little dirty or in-flight data), so no phase pays for the writeback of the
+one before it (a direct write right after a 1 GiB upload did, and the reverse). On local storage
+the direct write follows the upload path's policy: written and renamed into place, no fsync
+(files/storage/local.py does not fsync either); both end with their bytes in the page cache.
 """
 
 from __future__ import annotations
@@ -223,6 +229,36 @@ class Sampler:
         return max(0.0, self.peak - self.base)
 
 
+def dirty_mib() -> float:
+    """Dirty and in-flight (writeback) page-cache data, MiB."""
+    total = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("Dirty", "Writeback"):
+            total += int(value.split()[0])
+    return total / 1024
+
+
+def settle(limit_mib: float = 16, timeout: float = 60) -> None:
+    """Flush what earlier phases wrote before the next one is timed (see the module docstring)."""
+    os.sync()
+    deadline = time.monotonic() + timeout
+    while dirty_mib() > limit_mib and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def direct_write(source: Path, target: Path) -> float:
+    """Seconds to write `source` to `target` the way LocalWriter does: a temporary name in the
+    same folder, 1 MiB writes, closed and renamed; no fsync."""
+    settle()
+    start = time.perf_counter()
+    temp = target.with_name(f".part-{target.name}")
+    with source.open("rb") as src, temp.open("wb") as dst:
+        shutil.copyfileobj(src, dst, CHUNK)
+    os.replace(temp, target)
+    return time.perf_counter() - start
+
+
 def pieces(path: Path):
     with path.open("rb") as handle:
         while block := handle.read(CHUNK):
@@ -232,6 +268,7 @@ def pieces(path: Path):
 def simple_upload(http: httpx.Client, pid: int, source: Path) -> tuple[float, httpx.Response, float]:
     """(seconds, answer, server RSS growth in MiB) of one raw-body upload of `source`, sent in
     1 MiB pieces with its Content-Length."""
+    settle()
     with Sampler(pid) as rss:
         start = time.perf_counter()
         answer = http.post(
@@ -254,6 +291,7 @@ def main() -> None:
     parser.add_argument("--storage", choices=["local", "s3"], default="local")
     parser.add_argument("--server", choices=["serve", "granian"], default="serve")
     parser.add_argument("--thumbs", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of the big transfers, each with its own baseline")
     parser.add_argument(
         "--only-simple",
         type=int,
@@ -305,19 +343,18 @@ def main() -> None:
         size = source.stat().st_size
 
         # baseline: the same bytes straight to the same storage
-        start = time.perf_counter()
-        if weed is None:
-            target = work / "data" / "files" / "direct-baseline.bin"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with source.open("rb") as src, target.open("wb") as dst:
-                shutil.copyfileobj(src, dst, CHUNK)
-                dst.flush()
-                os.fsync(dst.fileno())
-        else:
-            client = seaweed.s3_client(weed)
+        target = work / "data" / "files" / "direct-baseline.bin"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        client = seaweed.s3_client(weed) if weed is not None else None
+
+        def direct_put_once() -> float:
+            if client is None:
+                return direct_write(source, target)
+            settle()
+            start = time.perf_counter()
             with source.open("rb") as src:
                 client.upload_fileobj(src, seaweed.BUCKET, "direct-baseline.bin")
-        direct_put = time.perf_counter() - start
+            return time.perf_counter() - start
 
         # Warm every worker process first (new connections spread over granian's workers): the
         # first upload a process stores builds its storage client (boto3 loads ~30 MiB of service
@@ -334,12 +371,7 @@ def main() -> None:
         if args.only_simple:
             rounds = []
             for _ in range(args.only_simple):
-                start = time.perf_counter()
-                with source.open("rb") as src, target.open("wb") as dst:
-                    shutil.copyfileobj(src, dst, CHUNK)
-                    dst.flush()
-                    os.fsync(dst.fileno())
-                direct = time.perf_counter() - start
+                direct = direct_write(source, target)
                 simple, answer, growth = simple_upload(http, server.process.pid, source)
                 http.delete(f"/api/v1/files/{answer.json()['id']}").raise_for_status()
                 rounds.append((direct, simple, growth))
@@ -353,77 +385,101 @@ def main() -> None:
             print(json.dumps(results))
             return
 
-        simple, answer, simple_growth = simple_upload(http, server.process.pid, source)
-        big_id = answer.json()["id"]
+        # The transfers in rounds, each ratio against the direct transfer of the same round: the
+        # host is shared, and its load moves between rounds more than between two phases of one.
+        per_round: list[dict[str, object]] = []
+        for _ in range(args.rounds):
+            measured: dict[str, object] = {}
+            direct_put = direct_put_once()
+            simple, answer, simple_growth = simple_upload(http, server.process.pid, source)
+            big_id = answer.json()["id"]
 
-        with Sampler(server.process.pid) as tus_rss:
+            settle()
+            with Sampler(server.process.pid) as tus_rss:
+                start = time.perf_counter()
+                created = http.post("/api/v1/files/tus", headers={"Tus-Resumable": "1.0.0", "Upload-Length": str(size)})
+                created.raise_for_status()
+                location, offset = created.headers["Location"], 0
+                with source.open("rb") as src:
+                    while offset < size:
+                        piece = src.read(8 * CHUNK)
+                        # In 1 MiB views with its length, as the SDK sends it: one 8 MiB bytes body
+                        # went out at ~150 MiB/s (httpcore copies the rest after each partial send).
+                        view = memoryview(piece)
+                        done = http.patch(
+                            location,
+                            content=(view[at : at + CHUNK] for at in range(0, len(view), CHUNK)),
+                            headers={
+                                "Content-Length": str(len(piece)),
+                                "Tus-Resumable": "1.0.0",
+                                "Upload-Offset": str(offset),
+                                "Content-Type": "application/offset+octet-stream",
+                            },
+                        )
+                        done.raise_for_status()
+                        offset = int(done.headers["Upload-Offset"])
+                tus = time.perf_counter() - start
+            tus_id = location.rstrip("/").rsplit("/", 1)[-1]  # the upload id is the file id
+
+            settle()
             start = time.perf_counter()
-            created = http.post("/api/v1/files/tus", headers={"Tus-Resumable": "1.0.0", "Upload-Length": str(size)})
-            created.raise_for_status()
-            location, offset = created.headers["Location"], 0
-            with source.open("rb") as src:
-                while offset < size:
-                    piece = src.read(8 * CHUNK)
-                    done = http.patch(
-                        location,
-                        content=piece,
-                        headers={
-                            "Tus-Resumable": "1.0.0",
-                            "Upload-Offset": str(offset),
-                            "Content-Type": "application/offset+octet-stream",
-                        },
-                    )
-                    done.raise_for_status()
-                    offset = int(done.headers["Upload-Offset"])
-            tus = time.perf_counter() - start
-
-        start = time.perf_counter()
-        status, read = raw_get(server.url, f"/api/v1/files/{big_id}/content?redirect=0", headers)
-        download = time.perf_counter() - start
-        assert (status, read) == (200, size), (status, read)
-        start = time.perf_counter()
-        if weed is None:
-            with (work / "data" / "files" / "direct-baseline.bin").open("rb") as src:
-                while src.read(CHUNK):
-                    pass
-        else:
-            body = client.get_object(Bucket=seaweed.BUCKET, Key="direct-baseline.bin")["Body"]
-            for _ in body.iter_chunks(CHUNK):
-                pass
-        direct_get = time.perf_counter() - start
-        ceiling_server = SendfileServer(source)
-        start = time.perf_counter()
-        status, read = raw_get(ceiling_server.url, "/", {})
-        ceiling = time.perf_counter() - start
-        ceiling_server.close()
-        assert (status, read) == (200, size), (status, read)
-
-        results.update(
-            direct_put_mib_s=round(args.mib / direct_put, 1),
-            simple_upload_mib_s=round(args.mib / simple, 1),
-            simple_vs_direct=round(direct_put / simple, 2),
-            simple_rss_growth_mib=round(simple_growth, 1),
-            tus_upload_mib_s=round(args.mib / tus, 1),
-            tus_vs_direct=round(direct_put / tus, 2),
-            tus_rss_growth_mib=round(tus_rss.growth, 1),
-            download_mib_s=round(args.mib / download, 1),
-            direct_get_mib_s=round(args.mib / direct_get, 1),
-            download_vs_direct=round(direct_get / download, 2),
-            client_ceiling_mib_s=round(args.mib / ceiling, 1),
-            download_vs_client_ceiling=round(ceiling / download, 2),
-        )
-        if weed is not None:
-            start = time.perf_counter()
-            moved = http.get(f"/api/v1/files/{big_id}/content")
-            assert moved.status_code == 302, moved.status_code
-            location = httpx.URL(moved.headers["Location"])
-            status, read = raw_get(f"http://{location.host}:{location.port}", location.raw_path.decode(), {})
-            redirected = time.perf_counter() - start
+            status, read = raw_get(server.url, f"/api/v1/files/{big_id}/content?redirect=0", headers)
+            download = time.perf_counter() - start
             assert (status, read) == (200, size), (status, read)
-            results.update(
-                download_redirect_mib_s=round(args.mib / redirected, 1),
-                download_redirect_vs_direct=round(direct_get / redirected, 2),
+            settle()
+            start = time.perf_counter()
+            if weed is None:
+                with (work / "data" / "files" / "direct-baseline.bin").open("rb") as src:
+                    while src.read(CHUNK):
+                        pass
+            else:
+                body = client.get_object(Bucket=seaweed.BUCKET, Key="direct-baseline.bin")["Body"]
+                for _ in body.iter_chunks(CHUNK):
+                    pass
+            direct_get = time.perf_counter() - start
+            ceiling_server = SendfileServer(source)
+            settle()
+            start = time.perf_counter()
+            status, read = raw_get(ceiling_server.url, "/", {})
+            ceiling = time.perf_counter() - start
+            ceiling_server.close()
+            assert (status, read) == (200, size), (status, read)
+
+            measured.update(
+                direct_put_mib_s=round(args.mib / direct_put, 1),
+                simple_upload_mib_s=round(args.mib / simple, 1),
+                simple_vs_direct=round(direct_put / simple, 2),
+                simple_rss_growth_mib=round(simple_growth, 1),
+                tus_upload_mib_s=round(args.mib / tus, 1),
+                tus_vs_direct=round(direct_put / tus, 2),
+                tus_rss_growth_mib=round(tus_rss.growth, 1),
+                download_mib_s=round(args.mib / download, 1),
+                direct_get_mib_s=round(args.mib / direct_get, 1),
+                download_vs_direct=round(direct_get / download, 2),
+                client_ceiling_mib_s=round(args.mib / ceiling, 1),
+                download_vs_client_ceiling=round(ceiling / download, 2),
             )
+            if weed is not None:
+                settle()
+                start = time.perf_counter()
+                moved = http.get(f"/api/v1/files/{big_id}/content")
+                assert moved.status_code == 302, moved.status_code
+                location = httpx.URL(moved.headers["Location"])
+                status, read = raw_get(f"http://{location.host}:{location.port}", location.raw_path.decode(), {})
+                redirected = time.perf_counter() - start
+                assert (status, read) == (200, size), (status, read)
+                measured.update(
+                    download_redirect_mib_s=round(args.mib / redirected, 1),
+                    download_redirect_vs_direct=round(direct_get / redirected, 2),
+                )
+
+            measured["load_average_1m"] = round(os.getloadavg()[0], 2)
+            per_round.append(measured)
+            for file_id in (big_id, tus_id):
+                http.delete(f"/api/v1/files/{file_id}").raise_for_status()
+        for name in per_round[0]:
+            values = [measured[name] for measured in per_round]
+            results[name] = values if args.rounds > 1 else values[0]
 
         # thumbnails of 12-megapixel JPEGs
         from PIL import Image
@@ -486,6 +542,41 @@ def main() -> None:
             small_errors=len(errors),
             small_p95_ms=round(p95(timings) * 1000, 1),
             small_total_s=round(time.perf_counter() - start, 2),
+        )
+
+        # 200 concurrent small tus uploads, as tus-js-client makes them: a creation POST, then one PATCH
+        tus_timings: list[float] = []
+        tus_errors: list[str] = []
+        tus_headers = {**headers, "Tus-Resumable": "1.0.0"}
+
+        def one_tus(index: int) -> None:
+            start = time.perf_counter()
+            try:
+                with httpx.Client(base_url=server.url, headers=tus_headers, timeout=120) as client:
+                    created = client.post("/api/v1/files/tus", headers={"Upload-Length": str(len(small))})
+                    if created.status_code != 201:
+                        tus_errors.append(f"POST {created.status_code}")
+                        return
+                    done = client.patch(
+                        created.headers["Location"],
+                        content=small,
+                        headers={"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"},
+                    )
+                    if done.status_code != 204 or done.headers.get("Upload-Offset") != str(len(small)):
+                        tus_errors.append(f"PATCH {done.status_code}")
+            except httpx.HTTPError as exc:
+                tus_errors.append(type(exc).__name__)
+            finally:
+                tus_timings.append(time.perf_counter() - start)
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=200) as pool:
+            list(pool.map(one_tus, range(200)))
+        results.update(
+            small_tus_errors=len(tus_errors),
+            small_tus_error_kinds=sorted(set(tus_errors)),
+            small_tus_p95_ms=round(p95(tus_timings) * 1000, 1),
+            small_tus_total_s=round(time.perf_counter() - start, 2),
         )
         results["load_average"] = os.getloadavg()
         print(json.dumps(results, indent=2))

@@ -42,6 +42,34 @@ def test_resumable_upload_of_a_file_object(sdk):
     assert stored["name"] == "blob.bin"
 
 
+def test_a_resumable_upload_sends_each_patch_with_its_length_in_pieces_of_at_most_a_mib():
+    """One large bytes body through httpx is copied after every partial send (httpcore): an
+    8 MiB PATCH went out at ~150 MiB/s. Sent in 1 MiB views with its Content-Length, it is not."""
+    patches: list[tuple[dict, list[int]]] = []
+    data = os.urandom(3 * 1024 * 1024 + 5)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(201, headers={"Location": "/api/v1/files/tus/f1", "Upload-Offset": "0"})
+        if request.method == "PATCH":
+            sizes = [len(piece) for piece in request.stream]
+            patches.append((dict(request.headers), sizes))
+            offset = int(request.headers["Upload-Offset"]) + sum(sizes)
+            return httpx.Response(204, headers={"Upload-Offset": str(offset)})
+        return httpx.Response(200, json={"id": "f1", "size": len(data)})
+
+    class Recorder(httpx.BaseTransport):  # MockTransport reads the body whole before answering
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            return answer(request)
+
+    with Client("http://basalt.test", "sk_test", transport=Recorder()) as client:
+        assert client.files.upload(io.BytesIO(data), name="b.bin", resumable=True, chunk_size=2 * 1024 * 1024)["id"]
+    assert [sum(sizes) for _headers, sizes in patches] == [2 * 1024 * 1024, 1024 * 1024 + 5]
+    for headers, sizes in patches:
+        assert int(headers["content-length"]) == sum(sizes) and "transfer-encoding" not in headers
+        assert max(sizes) <= 1024 * 1024
+
+
 def test_thumbnail_url(sdk, server, keys):
     from tests.files.images import png
 

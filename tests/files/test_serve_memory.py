@@ -40,8 +40,8 @@ def _warm(server, keys) -> None:
 
 @pytest.mark.parametrize("declared", [False, True], ids=["chunked", "content-length"])
 def test_a_large_simple_upload_does_not_grow_the_server_by_its_size(server, keys, tmp_path, declared):
-    """Chunked, the body is received into a temporary file first; with a Content-Length it reaches
-    the view while it arrives (core.request_body), the socket read no further while 4 MiB wait."""
+    """Chunked or with a Content-Length, the body reaches the view while it arrives
+    (core.request_body), the socket read no further while 4 MiB wait."""
     _warm(server, keys)
     pid = server.process.pid
     # Reset the peak (VmHWM) to the current RSS, so the peak measured below is this upload's alone.

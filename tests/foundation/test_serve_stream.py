@@ -1,4 +1,4 @@
-"""`serve` hands a large body with a Content-Length to the application while it arrives
+"""`serve` hands a large body with a Content-Length, or a chunked one, to the application while it arrives
 (core.request_body.StreamedBody, started by core.server.EdgeRequest at the end of the headers),
 instead of receiving it whole into a temporary file first: bounded memory (the socket is not read
 while HIGH_WATER bytes wait), a lost connection fails the reader, an early answer lets the rest of
@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 from twisted.internet.testing import StringTransport
 
-from basalt.core.request_body import HIGH_WATER, LOW_WATER, StreamedBody
+from basalt.core.request_body import DRAIN_MAX, HIGH_WATER, LOW_WATER, StreamedBody
 from basalt.core.server import STREAM_FROM, BodySpoolingQueue, EdgeHTTPChannel, EdgeRequest
 
 
@@ -158,12 +158,67 @@ def test_at_most_streaming_max_bodies_arrive_beside_the_application_at_once():
     assert len(started) == 2 and started[1].streamed is None
 
 
-def test_small_and_chunked_bodies_are_received_whole_first():
+def test_a_small_body_with_a_length_is_received_whole_first():
     channel, started, log, _server = _channel()
     channel.dataReceived(_head(STREAM_FROM) + b"z" * STREAM_FROM)
     assert log == [("process", STREAM_FROM)] and started[0].streamed is None
-    channel.dataReceived(b"POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
-    assert log[-1] == ("process", 3) and started[-1].streamed is None
+
+
+def _chunked_head(path: str = "/up") -> bytes:
+    return f"POST {path} HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n" % len(data) + data + b"\r\n"
+
+
+def test_a_chunked_body_starts_the_application_at_the_headers_and_arrives_as_it_is_read():
+    """Before, twisted.web received a chunked body whole (into a temporary file) before the
+    application started: whatever its size, it was on local disk before a byte was hashed."""
+    channel, started, log, server = _channel()
+    channel.dataReceived(_chunked_head())
+    assert log == [("process", -1)] and server.streaming == 1
+    body = started[0].streamed
+    assert body.length is None
+    channel.dataReceived(_chunk(b"abc") + _chunk(b"x" * STREAM_FROM))
+    assert body.read(3) == b"abc" and not body.received
+    channel.dataReceived(_chunk(b"def") + b"0\r\n\r\n")
+    assert body.read() == b"x" * STREAM_FROM + b"def" and body.received and server.streaming == 0
+    started[0].finish()
+    channel.dataReceived(b"POST /small HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello")
+    assert log[-1] == ("process", 5)
+
+
+def test_bad_chunk_framing_is_a_json_400_and_fails_the_reader():
+    channel, started, _log, _server = _channel()
+    channel.dataReceived(_chunked_head() + _chunk(b"abc"))
+    body = started[0].streamed
+    assert body.read(3) == b"abc"
+    channel.dataReceived(b"zz\r\nnot a chunk\r\n")
+    answer = channel.transport.value()
+    assert answer.startswith(b"HTTP/1.1 400") and b'"error"' in answer
+    assert channel.transport.disconnecting
+    channel.connectionLost(Exception("closed"))  # what the real transport does once it has closed
+    with pytest.raises(ConnectionResetError):
+        body.read(1)
+
+
+def test_a_chunked_body_answered_early_is_dropped_up_to_drain_max_then_the_connection_closed():
+    """A refusal answered while a chunked body still comes: its end is unknown, so draining it
+    (what keeps the connection usable) stops at DRAIN_MAX."""
+    channel, started, _log, _server = _channel()
+    channel.dataReceived(_chunked_head() + _chunk(b"x" * 1024))
+    request = started[0]
+    request.setResponseCode(413)
+    request.write(b'{"error": {"code": "payload_too_large"}}')
+    request.finish()
+    assert request.streamed.closed and not channel.transport.disconnecting
+    piece = _chunk(b"y" * STREAM_FROM)
+    for _ in range(DRAIN_MAX // STREAM_FROM):
+        channel.dataReceived(piece)
+    assert not channel.transport.disconnecting
+    channel.dataReceived(piece)
+    assert channel.transport.disconnecting
 
 
 def _body(length: int) -> StreamedBody:

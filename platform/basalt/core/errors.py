@@ -123,6 +123,12 @@ class PreconditionFailed(BasaltError):
     default_message = "The document has changed since you read it."
 
 
+class LengthRequired(BasaltError):
+    status = 411
+    code = "length_required"
+    default_message = "Send this body with a Content-Length."
+
+
 class PayloadTooLarge(BasaltError):
     status = 413
     code = "payload_too_large"

@@ -22,6 +22,7 @@ from basalt.core.errors import (
     to_basalt_error,
 )
 from basalt.core.json import dumps
+from basalt.core.request_body import read_chunked_to_end, sent_chunked, unframed_input
 
 logger = logging.getLogger("basalt.request")
 
@@ -110,7 +111,10 @@ class ApiErrorMiddleware:
         if "\x00" in request.path:
             # No id or name contains NUL, and PostgreSQL cannot even be asked about one.
             return json_error(NotFound())
-        if self._declared_body_too_large(request) or self._streamed_body_too_large(request):
+        if self._declared_body_too_large(request):
+            return json_error(PayloadTooLarge())
+        if not streamed_body(request.path) and sent_chunked(request.META) and self._chunked_body_too_large(request):
+            # Before the middleware below (idempotency fingerprints the body); upload routes: process_view.
             return json_error(PayloadTooLarge())
         response = self.get_response(request)
         content_type = response.get("Content-Type", "")
@@ -129,19 +133,30 @@ class ApiErrorMiddleware:
             return False
         return length > settings.BASALT_MAX_JSON_BODY
 
-    @staticmethod
-    def _streamed_body_too_large(request: HttpRequest) -> bool:
-        """Bound a body sent without Content-Length (chunked) and hand it on with a real length.
+    def process_view(self, request: HttpRequest, view, args, kwargs) -> HttpResponse | None:
+        """A chunked body on an upload route: a view that streams bodies reads it to its end itself
+        (core.request_body.streams_body, bounded by its own limits); any other reads it whole, as
+        below. Here, not in __call__: which view runs decides it."""
+        if not request.path.startswith(API_PREFIX) or not sent_chunked(request.META):
+            return None
+        if getattr(view, "streams_body", False):
+            read_chunked_to_end(request)
+            return None
+        return json_error(PayloadTooLarge()) if self._chunked_body_too_large(request) else None
 
-        Without this, such a body has no size check at all, and DRF, which trusts Content-Length,
-        would parse it as empty.
-        """
-        if streamed_body(request.path) or request.META.get("CONTENT_LENGTH"):
-            return False
-        if "chunked" not in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
-            return False
+    @staticmethod
+    def _chunked_body_too_large(request: HttpRequest) -> bool:
+        """Read a body sent without Content-Length (chunked), bounded, and hand it on with a real
+        length. Django and DRF read a body only up to CONTENT_LENGTH: without this, such a body
+        parsed as empty and had no size check at all."""
+        source = unframed_input(request)
+        if source is None:
+            return False  # a server that promises no end of the body: Django reads none of it
         limit = settings.BASALT_MAX_JSON_BODY
-        body = request.read(limit + 1)
+        body = b""
+        # A server's input may return less than asked before the end.
+        while len(body) <= limit and (more := source.read(limit + 1 - len(body))):
+            body += more
         if len(body) > limit:
             return True
         request._stream = io.BytesIO(body)

@@ -3,17 +3,23 @@
 twisted.web receives a whole body before daphne starts the application, so an upload used to be
 received into a temporary file first and only then hashed and stored (1 GiB: ~0.4 s receiving,
 then ~1 s hashing and writing, one after the other, and the bytes written to local disk twice).
-For a large body with a Content-Length, `core.server.EdgeRequest` now starts the application
-as soon as the headers are in and feeds the body into a StreamedBody as it comes off the socket;
-the request thread reads it like a file (`wsgi.input`), so sha256 and the storage write run while
-the rest is still arriving.
+For a large body with a Content-Length, and for any chunked body (no length), `core.server.EdgeRequest`
+now starts the application as soon as the headers are in and feeds the body into a StreamedBody as
+it comes off the socket; the request thread reads it like a file (`wsgi.input`), so sha256 and the
+storage write run while the rest is still arriving.
 
 Memory stays bounded: once HIGH_WATER bytes wait unread, the socket is no longer read (the client
 is held back by TCP) until the reader has taken them below LOW_WATER. A connection lost before the
 end makes every read raise ConnectionResetError (an OSError, as a WSGI server's input does), so the
 upload is aborted and nothing is stored. When the application is done before reading all of it
 (a refusal, or it never reads the body), the rest is received and dropped (`discard`), so the
-client reads the answer and the connection stays usable.
+client reads the answer and the connection stays usable; past DRAIN_MAX dropped bytes the connection
+is closed instead (a chunked body has no end known in advance).
+
+Django reads a body only up to its CONTENT_LENGTH, so a chunked one reads as empty unless the view
+is given the server's input itself (`unframed_input`). Whether a body that ends early can be told
+from one that is complete depends on the server: `serve` raises on a cut or malformed chunked body
+(environ CUTS_REPORTED); granian 2.8.7 reads either as a clean end of the body (measured).
 """
 
 from __future__ import annotations
@@ -23,9 +29,45 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest
 
 HIGH_WATER = 4 * 1024 * 1024
 LOW_WATER = 1024 * 1024
+# Bytes dropped after an early answer before the connection is closed rather than drained further.
+DRAIN_MAX = 64 * 1024 * 1024
+# environ key, set by `serve`'s WSGI bridge: wsgi.input raises when the body ends before it should
+# (a hang-up, or bad chunk framing), so a body without a length that ends cleanly is whole.
+CUTS_REPORTED = "basalt.input_reports_cuts"
+
+
+def sent_chunked(meta: dict[str, Any]) -> bool:
+    """A body framed by chunks, without a Content-Length (which would win, RFC 9112 6.3)."""
+    return not meta.get("CONTENT_LENGTH") and "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
+
+
+def unframed_input(request: HttpRequest):
+    """The server's input of a chunked request, read to the end of the body; None when the server
+    does not promise an end (PEP 3333 allows reading only CONTENT_LENGTH bytes)."""
+    if not request.META.get("wsgi.input_terminated"):
+        return None
+    return request.META["wsgi.input"]
+
+
+def streams_body(view):
+    """Mark a view that reads a chunked body itself, bounded by its own limits, as it arrives;
+    other views get a chunked body read into memory up to BASALT_MAX_JSON_BODY (core.middleware)."""
+    view.streams_body = True
+    return view
+
+
+def read_chunked_to_end(request: HttpRequest) -> None:
+    """Let request.read() go on to the end of a chunked body (Django's stream stops at
+    CONTENT_LENGTH, absent here, so at 0 bytes)."""
+    source = unframed_input(request)
+    if source is not None:
+        request._stream = source
 
 
 class StreamedBody:
@@ -34,12 +76,16 @@ class StreamedBody:
 
     def __init__(
         self,
-        length: int,
+        length: int | None,
         pause: Callable[[], None],
         resume: Callable[[], None],
         call_soon_threadsafe: Callable[[Callable[[], None]], object],
+        cut: Callable[[], None] | None = None,
     ):
-        self.length = length  # the declared Content-Length: what a reader gets in full or fails
+        # The declared Content-Length (what a reader gets in full or fails), None for a chunked body.
+        self.length = length
+        self._cut = cut  # closes the connection (on the event loop's thread)
+        self._dropped = 0
         self._pause, self._resume, self._call_soon = pause, resume, call_soon_threadsafe
         self._cond = threading.Condition()
         self._pieces: deque[memoryview] = deque()
@@ -55,17 +101,28 @@ class StreamedBody:
     # -- the event loop's side (Twisted's callbacks) --
 
     def feed(self, data: bytes) -> None:
+        cut = None
         with self._cond:
             if self._discarding:
-                return
-            self._pieces.append(memoryview(data))
-            self._buffered += len(data)
-            self.moved = time.monotonic()
-            if self._buffered >= HIGH_WATER and not self._paused:
-                self._paused = True
-                self._pause()
-            self._cond.notify_all()
+                self._dropped += len(data)
+                if self._dropped > DRAIN_MAX:
+                    # Draining a body nobody reads has its limit too: a chunked one has no end.
+                    cut, self._cut = self._cut, None
+            else:
+                self._append(data)
+        if cut is not None:
+            cut()
         self._wake()
+
+    def _append(self, data: bytes) -> None:
+        """One piece in (the caller holds the lock)."""
+        self._pieces.append(memoryview(data))
+        self._buffered += len(data)
+        self.moved = time.monotonic()
+        if self._buffered >= HIGH_WATER and not self._paused:
+            self._paused = True
+            self._pause()
+        self._cond.notify_all()
 
     def complete(self) -> None:
         with self._cond:

@@ -6,8 +6,8 @@ request got a bare `400` (no body, no X-Request-Id), and daphne's own errors wer
 also parsed every form and multipart body itself, a second time, and answered a bare 400 when
 it could not, before Django (which has its own, JSON-reported parsing) ever saw the request.
 
-A large body with a Content-Length is handed to the application while it arrives
-(EdgeRequest.streamed, core.request_body), not received whole first.
+A large body with a Content-Length, and a chunked one, is handed to the application while it
+arrives (EdgeRequest.streamed, core.request_body), not received whole first.
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ STREAM_STALL = 120
 
 
 class EdgeRequest(WebRequest):
-    # A body longer than STREAM_FROM with a Content-Length reaches the application while it
-    # arrives (core.request_body), at most `EdgeServer.streaming_max` at once; others, and chunked
-    # bodies, are received whole first, into memory up to 100 KB and a temporary file beyond.
+    # A body longer than STREAM_FROM with a Content-Length, or chunked (length None: its size is
+    # known only at its end), reaches the application while it arrives (core.request_body), at
+    # most `EdgeServer.streaming_max` at once; others are received whole first, into memory up to
+    # 100 KB and a temporary file beyond.
     streamed: StreamedBody | None = None
 
     def __init__(self, *args, **kwargs):
@@ -55,10 +56,14 @@ class EdgeRequest(WebRequest):
 
     def gotLength(self, length):  # noqa: N802 (Twisted's name)
         transport = self.channel.transport
-        if length is not None and length > STREAM_FROM and self._may_stream():
+        if (length is None or length > STREAM_FROM) and self._may_stream():
             self.content = io.BytesIO()  # daphne reads it once: empty, the body goes to `streamed`
             self.streamed = StreamedBody(
-                length, transport.pauseProducing, transport.resumeProducing, self._call_from_thread
+                length,
+                transport.pauseProducing,
+                transport.resumeProducing,
+                self._call_from_thread,
+                cut=transport.loseConnection,
             )
             self.server.streaming += 1
         else:
@@ -196,7 +201,7 @@ class EdgeHTTPChannel(HTTPChannel):
     def allHeadersReceived(self):  # noqa: N802
         super().allHeadersReceived()
         request = self.requests[-1] if self.requests else None
-        if getattr(request, "streamed", None) is not None and self.length:
+        if getattr(request, "streamed", None) is not None:
             request.start_early(self._command, self._path, self._version)
 
 

@@ -23,7 +23,7 @@ from tempfile import SpooledTemporaryFile
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 
-from basalt.core.request_body import StreamedBody
+from basalt.core.request_body import CUTS_REPORTED, StreamedBody
 
 # A streamed response is sent in pieces of about this size, not one send per tiny chunk.
 _STREAM_PIECE = 64 * 1024
@@ -112,7 +112,13 @@ class ThreadedWSGIBridge:
             return  # the client went away before sending its body
         environ = build_environ(scope, body)
         if isinstance(body, StreamedBody):
-            environ["CONTENT_LENGTH"] = str(body.length)
+            # Its reads raise when the connection ends before the body does (core.request_body).
+            environ[CUTS_REPORTED] = True
+            if body.length is not None:
+                environ["CONTENT_LENGTH"] = str(body.length)
+            else:
+                # Chunked: read to its end by the views that stream (core.request_body.unframed_input).
+                environ["wsgi.input_terminated"] = True
         else:
             # The real length: a chunked request has no Content-Length, and WSGI reads only that many bytes.
             environ["CONTENT_LENGTH"] = str(body.seek(0, 2))

@@ -101,9 +101,10 @@ class Files:
                 answer = self._send(
                     "PATCH",
                     location,
-                    content=piece,
+                    content=_slices(piece),
                     headers={
                         **tus,
+                        "Content-Length": str(len(piece)),
                         "Content-Type": "application/offset+octet-stream",
                         "Upload-Offset": str(offset),
                         "Upload-Checksum": f"sha256 {digest}",
@@ -205,6 +206,15 @@ def _name(source: Source) -> str:
     if isinstance(source, str | os.PathLike):
         return Path(source).name
     return Path(str(getattr(source, "name", "file"))).name or "file"
+
+
+def _slices(data: bytes) -> Iterator[memoryview]:
+    """`data` in CHUNK views, no copies. Given one large bytes body, httpx's transport (httpcore
+    1.0.9) copies what is left of it after every partial send, quadratic in its size: an 8 MiB
+    PATCH went out at ~150 MiB/s on loopback, a 256 MiB body at 100 MiB/s against 2.3 GB/s in views."""
+    view = memoryview(data)
+    for start in range(0, len(view), CHUNK):
+        yield view[start : start + CHUNK]
 
 
 def _chunks(handle: IO[bytes]) -> Iterator[bytes]:
