@@ -12,13 +12,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+
+from devtools.readiness import wait_until_answering
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 90.0
@@ -128,18 +129,16 @@ def start(data_dir: Path, overrides: dict[str, str | None] | None = None, args: 
             stderr=subprocess.STDOUT,
         )
     server = Server(f"http://127.0.0.1:{port}", process, log, database, env)
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            stop(server)
-            raise AssertionError(f"serve exited with {process.returncode}:\n{server.log_tail()}")
-        try:
-            if httpx.get(server.url + "/healthz", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    stop(server)
-    raise AssertionError(f"serve did not answer /healthz within {START_TIMEOUT:.0f} s:\n{server.log_tail()}")
+    wait_until_ready(server)
+    return server
+
+
+def wait_until_ready(server: Server) -> None:
+    """Return once `server` answers /healthz; otherwise stop it and fail with its log."""
+    failure = wait_until_answering(server.url + "/healthz", server.process, START_TIMEOUT)
+    if failure is not None:
+        stop(server)
+        raise AssertionError(f"serve {failure}:\n{server.log_tail()}")
 
 
 def stop(server: Server) -> None:

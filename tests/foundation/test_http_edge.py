@@ -12,12 +12,11 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
+from devtools.readiness import wait_until_answering
 from tests.contract import live
 
 pytestmark = pytest.mark.live
@@ -215,16 +214,8 @@ def granian(tmp_path_factory):
          "--port", str(port), "--workers", "1", "--blocking-threads", "2"],
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
-    deadline = time.monotonic() + 90
-    while True:
-        assert process.poll() is None, (folder / "granian.log").read_text()[-3000:]
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "granian did not answer"
-        time.sleep(0.3)
+    failure = wait_until_answering(f"http://127.0.0.1:{port}/healthz", process, 90)
+    assert failure is None, f"granian {failure}: {(folder / 'granian.log').read_text()[-3000:]}"
     yield port
     process.terminate()
     process.wait(timeout=30)
