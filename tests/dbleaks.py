@@ -92,13 +92,19 @@ def leaked_connections() -> dict[int, str]:
         return {}
     connections.close_all()  # this (main) thread's own connection is Django's to close
     with _lock:
-        out = [(c, conn) for c in _out.values() if (conn := c.conn()) is not None and not conn.closed]
-    problems = {
-        conn.info.backend_pid: f"a pooled connection taken during {c.test} by thread {c.thread!r} was never given "
-        f"back; taken at:\n{c.stack}"
-        for c, conn in out
-    }
-    known = {conn.info.backend_pid for _, conn in out}
+        taken = list(_out.values())
+    # Every connection taken and never given back, open or not: one whose thread ended is only closed
+    # when the garbage collector gets to it (so it may still block the drop), and the pool counts it
+    # as in use for good (in production, a pool that shrinks until requests wait for a connection).
+    problems: dict[int, str] = {}
+    for number, c in enumerate(taken, 1):
+        conn = c.conn()
+        still_open = conn is not None and not conn.closed
+        problems[conn.info.backend_pid if still_open else -number] = (
+            f"a pooled connection taken during {c.test} by thread {c.thread!r} was never given back"
+            f"{'' if still_open else ' (closed since, without going back)'}; taken at:\n{c.stack}"
+        )
+    known = {pid for pid in problems if pid > 0}
     pool = connection.pool
     if pool is not None:
         # The pool's idle connections (psycopg_pool keeps them in `_pool`) are closed with the pool.
@@ -123,10 +129,11 @@ def leaked_connections() -> dict[int, str]:
             for pid, app, port, state, query in rows
         }
         # Ended here so that Django can still drop the database; the run fails all the same.
-        for pid in problems:
+        pids = [pid for pid in problems if pid > 0]
+        for pid in pids:
             admin.execute("SELECT pg_terminate_backend(%s)", [pid])
         for _ in range(20):
-            if not admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = ANY(%s)", [list(problems)]).fetchone():
+            if not admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = ANY(%s)", [pids]).fetchone():
                 break
             time.sleep(0.1)
     return problems

@@ -84,7 +84,9 @@ def live_redis_url(url: str) -> str:
     return redis_db_below(url, 8)
 
 
-def server_env(data_dir: Path) -> tuple[dict[str, str], str | None]:
+def server_env(data_dir: Path, *, own_database: bool = True) -> tuple[dict[str, str], str | None]:
+    """The environment of a server started for a test, and the PostgreSQL database made for it (the
+    caller drops it: live.stop does). Without `own_database` it uses SQLite in `data_dir`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BASALT_", "DJANGO_", "CELERY_"))}
     for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"):
         env.pop(name, None)
@@ -99,7 +101,7 @@ def server_env(data_dir: Path) -> tuple[dict[str, str], str | None]:
         IDENTITY_ACCOUNTS_PER_ADDRESS_PER_HOUR="100000",
     )
     database = None
-    if os.environ.get("DATABASE_URL"):
+    if os.environ.get("DATABASE_URL") and own_database:
         env["DATABASE_URL"], database = _own_database_url(os.environ["DATABASE_URL"])
         # A small bounded pool: the PostgreSQL server is shared with every other test run.
         env["DATABASE_POOL_SIZE"] = "4"

@@ -184,8 +184,8 @@ def test_oversized_headers_get_431(served):
 
 
 def test_serve_on_a_busy_port_says_so_and_exits_non_zero(served, tmp_path):
-    env, _ = live.server_env(tmp_path / "data")
-    env.pop("DATABASE_URL", None)  # no database of its own needed: it must fail before serving
+    # No database of its own: it must fail before serving (one made here was never dropped).
+    env, _ = live.server_env(tmp_path / "data", own_database=False)
     port = str(port_of(served.url))
     result = subprocess.run(
         [sys.executable, "manage.py", "serve", "--no-migrate", "--host", "127.0.0.1", "--port", port],

@@ -161,8 +161,9 @@ def run(coro):
     return asyncio.run(coro)
 
 
-def start_process(env: dict, data_dir, migrate: bool) -> live.Server:
-    """One more `manage.py serve` on the same database and Redis (a second realtime process)."""
+def start_process(env: dict, data_dir, migrate: bool, database: str | None = None) -> live.Server:
+    """One more `manage.py serve` on the same database and Redis (a second realtime process). The one
+    given the `database` (from live.server_env) drops it when stopped, or when it fails to start."""
     import subprocess
     import sys
 
@@ -177,6 +178,6 @@ def start_process(env: dict, data_dir, migrate: bool) -> live.Server:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    server = live.Server(f"http://127.0.0.1:{port}", process, log, None)
+    server = live.Server(f"http://127.0.0.1:{port}", process, log, database)
     live.wait_until_ready(server)
     return server
