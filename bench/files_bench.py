@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "platform"))
 
+from devtools.readiness import wait_until_answering  # noqa: E402
 from tests.contract import live  # noqa: E402
 
 CHUNK = 1024 * 1024
@@ -98,17 +99,10 @@ class Granian:
                     [str(BIN / "celery"), "-A", "basalt", "worker", "--concurrency", "1", "--loglevel", "WARNING"],
                     env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                 )  # fmt: skip
-        deadline = time.monotonic() + live.START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"granian exited: {self.log.read_text(errors='replace')[-3000:]}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("granian did not answer /healthz")
+        failure = wait_until_answering(self.url + "/healthz", self.process, live.START_TIMEOUT)
+        if failure is not None:
+            self.stop()
+            raise RuntimeError(f"granian {failure}: {self.log.read_text(errors='replace')[-3000:]}")
 
     def stop(self) -> None:
         for process in (self.worker, self.process):

@@ -24,9 +24,15 @@ def page_number(raw: str | None) -> int:
     return max(1, min(int(raw), 100_000)) if raw and raw.isascii() and raw.isdigit() else 1
 
 
-def _chip(value: Any) -> str:
+def short_text(value: Any, limit: int) -> str:
+    """A value as at most `limit` characters of text: a string as it is, anything else as JSON.
+    Markup in it is left to the template's escaping."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 24 else text[:23] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _chip(value: Any) -> str:
+    return short_text(value, 24)
 
 
 def cell(value: Any, definition: dict[str, Any] | None, ref: str) -> dict[str, Any]:

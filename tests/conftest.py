@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import pytest
 from rest_framework.test import APIClient
 
+from tests import dbleaks
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -41,6 +43,8 @@ def pytest_configure(config):
     from django.conf import settings
 
     config.basalt_database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    if config.basalt_database == "postgresql":
+        dbleaks.record_checkouts()
     # No background request-log writer in tests (its own connection would race the test's
     # transaction); tests and the console's Request logs page flush the buffer explicitly.
     settings.REQUEST_LOG_FLUSH_SECONDS = 0
@@ -90,6 +94,28 @@ def pytest_sessionstart(session):
             problems.append(f"Redis unreachable: {exc}")
     if problems:
         pytest.exit("; ".join(problems), returncode=3)
+
+
+def pytest_runtest_setup(item):
+    dbleaks.entering(item.nodeid)
+
+
+def pytest_runtest_teardown(item):
+    dbleaks.entering(f"{item.nodeid} (teardown)")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Before the test database is dropped, fail if anything still holds a connection to it: PostgreSQL
+    refuses to drop it then, and pytest-django only warns, leaving the database behind (tests/dbleaks.py)."""
+    yield
+    with django_db_blocker.unblock():
+        problems = dbleaks.leaked_connections()
+    if problems:
+        pytest.fail(
+            f"{len(problems)} connection(s) to the test database left open:\n\n" + "\n\n".join(problems.values()),
+            pytrace=False,
+        )
 
 
 @pytest.fixture(autouse=True)

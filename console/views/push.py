@@ -15,6 +15,7 @@ from basalt.projects import services
 from basalt.projects.roles import Perm
 from basalt.push import credentials, installations
 from basalt.push import services as push_services
+from console import grid
 from console.caller import console_caller
 from console.views.common import ProjectAccess, error_messages, page, project_context, project_view
 
@@ -96,12 +97,12 @@ def _funnel(counts: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _custom_value(value: Any) -> str:
+    """A custom field as text: Dates and Pointers (basalt.push.custom) readable, the rest as in the data grid."""
     if isinstance(value, dict) and value.get("__type") == "Date":
         return str(value.get("iso"))
     if isinstance(value, dict) and value.get("__type") == "Pointer":
         return f"→ {value.get('collection')}/{value.get('id')}"
-    text = value if isinstance(value, str) else orjson.dumps(value).decode()
-    return text if len(text) <= 60 else text[:59] + "…"
+    return grid.short_text(value, 60)
 
 
 def _custom_pairs(fields: Any) -> list[tuple[str, str]]:

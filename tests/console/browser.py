@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -35,6 +37,33 @@ def require_browser() -> None:
         if in_ci:
             pytest.fail("the playwright package is missing under CI=true")
         pytest.skip("playwright not installed")
+
+
+@contextmanager
+def launched_chromium(monkeypatch) -> Iterator:
+    """Chromium through Playwright's sync API, for one test or fixture.
+
+    Playwright keeps an asyncio loop running in this thread, so while it runs Django keeps this
+    thread's database connections in a context variable (asgiref's Local under a running loop), not
+    in the thread's own slot. Django's teardown only sees the thread's slot once the loop stops: a
+    connection the test's ORM calls opened stayed checked out for the rest of the run and PostgreSQL
+    could not drop the test database. They are closed here, while the loop still runs.
+    """
+    require_browser()
+    # The test's own ORM calls are synchronous; Django's async-safety guard would be a false alarm.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            try:
+                browser.close()
+            finally:
+                connections.close_all()
 
 
 class Shots:

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from tests.console.browser import CHROMIUM, CHROMIUM_ARGS, Shots, require_browser
+from tests.console.browser import Shots, launched_chromium
 
 # Names the element and directive of any CSP violation, so a failure says what to fix.
 REPORT_CSP_VIOLATIONS = """
@@ -23,18 +23,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def chromium(monkeypatch):
-    require_browser()
-    # Playwright's sync API keeps an asyncio loop in this thread; the test's own ORM calls are
-    # still synchronous, so Django's async-safety guard would be a false alarm here.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with launched_chromium(monkeypatch) as browser:
+        yield browser
 
 
 @pytest.fixture

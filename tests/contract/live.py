@@ -12,13 +12,14 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+
+from devtools.readiness import wait_until_answering
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 90.0
@@ -83,7 +84,9 @@ def live_redis_url(url: str) -> str:
     return redis_db_below(url, 8)
 
 
-def server_env(data_dir: Path) -> tuple[dict[str, str], str | None]:
+def server_env(data_dir: Path, *, own_database: bool = True) -> tuple[dict[str, str], str | None]:
+    """The environment of a server started for a test, and the PostgreSQL database made for it (the
+    caller drops it: live.stop does). Without `own_database` it uses SQLite in `data_dir`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BASALT_", "DJANGO_", "CELERY_"))}
     for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"):
         env.pop(name, None)
@@ -98,7 +101,7 @@ def server_env(data_dir: Path) -> tuple[dict[str, str], str | None]:
         IDENTITY_ACCOUNTS_PER_ADDRESS_PER_HOUR="100000",
     )
     database = None
-    if os.environ.get("DATABASE_URL"):
+    if os.environ.get("DATABASE_URL") and own_database:
         env["DATABASE_URL"], database = _own_database_url(os.environ["DATABASE_URL"])
         # A small bounded pool: the PostgreSQL server is shared with every other test run.
         env["DATABASE_POOL_SIZE"] = "4"
@@ -128,18 +131,16 @@ def start(data_dir: Path, overrides: dict[str, str | None] | None = None, args: 
             stderr=subprocess.STDOUT,
         )
     server = Server(f"http://127.0.0.1:{port}", process, log, database, env)
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            stop(server)
-            raise AssertionError(f"serve exited with {process.returncode}:\n{server.log_tail()}")
-        try:
-            if httpx.get(server.url + "/healthz", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    stop(server)
-    raise AssertionError(f"serve did not answer /healthz within {START_TIMEOUT:.0f} s:\n{server.log_tail()}")
+    wait_until_ready(server)
+    return server
+
+
+def wait_until_ready(server: Server) -> None:
+    """Return once `server` answers /healthz; otherwise stop it and fail with its log."""
+    failure = wait_until_answering(server.url + "/healthz", server.process, START_TIMEOUT)
+    if failure is not None:
+        stop(server)
+        raise AssertionError(f"serve {failure}:\n{server.log_tail()}")
 
 
 def stop(server: Server) -> None:

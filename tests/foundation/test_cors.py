@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.console.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
+from tests.console.browser import launched_chromium
 from tests.contract import live
 
 pytestmark = pytest.mark.live
@@ -93,38 +93,30 @@ FETCH = """async ([url, key, body]) => {
 
 @pytest.mark.browser
 def test_a_page_on_a_listed_origin_calls_the_api_from_a_real_browser(server, app_origin, monkeypatch):
-    require_browser()
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
     allowed = make_project(server.url, "Listed")
     other = make_project(server.url, "Not listed")
     documents = f"{server.url}/api/v1/collections/notes/documents"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page()
-            page.goto(app_origin + "/")
-            # No project lists the origin yet: the browser refuses (preflight and simple request alike).
-            assert "blocked" in page.evaluate(FETCH, [documents, allowed.publishable, {"title": "early"}])
-            assert "blocked" in page.evaluate(FETCH, [documents, allowed.publishable, None])
+    with launched_chromium(monkeypatch) as browser:
+        page = browser.new_page()
+        page.goto(app_origin + "/")
+        # No project lists the origin yet: the browser refuses (preflight and simple request alike).
+        assert "blocked" in page.evaluate(FETCH, [documents, allowed.publishable, {"title": "early"}])
+        assert "blocked" in page.evaluate(FETCH, [documents, allowed.publishable, None])
 
-            set_origins(allowed, ["https://elsewhere.example", app_origin])
-            created = page.evaluate(FETCH, [documents, allowed.publishable, {"title": "from the browser"}])
-            assert created.get("status") == 201, created
-            assert created["body"]["title"] == "from the browser"
-            assert created["requestId"], "X-Request-Id must be readable by the page"
-            listed = page.evaluate(FETCH, [documents, allowed.publishable, None])
-            assert listed.get("status") == 200, listed
-            assert [d["title"] for d in listed["body"]["results"]] == ["from the browser"]
-            # An error answer is readable too, with its JSON and request id.
-            missing = page.evaluate(FETCH, [documents + "/nope", allowed.publishable, None])
-            assert missing.get("status") == 404 and missing["body"]["error"]["code"] == "not_found", missing
+        set_origins(allowed, ["https://elsewhere.example", app_origin])
+        created = page.evaluate(FETCH, [documents, allowed.publishable, {"title": "from the browser"}])
+        assert created.get("status") == 201, created
+        assert created["body"]["title"] == "from the browser"
+        assert created["requestId"], "X-Request-Id must be readable by the page"
+        listed = page.evaluate(FETCH, [documents, allowed.publishable, None])
+        assert listed.get("status") == 200, listed
+        assert [d["title"] for d in listed["body"]["results"]] == ["from the browser"]
+        # An error answer is readable too, with its JSON and request id.
+        missing = page.evaluate(FETCH, [documents + "/nope", allowed.publishable, None])
+        assert missing.get("status") == 404 and missing["body"]["error"]["code"] == "not_found", missing
 
-            # Another project's key from the same page: its own list decides, and it lists nothing.
-            assert "blocked" in page.evaluate(FETCH, [documents, other.publishable, None])
-        finally:
-            browser.close()
+        # Another project's key from the same page: its own list decides, and it lists nothing.
+        assert "blocked" in page.evaluate(FETCH, [documents, other.publishable, None])
 
 
 def preflight(url: str, origin: str, method: str = "POST") -> httpx.Response:

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devtools.readiness import wait_until_answering
 from tests.conftest import private_redis_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,16 +51,10 @@ def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def wait_for(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"exited with {process.returncode}: {process.stdout.read()[-3000:]}")
-        try:
-            httpx.get(url, timeout=2)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    raise AssertionError(f"{url} did not answer")
+    failure = wait_until_answering(url, process, timeout, status=None)
+    if failure is not None:
+        output = process.stdout.read()[-3000:] if process.poll() is not None else ""
+        raise AssertionError(f"{failure}: {output}")
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -12,12 +12,11 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
+from devtools.readiness import wait_until_answering
 from tests.contract import live
 
 pytestmark = pytest.mark.live
@@ -185,8 +184,8 @@ def test_oversized_headers_get_431(served):
 
 
 def test_serve_on_a_busy_port_says_so_and_exits_non_zero(served, tmp_path):
-    env, _ = live.server_env(tmp_path / "data")
-    env.pop("DATABASE_URL", None)  # no database of its own needed: it must fail before serving
+    # No database of its own: it must fail before serving (one made here was never dropped).
+    env, _ = live.server_env(tmp_path / "data", own_database=False)
     port = str(port_of(served.url))
     result = subprocess.run(
         [sys.executable, "manage.py", "serve", "--no-migrate", "--host", "127.0.0.1", "--port", port],
@@ -215,16 +214,8 @@ def granian(tmp_path_factory):
          "--port", str(port), "--workers", "1", "--blocking-threads", "2"],
         env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
-    deadline = time.monotonic() + 90
-    while True:
-        assert process.poll() is None, (folder / "granian.log").read_text()[-3000:]
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "granian did not answer"
-        time.sleep(0.3)
+    failure = wait_until_answering(f"http://127.0.0.1:{port}/healthz", process, 90)
+    assert failure is None, f"granian {failure}: {(folder / 'granian.log').read_text()[-3000:]}"
     yield port
     process.terminate()
     process.wait(timeout=30)

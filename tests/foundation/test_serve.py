@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devtools.readiness import wait_until_answering
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.live
 
@@ -55,17 +57,11 @@ def start_serve(data_dir: Path, **extra: str) -> Served:
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"serve exited with {process.returncode}: {process.stdout.read()}")
-        try:
-            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                return Served(url, data_dir, process)
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    stop(process)
-    raise AssertionError("serve did not answer /healthz within 90 s")
+    failure = wait_until_answering(url + "/healthz", process, 90)
+    if failure is not None:
+        stop(process)
+        raise AssertionError(f"serve {failure}: {process.stdout.read()}")
+    return Served(url, data_dir, process)
 
 
 def stop(process: subprocess.Popen) -> int:

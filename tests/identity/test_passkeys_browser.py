@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-from tests.console.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
+from tests.console.browser import launched_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -54,12 +54,7 @@ def _api(base, path, key, body=None, token=None, method="POST"):
 
 @pytest.fixture
 def browser_page(live_server, monkeypatch):
-    require_browser()
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    with launched_chromium(monkeypatch) as browser:
         context = browser.new_context(base_url=live_server.url)
         page = context.new_page()
         page.goto("/console/signin")
@@ -78,10 +73,7 @@ def browser_page(live_server, monkeypatch):
                 }
             },
         )
-        try:
-            yield page
-        finally:
-            browser.close()
+        yield page
 
 
 def test_passkey_registers_then_signs_in_without_password_and_as_second_factor(project, live_server, browser_page):

@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from basalt.projects import services
-from tests.console.browser import CHROMIUM, CHROMIUM_ARGS, Shots, require_browser
+from tests.console.browser import Shots, launched_chromium
 from tests.push.conftest import key_client, register
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -81,18 +81,13 @@ def test_provider_settings_from_the_console_are_validated_and_never_shown(projec
 
 @pytest.mark.browser
 def test_push_page_in_a_browser_live_count_and_send(live_server, twins, project, monkeypatch):
-    require_browser()
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
     device = key_client(project.publishable)
     register(device, "fcm", "n" * 30, channels=["news"])
     register(device, "fcm", "s" * 30, channels=["sport"])
     project.owner.set_password("a long enough passphrase")
     project.owner.save()
     errors: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    with launched_chromium(monkeypatch) as browser:
         context = browser.new_context(base_url=live_server.url, viewport={"width": 1360, "height": 900})
         context.set_default_timeout(10_000)
         page = context.new_page()
@@ -120,7 +115,6 @@ def test_push_page_in_a_browser_live_count_and_send(live_server, twins, project,
         row = page.locator("#push-history tbody tr").first.inner_text()
         shot("history")
         context.close()
-        browser.close()
     assert "done" in row and "Breaking" in row
     assert [token for token, *_ in twins["fcm"].sent] == ["n" * 30]
     assert errors == [], errors

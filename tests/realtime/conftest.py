@@ -161,11 +161,11 @@ def run(coro):
     return asyncio.run(coro)
 
 
-def start_process(env: dict, data_dir, migrate: bool) -> live.Server:
-    """One more `manage.py serve` on the same database and Redis (a second realtime process)."""
+def start_process(env: dict, data_dir, migrate: bool, database: str | None = None) -> live.Server:
+    """One more `manage.py serve` on the same database and Redis (a second realtime process). The one
+    given the `database` (from live.server_env) drops it when stopped, or when it fails to start."""
     import subprocess
     import sys
-    import time
 
     port = live.free_port()
     log = data_dir.parent / f"serve-{port}.log"
@@ -178,14 +178,6 @@ def start_process(env: dict, data_dir, migrate: bool) -> live.Server:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    server = live.Server(f"http://127.0.0.1:{port}", process, log, None)
-    deadline = time.monotonic() + live.START_TIMEOUT
-    while time.monotonic() < deadline:
-        assert process.poll() is None, server.log_tail()
-        try:
-            if httpx.get(server.url + "/healthz", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    live.stop(server)
-    raise AssertionError(server.log_tail())
+    server = live.Server(f"http://127.0.0.1:{port}", process, log, database)
+    live.wait_until_ready(server)
+    return server

@@ -26,15 +26,13 @@ POSTS = {"name": "posts", "fields": {"n": {"type": "number"}}, "permissions": OP
 def cluster(tmp_path_factory):
     data = tmp_path_factory.mktemp("cluster") / "data"
     env, database = live.server_env(data)
-    web = start_process(env, data, migrate=True)
-    web.database = database
-    realtime = [start_process(env, data, migrate=False) for _ in range(2)]
+    servers = [start_process(env, data, migrate=True, database=database)]
     try:
-        yield web, realtime
+        servers += [start_process(env, data, migrate=False) for _ in range(2)]
+        yield servers[0], servers[1:]
     finally:
-        for server in realtime:
+        for server in reversed(servers):  # the web process last: it drops the database
             live.stop(server)
-        live.stop(web)
 
 
 def test_subscribers_on_two_realtime_processes_receive_every_event_from_the_web_process(cluster):

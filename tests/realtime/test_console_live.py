@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.console.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
+from tests.console.browser import launched_chromium
 
 from .conftest import OPEN, PASSWORD, App, make_live_project
 
@@ -17,22 +17,14 @@ POSTS = {"name": "posts", "fields": {"title": {"type": "string"}}, "permissions"
 
 @pytest.fixture
 def browser_page(server, monkeypatch):
-    require_browser()
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            context = browser.new_context(base_url=server.url, viewport={"width": 1360, "height": 900})
-            context.set_default_timeout(20_000)
-            page = context.new_page()
-            page.errors = []
-            page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-            page.on("console", lambda msg: msg.type == "error" and page.errors.append(msg.text))
-            yield page
-        finally:
-            browser.close()
+    with launched_chromium(monkeypatch) as browser:
+        context = browser.new_context(base_url=server.url, viewport={"width": 1360, "height": 900})
+        context.set_default_timeout(20_000)
+        page = context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+        page.on("console", lambda msg: msg.type == "error" and page.errors.append(msg.text))
+        yield page
 
 
 def test_the_data_browser_shows_rows_appear_change_and_disappear_live(server, browser_page):

@@ -77,13 +77,11 @@ def cluster(tmp_path):
     env["CELERY_TASK_ALWAYS_EAGER"] = "true"
     servers = []
     try:
-        web = start_process(env, data, migrate=True)
-        web.database = database
-        servers.append(web)
+        servers.append(start_process(env, data, migrate=True, database=database))
         servers += [start_process(env, data, migrate=False) for _ in range(2)]
         yield redis, servers
     finally:
-        for server in servers:
+        for server in reversed(servers):  # the web process last: it drops the database
             live.stop(server)
         redis.stop()
 
