@@ -37,6 +37,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import http_server as load  # noqa: E402  (bench/, this script's own folder)
+
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 ANCHORS = Path(os.environ.get("BASALT_ANCHORS", ROOT.parent / "shared" / "anchors")).resolve()
@@ -126,24 +129,7 @@ class Basalt:
                 check=True,
                 capture_output=True,
             )
-            web = self._spawn(
-                [
-                    str(Path(python).parent / "granian"),
-                    "basalt.wsgi:application",
-                    "--interface",
-                    "wsgi",
-                    "--host",
-                    HOST,
-                    "--port",
-                    str(self.port),
-                    "--workers",
-                    str(workers),
-                    "--blocking-threads",
-                    str(threads),
-                    "--log-level",
-                    "warning",
-                ]
-            )
+            web = self._spawn(load.granian_wsgi("basalt.wsgi:application", self.port, workers, threads))
             self._spawn(
                 [python, "-m", "celery", "-A", "basalt", "worker", "--loglevel", "WARNING", "--concurrency", "2"]
             )

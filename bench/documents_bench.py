@@ -29,6 +29,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import http_server as load  # noqa: E402  (bench/, this script's own folder)
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
@@ -155,22 +158,7 @@ def server_argv(kind: str, port: int, workers: int) -> list[str]:
         ]
     if kind == "granian":
         # The production web server (docker/entrypoint.sh), minus its access log.
-        return [
-            str(BIN / "granian"),
-            "basalt.wsgi:application",
-            "--interface",
-            "wsgi",
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--blocking-threads",
-            os.environ.get("WEB_THREADS", "8"),
-            "--log-level",
-            "warning",
-        ]
+        return load.granian_wsgi("basalt.wsgi:application", port, workers, os.environ.get("WEB_THREADS", "8"))
     raise SystemExit(f"unknown server {kind}")
 
 

@@ -171,32 +171,14 @@ class Spawned(Target):
             load.stop(self.proc)
 
 
-def granian(app: str, port: int, workers: int, threads: int) -> list[str]:
-    return [
-        str(Path(sys.executable).parent / "granian"),
-        app,
-        "--interface",
-        "wsgi",
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--blocking-threads",
-        str(threads),
-        "--log-level",
-        "warning",
-    ]
-
-
 def floors(db_url: str, database: str | None, workers: int, threads: int) -> list[Target]:
     env = dict(os.environ, FLOOR_DB=db_url, PYTHONPATH=str(FLOOR))
     subprocess.run([sys.executable, str(FLOOR / "raw_app.py")], env=env, check=True)
     made = []
     for name, module in (("floor-raw", "raw_app:application"), ("floor-django", "django_app:application")):
         port = anchors.free_port()
-        target = Spawned(f"{name} {workers}x{threads}", granian(module, port, workers, threads), env, database)
+        argv = load.granian_wsgi(module, port, workers, threads)
+        target = Spawned(f"{name} {workers}x{threads}", argv, env, database)
         target.port = port
         made.append(target)
     return made

@@ -118,27 +118,33 @@ def candidates(port: int, workers: int) -> dict[str, Candidate]:
         ),
         "granian-wsgi": Candidate(
             "granian-wsgi",
-            [
-                str(BIN / "granian"),
-                "--interface",
-                "wsgi",
-                "--host",
-                HOST,
-                "--port",
-                str(port),
-                "--workers",
-                w,
-                "--blocking-threads",
-                "8",
-                "--log-level",
-                "warning",
-                "basalt.wsgi:application",
-            ],
+            granian_wsgi("basalt.wsgi:application", port, workers, 8),
         ),
     }
 
 
 CANDIDATE_NAMES = ["daphne", "uvicorn", "gunicorn-sync", "gunicorn-gthread", "granian-asgi", "granian-wsgi"]
+
+
+def granian_wsgi(app: str, port: int, workers: int, threads: int | str) -> list[str]:
+    """granian serving a WSGI application as the production `web` role does (docker/entrypoint.sh),
+    without its access log."""
+    return [
+        str(BIN / "granian"),
+        app,
+        "--interface",
+        "wsgi",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--blocking-threads",
+        str(threads),
+        "--log-level",
+        "warning",
+    ]
 
 
 def free_port() -> int:
