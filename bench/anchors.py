@@ -292,7 +292,7 @@ def main() -> None:
     )
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"))
     parser.add_argument("--workers", type=int, default=2, help="granian workers (production profile)")
-    parser.add_argument("--threads", type=int, default=8, help="granian blocking threads per worker")
+    parser.add_argument("--threads", type=int, default=4, help="granian blocking threads per worker (production: 4)")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--db-prefix", default="basalt_anchor", help="PostgreSQL database of target NAME: PREFIX_NAME")
     parser.add_argument("--table", nargs="+", type=Path, help="only print the table of earlier result files")

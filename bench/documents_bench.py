@@ -158,7 +158,7 @@ def server_argv(kind: str, port: int, workers: int) -> list[str]:
         ]
     if kind == "granian":
         # The production web server (docker/entrypoint.sh), minus its access log.
-        return load.granian_wsgi("basalt.wsgi:application", port, workers, os.environ.get("WEB_THREADS", "8"))
+        return load.granian_wsgi("basalt.wsgi:application", port, workers, os.environ.get("WEB_THREADS", "4"))
     raise SystemExit(f"unknown server {kind}")
 
 

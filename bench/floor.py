@@ -5,7 +5,7 @@ keep-alive clients, this repository's raw-socket load generator) against:
 
 - the peer: Parse Server 9.10 (`parse`, PostgreSQL) or PocketBase 0.40 (`pocketbase`, SQLite),
   started by `../shared/anchors/`, with its admin credential (master key / superuser token);
-- Basalt: the production profile (granian 2 × 8 + Celery, PostgreSQL + Redis) or the embedded
+- Basalt: the production profile (granian 2 × 4 + Celery, PostgreSQL + Redis) or the embedded
   default (`manage.py serve`, SQLite), with the secret key;
 - two floors that do only the database work under the same server Basalt uses (granian WSGI):
   `raw` (bench/floor_apps/raw_app.py: a WSGI callable, one prepared statement on a per-thread
@@ -185,7 +185,7 @@ def floors(db_url: str, database: str | None, workers: int, threads: int) -> lis
 
 
 class BasaltTarget(Target):
-    def __init__(self, profile: str, redis_url: str, shape: str = "2x8", label: str = "basalt", source: Path = ROOT):
+    def __init__(self, profile: str, redis_url: str, shape: str = "2x4", label: str = "basalt", source: Path = ROOT):
         super().__init__()
         self.basalt = anchors.Basalt(f"floor_{label}_{shape}", source, profile, redis_url, db_prefix="basalt_floor")
         self.workers, self.threads = (int(n) for n in shape.split("x"))
@@ -289,7 +289,7 @@ def main() -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/10")
     parser.add_argument("--json", help="write every cell here")
     parser.add_argument(
-        "--basalt-shape", nargs="+", default=["2x8"], help="production: one Basalt per granian WORKERSxTHREADS"
+        "--basalt-shape", nargs="+", default=["2x4"], help="production: one Basalt per granian WORKERSxTHREADS"
     )
     parser.add_argument(
         "--source",

@@ -12,11 +12,13 @@ case "$role" in
     python manage.py security_check
     python manage.py migrate --noinput
     # granian over WSGI measured fastest for Django here (bench/README.md); WebSockets stay on daphne.
+    # 4 threads per process: every database round trip hands the GIL over, and 2 x 4 served
+    # 12-25% more gets and creates than 2 x 8 on 2 cores (bench/floor.py, bench/README.md).
     exec granian basalt.wsgi:application \
       --interface wsgi \
       --host 0.0.0.0 --port 8000 \
       --workers "${WEB_CONCURRENCY:-2}" \
-      --blocking-threads "${WEB_THREADS:-8}" \
+      --blocking-threads "${WEB_THREADS:-4}" \
       --respawn-failed-workers \
       --workers-kill-timeout 30 \
       --log-level "$(echo "${LOG_LEVEL:-INFO}" | tr '[:upper:]' '[:lower:]')" \
