@@ -143,19 +143,7 @@ def server_argv(kind: str, port: int, workers: int) -> list[str]:
             "/dev/null",
         ]
     if kind == "uvicorn":
-        return [
-            str(BIN / "uvicorn"),
-            "basalt.asgi:application",
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
+        return load.candidates(port, workers)["uvicorn"].argv  # http_server.py's (2 × uvloop + httptools)
     if kind == "granian":
         # The production web server (docker/entrypoint.sh), minus its access log.
         return load.granian_wsgi("basalt.wsgi:application", port, workers, os.environ.get("WEB_THREADS", "4"))

@@ -222,15 +222,18 @@ class BasaltTarget(Target):
         self.basalt.stop()
 
 
+def _peer(spec: str, port_variable: str, default_port: int) -> tuple[list[int], int]:
+    """The PID (from the target spec's pidfile) and port of a peer the anchor scripts started."""
+    pidfile = Path(spec.split("server_pidfile=")[1].split(",")[0])
+    return [int(pidfile.read_text().strip())], int(os.environ.get(port_variable, str(default_port)))
+
+
 class ParseServer(Target):
     name = "parse-server 9.10"
     database = "parse"
 
     def start(self) -> None:
-        spec, _ = anchors.start_parse()
-        pidfile = Path(spec.split("server_pidfile=")[1].split(",")[0])
-        self.root_pids = [int(pidfile.read_text().strip())]
-        self.port = int(os.environ.get("PARSE_PORT", "1337"))
+        self.root_pids, self.port = _peer(anchors.start_parse()[0], "PARSE_PORT", 1337)
         self.headers = {"X-Parse-Application-Id": "anchorApp", "X-Parse-Master-Key": "anchorMasterKey"}
         base = f"http://{HOST}:{self.port}/parse"
         made = _call(f"{base}/classes/FloorPost", "POST", {"title": "seed", "score": 1}, self.headers)
@@ -245,10 +248,7 @@ class PocketBase(Target):
     name = "pocketbase 0.40"
 
     def start(self) -> None:
-        spec, _ = anchors.start_pocketbase()
-        pidfile = Path(spec.split("server_pidfile=")[1].split(",")[0])
-        self.root_pids = [int(pidfile.read_text().strip())]
-        self.port = int(os.environ.get("PB_PORT", "8790"))
+        self.root_pids, self.port = _peer(anchors.start_pocketbase()[0], "PB_PORT", 8790)
         base = f"http://{HOST}:{self.port}/api"
         login = {"identity": "bench@example.com", "password": "bench-superuser-pw-1"}
         token = _call(f"{base}/collections/_superusers/auth-with-password", "POST", login)["token"]
