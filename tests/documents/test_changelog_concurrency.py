@@ -188,6 +188,8 @@ def test_a_create_numbers_its_row_in_its_own_transaction(live_posts):
     # The row is inserted already numbered, by the transaction's last statement.
     assert "basalt_log_change" in in_transaction[-1], in_transaction
     assert not any("basalt_change_log" in sql for sql in in_transaction), in_transaction
+    # Having numbered its own row, it passes no more after the commit (a round trip per write).
+    assert not any("basalt_number_changes" in sql for sql, _inside in statements), statements
     assert _log(live_posts.project.id)[-1] == (1, response.json()["id"])
 
 
@@ -202,3 +204,21 @@ def test_a_writer_that_finds_the_sequencer_busy_leaves_its_row_to_the_next_pass(
     # Here the holder was this test, which passes no more: the next write numbers both, in order.
     after = _create(live_posts.publishable, "next")
     assert _log(project_id) == [(1, waited.json()["id"]), (2, after.json()["id"])]
+
+
+def test_a_writer_refused_by_a_busy_sequencer_numbers_its_row_once_the_lock_is_free(live_posts, monkeypatch):
+    """No later write, no sweep: the writer's own passes after its commit number its row, so a
+    subscriber hears of it without waiting for the next write or the once-a-second sweep."""
+    from basalt.documents import changefeed
+
+    monkeypatch.setattr(changefeed, "SETTLE_PAUSES", (0.0, *([0.05] * 60)))
+    project_id = live_posts.project.id
+    with ThreadPoolExecutor(1) as pool, _sequencer_held(project_id) as release:
+        writing = pool.submit(_create, live_posts.publishable, "refused")
+        deadline = timezone.now() + timezone.timedelta(seconds=30)
+        while not ChangeLogEntry.objects.filter(project_id=project_id).exists():  # committed, unnumbered
+            assert timezone.now() < deadline and not writing.done()
+        release.set()
+        created = writing.result(30)
+    assert created.status_code == 201
+    assert _log(project_id) == [(1, created.json()["id"])]

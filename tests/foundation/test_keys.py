@@ -155,3 +155,65 @@ def test_key_id_of_odd_shapes_is_not_found(project):
     owner = console_client_for(project.owner)
     for key_id in ["key_nope", "x" * 300, "%00", "1"]:
         assert_error(owner.delete(f"{keys_url(project.project.ref)}/{key_id}"), 404, "not_found")
+
+
+def test_a_key_answers_with_its_projects_current_settings_on_the_very_next_request(project):
+    """The key's project is cached per process by what can change on it: a settings change must
+    reach the next request of the same process, and changing it back must too."""
+    owner = console_client_for(project.owner)
+    client = data_client(project.publishable)
+    origin = "https://app.example"
+    settings_url = f"/api/v1/manage/projects/{project.project.ref}/settings"
+
+    def allowed() -> str | None:
+        response = client.get("/api/v1/project", HTTP_ORIGIN=origin)
+        assert response.status_code == 200, response.content
+        return response.headers.get("Access-Control-Allow-Origin")
+
+    assert allowed() is None
+    assert owner.patch(settings_url, {"cors_origins": [origin]}, format="json").status_code == 200
+    assert allowed() == origin
+    assert owner.patch(settings_url, {"cors_origins": []}, format="json").status_code == 200
+    assert allowed() is None
+    assert owner.patch(settings_url, {"cors_origins": [origin]}, format="json").status_code == 200
+    assert allowed() == origin
+
+
+def test_what_one_request_sets_on_its_key_and_project_stays_in_that_request(project):
+    from basalt.projects.keys import resolve_key
+    from basalt.projects.models import ApiKey, Project
+
+    first = resolve_key(project.secret)
+    first.project.settings["cors_origins"] = ["https://leaked.example"]
+    first.project.name = "changed in memory"
+    first.project.caller_epoch = -1
+    first.name = "changed in memory"
+
+    second = resolve_key(project.secret)
+    assert second is not first and second.project is not first.project
+    assert second.project.settings == Project.objects.get(pk=project.project.pk).settings
+    assert second.project.name == project.project.name and second.project.caller_epoch != -1
+    assert second.name == ApiKey.objects.get(id=second.id).name
+
+
+def test_a_renamed_key_and_project_and_a_new_schema_version_are_read_on_the_next_resolution(project):
+    """Each change alone must reach the next resolution in this process (none rides on another)."""
+    from django.db.models import F
+
+    from basalt.core.errors import InvalidApiKey
+    from basalt.projects.keys import resolve_key
+    from basalt.projects.models import ApiKey, Project
+
+    before = resolve_key(project.secret)
+    ApiKey.objects.filter(id=before.id).update(name="renamed key")
+    assert resolve_key(project.secret).name == "renamed key"
+    Project.objects.filter(pk=before.project.pk).update(name="renamed project")
+    assert resolve_key(project.secret).project.name == "renamed project"
+    Project.objects.filter(pk=before.project.pk).update(schema_version=F("schema_version") + 1)
+    after = resolve_key(project.secret)
+    assert after.project.schema_version == before.project.schema_version + 1
+    assert (after.name, after.project.name) == ("renamed key", "renamed project")
+
+    ApiKey.objects.filter(id=before.id).update(revoked_at=after.created_at)
+    with pytest.raises(InvalidApiKey):
+        resolve_key(project.secret)

@@ -12,13 +12,15 @@ How rows get their `seq` (see README.md beside this file, "The change log"):
   (`write_transaction`) numbers the project's unnumbered rows it can see (its own, and committed
   ones left behind) in insert order, in one round trip (`basalt_number_changes`, migration 0004),
   if the project's advisory lock is free: the numbering then shares the write's commit and its
-  WAL flush, and the lock is held only for that statement and the commit. After the commit the
-  writer passes once more (`number_pending`): as a rule it finds nothing, which writes nothing
-  and flushes nothing; it numbers the rows of writers that found the lock taken meanwhile (they
-  leave their rows to the holder instead of queueing), and passes again while it finds rows. A
-  row left behind all the same (the holder's last pass began just before that commit, or the
-  writer's process died) is numbered by the next write in the project, by a realtime process's
-  once-a-second sweep, or by any reader that needs the position (`positions`, the purge walk).
+  WAL flush, and the lock is held only for that statement and the commit. A writer that found
+  the lock taken does not queue for it: its rows go in unnumbered, and once it has committed it
+  passes (`settle`) until they are numbered, by its own pass (the lock was free) or by the
+  holder of the moment (whose statement, begun after our commit, sees them), with short pauses,
+  a few times. A writer that numbered its rows itself passes no more: that pass, one round trip
+  per write, found nothing as a rule. A row left behind all the same (every pass of its writer
+  found the lock taken and the rows still there, or the writer's process died) is numbered by the
+  next write in the project, by a realtime process's once-a-second sweep, or by any reader that
+  needs the position (`positions`, the purge walk).
 
 Readers see a seq only once it is committed together with the project's counter, and every lower
 seq with it, so a reader tailing by seq never skips a row; a document's writes are numbered in the
@@ -29,6 +31,7 @@ and numbered, after).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -86,6 +89,10 @@ def announce(change: Change) -> None:
 # --- PostgreSQL: numbered at the end of the writer's transaction, and passed over after commit ----
 BATCH = 5000  # rows numbered per pass: bounded memory for the announcement
 PASSES = 4  # a lock holder passes again while it finds rows, at most this often per write
+# A writer whose rows went in unnumbered passes after its commit, then again after these pauses
+# while the lock is taken and unnumbered rows remain (a holder's statement and commit take about
+# a millisecond).
+SETTLE_PAUSES = (0.0, 0.001, 0.002, 0.004, 0.008)
 
 
 class _NumberAfterCommit:
@@ -93,18 +100,22 @@ class _NumberAfterCommit:
 
     `settled` once the transaction's rows of the project were numbered in place (or found the lock
     taken there): nothing is left to do before the commit. `numbered`: the rows the transaction
-    numbered itself, announced first, before the pass."""
+    numbered itself, announced first. `unnumbered`: some of its rows went in without a seq (the
+    lock was taken), so it passes after the commit until they have one."""
 
     def __init__(self, project_id: int):
         self.project_id = project_id
         self.settled = False
+        self.unnumbered = True
         self.numbered: list[Change] = []
 
     def __call__(self) -> None:
         for change in self.numbered:
             _deliver(change)
+        if not self.unnumbered:
+            return
         try:
-            number_pending(self.project_id)
+            settle(self.project_id)
         except Exception:  # the write committed; the sweep or the next write numbers the rows
             logger.exception("numbering the change log of project %s failed", self.project_id)
 
@@ -157,7 +168,7 @@ def may_number_in_place() -> bool:
 def numbered_in_place(project_id: int, rows: list[tuple], before: Any, after: Any) -> None:
     """`basalt_log_change` ran (migration 0008): announce what it numbered once committed. Its rows
     end with the writer's own, returned without before/after (given here); none: the lock was taken."""
-    callback = number_after_commit(project_id, settled=True)  # its pass still runs, for others
+    callback = number_after_commit(project_id, settled=True)
     _note_numbered(callback, rows, before, after)
 
 
@@ -170,13 +181,16 @@ def may_write_alone() -> bool:
 
 def written_alone(project_id: int, rows: list[tuple], before: Any, after: Any) -> None:
     """A write and its `basalt_log_change` ran as one statement, which has committed: announce what
-    it numbered, then pass over the rows of writers that found the lock taken, as after any commit."""
+    it numbered or, if it found the lock taken, settle its row, as after any commit."""
     callback = _NumberAfterCommit(project_id)
     _note_numbered(callback, rows, before, after)
     callback()
 
 
 def _note_numbered(callback: _NumberAfterCommit, rows: list[tuple], before: Any, after: Any) -> None:
+    # No row: the lock was taken and ours went in unnumbered. Rows: the lock was ours, and it stays
+    # ours (advisory locks are re-entrant) until the commit, so every later row is numbered too.
+    callback.unnumbered = not rows
     if rows and _listeners:
         *others, (row_id, seq, collection, document_id, kind, _before, _after) = rows
         callback.numbered += _changes(callback.project_id, others)
@@ -188,11 +202,12 @@ def _number_before_commit() -> None:
         if callback.settled:
             continue
         # Nothing numbered means the lock is taken (our own rows are pending and visible to us):
-        # the rows stay for the after-commit pass, ours or the holder's.
+        # the rows stay for our passes after the commit (`settle`), or the holder's statement.
         rows = batch = _number(callback.project_id)
         while len(batch) == BATCH:  # older rows left behind filled the batch: ours may be next
             batch = _number(callback.project_id)
             rows += batch
+        callback.unnumbered = not rows
         if rows and _listeners:
             callback.numbered += _changes(callback.project_id, rows)
 
@@ -200,9 +215,9 @@ def _number_before_commit() -> None:
 def number_pending(project_id: int, passes: int = PASSES) -> int:
     """Number the project's committed unnumbered rows unless another session is at it; announce them.
 
-    After a write this finds, as a rule, nothing (the write numbered its rows before committing):
-    an empty pass writes nothing, so costs no WAL flush. It numbers the rows of writers that found
-    the lock taken while this one held it. Returns how many rows this call numbered."""
+    Passes again while it finds rows; an empty pass writes nothing, so costs no WAL flush. Run by
+    a writer whose rows went in unnumbered (`settle`) and by the sweep. Returns how many rows this
+    call numbered."""
     numbered = 0
     for _ in range(passes):
         rows = _number(project_id)
@@ -213,6 +228,27 @@ def number_pending(project_id: int, passes: int = PASSES) -> int:
         if not rows:
             return numbered
     return numbered
+
+
+def settle(project_id: int) -> None:
+    """After the commit of a writer whose rows went in unnumbered: pass until they are numbered.
+
+    A pass that numbers anything held the lock after our commit, so it numbered ours. A pass that
+    finds the lock taken cannot tell whether the holder's statement saw our rows: if no committed
+    row of the project is left unnumbered, it did (or another pass did)."""
+    for pause in SETTLE_PAUSES:
+        if pause:
+            time.sleep(pause)
+        if number_pending(project_id) or not _any_unnumbered(project_id):
+            return
+
+
+def _any_unnumbered(project_id: int) -> bool:
+    with connection.cursor() as cursor:  # the partial index change_log_unnumbered answers this
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM basalt_change_log WHERE project_id = %s AND seq IS NULL)", [project_id]
+        )
+        return cursor.fetchone()[0]
 
 
 def _number(project_id: int) -> list[tuple]:
