@@ -6,6 +6,9 @@ talks to 127.0.0.1 only and every phase is bounded in time.
 
     python bench/documents_bench.py --docs 100000 --duration 15
     python bench/documents_bench.py --docs 1000000 --only find   # the p95-at-1M target
+    # 10,000,000 documents: seed once (about 15 min here), then measure as often as needed
+    python bench/documents_bench.py --docs 10000000 --as-user --state /tmp/docs10m.json --seed-only
+    python bench/documents_bench.py --state /tmp/docs10m.json --only find --only find_user
 
 Steps: fresh database → migrate → project + keys → collection → documents seeded in SQL →
 declared index built (CONCURRENTLY, by the app's own job) → server started (gunicorn/uvicorn or the
@@ -218,6 +221,39 @@ def sign_up_with_roles(port: int, publishable: str, secret: str) -> str:
     return user_id
 
 
+def seed_with_index(args: argparse.Namespace, db: str, port: int, keys: dict, project_id: int) -> int:
+    """The collection (and the signed-in user with roles), its documents seeded in SQL, and the
+    declared index `(tag, -n)` built by the app's own job; returns the collection's id."""
+    secret = keys["secret_key"]["key"]
+    status, body = request(
+        port,
+        "POST",
+        "/api/v1/schema/collections",
+        secret,
+        {"name": "items", "fields": {"title": {"type": "string"}, "tag": {"type": "string"}, "n": {"type": "number"}}},
+    )
+    assert status == 201, (status, body)
+    user_id = sign_up_with_roles(port, keys["publishable_key"]["key"], secret) if args.as_user else None
+    collection_id = int(
+        psql(db, f"SELECT id FROM basalt_collection WHERE project_id = {project_id} AND name = 'items'")
+    )
+    started = time.monotonic()
+    seed_documents(db, collection_id, project_id, args.docs, user_id)
+    print(f"seeded {args.docs} documents in {time.monotonic() - started:.1f}s", flush=True)
+    started = time.monotonic()
+    status, body = request(
+        port, "PATCH", "/api/v1/schema/collections/items", secret, {"indexes": [{"fields": ["tag", "-n"]}]}
+    )
+    assert status == 200, (status, body)
+    while psql(db, "SELECT count(*) FROM basalt_collection_index WHERE status <> 'ready'") != "0":
+        if time.monotonic() - started > 900:
+            raise SystemExit("index build did not finish")
+        time.sleep(0.5)
+    psql(db, "ANALYZE basalt_document")
+    print(f"index ready in {time.monotonic() - started:.1f}s", flush=True)
+    return collection_id
+
+
 def wrk(port: int, lua: str, duration: int, connections: int, threads: int = 2) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua + WRK_REPORT)
@@ -359,6 +395,12 @@ def main() -> None:
         help="also find as a signed-in user holding 3 roles over documents with mixed ACLs (op find_user)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
+    parser.add_argument(
+        "--state",
+        help="a JSON file naming a kept, seeded database: reused when it exists (no seeding), "
+        "else written after seeding (implies --keep); for the 10,000,000-document run",
+    )
+    parser.add_argument("--seed-only", action="store_true", help="stop after seeding and the index build")
     parser.add_argument("--db-prefix", default="basalt_bench", help="databases PREFIX_docs and PREFIX_pgbench")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
@@ -368,12 +410,21 @@ def main() -> None:
     args.as_user = args.as_user or "find_user" in ops
 
     db, pgb_db = f"{args.db_prefix}_docs", f"{args.db_prefix}_pgbench"
+    reused = json.loads(Path(args.state).read_text()) if args.state and Path(args.state).exists() else None
+    if reused:
+        db, args.docs = reused["db"], reused["docs"]
+        args.as_user = args.as_user and reused["as_user"]
+        ops = [op for op in ops if op != "find_user" or args.as_user]
+    args.keep = args.keep or bool(args.state)
     data_dir = tempfile.mkdtemp(prefix="basalt-bench-")
     pool = 4 if args.server in {"uvicorn", "gthread"} else 10
     env = base_env(db, data_dir, pool)
-    recreate_database(db)
-    manage(env, "migrate", "--verbosity", "0")
-    keys = json.loads(manage(env, "create_project", "--owner", "bench@example.com", "--name", "bench"))
+    if reused:
+        keys = reused["keys"]
+    else:
+        recreate_database(db)
+        manage(env, "migrate", "--verbosity", "0")
+        keys = json.loads(manage(env, "create_project", "--owner", "bench@example.com", "--name", "bench"))
     secret = keys["secret_key"]["key"]
     project_id = int(psql(db, f"SELECT id FROM basalt_project WHERE ref = '{keys['ref']}'"))
 
@@ -389,37 +440,16 @@ def main() -> None:
     results: dict[str, dict] = {}
     try:
         wait_ready(port, proc)
-        status, body = request(
-            port,
-            "POST",
-            "/api/v1/schema/collections",
-            secret,
-            {
-                "name": "items",
-                "fields": {"title": {"type": "string"}, "tag": {"type": "string"}, "n": {"type": "number"}},
-            },
-        )
-        assert status == 201, (status, body)
-        user_id = None
-        if args.as_user:
-            user_id = sign_up_with_roles(port, keys["publishable_key"]["key"], secret)
-        collection_id = int(
-            psql(db, f"SELECT id FROM basalt_collection WHERE project_id = {project_id} AND name = 'items'")
-        )
-        started = time.monotonic()
-        seed_documents(db, collection_id, project_id, args.docs, user_id)
-        print(f"seeded {args.docs} documents in {time.monotonic() - started:.1f}s", flush=True)
-        started = time.monotonic()
-        status, body = request(
-            port, "PATCH", "/api/v1/schema/collections/items", secret, {"indexes": [{"fields": ["tag", "-n"]}]}
-        )
-        assert status == 200, (status, body)
-        while psql(db, "SELECT count(*) FROM basalt_collection_index WHERE status <> 'ready'") != "0":
-            if time.monotonic() - started > 900:
-                raise SystemExit("index build did not finish")
-            time.sleep(0.5)
-        psql(db, "ANALYZE basalt_document")
-        print(f"index ready in {time.monotonic() - started:.1f}s", flush=True)
+        if reused:
+            collection_id = reused["collection_id"]
+            print(f"reusing {db}: {args.docs} documents", flush=True)
+        else:
+            collection_id = seed_with_index(args, db, port, keys, project_id)
+            if args.state:
+                state = {"db": db, "docs": args.docs, "as_user": args.as_user, "keys": keys}
+                Path(args.state).write_text(json.dumps({**state, "collection_id": collection_id}))
+        if args.seed_only:
+            return
 
         ids_file = os.path.join(data_dir, "ids.txt")
         Path(ids_file).write_text(

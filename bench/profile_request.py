@@ -40,6 +40,13 @@ def main() -> None:
         "--wsgi", action="store_true", help="call the WSGI application with a prebuilt environ, as granian does"
     )
     parser.add_argument("--only", choices=("get", "create", "find"), action="append", help="profile only these")
+    parser.add_argument(
+        "--other-projects",
+        type=int,
+        default=0,
+        help="make this many other projects first (each with its built-in collections and their indexes, "
+        "partial indexes on the one document table): how a write's cost grows with the installation",
+    )
     args = parser.parse_args()
 
     import django
@@ -57,6 +64,10 @@ def main() -> None:
     from basalt.projects import services
 
     owner = Account.objects.create_user(f"prof-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery")
+    for number in range(args.other_projects):
+        if number % 40 == 0:  # an account owns at most 50 projects (CONSOLE_PROJECTS_PER_ACCOUNT)
+            other_owner = Account.objects.create_user(f"other-{uuid.uuid4().hex[:8]}@example.com", "correct horse")
+        services.create_project(other_owner, f"other {number}")
     project = services.create_project(owner, "prof")
     pk = services.create_key(owner, project, "publishable").raw
     sk = services.create_key(owner, project, "secret").raw
