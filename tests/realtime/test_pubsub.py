@@ -68,6 +68,15 @@ async def listening(url: str, channel: str, timeout: float = 15.0) -> None:
         await client.aclose()
 
 
+async def kill(url: str, name: str) -> None:
+    client = aioredis.Redis.from_url(url)
+    try:
+        killed = [await client.client_kill_filter(_id=c["id"]) for c in await client.client_list() if c["name"] == name]
+        assert killed, name
+    finally:
+        await client.aclose()
+
+
 @needs_redis
 @pytest.mark.django_db(transaction=True)
 def test_a_create_is_one_publish_on_its_projects_channel_carrying_the_row(project, posts):
@@ -165,6 +174,14 @@ def test_hubs_resubscribe_after_a_redis_restart_and_writes_never_wait_for_redis(
         await asyncio.sleep(announce.RETRY_SECONDS)  # the publisher's pause after its failure
         await sync_to_async(create)(posts, "after")
         assert await titles(communicator, 1) == ["after"]
+
+        # Connections dropped under a running Redis: the publisher's (found broken at its next
+        # send) and the hub's subscriber (which reconnects and subscribes again).
+        for name in ("basalt-rt-publisher", "basalt-rt-hub"):
+            await kill(url, name)
+            await listening(url, channel)
+            await sync_to_async(create)(posts, f"{name} killed")
+            assert await titles(communicator, 1) == [f"{name} killed"]
         await communicator.disconnect()
 
     try:
