@@ -65,9 +65,7 @@ def test_consecutive_rows_of_a_project_go_together_in_order_within_the_caps():
 def test_what_the_publisher_writes_the_hub_reads_back_and_a_big_row_goes_as_its_position():
     small = Change(3, 9, "posts", "d1", "update", {"title": "a"}, {"title": "b"}, 41)
     big = Change(3, 10, "posts", "d2", "create", None, {"title": "x" * announce.MAX_INLINE_BYTES}, 42)
-    ((_channel, payload, _sent),) = announce.announcements(
-        [(announce.project_channel(3), announce.encode_row(c), c) for c in (small, big)]
-    )
+    ((_channel, payload, _sent),) = announce.announcements([announce.entry(small), announce.entry(big)])
     assert announce.decode(3, payload) == [small, Change(3, 10, "posts", "d2", "create", None, None, 42)]
 
 

@@ -17,6 +17,7 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from rest_framework.test import APIClient
 
+from basalt.documents.changefeed import Change
 from basalt.realtime import announce, changes, hub
 from basalt.realtime.routing import websocket_urlpatterns
 from tests.contract import live
@@ -89,6 +90,26 @@ def test_a_create_is_one_publish_on_its_projects_channel_carrying_the_row(projec
         (row,) = announce.decode(project.project.id, message["data"])
         assert (row.document_id, row.type, row.after["title"]) == (made["id"], "create", "hello")
         assert listener.get_message(timeout=0.5) is None
+    finally:
+        listener.close()
+
+
+@needs_redis
+def test_several_projects_batches_go_in_one_pipelined_write_in_queue_order():
+    projects = {announce.project_channel(project).encode(): project for project in (990001, 990002)}
+    listener = redis.Redis.from_url(announce.redis_url()).pubsub()
+    listener.subscribe(*projects)
+    order = [(990001, 1), (990001, 2), (990002, 1), (990001, 3)]
+    rows = [Change(p, s, "posts", f"d{s}", "create", None, {"n": s}, s) for p, s in order]
+    try:
+        assert [listener.get_message(timeout=5)["type"] for _ in projects] == ["subscribe", "subscribe"]
+        messages = announce.announcements([announce.entry(row) for row in rows])
+        assert len(messages) == 3 and announce.publisher.publish(messages)
+        heard = []
+        for _ in messages:
+            message = listener.get_message(timeout=5)
+            heard += announce.decode(projects[message["channel"]], message["data"])
+        assert heard == rows
     finally:
         listener.close()
 

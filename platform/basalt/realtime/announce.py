@@ -113,6 +113,11 @@ def encode_row(change: Change) -> bytes:
     return row
 
 
+def entry(change: Change) -> tuple[str, bytes, Change]:
+    """A row as `announcements` takes it: its channel, its encoding, the row."""
+    return project_channel(change.project_id), encode_row(change), change
+
+
 def announcements(queued: list[tuple[str, bytes, Change]]) -> list[tuple[str, bytes, list[Change]]]:
     """Queued rows as channel messages, in queue order: consecutive rows of one project go together,
     up to MAX_ROWS_PER_MESSAGE rows and MAX_INLINE_BYTES of rows (a larger row always fits alone:
@@ -209,7 +214,7 @@ class Publisher:
                     break
             try:
                 # Encoded here, not in the writer's thread: the request returns without it.
-                self.publish(announcements([(project_channel(c.project_id), encode_row(c), c) for c in taken]))
+                self.publish(announcements([entry(change) for change in taken]))
             except Exception:  # this thread must outlive any one batch; the poll covers the rows
                 logger.exception("realtime: announcing %s rows failed", len(taken))
 
