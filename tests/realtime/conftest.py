@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -181,3 +184,32 @@ def start_process(env: dict, data_dir, migrate: bool, database: str | None = Non
     server = live.Server(f"http://127.0.0.1:{port}", process, log, database)
     live.wait_until_ready(server)
     return server
+
+
+class Redis:
+    """A redis-server of the test's own on a free loopback port: restarting it touches nobody else."""
+
+    def __init__(self, port: int, *options: str):
+        self.port, self.options = port, options
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+            + list(self.options),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)

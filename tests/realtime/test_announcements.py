@@ -1,14 +1,15 @@
 """How committed rows travel to the realtime processes: queued rows of a project go together.
 
-A group send over Redis costs several round trips whatever it carries, so rows queued while one
-is in flight travel as one `rt.changes` message; each still reaches subscribers once, in order,
-without waiting for the change-log poll.
+Rows queued while a PUBLISH is in flight travel as one message; each still reaches subscribers
+once, in order, without waiting for the change-log poll. What a hub hears is checked against the
+publisher's shape (anyone who may PUBLISH on the Redis can write on the channel).
 """
 
 from __future__ import annotations
 
 import asyncio
 
+import orjson
 import pytest
 from asgiref.sync import sync_to_async
 from channels.routing import URLRouter
@@ -16,10 +17,11 @@ from channels.testing import WebsocketCommunicator
 from rest_framework.test import APIClient
 
 from basalt.documents.changefeed import Change
-from basalt.realtime import hub
+from basalt.realtime import announce, hub
 from basalt.realtime.routing import websocket_urlpatterns
 
 APP = URLRouter(websocket_urlpatterns)
+ROW = {"p": 3, "s": 9, "c": "posts", "d": "d1", "t": "update", "b": None, "a": {"title": "b"}, "r": 41}
 POSTS = {
     "name": "posts",
     "fields": {"title": {"type": "string"}},
@@ -28,33 +30,70 @@ POSTS = {
 }
 
 
-def _row(project: int, seq: int, size: int = 100) -> tuple[str, dict, int, Change]:
+def _row(project: int, seq: int, size: int = 100) -> tuple[str, bytes, Change]:
     change = Change(project, seq, "posts", f"d{seq}", "create", None, {"title": "t"}, seq)
-    return hub.project_group(project), {"p": project, "s": seq}, size, change
+    return announce.project_channel(project), orjson.dumps({"p": project, "s": seq}).ljust(size), change
 
 
-def test_a_row_alone_keeps_the_single_row_message():
-    ((group, message, sent),) = hub.announcements([_row(1, 7)])
-    assert group == hub.project_group(1) and message == {"type": "rt.change", "p": 1, "s": 7}
+def _rows(payload: bytes) -> list[int]:
+    return [row["s"] for row in orjson.loads(payload)]
+
+
+def test_a_row_alone_goes_alone():
+    ((channel, payload, sent),) = announce.announcements([_row(1, 7)])
+    assert channel == announce.project_channel(1) and orjson.loads(payload) == [{"p": 1, "s": 7}]
     assert [c.seq for c in sent] == [7]
 
 
 def test_consecutive_rows_of_a_project_go_together_in_order_within_the_caps():
     queued = [_row(1, 1), _row(1, 2), _row(2, 1), _row(1, 3), _row(1, 4)]
-    messages = hub.announcements(queued)
-    assert [(m["type"], [r["s"] for r in m.get("rows", [m])]) for _, m, _ in messages] == [
-        ("rt.changes", [1, 2]),
-        ("rt.change", [1]),
-        ("rt.changes", [3, 4]),
-    ]
-    assert [g for g, _, _ in messages] == [hub.project_group(1), hub.project_group(2), hub.project_group(1)]
+    messages = announce.announcements(queued)
+    assert [_rows(payload) for _, payload, _ in messages] == [[1, 2], [1], [3, 4]]
+    channels = [announce.project_channel(p) for p in (1, 2, 1)]
+    assert [channel for channel, _, _ in messages] == channels
 
-    many = hub.announcements([_row(1, seq) for seq in range(hub.MAX_ROWS_PER_MESSAGE + 1)])
-    assert [len(m.get("rows", [m])) for _, m, _ in many] == [hub.MAX_ROWS_PER_MESSAGE, 1]
+    many = announce.announcements([_row(1, seq) for seq in range(announce.MAX_ROWS_PER_MESSAGE + 1)])
+    assert [len(_rows(payload)) for _, payload, _ in many] == [announce.MAX_ROWS_PER_MESSAGE, 1]
+    assert all(len(payload) <= announce.MAX_PAYLOAD_BYTES for _, payload, _ in many)
 
-    half = hub.MAX_INLINE_BYTES // 2
-    by_size = hub.announcements([_row(1, 1, half), _row(1, 2, half), _row(1, 3, 10)])
+    half = announce.MAX_INLINE_BYTES // 2
+    by_size = announce.announcements([_row(1, 1, half), _row(1, 2, half), _row(1, 3, 10)])
     assert [[c.seq for c in sent] for _, _, sent in by_size] == [[1, 2], [3]]
+    assert all(len(payload) <= announce.MAX_PAYLOAD_BYTES for _, payload, _ in by_size)
+
+
+def test_what_the_publisher_writes_the_hub_reads_back_and_a_big_row_goes_as_its_position():
+    small = Change(3, 9, "posts", "d1", "update", {"title": "a"}, {"title": "b"}, 41)
+    big = Change(3, 10, "posts", "d2", "create", None, {"title": "x" * announce.MAX_INLINE_BYTES}, 42)
+    ((_channel, payload, _sent),) = announce.announcements([announce.entry(small), announce.entry(big)])
+    assert announce.decode(3, payload) == [small, Change(3, 10, "posts", "d2", "create", None, None, 42)]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not json",
+        b"{}",
+        b"[]",
+        b"[" * 5000 + b"]" * 5000,
+        b'["' + b"x" * announce.MAX_PAYLOAD_BYTES + b'"]',
+        orjson.dumps([{"p": 3, "s": 1}] * (announce.MAX_ROWS_PER_MESSAGE + 1)),
+        orjson.dumps([{**ROW, "p": 4}]),  # another project's row on this project's channel
+        orjson.dumps([{**ROW, "p": True}]),
+        orjson.dumps([{**ROW, "s": "9"}]),
+        orjson.dumps([{**ROW, "s": 0}]),
+        orjson.dumps([{**ROW, "t": "drop"}]),
+        orjson.dumps([{**ROW, "a": [1, 2]}]),
+        orjson.dumps([{**ROW, "c": None}]),
+        orjson.dumps([ROW, 7]),
+        b'[{"p": 3, "s": 184467440737095516150}]',
+        "[]".encode("utf-16"),
+    ],
+)
+def test_anything_but_the_publishers_shape_is_refused(payload):
+    with pytest.raises(ValueError):
+        announce.decode(3, payload)
+    assert announce.decode(3, orjson.dumps([ROW]))[0].seq == 9
 
 
 @pytest.mark.django_db(transaction=True)

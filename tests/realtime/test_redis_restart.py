@@ -15,8 +15,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
-import subprocess
 import time
 
 import httpx
@@ -25,7 +23,7 @@ import websockets
 
 from tests.contract import live
 
-from .conftest import OPEN, App, make_live_project, run, start_process
+from .conftest import OPEN, App, Redis, make_live_project, run, start_process
 
 pytestmark = [
     pytest.mark.live,
@@ -39,32 +37,6 @@ SUBSCRIBERS = 40
 RATE = 10  # writes per second
 WRITES = 100
 CATCH_UP = 60.0  # generous on a shared machine; the time it took is printed, not asserted
-
-
-class Redis:
-    def __init__(self, port: int):
-        self.port = port
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
 
 
 @pytest.fixture

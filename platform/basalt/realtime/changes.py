@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from django.db import connection
 from django.utils import timezone
@@ -75,29 +74,3 @@ def unnumbered_ids(project_id: int) -> set[int]:
 
 def project_seq(project_id: int) -> int:
     return Project.objects.filter(id=project_id).values_list("change_seq", flat=True).first() or 0
-
-
-def as_message_fields(change: Change) -> dict[str, Any]:
-    return {
-        "p": change.project_id,
-        "s": change.seq,
-        "c": change.collection,
-        "d": change.document_id,
-        "t": change.type,
-        "b": change.before,
-        "a": change.after,
-        "r": change.row_id,
-    }
-
-
-def from_message_fields(message: dict[str, Any]) -> Change:
-    return Change(
-        message["p"],
-        message["s"],
-        message["c"],
-        message["d"],
-        message["t"],
-        message.get("b"),
-        message.get("a"),
-        message.get("r", 0),
-    )

@@ -2,8 +2,8 @@
 
 One hub runs per realtime process (per event loop). Writers announce each committed change-log
 row once per process: straight into the hub's inbox on the embedded default (in-memory layer),
-through one channel-layer group per project in production (Redis), so a change is one message
-per realtime process, never one per subscriber. The hub applies rows strictly in seq order; a
+through one Redis pub/sub channel per project in production (`announce.py`, `listener.py`), so a
+change is one message per realtime process, never one per subscriber. The hub applies rows strictly in seq order; a
 missing row (a lost message, a Redis restart, a row too big to carry) is read from the change
 log, and a once-a-second poll of project positions catches up a hub that heard nothing. See
 README.md beside this file.
@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
-import hashlib
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,9 +29,10 @@ from basalt.documents import render
 from basalt.documents.cache import Schema
 from basalt.documents.changefeed import Change
 from basalt.projects.models import Project
-from basalt.realtime import changes, lookups
+from basalt.realtime import announce, changes, lookups
 from basalt.realtime.connection import Connection
 from basalt.realtime.dbthread import in_thread
+from basalt.realtime.listener import ChangeListener
 from basalt.realtime.subscriptions import (
     Subscription,
     event_document,
@@ -58,30 +56,12 @@ IDLE_REVALIDATE_SECONDS = 2.0
 SCHEMA_REFRESH_SECONDS = 1.0
 POLL_SECONDS = 1.0
 REGROUP_SECONDS = 30.0
-# Rows larger than this travel as a bare position; each hub reads them from the change log.
-MAX_INLINE_BYTES = 256 * 1024
-# Rows of one project queued together travel as one message of at most this many rows (and
-# MAX_INLINE_BYTES): a group send costs several Redis round trips, whatever it carries.
-MAX_ROWS_PER_MESSAGE = 100
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
 
 
 def uses_layer() -> bool:
     return "InMemoryChannelLayer" not in settings.CHANNEL_LAYERS["default"]["BACKEND"]
-
-
-@functools.cache
-def group_prefix() -> str:
-    """Group names start with the database's identity: installations (or test servers) that share
-    a Redis but not a database never hear each other's project ids."""
-    db = settings.DATABASES["default"]
-    identity = f"{db.get('HOST')}:{db.get('PORT')}/{db.get('NAME')}"
-    return f"rt.{hashlib.sha256(identity.encode()).hexdigest()[:10]}"
-
-
-def project_group(project_id: int) -> str:
-    return f"{group_prefix()}.p{project_id}"
 
 
 def current_hub() -> Hub:
@@ -98,13 +78,7 @@ def current_hub() -> Hub:
 def publish(change: Change) -> None:
     """Announce a committed row to every realtime process (called from `on_commit`, any thread)."""
     if uses_layer():
-        fields = changes.as_message_fields(change)
-        size = len(orjson.dumps(fields))
-        if size > MAX_INLINE_BYTES:
-            fields["b"] = fields["a"] = None
-            fields["big"] = True
-            size = len(orjson.dumps(fields))
-        _publisher.send(project_group(change.project_id), fields, size, change)
+        announce.publisher.send(change)
         return
     for loop, hub in list(_hubs.items()):
         if loop.is_closed():
@@ -113,77 +87,6 @@ def publish(change: Change) -> None:
             loop.call_soon_threadsafe(hub.inbox.put_nowait, ("change", change))
         except RuntimeError:  # the loop closed meanwhile
             pass
-
-
-class _Publisher:
-    """Announces rows from one background event loop per process, one at a time in commit order.
-
-    The writer's request does not wait for Redis, and a WSGI thread does not open a Redis
-    connection per write (channels_redis pools per event loop; this is the one loop)."""
-
-    def __init__(self) -> None:
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.queue: asyncio.Queue | None = None
-        self.lock = threading.Lock()
-
-    def _ensure(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue]:
-        with self.lock:
-            if self.loop is None or self.loop.is_closed():
-                loop = asyncio.new_event_loop()
-                self.queue = asyncio.Queue()
-                threading.Thread(target=self._run, args=(loop,), name="realtime-publisher", daemon=True).start()
-                self.loop = loop
-            return self.loop, self.queue
-
-    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(self._drain())
-
-    async def _drain(self) -> None:
-        layer = get_channel_layer()
-        while True:
-            # Under a steady stream of writes, rows queue while a send is in flight: they go
-            # together in the next one (one row alone goes as soon as it comes).
-            queued = [await self.queue.get()]
-            while not self.queue.empty() and len(queued) < MAX_ROWS_PER_MESSAGE:
-                queued.append(self.queue.get_nowait())
-            for group, message, sent in announcements(queued):
-                try:
-                    await layer.group_send(group, message)
-                except Exception:  # the hubs' poll reads the rows from the change log within a second
-                    logger.warning(
-                        "realtime: could not announce seq %s-%s of project %s",
-                        sent[0].seq,
-                        sent[-1].seq,
-                        sent[0].project_id,
-                    )
-
-    def send(self, group: str, fields: dict[str, Any], size: int, change: Change) -> None:
-        loop, queue = self._ensure()
-        loop.call_soon_threadsafe(queue.put_nowait, (group, fields, size, change))
-
-
-def announcements(queued: list[tuple[str, dict[str, Any], int, Change]]) -> list[tuple[str, dict, list[Change]]]:
-    """Queued rows as group messages, in queue order: a row alone is an `rt.change`; consecutive rows
-    of one project go together as one `rt.changes`, up to MAX_ROWS_PER_MESSAGE rows and
-    MAX_INLINE_BYTES of rows (a larger row always fits alone: it was cut to a bare position)."""
-    runs: list[tuple[str, list[dict[str, Any]], list[Change], int]] = []
-    for group, fields, size, change in queued:
-        if runs and runs[-1][0] == group and len(runs[-1][1]) < MAX_ROWS_PER_MESSAGE:
-            last_group, rows, sent, total = runs[-1]
-            if total + size <= MAX_INLINE_BYTES:
-                rows.append(fields)
-                sent.append(change)
-                runs[-1] = (last_group, rows, sent, total + size)
-                continue
-        runs.append((group, [fields], [change], size))
-    return [
-        (group, {"type": "rt.change", **rows[0]} if len(rows) == 1 else {"type": "rt.changes", "rows": rows}, sent)
-        for group, rows, sent, _total in runs
-    ]
-
-
-_publisher = _Publisher()
 
 
 @dataclass
@@ -222,8 +125,10 @@ class Hub:
         self.projects: dict[int, ProjectFeed] = {}
         self.connections: dict[str, Connection] = {}
         self.layer = get_channel_layer() if uses_layer() else None
+        # Production: changes come over Redis pub/sub (listener.py), channel rooms over the layer.
+        self.listener = ChangeListener(self) if self.layer is not None else None
         self.channel: str | None = None
-        self.groups: set[str] = set()
+        self.groups: set[str] = set()  # the channel-layer groups of this process's rooms
         self.tasks: set[asyncio.Task] = set()
         self.room_handler: Any = None  # rooms.Rooms, set by the rooms module
 
@@ -241,6 +146,7 @@ class Hub:
         self.spawn(self._report())
         if self.layer is not None:
             self.spawn(self._listen())
+            self.spawn(self.listener.run())
 
     # --- connections ------------------------------------------------------------------------------
     def add_connection(self, conn: Connection) -> None:
@@ -271,7 +177,8 @@ class Hub:
             feed.subs.pop(sub.collection, None)
         if not feed.subs:
             del self.projects[feed.project_id]
-            self._ungroup(project_group(feed.project_id))
+            if self.listener is not None:
+                self.listener.unfollow(feed.project_id)
 
     # --- the pump: the only place rows are applied, so order holds --------------------------------
     async def _pump(self) -> None:
@@ -465,7 +372,7 @@ class Hub:
             return
         if feed is None:
             feed = self.projects[sub.project_id] = ProjectFeed(sub.project_id, last=start)
-            self._group(project_group(sub.project_id))
+            self._follow(sub.project_id)
         elif feed.last < start:
             # This hub is behind the snapshot: bring the existing subscribers up to it first.
             await self._catch_up(feed.project_id, upto=start)
@@ -486,7 +393,7 @@ class Hub:
         sub.pos = sub.extra["start"] = start
         if self.projects.get(sub.project_id) is not feed:  # emptied and dropped while we awaited
             self.projects[sub.project_id] = feed
-            self._group(project_group(sub.project_id))
+            self._follow(sub.project_id)
         feed.subs.setdefault(sub.collection, {})[(conn.id, sub.id)] = sub
         conn.subs[sub.id] = sub
         conn.push({"op": "subscribed", "id": sub.id, "seq": str(start)})
@@ -495,6 +402,10 @@ class Hub:
         done.set_result(start)
 
     # --- between processes ------------------------------------------------------------------------
+    def _follow(self, project_id: int) -> None:
+        if self.listener is not None:
+            self.listener.follow(project_id)
+
     def _group(self, group: str) -> None:
         if group in self.groups:
             return
@@ -516,7 +427,7 @@ class Hub:
             logger.warning("realtime: channel layer unavailable; the change-log poll covers the gap")
 
     async def _listen(self) -> None:
-        """Receive changes and channel traffic for this process from the channel layer."""
+        """Receive channel-room traffic for this process from the channel layer."""
         regrouped = 0.0
         while True:
             try:
@@ -537,13 +448,7 @@ class Hub:
                 regrouped = 0.0
                 await asyncio.sleep(0.5)
                 continue
-            kind = message.get("type")
-            if kind == "rt.change":
-                self.inbox.put_nowait(("change", changes.from_message_fields(message)))
-            elif kind == "rt.changes":
-                for fields in message.get("rows") or ():
-                    self.inbox.put_nowait(("change", changes.from_message_fields(fields)))
-            elif kind == "rt.room" and self.room_handler is not None:
+            if message.get("type") == "rt.room" and self.room_handler is not None:
                 self.room_handler.receive(message)
 
     async def _poll(self) -> None:

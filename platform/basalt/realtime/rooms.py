@@ -18,9 +18,10 @@ import orjson
 
 from basalt.core.errors import BasaltError, InvalidOperation, PayloadTooLarge, PermissionDenied
 from basalt.documents import access
+from basalt.realtime.announce import group_prefix
 from basalt.realtime.config import CHANNEL_NAME
 from basalt.realtime.connection import Connection
-from basalt.realtime.hub import Hub, current_hub, group_prefix
+from basalt.realtime.hub import Hub, current_hub
 
 HEARTBEAT_SECONDS = 5.0
 EVENT_NAME_MAX = 64
