@@ -60,6 +60,12 @@ class ResponseFlow:
         if self.gone:
             raise ConnectionResetError("the client closed the connection")
 
+    def can_sendfile(self) -> bool:
+        """A plain TCP connection (a TLS transport encrypts what it is given: no sendfile there)."""
+        from twisted.internet import tcp
+
+        return isinstance(getattr(getattr(self.request, "channel", None), "transport", None), tcp.Connection)
+
     async def sendfile(self, source: int, offset: int, count: int) -> None:
         """Send `count` bytes of the open file `source` from `offset` by sendfile(2): from the page
         cache into the socket, no copy through Python (a streamed local download read each piece

@@ -135,7 +135,8 @@ class ThreadedWSGIBridge:
         loop = asyncio.get_running_loop()
         response = _Response()
         try:
-            chunks, finished = await loop.run_in_executor(executor, self._run, environ, response, flow is not None)
+            may_sendfile = flow is not None and flow.can_sendfile()
+            chunks, finished = await loop.run_in_executor(executor, self._run, environ, response, may_sendfile)
             await send({"type": "http.response.start", "status": response.status, "headers": response.headers})
             if response.file is not None:
                 await self._send_file(response.file, flow, send)
