@@ -3,7 +3,7 @@
     .venv/bin/python bench/files_bench.py [--mib 1024] [--rounds 3] [--storage local|s3] [--server serve|granian]
 
 `serve` is the embedded `manage.py serve` (daphne; background tasks in-process). `granian` is the
-production web process as docker/entrypoint.sh starts it (granian over WSGI, 2 workers × 8
+production web process as docker/entrypoint.sh starts it (granian over WSGI, 2 workers × 4
 threads); with DATABASE_URL and REDIS_URL set it runs the production profile against them, with a
 separate Celery worker for the background thumbnails, as docker-compose does.
 
@@ -50,6 +50,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "platform"))
 
+import http_server  # noqa: E402  (bench/, this script's own folder)
+
 from devtools.readiness import wait_until_answering  # noqa: E402
 from tests.contract import live  # noqa: E402
 
@@ -89,8 +91,7 @@ class Granian:
         data_dir.mkdir(parents=True, exist_ok=True)
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                [str(BIN / "granian"), "basalt.wsgi:application", "--interface", "wsgi", "--host", "127.0.0.1",
-                 "--port", str(port), "--workers", "2", "--blocking-threads", "8", "--log-level", "warning"],
+                http_server.granian_wsgi("basalt.wsgi:application", port, 2, os.environ.get("WEB_THREADS", "4")),
                 env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
             self.worker = None
@@ -275,6 +276,46 @@ def simple_upload(http: httpx.Client, pid: int, source: Path) -> tuple[float, ht
     return seconds, answer, rss.growth
 
 
+def tus_upload(http: httpx.Client, pid: int, source: Path, patch: int) -> tuple[float, float, str]:
+    """(seconds, server RSS growth in MiB, file id) of one tus upload of `source` in PATCHes of
+    `patch` bytes. Each PATCH goes out in 1 MiB views with its length, as the SDK sends it: one
+    large bytes body went out at ~150 MiB/s (httpcore copies the rest after each partial send).
+    A PATCH as large as the file is what tus-js-client and tuspy send by default."""
+    size = source.stat().st_size
+    settle()
+    with Sampler(pid) as rss:
+        start = time.perf_counter()
+        created = http.post("/api/v1/files/tus", headers={"Tus-Resumable": "1.0.0", "Upload-Length": str(size)})
+        created.raise_for_status()
+        location, offset = created.headers["Location"], 0
+        with source.open("rb") as src:
+            while offset < size:
+                length = min(patch, size - offset)
+
+                def body(length=length):
+                    left = length
+                    while left:
+                        block = src.read(min(CHUNK, left))
+                        left -= len(block)
+                        yield block
+
+                done = http.patch(
+                    location,
+                    content=body(),
+                    headers={
+                        "Content-Length": str(length),
+                        "Tus-Resumable": "1.0.0",
+                        "Upload-Offset": str(offset),
+                        "Content-Type": "application/offset+octet-stream",
+                    },
+                )
+                done.raise_for_status()
+                offset = int(done.headers["Upload-Offset"])
+                src.seek(offset)
+        seconds = time.perf_counter() - start
+    return seconds, rss.growth, location.rstrip("/").rsplit("/", 1)[-1]  # the upload id is the file id
+
+
 def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[18] if len(values) >= 2 else values[0]
 
@@ -293,6 +334,8 @@ def main() -> None:
         default=0,
         help="only the direct write and the simple upload, this many rounds of each (for before/after runs)",
     )
+    parser.add_argument("--tus-patch-mib", type=int, default=64, help="tus PATCH size (the SDK's)")
+    parser.add_argument("--big-only", action="store_true", help="only the big transfers")
     args = parser.parse_args()
     if args.only_simple and args.storage != "local":
         parser.error("--only-simple measures local storage")
@@ -309,7 +352,8 @@ def main() -> None:
     try:
         if args.server == "granian":
             server = Granian(work / "data", overrides)
-            label = f"granian WSGI, 2 workers x 8 threads, {server.env.get('BASALT_PROFILE', 'embedded')} profile"
+            threads = os.environ.get("WEB_THREADS", "4")
+            label = f"granian WSGI, 2 x {threads} threads, {server.env.get('BASALT_PROFILE', 'embedded')} profile"
         else:
             server = live.start(work / "data", overrides)
             label = "serve (daphne)"
@@ -388,56 +432,39 @@ def main() -> None:
             simple, answer, simple_growth = simple_upload(http, server.process.pid, source)
             big_id = answer.json()["id"]
 
-            settle()
-            with Sampler(server.process.pid) as tus_rss:
-                start = time.perf_counter()
-                created = http.post("/api/v1/files/tus", headers={"Tus-Resumable": "1.0.0", "Upload-Length": str(size)})
-                created.raise_for_status()
-                location, offset = created.headers["Location"], 0
-                with source.open("rb") as src:
-                    while offset < size:
-                        piece = src.read(8 * CHUNK)
-                        # In 1 MiB views with its length, as the SDK sends it: one 8 MiB bytes body
-                        # went out at ~150 MiB/s (httpcore copies the rest after each partial send).
-                        view = memoryview(piece)
-                        done = http.patch(
-                            location,
-                            content=(view[at : at + CHUNK] for at in range(0, len(view), CHUNK)),
-                            headers={
-                                "Content-Length": str(len(piece)),
-                                "Tus-Resumable": "1.0.0",
-                                "Upload-Offset": str(offset),
-                                "Content-Type": "application/offset+octet-stream",
-                            },
-                        )
-                        done.raise_for_status()
-                        offset = int(done.headers["Upload-Offset"])
-                tus = time.perf_counter() - start
-            tus_id = location.rstrip("/").rsplit("/", 1)[-1]  # the upload id is the file id
+            tus, tus_growth, tus_id = tus_upload(http, server.process.pid, source, args.tus_patch_mib * CHUNK)
+            tus_one, tus_one_growth, tus_one_id = tus_upload(http, server.process.pid, source, size)
 
             settle()
             start = time.perf_counter()
             status, read = raw_get(server.url, f"/api/v1/files/{big_id}/content?redirect=0", headers)
             download = time.perf_counter() - start
             assert (status, read) == (200, size), (status, read)
-            settle()
-            start = time.perf_counter()
-            if weed is None:
-                with (work / "data" / "files" / "direct-baseline.bin").open("rb") as src:
-                    while src.read(CHUNK):
-                        pass
-            else:
-                body = client.get_object(Bucket=seaweed.BUCKET, Key="direct-baseline.bin")["Body"]
-                for _ in body.iter_chunks(CHUNK):
-                    pass
-            direct_get = time.perf_counter() - start
-            ceiling_server = SendfileServer(source)
+            # The same file from a plain static file server (sendfile, as nginx serves it) read by
+            # the same client: on local storage that is the direct GET from the same storage.
+            served = target if weed is None else source
+            ceiling_server = SendfileServer(served)
             settle()
             start = time.perf_counter()
             status, read = raw_get(ceiling_server.url, "/", {})
             ceiling = time.perf_counter() - start
             ceiling_server.close()
             assert (status, read) == (200, size), (status, read)
+            settle()
+            start = time.perf_counter()
+            with served.open("rb") as src:
+                while src.read(CHUNK):
+                    pass
+            page_cache = time.perf_counter() - start
+            if weed is None:
+                direct_get = ceiling
+            else:
+                settle()
+                start = time.perf_counter()
+                body = client.get_object(Bucket=seaweed.BUCKET, Key="direct-baseline.bin")["Body"]
+                for _ in body.iter_chunks(CHUNK):
+                    pass
+                direct_get = time.perf_counter() - start
 
             measured.update(
                 direct_put_mib_s=round(args.mib / direct_put, 1),
@@ -446,12 +473,16 @@ def main() -> None:
                 simple_rss_growth_mib=round(simple_growth, 1),
                 tus_upload_mib_s=round(args.mib / tus, 1),
                 tus_vs_direct=round(direct_put / tus, 2),
-                tus_rss_growth_mib=round(tus_rss.growth, 1),
+                tus_rss_growth_mib=round(tus_growth, 1),
+                tus_one_patch_mib_s=round(args.mib / tus_one, 1),
+                tus_one_patch_vs_direct=round(direct_put / tus_one, 2),
+                tus_one_patch_rss_growth_mib=round(tus_one_growth, 1),
                 download_mib_s=round(args.mib / download, 1),
                 direct_get_mib_s=round(args.mib / direct_get, 1),
                 download_vs_direct=round(direct_get / download, 2),
-                client_ceiling_mib_s=round(args.mib / ceiling, 1),
-                download_vs_client_ceiling=round(ceiling / download, 2),
+                static_server_mib_s=round(args.mib / ceiling, 1),
+                download_vs_static_server=round(ceiling / download, 2),
+                page_cache_read_mib_s=round(args.mib / page_cache, 1),
             )
             if weed is not None:
                 settle()
@@ -469,11 +500,17 @@ def main() -> None:
 
             measured["load_average_1m"] = round(os.getloadavg()[0], 2)
             per_round.append(measured)
-            for file_id in (big_id, tus_id):
+            print(json.dumps(measured), file=sys.stderr, flush=True)  # kept if a later round is cut
+            for file_id in (big_id, tus_id, tus_one_id):
                 http.delete(f"/api/v1/files/{file_id}").raise_for_status()
         for name in per_round[0]:
             values = [measured[name] for measured in per_round]
             results[name] = values if args.rounds > 1 else values[0]
+
+        if args.big_only:
+            results["load_average"] = os.getloadavg()
+            print(json.dumps(results, indent=2))
+            return
 
         # thumbnails of 12-megapixel JPEGs
         from PIL import Image

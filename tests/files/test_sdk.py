@@ -70,6 +70,49 @@ def test_a_resumable_upload_sends_each_patch_with_its_length_in_pieces_of_at_mos
         assert max(sizes) <= 1024 * 1024
 
 
+class _ReadSizes(io.BytesIO):
+    """A file object that records the size of every read."""
+
+    def __init__(self, data: bytes):
+        super().__init__(data)
+        self.reads: list[int] = []
+
+    def read(self, size: int | None = -1) -> bytes:
+        block = super().read(size)
+        self.reads.append(len(block))
+        return block
+
+
+def test_a_resumable_upload_streams_each_patch_from_the_file_with_its_checksum():
+    """A PATCH is read from the file as it is sent (after a checksum pass), never held whole, so
+    the default PATCH is large: 70 MiB go in 2 PATCHes (each costs the server a request, a lock
+    and a commit), and no read asks for more than a MiB."""
+    import base64
+
+    data = os.urandom(70 * 1024 * 1024 + 3)
+    patches: list[tuple[int, str]] = []
+
+    class Recorder(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            if request.method == "POST":
+                return httpx.Response(201, headers={"Location": "/api/v1/files/tus/f1", "Upload-Offset": "0"})
+            if request.method == "PATCH":
+                offset = int(request.headers["Upload-Offset"])
+                body = b"".join(request.stream)
+                algorithm, _, value = request.headers["Upload-Checksum"].partition(" ")
+                assert algorithm == "sha256" and base64.b64decode(value) == hashlib.sha256(body).digest()
+                assert body == data[offset : offset + len(body)]
+                patches.append((offset, request.headers["Content-Length"]))
+                return httpx.Response(204, headers={"Upload-Offset": str(offset + len(body))})
+            return httpx.Response(200, json={"id": "f1", "size": len(data)})
+
+    source = _ReadSizes(data)
+    with Client("http://basalt.test", "sk_test", transport=Recorder()) as client:
+        assert client.files.upload(source, name="b.bin")["id"] == "f1"
+    assert patches == [(0, str(64 * 1024 * 1024)), (64 * 1024 * 1024, str(6 * 1024 * 1024 + 3))]
+    assert max(source.reads) <= 1024 * 1024
+
+
 def test_thumbnail_url(sdk, server, keys):
     from tests.files.images import png
 

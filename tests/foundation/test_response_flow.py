@@ -152,3 +152,85 @@ def test_a_response_that_is_not_streamed_never_registers_a_producer():
     asyncio.run(run())
     assert [m.get("body") for m in sent[1:]] == [b"whole"]
     assert request.calls == []
+
+
+def test_a_streamed_response_is_sent_in_large_sends_and_the_connection_gets_twisteds_limit_back():
+    """Twisted sends at most 128 KiB per reactor turn (SEND_LIMIT) and joins a partly sent piece
+    with the next (a copy): while a response streams its transport takes a piece per send."""
+    from twisted.internet.abstract import FileDescriptor
+
+    class Transport:
+        SEND_LIMIT = FileDescriptor.SEND_LIMIT
+
+    class Channel:
+        transport = Transport()
+
+    request = Request()
+    request.channel = Channel()
+    flow = ResponseFlow(request)
+    seen: list[int] = []
+
+    async def run():
+        async def send(message):
+            if message["type"] == "http.response.body":
+                seen.append(Channel.transport.SEND_LIMIT)
+
+        scope = {**http_scope("/download"), "extensions": {FLOW_EXTENSION: flow}}
+        await bridge_for(Source(pieces=4))(scope, receive, send)
+
+    asyncio.run(run())
+    assert seen[1:-1] and all(limit >= 4 * 1024 * 1024 for limit in seen[1:-1])
+    assert Channel.transport.SEND_LIMIT == FileDescriptor.SEND_LIMIT  # the connection's next response
+
+
+def test_sendfile_sends_the_range_of_the_file_into_the_socket(tmp_path):
+    """A local download under `serve` goes from the page cache to the socket by sendfile(2), on the
+    event loop, after what Twisted had buffered; a file shorter than its length ends in EOFError."""
+    import os
+    import socket
+
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    source = tmp_path / "f.bin"
+    source.write_bytes(data)
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+
+    class Transport:
+        def fileno(self):
+            return ours.fileno()
+
+        def abortConnection(self):  # noqa: N802 (Twisted's name)
+            ours.shutdown(socket.SHUT_RDWR)
+
+    class Channel:
+        transport = Transport()
+
+    request = Request()
+    request.channel = Channel()
+    received = bytearray()
+
+    async def run(offset: int, count: int):
+        flow = ResponseFlow(request)
+        loop = asyncio.get_running_loop()
+        reading = loop.run_in_executor(None, _read_exactly, theirs, count)
+        with source.open("rb") as handle:
+            await flow.sendfile(handle.fileno(), offset, count)
+        received.extend(await reading)
+
+    asyncio.run(run(1000, len(data) - 1000 - 5))
+    assert bytes(received) == data[1000:-5]
+    received.clear()
+    with pytest.raises(EOFError):
+        asyncio.run(run(len(data) - 10, 20))
+    ours.close()
+    theirs.close()
+
+
+def _read_exactly(sock, count: int) -> bytes:
+    got = bytearray()
+    while len(got) < count:
+        chunk = sock.recv(1024 * 1024)
+        if not chunk:
+            break
+        got += chunk
+    return bytes(got)

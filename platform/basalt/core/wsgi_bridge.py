@@ -31,16 +31,21 @@ _STREAM_PIECE = 64 * 1024
 BODY_FILE_EXTENSION = "basalt.take_body_file"
 # The scope extension (set by `serve`) holding the response's flow control (core.response_flow).
 FLOW_EXTENSION = "basalt.response_flow"
+# A streamed response whose bytes are a range of a local file may name it here, (path, offset,
+# count): under `serve` they are then sent by sendfile(2) (ResponseFlow.sendfile) and the response's
+# iterator is not read; elsewhere (granian) the iterator is the body as usual.
+SENDFILE_ATTRIBUTE = "basalt_sendfile"
 
 
 class _Response:
-    __slots__ = ("status", "headers", "iterable", "chunks")
+    __slots__ = ("status", "headers", "iterable", "chunks", "file")
 
     def __init__(self):
         self.status = 500
         self.headers: list[tuple[bytes, bytes]] = []
         self.iterable = None  # what the handler returned, closed exactly once
         self.chunks = None  # an iterator over it, for a streamed response
+        self.file = None  # (open file, offset, count) sent by sendfile instead of the iterator
 
     def start(self, status: str, headers: list[tuple[str, str]], exc_info=None):
         self.status = int(status.split(" ", 1)[0])
@@ -130,9 +135,12 @@ class ThreadedWSGIBridge:
         loop = asyncio.get_running_loop()
         response = _Response()
         try:
-            chunks, finished = await loop.run_in_executor(executor, self._run, environ, response)
+            may_sendfile = flow is not None and flow.can_sendfile()
+            chunks, finished = await loop.run_in_executor(executor, self._run, environ, response, may_sendfile)
             await send({"type": "http.response.start", "status": response.status, "headers": response.headers})
-            while True:
+            if response.file is not None:
+                await self._send_file(response.file, flow, send)
+            while response.file is None:
                 if finished and flow is not None:
                     flow.release()
                 await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": not finished})
@@ -146,11 +154,14 @@ class ThreadedWSGIBridge:
                         await flow.drained()
                 finally:
                     chunks, finished = await following
-        except OSError:
-            pass  # the client disconnected mid-response; _close below still returns the connection
+        except (OSError, EOFError):
+            pass  # the client disconnected mid-response (or the file was cut short: the connection
+            # was closed); _close below still returns the connection
         finally:
             if flow is not None:
                 flow.release()
+            if response.file is not None:
+                response.file[0].close()
             if response.iterable is not None:
                 await loop.run_in_executor(executor, self._close, response)
             body.close()
@@ -170,8 +181,30 @@ class ThreadedWSGIBridge:
         body.seek(0)
         return body
 
-    def _run(self, environ: dict, response: _Response):
+    async def _send_file(self, file, flow, send) -> None:
+        handle, offset, count = file
+        await send({"type": "http.response.body", "body": b"", "more_body": True})  # the head
+        await flow.sendfile(handle.fileno(), offset, count)
+        flow.release()
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def _run(self, environ: dict, response: _Response, may_sendfile: bool = False):
         response.iterable = self.handler(environ, response.start)
+        if environ["REQUEST_METHOD"] == "HEAD":
+            # No body, and a streamed one is not even read. (daphne writes each body message with
+            # twisted.web's Request.write called on the class, past the no-op Twisted puts on a
+            # HEAD request: a streamed body after its first piece went out, and the client read
+            # those bytes as the start of its next answer.)
+            self._close(response)
+            return [], True
+        named = getattr(response.iterable, SENDFILE_ATTRIBUTE, None) if may_sendfile else None
+        if named is not None:
+            path, offset, count = named
+            try:
+                response.file = (open(path, "rb"), offset, count)  # noqa: SIM115 (closed by __call__)
+                return [], False
+            except OSError:
+                pass  # gone since the view looked: its iterator answers as it would have
         if _is_whole(response.iterable):
             # The common case: Django's HttpResponse holds its body; close at once (one thread hop).
             chunks = list(response.iterable)

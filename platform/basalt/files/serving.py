@@ -13,6 +13,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
+from basalt.core.wsgi_bridge import SENDFILE_ATTRIBUTE
 from basalt.documents.render import etag_matches
 from basalt.files import kept, sniff
 from basalt.files.errors import RangeNotSatisfiable
@@ -105,17 +106,28 @@ def serve(
         response = HttpResponse(body, content_type=content_type)
         response["Content-Length"] = str(size)
     elif wanted is None:
-        response = StreamingHttpResponse(storage.read(key), content_type=content_type)
-        response["Content-Length"] = str(size)
+        response = _streamed(storage, key, 0, size - 1, 200, content_type)
     else:
         start, end = wanted
-        response = StreamingHttpResponse(storage.read(key, start, end), status=206, content_type=content_type)
+        response = _streamed(storage, key, start, end, 206, content_type)
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
-        response["Content-Length"] = str(end - start + 1)
     response["Accept-Ranges"] = "bytes"
     response["ETag"] = tag
     response["Cache-Control"] = cache
     safety_headers(response, name, content_type)
+    return response
+
+
+def _streamed(storage, key: str, start: int, end: int, status: int, content_type: str) -> StreamingHttpResponse:
+    """Bytes start..end (inclusive) read from storage as they are sent; a local file is also named
+    for sendfile(2) under `serve` (core.wsgi_bridge.SENDFILE_ATTRIBUTE), which then sends it
+    without reading it through Python."""
+    chunks = storage.read(key, start, end) if status == 206 else storage.read(key)
+    response = StreamingHttpResponse(chunks, status=status, content_type=content_type)
+    response["Content-Length"] = str(end - start + 1)
+    path = storage.path(key) if storage.kind == "local" else None
+    if path is not None:
+        setattr(response, SENDFILE_ATTRIBUTE, (str(path), start, end - start + 1))
     return response
 
 
