@@ -166,6 +166,16 @@ def console_client_for(account) -> APIClient:
     return client
 
 
+def app_client(project, token: str | None = None) -> APIClient:
+    """An app's client: the project's publishable key, and an end-user's access token if given."""
+    client = APIClient()
+    credentials = {"HTTP_X_API_KEY": project.publishable}
+    if token:
+        credentials["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    client.credentials(**credentials)
+    return client
+
+
 @pytest.fixture
 def console(make_account):
     """A signed-in console account's client (the account is `console.account`)."""

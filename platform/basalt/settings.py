@@ -81,6 +81,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # The data API's hot routes past the layers below, with their effects (basalt.documents.api.hot_routes).
+    "basalt.documents.api.hot_routes.HotRoutesMiddleware",
     # Request counts and latency for GET /metrics (basalt.operations.metrics): two in-memory updates.
     "basalt.operations.metrics.MetricsMiddleware",
     "basalt.core.middleware.RequestIdMiddleware",
@@ -431,6 +433,9 @@ CORS_PREFLIGHT_MAX_AGE = 600
 
 # --- limits ----------------------------------------------------------------------------------
 BASALT_MAX_JSON_BODY = env_int("BASALT_MAX_JSON_BODY", 1024 * 1024)
+# Documents, queries and batch answered past the middleware chain with the chain's effects
+# (basalt.documents.api.hot_routes); false sends them through the whole chain like any route.
+BASALT_HOT_ROUTES = env_bool("HOT_ROUTES", True)
 DATA_UPLOAD_MAX_MEMORY_SIZE = BASALT_MAX_JSON_BODY
 # Bounds on the work of one find/count and of one batch (basalt/documents/query/budget.py).
 QUERY_TIMEOUT_MS = env_int("QUERY_TIMEOUT_MS", 5000)

@@ -5,20 +5,11 @@ from __future__ import annotations
 import pyotp
 import pytest
 from django.core import mail
-from rest_framework.test import APIClient
 
+from tests.conftest import app_client
 from tests.identity.provider_fixtures import google_token, providers, standin  # noqa: F401
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(project, token=None) -> APIClient:
-    client = APIClient()
-    headers = {"HTTP_X_API_KEY": project.publishable}
-    if token:
-        headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
-    client.credentials(**headers)
-    return client
 
 
 def test_user_page_shows_identities_and_mfa_and_an_admin_resets_it(
@@ -29,7 +20,7 @@ def test_user_page_shows_identities_and_mfa_and_an_admin_resets_it(
     django_capture_on_commit_callbacks,
 ):
     signed = (
-        _client(project)
+        app_client(project)
         .post(
             "/api/v1/auth/providers/google",
             {"id_token": google_token(providers, sub="c-1", email="c1@example.com")},
@@ -37,7 +28,7 @@ def test_user_page_shows_identities_and_mfa_and_an_admin_resets_it(
         )
         .json()
     )
-    me = _client(project, signed["access_token"])
+    me = app_client(project, signed["access_token"])
     secret = me.post("/api/v1/auth/mfa/totp/enroll").json()["secret"]
     assert (
         me.post("/api/v1/auth/mfa/totp/confirm", {"code": pyotp.TOTP(secret).now()}, format="json").status_code == 200

@@ -79,12 +79,16 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
-        # fullmatch, not match: `$` would accept a trailing newline, which cannot go in a header.
-        request.request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        assign_request_id(request)
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request.request_id
         return response
+
+
+def assign_request_id(request: HttpRequest) -> None:
+    incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+    # fullmatch, not match: `$` would accept a trailing newline, which cannot go in a header.
+    request.request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
 
 
 class UrlLengthMiddleware:
@@ -111,27 +115,12 @@ class ApiErrorMiddleware:
         if "\x00" in request.path:
             # No id or name contains NUL, and PostgreSQL cannot even be asked about one.
             return json_error(NotFound())
-        if self._declared_body_too_large(request):
+        if declared_body_too_large(request):
             return json_error(PayloadTooLarge())
         if not streamed_body(request.path) and sent_chunked(request.META) and self._chunked_body_too_large(request):
             # Before the middleware below (idempotency fingerprints the body); upload routes: process_view.
             return json_error(PayloadTooLarge())
-        response = self.get_response(request)
-        content_type = response.get("Content-Type", "")
-        if response.status_code >= 400 and "json" not in content_type:
-            # Framework-made HTML pages (CSRF failure, stray 404s, DEBUG 500s) never reach API clients.
-            return json_error(generic_error(response.status_code, getattr(request, "request_id", "")))
-        return response
-
-    @staticmethod
-    def _declared_body_too_large(request: HttpRequest) -> bool:
-        if streamed_body(request.path):
-            return False
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            return False
-        return length > settings.BASALT_MAX_JSON_BODY
+        return json_only(request, self.get_response(request))
 
     def process_view(self, request: HttpRequest, view, args, kwargs) -> HttpResponse | None:
         """A chunked body on an upload route: a view that streams bodies reads it to its end itself
@@ -167,18 +156,40 @@ class ApiErrorMiddleware:
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
         if not request.path.startswith(API_PREFIX):
             return None
-        error = to_basalt_error(exc)
-        if error is not None:
-            return json_error(error)
-        request_id = getattr(request, "request_id", "")
-        logger.exception("unhandled error request_id=%s path=%s", request_id, request.path)
-        server_error = BasaltError(
-            "An unexpected error occurred. Quote the request id when reporting it.",
-            code="internal_error",
-            details={"request_id": request_id},
-        )
-        server_error.status = 500
-        return json_error(server_error)
+        return api_error_response(request, exc)
+
+
+def declared_body_too_large(request: HttpRequest) -> bool:
+    if streamed_body(request.path):
+        return False
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    return length > settings.BASALT_MAX_JSON_BODY
+
+
+def json_only(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    """Framework-made HTML pages (CSRF failure, stray 404s, DEBUG 500s) never reach API clients."""
+    if response.status_code >= 400 and "json" not in response.get("Content-Type", ""):
+        return json_error(generic_error(response.status_code, getattr(request, "request_id", "")))
+    return response
+
+
+def api_error_response(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """The JSON contract's answer to anything an API view raised; unknown failures are logged, never shown."""
+    error = to_basalt_error(exc)
+    if error is not None:
+        return json_error(error)
+    request_id = getattr(request, "request_id", "")
+    logger.exception("unhandled error request_id=%s path=%s", request_id, request.path)
+    server_error = BasaltError(
+        "An unexpected error occurred. Quote the request id when reporting it.",
+        code="internal_error",
+        details={"request_id": request_id},
+    )
+    server_error.status = 500
+    return json_error(server_error)
 
 
 # Routes whose callers prove who they are with an API key or a bearer token in a header, never a

@@ -61,27 +61,32 @@ class RequestLogMiddleware:
     def __call__(self, request):
         started = time.perf_counter()
         response = self.get_response(request)
-        path = request.path
-        if path.startswith(DATA_API_PREFIX) and not path.startswith(NOT_LOGGED_PREFIXES):
-            caller = getattr(request, "caller", None)
-            if caller is not None:
-                kind = "user" if caller.user_id else caller.key_kind
-                _buffer.append(
-                    (
-                        caller.project.id,
-                        time.time(),
-                        request.method[:8],
-                        path,
-                        response.status_code,
-                        _error_code(response),
-                        (time.perf_counter() - started) * 1000.0,
-                        kind,
-                        caller.user_id or "",
-                        getattr(request, "request_id", ""),
-                    )
-                )
-                _ensure_flusher()
+        log_request(request, response, started)
         return response
+
+
+def log_request(request, response, started: float) -> None:
+    """Buffer the request line of a data-API request whose project is known (also basalt.core.fast_path)."""
+    path = request.path
+    if path.startswith(DATA_API_PREFIX) and not path.startswith(NOT_LOGGED_PREFIXES):
+        caller = getattr(request, "caller", None)
+        if caller is not None:
+            kind = "user" if caller.user_id else caller.key_kind
+            _buffer.append(
+                (
+                    caller.project.id,
+                    time.time(),
+                    request.method[:8],
+                    path,
+                    response.status_code,
+                    _error_code(response),
+                    (time.perf_counter() - started) * 1000.0,
+                    kind,
+                    caller.user_id or "",
+                    getattr(request, "request_id", ""),
+                )
+            )
+            _ensure_flusher()
 
 
 def _ensure_flusher() -> None:

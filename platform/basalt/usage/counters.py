@@ -43,7 +43,8 @@ def counter_key(project_id: int, metric: str, day: date) -> str:
 # Other processes' counts therefore show up to PUSH_INTERVAL late; this process's never do, because
 # every read below pushes first.
 PUSH_INTERVAL_SECONDS = 1.0
-_buffer: dict[str, int] = {}
+# Keyed by (project, metric, day): the cache key's text is made once per push, not per request.
+_buffer: dict[tuple[int, str, date], int] = {}
 _buffer_lock = threading.Lock()
 _last_push = 0.0
 
@@ -52,7 +53,7 @@ def record(project_id: int, metric: str = "requests", amount: int = 1, now: date
     """Add to today's counter; a cache outage loses the count, never the request."""
     if metric not in METRICS or amount <= 0:
         raise ValueError(f"unknown usage metric or amount: {metric!r} {amount!r}")
-    key = counter_key(project_id, metric, utc_today(now))
+    key = (project_id, metric, utc_today(now))
     with _buffer_lock:
         _buffer[key] = _buffer.get(key, 0) + amount
         due = time.monotonic() - _last_push >= PUSH_INTERVAL_SECONDS
@@ -67,8 +68,8 @@ def push_buffered() -> None:
         items = list(_buffer.items())
         _buffer.clear()
         _last_push = time.monotonic()
-    for key, amount in items:
-        _add_to_counter(key, amount)
+    for (project_id, metric, day), amount in items:
+        _add_to_counter(counter_key(project_id, metric, day), amount)
 
 
 def discard_buffered() -> None:

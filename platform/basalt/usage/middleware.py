@@ -21,8 +21,12 @@ class RequestCounterMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        caller = getattr(request, "caller", None)
-        if caller is not None and request.path.startswith(DATA_PREFIXES):
-            if not request.path.startswith(NOT_COUNTED_PREFIXES):
-                counters.record(caller.project.id, "requests")
+        count_request(request)
         return response
+
+
+def count_request(request: HttpRequest) -> None:
+    caller = getattr(request, "caller", None)
+    if caller is not None and request.path.startswith(DATA_PREFIXES):
+        if not request.path.startswith(NOT_COUNTED_PREFIXES):
+            counters.record(caller.project.id, "requests")
