@@ -203,6 +203,53 @@ def children(pid: int) -> list[int]:
     return [int(x) for x in out.split()]
 
 
+def api_while_slow_downloads(
+    url: str, download: str, api: str, headers: dict[str, str], count: int, seconds: float = 6.0
+) -> dict[str, float]:
+    """API GETs (p50/p95 ms, failures within 10 s) while `count` clients download slowly (64 KiB per
+    50 ms): a streamed download holds a web thread for as long as its client takes."""
+    stop = threading.Event()
+    host, port = url.removeprefix("http://").split(":")
+    lines = [f"GET {download} HTTP/1.1", f"Host: {host}:{port}", "Accept-Encoding: identity"]
+    request = ("\r\n".join(lines + [f"{name}: {value}" for name, value in headers.items()]) + "\r\n\r\n").encode()
+
+    def slow() -> None:
+        try:
+            with socket.socket() as conn:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+                conn.settimeout(30)
+                conn.connect((host, int(port)))
+                conn.sendall(request)
+                while not stop.is_set() and conn.recv(65536):
+                    time.sleep(0.05)
+        except OSError:
+            pass
+
+    readers = [threading.Thread(target=slow, daemon=True) for _ in range(count)]
+    for reader in readers:
+        reader.start()
+    time.sleep(1.0)
+    timings, failures = [], 0
+    deadline = time.monotonic() + seconds
+    with httpx.Client(base_url=url, headers=headers, timeout=10) as client:
+        while time.monotonic() < deadline:
+            start = time.perf_counter()
+            try:
+                client.get(api).raise_for_status()
+                timings.append(time.perf_counter() - start)
+            except httpx.HTTPError:
+                failures += 1
+    stop.set()
+    for reader in readers:
+        reader.join(timeout=10)
+    return {
+        "api_gets": len(timings),
+        "p50_ms": round(statistics.median(timings) * 1000, 1) if timings else None,
+        "p95_ms": round(p95(timings) * 1000, 1) if timings else None,
+        "failed": failures,
+    }
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU time these processes and their children have used so far."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -559,6 +606,20 @@ def main() -> None:
         for name in per_round[0]:
             values = [measured[name] for measured in per_round]
             results[name] = values if args.rounds > 1 else values[0]
+
+        if edge is not None:
+            # More slow downloads than the web processes have threads (2 x WEB_THREADS), then API
+            # GETs: from granian itself, and through Caddy, where Basalt only checks and names the file.
+            _, answer, _ = simple_upload(http, server.process.pid, source)
+            held = answer.json()["id"]
+            slow = 2 * int(os.environ.get("WEB_THREADS", "4")) + 4
+            download, api = f"/api/v1/files/{held}/content", f"/api/v1/files/{held}"
+            results[f"api_get_while_{slow}_slow_downloads"] = {
+                "granian": api_while_slow_downloads(server.url, download + "?redirect=0", api, headers, slow),
+                "caddy_accel": api_while_slow_downloads(edge.url, download, api, headers, slow),
+                "caddy_accel_no_downloads": api_while_slow_downloads(edge.url, download, api, headers, 0, 3.0),
+            }
+            http.delete(f"/api/v1/files/{held}").raise_for_status()
 
         if args.big_only:
             results["load_average"] = os.getloadavg()
