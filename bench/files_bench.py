@@ -1,6 +1,7 @@
 """Files throughput and memory against a real server, each ratio against a baseline in the same run.
 
     .venv/bin/python bench/files_bench.py [--mib 1024] [--rounds 3] [--storage local|s3] [--server serve|granian]
+                                          [--accel] [--no-tus] [--big-only]
 
 `serve` is the embedded `manage.py serve` (daphne; background tasks in-process). `granian` is the
 production web process as docker/entrypoint.sh starts it (granian over WSGI, 2 workers × 4
@@ -17,6 +18,9 @@ separate Celery worker for the background thumbnails, as docker-compose does.
 3. thumbnails of a 12-megapixel JPEG: first render p95 over several files (racing the background
    render of the project size, as right after an upload), then cached p95 vs a metadata GET p95;
 4. 200 concurrent 100 KiB uploads, simple and tus (creation POST + one PATCH): errors and p95.
+`--accel` (granian, local storage) starts the shipped docker/Caddyfile in a real Caddy in front of
+granian with FILES_ACCEL_REDIRECT set, and measures each round's download also through Caddy, where
+Basalt checks and Caddy sends the file (X-Accel-Redirect); granian asked directly still streams it.
 The bytes come from a file on disk and are sent in 1 MiB pieces, so the client never holds them whole.
 
 Fairness: every timed write or read starts on a settled page cache (`settle`: sync(2), then wait
@@ -54,6 +58,7 @@ import http_server  # noqa: E402  (bench/, this script's own folder)
 
 from devtools.readiness import wait_until_answering  # noqa: E402
 from tests.contract import live  # noqa: E402
+from tests.files import front  # noqa: E402
 
 CHUNK = 1024 * 1024
 BIN = Path(sys.executable).parent
@@ -198,6 +203,66 @@ def children(pid: int) -> list[int]:
     return [int(x) for x in out.split()]
 
 
+def api_while_slow_downloads(
+    url: str, download: str, api: str, headers: dict[str, str], count: int, seconds: float = 6.0
+) -> dict[str, float]:
+    """API GETs (p50/p95 ms, failures within 10 s) while `count` clients download slowly (64 KiB per
+    50 ms): a streamed download holds a web thread for as long as its client takes."""
+    stop = threading.Event()
+    host, port = url.removeprefix("http://").split(":")
+    lines = [f"GET {download} HTTP/1.1", f"Host: {host}:{port}", "Accept-Encoding: identity"]
+    request = ("\r\n".join(lines + [f"{name}: {value}" for name, value in headers.items()]) + "\r\n\r\n").encode()
+
+    def slow() -> None:
+        try:
+            with socket.socket() as conn:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+                conn.settimeout(30)
+                conn.connect((host, int(port)))
+                conn.sendall(request)
+                while not stop.is_set() and conn.recv(65536):
+                    time.sleep(0.05)
+        except OSError:
+            pass
+
+    readers = [threading.Thread(target=slow, daemon=True) for _ in range(count)]
+    for reader in readers:
+        reader.start()
+    time.sleep(1.0)
+    timings, failures = [], 0
+    deadline = time.monotonic() + seconds
+    with httpx.Client(base_url=url, headers=headers, timeout=10) as client:
+        while time.monotonic() < deadline:
+            start = time.perf_counter()
+            try:
+                client.get(api).raise_for_status()
+                timings.append(time.perf_counter() - start)
+            except httpx.HTTPError:
+                failures += 1
+    stop.set()
+    for reader in readers:
+        reader.join(timeout=10)
+    return {
+        "api_gets": len(timings),
+        "p50_ms": round(statistics.median(timings) * 1000, 1) if timings else None,
+        "p95_ms": round(p95(timings) * 1000, 1) if timings else None,
+        "failed": failures,
+    }
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time these processes and their children have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for candidate in {*pids, *(child for pid in pids for child in children(pid))}:
+        try:
+            fields = Path(f"/proc/{candidate}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 class Sampler:
     """Peak RSS of the server process tree while a block runs."""
 
@@ -336,7 +401,11 @@ def main() -> None:
     )
     parser.add_argument("--tus-patch-mib", type=int, default=64, help="tus PATCH size (the SDK's)")
     parser.add_argument("--big-only", action="store_true", help="only the big transfers")
+    parser.add_argument("--accel", action="store_true", help="granian behind Caddy with FILES_ACCEL_REDIRECT too")
+    parser.add_argument("--no-tus", action="store_true", help="skip the two big tus uploads")
     args = parser.parse_args()
+    if args.accel and (args.server != "granian" or args.storage != "local"):
+        parser.error("--accel measures granian on local storage")
     if args.only_simple and args.storage != "local":
         parser.error("--only-simple measures local storage")
     work = Path(tempfile.mkdtemp(prefix="files-bench-"))
@@ -349,11 +418,21 @@ def main() -> None:
         # Downloads may also be handed to the bucket (302 to a presigned URL): measured beside the
         # proxied default, which every other request here asks for with ?redirect=0.
         overrides = {**weed.env, "FILES_REDIRECT_DOWNLOADS": "true"}
+    if args.accel:
+        overrides["FILES_ACCEL_REDIRECT"] = front.ACCEL_PREFIX
+    edge = None
     try:
         if args.server == "granian":
             server = Granian(work / "data", overrides)
             threads = os.environ.get("WEB_THREADS", "4")
             label = f"granian WSGI, 2 x {threads} threads, {server.env.get('BASALT_PROFILE', 'embedded')} profile"
+            if args.accel:
+                try:
+                    edge = front.start_caddy(work / "caddy", int(server.url.rsplit(":", 1)[1]), work / "data" / "files")
+                except BaseException:
+                    server.stop()
+                    raise
+                label += ", and behind Caddy (docker/Caddyfile) with FILES_ACCEL_REDIRECT"
         else:
             server = live.start(work / "data", overrides)
             label = "serve (daphne)"
@@ -432,14 +511,25 @@ def main() -> None:
             simple, answer, simple_growth = simple_upload(http, server.process.pid, source)
             big_id = answer.json()["id"]
 
-            tus, tus_growth, tus_id = tus_upload(http, server.process.pid, source, args.tus_patch_mib * CHUNK)
-            tus_one, tus_one_growth, tus_one_id = tus_upload(http, server.process.pid, source, size)
+            tus_id = tus_one_id = None
+            if not args.no_tus:
+                tus, tus_growth, tus_id = tus_upload(http, server.process.pid, source, args.tus_patch_mib * CHUNK)
+                tus_one, tus_one_growth, tus_one_id = tus_upload(http, server.process.pid, source, size)
 
+            # Server CPU (web processes, and Caddy when it is in front) per download, beside the time.
+            serving = [server.process.pid] + ([edge.process.pid] if edge is not None else [])
             settle()
-            start = time.perf_counter()
+            cpu, start = cpu_seconds(serving), time.perf_counter()
             status, read = raw_get(server.url, f"/api/v1/files/{big_id}/content?redirect=0", headers)
-            download = time.perf_counter() - start
+            download, download_cpu = time.perf_counter() - start, cpu_seconds(serving) - cpu
             assert (status, read) == (200, size), (status, read)
+            if edge is not None:
+                # The production path: the request through Caddy, Basalt's checks, Caddy sends the file.
+                settle()
+                cpu, start = cpu_seconds(serving), time.perf_counter()
+                status, read = raw_get(edge.url, f"/api/v1/files/{big_id}/content", headers)
+                accelerated, accelerated_cpu = time.perf_counter() - start, cpu_seconds(serving) - cpu
+                assert (status, read) == (200, size), (status, read)
             # The same file from a plain static file server (sendfile, as nginx serves it) read by
             # the same client: on local storage that is the direct GET from the same storage.
             served = target if weed is None else source
@@ -471,19 +561,29 @@ def main() -> None:
                 simple_upload_mib_s=round(args.mib / simple, 1),
                 simple_vs_direct=round(direct_put / simple, 2),
                 simple_rss_growth_mib=round(simple_growth, 1),
-                tus_upload_mib_s=round(args.mib / tus, 1),
-                tus_vs_direct=round(direct_put / tus, 2),
-                tus_rss_growth_mib=round(tus_growth, 1),
-                tus_one_patch_mib_s=round(args.mib / tus_one, 1),
-                tus_one_patch_vs_direct=round(direct_put / tus_one, 2),
-                tus_one_patch_rss_growth_mib=round(tus_one_growth, 1),
                 download_mib_s=round(args.mib / download, 1),
+                download_server_cpu_s=round(download_cpu, 2),
                 direct_get_mib_s=round(args.mib / direct_get, 1),
                 download_vs_direct=round(direct_get / download, 2),
                 static_server_mib_s=round(args.mib / ceiling, 1),
                 download_vs_static_server=round(ceiling / download, 2),
                 page_cache_read_mib_s=round(args.mib / page_cache, 1),
             )
+            if not args.no_tus:
+                measured.update(
+                    tus_upload_mib_s=round(args.mib / tus, 1),
+                    tus_vs_direct=round(direct_put / tus, 2),
+                    tus_rss_growth_mib=round(tus_growth, 1),
+                    tus_one_patch_mib_s=round(args.mib / tus_one, 1),
+                    tus_one_patch_vs_direct=round(direct_put / tus_one, 2),
+                    tus_one_patch_rss_growth_mib=round(tus_one_growth, 1),
+                )
+            if edge is not None:
+                measured.update(
+                    download_caddy_accel_mib_s=round(args.mib / accelerated, 1),
+                    download_caddy_accel_vs_direct=round(direct_get / accelerated, 2),
+                    download_caddy_accel_server_cpu_s=round(accelerated_cpu, 2),
+                )
             if weed is not None:
                 settle()
                 start = time.perf_counter()
@@ -501,11 +601,25 @@ def main() -> None:
             measured["load_average_1m"] = round(os.getloadavg()[0], 2)
             per_round.append(measured)
             print(json.dumps(measured), file=sys.stderr, flush=True)  # kept if a later round is cut
-            for file_id in (big_id, tus_id, tus_one_id):
+            for file_id in filter(None, (big_id, tus_id, tus_one_id)):
                 http.delete(f"/api/v1/files/{file_id}").raise_for_status()
         for name in per_round[0]:
             values = [measured[name] for measured in per_round]
             results[name] = values if args.rounds > 1 else values[0]
+
+        if edge is not None:
+            # More slow downloads than the web processes have threads (2 x WEB_THREADS), then API
+            # GETs: from granian itself, and through Caddy, where Basalt only checks and names the file.
+            _, answer, _ = simple_upload(http, server.process.pid, source)
+            held = answer.json()["id"]
+            slow = 2 * int(os.environ.get("WEB_THREADS", "4")) + 4
+            download, api = f"/api/v1/files/{held}/content", f"/api/v1/files/{held}"
+            results[f"api_get_while_{slow}_slow_downloads"] = {
+                "granian": api_while_slow_downloads(server.url, download + "?redirect=0", api, headers, slow),
+                "caddy_accel": api_while_slow_downloads(edge.url, download, api, headers, slow),
+                "caddy_accel_no_downloads": api_while_slow_downloads(edge.url, download, api, headers, 0, 3.0),
+            }
+            http.delete(f"/api/v1/files/{held}").raise_for_status()
 
         if args.big_only:
             results["load_average"] = os.getloadavg()
@@ -612,6 +726,8 @@ def main() -> None:
         results["load_average"] = os.getloadavg()
         print(json.dumps(results, indent=2))
     finally:
+        if edge is not None:
+            front.stop(edge)
         server.stop() if isinstance(server, Granian) else live.stop(server)
         if weed is not None:
             from tests.files import seaweed

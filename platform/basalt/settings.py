@@ -1,5 +1,6 @@
 """Configure Basalt from environment variables for the embedded default or production profile."""
 
+import re
 import secrets
 from pathlib import Path
 
@@ -302,6 +303,11 @@ else:
     }
 # Downloads answer a redirect to a short-lived presigned storage URL instead of passing bytes through.
 FILES_REDIRECT_DOWNLOADS = env_bool("FILES_REDIRECT_DOWNLOADS", False)
+# Local storage behind a front proxy: a download is answered with `X-Accel-Redirect: <this prefix>/<key>`
+# after every check, and the proxy sends the file (docker/Caddyfile). Empty: Basalt sends the bytes.
+FILES_ACCEL_REDIRECT = env_str("FILES_ACCEL_REDIRECT").rstrip("/")
+if FILES_ACCEL_REDIRECT and not re.fullmatch(r"(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+", FILES_ACCEL_REDIRECT):
+    raise ConfigurationError(f"FILES_ACCEL_REDIRECT must be a path like /_basalt/files, got {FILES_ACCEL_REDIRECT!r}")
 # Bytes of served thumbnails each web process keeps in memory (files/kept.py); 0 turns it off.
 FILES_THUMBNAIL_MEMORY_BYTES = env_int("FILES_THUMBNAIL_MEMORY_BYTES", 16 * 1024 * 1024)
 STORAGES = {

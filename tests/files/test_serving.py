@@ -42,8 +42,9 @@ def test_open_and_suffix_ranges(secret_client, stored, header, expected):
     assert answer.status_code == 206 and body == expected
 
 
-def test_range_past_the_end_is_416_json(secret_client, stored):
-    answer = secret_client.get(stored["url"], HTTP_RANGE="bytes=5000-6000")
+@pytest.mark.parametrize("header", ["bytes=5000-6000", "bytes=5000-", "bytes=1024-"])
+def test_range_past_the_end_is_416_json(secret_client, stored, header):
+    answer = secret_client.get(stored["url"], HTTP_RANGE=header)
     assert answer.status_code == 416
     assert answer.json()["error"]["code"] == "range_not_satisfiable"
     assert answer["Content-Range"] == "bytes */1024"

@@ -35,6 +35,9 @@ FLOW_EXTENSION = "basalt.response_flow"
 # count): under `serve` they are then sent by sendfile(2) (ResponseFlow.sendfile) and the response's
 # iterator is not read; elsewhere (granian) the iterator is the body as usual.
 SENDFILE_ATTRIBUTE = "basalt_sendfile"
+# Set in the environ of every request `serve` runs: files then go out by sendfile(2), never handed
+# to a front proxy (files.serving's X-Accel-Redirect, for granian behind Caddy).
+EMBEDDED_SERVER = "basalt.embedded_server"
 
 
 class _Response:
@@ -116,6 +119,7 @@ class ThreadedWSGIBridge:
         if body is None:
             return  # the client went away before sending its body
         environ = build_environ(scope, body)
+        environ[EMBEDDED_SERVER] = True
         if isinstance(body, StreamedBody):
             # Its reads raise when the connection ends before the body does (core.request_body).
             environ[CUTS_REPORTED] = True

@@ -3,6 +3,10 @@
 Only types a browser renders passively (raster images, media, plain text) are inline; HTML, SVG,
 XML, JS and everything unknown are attachments (SECURITY.md T10), and every answer carries
 `X-Content-Type-Options: nosniff` and a CSP `sandbox`, so even an inline file cannot script.
+
+With FILES_ACCEL_REDIRECT on local storage, a streamed answer's bytes are sent by the front proxy
+(docker/Caddyfile) instead of through Python: every decision (caller, ACL, 304, 416, which range,
+headers) is made here first, and the answer names the file and the range the proxy must send.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
-from basalt.core.wsgi_bridge import SENDFILE_ATTRIBUTE
+from basalt.core.wsgi_bridge import EMBEDDED_SERVER, SENDFILE_ATTRIBUTE
 from basalt.documents.render import etag_matches
 from basalt.files import kept, sniff
 from basalt.files.errors import RangeNotSatisfiable
@@ -22,6 +26,14 @@ from basalt.files.storage import get_storage
 _RANGE = re.compile(r"\Abytes=(\d{0,19})-(\d{0,19})\Z")
 # Bodies up to this size are answered whole (read at once), larger ones streamed.
 WHOLE_BODY = 256 * 1024
+# A front proxy that sends X-Accel-Redirect answers says so on each request it forwards (Rack::Sendfile's
+# convention; docker/Caddyfile sets it, replacing any value a client sent). Without it the bytes come
+# from here, so a request that reaches the web process some other way still gets the file.
+SENDFILE_TYPE = "HTTP_X_SENDFILE_TYPE"
+ACCEL_REDIRECT = "X-Accel-Redirect"
+# The range decided here ("bytes=a-b"), or empty for the whole file: the proxy sends exactly that and
+# makes no range or conditional decision of its own.
+ACCEL_RANGE = "X-Basalt-Accel-Range"
 CSP = "default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'; sandbox"
 
 
@@ -53,12 +65,12 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
             raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
         return max(0, size - length), size - 1
     start = int(match[1])
-    end = int(match[2]) if match[2] else size - 1
-    if end < start:
+    end = int(match[2]) if match[2] else None
+    if end is not None and end < start:
         return None
-    if start >= size:
+    if start >= size:  # `bytes=<past the end>-` included (it was served whole)
         raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
-    return start, min(end, size - 1)
+    return start, size - 1 if end is None else min(end, size - 1)
 
 
 def serve(
@@ -105,12 +117,16 @@ def serve(
                 kept.put(key, body)
         response = HttpResponse(body, content_type=content_type)
         response["Content-Length"] = str(size)
-    elif wanted is None:
-        response = _streamed(storage, key, 0, size - 1, 200, content_type)
     else:
-        start, end = wanted
-        response = _streamed(storage, key, start, end, 206, content_type)
-        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+        start, end = wanted or (0, size - 1)
+        status = 200 if wanted is None else 206
+        prefix = _accel_prefix(request, storage)
+        if prefix:
+            response = _handed_over(storage, key, prefix, start, end, status, content_type)
+        else:
+            response = _streamed(storage, key, start, end, status, content_type)
+        if wanted is not None:
+            response["Content-Range"] = f"bytes {start}-{end}/{size}"
     response["Accept-Ranges"] = "bytes"
     response["ETag"] = tag
     response["Cache-Control"] = cache
@@ -128,6 +144,26 @@ def _streamed(storage, key: str, start: int, end: int, status: int, content_type
     path = storage.path(key) if storage.kind == "local" else None
     if path is not None:
         setattr(response, SENDFILE_ATTRIBUTE, (str(path), start, end - start + 1))
+    return response
+
+
+def _accel_prefix(request: HttpRequest, storage) -> str:
+    """FILES_ACCEL_REDIRECT when the proxy in front sends the file: local storage, a request the proxy
+    marked, and not under `serve` (which sends it by sendfile(2) itself); empty otherwise."""
+    prefix = getattr(settings, "FILES_ACCEL_REDIRECT", "")
+    if not prefix or storage.kind != "local" or request.META.get(EMBEDDED_SERVER):
+        return ""
+    return prefix if request.META.get(SENDFILE_TYPE, "").strip().lower() == "x-accel-redirect" else ""
+
+
+def _handed_over(storage, key: str, prefix: str, start: int, end: int, status: int, content_type: str) -> HttpResponse:
+    """An empty answer naming bytes start..end of the stored file for the proxy to send: the path under
+    the storage folder (storage.path refuses a key that resolves outside it), percent-encoded, so
+    the proxy's root joined with it is that file and nothing else."""
+    relative = storage.path(key).relative_to(storage.root).as_posix()
+    response = HttpResponse(status=status, content_type=content_type)
+    response[ACCEL_REDIRECT] = f"{prefix}/{quote(relative, safe='/')}"
+    response[ACCEL_RANGE] = f"bytes={start}-{end}" if status == 206 else ""
     return response
 
 
