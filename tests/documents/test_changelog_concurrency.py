@@ -71,6 +71,10 @@ def test_an_open_transaction_does_not_hold_up_other_writers_and_seq_follows_comm
     assert fast.status_code == 201
     slow.join(30)
     assert done.is_set()
+    # Its row went in unnumbered (a plain transaction): its process's settler numbers it after the commit.
+    from basalt.documents import changefeed
+
+    assert changefeed.wait_settled(30)
     # The transaction that inserted first but committed last is numbered last.
     assert _log(project_id)[-2:] == [(before + 1, fast.json()["id"]), (before + 2, "slow")]
 
@@ -206,19 +210,40 @@ def test_a_writer_that_finds_the_sequencer_busy_leaves_its_row_to_the_next_pass(
     assert _log(project_id) == [(1, waited.json()["id"]), (2, after.json()["id"])]
 
 
-def test_a_writer_refused_by_a_busy_sequencer_numbers_its_row_once_the_lock_is_free(live_posts, monkeypatch):
-    """No later write, no sweep: the writer's own passes after its commit number its row, so a
-    subscriber hears of it without waiting for the next write or the once-a-second sweep."""
+def test_a_writer_refused_by_a_busy_sequencer_answers_at_once_and_its_row_is_numbered_once_the_lock_is_free(
+    live_posts, monkeypatch
+):
+    """No later write, no sweep: its process's settler passes after the commit and numbers the row
+    once the lock is free, so a subscriber hears of it without waiting for the next write or the
+    once-a-second sweep; the request does not wait for the lock, nor pass itself."""
     from basalt.documents import changefeed
 
     monkeypatch.setattr(changefeed, "SETTLE_PAUSES", (0.0, *([0.05] * 60)))
     project_id = live_posts.project.id
-    with ThreadPoolExecutor(1) as pool, _sequencer_held(project_id) as release:
-        writing = pool.submit(_create, live_posts.publishable, "refused")
-        deadline = timezone.now() + timezone.timedelta(seconds=30)
-        while not ChangeLogEntry.objects.filter(project_id=project_id).exists():  # committed, unnumbered
-            assert timezone.now() < deadline and not writing.done()
+    statements: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with _sequencer_held(project_id) as release:
+        with connection.execute_wrapper(record):
+            created = key_client(live_posts.publishable).post(DOCS, {"title": "refused"}, format="json")
+        assert created.status_code == 201
+        assert _log(project_id) == [(None, created.json()["id"])]  # answered while the lock is held
+        assert not any("basalt_number_changes" in sql or "seq IS NULL" in sql for sql in statements), statements
         release.set()
-        created = writing.result(30)
-    assert created.status_code == 201
+        assert changefeed.wait_settled(30)
     assert _log(project_id) == [(1, created.json()["id"])]
+
+
+def test_one_settler_pass_serves_every_writer_that_asked_before_it(live_posts, monkeypatch):
+    from basalt.documents import changefeed
+
+    passes: list[int] = []
+    monkeypatch.setattr(changefeed, "settle", passes.append)  # what a pass does: the test above
+    with changefeed._settler._changed:  # the thread takes nothing until all three have asked
+        for _ in range(3):
+            changefeed._settler.ask(live_posts.project.id)
+    assert changefeed.wait_settled(30)
+    assert passes == [live_posts.project.id]

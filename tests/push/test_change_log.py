@@ -18,7 +18,15 @@ def heard():
     """What the change-log listeners (realtime's hub, webhooks) are handed, after commit."""
     from basalt.documents import changefeed
 
-    received: list[changefeed.Change] = []
+    class Heard(list):
+        """Rows written by a plain transaction are numbered, and announced, by the process's settler
+        right after the commit: what was written before a clear() is heard before it."""
+
+        def clear(self) -> None:
+            assert changefeed.wait_settled(30)
+            super().clear()
+
+    received = Heard()
     changefeed.register(received.append)
     yield received
     changefeed.unregister(received.append)
@@ -31,7 +39,10 @@ def _send(project, body: dict) -> dict:
 
 
 def _installation_changes(project, heard):
+    from basalt.documents import changefeed
     from basalt.documents.models import ChangeLogEntry
+
+    assert changefeed.wait_settled(30)
 
     rows = list(
         ChangeLogEntry.objects.filter(project_id=project.project.pk, collection="installations", type="update")
