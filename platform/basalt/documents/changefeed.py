@@ -252,16 +252,22 @@ class _Settler:
     writer asked (so after its commit) sees the writer's rows, whoever else asked meanwhile."""
 
     def __init__(self) -> None:
+        self._reset()
+        # A forked worker starts afresh: its parent's thread is not in it, and the lock may have
+        # been held at the fork.
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
         self._asked: set[int] = set()
         self._busy = 0
         self._changed = threading.Condition()
-        self._started_in: int | None = None
+        self._running = False
 
     def ask(self, project_id: int) -> None:
         with self._changed:
             self._asked.add(project_id)
-            if self._started_in != os.getpid():  # a forked worker starts its own thread
-                self._started_in = os.getpid()
+            if not self._running:
+                self._running = True
                 threading.Thread(target=self._run, name="basalt-changelog-settler", daemon=True).start()
             self._changed.notify()
 
