@@ -96,7 +96,8 @@ def get(req: ParseRequest, class_name: str, object_id: str) -> dict[str, Any]:
     if schema is None:
         raise ParseError(101, "Object not found.")
     params = req.params
-    raw, _skip, _limit = queries.build(req.caller, schema, {k: params[k] for k in ("keys", "include") if k in params})
+    wanted = {k: params[k] for k in ("keys", "include") if k in params}
+    raw = queries.build(req.caller, schema, wanted)[0] if wanted else {}
     result = services.get_document(
         req.caller, native, object_id, fields=set(raw["fields"]) if "fields" in raw else None, expand=raw.get("expand")
     )
