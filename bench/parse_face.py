@@ -6,8 +6,8 @@ run N times through each face. Within each kind of operation the faces take turn
 `--block` operations (the first face alternating per block and per round), each face's CPU summed
 over its blocks, so drift (the table growing, SQLite checkpoints, a collection of the garbage
 Django's test client leaves, one weakref finalizer per request) hits both faces alike instead of
-whichever ran that phase; the process's heap after warm-up is frozen (`gc.freeze()`, as a
-pre-forking server does) so a full collection does not rescan it. CPU is `time.process_time()` of
+whichever ran that phase; the heap is collected and frozen before each phase (`gc.freeze()`, as
+a pre-forking server freezes its start-up heap) so a full collection does not rescan it. CPU is `time.process_time()` of
 this process, which holds the server side and an identical client side for both faces, so the
 ratio under-states the face's relative cost a little, never over-states it.
 LiveQuery is not in this workload (its cost is the realtime engine's, shared by both protocols;
@@ -149,6 +149,10 @@ def _measure(faces: list, ops: int, block: int, first: int = 0) -> dict[str, dic
     out: dict[str, dict[str, float]] = {face.name: {} for face in faces}
 
     def phase(kind: str, count: int, work) -> None:
+        # What the test client leaves behind (one weakref finalizer per request) is collected and
+        # frozen between phases, so a full collection in a phase scans only that phase's objects.
+        gc.collect()
+        gc.freeze()
         spent = dict.fromkeys(ids, 0.0)
         for turn, start in enumerate(range(0, count, block)):
             for face in faces if (turn + first) % 2 == 0 else reversed(faces):
@@ -199,8 +203,6 @@ def main() -> None:
     if args.as_user:
         faces = _user_faces(project, services.create_key(owner, project, "publishable").raw)
     _measure(faces, 20, args.block)  # warm caches and code paths once for both
-    gc.collect()
-    gc.freeze()
     samples: dict[str, dict[str, list[float]]] = {face.name: {} for face in faces}
     for round_ in range(args.rounds):
         for name, measured in _measure(faces, args.ops, args.block, first=round_).items():
