@@ -268,6 +268,7 @@ def test_hostile_custom_installation_fields_get_parse_codes_and_write_nothing(pr
         ({"channels.0": "x"}, 105),
         ({"a.b.c.d.e.f.g": 1}, 111),
         ({"deep.a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}, 111),
+        ({f"prefs.k{i}": {"__op": "Delete"} for i in range(300)}, 116),
         ({"when": {"__type": "Date", "iso": "soon"}}, 111),
         ({"big": "x" * 9000}, 116),
         ({f"k{i}": i for i in range(70)}, 116),

@@ -102,6 +102,7 @@ def test_custom_fields_are_stored_merged_and_operated_on(project, signup, fcm_to
         ({"prefs..x": 1}, "custom.prefs"),
         ({"a.b.c.d.e.f.g": 1}, "custom.a"),
         ({"Prefs.x": 1}, "custom.Prefs"),
+        ({f"prefs.k{i}": i for i in range(300)}, "custom"),  # many dotted keys: bounded work, then refused
         ({"obj": {"$where": 1}}, "custom.obj"),
         ({"obj": {"a.b": 1}}, "custom.obj"),
         ({"n": {"__op": "increment", "by": "1"}}, "custom.n"),

@@ -41,6 +41,7 @@ FIELD = "custom"
 MAX_KEYS = 64
 MAX_BYTES = 8192
 MAX_DEPTH = 5
+MAX_CHANGES = 256
 # Custom field names and a Pointer's collection are Basalt names, its id a document id.
 NAME = schema.NAME
 _NESTED_BAD = re.compile(r"[$.\x00-\x1f]")
@@ -239,6 +240,8 @@ def apply(current: Any, changes: Any, files: FileNames | None = None) -> dict[st
     one of them (without it, File values are refused: the Parse import keeps none)."""
     if not isinstance(changes, dict):
         raise _err(FIELD, "Must be an object of custom fields.")
+    if len(changes) > MAX_CHANGES:  # each dotted key copies the objects on its way: bounded work
+        raise _err(FIELD, f"A change names at most {MAX_CHANGES} custom fields.")
     out = dict(current) if isinstance(current, dict) else {}
     for name, value in changes.items():
         head, path = split_key(name)
