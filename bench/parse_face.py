@@ -2,20 +2,26 @@
 
 In-process (Django's test client, no sockets), on a throw-away embedded database (SQLite in a temp
 folder, or DATABASE_URL if set): create, get, query, update, delete and a 10-request batch, each
-run N times through each face, alternating the faces per round so drift hits both alike. CPU is
-`time.process_time()` of this process, which holds the server side and an identical client side
-for both faces, so the ratio under-states the face's relative cost a little, never over-states it.
+run N times through each face. Within each kind of operation the faces take turns in blocks of
+`--block` operations (the first face alternating per block and per round), each face's CPU summed
+over its blocks, so drift (the table growing, SQLite checkpoints, a collection of the garbage
+Django's test client leaves, one weakref finalizer per request) hits both faces alike instead of
+whichever ran that phase; the heap is collected and frozen before each phase (`gc.freeze()`, as
+a pre-forking server freezes its start-up heap) so a full collection does not rescan it. CPU is `time.process_time()` of
+this process, which holds the server side and an identical client side for both faces, so the
+ratio under-states the face's relative cost a little, never over-states it.
 LiveQuery is not in this workload (its cost is the realtime engine's, shared by both protocols;
 bench/parse_peer.py measures it against Parse Server's). `--as-user` sends every request as a
 signed-in user (publishable key + bearer token natively, REST key + r: session token through
 /parse), the shape of the shared anchor workload, instead of the secret (master) key.
 
-    python bench/parse_face.py --ops 300 --rounds 3 [--as-user]
+    python bench/parse_face.py --ops 300 --rounds 3 [--as-user] [--block 10]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -137,32 +143,32 @@ def _user_faces(project, publishable: str) -> list:
     ]
 
 
-def _measure(face, ops: int) -> dict[str, float]:
-    """CPU microseconds per operation, per kind of operation."""
-    out: dict[str, float] = {}
-    ids: list[str] = []
-    started = time.process_time()
-    for n in range(ops):
-        ids.append(face.create(n))
-    out["create"] = (time.process_time() - started) / ops * 1e6
-    for kind, work in (("get", face.get), ("update", face.update)):
-        started = time.process_time()
-        for oid in ids:
-            work(oid)
-        out[kind] = (time.process_time() - started) / ops * 1e6
-    started = time.process_time()
-    for n in range(ops):
-        face.query(n)
-    out["query"] = (time.process_time() - started) / ops * 1e6
-    started = time.process_time()
-    for oid in ids:
-        face.delete(oid)
-    out["delete"] = (time.process_time() - started) / ops * 1e6
-    batches = max(1, ops // 10)
-    started = time.process_time()
-    for n in range(batches):
-        face.batch(n)
-    out["batch10"] = (time.process_time() - started) / batches * 1e6
+def _measure(faces: list, ops: int, block: int, first: int = 0) -> dict[str, dict[str, float]]:
+    """CPU microseconds per operation, per face and kind of operation, the faces taking turns."""
+    ids: dict[str, list[str]] = {face.name: [] for face in faces}
+    out: dict[str, dict[str, float]] = {face.name: {} for face in faces}
+
+    def phase(kind: str, count: int, work) -> None:
+        # What the test client leaves behind (one weakref finalizer per request) is collected and
+        # frozen between phases, so a full collection in a phase scans only that phase's objects.
+        gc.collect()
+        gc.freeze()
+        spent = dict.fromkeys(ids, 0.0)
+        for turn, start in enumerate(range(0, count, block)):
+            for face in faces if (turn + first) % 2 == 0 else reversed(faces):
+                started = time.process_time()
+                for n in range(start, min(start + block, count)):
+                    work(face, n)
+                spent[face.name] += time.process_time() - started
+        for name, seconds in spent.items():
+            out[name][kind] = seconds / count * 1e6
+
+    phase("create", ops, lambda face, n: ids[face.name].append(face.create(n)))
+    phase("get", ops, lambda face, n: face.get(ids[face.name][n]))
+    phase("update", ops, lambda face, n: face.update(ids[face.name][n]))
+    phase("query", ops, lambda face, n: face.query(n))
+    phase("delete", ops, lambda face, n: face.delete(ids[face.name][n]))
+    phase("batch10", max(1, ops // 10), lambda face, n: face.batch(n))
     return out
 
 
@@ -171,6 +177,7 @@ def main() -> None:
     parser.add_argument("--ops", type=int, default=300, help="operations of each kind per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--as-user", action="store_true", help="signed-in user instead of the secret key")
+    parser.add_argument("--block", type=int, default=10, help="operations per turn of one face")
     args = parser.parse_args()
     _setup()
     from django.conf import settings
@@ -195,13 +202,12 @@ def main() -> None:
     faces = [Native(secret), ParseFace(project.ref, secret)]
     if args.as_user:
         faces = _user_faces(project, services.create_key(owner, project, "publishable").raw)
-    _measure(faces[0], 20)  # warm caches and code paths once for both
-    _measure(faces[1], 20)
+    _measure(faces, 20, args.block)  # warm caches and code paths once for both
     samples: dict[str, dict[str, list[float]]] = {face.name: {} for face in faces}
     for round_ in range(args.rounds):
-        for face in faces if round_ % 2 == 0 else reversed(faces):
-            for kind, value in _measure(face, args.ops).items():
-                samples[face.name].setdefault(kind, []).append(value)
+        for name, measured in _measure(faces, args.ops, args.block, first=round_).items():
+            for kind, value in measured.items():
+                samples[name].setdefault(kind, []).append(value)
     table = {}
     for kind in samples["api_v1"]:
         native = statistics.median(samples["api_v1"][kind])
@@ -211,6 +217,7 @@ def main() -> None:
         "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
         "ops_per_round": args.ops,
         "rounds": args.rounds,
+        "block": args.block,
         "caller": "user" if args.as_user else "secret key",
         "cpu_per_op": table,
     }

@@ -13,6 +13,9 @@ urlpatterns = [
     path("healthz", health.healthz),
     path("readyz", health.readyz),
     path("metrics", metrics_view),
+    # The Parse-compatible face (API.md §13): its own error shapes, so outside /api/. Early in the
+    # list: Django tries the patterns in order, and no other one starts with parse/.
+    path("parse/", include("basalt.parse.urls")),
     path(API + "manage/auth/", include("basalt.accounts.urls")),
     path(API + "manage/", include("basalt.projects.api.urls")),
     re_path(r"^api/v1/project/?$", CurrentProjectView.as_view()),
@@ -26,8 +29,6 @@ urlpatterns = [
     path(API + "manage/", include("basalt.operations.urls")),
     path(API, include("basalt.files.urls")),
     path(API, include("basalt.push.urls")),
-    # The Parse-compatible face (API.md §13): its own error shapes, so outside /api/.
-    path("parse/", include("basalt.parse.urls")),
     # Must stay last: every other /api/ path is a JSON 404, never an HTML page.
     re_path(r"^api/", api_not_found),
 ]

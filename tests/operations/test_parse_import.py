@@ -176,6 +176,7 @@ def test_parse_installations_become_devices_and_auth_data_becomes_linked_sign_in
          "lastSeen": {"__type": "Date", "iso": "2024-03-05T10:00:00Z"},
          "friend": {"__type": "Pointer", "className": "_User", "objectId": "CarolZ3"},
          "prefs": {"sound": "bell"}, "where": {"__type": "GeoPoint", "latitude": 1, "longitude": 2},
+         "avatar": {"__type": "File", "name": "0123456789abcdef_me.png", "url": "https://old/me.png"},
          "Bad-Key": 1, "platform": "reserved", "_rperm": ["*"],
          "createdAt": "2024-03-01T00:00:00.000Z", "updatedAt": "2024-03-05T00:00:00.000Z"},
         {"objectId": "i0", "deviceType": "ios", "deviceToken": ios_token, "channels": ["old"],
@@ -194,7 +195,7 @@ def test_parse_installations_become_devices_and_auth_data_becomes_linked_sign_in
     assert progress["installations"] == {
         "imported": 2,
         "left_out": {"device_type": 1, "token": 1, "same_token": 1},
-        "fields_left_out": {"Bad-Key": 1, "platform": 1, "where": 1},
+        "fields_left_out": {"Bad-Key": 1, "platform": 1, "avatar": 1},
     }
     assert progress["linked_sign_ins"] == {"google": 1, "apple": 1}
     assert progress["sign_ins_not_linked"] == {"facebook": 1}
@@ -214,6 +215,7 @@ def test_parse_installations_become_devices_and_auth_data_becomes_linked_sign_in
         "installation_id": "9b2b-ada", "favorite_team": "Giants", "app_build": 41, "subscribed_to_news": True,
         "last_seen": {"__type": "Date", "iso": "2024-03-05T10:00:00.000Z"},
         "friend": {"__type": "Pointer", "collection": "users", "id": carol_id}, "prefs": {"sound": "bell"},
+        "where": {"__type": "GeoPoint", "lat": 1.0, "lng": 2.0},
     }  # fmt: skip
     # A push audience can target them, and the Parse face reads them back as the app wrote them.
     from basalt.push.audience import count_by_provider, select

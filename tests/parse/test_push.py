@@ -178,6 +178,71 @@ def test_installation_user_is_the_caller_unless_the_master_key_says_otherwise(pr
     assert master.put(f"installations/{object_id}", {"user": "bob"}).json()["code"] == 111
 
 
+def _point(latitude: float, longitude: float) -> dict:
+    return {"__type": "GeoPoint", "latitude": latitude, "longitude": longitude}
+
+
+def test_installation_geopoint_file_bytes_and_dotted_keys_as_parse_server(project, rest, master):
+    """An app's GeoPoint, File and Bytes values on its _Installation read back in Parse's encodings
+    (and natively in Basalt's); dotted keys set, operate on (answered nested) and delete inside an
+    object field."""
+    uploaded = master.http.post(
+        "/parse/files/me.png", b"\x89PNG\r\n\x1a\n0000", content_type="image/png", **master.headers
+    )
+    assert uploaded.status_code == 201, uploaded.content
+    file = {"__type": "File", **uploaded.json()}
+    created = rest.post(
+        "installations",
+        {
+            "deviceType": "ios",
+            "deviceToken": "c" * 64,
+            "installationId": "5f2b1c3d-geo",
+            "location": _point(48.85, 2.35),
+            "avatar": file,
+            "blob": {"__type": "Bytes", "base64": "aGVsbG8="},
+            "prefs": {"sound": "bell", "volume": 3},
+        },
+    )
+    assert created.status_code == 201, created.content
+    object_id = created.json()["objectId"]
+    got = master.get(f"installations/{object_id}").json()
+    assert got["location"] == _point(48.85, 2.35)
+    assert got["avatar"] == {"__type": "File", "name": file["name"], "url": file["url"]}
+    assert got["blob"] == {"__type": "Bytes", "base64": "aGVsbG8="}
+    native = master.http.get(f"/api/v1/installations/{object_id}", HTTP_X_API_KEY=project.secret).json()["custom"]
+    assert native["location"] == {"__type": "GeoPoint", "lat": 48.85, "lng": 2.35}
+    assert native["avatar"] == {"__type": "File", "id": file["name"].split("_", 1)[0], "name": "me.png"}
+    changed = master.put(
+        f"installations/{object_id}",
+        {
+            "prefs.sound": "chime",
+            "prefs.volume": {"__op": "Increment", "amount": 2},
+            "stats.launches": {"__op": "Increment"},
+            "prefs.tags": {"__op": "AddUnique", "objects": ["a", "a", "b"]},
+            "location": {"__op": "Delete"},
+            "home": _point(-33.9, 151.2),
+        },
+    )
+    assert changed.status_code == 200, changed.content
+    answer = changed.json()
+    assert answer["prefs"] == {"volume": 5, "tags": ["a", "b"]} and answer["stats"] == {"launches": 1}
+    got = master.get(f"installations/{object_id}").json()
+    assert got["prefs"] == {"sound": "chime", "volume": 5, "tags": ["a", "b"]} and got["stats"] == {"launches": 1}
+    assert "location" not in got and got["home"] == _point(-33.9, 151.2)
+    assert master.put(f"installations/{object_id}", {"prefs.tags": {"__op": "Delete"}}).status_code == 200
+    assert master.get(f"installations/{object_id}").json()["prefs"] == {"sound": "chime", "volume": 5}
+    # Written natively, read through the face: the same values in Parse's encodings.
+    secret = {"HTTP_X_API_KEY": project.secret}
+    patched = master.http.patch(
+        f"/api/v1/installations/{object_id}",
+        json.dumps({"custom": {"home": {"__type": "GeoPoint", "lat": 1.5, "lng": -2}}}),
+        content_type="application/json",
+        **secret,
+    )
+    assert patched.status_code == 200, patched.content
+    assert master.get(f"installations/{object_id}").json()["home"] == _point(1.5, -2.0)
+
+
 def test_hostile_custom_installation_fields_get_parse_codes_and_write_nothing(project, rest, master):
     created = rest.post("installations", {"deviceType": "android", "deviceToken": "h" * 30, "kept": 1})
     object_id = created.json()["objectId"]
@@ -186,7 +251,24 @@ def test_hostile_custom_installation_fields_get_parse_codes_and_write_nothing(pr
         ({"_private": 1}, 105),
         ({"platform": "x"}, 105),
         ({"active": False}, 105),
-        ({"deviceTyp3": {"__type": "GeoPoint", "latitude": 1, "longitude": 2}}, 111),
+        ({"spot": {"__type": "GeoPoint", "latitude": 95, "longitude": 2}}, 111),
+        ({"spot": {"__type": "GeoPoint", "latitude": "1", "longitude": 2}}, 111),
+        ({"spot": {"__type": "GeoPoint"}}, 111),
+        ({"a": {"__type": "GeoPoint", "latitude": 1, "longitude": 2}, "b": _point(3, 4)}, 111),
+        ({"blob": {"__type": "Bytes", "base64": "%%%"}}, 111),
+        ({"blob": {"__type": "Bytes", "base64": "A" * 9000}}, 116),
+        ({"pic": {"__type": "File", "name": "nounderscore"}}, 111),
+        ({"pic": {"__type": "File", "name": "nosuchfile_pic.png", "url": "http://x"}}, 111),
+        ({"pic": {"__type": "File"}}, 111),
+        ({"shape": {"__type": "Polygon", "coordinates": [[0, 0], [0, 1], [1, 1]]}}, 111),
+        ({"kept.inner": 1}, 111),  # "kept" holds a number, not an object
+        ({"prefs.$where": 1}, 105),
+        ({"prefs..x": 1}, 105),
+        ({"prefs.": 1}, 105),
+        ({"channels.0": "x"}, 105),
+        ({"a.b.c.d.e.f.g": 1}, 111),
+        ({"deep.a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}, 111),
+        ({f"prefs.k{i}": {"__op": "Delete"} for i in range(300)}, 116),
         ({"when": {"__type": "Date", "iso": "soon"}}, 111),
         ({"big": "x" * 9000}, 116),
         ({f"k{i}": i for i in range(70)}, 116),

@@ -79,6 +79,8 @@ def test_parse_js_sdk_installation_custom_fields_and_push_where(tmp_path, monkey
         mine = result["installations"]["mine"]
         native = httpx.get(f"{server.url}/api/v1/installations/{mine}", headers=secret, timeout=30).json()
         assert native["custom"]["favorite_team"] == "Giants" and native["custom"]["app_build"] == 43
+        assert native["custom"]["location"] == {"__type": "GeoPoint", "lat": 48.85, "lng": 2.35}
+        assert native["custom"]["avatar"]["name"] == "me.png" and native["custom"]["prefs"]["volume"] == 5
         assert native["user"] == result["user"]
 
 

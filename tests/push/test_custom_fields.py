@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tests.files.conftest import upload
 from tests.push.conftest import key_client, register
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -84,7 +85,24 @@ def test_custom_fields_are_stored_merged_and_operated_on(project, signup, fcm_to
         ({"when": {"__type": "Date", "iso": "2026-13-06T10:00:00Z"}}, "custom.when"),
         ({"when": {"__type": "Date", "iso": "2026-02-30T10:00:00+01:00"}}, "custom.when"),
         ({"team": {"__type": "Pointer", "collection": "Teams", "id": "x"}}, "custom.team"),
-        ({"blob": {"__type": "Bytes", "base64": "AA=="}}, "custom.blob"),
+        ({"blob": {"__type": "Bytes", "base64": "not base64!"}}, "custom.blob"),
+        ({"blob": {"__type": "Bytes", "base64": 12}}, "custom.blob"),
+        ({"spot": {"__type": "GeoPoint", "lat": 91, "lng": 0}}, "custom.spot"),
+        ({"spot": {"__type": "GeoPoint", "lat": 1, "lng": 2, "alt": 3}}, "custom.spot"),
+        ({"spot": {"__type": "GeoPoint", "lat": "48.85", "lng": 2}}, "custom.spot"),
+        (
+            {"a": {"__type": "GeoPoint", "lat": 1, "lng": 2}, "b": {"__type": "GeoPoint", "lat": 1, "lng": 2}},
+            "custom.b",
+        ),
+        ({"pic": {"__type": "File", "id": "no-such-file"}}, "custom.pic"),
+        ({"pic": {"__type": "File", "id": "../x"}}, "custom.pic"),
+        ({"shape": {"__type": "Polygon", "coordinates": []}}, "custom.shape"),
+        ({"kept.inner": 1}, "custom.kept.inner"),  # "kept" holds a string, not an object
+        ({"prefs.$where": 1}, "custom.prefs"),
+        ({"prefs..x": 1}, "custom.prefs"),
+        ({"a.b.c.d.e.f.g": 1}, "custom.a"),
+        ({"Prefs.x": 1}, "custom.Prefs"),
+        ({f"prefs.k{i}": i for i in range(300)}, "custom"),  # many dotted keys: bounded work, then refused
         ({"obj": {"$where": 1}}, "custom.obj"),
         ({"obj": {"a.b": 1}}, "custom.obj"),
         ({"n": {"__op": "increment", "by": "1"}}, "custom.n"),
@@ -230,3 +248,73 @@ def test_the_migration_declares_custom_on_existing_collections(project):
     assert Project.objects.get(pk=project.project.pk).schema_version == version + 1
     migration.declare_custom(apps, None)  # idempotent
     assert Project.objects.get(pk=project.project.pk).schema_version == version + 1
+
+
+def test_geopoints_bytes_files_and_dotted_keys(project, signup, fcm_token):
+    """GeoPoint, Bytes and File values are kept (a File with its file's name), and a dotted key
+    sets, unsets and operates inside an object, making the missing objects on its way."""
+    secret = key_client(project.secret)
+    file_id = upload(secret, b"avatar bytes", name="me.png").json()["id"]
+    _, user = signup()
+    created = register(
+        user,
+        "fcm",
+        fcm_token(),
+        custom={
+            "spot": {"__type": "GeoPoint", "lat": 48.85, "lng": 2.35},
+            "blob": {"__type": "Bytes", "base64": "aGVsbG8="},
+            "avatar": {"__type": "File", "id": file_id, "name": "a name the client made up"},
+            "prefs": {"sound": "bell", "volume": 3},
+            "kept": "yes",
+        },
+    )
+    fields = created["custom"]
+    assert fields["spot"] == {"__type": "GeoPoint", "lat": 48.85, "lng": 2.35}
+    assert fields["blob"] == {"__type": "Bytes", "base64": "aGVsbG8="}
+    assert fields["avatar"] == {"__type": "File", "id": file_id, "name": "me.png"}
+    changed = user.patch(
+        _path(created),
+        {
+            "custom": {
+                "prefs.sound": "chime",
+                "prefs.volume": {"__op": "increment", "by": 2},
+                "prefs.quiet": None,
+                "stats.launches.ios": {"__op": "increment"},
+                "prefs.gone": {"__op": "unset"},
+                "nothing.here": {"__op": "unset"},
+                "spot": {"__op": "unset"},
+                "home": {"__type": "GeoPoint", "lat": -33.9, "lng": 151.2},
+            }
+        },
+        format="json",
+    )
+    assert changed.status_code == 200, changed.content
+    fields = changed.json()["custom"]
+    assert fields["prefs"] == {"sound": "chime", "volume": 5, "quiet": None}
+    assert fields["stats"] == {"launches": {"ios": 1}} and "nothing" not in fields and "spot" not in fields
+    assert fields["home"] == {"__type": "GeoPoint", "lat": -33.9, "lng": 151.2}
+    assert fields["avatar"]["name"] == "me.png" and fields["kept"] == "yes"
+    unset = user.patch(_path(created), {"custom": {"prefs.quiet": {"__op": "unset"}}}, format="json")
+    assert unset.json()["custom"]["prefs"] == {"sound": "chime", "volume": 5}
+
+
+def test_a_file_only_an_installation_names_is_not_swept(project, signup, fcm_token):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from basalt.files.models import File
+    from basalt.files.tasks import sweep_orphans
+
+    secret = key_client(project.secret)
+    named, nested, orphan = (upload(secret, data).json()["id"] for data in (b"named", b"nested", b"orphan"))
+    File.objects.filter(pk__in=[named, nested, orphan]).update(created_at=timezone.now() - timedelta(hours=25))
+    _, user = signup()
+    register(
+        user,
+        "fcm",
+        fcm_token(),
+        custom={"avatar": {"__type": "File", "id": named}, "album": {"pics": [{"__type": "File", "id": nested}]}},
+    )
+    assert sweep_orphans.delay().get() == 1
+    assert set(File.objects.values_list("id", flat=True)) == {named, nested}

@@ -1,8 +1,9 @@
-"""Scheduled clean-up: expired incomplete uploads and files no document references (idempotent)."""
+"""Scheduled clean-up: expired incomplete uploads and files nothing references (idempotent)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import transaction
@@ -17,6 +18,10 @@ from basalt.files.storage import get_storage
 logger = logging.getLogger("basalt.files")
 BATCH = 500
 STRANDED_AFTER = timedelta(hours=24)
+# Other areas that keep file ids outside documents' `file` fields register here: (project id,
+# ids) -> the ids among them they reference (push: File values of installations' custom fields).
+ReferenceSource = Callable[[int, list[str]], set[str]]
+REFERENCE_SOURCES: list[ReferenceSource] = []
 
 
 def expire_uploads() -> int:
@@ -63,11 +68,15 @@ def file_fields(project_id: int) -> list[tuple[int, str]]:
 
 
 def referenced(project_id: int, ids: list[str]) -> set[str]:
-    """The ids among `ids` that some document of the project holds in a `file` field."""
+    """The ids among `ids` that some document of the project holds in a `file` field, or that a
+    registered source references."""
     found: set[str] = set()
     for collection_id, name in file_fields(project_id):
         rows = Document.objects.filter(collection_id=collection_id, **{f"data__{name}__in": ids})
         found.update(v for v in rows.values_list(f"data__{name}", flat=True) if isinstance(v, str))
+    for source in REFERENCE_SOURCES:
+        if len(found) < len(ids):
+            found |= source(project_id, [file_id for file_id in ids if file_id not in found])
     return found
 
 

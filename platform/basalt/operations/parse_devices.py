@@ -9,10 +9,11 @@ device's owner: its ACL, as Basalt's own registration gives it). Rows that canno
 device (other device types, no token, a malformed one) are counted in the result, not imported;
 of several rows holding one token, the most recently updated is kept (Basalt keeps one device
 per token). Every other key of a row (the app's own: `favoriteTeam`, `installationId`, a
-`Pointer`, a `Date`) becomes an app-defined field in the installation's `custom` object under the
+`Pointer`, a `Date`, a `GeoPoint`, `Bytes`) becomes an app-defined field in the installation's `custom` object under the
 name the Parse face reads it by (`favoriteTeam` ↔ `favorite_team`; push/custom.py), pointers
-remapped to the imported ids; a key with no such name, a reserved one, a GeoPoint/File/Bytes
-value, or one past the bounds of `custom` is left out and counted in `fields_left_out`.
+remapped to the imported ids; a key with no such name, a reserved one, a File value (not mapped
+to the imported files), or one past the bounds of `custom` is left out and counted in
+`fields_left_out`.
 
 authData: `google`, `apple` and `github` ids are the providers' own stable subjects (the ones
 Basalt's sign-in looks up), so those users sign in with the same accounts after the move. Tokens

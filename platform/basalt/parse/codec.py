@@ -5,6 +5,8 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any
 
+from django.http import HttpRequest
+
 from basalt.documents.cache import Schema, project_schemas
 from basalt.parse import names
 from basalt.parse.errors import INCORRECT_TYPE, INVALID_ACL, INVALID_JSON, INVALID_POINTER, ParseError
@@ -19,10 +21,22 @@ OPS = {
     "AddRelation": "add_relation",
     "RemoveRelation": "remove_relation",
 }
-# The server's own origin for this request: Parse clients use file URLs as they are, so they are absolute.
-BASE_URL: ContextVar[str] = ContextVar("parse_base_url", default="")
+# The request being answered, for its origin: Parse clients use file URLs as they are, so they are
+# absolute. Worked out only when a file is rendered (host validation and URL building are not free).
+REQUEST: ContextVar[HttpRequest | None] = ContextVar("parse_request", default=None)
 # Stored inside an `object` field as Parse sends them, so they read back unchanged.
 OPAQUE_TYPES = frozenset({"Bytes", "Polygon"})
+
+
+def base_url() -> str:
+    """The server's own origin for this request ("" outside one: LiveQuery events)."""
+    request = REQUEST.get()
+    if request is None:
+        return ""
+    url = getattr(request, "_parse_base_url", None)
+    if url is None:
+        url = request._parse_base_url = request.build_absolute_uri("/").rstrip("/")
+    return url
 
 
 def file_name(file_id: str, name: str) -> str:
@@ -137,22 +151,50 @@ def _pointer_out(class_name: str, value: Any, project) -> Any:
     return value
 
 
+# A schema's fields as doc_to_parse needs them, worked out once per schema (a Schema is replaced,
+# never changed, when its collection changes): native name -> (Parse name, type, pointer's Parse
+# class), and the relation fields (Parse name, target's Parse class). Keyed by id with the schema
+# kept, so an id reused by a later schema is told apart.
+_Plan = tuple[Schema | None, dict[str, tuple[str, str, str | None]], tuple[tuple[str, str], ...]]
+_plans: dict[int, _Plan] = {}
+MAX_PLANS = 2000
+
+
+def _plan(schema: Schema | None) -> _Plan:
+    entry = _plans.get(id(schema))
+    if entry is not None and entry[0] is schema:
+        return entry
+    fields: dict[str, tuple[str, str, str | None]] = {}
+    relations: list[tuple[str, str]] = []
+    for key, (field_type, options) in (schema.fields if schema is not None else {}).items():
+        target = names.decode_class(options.get("to", "")) if field_type.name == "pointer" else None
+        fields[key] = (names.decode(key), field_type.name, target)
+        if not field_type.stored_in_data:
+            relations.append((names.decode(key), names.decode_class(options.get("to", ""))))
+    entry = (schema, fields, tuple(relations))
+    if len(_plans) >= MAX_PLANS:
+        _plans.clear()
+    _plans[id(schema)] = entry
+    return entry
+
+
 def doc_to_parse(schema: Schema | None, doc: dict[str, Any], project=None, *, relations: bool = True) -> dict[str, Any]:
     """A rendered Basalt document (or write receipt) in Parse's encoding."""
-    fields = schema.fields if schema is not None else {}
+    _schema, fields, relation_fields = _plan(schema)
     out: dict[str, Any] = {}
     for key, value in doc.items():
         if key == "acl":
             out["ACL"] = acl_to_parse(value)
             continue
-        name = names.decode(key)
         spec = fields.get(key)
-        type_name = spec[0].name if spec else None
-        options = spec[1] if spec else {}
+        if spec is None:
+            out[names.decode(key)] = value
+            continue
+        name, type_name, target = spec
         if value is None:
             out[name] = value
         elif type_name == "pointer":
-            out[name] = _pointer_out(names.decode_class(options.get("to", "")), value, project)
+            out[name] = _pointer_out(target or "", value, project)
         elif type_name == "date" and isinstance(value, str):
             out[name] = {"__type": "Date", "iso": value}
         elif type_name == "geopoint" and isinstance(value, dict):
@@ -160,16 +202,15 @@ def doc_to_parse(schema: Schema | None, doc: dict[str, Any], project=None, *, re
         elif type_name == "file":
             if isinstance(value, dict):
                 url = value["url"]
-                url = BASE_URL.get() + url if isinstance(url, str) and url.startswith("/") else url
+                url = base_url() + url if isinstance(url, str) and url.startswith("/") else url
                 out[name] = {"__type": "File", "name": file_name(value["id"], value["name"]), "url": url}
             else:
                 out[name] = {"__type": "File", "name": file_name(str(value), "file"), "url": None}
         else:
             out[name] = value
-    if relations and "id" in doc and "created_at" in doc:
-        for key, (field_type, options) in fields.items():
-            if not field_type.stored_in_data:
-                out[names.decode(key)] = {"__type": "Relation", "className": names.decode_class(options.get("to", ""))}
+    if relations and relation_fields and "id" in doc and "created_at" in doc:
+        for name, target in relation_fields:
+            out[name] = {"__type": "Relation", "className": target}
     return out
 
 

@@ -42,20 +42,16 @@ def decode(native: str) -> str:
 
 def encode(name: object) -> str:
     """A Parse field name as Basalt stores it, or Parse error 105."""
-    if isinstance(name, str) and name in SYSTEM_TO_NATIVE:
-        return SYSTEM_TO_NATIVE[name]
-    if not isinstance(name, str) or not PARSE_NAME.match(name):
+    if not isinstance(name, str):
         raise ParseError(INVALID_KEY_NAME, f"Invalid field name: {str(name)[:80]}.")
-    native = _escape(name)
-    if not NATIVE_NAME.match(native):
-        raise ParseError(INVALID_KEY_NAME, f"Invalid field name: {name}.")
-    return native
+    return _to_native(name, False)
 
 
 def resolve(name: object, existing: Iterable[str]) -> str:
     """The stored field a Parse name means: its encoding, or an existing field that decodes to it."""
     native = encode(name)
-    existing = set(existing)
+    if not isinstance(existing, dict | set | frozenset):
+        existing = set(existing)
     if native in existing or native in SYSTEM_TO_PARSE:
         return native
     for candidate in existing:
@@ -66,13 +62,24 @@ def resolve(name: object, existing: Iterable[str]) -> str:
 
 def encode_class(name: object) -> str:
     """A Parse class name as a Basalt collection name, or Parse error 103."""
-    if isinstance(name, str) and name in BUILTIN_CLASSES:
-        return BUILTIN_CLASSES[name]
-    if not isinstance(name, str) or not PARSE_NAME.match(name):
+    if not isinstance(name, str):
         raise ParseError(INVALID_CLASS_NAME, f"Invalid class name: {str(name)[:80]}")
-    native = name[0].lower() + _escape(name[1:])
+    return _to_native(name, True)
+
+
+@lru_cache(maxsize=4096)
+def _to_native(name: str, is_class: bool) -> str:
+    """Memoised like `decode` (a refused name raises, and what raises is not kept); a class name's
+    leading capital is simply lowered."""
+    known = BUILTIN_CLASSES if is_class else SYSTEM_TO_NATIVE
+    if name in known:
+        return known[name]
+    code, what, end = (INVALID_CLASS_NAME, "class", "") if is_class else (INVALID_KEY_NAME, "field", ".")
+    if not PARSE_NAME.match(name):
+        raise ParseError(code, f"Invalid {what} name: {name[:80]}{end}")
+    native = name[0].lower() + _escape(name[1:]) if is_class else _escape(name)
     if not NATIVE_NAME.match(native):
-        raise ParseError(INVALID_CLASS_NAME, f"Invalid class name: {name}")
+        raise ParseError(code, f"Invalid {what} name: {name}{end}")
     return native
 
 

@@ -96,7 +96,8 @@ def get(req: ParseRequest, class_name: str, object_id: str) -> dict[str, Any]:
     if schema is None:
         raise ParseError(101, "Object not found.")
     params = req.params
-    raw, _skip, _limit = queries.build(req.caller, schema, {k: params[k] for k in ("keys", "include") if k in params})
+    wanted = {k: params[k] for k in ("keys", "include") if k in params}
+    raw = queries.build(req.caller, schema, wanted)[0] if wanted else {}
     result = services.get_document(
         req.caller, native, object_id, fields=set(raw["fields"]) if "fields" in raw else None, expand=raw.get("expand")
     )
@@ -138,11 +139,11 @@ def _op_results(schema: Schema | None, body: dict[str, Any], written: dict[str, 
         if isinstance(value, dict) and value.get("__op") in ("Increment", "Add", "AddUnique", "Remove"):
             if rendered is None:
                 rendered = codec.doc_to_parse(schema, written, caller.project, relations=False)
-            _expand_on_path(out, key.split("."), rendered)
+            expand_on_path(out, key.split("."), rendered)
     return out
 
 
-def _expand_on_path(out: dict[str, Any], path: list[str], rendered: Any) -> None:
+def expand_on_path(out: dict[str, Any], path: list[str], rendered: Any) -> None:
     """`stats.wins` answers as {"stats": {"wins": 2}}, as Parse Server does."""
     if not isinstance(rendered, dict) or path[0] not in rendered:
         return
@@ -151,7 +152,7 @@ def _expand_on_path(out: dict[str, Any], path: list[str], rendered: Any) -> None
         return
     inner = out.setdefault(path[0], {})
     if isinstance(inner, dict):
-        _expand_on_path(inner, path[1:], rendered[path[0]])
+        expand_on_path(inner, path[1:], rendered[path[0]])
 
 
 def delete(req: ParseRequest, class_name: str, object_id: str) -> dict[str, Any]:

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from basalt.core.errors import ValidationFailed
-from basalt.parse import names, queries
+from basalt.files.services import content_url
+from basalt.parse import codec, names, objects, queries
 from basalt.parse.errors import INCORRECT_TYPE, INVALID_JSON, INVALID_KEY_NAME, INVALID_POINTER, ParseError
 from basalt.parse.request import ParseRequest
 from basalt.push import custom, installations, services
@@ -41,11 +42,15 @@ CUSTOM_OPS = {"Delete": "unset", "Increment": "increment", "Add": "add", "AddUni
 
 
 def custom_name(key: Any) -> str:
-    """The Basalt name of an app-defined installation key, or Parse error 105."""
-    native = names.encode(key)
-    if key in RENDERED or native in custom.RESERVED:
-        raise ParseError(INVALID_KEY_NAME, f"{str(key)[:40]} is reserved on installations.")
-    return native
+    """The Basalt name of an app-defined installation key, or Parse error 105; a dotted key
+    (`prefs.sound`, a key inside the field's object) keeps the part after its name as sent."""
+    head, dot, rest = key.partition(".") if isinstance(key, str) else (key, "", "")
+    native = names.encode(head)
+    if head in RENDERED or native in custom.RESERVED:
+        raise ParseError(INVALID_KEY_NAME, f"{str(head)[:40]} is reserved on installations.")
+    if dot and not all(custom.nested_key_ok(part) for part in rest.split(".")):
+        raise ParseError(INVALID_KEY_NAME, f"Invalid field name: {key[:80]}.")
+    return native + dot + rest
 
 
 def face_pointer(class_name: Any, object_id: Any) -> tuple[str, str]:
@@ -72,6 +77,12 @@ def value_to_custom(value: Any, pointer: Callable[[Any, Any], tuple[str, str]] =
         return {"__type": "Pointer", "collection": collection, "id": ident}
     if kind == "Date":
         return {"__type": "Date", "iso": value.get("iso")}
+    if kind == "GeoPoint":  # checked by push/custom.py (finite, within range), as Basalt's geopoints
+        return {"__type": "GeoPoint", "lat": value.get("latitude"), "lng": value.get("longitude")}
+    if kind == "Bytes":
+        return {"__type": "Bytes", "base64": value.get("base64")}
+    if kind == "File":  # the file's id is in the name the server gave it (codec.file_name)
+        return {"__type": "File", "id": codec.file_id(value)}
     if kind is not None:
         raise ParseError(INCORRECT_TYPE, f"Installations keep {str(kind)[:40]} values only in Basalt's own fields.")
     return {key: value_to_custom(item, pointer, depth + 1) for key, item in value.items()}
@@ -83,9 +94,15 @@ def value_from_custom(value: Any, depth: int = 0) -> Any:
         return [value_from_custom(item, depth + 1) for item in value]
     if not isinstance(value, dict) or depth > custom.MAX_DEPTH + 1:
         return value
-    if value.get("__type") == "Pointer":
+    kind = value.get("__type")
+    if kind == "Pointer":
         return {"__type": "Pointer", "className": names.decode_class(value["collection"]), "objectId": value["id"]}
-    if value.get("__type") == "Date":
+    if kind == "GeoPoint":
+        return {"__type": "GeoPoint", "latitude": value.get("lat"), "longitude": value.get("lng")}
+    if kind == "File":
+        url = codec.base_url() + content_url(value["id"])  # its own access rule applies when fetched
+        return {"__type": "File", "name": codec.file_name(value["id"], value.get("name", "file")), "url": url}
+    if kind in ("Date", "Bytes"):
         return value
     return {key: value_from_custom(item, depth + 1) for key, item in value.items()}
 
@@ -184,7 +201,10 @@ def update_installation(req: ParseRequest, object_id: str) -> dict[str, Any]:
     stored = doc.get("custom") or {}
     for name, change in (native.get("custom") or {}).items():
         if isinstance(change, dict) and change.get("__op") in ("increment", "add", "add_unique", "remove"):
-            answer[names.decode(name)] = value_from_custom(stored.get(name))  # Parse answers operation results
+            # Parse answers operation results, a dotted key's nested in its object (`{"stats": {"n": 2}}`)
+            head, *path = name.split(".")
+            field = names.decode(head)
+            objects.expand_on_path(answer, [field, *path], {field: value_from_custom(stored.get(head))})
     return answer
 
 

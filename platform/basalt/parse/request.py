@@ -57,6 +57,9 @@ class ParseRequest:
 
 
 def _decode_body(request: HttpRequest) -> Any:
+    meta = request.META
+    if request.method == "GET" and not meta.get("CONTENT_LENGTH") and "HTTP_TRANSFER_ENCODING" not in meta:
+        return {}  # nothing was sent: no stream to read
     raw = request.body
     if len(raw) > settings.BASALT_MAX_JSON_BODY:
         raise ParseError(OBJECT_TOO_LARGE, "The request is too large.")
@@ -75,38 +78,56 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _body_credentials(body: dict[str, Any]) -> tuple[str | None, dict[str, str | None]]:
+    """The JavaScript SDK's form: the verb and the credentials travel as `_` keys of the body."""
+    override = body.pop("_method", None)
+    method = None
+    if override is not None:
+        if not isinstance(override, str) or override.upper() not in VERBS:
+            raise ParseError(INVALID_JSON, "Invalid _method.")
+        method = override.upper()
+    creds: dict[str, str | None] = {"app": _str(body.pop("_ApplicationId", None))}
+    for key in CLIENT_KEYS:
+        creds["client"] = creds.get("client") or _str(body.pop(key, None))
+    creds["master"] = _str(body.pop("_MasterKey", None))
+    creds["session"] = _str(body.pop("_SessionToken", None))
+    creds["installation"] = _str(body.pop("_InstallationId", None))
+    for key in [k for k in body if isinstance(k, str) and k.startswith("_") and k[1:2].isupper()]:
+        body.pop(key)  # _ClientVersion, _RevocableSession, _ContentType, _context: nothing to do
+    return method, creds
+
+
 def decode(request: HttpRequest, path: str, *, raw_body: bool = False) -> ParseRequest:
     """Decode and authenticate; `raw_body` keeps the bytes for file uploads (not JSON)."""
     method = (request.method or "GET").upper()
     body: Any = {} if raw_body else _decode_body(request)
-    creds: dict[str, str | None] = {}
-    if isinstance(body, dict) and ("_ApplicationId" in body or "_method" in body):
-        override = body.pop("_method", None)
-        if override is not None:
-            if not isinstance(override, str) or override.upper() not in VERBS:
-                raise ParseError(INVALID_JSON, "Invalid _method.")
-            method = override.upper()
-        creds["app"] = _str(body.pop("_ApplicationId", None))
-        for key in CLIENT_KEYS:
-            creds["client"] = creds.get("client") or _str(body.pop(key, None))
-        creds["master"] = _str(body.pop("_MasterKey", None))
-        creds["session"] = _str(body.pop("_SessionToken", None))
-        creds["installation"] = _str(body.pop("_InstallationId", None))
-        for key in [k for k in body if isinstance(k, str) and k.startswith("_") and k[1:2].isupper()]:
-            body.pop(key)  # _ClientVersion, _RevocableSession, _ContentType, _context: nothing to do
     meta = request.META
-    creds["app"] = creds.get("app") or _str(meta.get("HTTP_X_PARSE_APPLICATION_ID"))
-    creds["master"] = creds.get("master") or _str(meta.get("HTTP_X_PARSE_MASTER_KEY"))
-    creds["session"] = creds.get("session") or _str(meta.get("HTTP_X_PARSE_SESSION_TOKEN"))
-    creds["installation"] = creds.get("installation") or _str(meta.get("HTTP_X_PARSE_INSTALLATION_ID"))
-    if not creds.get("client"):
-        creds["client"] = next((_str(meta.get(h)) for h in CLIENT_HEADERS if _str(meta.get(h))), None)
+    if isinstance(body, dict) and ("_ApplicationId" in body or "_method" in body):
+        override, creds = _body_credentials(body)
+        method = override or method
+        creds["app"] = creds["app"] or _str(meta.get("HTTP_X_PARSE_APPLICATION_ID"))
+        creds["master"] = creds["master"] or _str(meta.get("HTTP_X_PARSE_MASTER_KEY"))
+        creds["session"] = creds["session"] or _str(meta.get("HTTP_X_PARSE_SESSION_TOKEN"))
+        creds["installation"] = creds["installation"] or _str(meta.get("HTTP_X_PARSE_INSTALLATION_ID"))
+    else:
+        creds = {
+            "app": _str(meta.get("HTTP_X_PARSE_APPLICATION_ID")),
+            "client": None,
+            "master": _str(meta.get("HTTP_X_PARSE_MASTER_KEY")),
+            "session": _str(meta.get("HTTP_X_PARSE_SESSION_TOKEN")),
+            "installation": _str(meta.get("HTTP_X_PARSE_INSTALLATION_ID")),
+        }
+    if not creds["client"]:
+        for header in CLIENT_HEADERS:
+            if value := _str(meta.get(header)):
+                creds["client"] = value
+                break
     params: dict[str, Any] = dict(request.GET.items()) if request.method == "GET" else {}
     if method == "GET" and request.method != "GET":
         params = body if isinstance(body, dict) else {}
         body = {}
     caller = authenticate(creds)
-    if creds.get("session"):
+    if creds["session"]:
         caller = sessions.resolve(caller, creds["session"])
     client = Client(ip=client_address(request), user_agent=meta.get("HTTP_USER_AGENT", "")[:256])
     return ParseRequest(
@@ -116,8 +137,8 @@ def decode(request: HttpRequest, path: str, *, raw_body: bool = False) -> ParseR
         params=params,
         caller=caller,
         client=client,
-        session_token=creds.get("session"),
-        installation_id=creds.get("installation"),
+        session_token=creds["session"],
+        installation_id=creds["installation"],
         credentials=creds,
     )
 

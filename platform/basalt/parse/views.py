@@ -235,8 +235,8 @@ def entry(request: HttpRequest, path: str = "") -> HttpResponse:
         return HttpResponse(status=200)
     if path.strip("/") == "health":
         return _respond({"status": "ok"})
+    current = codec.REQUEST.set(request)
     try:
-        codec.BASE_URL.set(request.build_absolute_uri("/").rstrip("/"))
         if path.strip("/").startswith("files/"):
             body, status, headers = misc.files_entry(request, path.strip("/")[6:])
             return _respond(body, status, headers)
@@ -254,3 +254,5 @@ def entry(request: HttpRequest, path: str = "") -> HttpResponse:
     except Exception:  # a bug: logged with its stack, answered in Parse's shape
         logger.exception("parse face failure on %s %s", request.method, path[:200])
         return _respond({"code": INTERNAL, "error": "Internal server error."}, 500)
+    finally:
+        codec.REQUEST.reset(current)

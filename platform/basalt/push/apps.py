@@ -21,3 +21,8 @@ class PushConfig(AppConfig):
 
         if fragment not in FRAGMENTS:
             FRAGMENTS.append(fragment)
+        from basalt.files.sweep import REFERENCE_SOURCES
+        from basalt.push.installations import referenced_files
+
+        if referenced_files not in REFERENCE_SOURCES:
+            REFERENCE_SOURCES.append(referenced_files)

@@ -1,22 +1,30 @@
 """App-defined installation fields: `custom`, a bounded JSON object beside the built-in fields.
 
 Parse apps add their own keys to `_Installation` (`favoriteTeam`, `appBuild`, a `user`-like
-pointer, `subscribedToNews`) and target pushes with queries over them. Here they live in one
-object field, `custom`, that the push area alone writes (`documents.builtin.MANAGED`): names are
-Basalt names (`[a-z][a-z0-9_]*`, 63 characters at most, none of the built-in installation names),
-values are JSON (string, number, boolean, array, object) plus two tagged forms that survive a
-round trip through JSON: `{"__type": "Date", "iso": "2026-12-06T10:00:00.000Z"}` (stored in that
-exact UTC millisecond form, so dates compare as strings) and `{"__type": "Pointer",
-"collection": "teams", "id": "…"}`. Bounded: at most `MAX_KEYS` keys and `MAX_BYTES` bytes of
-JSON for the whole object after a change, `MAX_DEPTH` levels of nesting, nested keys without
-`$` or `.`. A change is a merge: a key set to a value replaces it, `null` or `{"__op": "unset"}`
-removes it, `{"__op": "increment", "by": n}` adds to a number (a missing key counts as 0),
-`add` / `add_unique` / `remove` with `items` change an array. Any refusal raises before anything
-is written (the caller holds the row lock and the transaction)."""
+pointer, `subscribedToNews`, a `location`) and target pushes with queries over them. Here they
+live in one object field, `custom`, that the push area alone writes (`documents.builtin.MANAGED`):
+names are Basalt names (`[a-z][a-z0-9_]*`, 63 characters at most, none of the built-in
+installation names), values are JSON (string, number, boolean, array, object) plus tagged forms
+that survive a round trip through JSON, at any depth:
+`{"__type": "Date", "iso": "2026-12-06T10:00:00.000Z"}` (stored in that exact UTC millisecond
+form, so dates compare as strings), `{"__type": "Pointer", "collection": "teams", "id": "…"}`,
+`{"__type": "GeoPoint", "lat": 48.85, "lng": 2.35}`, `{"__type": "Bytes", "base64": "…"}` and
+`{"__type": "File", "id": "<file id>"}` (a ready file of the project, checked when written through
+`files`; stored with its `name`). At most one top-level key holds a GeoPoint (Parse keeps one per
+class). Bounded: at most `MAX_KEYS` keys and `MAX_BYTES` bytes of JSON for the whole object after
+a change, `MAX_DEPTH` levels of nesting, nested keys without `$` or `.`. A change is a merge: a
+key set to a value replaces it, `null` or `{"__op": "unset"}` removes it, `{"__op": "increment",
+"by": n}` adds to a number (a missing key counts as 0), `add` / `add_unique` / `remove` with
+`items` change an array. A dotted key (`prefs.sound`) does the same inside the field's object,
+making the objects on its way when missing (a null set there is stored as null). Any refusal
+raises before anything is written (the caller holds the row lock and the transaction)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -26,12 +34,14 @@ from basalt.documents import schema
 from basalt.documents.fields import FieldError
 from basalt.documents.fields.common import ID_PATTERN, is_number
 from basalt.documents.fields.date import parse_instant
+from basalt.documents.fields.geopoint import check_point
 from basalt.documents.writes import array_op
 
 FIELD = "custom"
 MAX_KEYS = 64
 MAX_BYTES = 8192
 MAX_DEPTH = 5
+MAX_CHANGES = 256
 # Custom field names and a Pointer's collection are Basalt names, its id a document id.
 NAME = schema.NAME
 _NESTED_BAD = re.compile(r"[$.\x00-\x1f]")
@@ -42,6 +52,11 @@ RESERVED = frozenset(
     | {"id", "created_at", "updated_at", "acl", "custom", "object_id"}
     | {"device_type", "device_token", "locale_identifier", "time_zone", "push_type"}
 )
+
+
+# file ids -> their names, for the ready files of the project among them (`apply`'s `files`).
+FileNames = Callable[[set[str]], dict[str, str]]
+TAGGED = ("Date", "Pointer", "GeoPoint", "Bytes", "File")
 
 
 def _err(field: str, message: str) -> ValidationFailed:
@@ -79,8 +94,27 @@ def clean_value(value: Any, where: str, depth: int = 0) -> Any:
     if isinstance(value, list):
         return [clean_value(item, where, depth + 1) for item in value]
     if not isinstance(value, dict):
-        raise _err(where, "Must be a string, number, boolean, array, object, Date or Pointer.")
+        raise _err(where, f"Must be a string, number, boolean, array, object or one of {', '.join(TAGGED)}.")
     kind = value.get("__type")
+    if kind is not None:
+        return _tagged(kind, value, where)
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if not nested_key_ok(key):
+            raise _err(where, _NESTED_RULE)
+        out[key] = clean_value(item, f"{where}.{key}", depth + 1)
+    return out
+
+
+_NESTED_RULE = "Nested keys are 1 to 64 characters, no '$', '.', control characters or leading '__'."
+
+
+def nested_key_ok(key: Any) -> bool:
+    return isinstance(key, str) and 0 < len(key) <= 64 and not _NESTED_BAD.search(key) and not key.startswith("__")
+
+
+def _tagged(kind: Any, value: dict[str, Any], where: str) -> dict[str, Any]:
+    """One of the tagged forms (`TAGGED`), in its stored form."""
     if kind == "Date":
         if set(value) != {"__type", "iso"}:
             raise _err(where, 'A Date is {"__type": "Date", "iso": "…"}.')
@@ -96,21 +130,42 @@ def clean_value(value: Any, where: str, depth: int = 0) -> Any:
         ):
             raise _err(where, 'A Pointer is {"__type": "Pointer", "collection": "<name>", "id": "<document id>"}.')
         return {"__type": "Pointer", "collection": collection, "id": ident}
-    if "__type" in value:
-        raise _err(where, "__type is Date or Pointer.")
-    out: dict[str, Any] = {}
-    for key, item in value.items():
-        if not isinstance(key, str) or not 0 < len(key) <= 64 or _NESTED_BAD.search(key) or key.startswith("__"):
-            raise _err(where, "Nested keys are 1 to 64 characters, no '$', '.', control characters or leading '__'.")
-        out[key] = clean_value(item, f"{where}.{key}", depth + 1)
-    return out
+    if kind == "GeoPoint":
+        try:
+            if set(value) != {"__type", "lat", "lng"}:
+                raise FieldError("keys")
+            return {"__type": "GeoPoint", **check_point({"lat": value["lat"], "lng": value["lng"]})}
+        except FieldError:
+            raise _err(where, 'A GeoPoint is {"__type": "GeoPoint", "lat": -90..90, "lng": -180..180}.') from None
+    if kind == "Bytes":
+        data = value.get("base64")
+        if isinstance(data, str) and len(data) > MAX_BYTES:  # past the whole object's bound, undecoded
+            raise _err(FIELD, f"Custom fields take more than {MAX_BYTES} bytes of JSON; the limit is {MAX_BYTES}.")
+        if set(value) != {"__type", "base64"} or not isinstance(data, str) or not _is_base64(data):
+            raise _err(where, 'Bytes are {"__type": "Bytes", "base64": "<standard base64>"}.')
+        return {"__type": "Bytes", "base64": data}
+    if kind == "File":
+        # The name is the stored file's own, filled in by `apply` (a client's is not taken).
+        ident = value.get("id")
+        if set(value) - {"__type", "id", "name"} or not isinstance(ident, str) or not ID_PATTERN.match(ident):
+            raise _err(where, 'A File is {"__type": "File", "id": "<file id>"}.')
+        return {"__type": "File", "id": ident}
+    raise _err(where, f"__type is one of {', '.join(TAGGED)}.")
+
+
+def _is_base64(data: str) -> bool:
+    try:
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
 
 
 # As for every number Basalt stores (documents.fields.common): JSON clients read them as doubles.
 _NUMBERS = "Numbers must be finite, integers within ±2^53."
 
 
-def _operate(current: Any, op: dict[str, Any], where: str) -> tuple[bool, Any]:
+def _operate(current: Any, op: dict[str, Any], where: str, depth: int = 0) -> tuple[bool, Any]:
     """(keep, value) after one operation on the current value (missing is None)."""
     kind = op.get("__op")
     if kind == "unset" and set(op) == {"__op"}:
@@ -129,33 +184,120 @@ def _operate(current: Any, op: dict[str, Any], where: str) -> tuple[bool, Any]:
         items = op["items"]
         if not isinstance(items, list):
             raise _err(where, f"{kind} takes a list `items`.")
-        items = [clean_value(item, where, 1) for item in items]
+        items = [clean_value(item, where, depth + 1) for item in items]
         if current is not None and not isinstance(current, list):
             raise _err(where, f"{kind} works on an array.")
         return True, array_op(kind, current or [], items)
     raise _err(where, "Operations are unset, increment (by), add, add_unique and remove (items).")
 
 
-def apply(current: Any, changes: Any) -> dict[str, Any]:
-    """`current` (the stored object, or None) with `changes` merged in, checked whole."""
+def split_key(name: Any) -> tuple[str, list[str]]:
+    """A change's key: the field's name, and the path inside its object for a dotted key."""
+    if not isinstance(name, str) or "." not in name:
+        return check_name(name), []
+    head, *path = name.split(".")
+    check_name(head)
+    if len(path) > MAX_DEPTH:
+        raise _err(f"{FIELD}.{head}", f"Custom values nest at most {MAX_DEPTH} levels.")
+    if not all(nested_key_ok(key) for key in path):
+        raise _err(f"{FIELD}.{head}", _NESTED_RULE)
+    return head, path
+
+
+def _change(current: Any, value: Any, where: str, depth: int) -> tuple[bool, Any]:
+    """(keep, value) of one key after a change: a value replaces, an operation operates."""
+    if isinstance(value, dict) and "__op" in value:
+        return _operate(current, value, where, depth)
+    return True, clean_value(value, where, depth)
+
+
+def _change_at(container: Any, path: list[str], value: Any, where: str, depth: int = 1) -> Any:
+    """`container` (an object, or None when missing) with the change made at `path` inside it."""
+    if container is not None and (not isinstance(container, dict) or "__type" in container):
+        raise _err(where, "A dotted key changes a key inside an object: this value is not one.")
+    unset = isinstance(value, dict) and value.get("__op") == "unset"
+    if container is None and unset:
+        return None  # nothing there to remove
+    out = dict(container or {})
+    key = path[0]
+    if len(path) > 1:
+        inner = _change_at(out.get(key), path[1:], value, where, depth + 1)
+        if inner is not None:
+            out[key] = inner
+        return out
+    keep, result = _change(out.get(key), value, where, depth)
+    if keep:
+        out[key] = result
+    else:
+        out.pop(key, None)
+    return out
+
+
+def apply(current: Any, changes: Any, files: FileNames | None = None) -> dict[str, Any]:
+    """`current` (the stored object, or None) with `changes` merged in, checked whole.
+
+    `files` names the project's ready files among some ids: a File value set by the change must be
+    one of them (without it, File values are refused: the Parse import keeps none)."""
     if not isinstance(changes, dict):
         raise _err(FIELD, "Must be an object of custom fields.")
+    if len(changes) > MAX_CHANGES:  # each dotted key copies the objects on its way: bounded work
+        raise _err(FIELD, f"A change names at most {MAX_CHANGES} custom fields.")
     out = dict(current) if isinstance(current, dict) else {}
     for name, value in changes.items():
-        where = f"{FIELD}.{check_name(name)}"
-        if value is None:
-            out.pop(name, None)
-        elif isinstance(value, dict) and "__op" in value:
-            keep, result = _operate(out.get(name), value, where)
-            if keep:
-                out[name] = result
-            else:
-                out.pop(name, None)
+        head, path = split_key(name)
+        where = f"{FIELD}.{name}"
+        if path:
+            changed = _change_at(out.get(head), path, value, where)
+            if changed is not None:
+                out[head] = changed
+        elif value is None:
+            out.pop(head, None)
         else:
-            out[name] = clean_value(value, where)
+            keep, result = _change(out.get(head), value, where, 0)
+            if keep:
+                out[head] = result
+            else:
+                out.pop(head, None)
     if len(out) > MAX_KEYS:
         raise _err(FIELD, f"An installation keeps at most {MAX_KEYS} custom fields.")
+    points = [name for name, value in out.items() if _is_tagged(value, "GeoPoint")]
+    if len(points) > 1:
+        raise _err(f"{FIELD}.{points[1]}", "An installation keeps at most one GeoPoint field.")
+    _name_files(out, files)
     size = len(orjson.dumps(out))
     if size > MAX_BYTES:
         raise _err(FIELD, f"Custom fields take {size} bytes of JSON; the limit is {MAX_BYTES}.")
     return out
+
+
+def _is_tagged(value: Any, kind: str) -> bool:
+    return isinstance(value, dict) and value.get("__type") == kind
+
+
+def tagged_values(value: Any, kind: str) -> Iterable[dict[str, Any]]:
+    """Every value of one tagged form inside a custom value (at any depth)."""
+    if isinstance(value, list):
+        for item in value:
+            yield from tagged_values(item, kind)
+    elif _is_tagged(value, kind):
+        yield value
+    elif isinstance(value, dict) and "__type" not in value:
+        for item in value.values():
+            yield from tagged_values(item, kind)
+
+
+def _name_files(fields: dict[str, Any], files: FileNames | None) -> None:
+    """Give each File value the change set (one without its name) the name of the ready file it
+    names, or refuse it (an unknown, pending, deleted or other project's file)."""
+    unnamed = {name: [f for f in tagged_values(value, "File") if "name" not in f] for name, value in fields.items()}
+    unnamed = {name: found for name, found in unnamed.items() if found}
+    if not unnamed:
+        return
+    if files is None:
+        raise _err(f"{FIELD}.{next(iter(unnamed))}", "File values are not accepted here.")
+    known = files({f["id"] for found in unnamed.values() for f in found})
+    for name, found in unnamed.items():
+        for value in found:
+            if value["id"] not in known:
+                raise _err(f"{FIELD}.{name}", f"No file with id {value['id']!r} in this project (upload it first).")
+            value["name"] = known[value["id"]]

@@ -18,6 +18,9 @@ import zoneinfo
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import TextField
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from basalt.core.caller import Caller
@@ -25,7 +28,7 @@ from basalt.core.errors import InvalidQuery, NotFound, ValidationFailed
 from basalt.documents import access, finding, store
 from basalt.documents import services as documents_services
 from basalt.documents.cache import Schema, build_schema, project_schemas
-from basalt.documents.models import ChangeLogEntry, new_document_id
+from basalt.documents.models import ChangeLogEntry, Document, new_document_id
 from basalt.documents.query.compiler import Compiler
 from basalt.documents.query.dialects import current_dialect
 from basalt.documents.query.parser import parse_query
@@ -174,6 +177,18 @@ def _set_custom(data: dict[str, Any], fields: dict[str, Any]) -> None:
         data.pop("custom", None)
 
 
+def _file_names(caller: Caller) -> custom.FileNames:
+    """The names of the project's ready files among some ids: what a File custom value may name."""
+
+    def names(ids: set[str]) -> dict[str, str]:
+        from basalt.files.models import File
+
+        rows = File.objects.filter(project_id=caller.project.id, pk__in=ids, status=File.READY)
+        return dict(rows.values_list("id", "name"))
+
+    return names
+
+
 def _acl(user_id: str | None) -> dict[str, Any]:
     return {user_id: {"read": True, "write": True}} if user_id else {}
 
@@ -197,7 +212,7 @@ def register(caller: Caller, body: Any) -> tuple[dict[str, Any], bool]:
         if current is None:
             data = {"channels": [], "badge": 0, **cleaned, "active": True}
             if "custom" in body:
-                _set_custom(data, custom.apply(None, body["custom"]))
+                _set_custom(data, custom.apply(None, body["custom"], _file_names(caller)))
             if user_id:
                 data["user"] = user_id
             doc = store.StoredDoc(
@@ -218,7 +233,7 @@ def register(caller: Caller, body: Any) -> tuple[dict[str, Any], bool]:
             return _render(schema, doc), True
         data = {**current.data, **cleaned, "active": True}
         if "custom" in body:
-            _set_custom(data, custom.apply(current.data.get("custom"), body["custom"]))
+            _set_custom(data, custom.apply(current.data.get("custom"), body["custom"], _file_names(caller)))
         data.pop("user", None)
         if user_id:
             data["user"] = user_id
@@ -301,7 +316,7 @@ def update_installation(
         acl = current.acl
         data = {**current.data, **cleaned}
         if "custom" in body:
-            _set_custom(data, custom.apply(current.data.get("custom"), body["custom"]))
+            _set_custom(data, custom.apply(current.data.get("custom"), body["custom"], _file_names(caller)))
         if "user" in body:
             user_id = _check_user(caller, body["user"]) if caller.is_secret else body["user"]
             data.pop("user", None)
@@ -369,3 +384,22 @@ def deactivate(project: Any, installation_ids: list[str]) -> int:
         return {**data, "active": False} if data.get("active", True) is not False else None
 
     return len(documents_services.edit_documents(project, INSTALLATIONS, installation_ids, off))
+
+
+def referenced_files(project_id: int, ids: list[str]) -> set[str]:
+    """The ids among `ids` that File values of the project's installations name (files.sweep keeps
+    them). The database passes on only installations whose custom fields spell "File" somewhere;
+    the values are then read here."""
+    wanted = set(ids)
+    found: set[str] = set()
+    rows = (
+        Document.objects.filter(collection__project_id=project_id, collection__name=INSTALLATIONS)
+        .annotate(custom_text=Cast(KT("data__custom"), TextField()))
+        .filter(custom_text__contains='"File"')
+        .values_list("data__custom", flat=True)
+    )
+    for fields in rows.iterator():
+        for value in custom.tagged_values(fields, "File"):
+            if value.get("id") in wanted:
+                found.add(value["id"])
+    return found

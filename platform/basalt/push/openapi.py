@@ -228,11 +228,13 @@ def _installation_fields() -> dict[str, Any]:
             "description": (
                 "App-defined fields, merged into the stored ones: a value sets a key, null or "
                 '{"__op": "unset"} removes it, {"__op": "increment", "by": n} and add / add_unique / remove '
-                "(items) change it. Names [a-z][a-z0-9_]*, at most 64 keys and 8192 bytes of JSON; values are "
-                'JSON, {"__type": "Date", "iso"} or {"__type": "Pointer", "collection", "id"}.'
+                "(items) change it; a dotted key (prefs.sound) does so inside the key's object. Names "
+                "[a-z][a-z0-9_]*, at most 64 keys and 8192 bytes of JSON; values are JSON, "
+                '{"__type": "Date", "iso"}, {"__type": "Pointer", "collection", "id"}, {"__type": "GeoPoint", '
+                '"lat", "lng"}, {"__type": "Bytes", "base64"} or {"__type": "File", "id"} (a ready file).'
             ),
-            "maxProperties": 64,
-            "propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,62}$"},
+            "maxProperties": 256,
+            "propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,62}(\\.[^.$\\u0000-\\u001f]{1,64}){0,5}$"},
         },
     }
 

@@ -29,6 +29,20 @@ async function main() {
   mine.addUnique('tags', 'vip');
   await mine.save();
   assert.strictEqual(mine.get('appBuild'), 43);
+  // GeoPoint, File and Bytes values and dotted keys inside an object field, as Parse Server keeps them.
+  const avatar = new Parse.File('me.png', { base64: Buffer.from('not really a png').toString('base64') }, 'image/png');
+  await avatar.save(master);
+  mine.set('location', new Parse.GeoPoint(48.85, 2.35));
+  mine.set('avatar', avatar);
+  mine.set('blob', { __type: 'Bytes', base64: 'aGVsbG8=' });
+  mine.set('prefs', { sound: 'bell', volume: 3 });
+  await mine.save();
+  mine.set('prefs.sound', 'chime');
+  mine.increment('prefs.volume', 2);
+  await mine.save();
+  // The answer carries the increment's result, nested ({prefs: {volume: 5}}) as from Parse Server;
+  // the SDK merges it over what it had before the save (the fetch below reads the whole object).
+  assert.strictEqual(mine.get('prefs').volume, 5);
 
   // Another device cannot be claimed for the fan by a client.
   await Parse.User.logOut();
@@ -48,6 +62,13 @@ async function main() {
   assert.deepStrictEqual(fetched.get('tags'), ['vip']);
   assert.ok(fetched.get('lastSeen') instanceof Date && fetched.get('lastSeen').getTime() === seen.getTime());
   assert.strictEqual(fetched.get('user').id, fan.id);
+  assert.ok(fetched.get('location') instanceof Parse.GeoPoint);
+  assert.deepStrictEqual([fetched.get('location').latitude, fetched.get('location').longitude], [48.85, 2.35]);
+  assert.ok(fetched.get('avatar') instanceof Parse.File);
+  assert.strictEqual(fetched.get('avatar').name(), avatar.name());
+  assert.strictEqual(fetched.get('avatar').url(), avatar.url());
+  assert.deepStrictEqual(fetched.get('blob'), { __type: 'Bytes', base64: 'aGVsbG8=' });
+  assert.deepStrictEqual(fetched.get('prefs'), { sound: 'chime', volume: 5 });
 
   const giants = await new Parse.Query(Parse.Installation).equalTo('favoriteTeam', 'Giants').find(master);
   assert.strictEqual(giants.length, 2);
