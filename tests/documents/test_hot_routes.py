@@ -16,10 +16,11 @@ from django.urls import resolve
 from rest_framework.test import APIClient
 
 from basalt.documents.api import batch, documents
-from basalt.documents.api.hot_routes import HOT_ROUTES, MIRRORED_MIDDLEWARE, HotRoutesMiddleware
+from basalt.documents.api.hot_routes import HOT_ROUTES, MIRRORED_MIDDLEWARE, HotRoutesMiddleware, _route
 from basalt.operations.audit import AuditMiddleware
 from basalt.operations.idempotency import IdempotencyMiddleware
 from basalt.operations.metrics import REQUESTS
+from basalt.parse.views import entry
 from tests.conftest import app_client, console_client_for
 
 ORIGIN = "https://app.example"
@@ -55,14 +56,24 @@ def test_the_hot_routes_are_the_urlconfs_own():
         "/api/v1/collections/posts/documents/abc/": (documents.document, {"name": "posts", "doc_id": "abc"}),
         "/api/v1/collections/posts/query": (documents.query, {"name": "posts"}),
         "/api/v1/batch/": (batch.batch, {}),
+        "/parse/classes/GameScore/abc": (entry, {"path": "classes/GameScore/abc"}),
+        "/parse/": (entry, {"path": ""}),
+        "/parse/functions/hello": (entry, {"path": "functions/hello"}),
     }
     for path, (view, kwargs) in cases.items():
         match = resolve(path)
         assert (match.func, match.kwargs) == (view, kwargs), path
-        hot = [(v, p.match(path).groupdict()) for p, v in HOT_ROUTES if p.match(path)]
+        hot = [(v, p.match(path).groupdict()) for _prefix, p, v in HOT_ROUTES if p.match(path)]
         assert hot == [(view, kwargs)], path
-    for path in ("/api/v1/collections/posts/documents/a/b", "/api/v1/collections/posts", "/api/v1/batches"):
-        assert not any(p.match(path) for p, _ in HOT_ROUTES), path
+        assert _route(path) == (view, kwargs), path
+    for path in (
+        "/api/v1/collections/posts/documents/a/b",
+        "/api/v1/collections/posts",
+        "/api/v1/batches",
+        "/parse",
+        "/parse/classes/X\n",  # the URLconf's `$` takes it; the hot pattern leaves it to the chain
+    ):
+        assert _route(path) is None, path
 
 
 def test_the_chain_it_stands_in_for_is_the_configured_one():

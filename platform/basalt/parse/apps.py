@@ -15,3 +15,9 @@ class ParseConfig(AppConfig):
         from basalt.projects.caller import register_bearer_resolver
 
         register_bearer_resolver(resolve_bearer, prefix=PREFIX)
+        from basalt.documents.api import hot_routes
+        from basalt.parse.views import entry
+
+        # The whole face past the middleware chain, as the data API's hot routes (same URLconf match:
+        # basalt.parse.urls sends every path under parse/ to `entry`).
+        hot_routes.register("/parse/", r"/parse/(?P<path>.*)\Z", entry)

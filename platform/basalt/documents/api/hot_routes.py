@@ -1,4 +1,4 @@
-"""The data API's hot routes (documents, queries, batch) answered past the middleware chain.
+"""The data API's hot routes (documents, queries, batch; the Parse face) answered past the middleware chain.
 
 The chain has 13 layers. On these routes most of them add a header or count a request, yet each
 layer's wrapping cost a few microseconds: together a quarter of a signed-in get's server CPU
@@ -23,6 +23,7 @@ from typing import Any
 from corsheaders.middleware import CorsMiddleware
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
+from django.core.handlers.exception import response_for_exception
 from django.http import HttpRequest, HttpResponse
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.common import CommonMiddleware
@@ -31,6 +32,7 @@ from django.utils.cache import patch_vary_headers
 
 from basalt.core.edge import url_too_long
 from basalt.core.middleware import (
+    API_PREFIX,
     REQUEST_ID_HEADER,
     api_error_response,
     assign_request_id,
@@ -44,14 +46,30 @@ from basalt.operations import idempotency
 from basalt.operations.metrics import observe
 from basalt.usage.middleware import count_request
 
-# The same patterns and views as basalt.documents.urls under /api/v1/ (a test resolves each through
-# the URLconf and compares).
-HOT_ROUTES = (
-    (re.compile(r"/api/v1/collections/(?P<name>[^/]+)/documents/?\Z"), documents.documents),
-    (re.compile(r"/api/v1/collections/(?P<name>[^/]+)/documents/(?P<doc_id>[^/]+)/?\Z"), documents.document),
-    (re.compile(r"/api/v1/collections/(?P<name>[^/]+)/query/?\Z"), documents.query),
-    (re.compile(r"/api/v1/batch/?\Z"), batch.batch),
-)
+# (path prefix, pattern, view): the same patterns and views as the URLconf (basalt.documents.urls
+# under /api/v1/; faces add theirs with `register`). A test resolves each through the URLconf.
+HOT_ROUTES: list[tuple[str, re.Pattern[str], Any]] = [
+    ("/api/v1/", re.compile(r"/api/v1/collections/(?P<name>[^/]+)/documents/?\Z"), documents.documents),
+    (
+        "/api/v1/",
+        re.compile(r"/api/v1/collections/(?P<name>[^/]+)/documents/(?P<doc_id>[^/]+)/?\Z"),
+        documents.document,
+    ),
+    ("/api/v1/", re.compile(r"/api/v1/collections/(?P<name>[^/]+)/query/?\Z"), documents.query),
+    ("/api/v1/", re.compile(r"/api/v1/batch/?\Z"), batch.batch),
+]
+_PREFIXES = ("/api/v1/",)
+
+
+def register(prefix: str, pattern: str, view) -> None:
+    """A face's own hot route (the Parse face's, from its AppConfig): `pattern` must send exactly
+    the paths and arguments to `view` that the URLconf does."""
+    global _PREFIXES
+    if any(known.pattern == pattern and known_view is view for _, known, known_view in HOT_ROUTES):
+        return
+    HOT_ROUTES.append((prefix, re.compile(pattern), view))
+    _PREFIXES = tuple(dict.fromkeys((*_PREFIXES, prefix)))
+
 
 _CORS_ROUTES = re.compile(settings.CORS_URLS_REGEX)
 
@@ -75,9 +93,9 @@ MIRRORED_MIDDLEWARE = (
 
 
 def _route(path: str) -> tuple[Any, dict[str, str]] | None:
-    if path.startswith("/api/v1/"):
-        for pattern, view in HOT_ROUTES:
-            match = pattern.match(path)
+    if path.startswith(_PREFIXES):
+        for prefix, pattern, view in HOT_ROUTES:
+            match = pattern.match(path) if path.startswith(prefix) else None
             if match is not None:
                 return view, match.groupdict()
     return None
@@ -145,7 +163,8 @@ class HotRoutesMiddleware:
                 response = self._common.process_response(request, response)
             response = self._security.process_response(request, response)
             count_request(request)
-            response = json_only(request, response)
+            if request.path.startswith(API_PREFIX):  # ApiErrorMiddleware's ground; the Parse face has its own
+                response = json_only(request, response)
         if cors:
             self._cors.add_response_headers(request, response)
         else:
@@ -159,5 +178,7 @@ class HotRoutesMiddleware:
     def _view(request: HttpRequest, view, kwargs: dict[str, str]) -> HttpResponse:
         try:
             return view(request, **kwargs)
-        except Exception as exc:  # what ApiErrorMiddleware.process_exception answers in the chain
-            return api_error_response(request, exc)
+        except Exception as exc:
+            if request.path.startswith(API_PREFIX):  # ApiErrorMiddleware.process_exception's answer
+                return api_error_response(request, exc)
+            return response_for_exception(request, exc)  # Django's, as around the chain's innermost layer
