@@ -10,8 +10,12 @@ DOCS = "/api/v1/collections/posts/documents"
 
 
 def _log(project):
+    from basalt.documents import changefeed
     from basalt.documents.models import ChangeLogEntry
 
+    # A write that found the sequencer taken (by a settler pass of an earlier write) is numbered by
+    # its process's settler just after its commit.
+    assert changefeed.wait_settled(30)
     return list(ChangeLogEntry.objects.filter(project=project.project).order_by("seq"))
 
 

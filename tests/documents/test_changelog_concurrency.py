@@ -198,11 +198,15 @@ def test_a_create_numbers_its_row_in_its_own_transaction(live_posts):
 
 
 def test_a_writer_that_finds_the_sequencer_busy_leaves_its_row_to_the_next_pass(live_posts):
+    from basalt.documents import changefeed
+
     project_id = live_posts.project.id
     with _sequencer_held(project_id):
         # Does not queue for the lock: the holder (a write's last statement or after-commit pass)
         # passes again once it has committed.
         waited = _create(live_posts.publishable, "left")
+        # Its process's settler passes a few times, finds the lock still taken, and leaves it.
+        assert changefeed.wait_settled(30)
     assert waited.status_code == 201
     assert _log(project_id) == [(None, waited.json()["id"])]
     # Here the holder was this test, which passes no more: the next write numbers both, in order.
