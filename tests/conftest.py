@@ -166,6 +166,16 @@ def console_client_for(account) -> APIClient:
     return client
 
 
+def chain_forbidden():
+    """Make the middleware chain's innermost layer fail a request that reaches it: what must be
+    answered on the hot path (documents.api.hot_routes) is, or the test fails."""
+    from unittest import mock
+
+    from basalt.operations.audit import AuditMiddleware
+
+    return mock.patch.object(AuditMiddleware, "__call__", side_effect=AssertionError("went through the chain"))
+
+
 def app_client(project, token: str | None = None) -> APIClient:
     """An app's client: the project's publishable key, and an end-user's access token if given."""
     client = APIClient()

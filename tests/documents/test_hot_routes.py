@@ -17,11 +17,10 @@ from rest_framework.test import APIClient
 
 from basalt.documents.api import batch, documents
 from basalt.documents.api.hot_routes import HOT_ROUTES, MIRRORED_MIDDLEWARE, HotRoutesMiddleware, _route
-from basalt.operations.audit import AuditMiddleware
 from basalt.operations.idempotency import IdempotencyMiddleware
 from basalt.operations.metrics import REQUESTS
 from basalt.parse.views import entry
-from tests.conftest import app_client, console_client_for
+from tests.conftest import app_client, chain_forbidden, console_client_for
 
 ORIGIN = "https://app.example"
 
@@ -33,11 +32,6 @@ def signed_in(project, posts):
     made = signup.post("/api/v1/auth/signup", {"email": "hot@example.com", "password": "pw-" + "x" * 12}, format="json")
     assert made.status_code == 201, made.content
     return made.json()["access_token"]
-
-
-def chain_forbidden():
-    """The innermost layer of the chain fails the test if a request reaches it."""
-    return mock.patch.object(AuditMiddleware, "__call__", side_effect=AssertionError("went through the chain"))
 
 
 def answer(response) -> tuple[int, dict[str, str], bytes]:

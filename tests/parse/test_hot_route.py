@@ -3,14 +3,11 @@ face): the same answers as through the whole chain (HOT_ROUTES off), with the ch
 
 from __future__ import annotations
 
-from unittest import mock
-
 import pytest
 from django.test import override_settings
 
-from basalt.operations.audit import AuditMiddleware
 from basalt.operations.metrics import REQUESTS
-from tests.conftest import console_client_for
+from tests.conftest import chain_forbidden, console_client_for
 from tests.parse.conftest import ParseClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -64,7 +61,7 @@ def test_the_parse_face_answers_the_same_past_the_chain(project):
         answers.append(_answer(stranger.get("classes/GameScore")))
         return answers
 
-    with mock.patch.object(AuditMiddleware, "__call__", side_effect=AssertionError("went through the chain")):
+    with chain_forbidden():
         hot = session(ParseClient(project.project.ref, master_key=project.secret))
     with override_settings(BASALT_HOT_ROUTES=False):
         chained = session(ParseClient(project.project.ref, master_key=project.secret))
@@ -78,7 +75,7 @@ def test_the_parse_face_past_the_chain_counts_and_ids_its_requests(project):
     client = ParseClient(project.project.ref, master_key=project.secret)
     counted = REQUESTS.labels("parse", "GET", "200")
     before = counted._value.get()
-    with mock.patch.object(AuditMiddleware, "__call__", side_effect=AssertionError("went through the chain")):
+    with chain_forbidden():
         answer = client.http.get("/parse/health", HTTP_X_REQUEST_ID="parse-request-1", **client.headers)
     assert answer.status_code == 200 and answer["X-Request-Id"] == "parse-request-1"
     assert answer["X-Content-Type-Options"] == "nosniff" and answer["X-Frame-Options"] == "DENY"

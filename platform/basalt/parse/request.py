@@ -102,21 +102,17 @@ def decode(request: HttpRequest, path: str, *, raw_body: bool = False) -> ParseR
     method = (request.method or "GET").upper()
     body: Any = {} if raw_body else _decode_body(request)
     meta = request.META
+    sent: dict[str, str | None] = {}  # the body's credentials win over the headers'
     if isinstance(body, dict) and ("_ApplicationId" in body or "_method" in body):
-        override, creds = _body_credentials(body)
+        override, sent = _body_credentials(body)
         method = override or method
-        creds["app"] = creds["app"] or _str(meta.get("HTTP_X_PARSE_APPLICATION_ID"))
-        creds["master"] = creds["master"] or _str(meta.get("HTTP_X_PARSE_MASTER_KEY"))
-        creds["session"] = creds["session"] or _str(meta.get("HTTP_X_PARSE_SESSION_TOKEN"))
-        creds["installation"] = creds["installation"] or _str(meta.get("HTTP_X_PARSE_INSTALLATION_ID"))
-    else:
-        creds = {
-            "app": _str(meta.get("HTTP_X_PARSE_APPLICATION_ID")),
-            "client": None,
-            "master": _str(meta.get("HTTP_X_PARSE_MASTER_KEY")),
-            "session": _str(meta.get("HTTP_X_PARSE_SESSION_TOKEN")),
-            "installation": _str(meta.get("HTTP_X_PARSE_INSTALLATION_ID")),
-        }
+    creds = {
+        "app": sent.get("app") or _str(meta.get("HTTP_X_PARSE_APPLICATION_ID")),
+        "client": sent.get("client"),
+        "master": sent.get("master") or _str(meta.get("HTTP_X_PARSE_MASTER_KEY")),
+        "session": sent.get("session") or _str(meta.get("HTTP_X_PARSE_SESSION_TOKEN")),
+        "installation": sent.get("installation") or _str(meta.get("HTTP_X_PARSE_INSTALLATION_ID")),
+    }
     if not creds["client"]:
         for header in CLIENT_HEADERS:
             if value := _str(meta.get(header)):

@@ -204,13 +204,6 @@ def split_key(name: Any) -> tuple[str, list[str]]:
     return head, path
 
 
-def _change(current: Any, value: Any, where: str, depth: int) -> tuple[bool, Any]:
-    """(keep, value) of one key after a change: a value replaces, an operation operates."""
-    if isinstance(value, dict) and "__op" in value:
-        return _operate(current, value, where, depth)
-    return True, clean_value(value, where, depth)
-
-
 def _change_at(container: Any, path: list[str], value: Any, where: str, depth: int = 1) -> Any:
     """`container` (an object, or None when missing) with the change made at `path` inside it."""
     if container is not None and (not isinstance(container, dict) or "__type" in container):
@@ -225,12 +218,20 @@ def _change_at(container: Any, path: list[str], value: Any, where: str, depth: i
         if inner is not None:
             out[key] = inner
         return out
-    keep, result = _change(out.get(key), value, where, depth)
-    if keep:
-        out[key] = result
-    else:
-        out.pop(key, None)
+    _change_key(out, key, value, where, depth)
     return out
+
+
+def _change_key(fields: dict[str, Any], key: str, value: Any, where: str, depth: int) -> None:
+    """Make one change to `fields[key]`: a value replaces it, an operation operates on it (or removes it)."""
+    if isinstance(value, dict) and "__op" in value:
+        keep, result = _operate(fields.get(key), value, where, depth)
+    else:
+        keep, result = True, clean_value(value, where, depth)
+    if keep:
+        fields[key] = result
+    else:
+        fields.pop(key, None)
 
 
 def apply(current: Any, changes: Any, files: FileNames | None = None) -> dict[str, Any]:
@@ -253,11 +254,7 @@ def apply(current: Any, changes: Any, files: FileNames | None = None) -> dict[st
         elif value is None:
             out.pop(head, None)
         else:
-            keep, result = _change(out.get(head), value, where, 0)
-            if keep:
-                out[head] = result
-            else:
-                out.pop(head, None)
+            _change_key(out, head, value, where, 0)
     if len(out) > MAX_KEYS:
         raise _err(FIELD, f"An installation keeps at most {MAX_KEYS} custom fields.")
     points = [name for name, value in out.items() if _is_tagged(value, "GeoPoint")]
