@@ -14,7 +14,7 @@ import pytest
 from django.db import connection, connections
 
 from basalt.documents import indexes
-from basalt.documents.models import CollectionIndex
+from basalt.documents.models import Collection, CollectionIndex
 from basalt.documents.query import parse_query, run_count, run_find
 from basalt.documents.query.compiler import Compiler
 from basalt.documents.query.dialects import current_dialect
@@ -159,21 +159,34 @@ def test_a_declared_index_brings_statistics_the_planner_reads(
     project, secret_client, eager_celery, django_capture_on_commit_callbacks
 ):
     """The planner ignores a partial index's statistics, so a filter on a declared field was guessed
-    at a third of the collection (a whole-table scan to count a few matches among 1,000,000)."""
+    at a third of the collection (a whole-table scan to count a few matches among 1,000,000). A
+    collection large enough to need them gets statistics on its indexed fields; a small one gets
+    none, since the planner reads every statistics object of the shared table for every query."""
+    from basalt.documents import statistics
+
+    small = {**ITEMS, "name": "small", "indexes": [{"fields": ["-score"]}]}
     with django_capture_on_commit_callbacks(execute=True):
-        body = {**ITEMS, "indexes": [{"fields": ["-score"]}]}
-        assert secret_client.post(SCHEMA, body, format="json").status_code == 201
-    row = CollectionIndex.objects.get(collection__name="items", fields=["-score"])
-    assert row.status == CollectionIndex.READY
+        assert secret_client.post(SCHEMA, {**ITEMS, "indexes": []}, format="json").status_code == 201
+        assert secret_client.post(SCHEMA, small, format="json").status_code == 201
+    small_index = CollectionIndex.objects.get(collection__name="small")
+    assert small_index.status == CollectionIndex.READY and not _has_statistics(small_index.db_name)
+    collection_id = Collection.objects.get(name="items").pk
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO basalt_document (id, project_id, collection_id, data, acl, read_principals, "
             "write_principals, created_by, created_at, updated_at, version) "
             "SELECT 'seed' || g, %s, %s, jsonb_build_object('score', g), "
-            "'{}'::jsonb, '[\"*\"]'::jsonb, '[]'::jsonb, '', now(), now(), 1 FROM generate_series(1, 6000) g",
-            [project.project.pk, row.collection_id],
+            "'{}'::jsonb, '[\"*\"]'::jsonb, '[]'::jsonb, '', now(), now(), 1 FROM generate_series(1, %s) g",
+            [project.project.pk, collection_id, statistics.STATISTICS_FROM_ROWS + 1000],
         )
-        cursor.execute("ANALYZE basalt_document")
+        cursor.execute(
+            "SET CONSTRAINTS ALL IMMEDIATE"
+        )  # the test's one transaction: no CREATE INDEX after deferred checks
+    with django_capture_on_commit_callbacks(execute=True):  # the index declared on a large collection
+        response = secret_client.patch(f"{SCHEMA}/items", {"indexes": [{"fields": ["-score"]}]}, format="json")
+        assert response.status_code == 200, response.content
+    row = CollectionIndex.objects.get(collection__name="items", fields=["-score"])
+    assert row.status == CollectionIndex.READY and _has_statistics(row.db_name)
     sql, params = current_dialect().compare(FieldRef(("score",), "number"), "$gte", 5990)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -186,9 +199,13 @@ def test_a_declared_index_brings_statistics_the_planner_reads(
     with django_capture_on_commit_callbacks(execute=True):
         response = secret_client.patch(f"{SCHEMA}/items", {"indexes": []}, format="json")
         assert response.status_code == 200, response.content
+    assert not _has_statistics(row.db_name)
+
+
+def _has_statistics(db_name: str) -> bool:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_statistic_ext WHERE stxname = %s", [f"{row.db_name}_st"])
-        assert cursor.fetchone()[0] == 0
+        cursor.execute("SELECT count(*) FROM pg_statistic_ext WHERE stxname = %s", [f"{db_name}_st"])
+        return cursor.fetchone()[0] == 1
 
 
 @postgres_only
@@ -289,6 +306,7 @@ def test_a_grown_collection_is_analysed_without_being_asked(project, secret_clie
     query = parse_query(collection, {"where": {"score": {"$gt": 900}}, "order": "-score", "limit": 20}, {})
     sql, params = Compiler(current_dialect(), collection).select(query, frozenset({"*"}), 21, 1 << 24)
     index = rows[("-score",)].db_name
+    assert not _has_statistics(index)  # built on an empty collection
     try:
         # Planned for the collection it was when analysed: a few rows. (Which plan the planner then
         # picks among near-equal costs varies from run to run, so the staleness is checked here.)
@@ -296,6 +314,7 @@ def test_a_grown_collection_is_analysed_without_being_asked(project, secret_clie
         for n in range(20):
             assert secret_client.post(DOCS, {"n": n, "score": n}, format="json").status_code == 201
         assert _expected_rows(collection.pk) > 10_000  # analysed without being asked
+        assert _has_statistics(index)  # and, grown large, its indexed fields got statistics
         fresh = _plan(sql, params)  # the declared index walked in order, stopping after the page
         assert f"Index Scan using {index}" in fresh and "Bitmap" not in fresh, fresh
         assert len(run_find(collection, query, frozenset({"*"})).rows) == 20

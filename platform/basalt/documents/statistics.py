@@ -24,6 +24,10 @@ and PostgreSQL with autovacuum off or late chose a bitmap scan and a sort (8.1 m
   `PG_ANALYZE_SECONDS` for the whole table. A check that could not conclude yet (the writes not
   reported, or the table analysed a moment before) looks once more later, so the end of a burst
   of creates is not left planned for the collection's old size.
+* A collection of `STATISTICS_FROM_ROWS` documents or more gets statistics on the expressions of
+  its declared indexes (`indexes.statistics_ddl`): at the build of an index, or at the ANALYZE its
+  growth brings. Smaller ones get none: the planner reads every statistics object of the table
+  for every query on it.
 """
 
 from __future__ import annotations
@@ -47,6 +51,10 @@ PG_LOCK_TIMEOUT_MS = 2000
 PG_STATS_LAG_SECONDS = 11
 GROWTH_FACTOR = 2
 GROWTH_ROWS = 500
+# A collection's declared indexes get statistics on their field expressions (indexes.statistics_ddl)
+# once it holds this many documents: below it a misjudged plan costs little, and every statistics
+# object adds to the planning of every query on the shared table.
+STATISTICS_FROM_ROWS = 5000
 _writes = itertools.count(1)
 _created: Counter[int] = Counter()
 
@@ -131,6 +139,8 @@ def refresh_if_grown(collection_id: int, look_again: bool = True) -> bool:
             if look_again:
                 _look_again_later(collection_id, PG_ANALYZE_SECONDS + 1)
             return False
+        if large_enough(collection_id):
+            _add_statistics(collection_id)
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL lock_timeout = {int(PG_LOCK_TIMEOUT_MS)}")
             cursor.execute("ANALYZE basalt_document")
@@ -141,6 +151,31 @@ def refresh_if_grown(collection_id: int, look_again: bool = True) -> bool:
         cache.delete(_key("check", collection_id))
     logger.info("collection %s outgrew its planner statistics: analysed", collection_id)
     return True
+
+
+def large_enough(collection_id: int) -> bool:
+    """PostgreSQL: whether the collection holds at least STATISTICS_FROM_ROWS documents (counted no
+    further than that). False when the count fails: statistics are a plan aid, never a failure."""
+    if connection.vendor != "postgresql":
+        return False
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM basalt_document WHERE collection_id = %s LIMIT %s) AS rows",
+                [int(collection_id), STATISTICS_FROM_ROWS],
+            )
+            return cursor.fetchone()[0] >= STATISTICS_FROM_ROWS
+    except DatabaseError:
+        logger.warning("could not count collection %s's documents", collection_id, exc_info=True)
+        return False
+
+
+def _add_statistics(collection_id: int) -> None:
+    """Statistics for the ready declared indexes of a collection that has grown large enough."""
+    from basalt.documents.indexes import add_statistics
+    from basalt.documents.models import CollectionIndex
+
+    add_statistics(CollectionIndex.objects.filter(collection_id=collection_id, status=CollectionIndex.READY))
 
 
 def _look_again_later(collection_id: int, seconds: int) -> None:
