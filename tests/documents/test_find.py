@@ -152,3 +152,40 @@ def test_hostile_query_bodies(pk, body):
 
 def test_query_errors_are_invalid_query():
     assert InvalidQuery.code == "invalid_query"
+
+
+@pytest.mark.django_db
+def test_a_page_reads_its_timestamps_with_psycopgs_own_loader_and_the_same_instants(project, pk, secret_client):
+    """Pages parse `created_at`/`updated_at` with psycopg's C loader, not Django's pure-Python one
+    (core.pg_timestamps): the same aware UTC datetimes; under a session time zone other than UTC,
+    Django's own loader stays."""
+    from datetime import UTC
+
+    import psycopg
+    from django.db import connection
+    from psycopg.pq import Format
+
+    from basalt.core import pg_timestamps
+    from basalt.documents.models import Document
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's loaders")
+    made = secret_client.post(DOCS, {"title": "t", "score": 1, "acl": {"*": {"read": True}}}, format="json").json()
+    stored = Document.objects.get(pk=made["id"])
+    page = pk.get(DOCS).json()["results"]
+    assert [(d["created_at"], d["updated_at"]) for d in page] == [(made["created_at"], made["updated_at"])]
+
+    oid = psycopg.adapters.types["timestamptz"].oid
+    with connection.cursor() as cursor:
+        pg_timestamps.fast_timestamps(cursor)
+        assert cursor.cursor.adapters.get_loader(oid, Format.TEXT) is psycopg.adapters.get_loader(oid, Format.TEXT)
+        cursor.execute("SELECT created_at FROM basalt_document WHERE id = %s", [stored.pk])
+        loaded = cursor.fetchone()[0]
+    assert loaded == stored.created_at and loaded.tzinfo is UTC
+
+    with connection.cursor() as cursor:  # a session zone other than UTC: Django's own reading stays
+        cursor.execute("SET LOCAL TIME ZONE 'Asia/Kolkata'")
+        django_loader = cursor.cursor.adapters.get_loader(oid, Format.TEXT)
+        pg_timestamps.fast_timestamps(cursor)
+        assert cursor.cursor.adapters.get_loader(oid, Format.TEXT) is django_loader
+        cursor.execute("SET LOCAL TIME ZONE 'UTC'")

@@ -11,6 +11,7 @@ from django.db import DatabaseError, connection
 
 from basalt.core.dberrors import DbFailure, classify
 from basalt.core.errors import InvalidQuery
+from basalt.core.pg_timestamps import fast_timestamps
 from basalt.documents.query import budget
 from basalt.documents.query.budget import Allowance
 from basalt.documents.query.compiler import Compiler
@@ -192,6 +193,7 @@ def _execute_postgres(statements: Statements, seconds: float, allowance: Allowan
             raw.execute(SETTINGS, [str(max(1, int(seconds * 1000)))])
             for sql, params in statements:
                 cursors.append(connection.cursor())
+                fast_timestamps(cursors[-1])
                 cursors[-1].execute(sql, params)
             if connection.in_atomic_block:
                 for reset in RESET_SETTINGS:
