@@ -39,7 +39,9 @@ def main() -> None:
     parser.add_argument(
         "--wsgi", action="store_true", help="call the WSGI application with a prebuilt environ, as granian does"
     )
-    parser.add_argument("--only", choices=("get", "create", "find"), action="append", help="profile only these")
+    parser.add_argument(
+        "--only", choices=("get", "create", "find", "batch"), action="append", help="profile only these"
+    )
     parser.add_argument(
         "--other-projects",
         type=int,
@@ -125,6 +127,12 @@ def main() -> None:
         response = user.get(docs, {"where": '{"score": {"$gt": 3}}', "order": "-score", "limit": "20"})
         assert response.status_code == 200, response.content
 
+    batch_body = {"requests": [{"method": "POST", "path": docs, "body": body} for _ in range(50)]}
+
+    def batch(i):  # the anchors workload's batch phase: 50 creates in one loose batch
+        response = user.post("/api/v1/batch", batch_body, format="json")
+        assert response.status_code == 200, response.content
+
     engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
 
     def database_cpu() -> float:
@@ -137,7 +145,7 @@ def main() -> None:
         return sum(map(cpu_seconds, pids))
 
     print(f"database: {engine}; n={args.n}")
-    for name, op in (("get", get), ("create", create), ("find", find)):
+    for name, op in (("get", get), ("create", create), ("find", find), ("batch", batch)):
         if args.only and name not in args.only:
             continue
         with CaptureQueriesContext(connection) as queries:

@@ -128,6 +128,50 @@ def test_loose_batch_commits_once_and_numbers_every_write(project, pk):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_loose_batch_writes_each_create_in_one_statement_where_nothing_can_refuse_it(project, pk, monkeypatch):
+    """PostgreSQL, a collection without a unique index: each create of a batch is one statement (the
+    document and its change-log row) with no savepoint of its own; a refused one still leaves
+    nothing, the rest commit together numbered in order, and a database failure (a clashing id)
+    fails the whole batch with nothing written."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from basalt.documents import services
+    from basalt.documents.models import Document
+
+    secret = key_client(project.secret)
+    assert secret.patch("/api/v1/schema/collections/posts", {"indexes": []}, format="json").status_code == 200
+    post = "/api/v1/collections/posts/documents"
+    body = {
+        "requests": [
+            {"method": "POST", "path": post, "body": {"title": "a"}},
+            {"method": "POST", "path": post, "body": {"title": 5}},
+            {"method": "POST", "path": post, "body": {"title": "b"}},
+            {"method": "GET", "path": post + "?order=title"},
+        ]
+    }
+    with CaptureQueriesContext(connection) as queries:
+        response = pk.post("/api/v1/batch", body, format="json")
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == [201, 400, 201, 200]
+    assert [d["title"] for d in results[3]["body"]["results"]] == ["a", "b"]
+    created = [results[0]["body"]["id"], results[2]["body"]["id"]]
+    assert [(row.seq, row.document_id) for row in _log(project)] == [(1, created[0]), (2, created[1])]
+    if connection.vendor == "postgresql":
+        statements = [q["sql"] for q in queries.captured_queries]
+        writes = [sql for sql in statements if "INSERT INTO basalt_document" in sql]
+        assert len(writes) == 2 and all("INSERT INTO basalt_change_log" in sql for sql in writes), writes
+        assert sum(sql.startswith("SAVEPOINT") for sql in statements) == 1, statements  # the GET's own
+
+    monkeypatch.setattr(services, "new_document_id", lambda: "clashing-id-0000000")
+    clash = pk.post("/api/v1/batch", {"requests": [body["requests"][0]] * 3}, format="json")
+    assert clash.status_code >= 400 and "error" in clash.json(), clash.content
+    assert Document.objects.filter(collection__name="posts").count() == 2
+    assert len(_log(project)) == 2
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_database_failure_in_a_loose_batch_writes_none_of_it(project, pk, monkeypatch):
     from django.db import OperationalError
 
