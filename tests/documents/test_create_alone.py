@@ -68,3 +68,76 @@ def test_a_create_is_announced_once_numbered_and_only_after_it_is_visible_to_oth
         {key: doc[key] for key in change.after} for (change, _), doc in zip(heard, made, strict=True)
     ]
     assert heard[0][0].after["title"] == "t0" and heard[0][0].before is None
+
+
+def _bump_elsewhere(doc_id: str, by: int) -> None:
+    """Another writer commits a change of the document (its own connection)."""
+    with psycopg.connect(_dsn(), autocommit=True) as other:
+        other.execute(
+            "UPDATE basalt_document SET data = jsonb_set(data, '{score}', to_jsonb((data->>'score')::int + %s)), "
+            "version = version + 1 WHERE id = %s",
+            [by, doc_id],
+        )
+
+
+def _dsn() -> str:
+    settings = connection.settings_dict
+    return psycopg.conninfo.make_conninfo(
+        dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"], port=settings["PORT"] or 5432
+    )
+
+
+def test_an_update_outside_a_transaction_reads_unlocked_and_writes_once_in_one_statement(project, pk):
+    from django.test.utils import CaptureQueriesContext
+
+    _wait_for_indexes(project)  # a unique index still building is checked under the row lock
+    made = pk.post(DOCS, {"title": "a", "score": 1}, format="json").json()
+    with CaptureQueriesContext(connection) as queries:
+        response = pk.patch(f"{DOCS}/{made['id']}", {"score": {"__op": "increment", "by": 2}}, format="json")
+    assert response.status_code == 200 and response.json()["score"] == 3, response.content
+    statements = [q["sql"] for q in queries.captured_queries if "basalt_document" in q["sql"]]
+    assert len(statements) == 2 and "FOR UPDATE" not in statements[0], statements
+    assert "UPDATE basalt_document" in statements[1] and "basalt_log_change" in statements[1]
+    rows = _log(project)
+    assert [(row.seq, row.type) for row in rows] == [(1, "create"), (2, "update")]
+    assert rows[1].before["score"] == 1 and rows[1].after["score"] == 3
+    # The checks of the locked path hold on this one: a stale If-Match, a caller who may not
+    # write, a bad value; none writes anything.
+    stale = pk.patch(f"{DOCS}/{made['id']}", {"score": 9}, format="json", HTTP_IF_MATCH='"1"')
+    assert stale.status_code == 412, stale.content
+    locked = pk.post(DOCS, {"title": "b", "acl": {"*": {"read": True}}}, format="json").json()
+    assert pk.patch(f"{DOCS}/{locked['id']}", {"score": 9}, format="json").status_code == 403
+    assert pk.patch(f"{DOCS}/{made['id']}", {"score": "x"}, format="json").status_code == 400
+    assert pk.patch(f"{DOCS}/{made['id']}", {"score": 7}, format="json", HTTP_IF_MATCH='"2"').status_code == 200
+    assert [(row.type, row.document_id) for row in _log(project)[2:]] == [
+        ("create", locked["id"]),
+        ("update", made["id"]),
+    ]
+    assert pk.get(f"{DOCS}/{made['id']}").json()["score"] == 7
+
+
+def test_an_update_whose_document_moved_after_its_read_reads_again_and_writes_nothing_twice(project, pk, monkeypatch):
+    """A writer committing between the unlocked read and the write: the write finds another version,
+    writes nothing, reads again; after OPTIMISTIC_UPDATE_TRIES such misses the row lock is taken.
+    The increment is applied once, to the latest value, with one change-log row."""
+    from basalt.documents import services, store
+
+    real = store.update_logged_alone
+    _wait_for_indexes(project)
+    made = pk.post(DOCS, {"title": "a", "score": 1}, format="json").json()
+    for misses, expected in ((1, 1 + 10 + 2), (services.OPTIMISTIC_UPDATE_TRIES, 13 + 10 * 2 + 2)):
+        calls = []
+
+        def moved_first(*args, _misses=misses, _calls=calls, **kwargs):
+            _calls.append(1)
+            if len(_calls) <= _misses:
+                _bump_elsewhere(made["id"], 10)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(store, "update_logged_alone", moved_first)
+        response = pk.patch(f"{DOCS}/{made['id']}", {"score": {"__op": "increment", "by": 2}}, format="json")
+        assert response.status_code == 200 and response.json()["score"] == expected, response.content
+        assert pk.get(f"{DOCS}/{made['id']}").json()["score"] == expected
+        assert len(calls) == min(misses + 1, services.OPTIMISTIC_UPDATE_TRIES)
+    updates = [row for row in _log(project) if row.type == "update"]
+    assert [row.after["score"] for row in updates] == [13, 35]  # the other writer logs nothing here

@@ -228,6 +228,30 @@ def insert_logged(doc: StoredDoc, project_id: int, collection_id: int, collectio
     changefeed.number_after_commit(project_id)
 
 
+def update_logged_alone(
+    doc: StoredDoc, project_id: int, collection_id: int, collection: str, before: Any, after: Any
+) -> list[tuple] | None:
+    """PostgreSQL, no transaction open: the update, if the stored version is still the one it was
+    made from (`doc.version - 1`), and its change-log row, in one statement that commits alone.
+    None: the version moved (or the document is gone) and nothing was written. Otherwise the rows
+    `changefeed.written_alone` announces (none: the sequencer was taken, the row went unnumbered)."""
+    write, write_params = _update_statement(doc, collection_id)
+    log, log_params = _log_change_call(project_id, collection, doc.id, "update", before, after, doc.updated_at)
+    # LATERAL: the change-log function runs once per row the update wrote, so not at all when the
+    # version moved; LEFT JOIN: a written row still comes back when the function returned none.
+    log_from = log.removeprefix("SELECT * FROM ")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH written AS ({write} AND version = %s RETURNING 1) "  # noqa: S608
+            f"SELECT changed.* FROM written LEFT JOIN LATERAL {log_from} AS changed ON true",
+            [*write_params, doc.version - 1, *log_params],
+        )
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    return [row for row in rows if row[0] is not None]
+
+
 def update_logged(
     doc: StoredDoc, project_id: int, collection_id: int, collection: str, before: Any, after: Any
 ) -> None:
