@@ -141,3 +141,35 @@ def test_an_update_whose_document_moved_after_its_read_reads_again_and_writes_no
         assert len(calls) == min(misses + 1, services.OPTIMISTIC_UPDATE_TRIES)
     updates = [row for row in _log(project) if row.type == "update"]
     assert [row.after["score"] for row in updates] == [13, 35]  # the other writer logs nothing here
+
+
+def test_a_delete_outside_a_transaction_is_checked_on_an_unlocked_read_and_written_once(project, pk, monkeypatch):
+    """The delete's counterpart of the update above: two statements, the checks unchanged, and a
+    version moved after the read makes it read again (the change-log row carries the latest)."""
+    from django.test.utils import CaptureQueriesContext
+
+    from basalt.documents import store
+
+    _wait_for_indexes(project)
+    made = pk.post(DOCS, {"title": "a", "score": 1}, format="json").json()
+    kept = pk.post(DOCS, {"title": "b", "acl": {"*": {"read": True}}}, format="json").json()
+    assert pk.delete(f"{DOCS}/{kept['id']}").status_code == 403
+    assert pk.delete(f"{DOCS}/{made['id']}", HTTP_IF_MATCH='"7"').status_code == 412
+    assert pk.delete(f"{DOCS}/nope").status_code == 404
+    real, calls = store.delete_logged_alone, []
+
+    def moved_first(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            _bump_elsewhere(made["id"], 10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "delete_logged_alone", moved_first)
+    with CaptureQueriesContext(connection) as queries:
+        assert pk.delete(f"{DOCS}/{made['id']}").status_code == 204
+    statements = [q["sql"] for q in queries.captured_queries if "basalt_document" in q["sql"]]
+    assert len(statements) == 4 and not any("FOR UPDATE" in sql for sql in statements), statements
+    assert len(calls) == 2 and pk.get(f"{DOCS}/{made['id']}").status_code == 404
+    deletes = [row for row in _log(project) if row.type == "delete"]
+    assert [(row.document_id, row.before["score"], row.after) for row in deletes] == [(made["id"], 11, None)]
+    assert pk.get(f"{DOCS}/{kept['id']}").status_code == 200

@@ -304,8 +304,8 @@ def _locked_for_write(
     return doc
 
 
-# Tries of an update made from an unlocked read before it takes the row lock: another writer of the
-# same document between the read and the write makes it read again.
+# Tries of an update or delete made from an unlocked read before it takes the row lock: another
+# writer of the same document between the read and the write makes it read again.
 OPTIMISTIC_UPDATE_TRIES = 2
 
 
@@ -390,4 +390,18 @@ def delete_document(caller: Caller, name: Any, doc_id: Any, *, if_match: str | N
             last=True,
         )
 
+    if not has_relations and _one_statement_write(schema):
+        # As an update (`update_document`): checked against an unlocked read, deleted only if that
+        # version is still the stored one, with its change-log row, in one autocommitted statement.
+        for _try in range(OPTIMISTIC_UPDATE_TRIES):
+            doc = _locked_for_write(
+                caller, schema, doc_id, "delete", direct, store.fetch(collection.id, doc_id), if_match
+            )
+            before = render(schema, doc)
+            rows = store.delete_logged_alone(
+                doc, caller.project.id, collection.id, collection.name, before, timezone.now()
+            )
+            if rows is not None:
+                changefeed.written_alone(caller.project.id, rows, before, None)
+                return
     _run_write(schema, work)

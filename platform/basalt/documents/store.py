@@ -235,16 +235,28 @@ def update_logged_alone(
     made from (`doc.version - 1`), and its change-log row, in one statement that commits alone.
     None: the version moved (or the document is gone) and nothing was written. Otherwise the rows
     `changefeed.written_alone` announces (none: the sequencer was taken, the row went unnumbered)."""
-    write, write_params = _update_statement(doc, collection_id)
-    log, log_params = _log_change_call(project_id, collection, doc.id, "update", before, after, doc.updated_at)
-    # LATERAL: the change-log function runs once per row the update wrote, so not at all when the
+    log = _log_change_call(project_id, collection, doc.id, "update", before, after, doc.updated_at)
+    return _written_if_version(_update_statement(doc, collection_id), doc.version - 1, log)
+
+
+def delete_logged_alone(
+    doc: StoredDoc, project_id: int, collection_id: int, collection: str, before: Any, now: datetime
+) -> list[tuple] | None:
+    """`update_logged_alone` for a delete of `doc` as read (its version)."""
+    log = _log_change_call(project_id, collection, doc.id, "delete", before, None, now)
+    delete = ("DELETE FROM basalt_document WHERE id = %s AND collection_id = %s", [doc.id, collection_id])
+    return _written_if_version(delete, doc.version, log)
+
+
+def _written_if_version(write: Statement, version: int, log: Statement) -> list[tuple] | None:
+    # LATERAL: the change-log function runs once per row the write touched, so not at all when the
     # version moved; LEFT JOIN: a written row still comes back when the function returned none.
-    log_from = log.removeprefix("SELECT * FROM ")
+    call = log[0].removeprefix("SELECT * FROM ")
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH written AS ({write} AND version = %s RETURNING 1) "  # noqa: S608
-            f"SELECT changed.* FROM written LEFT JOIN LATERAL {log_from} AS changed ON true",
-            [*write_params, doc.version - 1, *log_params],
+            f"WITH written AS ({write[0]} AND version = %s RETURNING 1) "  # noqa: S608
+            f"SELECT changed.* FROM written LEFT JOIN LATERAL {call} AS changed ON true",
+            [*write[1], version, *log[1]],
         )
         rows = cursor.fetchall()
     if not rows:
