@@ -40,7 +40,7 @@ def main() -> None:
         "--wsgi", action="store_true", help="call the WSGI application with a prebuilt environ, as granian does"
     )
     parser.add_argument(
-        "--only", choices=("get", "create", "find", "batch"), action="append", help="profile only these"
+        "--only", choices=("get", "create", "find", "batch", "update"), action="append", help="profile only these"
     )
     parser.add_argument(
         "--other-projects",
@@ -127,6 +127,10 @@ def main() -> None:
         response = user.get(docs, {"where": '{"score": {"$gt": 3}}', "order": "-score", "limit": "20"})
         assert response.status_code == 200, response.content
 
+    def update(i):  # the anchors workload's update phase: an increment of one's own document
+        response = user.patch(f"{docs}/{ids[i % len(ids)]}", {"score": {"__op": "increment", "by": 1}}, format="json")
+        assert response.status_code == 200, response.content
+
     batch_body = {"requests": [{"method": "POST", "path": docs, "body": body} for _ in range(50)]}
 
     def batch(i):  # the anchors workload's batch phase: 50 creates in one loose batch
@@ -145,7 +149,7 @@ def main() -> None:
         return sum(map(cpu_seconds, pids))
 
     print(f"database: {engine}; n={args.n}")
-    for name, op in (("get", get), ("create", create), ("find", find), ("batch", batch)):
+    for name, op in (("get", get), ("create", create), ("find", find), ("batch", batch), ("update", update)):
         if args.only and name not in args.only:
             continue
         with CaptureQueriesContext(connection) as queries:
@@ -243,6 +247,9 @@ class _WsgiClient:
 
     def post(self, path: str, data: dict, format: str = "json"):  # noqa: A002 (APIClient's signature)
         return self._call("POST", path, body=self._json.dumps(data).encode())
+
+    def patch(self, path: str, data: dict, format: str = "json"):  # noqa: A002 (APIClient's signature)
+        return self._call("PATCH", path, body=self._json.dumps(data).encode())
 
 
 if __name__ == "__main__":
