@@ -595,9 +595,15 @@ def main() -> None:
         per_round: list[dict[str, object]] = []
         for _ in range(args.rounds):
             measured: dict[str, object] = {}
+            # CPU seconds beside the times (this process: the direct write, or the client's side of an
+            # upload; the server's processes, with Caddy when it is in front): what each path costs.
+            bench_cpu = time.process_time()
             direct_put = direct_put_once()
+            direct_put_cpu = time.process_time() - bench_cpu
             http_put = put_server.put(source) if put_server is not None else None
+            bench_cpu, server_cpu = time.process_time(), cpu_seconds(serving)
             simple, answer, simple_growth = simple_upload(http, sampled, source)
+            simple_cpu = {"server": cpu_seconds(serving) - server_cpu, "client": time.process_time() - bench_cpu}
             big_id = answer.json()["id"]
 
             tus_id = tus_one_id = None
@@ -649,6 +655,8 @@ def main() -> None:
                 simple_upload_mib_s=round(args.mib / simple, 1),
                 simple_vs_direct=round(direct_put / simple, 2),
                 simple_rss_growth_mib=round(simple_growth, 1),
+                direct_put_cpu_s=round(direct_put_cpu, 2),
+                simple_cpu_s={name: round(value, 2) for name, value in simple_cpu.items()},
                 download_mib_s=round(args.mib / download, 1),
                 download_server_cpu_s=round(download_cpu, 2),
                 direct_get_mib_s=round(args.mib / direct_get, 1),
