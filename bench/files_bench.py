@@ -1,16 +1,19 @@
 """Files throughput and memory against a real server, each ratio against a baseline in the same run.
 
     .venv/bin/python bench/files_bench.py [--mib 1024] [--rounds 3] [--storage local|s3] [--server serve|granian]
-                                          [--accel] [--no-tus] [--big-only]
+                                          [--accel | --caddy] [--no-tus] [--big-only]
 
 `serve` is the embedded `manage.py serve` (daphne; background tasks in-process). `granian` is the
 production web process as docker/entrypoint.sh starts it (granian over WSGI, 2 workers × 4
 threads); with DATABASE_URL and REDIS_URL set it runs the production profile against them, with a
 separate Celery worker for the background thumbnails, as docker-compose does.
 
-1. a MIB upload, simple (streamed raw body) and tus (8 MiB PATCHes), vs a direct write of the same
-   bytes to the same storage (local: a file copy into the storage folder; s3: boto3 upload_fileobj);
-   the server's RSS growth is sampled during each upload;
+1. a MIB upload, simple (streamed raw body) and tus (64 MiB PATCHes, and one PATCH), vs a direct
+   write of the same bytes to the same storage (local: a file copy into the storage folder; s3:
+   boto3 upload_fileobj), and on local storage also vs the same client PUTting them over HTTP to a
+   plain server that only writes them into the folder (`PutServer`); the server's RSS growth is
+   sampled during each upload, and sha256 of the same bytes alone on one thread is timed as the
+   ceiling of any upload that must hash them (`sha256_alone`);
 2. the download (proxied; on s3 also by the 302 to a presigned URL) vs a direct read from the
    same storage (local: reading the file; s3: a boto3 GET), and vs the same client reading the
    same bytes from a minimal sendfile HTTP server (`client_ceiling`): on local storage the
@@ -21,6 +24,9 @@ separate Celery worker for the background thumbnails, as docker-compose does.
 `--accel` (granian, local storage) starts the shipped docker/Caddyfile in a real Caddy in front of
 granian with FILES_ACCEL_REDIRECT set, and measures each round's download also through Caddy, where
 Basalt checks and Caddy sends the file (X-Accel-Redirect); granian asked directly still streams it.
+`--caddy` is the production edge as users meet it: the same Caddy and granian, and every request of
+the bench (uploads, tus, downloads, thumbnails, the 200 small uploads) goes through Caddy; the RSS
+growth is then that of granian and Caddy together, and the download is also asked of granian directly.
 The bytes come from a file on disk and are sent in 1 MiB pieces, so the client never holds them whole.
 
 Fairness: every timed write or read starts on a settled page cache (`settle`: sync(2), then wait
@@ -33,6 +39,7 @@ the direct write follows the upload path's policy: written and renamed into plac
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import os
@@ -154,6 +161,67 @@ def raw_get(url: str, path: str, headers: dict[str, str]) -> tuple[int, int]:
     return status, read
 
 
+class PutServer:
+    """The direct PUT of the same bytes to the same local storage: a minimal HTTP/1.1 server that
+    writes every request body into `folder` as LocalWriter does (a temporary name, 1 MiB
+    recv_into + write, renamed to a new name, no fsync) and answers 201. The upload's
+    counterpart of SendfileServer: the same client, over the same loopback, without Basalt."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.stored: list[Path] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        buffer = memoryview(bytearray(CHUNK))
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            with conn:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    head += conn.recv(65536) or b"\r\n\r\n"
+                head, _, body = head.partition(b"\r\n\r\n")
+                fields = dict(line.split(b":", 1) for line in head.split(b"\r\n")[1:] if b":" in line)
+                left = int({k.strip().lower(): v for k, v in fields.items()}[b"content-length"]) - len(body)
+                final = self.folder / f"direct-put-{len(self.stored)}.bin"
+                temp = final.with_name(f".part-{final.name}")
+                with temp.open("wb") as out:
+                    out.write(body)
+                    while left > 0:
+                        got = conn.recv_into(buffer, min(left, CHUNK))
+                        if not got:
+                            break
+                        out.write(buffer[:got])
+                        left -= got
+                os.replace(temp, final)
+                self.stored.append(final)
+                conn.sendall(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+    def put(self, source: Path) -> float:
+        """Seconds for the same client to PUT `source` here, sent as simple_upload sends it."""
+        settle()
+        start = time.perf_counter()
+        answer = httpx.put(
+            self.url,
+            content=pieces(source),
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(source.stat().st_size)},
+            timeout=600,
+        )
+        seconds = time.perf_counter() - start
+        assert answer.status_code == 201, answer.status_code
+        for path in self.stored:
+            path.unlink(missing_ok=True)
+        return seconds
+
+    def close(self) -> None:
+        self.listener.close()
+
+
 class SendfileServer:
     """The client's ceiling: a minimal HTTP/1.1 server answering every GET with one file by
     sendfile(2) (no Python per byte), so `download / ceiling` is what Basalt's server costs."""
@@ -264,20 +332,23 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 class Sampler:
-    """Peak RSS of the server process tree while a block runs."""
+    """Peak RSS of the server process trees (summed) while a block runs."""
 
-    def __init__(self, pid: int):
-        self.pid, self.peak, self.stop = pid, 0.0, threading.Event()
+    def __init__(self, pids: list[int]):
+        self.pids, self.peak, self.stop = pids, 0.0, threading.Event()
+
+    def rss(self) -> float:
+        return sum(rss_mib(pid) for pid in self.pids)
 
     def __enter__(self):
-        self.base = rss_mib(self.pid)
+        self.base = self.rss()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
         return self
 
     def _run(self):
         while not self.stop.is_set():
-            self.peak = max(self.peak, rss_mib(self.pid))
+            self.peak = max(self.peak, self.rss())
             time.sleep(0.1)
 
     def __exit__(self, *exc):
@@ -309,7 +380,14 @@ def settle(limit_mib: float = 16, timeout: float = 60) -> None:
 
 def direct_write(source: Path, target: Path) -> float:
     """Seconds to write `source` to `target` the way LocalWriter does: a temporary name in the
-    same folder, 1 MiB writes, closed and renamed; no fsync."""
+    same folder, 1 MiB writes, closed and renamed to a name no file has; no fsync.
+
+    A file already at `target` is removed first, untimed: renaming over an existing name makes ext4
+    allocate and start writing back the new file's blocks inside rename(2) (auto_da_alloc), +330-400
+    ms for 1 GiB here, which an upload never pays (its key is new). Until 2026-12-06 the bench's
+    rounds after the first renamed over the previous round's copy: their baseline ran at 0.7-1.1
+    GB/s against 2.2-2.6 GB/s for a new name, and flattered their upload ratios."""
+    target.unlink(missing_ok=True)
     settle()
     start = time.perf_counter()
     temp = target.with_name(f".part-{target.name}")
@@ -319,17 +397,30 @@ def direct_write(source: Path, target: Path) -> float:
     return time.perf_counter() - start
 
 
+def sha256_alone(source: Path) -> float:
+    """Seconds to sha256 `source` read from the page cache in 1 MiB pieces on one thread: the one
+    piece of an upload's work that cannot be split over cores, so `direct write / this` bounds the
+    upload's ratio on local storage whatever the rest costs."""
+    digest = hashlib.sha256()
+    settle()
+    start = time.perf_counter()
+    with source.open("rb") as src:
+        while block := src.read(CHUNK):
+            digest.update(block)
+    return time.perf_counter() - start
+
+
 def pieces(path: Path):
     with path.open("rb") as handle:
         while block := handle.read(CHUNK):
             yield block
 
 
-def simple_upload(http: httpx.Client, pid: int, source: Path) -> tuple[float, httpx.Response, float]:
+def simple_upload(http: httpx.Client, pids: list[int], source: Path) -> tuple[float, httpx.Response, float]:
     """(seconds, answer, server RSS growth in MiB) of one raw-body upload of `source`, sent in
     1 MiB pieces with its Content-Length."""
     settle()
-    with Sampler(pid) as rss:
+    with Sampler(pids) as rss:
         start = time.perf_counter()
         answer = http.post(
             "/api/v1/files?name=big.bin",
@@ -341,14 +432,14 @@ def simple_upload(http: httpx.Client, pid: int, source: Path) -> tuple[float, ht
     return seconds, answer, rss.growth
 
 
-def tus_upload(http: httpx.Client, pid: int, source: Path, patch: int) -> tuple[float, float, str]:
+def tus_upload(http: httpx.Client, pids: list[int], source: Path, patch: int) -> tuple[float, float, str]:
     """(seconds, server RSS growth in MiB, file id) of one tus upload of `source` in PATCHes of
     `patch` bytes. Each PATCH goes out in 1 MiB views with its length, as the SDK sends it: one
     large bytes body went out at ~150 MiB/s (httpcore copies the rest after each partial send).
     A PATCH as large as the file is what tus-js-client and tuspy send by default."""
     size = source.stat().st_size
     settle()
-    with Sampler(pid) as rss:
+    with Sampler(pids) as rss:
         start = time.perf_counter()
         created = http.post("/api/v1/files/tus", headers={"Tus-Resumable": "1.0.0", "Upload-Length": str(size)})
         created.raise_for_status()
@@ -402,10 +493,14 @@ def main() -> None:
     parser.add_argument("--tus-patch-mib", type=int, default=64, help="tus PATCH size (the SDK's)")
     parser.add_argument("--big-only", action="store_true", help="only the big transfers")
     parser.add_argument("--accel", action="store_true", help="granian behind Caddy with FILES_ACCEL_REDIRECT too")
+    parser.add_argument(
+        "--caddy", action="store_true", help="as --accel, with every request through Caddy (the production edge)"
+    )
     parser.add_argument("--no-tus", action="store_true", help="skip the two big tus uploads")
     args = parser.parse_args()
+    args.accel = args.accel or args.caddy
     if args.accel and (args.server != "granian" or args.storage != "local"):
-        parser.error("--accel measures granian on local storage")
+        parser.error("--accel and --caddy measure granian on local storage")
     if args.only_simple and args.storage != "local":
         parser.error("--only-simple measures local storage")
     work = Path(tempfile.mkdtemp(prefix="files-bench-"))
@@ -420,7 +515,7 @@ def main() -> None:
         overrides = {**weed.env, "FILES_REDIRECT_DOWNLOADS": "true"}
     if args.accel:
         overrides["FILES_ACCEL_REDIRECT"] = front.ACCEL_PREFIX
-    edge = None
+    edge = put_server = None
     try:
         if args.server == "granian":
             server = Granian(work / "data", overrides)
@@ -433,6 +528,7 @@ def main() -> None:
                     server.stop()
                     raise
                 label += ", and behind Caddy (docker/Caddyfile) with FILES_ACCEL_REDIRECT"
+                label += "; every request through Caddy" if args.caddy else ""
         else:
             server = live.start(work / "data", overrides)
             label = "serve (daphne)"
@@ -442,12 +538,16 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
         raise
     database = "postgresql" if server.env.get("DATABASE_URL") else "sqlite"
+    # Where the bench's requests go, and the processes whose memory an upload may grow.
+    front_url = edge.url if args.caddy else server.url
+    serving = [server.process.pid] + ([edge.process.pid] if edge is not None else [])
+    sampled = serving if args.caddy else serving[:1]
     results: dict[str, object] = {"mib": args.mib, "storage": args.storage, "server": label, "database": database}
     try:
-        keys = live.make_project(server.url, "bench")
+        keys = live.make_project(front_url, "bench")
         headers = {"X-API-Key": keys.secret}
-        http = httpx.Client(base_url=server.url, headers=headers, timeout=600)
-        with httpx.Client(base_url=server.url, timeout=60) as manage:
+        http = httpx.Client(base_url=front_url, headers=headers, timeout=600)
+        with httpx.Client(base_url=front_url, timeout=60) as manage:
             manage.patch(
                 f"/api/v1/manage/projects/{keys.ref}/settings",
                 json={"files": {"max_size": 5 * 1024**3, "thumbnail_sizes": ["256x256"]}},
@@ -463,6 +563,9 @@ def main() -> None:
         target = work / "data" / "files" / "direct-baseline.bin"
         target.parent.mkdir(parents=True, exist_ok=True)
         client = seaweed.s3_client(weed) if weed is not None else None
+        # Local storage: also the same bytes PUT over HTTP by the same client to a plain server that
+        # only writes them into the folder (the upload's counterpart of the download's direct GET).
+        put_server = PutServer(target.parent) if client is None else None
 
         def direct_put_once() -> float:
             if client is None:
@@ -479,7 +582,7 @@ def main() -> None:
         warm = b"\x00" * (3 * CHUNK)
         for index in range(8):
             httpx.post(
-                f"{server.url}/api/v1/files?name=warm{index}.bin",
+                f"{front_url}/api/v1/files?name=warm{index}.bin",
                 content=warm,
                 headers={**headers, "Content-Type": "application/octet-stream"},
                 timeout=60,
@@ -489,7 +592,7 @@ def main() -> None:
             rounds = []
             for _ in range(args.only_simple):
                 direct = direct_write(source, target)
-                simple, answer, growth = simple_upload(http, server.process.pid, source)
+                simple, answer, growth = simple_upload(http, sampled, source)
                 http.delete(f"/api/v1/files/{answer.json()['id']}").raise_for_status()
                 rounds.append((direct, simple, growth))
             results.update(
@@ -507,17 +610,24 @@ def main() -> None:
         per_round: list[dict[str, object]] = []
         for _ in range(args.rounds):
             measured: dict[str, object] = {}
+            # CPU seconds beside the times (this process: the direct write, or the client's side of an
+            # upload; the server's processes, with Caddy when it is in front): what each path costs.
+            bench_cpu = time.process_time()
             direct_put = direct_put_once()
-            simple, answer, simple_growth = simple_upload(http, server.process.pid, source)
+            direct_put_cpu = time.process_time() - bench_cpu
+            http_put = put_server.put(source) if put_server is not None else None
+            hashing = sha256_alone(source)
+            bench_cpu, server_cpu = time.process_time(), cpu_seconds(serving)
+            simple, answer, simple_growth = simple_upload(http, sampled, source)
+            simple_cpu = {"server": cpu_seconds(serving) - server_cpu, "client": time.process_time() - bench_cpu}
             big_id = answer.json()["id"]
 
             tus_id = tus_one_id = None
             if not args.no_tus:
-                tus, tus_growth, tus_id = tus_upload(http, server.process.pid, source, args.tus_patch_mib * CHUNK)
-                tus_one, tus_one_growth, tus_one_id = tus_upload(http, server.process.pid, source, size)
+                tus, tus_growth, tus_id = tus_upload(http, sampled, source, args.tus_patch_mib * CHUNK)
+                tus_one, tus_one_growth, tus_one_id = tus_upload(http, sampled, source, size)
 
             # Server CPU (web processes, and Caddy when it is in front) per download, beside the time.
-            serving = [server.process.pid] + ([edge.process.pid] if edge is not None else [])
             settle()
             cpu, start = cpu_seconds(serving), time.perf_counter()
             status, read = raw_get(server.url, f"/api/v1/files/{big_id}/content?redirect=0", headers)
@@ -561,6 +671,10 @@ def main() -> None:
                 simple_upload_mib_s=round(args.mib / simple, 1),
                 simple_vs_direct=round(direct_put / simple, 2),
                 simple_rss_growth_mib=round(simple_growth, 1),
+                direct_put_cpu_s=round(direct_put_cpu, 2),
+                sha256_alone_mib_s=round(args.mib / hashing, 1),
+                upload_ceiling_vs_direct=round(direct_put / hashing, 2),
+                simple_cpu_s={name: round(value, 2) for name, value in simple_cpu.items()},
                 download_mib_s=round(args.mib / download, 1),
                 download_server_cpu_s=round(download_cpu, 2),
                 direct_get_mib_s=round(args.mib / direct_get, 1),
@@ -569,6 +683,15 @@ def main() -> None:
                 download_vs_static_server=round(ceiling / download, 2),
                 page_cache_read_mib_s=round(args.mib / page_cache, 1),
             )
+            if http_put is not None:
+                measured.update(
+                    direct_http_put_mib_s=round(args.mib / http_put, 1),
+                    simple_vs_http_put=round(http_put / simple, 2),
+                )
+                if not args.no_tus:
+                    measured.update(
+                        tus_vs_http_put=round(http_put / tus, 2), tus_one_patch_vs_http_put=round(http_put / tus_one, 2)
+                    )
             if not args.no_tus:
                 measured.update(
                     tus_upload_mib_s=round(args.mib / tus, 1),
@@ -610,7 +733,7 @@ def main() -> None:
         if edge is not None:
             # More slow downloads than the web processes have threads (2 x WEB_THREADS), then API
             # GETs: from granian itself, and through Caddy, where Basalt only checks and names the file.
-            _, answer, _ = simple_upload(http, server.process.pid, source)
+            _, answer, _ = simple_upload(http, sampled, source)
             held = answer.json()["id"]
             slow = 2 * int(os.environ.get("WEB_THREADS", "4")) + 4
             download, api = f"/api/v1/files/{held}/content", f"/api/v1/files/{held}"
@@ -643,8 +766,9 @@ def main() -> None:
             http.get(f"/api/v1/files/{stored['id']}/content?thumb=256x256&fit=contain&redirect=0").raise_for_status()
             first.append(time.perf_counter() - start)
         # Cached: once the renders are done, the kept thumbnail against a metadata GET of the same
-        # file, interleaved so that both see the same host.
-        for _ in range(3):
+        # file, interleaved so that both see the same host; 10 passes (80 of each): with 3 passes the
+        # p95 of 24 samples was their second slowest, and one stall on the shared host decided it.
+        for _ in range(10):
             for file_id in stored_ids:
                 start = time.perf_counter()
                 http.get(f"/api/v1/files/{file_id}/content?thumb=256x256&fit=contain&redirect=0").raise_for_status()
@@ -668,7 +792,7 @@ def main() -> None:
             start = time.perf_counter()
             try:
                 answer = httpx.post(
-                    f"{server.url}/api/v1/files?name=s{index}.bin",
+                    f"{front_url}/api/v1/files?name=s{index}.bin",
                     content=small,
                     headers={**headers, "Content-Type": "application/octet-stream"},
                     timeout=120,
@@ -697,7 +821,7 @@ def main() -> None:
         def one_tus(index: int) -> None:
             start = time.perf_counter()
             try:
-                with httpx.Client(base_url=server.url, headers=tus_headers, timeout=120) as client:
+                with httpx.Client(base_url=front_url, headers=tus_headers, timeout=120) as client:
                     created = client.post("/api/v1/files/tus", headers={"Upload-Length": str(len(small))})
                     if created.status_code != 201:
                         tus_errors.append(f"POST {created.status_code}")
@@ -726,6 +850,8 @@ def main() -> None:
         results["load_average"] = os.getloadavg()
         print(json.dumps(results, indent=2))
     finally:
+        if put_server is not None:
+            put_server.close()
         if edge is not None:
             front.stop(edge)
         server.stop() if isinstance(server, Granian) else live.stop(server)
