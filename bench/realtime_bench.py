@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -192,6 +193,7 @@ class Bench:
         print(json.dumps({"fanout_subscribed": len(socks)}), flush=True)
         await asyncio.sleep(self.settle)
         cpu_before = cpu_seconds(self.server_pid) if self.server_pid else 0.0
+        client_before = time.process_time()
         for n in range(writes):
             await self.write(n)
             await asyncio.sleep(1.0)
@@ -200,8 +202,15 @@ class Bench:
         # The server's own CPU for the whole fan-out (writes included): a figure the client's share of
         # a loaded host does not blur, unlike the latencies.
         cpu = cpu_seconds(self.server_pid) - cpu_before if self.server_pid else float("nan")
+        client_cpu = time.process_time() - client_before  # this load generator's share of the 2 cores
         latencies = [(received - sent) * 1000 for seen in results for _, sent, received in seen]
         delivered = sum(len(seen) for seen in results)
+        # Per write: when its first and its last subscriber had it (a slow first write shows here).
+        per_write: dict[float, list[float]] = {}
+        for seen in results:
+            for _, sent, received in seen:
+                per_write.setdefault(sent, []).append((received - sent) * 1000)
+        spans = [[round(min(v), 1), round(pct(v, 0.5), 1), round(max(v), 1)] for _, v in sorted(per_write.items())]
         for ws in socks:
             await ws.close()
         return summary(
@@ -210,6 +219,9 @@ class Bench:
             delivered=delivered,
             expected=subscribers * writes,
             server_cpu_us_per_delivery=round(cpu * 1e6 / max(1, delivered), 1),
+            client_cpu_us_per_delivery=round(client_cpu * 1e6 / max(1, delivered), 1),
+            per_write_first_median_last_ms=spans,
+            load_average=os.getloadavg()[0],
             subscribers_ended=self.ended,
         )
 
@@ -288,21 +300,54 @@ class Production:
     """The production shape (bench/parse_peer.py): REST on granian over WSGI, WebSockets on daphne,
     a Celery worker, PostgreSQL + Redis. Quacks like live.Server for this script."""
 
-    def __init__(self, redis_url: str, workers: int):
+    def __init__(self, redis_url: str, workers: int, source: Path = ROOT, db_prefix: str = "basalt_anchor"):
         sys.path.insert(0, str(ROOT / "bench"))
         from parse_peer import BasaltWithRealtime
 
-        self.basalt = BasaltWithRealtime("realtime", ROOT, "production", redis_url)
+        self.basalt = BasaltWithRealtime("realtime", source, "production", redis_url, db_prefix)
         self.basalt.start(workers, 8)
         self.url = self.basalt.url
         self.ws_base = f"ws://127.0.0.1:{self.basalt.ws_port}"
         self.process = self.basalt.procs[-1]  # daphne: the fan-out's CPU is its CPU
 
 
+def confine_ports(spec: str) -> None:
+    """Servers on ports of a given range (a shared host's allotment) instead of any free one."""
+    low, high = (int(part) for part in spec.split("-"))
+    taken: set[int] = set()
+
+    def free_port() -> int:
+        for port in range(low, high + 1):
+            if port in taken:
+                continue
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            taken.add(port)
+            return port
+        raise SystemExit(f"no free port in {spec}")
+
+    live.free_port = free_port
+    sys.path.insert(0, str(ROOT / "bench"))
+    import anchors
+
+    anchors.free_port = free_port
+
+
 async def main(args) -> None:
+    source = Path(args.source).resolve() if args.source else ROOT
+    if args.ports:
+        confine_ports(args.ports)
+    if args.same_redis:
+        # The given REDIS_URL's own database, not the one live test servers share below it.
+        live.live_redis_url = lambda url: url
+    print(json.dumps({"source": str(source)}), flush=True)
     if args.production:
-        server = Production(args.redis, args.workers)
+        server = Production(args.redis, args.workers, source, args.db_prefix)
     else:
+        live.ROOT = source  # `serve` is started from this tree
         server = live.start(Path(tempfile.mkdtemp()) / "data")
     try:
         project = live.make_project(server.url, "Realtime bench")
@@ -329,7 +374,7 @@ async def main(args) -> None:
         if args.subscribers:
             results.append(await bench.sustained(args.subscribers, args.rate, args.duration))
         if args.fanout:
-            results.append(await bench.fanout(args.fanout))
+            results.append(await bench.fanout(args.fanout, args.fanout_writes))
         if args.idle:
             results.append(await idle(project, server, args.idle))
         if args.idle_users:
@@ -355,6 +400,7 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=10)
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--fanout", type=int, default=2000)
+    parser.add_argument("--fanout-writes", type=int, default=5, help="writes fanned out, 1 s apart")
     parser.add_argument("--idle", type=int, default=0)
     parser.add_argument("--pings", type=int, default=0, help="ping round trips (and 500 sockets opened)")
     parser.add_argument("--idle-users", type=int, default=0, help="idle subscribed connections, one user each")
@@ -367,4 +413,8 @@ if __name__ == "__main__":
     )
     parser.add_argument("--workers", type=int, default=2, help="granian workers with --production")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/9", help="Redis with --production")
+    parser.add_argument("--source", help="the Basalt tree the servers run (default: this one), e.g. a before tree")
+    parser.add_argument("--ports", help="servers' ports from this range, e.g. 18100-18199")
+    parser.add_argument("--db-prefix", default="basalt_anchor", help="PostgreSQL database prefix with --production")
+    parser.add_argument("--same-redis", action="store_true", help="servers use REDIS_URL's own database")
     asyncio.run(main(parser.parse_args()))
