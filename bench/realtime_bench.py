@@ -73,6 +73,7 @@ class Bench:
         self.users = users  # access tokens, for mixed principals
         self.settle = 0.0  # seconds between the last subscribe and the first fan-out write
         self.server_pid = 0
+        self.wait_for_client = False  # the earlier client: a timeout (task + timer) per message
 
     async def subscriber(self, index: int, ready: asyncio.Event | None = None):
         ws = await websockets.connect(self.ws, max_size=None)
@@ -113,25 +114,60 @@ class Bench:
         )
 
     async def collect(self, socks, expected: int, deadline: list[float]):
-        """Per socket: list of (seq, sent, received); `deadline[0]` moves to 15 s after the last write."""
+        """Per socket: list of (seq, sent, received); `deadline[0]` moves to 15 s after the last write.
+
+        One watchdog closes the sockets still short at the deadline, rather than a timeout per
+        message (`asyncio.wait_for` made a task and a timer per event: on the shared 2 cores that
+        load generator's cost was a third of a fan-out's latency). `--wait-for-client` restores it."""
+        self.ended: dict[str, int] = {}
+        expired = [False]
+
+        def count(what: str) -> None:
+            self.ended[what] = self.ended.get(what, 0) + 1
+
+        def note(message: dict, seen: list) -> None:
+            if message.get("op") == "event":
+                seen.append((int(message["seq"]), message["document"]["t"], time.perf_counter()))
+            elif message.get("op") == "error":
+                count(message["error"]["code"])
+
+        async def drain_per_message(ws):
+            seen = []
+            try:
+                while len(seen) < expected:
+                    note(json.loads(await asyncio.wait_for(ws.recv(), max(0.1, deadline[0] - time.time()))), seen)
+            except TimeoutError:
+                count("late")
+            except websockets.ConnectionClosed:
+                count("closed")
+            return seen
 
         async def drain(ws):
             seen = []
             try:
                 while len(seen) < expected:
-                    message = json.loads(await asyncio.wait_for(ws.recv(), max(0.1, deadline[0] - time.time())))
-                    if message.get("op") == "event":
-                        seen.append((int(message["seq"]), message["document"]["t"], time.perf_counter()))
-                    elif message.get("op") == "error":
-                        self.ended[message["error"]["code"]] = self.ended.get(message["error"]["code"], 0) + 1
-            except TimeoutError:
-                self.ended["late"] = self.ended.get("late", 0) + 1
+                    note(json.loads(await ws.recv()), seen)
             except websockets.ConnectionClosed:
-                self.ended["closed"] = self.ended.get("closed", 0) + 1
+                count("late" if expired[0] else "closed")
             return seen
 
-        self.ended: dict[str, int] = {}
-        return await asyncio.gather(*(drain(ws) for ws in socks))
+        async def watchdog(tasks):
+            while not all(task.done() for task in tasks):
+                if time.time() > deadline[0]:
+                    expired[0] = True
+                    for ws, task in zip(socks, tasks, strict=True):
+                        if not task.done():
+                            await ws.close()
+                    return
+                await asyncio.sleep(0.1)
+
+        if self.wait_for_client:
+            return await asyncio.gather(*(drain_per_message(ws) for ws in socks))
+        tasks = [asyncio.create_task(drain(ws)) for ws in socks]
+        guard = asyncio.create_task(watchdog(tasks))
+        results = await asyncio.gather(*tasks)
+        guard.cancel()
+        return results
 
     async def round_trips(self, pings: int, connections: int) -> dict:
         """Client message → answer on one socket (ping → pong), and opening+subscribing sockets: the
@@ -359,6 +395,7 @@ async def main(args) -> None:
                 users.append(http.post("/api/v1/auth/signup", json=body).json()["access_token"])
         bench = Bench(project, users, getattr(server, "ws_base", None))
         bench.settle = args.settle
+        bench.wait_for_client = args.wait_for_client
         bench.server_pid = server.process.pid
         profile = "postgresql+redis" if os.environ.get("DATABASE_URL") else "sqlite+in-memory"
         if args.production:
@@ -416,5 +453,8 @@ if __name__ == "__main__":
     parser.add_argument("--source", help="the Basalt tree the servers run (default: this one), e.g. a before tree")
     parser.add_argument("--ports", help="servers' ports from this range, e.g. 18100-18199")
     parser.add_argument("--db-prefix", default="basalt_anchor", help="PostgreSQL database prefix with --production")
+    parser.add_argument(
+        "--wait-for-client", action="store_true", help="the earlier client (asyncio.wait_for per message), to compare"
+    )
     parser.add_argument("--same-redis", action="store_true", help="servers use REDIS_URL's own database")
     asyncio.run(main(parser.parse_args()))
