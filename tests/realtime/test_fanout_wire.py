@@ -11,16 +11,9 @@ import pytest
 import websockets
 
 from .conftest import connect, run
+from .test_access import NOTES  # protected `internal`, revealed to role:staff
 
 pytestmark = pytest.mark.live
-
-NOTES = {
-    "name": "notes",
-    "fields": {"title": {"type": "string"}, "internal": {"type": "string"}, "n": {"type": "number"}},
-    "permissions": {"get": ["*"], "find": ["*"], "create": ["*"], "update": ["*"], "delete": ["*"]},
-    "protected_fields": {"*": ["internal"], "role:staff": []},
-    "default_acl": "public",
-}
 
 
 def test_a_fan_out_gives_each_subscriber_exactly_its_own_view(app):
@@ -30,7 +23,12 @@ def test_a_fan_out_gives_each_subscriber_exactly_its_own_view(app):
     app.collection(NOTES)
     alice, carol = app.signup(), app.signup()
     app.ok("POST", "/roles", {"name": "staff", "users": [carol["user"]["id"]]}, 201, key=app.sk)
-    callers = {"anonymous": (app.pk, None), "alice": (app.pk, alice), "carol": (app.pk, carol), "secret": (app.sk, None)}
+    callers = {
+        "anonymous": (app.pk, None),
+        "alice": (app.pk, alice),
+        "carol": (app.pk, carol),
+        "secret": (app.sk, None),
+    }
     # (caller, subscription id, fields): three sockets per caller, two sharing everything.
     plan = [(name, sub_id, fields) for name in callers for sub_id, fields in (("a", None), ("a", None), ("b", ["n"]))]
 
@@ -74,9 +72,10 @@ def test_a_subscriber_that_stops_reading_gets_everything_in_order_once_it_reads_
 
     async def scenario():
         # max_queue=1: the client stops reading its socket as soon as one message is unread.
-        async with websockets.connect(app.ws_url(), max_size=None, max_queue=1) as stalled, connect(
-            app.ws_url()
-        ) as reader:
+        async with (
+            websockets.connect(app.ws_url(), max_size=None, max_queue=1) as stalled,
+            connect(app.ws_url()) as reader,
+        ):
             for ws in (stalled, reader.ws):
                 await ws.send(json.dumps({"op": "subscribe", "id": "s", "collection": "notes"}))
                 while json.loads(await ws.recv())["op"] != "subscribed":

@@ -147,3 +147,28 @@ def test_a_send_that_is_not_daphnes_has_no_wire():
 
     assert wire.DirectWire.of(send) is None
     assert wire.DirectWire.of(partial(send)) is None
+
+
+def test_the_attributes_the_direct_path_reads_are_the_installed_servers():
+    """DirectWire reads daphne's, autobahn's and twisted's state by name: an upgrade that renames
+    any of it fails here (the running server would only fall back to the ordinary path, slower)."""
+    import inspect
+
+    from autobahn.websocket.protocol import WebSocketProtocol
+    from daphne.server import Server as DaphneServer
+    from twisted.internet import abstract, tcp
+
+    assert DaphneServer.handle_reply.__name__ == "handle_reply"
+    assert "partial(self.handle_reply, protocol)" in inspect.getsource(DaphneServer.create_application)
+    assert "disconnected" in inspect.getsource(DaphneServer.handle_reply)  # what DirectWire.send checks too
+    made = inspect.getsource(WebSocketProtocol._connectionMade)
+    for name in ("self.send_queue", "self.send_state", "self._perMessageCompress"):
+        assert name in made, name
+    assert WebSocketProtocol.STATE_OPEN != WebSocketProtocol.STATE_CLOSING
+    assert hasattr(WebSocketProtocol, "SEND_STATE_GROUND")
+    assert {"maxMessagePayloadSize", "autoFragmentSize"} <= set(WebSocketProtocol.CONFIG_ATTRS_COMMON)
+    assert tcp.Server.TLS is False
+    descriptor = abstract.FileDescriptor()
+    for name in ("_tempDataBuffer", "dataBuffer", "offset", "connected", "disconnecting"):
+        assert hasattr(descriptor, name), name
+    assert "self.socket" in inspect.getsource(tcp.Connection.writeSomeData)

@@ -66,6 +66,20 @@ def frame(text: str) -> bytes:
     return found
 
 
+_PROTOCOL = (
+    "state",
+    "STATE_OPEN",
+    "send_queue",
+    "_perMessageCompress",
+    "send_state",
+    "SEND_STATE_GROUND",
+    "transport",
+    "maxMessagePayloadSize",
+    "autoFragmentSize",
+)
+_TRANSPORT = ("TLS", "connected", "disconnecting", "_tempDataBuffer", "dataBuffer", "offset", "socket", "write")
+
+
 class DirectWire:
     """The socket under one daphne WebSocket connection, for frames sent from the fan-out's stack."""
 
@@ -85,7 +99,12 @@ class DirectWire:
         protocol = send.args[0]
         if getattr(send.func, "__name__", "") != "handle_reply" or not hasattr(server, "connections"):
             return None
-        if not all(hasattr(protocol, name) for name in ("state", "send_queue", "transport", "STATE_OPEN")):
+        transport = getattr(protocol, "transport", None)
+        # Everything `send` reads, checked once here (tests/realtime/test_wire.py pins the names):
+        # a server version without one of them takes the ordinary path, never fails in a fan-out.
+        if not all(hasattr(protocol, name) for name in _PROTOCOL) or not all(
+            hasattr(transport, name) for name in _TRANSPORT
+        ):
             return None
         return cls(server, protocol)
 
@@ -102,7 +121,7 @@ class DirectWire:
         transport = protocol.transport
         if (
             transport is None
-            or getattr(transport, "TLS", True)  # unknown transports and TLS: the ordinary path
+            or transport.TLS
             or not transport.connected
             or transport.disconnecting
             or transport._tempDataBuffer
