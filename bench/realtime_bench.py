@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -72,6 +73,7 @@ class Bench:
         self.users = users  # access tokens, for mixed principals
         self.settle = 0.0  # seconds between the last subscribe and the first fan-out write
         self.server_pid = 0
+        self.wait_for_client = False  # the earlier client: a timeout (task + timer) per message
 
     async def subscriber(self, index: int, ready: asyncio.Event | None = None):
         ws = await websockets.connect(self.ws, max_size=None)
@@ -112,25 +114,60 @@ class Bench:
         )
 
     async def collect(self, socks, expected: int, deadline: list[float]):
-        """Per socket: list of (seq, sent, received); `deadline[0]` moves to 15 s after the last write."""
+        """Per socket: list of (seq, sent, received); `deadline[0]` moves to 15 s after the last write.
+
+        One watchdog closes the sockets still short at the deadline, rather than a timeout per
+        message (`asyncio.wait_for` made a task and a timer per event: on the shared 2 cores that
+        load generator's cost was a third of a fan-out's latency). `--wait-for-client` restores it."""
+        self.ended: dict[str, int] = {}
+        expired = [False]
+
+        def count(what: str) -> None:
+            self.ended[what] = self.ended.get(what, 0) + 1
+
+        def note(message: dict, seen: list) -> None:
+            if message.get("op") == "event":
+                seen.append((int(message["seq"]), message["document"]["t"], time.perf_counter()))
+            elif message.get("op") == "error":
+                count(message["error"]["code"])
+
+        async def drain_per_message(ws):
+            seen = []
+            try:
+                while len(seen) < expected:
+                    note(json.loads(await asyncio.wait_for(ws.recv(), max(0.1, deadline[0] - time.time()))), seen)
+            except TimeoutError:
+                count("late")
+            except websockets.ConnectionClosed:
+                count("closed")
+            return seen
 
         async def drain(ws):
             seen = []
             try:
                 while len(seen) < expected:
-                    message = json.loads(await asyncio.wait_for(ws.recv(), max(0.1, deadline[0] - time.time())))
-                    if message.get("op") == "event":
-                        seen.append((int(message["seq"]), message["document"]["t"], time.perf_counter()))
-                    elif message.get("op") == "error":
-                        self.ended[message["error"]["code"]] = self.ended.get(message["error"]["code"], 0) + 1
-            except TimeoutError:
-                self.ended["late"] = self.ended.get("late", 0) + 1
+                    note(json.loads(await ws.recv()), seen)
             except websockets.ConnectionClosed:
-                self.ended["closed"] = self.ended.get("closed", 0) + 1
+                count("late" if expired[0] else "closed")
             return seen
 
-        self.ended: dict[str, int] = {}
-        return await asyncio.gather(*(drain(ws) for ws in socks))
+        async def watchdog(tasks):
+            while not all(task.done() for task in tasks):
+                if time.time() > deadline[0]:
+                    expired[0] = True
+                    for ws, task in zip(socks, tasks, strict=True):
+                        if not task.done():
+                            await ws.close()
+                    return
+                await asyncio.sleep(0.1)
+
+        if self.wait_for_client:
+            return await asyncio.gather(*(drain_per_message(ws) for ws in socks))
+        tasks = [asyncio.create_task(drain(ws)) for ws in socks]
+        guard = asyncio.create_task(watchdog(tasks))
+        results = await asyncio.gather(*tasks)
+        guard.cancel()
+        return results
 
     async def round_trips(self, pings: int, connections: int) -> dict:
         """Client message → answer on one socket (ping → pong), and opening+subscribing sockets: the
@@ -192,6 +229,7 @@ class Bench:
         print(json.dumps({"fanout_subscribed": len(socks)}), flush=True)
         await asyncio.sleep(self.settle)
         cpu_before = cpu_seconds(self.server_pid) if self.server_pid else 0.0
+        client_before = time.process_time()
         for n in range(writes):
             await self.write(n)
             await asyncio.sleep(1.0)
@@ -200,8 +238,15 @@ class Bench:
         # The server's own CPU for the whole fan-out (writes included): a figure the client's share of
         # a loaded host does not blur, unlike the latencies.
         cpu = cpu_seconds(self.server_pid) - cpu_before if self.server_pid else float("nan")
+        client_cpu = time.process_time() - client_before  # this load generator's share of the 2 cores
         latencies = [(received - sent) * 1000 for seen in results for _, sent, received in seen]
         delivered = sum(len(seen) for seen in results)
+        # Per write: when its first and its last subscriber had it (a slow first write shows here).
+        per_write: dict[float, list[float]] = {}
+        for seen in results:
+            for _, sent, received in seen:
+                per_write.setdefault(sent, []).append((received - sent) * 1000)
+        spans = [[round(min(v), 1), round(pct(v, 0.5), 1), round(max(v), 1)] for _, v in sorted(per_write.items())]
         for ws in socks:
             await ws.close()
         return summary(
@@ -210,6 +255,9 @@ class Bench:
             delivered=delivered,
             expected=subscribers * writes,
             server_cpu_us_per_delivery=round(cpu * 1e6 / max(1, delivered), 1),
+            client_cpu_us_per_delivery=round(client_cpu * 1e6 / max(1, delivered), 1),
+            per_write_first_median_last_ms=spans,
+            load_average=os.getloadavg()[0],
             subscribers_ended=self.ended,
         )
 
@@ -288,21 +336,54 @@ class Production:
     """The production shape (bench/parse_peer.py): REST on granian over WSGI, WebSockets on daphne,
     a Celery worker, PostgreSQL + Redis. Quacks like live.Server for this script."""
 
-    def __init__(self, redis_url: str, workers: int):
+    def __init__(self, redis_url: str, workers: int, source: Path = ROOT, db_prefix: str = "basalt_anchor"):
         sys.path.insert(0, str(ROOT / "bench"))
         from parse_peer import BasaltWithRealtime
 
-        self.basalt = BasaltWithRealtime("realtime", ROOT, "production", redis_url)
+        self.basalt = BasaltWithRealtime("realtime", source, "production", redis_url, db_prefix)
         self.basalt.start(workers, 8)
         self.url = self.basalt.url
         self.ws_base = f"ws://127.0.0.1:{self.basalt.ws_port}"
         self.process = self.basalt.procs[-1]  # daphne: the fan-out's CPU is its CPU
 
 
+def confine_ports(spec: str) -> None:
+    """Servers on ports of a given range (a shared host's allotment) instead of any free one."""
+    low, high = (int(part) for part in spec.split("-"))
+    taken: set[int] = set()
+
+    def free_port() -> int:
+        for port in range(low, high + 1):
+            if port in taken:
+                continue
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            taken.add(port)
+            return port
+        raise SystemExit(f"no free port in {spec}")
+
+    live.free_port = free_port
+    sys.path.insert(0, str(ROOT / "bench"))
+    import anchors
+
+    anchors.free_port = free_port
+
+
 async def main(args) -> None:
+    source = Path(args.source).resolve() if args.source else ROOT
+    if args.ports:
+        confine_ports(args.ports)
+    if args.same_redis:
+        # The given REDIS_URL's own database, not the one live test servers share below it.
+        live.live_redis_url = lambda url: url
+    print(json.dumps({"source": str(source)}), flush=True)
     if args.production:
-        server = Production(args.redis, args.workers)
+        server = Production(args.redis, args.workers, source, args.db_prefix)
     else:
+        live.ROOT = source  # `serve` is started from this tree
         server = live.start(Path(tempfile.mkdtemp()) / "data")
     try:
         project = live.make_project(server.url, "Realtime bench")
@@ -314,6 +395,7 @@ async def main(args) -> None:
                 users.append(http.post("/api/v1/auth/signup", json=body).json()["access_token"])
         bench = Bench(project, users, getattr(server, "ws_base", None))
         bench.settle = args.settle
+        bench.wait_for_client = args.wait_for_client
         bench.server_pid = server.process.pid
         profile = "postgresql+redis" if os.environ.get("DATABASE_URL") else "sqlite+in-memory"
         if args.production:
@@ -329,7 +411,7 @@ async def main(args) -> None:
         if args.subscribers:
             results.append(await bench.sustained(args.subscribers, args.rate, args.duration))
         if args.fanout:
-            results.append(await bench.fanout(args.fanout))
+            results.append(await bench.fanout(args.fanout, args.fanout_writes))
         if args.idle:
             results.append(await idle(project, server, args.idle))
         if args.idle_users:
@@ -355,6 +437,7 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=10)
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--fanout", type=int, default=2000)
+    parser.add_argument("--fanout-writes", type=int, default=5, help="writes fanned out, 1 s apart")
     parser.add_argument("--idle", type=int, default=0)
     parser.add_argument("--pings", type=int, default=0, help="ping round trips (and 500 sockets opened)")
     parser.add_argument("--idle-users", type=int, default=0, help="idle subscribed connections, one user each")
@@ -367,4 +450,11 @@ if __name__ == "__main__":
     )
     parser.add_argument("--workers", type=int, default=2, help="granian workers with --production")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/9", help="Redis with --production")
+    parser.add_argument("--source", help="the Basalt tree the servers run (default: this one), e.g. a before tree")
+    parser.add_argument("--ports", help="servers' ports from this range, e.g. 18100-18199")
+    parser.add_argument("--db-prefix", default="basalt_anchor", help="PostgreSQL database prefix with --production")
+    parser.add_argument(
+        "--wait-for-client", action="store_true", help="the earlier client (asyncio.wait_for per message), to compare"
+    )
+    parser.add_argument("--same-redis", action="store_true", help="servers use REDIS_URL's own database")
     asyncio.run(main(parser.parse_args()))

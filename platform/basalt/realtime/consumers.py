@@ -15,7 +15,7 @@ from basalt.core.errors import BasaltError, InvalidApiKey, InvalidToken, Permiss
 from basalt.projects.cors import project_allows
 from basalt.projects.keys import resolve_key
 from basalt.projects.project_settings import effective_settings
-from basalt.realtime import protocol
+from basalt.realtime import protocol, wire
 from basalt.realtime.connection import CLOSE, Connection, error_message
 from basalt.realtime.dbthread import in_thread
 from basalt.realtime.hub import current_hub
@@ -87,10 +87,12 @@ class HubConsumer(EngineConsumer):
     conn: Connection | None = None
     writer: asyncio.Task | None = None
     sending: asyncio.Future | None = None
+    wire: wire.DirectWire | None = None
 
     def attach(self, conn: Connection) -> None:
         """Register the connection with the hub and start sending what it queues."""
         self.conn = conn
+        self.wire = wire.DirectWire.of(self.base_send)
         conn.send_now = self._send_now
         current_hub().add_connection(conn)
         self.writer = asyncio.get_running_loop().create_task(self._write())
@@ -113,6 +115,8 @@ class HubConsumer(EngineConsumer):
         the writer waits for before its next message."""
         if self.sending is not None:
             return False
+        if self.wire is not None and self.wire.send(text):
+            return True  # straight onto daphne's socket (wire.py): no frame, selector or task per socket
         coro = self.base_send({"type": "websocket.send", "text": text})
         try:
             blocked_on = coro.send(None)

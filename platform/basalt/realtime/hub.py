@@ -29,7 +29,7 @@ from basalt.documents import render
 from basalt.documents.cache import Schema
 from basalt.documents.changefeed import Change
 from basalt.projects.models import Project
-from basalt.realtime import announce, changes, lookups
+from basalt.realtime import announce, changes, lookups, wire
 from basalt.realtime.connection import Connection
 from basalt.realtime.dbthread import in_thread
 from basalt.realtime.listener import ChangeListener
@@ -245,6 +245,17 @@ class Hub:
         schema = feed.schemas.get(row.collection)
         if not subs or schema is None:
             return
+        with wire.shared_frames():  # each message text framed once, for every socket it goes to
+            self._fan_out_to(feed, row, schema, subs, found)
+
+    def _fan_out_to(
+        self,
+        feed: ProjectFeed,
+        row: Change,
+        schema: Schema,
+        subs: dict[tuple[str, str], Subscription],
+        found: list[Any] | None,
+    ) -> None:
         # Per change: one ACL decision per principal set, one `where` evaluation per principal set
         # and query, one rendering and serialisation per visible shape, one message text per shape
         # and subscription id; per subscriber only the push onto its outbox.
