@@ -221,6 +221,13 @@ def sign_up_with_roles(port: int, publishable: str, secret: str) -> str:
     return user_id
 
 
+def wait_for_indexes(db: str, started: float) -> None:
+    while psql(db, "SELECT count(*) FROM basalt_collection_index WHERE status <> 'ready'") != "0":
+        if time.monotonic() - started > 900:
+            raise SystemExit("index build did not finish")
+        time.sleep(0.5)
+
+
 def seed_with_index(args: argparse.Namespace, db: str, port: int, keys: dict, project_id: int) -> int:
     """The collection (and the signed-in user with roles), its documents seeded in SQL, and the
     declared index `(tag, -n)` built by the app's own job; returns the collection's id."""
@@ -238,6 +245,9 @@ def seed_with_index(args: argparse.Namespace, db: str, port: int, keys: dict, pr
         psql(db, f"SELECT id FROM basalt_collection WHERE project_id = {project_id} AND name = 'items'")
     )
     started = time.monotonic()
+    # The project's built-in collections have their indexes built by the app's jobs (CONCURRENTLY):
+    # the seed's ANALYZE beside such a build deadlocks (each waits for the other's lock).
+    wait_for_indexes(db, started)
     seed_documents(db, collection_id, project_id, args.docs, user_id)
     print(f"seeded {args.docs} documents in {time.monotonic() - started:.1f}s", flush=True)
     started = time.monotonic()
@@ -245,10 +255,7 @@ def seed_with_index(args: argparse.Namespace, db: str, port: int, keys: dict, pr
         port, "PATCH", "/api/v1/schema/collections/items", secret, {"indexes": [{"fields": ["tag", "-n"]}]}
     )
     assert status == 200, (status, body)
-    while psql(db, "SELECT count(*) FROM basalt_collection_index WHERE status <> 'ready'") != "0":
-        if time.monotonic() - started > 900:
-            raise SystemExit("index build did not finish")
-        time.sleep(0.5)
+    wait_for_indexes(db, started)
     psql(db, "ANALYZE basalt_document")
     print(f"index ready in {time.monotonic() - started:.1f}s", flush=True)
     return collection_id
