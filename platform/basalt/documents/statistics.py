@@ -160,11 +160,7 @@ def large_enough(collection_id: int) -> bool:
         return False
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM (SELECT 1 FROM basalt_document WHERE collection_id = %s LIMIT %s) AS rows",
-                [int(collection_id), STATISTICS_FROM_ROWS],
-            )
-            return cursor.fetchone()[0] >= STATISTICS_FROM_ROWS
+            return _holds_at_least(cursor, collection_id, STATISTICS_FROM_ROWS)
     except DatabaseError:
         logger.warning("could not count collection %s's documents", collection_id, exc_info=True)
         return False
@@ -199,11 +195,16 @@ def _outgrown(cursor, collection_id: int) -> bool | None:
     grown = max(expected * GROWTH_FACTOR, expected + GROWTH_ROWS)
     if _reported_writes(cursor) < grown - expected:
         return None  # fewer writes reported for the whole table than this collection would need to have grown
+    return _holds_at_least(cursor, collection_id, grown)
+
+
+def _holds_at_least(cursor, collection_id: int, rows: int) -> bool:
+    """Whether the collection holds `rows` documents, counted no further than that."""
     cursor.execute(
         "SELECT count(*) FROM (SELECT 1 FROM basalt_document WHERE collection_id = %s LIMIT %s) AS rows",
-        [collection_id, grown],
+        [int(collection_id), rows],
     )
-    return cursor.fetchone()[0] >= grown
+    return cursor.fetchone()[0] >= rows
 
 
 def _reported_writes(cursor) -> int:

@@ -179,10 +179,18 @@ def update(doc: StoredDoc, collection_id: int) -> None:
 def _log_change_call(
     project_id: int, collection: str, doc_id: str, kind: str, before: Any, after: Any, now: datetime
 ) -> Statement:
-    """`basalt_log_change` (migration 0008): the change-log row, numbered in place if the project's
-    lock is free; its rows are what `changefeed` announces."""
+    """`basalt_log_change` (migration 0008) as a SELECT: the change-log row, numbered in place if the
+    project's lock is free; its rows are what `changefeed` announces."""
+    call, params = _log_change_function(project_id, collection, doc_id, kind, before, after, now)
+    return f"SELECT * FROM {call}", params  # noqa: S608 (the function call with placeholders)
+
+
+def _log_change_function(
+    project_id: int, collection: str, doc_id: str, kind: str, before: Any, after: Any, now: datetime
+) -> Statement:
+    """The `basalt_log_change(...)` call itself, for a FROM clause."""
     return (
-        "SELECT * FROM basalt_log_change(%s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s)",
+        "basalt_log_change(%s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s)",
         [
             project_id,
             collection,
@@ -217,15 +225,23 @@ def insert_logged_alone(
 def insert_logged(doc: StoredDoc, project_id: int, collection_id: int, collection: str, after: Any) -> None:
     """PostgreSQL, inside a transaction that numbers its rows (`changefeed.number_after_commit`): the
     insert and its unnumbered change-log row in one statement, one round trip where two were."""
-    j = _json_param()
     write, write_params = _insert_statement(doc, project_id, collection_id)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH written AS ({write}) INSERT INTO basalt_change_log (project_id, collection, document_id, type, "  # noqa: S608
-            f"before, after, created_at) VALUES (%s, %s, %s, 'create', NULL, {j}, %s)",
-            [*write_params, project_id, collection, doc.id, dump(after), db_time(doc.created_at)],
+            f"WITH written AS ({write}) {_unnumbered_change_sql()}",
+            [*write_params, project_id, collection, doc.id, "create", None, dump(after), db_time(doc.created_at)],
         )
     changefeed.number_after_commit(project_id)
+
+
+def _unnumbered_change_sql() -> str:
+    """PostgreSQL: one change-log row without its seq (numbered by the writer's transaction or after
+    it, `changefeed`); parameters: project, collection, document, type, before, after, time."""
+    j = _json_param()
+    return (
+        "INSERT INTO basalt_change_log (project_id, collection, document_id, type, before, after, "  # noqa: S608
+        f"created_at) VALUES (%s, %s, %s, %s, {j}, {j}, %s)"
+    )
 
 
 def update_logged_alone(
@@ -235,7 +251,7 @@ def update_logged_alone(
     made from (`doc.version - 1`), and its change-log row, in one statement that commits alone.
     None: the version moved (or the document is gone) and nothing was written. Otherwise the rows
     `changefeed.written_alone` announces (none: the sequencer was taken, the row went unnumbered)."""
-    log = _log_change_call(project_id, collection, doc.id, "update", before, after, doc.updated_at)
+    log = _log_change_function(project_id, collection, doc.id, "update", before, after, doc.updated_at)
     return _written_if_version(_update_statement(doc, collection_id), doc.version - 1, log)
 
 
@@ -243,7 +259,7 @@ def delete_logged_alone(
     doc: StoredDoc, project_id: int, collection_id: int, collection: str, before: Any, now: datetime
 ) -> list[tuple] | None:
     """`update_logged_alone` for a delete of `doc` as read (its version)."""
-    log = _log_change_call(project_id, collection, doc.id, "delete", before, None, now)
+    log = _log_change_function(project_id, collection, doc.id, "delete", before, None, now)
     delete = ("DELETE FROM basalt_document WHERE id = %s AND collection_id = %s", [doc.id, collection_id])
     return _written_if_version(delete, doc.version, log)
 
@@ -251,11 +267,10 @@ def delete_logged_alone(
 def _written_if_version(write: Statement, version: int, log: Statement) -> list[tuple] | None:
     # LATERAL: the change-log function runs once per row the write touched, so not at all when the
     # version moved; LEFT JOIN: a written row still comes back when the function returned none.
-    call = log[0].removeprefix("SELECT * FROM ")
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH written AS ({write[0]} AND version = %s RETURNING 1) "  # noqa: S608
-            f"SELECT changed.* FROM written LEFT JOIN LATERAL {call} AS changed ON true",
+            f"SELECT changed.* FROM written LEFT JOIN LATERAL {log[0]} AS changed ON true",
             [*write[1], version, *log[1]],
         )
         rows = cursor.fetchall()
@@ -307,7 +322,6 @@ def append_change(
     queue on the project's counter row; `last` (the caller runs no statement after this one) lets
     that last statement be this insert itself. SQLite: one writer at a time anyway, the counter is
     bumped here."""
-    j = _json_param()
     before_json = None if before is None else dump(before)
     after_json = None if after is None else dump(after)
     with connection.cursor() as cursor:
@@ -317,9 +331,7 @@ def append_change(
             return
         if is_postgres():
             cursor.execute(
-                "INSERT INTO basalt_change_log (project_id, collection, document_id, type, before, after, "  # noqa: S608
-                f"created_at) VALUES (%s, %s, %s, %s, {j}, {j}, %s)",
-                [project_id, collection, doc_id, kind, before_json, after_json, db_time(now)],
+                _unnumbered_change_sql(), [project_id, collection, doc_id, kind, before_json, after_json, db_time(now)]
             )
             changefeed.number_after_commit(project_id)
             return
@@ -339,7 +351,6 @@ def append_changes(project_id: int, collection: str, entries: list[tuple[str, st
     """`append_change` for many rows at once: (document id, kind, before, after) each, in this order."""
     if not entries:
         return
-    j = _json_param()
     stamp = db_time(now)
     dumped = [
         (doc_id, kind, None if before is None else dump(before), None if after is None else dump(after))
@@ -347,11 +358,7 @@ def append_changes(project_id: int, collection: str, entries: list[tuple[str, st
     ]
     with connection.cursor() as cursor:
         if is_postgres():
-            cursor.executemany(
-                "INSERT INTO basalt_change_log (project_id, collection, document_id, type, before, after, "  # noqa: S608
-                f"created_at) VALUES (%s, %s, %s, %s, {j}, {j}, %s)",
-                [[project_id, collection, *row, stamp] for row in dumped],
-            )
+            cursor.executemany(_unnumbered_change_sql(), [[project_id, collection, *row, stamp] for row in dumped])
             changefeed.number_after_commit(project_id)
             return
         cursor.execute(
