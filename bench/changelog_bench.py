@@ -123,11 +123,17 @@ def http_creates(tree: Path, db: str, duration: int, connections: int, workers: 
     env["PYTHONPATH"] = str(tree / "platform")
     docs.recreate_database(db)
     manage = [sys.executable, str(tree / "manage.py")]
-    subprocess.run([*manage, "migrate", "--verbosity", "0"], env=env, check=True, capture_output=True)
+    # cwd: the tree's own `console` package, not the one of the directory the bench ran from.
+    migrated = subprocess.run(
+        [*manage, "migrate", "--verbosity", "0"], env=env, cwd=tree, capture_output=True, text=True
+    )
+    if migrated.returncode:
+        raise SystemExit(f"migrating {tree} failed:\n{migrated.stderr[-3000:]}")
     keys = json.loads(
         subprocess.run(
             [*manage, "create_project", "--owner", "bench@example.com", "--name", "bench"],
             env=env,
+            cwd=tree,
             check=True,
             capture_output=True,
             text=True,
