@@ -34,6 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import http_server as load  # noqa: E402  (bench/, this script's own folder)
+from proc_cpu import cpu_seconds, tree_cpu_seconds  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -292,6 +293,7 @@ def wrk(port: int, lua: str, duration: int, connections: int, threads: int = 2) 
     stats = json.loads(match.group(1))
     seconds = stats["duration_us"] / 1e6
     return {
+        "requests": stats["requests"],
         "rps": stats["requests"] / seconds,
         "p50_ms": stats["p50"] / 1000,
         "p95_ms": stats["p95"] / 1000,
@@ -494,7 +496,14 @@ def main() -> None:
             scripts["find_user"] = lua_find(publishable, token)
         for op in ops:
             wrk(port, scripts[op], 3, args.connections)  # warm-up: connections, caches, JIT-less Python paths
+            pids = psql(db, f"SELECT pid FROM pg_stat_activity WHERE datname = '{db}'")
+            backends = [int(pid) for pid in pids.split()]
+            cpu_before = tree_cpu_seconds(proc.pid), sum(map(cpu_seconds, backends))
             results[op] = wrk(port, scripts[op], args.duration, args.connections)
+            # CPU per request: steadier than req/s on a shared host (the pool keeps its backends).
+            served = max(results[op]["requests"], 1)
+            results[op]["server_cpu_ms"] = (tree_cpu_seconds(proc.pid) - cpu_before[0]) * 1000 / served
+            results[op]["db_cpu_ms"] = (sum(map(cpu_seconds, backends)) - cpu_before[1]) * 1000 / served
             half = results[op]["rps"] / 2
             results[op]["half_load"] = wrk(
                 port, paced(scripts[op], half, args.connections), args.duration, args.connections
@@ -514,14 +523,15 @@ def main() -> None:
     ratio_base = {"create": baseline["insert"], "get": baseline["select_only"], "find": None, "find_user": None}
     print(
         f"{'op':<8}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'ratio':>8}"
-        "   half-load: req/s p95 ms p99 ms  errors"
+        "   half-load: req/s p95 ms p99 ms  errors   CPU ms/req: server  db"
     )
     for op, row in results.items():
         ratio = f"{row['rps'] / ratio_base[op]:.3f}" if ratio_base[op] else "-"
         half = row["half_load"]
         print(
             f"{op:<8}{row['rps']:>9.0f}{row['p50_ms']:>9.1f}{row['p95_ms']:>9.1f}{row['p99_ms']:>9.1f}{ratio:>8}"
-            f"   {half['rps']:>8.0f} {half['p95_ms']:>6.1f} {half['p99_ms']:>6.1f}   {row['errors'] + row['non2xx']}"
+            f"   {half['rps']:>8.0f} {half['p95_ms']:>6.1f} {half['p99_ms']:>6.1f}   {row['errors'] + row['non2xx']:>6}"
+            f"   {row['server_cpu_ms']:>17.2f} {row['db_cpu_ms']:>4.2f}"
         )
     if args.json:
         Path(args.json).write_text(json.dumps({"baseline": baseline, "results": results, "args": vars(args)}, indent=2))

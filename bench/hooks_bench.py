@@ -33,7 +33,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from proc_cpu import cpu_seconds  # noqa: E402
+from proc_cpu import cpu_seconds, tree_cpu_seconds  # noqa: E402
 
 from tests.contract import live  # noqa: E402
 
@@ -71,21 +71,11 @@ def psql(db: str, sql: str) -> str:
     return done.stdout
 
 
-def _tree(pid: int) -> list[int]:
-    pids, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        pids.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            todo.extend(int(child) for child in task.read_text().split())
-    return pids
-
-
 def cpu_now(server_pid: int, db: str) -> tuple[float, float]:
     """CPU seconds so far of the server's process tree and of the database's backends (the pool keeps
     them for the whole run, so a difference over a cell is that cell's database CPU)."""
     backends = [int(p) for p in psql(db, f"SELECT pid FROM pg_stat_activity WHERE datname = '{db}'").split()]
-    return sum(map(cpu_seconds, _tree(server_pid))), sum(map(cpu_seconds, backends))
+    return tree_cpu_seconds(server_pid), sum(map(cpu_seconds, backends))
 
 
 def wrk(url: str, key: str, use_key: bool, duration: int, run: str) -> dict:

@@ -15,3 +15,22 @@ def cpu_seconds(pid: int) -> float:
     except (FileNotFoundError, ProcessLookupError):
         return 0.0
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants, as they are now."""
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo.extend(int(child) for child in task.read_text().split())
+            except OSError:  # the task ended meanwhile
+                continue
+    return pids
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds so far of a server's process tree (its workers included)."""
+    return sum(map(cpu_seconds, process_tree(pid)))

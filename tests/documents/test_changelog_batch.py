@@ -36,7 +36,7 @@ def test_one_change_row_per_write_in_seq_order(project, pk):
     assert rows[2].before["title"] == "b" and rows[2].after is None
     from basalt.projects.models import Project
 
-    assert Project.objects.get(pk=project.project.pk).change_seq == 3
+    assert Project.objects.get(pk=project.project.pk).change_sequence.change_seq == 3
 
 
 @pytest.mark.django_db

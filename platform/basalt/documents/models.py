@@ -132,6 +132,30 @@ class Relation(models.Model):
         return f"{self.field}: {self.from_id} → {self.to_id}"
 
 
+class ChangeSequence(models.Model):
+    """A project's last change-log `seq`: the counter the sequencer moves (one narrow row per project).
+
+    It was a column of `basalt_project`, whose row every request's key lookup reads and every
+    write's foreign-key checks lock: under concurrent writes the project row's page filled with
+    dead versions faster than PostgreSQL could prune it, and the key lookup of every request of
+    the project slowed with it (bench/README.md, "The change-log counter leaves the project row").
+    A project gets its row at its first write."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, primary_key=True, related_name="change_sequence")
+    change_seq = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        db_table = "basalt_change_seq"
+
+    def __str__(self) -> str:
+        return f"project {self.project_id}: seq {self.change_seq}"
+
+
+def latest_seq(project_id: int) -> int:
+    """The project's last numbered seq (0 before its first write)."""
+    return ChangeSequence.objects.filter(project_id=project_id).values_list("change_seq", flat=True).first() or 0
+
+
 class ChangeLogEntry(models.Model):
     """One row per committed write, numbered per project in commit order (the outbox).
 

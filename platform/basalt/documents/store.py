@@ -304,6 +304,14 @@ def delete_returning(collection_id: int, doc_id: str) -> StoredDoc | None:
     return _row(row) if row else None
 
 
+# SQLite: the project's counter moved by N in the writer's transaction (the row is made at the
+# project's first write).
+_BUMP_SEQ = (
+    "INSERT INTO basalt_change_seq (project_id, change_seq) VALUES (%s, %s) ON CONFLICT (project_id) "
+    "DO UPDATE SET change_seq = basalt_change_seq.change_seq + excluded.change_seq RETURNING change_seq"
+)
+
+
 def append_change(
     project_id: int,
     collection: str,
@@ -335,9 +343,7 @@ def append_change(
             )
             changefeed.number_after_commit(project_id)
             return
-        cursor.execute(
-            "UPDATE basalt_project SET change_seq = change_seq + 1 WHERE id = %s RETURNING change_seq", [project_id]
-        )
+        cursor.execute(_BUMP_SEQ, [project_id, 1])
         seq = cursor.fetchone()[0]
         cursor.execute(
             "INSERT INTO basalt_change_log (project_id, seq, collection, document_id, type, before, after, created_at) "
@@ -361,10 +367,7 @@ def append_changes(project_id: int, collection: str, entries: list[tuple[str, st
             cursor.executemany(_unnumbered_change_sql(), [[project_id, collection, *row, stamp] for row in dumped])
             changefeed.number_after_commit(project_id)
             return
-        cursor.execute(
-            "UPDATE basalt_project SET change_seq = change_seq + %s WHERE id = %s RETURNING change_seq",
-            [len(entries), project_id],
-        )
+        cursor.execute(_BUMP_SEQ, [project_id, len(entries)])
         first = cursor.fetchone()[0] - len(entries) + 1
         cursor.executemany(
             "INSERT INTO basalt_change_log (project_id, seq, collection, document_id, type, before, after, created_at) "

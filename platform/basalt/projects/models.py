@@ -25,9 +25,6 @@ class Project(models.Model):
     # Bumped on every schema change so per-process schema caches know they are stale.
     schema_version = models.PositiveBigIntegerField(default=1)
     settings = models.JSONField(default=dict, blank=True)
-    # The last change-log sequence number; incremented under a row lock by every write so that
-    # per-project `seq` order is commit order.
-    change_seq = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         db_table = "basalt_project"

@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db import connection
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from basalt.core.errors import BasaltError
 from basalt.documents import changefeed
 from basalt.documents.changefeed import Change
-from basalt.documents.models import ChangeLogEntry
+from basalt.documents.models import ChangeLogEntry, latest_seq
 from basalt.projects.models import Project
 
 # One read never loads more rows than this; a consumer further behind continues on the next read.
@@ -39,7 +41,8 @@ def read_range(project_id: int, after: int, upto: int | None = None, limit: int 
 def positions(project_ids: list[int]) -> dict[int, int]:
     """The last numbered seq of each project, once rows left unnumbered are numbered (the sweep)."""
     changefeed.number_all_pending(project_ids)
-    return dict(Project.objects.filter(id__in=project_ids).values_list("id", "change_seq"))
+    latest = Coalesce(F("change_sequence__change_seq"), Value(0))
+    return dict(Project.objects.filter(id__in=project_ids).values_list("id", latest))
 
 
 def replay(project_id: int, since: int, upto: int, retention_hours: int) -> list[Change]:
@@ -73,4 +76,4 @@ def unnumbered_ids(project_id: int) -> set[int]:
 
 
 def project_seq(project_id: int) -> int:
-    return Project.objects.filter(id=project_id).values_list("change_seq", flat=True).first() or 0
+    return latest_seq(project_id)
