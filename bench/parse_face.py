@@ -20,7 +20,10 @@ bench/parse_peer.py measures it against Parse Server's). `--as-user` sends every
 signed-in user (publishable key + bearer token natively, REST key + r: session token through
 /parse), the shape of the shared anchor workload, instead of the secret (master) key.
 
-    python bench/parse_face.py --ops 300 --rounds 3 [--as-user] [--block 10] [--only batch50 --only tags_in]
+    python bench/parse_face.py --ops 300 --rounds 3 [--as-user] [--block 10] [--only batch50 --only tags_in] [--wsgi]
+
+`--wsgi` calls Django's WSGI application with a prebuilt environ instead of the test client, so
+the client's share of the CPU is nearly nil and the ratio is close to the servers' own.
 """
 
 from __future__ import annotations
@@ -52,6 +55,76 @@ def _setup() -> None:
     call_command("migrate", verbosity=0)
 
 
+class WsgiClient:
+    """Django's test client's calls used here, straight into the WSGI application with a prebuilt
+    environ (as granian calls it): none of the test client's request building, signals or response
+    bookkeeping, so the CPU measured is close to a server worker's (`--wsgi`)."""
+
+    app: Any = None
+
+    def __init__(self, **headers: str):
+        from django.core.wsgi import get_wsgi_application
+
+        if WsgiClient.app is None:
+            WsgiClient.app = get_wsgi_application()
+        self.defaults = headers
+
+    def _call(self, method: str, path: str, query: str = "", body: bytes = b"") -> Any:
+        import io
+        from types import SimpleNamespace
+
+        environ = {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "REMOTE_ADDR": "127.0.0.1",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": "127.0.0.1:8000",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": io.StringIO(),
+            **self.defaults,
+        }
+        if body:
+            environ["CONTENT_TYPE"] = "application/json"
+            environ["CONTENT_LENGTH"] = str(len(body))
+        status: list[str] = []
+        response = self.app(environ, lambda s, headers, exc_info=None: status.append(s))
+        content = b"".join(response)
+        getattr(response, "close", lambda: None)()
+        return SimpleNamespace(status_code=int(status[0].split()[0]), content=content, json=lambda: json.loads(content))
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        from urllib.parse import urlencode
+
+        return self._call("GET", path, urlencode(params or {}))
+
+    def post(self, path: str, data: Any, content_type: str = "application/json") -> Any:
+        return self._call("POST", path, body=json.dumps(data).encode())
+
+    def put(self, path: str, data: Any, content_type: str = "application/json") -> Any:
+        return self._call("PUT", path, body=json.dumps(data).encode())
+
+    def patch(self, path: str, data: Any, content_type: str = "application/json") -> Any:
+        return self._call("PATCH", path, body=json.dumps(data).encode())
+
+    def delete(self, path: str) -> Any:
+        return self._call("DELETE", path)
+
+
+def _client(**headers: str) -> Any:
+    if USE_WSGI:
+        return WsgiClient(**headers)
+    from django.test import Client
+
+    return Client(**headers)
+
+
+USE_WSGI = False
+
+
 class Face:
     """The calls both faces spell alike (the same query parameters); the rest is per face."""
 
@@ -80,9 +153,7 @@ class Native(Face):
     author = ""  # the signed-in user's id, the posts' author and owner
 
     def __init__(self, secret: str, bearer: str | None = None):
-        from django.test import Client
-
-        self.http = Client(HTTP_X_API_KEY=secret, **({"HTTP_AUTHORIZATION": f"Bearer {bearer}"} if bearer else {}))
+        self.http = _client(HTTP_X_API_KEY=secret, **({"HTTP_AUTHORIZATION": f"Bearer {bearer}"} if bearer else {}))
         self.base = "/api/v1/collections/scores/documents"
 
     def create(self, n: int) -> str:
@@ -139,14 +210,12 @@ class ParseFace(Face):
     author = ""
 
     def __init__(self, ref: str, secret: str, session: str | None = None):
-        from django.test import Client
-
         if session:  # `secret` is then the publishable key, sent as Parse's REST API key
-            self.http = Client(
+            self.http = _client(
                 HTTP_X_PARSE_APPLICATION_ID=ref, HTTP_X_PARSE_REST_API_KEY=secret, HTTP_X_PARSE_SESSION_TOKEN=session
             )
         else:
-            self.http = Client(HTTP_X_PARSE_APPLICATION_ID=ref, HTTP_X_PARSE_MASTER_KEY=secret)
+            self.http = _client(HTTP_X_PARSE_APPLICATION_ID=ref, HTTP_X_PARSE_MASTER_KEY=secret)
         self.base = "/parse/classes/Scores"
 
     def create(self, n: int) -> str:
@@ -271,7 +340,10 @@ def main() -> None:
     parser.add_argument("--as-user", action="store_true", help="signed-in user instead of the secret key")
     parser.add_argument("--block", type=int, default=10, help="operations per turn of one face (batch50: a fifth)")
     parser.add_argument("--only", action="append", choices=PHASES, help="measure only these phases")
+    parser.add_argument("--wsgi", action="store_true", help="call the WSGI application, not the test client")
     args = parser.parse_args()
+    global USE_WSGI
+    USE_WSGI = args.wsgi
     _setup()
     from django.conf import settings
 
@@ -327,6 +399,7 @@ def main() -> None:
         "rounds": args.rounds,
         "block": args.block,
         "caller": "user" if args.as_user else "secret key",
+        "client": "wsgi" if args.wsgi else "django test client",
         "cpu_per_op": table,
     }
     print(json.dumps(result, indent=2))

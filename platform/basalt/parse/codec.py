@@ -120,7 +120,10 @@ def acl_to_native(acl: Any) -> dict[str, Any]:
 def acl_to_parse(acl: Any) -> dict[str, Any]:
     if not isinstance(acl, dict):
         return acl
-    if not any(k.startswith("role:") for k in acl):
+    for key in acl:
+        if key.startswith("role:"):
+            break
+    else:
         return dict(acl)  # user ids and "*" read the same in both faces
     return {("role:" + names.decode_role(k[5:]) if k.startswith("role:") else k): v for k, v in acl.items()}
 
@@ -202,7 +205,17 @@ def field_name(schema: Schema | None, name: str) -> str:
 
 def doc_to_parse(schema: Schema | None, doc: dict[str, Any], project=None, *, relations: bool = True) -> dict[str, Any]:
     """A rendered Basalt document (or write receipt) in Parse's encoding."""
-    _schema, fields, relation_fields, _resolved = _plan(schema)
+    return _to_parse(_plan(schema), doc, project, relations)
+
+
+def docs_to_parse(schema: Schema | None, docs: list[dict[str, Any]], project=None) -> list[dict[str, Any]]:
+    """`doc_to_parse` of each of a find's documents, the schema's plan looked up once."""
+    plan = _plan(schema)
+    return [_to_parse(plan, doc, project, True) for doc in docs]
+
+
+def _to_parse(plan: _Plan, doc: dict[str, Any], project, relations: bool) -> dict[str, Any]:
+    fields = plan[1]
     out: dict[str, Any] = {}
     for key, value in doc.items():
         spec = fields.get(key)
@@ -229,8 +242,8 @@ def doc_to_parse(schema: Schema | None, doc: dict[str, Any], project=None, *, re
             out[name] = {"__type": "File", "name": file_name(value["id"], value["name"]), "url": url}
         else:
             out[name] = {"__type": "File", "name": file_name(str(value), "file"), "url": None}
-    if relations and relation_fields and "id" in doc and "created_at" in doc:
-        for name, target in relation_fields:
+    if relations and plan[2] and "id" in doc and "created_at" in doc:
+        for name, target in plan[2]:
             out[name] = {"__type": "Relation", "className": target}
     return out
 
