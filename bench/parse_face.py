@@ -55,68 +55,46 @@ def _setup() -> None:
     call_command("migrate", verbosity=0)
 
 
-class WsgiClient:
+def _wsgi_client(**headers: str) -> Any:
     """Django's test client's calls used here, straight into the WSGI application with a prebuilt
-    environ (as granian calls it): none of the test client's request building, signals or response
-    bookkeeping, so the CPU measured is close to a server worker's (`--wsgi`)."""
+    environ (as granian calls it, profile_request.py's client): none of the test client's request
+    building, signals or response bookkeeping, so the CPU measured is close to a server worker's."""
+    from types import SimpleNamespace
+    from urllib.parse import urlencode
 
-    app: Any = None
+    from profile_request import _WsgiClient  # bench/, this script's folder
 
-    def __init__(self, **headers: str):
-        from django.core.wsgi import get_wsgi_application
+    class WsgiClient(_WsgiClient):
+        def __init__(self) -> None:
+            super().__init__("", "")
+            self._headers = headers
+            self.defaults = headers
 
-        if WsgiClient.app is None:
-            WsgiClient.app = get_wsgi_application()
-        self.defaults = headers
+        def _call(self, method: str, path: str, query: str = "", body: bytes = b"") -> Any:
+            answer = super()._call(method, path, query, body)
+            return SimpleNamespace(**vars(answer), json=lambda: json.loads(answer.content))
 
-    def _call(self, method: str, path: str, query: str = "", body: bytes = b"") -> Any:
-        import io
-        from types import SimpleNamespace
+        def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+            return self._call("GET", path, urlencode(params or {}))
 
-        environ = {
-            "REQUEST_METHOD": method,
-            "PATH_INFO": path,
-            "QUERY_STRING": query,
-            "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": "8000",
-            "REMOTE_ADDR": "127.0.0.1",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "HTTP_HOST": "127.0.0.1:8000",
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(body),
-            "wsgi.errors": io.StringIO(),
-            **self.defaults,
-        }
-        if body:
-            environ["CONTENT_TYPE"] = "application/json"
-            environ["CONTENT_LENGTH"] = str(len(body))
-        status: list[str] = []
-        response = self.app(environ, lambda s, headers, exc_info=None: status.append(s))
-        content = b"".join(response)
-        getattr(response, "close", lambda: None)()
-        return SimpleNamespace(status_code=int(status[0].split()[0]), content=content, json=lambda: json.loads(content))
+        def post(self, path: str, data: Any, content_type: str = "application/json") -> Any:
+            return self._call("POST", path, body=json.dumps(data).encode())
 
-    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        from urllib.parse import urlencode
+        def put(self, path: str, data: Any, content_type: str = "application/json") -> Any:
+            return self._call("PUT", path, body=json.dumps(data).encode())
 
-        return self._call("GET", path, urlencode(params or {}))
+        def patch(self, path: str, data: Any, content_type: str = "application/json") -> Any:
+            return self._call("PATCH", path, body=json.dumps(data).encode())
 
-    def post(self, path: str, data: Any, content_type: str = "application/json") -> Any:
-        return self._call("POST", path, body=json.dumps(data).encode())
+        def delete(self, path: str) -> Any:
+            return self._call("DELETE", path)
 
-    def put(self, path: str, data: Any, content_type: str = "application/json") -> Any:
-        return self._call("PUT", path, body=json.dumps(data).encode())
-
-    def patch(self, path: str, data: Any, content_type: str = "application/json") -> Any:
-        return self._call("PATCH", path, body=json.dumps(data).encode())
-
-    def delete(self, path: str) -> Any:
-        return self._call("DELETE", path)
+    return WsgiClient()
 
 
 def _client(**headers: str) -> Any:
     if USE_WSGI:
-        return WsgiClient(**headers)
+        return _wsgi_client(**headers)
     from django.test import Client
 
     return Client(**headers)
@@ -138,6 +116,15 @@ class Face:
         where = json.dumps({"score": {"$gte": n % 50}})
         r = self.http.get(self.base, {"where": where, "order": "-score", "limit": 10})
         assert r.status_code == 200, r.content
+
+    # The anchor workload's shapes (`posts`, its `author` and `_post_body` are per face).
+    def create_acl(self, n: int) -> None:
+        r = self.http.post(self.posts, self._post_body(n), content_type="application/json")
+        assert r.status_code == 201, r.content
+
+    def top20(self, n: int) -> None:
+        where = json.dumps({"score": {"$gt": (n * 37) % 900}})
+        assert self.http.get(self.posts, {"where": where, "order": "-score", "limit": 20}).status_code == 200
 
 
 TAGS = ["news", "tech", "sport", "music", "art", "food", "travel", "games", "science", "health"]
@@ -179,14 +166,6 @@ class Native(Face):
     def _post_body(self, n: int) -> dict[str, Any]:
         acl = {self.author: {"read": True, "write": True}, "*": {"read": True}}
         return {**_post(n), "author": self.author, "acl": acl}
-
-    def create_acl(self, n: int) -> None:
-        r = self.http.post(self.posts, self._post_body(n), content_type="application/json")
-        assert r.status_code == 201, r.content
-
-    def top20(self, n: int) -> None:
-        where = json.dumps({"score": {"$gt": (n * 37) % 900}})
-        assert self.http.get(self.posts, {"where": where, "order": "-score", "limit": 20}).status_code == 200
 
     def tags_in(self, n: int) -> None:
         where = json.dumps({"$or": [{"tags": {"$contains": t}} for t in (TAGS[n % 10], TAGS[(n + 3) % 10])]})
@@ -239,14 +218,6 @@ class ParseFace(Face):
         acl = {self.author: {"read": True, "write": True}, "*": {"read": True}}
         pointer = {"__type": "Pointer", "className": "_User", "objectId": self.author}
         return {**_post(n), "author": pointer, "ACL": acl}
-
-    def create_acl(self, n: int) -> None:
-        r = self.http.post(self.posts, self._post_body(n), content_type="application/json")
-        assert r.status_code == 201, r.content
-
-    def top20(self, n: int) -> None:
-        where = json.dumps({"score": {"$gt": (n * 37) % 900}})
-        assert self.http.get(self.posts, {"where": where, "order": "-score", "limit": 20}).status_code == 200
 
     def tags_in(self, n: int) -> None:
         where = json.dumps({"tags": {"$in": [TAGS[n % 10], TAGS[(n + 3) % 10]]}})
