@@ -321,3 +321,34 @@ def test_browser_origins_listed_by_the_project_get_cors_headers(project, master)
     assert allowed["Access-Control-Allow-Origin"] == "https://app.example"
     other = master.http.get("/parse/classes/X", HTTP_ORIGIN="https://evil.example", **master.headers)
     assert "Access-Control-Allow-Origin" not in other
+
+
+def test_a_key_resolves_against_its_own_class_in_a_batch(project, master):
+    """A Parse key names the field of the class it is written to: `level_2` is a native field
+    `level_2` of one class and, written to a class without it, the new field `level__2` (the
+    face remembers resolved keys per schema; a batch writes both classes)."""
+    from rest_framework.test import APIClient
+
+    native = APIClient()
+    native.credentials(HTTP_X_API_KEY=project.secret)
+    made = native.post(
+        "/api/v1/schema/collections",
+        {"name": "stats_a", "fields": {"level_2": {"type": "number"}}, "permissions": {}},
+        format="json",
+    )
+    assert made.status_code == 201, made.content
+    requests = [
+        {"method": "POST", "path": "/parse/classes/StatsA", "body": {"level_2": 5}},
+        {"method": "POST", "path": "/parse/classes/StatsB", "body": {"level_2": 7}},
+        {"method": "POST", "path": "/parse/classes/StatsA", "body": {"level_2": 6}},
+        {"method": "POST", "path": "/parse/classes/StatsB", "body": {"level_2": 8}},
+    ]
+    answered = master.post("batch", {"requests": requests})
+    assert answered.status_code == 200 and all("success" in r for r in answered.json()), answered.content
+    a = native.get("/api/v1/collections/stats_a/documents", {"order": "level_2"}).json()["results"]
+    b = native.get("/api/v1/collections/stats_b/documents", {"order": "level__2"}).json()["results"]
+    assert [d["level_2"] for d in a] == [5, 6] and all("level__2" not in d for d in a)
+    assert [d["level__2"] for d in b] == [7, 8]
+    for cls, values in (("StatsA", [5, 6]), ("StatsB", [7, 8])):
+        found = master.get(f"classes/{cls}", {"order": "level_2"}).json()["results"]
+        assert [o["level_2"] for o in found] == values

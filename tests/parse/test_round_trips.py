@@ -97,3 +97,69 @@ def test_parse_face_costs_no_extra_statement(project, as_user):
     assert {kind: parse_n for kind, (_native_n, parse_n) in counts.items()} == {
         kind: native_n for kind, (native_n, _parse_n) in counts.items()
     }
+
+
+def test_the_anchor_workloads_shapes_cost_no_extra_statement(project):
+    """The shared anchor workload as its two adapters send it, as a signed-in user: a create with an
+    ACL and a `_User` Pointer, a batch of 50 of them, top 20, tags `$in` (natively the `$or` of
+    `$contains`) and a count without `where` (the Parse adapter asks for no object, the native one
+    for one): never more statements through /parse than through /api/v1."""
+    native, parse = _faces(project, as_user=True)
+    secret = Client(HTTP_X_API_KEY=project.secret)
+    definition = {
+        "name": "posts",
+        "fields": {
+            "title": {"type": "string"},
+            "score": {"type": "number"},
+            "tags": {"type": "array"},
+            "author": {"type": "pointer", "to": "users"},
+        },
+        "indexes": [{"fields": ["-score"]}, {"fields": ["tags"]}],
+        "permissions": {op: ["*"] for op in ("get", "find", "count", "create", "update", "delete")},
+        "default_acl": "public",
+    }
+    assert secret.post("/api/v1/schema/collections", definition, content_type="application/json").status_code == 201
+    me = native.get("/api/v1/auth/me").json()["id"]
+    acl = {me: {"read": True, "write": True}, "*": {"read": True}}
+    post = {"title": "post", "score": 5, "tags": ["news", "art"]}
+    native_body = {**post, "author": me, "acl": acl}
+    parse_body = {**post, "author": {"__type": "Pointer", "className": "_User", "objectId": me}, "ACL": acl}
+    docs, objects = "/api/v1/collections/posts/documents", "/parse/classes/Posts"
+    as_json = {"content_type": "application/json"}
+    top = {"where": json.dumps({"score": {"$gt": 1}}), "order": "-score", "limit": 20}
+    tags_native = {"where": json.dumps({"$or": [{"tags": {"$contains": t}} for t in ("news", "food")]}), "limit": 20}
+    tags_parse = {"where": json.dumps({"tags": {"$in": ["news", "food"]}}), "limit": 20}
+    counts = {
+        "create": (
+            _statements(lambda: native.post(docs, native_body, **as_json)),
+            _statements(lambda: parse.post(objects, parse_body, **as_json)),
+        ),
+        "batch50": (
+            _statements(
+                lambda: native.post(
+                    "/api/v1/batch",
+                    {"requests": [{"method": "POST", "path": docs, "body": native_body}] * 50},
+                    **as_json,
+                )
+            ),
+            _statements(
+                lambda: parse.post(
+                    "/parse/batch",
+                    {"requests": [{"method": "POST", "path": objects, "body": parse_body}] * 50},
+                    **as_json,
+                )
+            ),
+        ),
+        "top20": (_statements(lambda: native.get(docs, top)), _statements(lambda: parse.get(objects, top))),
+        "tags_in": (
+            _statements(lambda: native.get(docs, tags_native)),
+            _statements(lambda: parse.get(objects, tags_parse)),
+        ),
+        "count_all": (
+            _statements(lambda: native.get(docs, {"where": "{}", "count": "true", "limit": 1})),
+            _statements(lambda: parse.get(objects, {"where": "{}", "count": 1, "limit": 0})),
+        ),
+    }
+    over = {kind: (native_n, parse_n) for kind, (native_n, parse_n) in counts.items() if parse_n > native_n}
+    assert not over, over
+    assert counts["batch50"][1] == counts["batch50"][0] and counts["create"][1] == counts["create"][0]

@@ -120,12 +120,16 @@ def acl_to_native(acl: Any) -> dict[str, Any]:
 def acl_to_parse(acl: Any) -> dict[str, Any]:
     if not isinstance(acl, dict):
         return acl
+    for key in acl:
+        if key.startswith("role:"):
+            break
+    else:
+        return dict(acl)  # user ids and "*" read the same in both faces
     return {("role:" + names.decode_role(k[5:]) if k.startswith("role:") else k): v for k, v in acl.items()}
 
 
 def body_to_native(schema: Schema | None, body: dict[str, Any]) -> dict[str, Any]:
     """A Parse create/update body as a documents-service body (names encoded, values converted)."""
-    existing = schema.fields if schema is not None else {}
     out: dict[str, Any] = {}
     for key, value in body.items():
         if key in ("objectId", "createdAt", "updatedAt"):
@@ -134,7 +138,7 @@ def body_to_native(schema: Schema | None, body: dict[str, Any]) -> dict[str, Any
             out["acl"] = acl_to_native(value)
             continue
         head, dot, rest = key.partition(".") if isinstance(key, str) else (key, "", "")
-        native = names.resolve(head, existing) + dot + rest  # keys inside an object are kept as sent
+        native = field_name(schema, head) + dot + rest  # keys inside an object are kept as sent
         if isinstance(value, dict) and "__op" in value:
             out[native] = operation(value)
         else:
@@ -152,64 +156,94 @@ def _pointer_out(class_name: str, value: Any, project) -> Any:
 
 
 # A schema's fields as doc_to_parse needs them, worked out once per schema (a Schema is replaced,
-# never changed, when its collection changes): native name -> (Parse name, type, pointer's Parse
-# class), and the relation fields (Parse name, target's Parse class). Keyed by id with the schema
-# kept, so an id reused by a later schema is told apart.
-_Plan = tuple[Schema | None, dict[str, tuple[str, str, str | None]], tuple[tuple[str, str], ...]]
+# never changed, when its collection changes): native name -> (Parse name, the type when its value
+# is converted (pointer, date, geopoint, file; None for a value passed as is, "acl" for the ACL),
+# pointer's Parse class), the relation fields (Parse name, target's Parse class), and the Parse
+# names of writes already resolved against this schema's fields (`field_name`). Keyed by id with
+# the schema kept, so an id reused by a later schema is told apart.
+_Plan = tuple[Schema | None, dict[str, tuple[str, str | None, str | None]], tuple[tuple[str, str], ...], dict[str, str]]
 _plans: dict[int, _Plan] = {}
 MAX_PLANS = 2000
+MAX_RESOLVED = 512  # distinct Parse names kept per schema (a client may send any number of bad ones)
+_CONVERTED = frozenset({"pointer", "date", "geopoint", "file"})
 
 
 def _plan(schema: Schema | None) -> _Plan:
     entry = _plans.get(id(schema))
     if entry is not None and entry[0] is schema:
         return entry
-    fields: dict[str, tuple[str, str, str | None]] = {}
+    fields: dict[str, tuple[str, str | None, str | None]] = {}
     relations: list[tuple[str, str]] = []
     for key, (field_type, options) in (schema.fields if schema is not None else {}).items():
         target = names.decode_class(options.get("to", "")) if field_type.name == "pointer" else None
-        fields[key] = (names.decode(key), field_type.name, target)
+        kind = field_type.name if field_type.name in _CONVERTED else None
+        fields[key] = (names.decode(key), kind, target)
         if not field_type.stored_in_data:
             relations.append((names.decode(key), names.decode_class(options.get("to", ""))))
-    entry = (schema, fields, tuple(relations))
+    for key in ("id", "created_at", "updated_at"):
+        fields.setdefault(key, (names.decode(key), None, None))
+    fields["acl"] = ("ACL", "acl", None)  # the document's ACL, whatever the schema holds
+    entry = (schema, fields, tuple(relations), {})
     if len(_plans) >= MAX_PLANS:
         _plans.clear()
     _plans[id(schema)] = entry
     return entry
 
 
+def field_name(schema: Schema | None, name: str) -> str:
+    """`names.resolve(name, schema.fields)`, remembered per schema (a batch resolves the same few
+    keys of every object twice: for schema-on-write and for the body). A refused name raises, and
+    what raises is not kept."""
+    resolved = _plan(schema)[3]
+    native = resolved.get(name)
+    if native is None:
+        native = names.resolve(name, schema.fields if schema is not None else {})
+        if len(resolved) < MAX_RESOLVED:
+            resolved[name] = native
+    return native
+
+
 def doc_to_parse(schema: Schema | None, doc: dict[str, Any], project=None, *, relations: bool = True) -> dict[str, Any]:
     """A rendered Basalt document (or write receipt) in Parse's encoding."""
-    _schema, fields, relation_fields = _plan(schema)
+    return _to_parse(_plan(schema), doc, project, relations)
+
+
+def docs_to_parse(schema: Schema | None, docs: list[dict[str, Any]], project=None) -> list[dict[str, Any]]:
+    """`doc_to_parse` of each of a find's documents, the schema's plan looked up once."""
+    plan = _plan(schema)
+    return [_to_parse(plan, doc, project, True) for doc in docs]
+
+
+def _to_parse(plan: _Plan, doc: dict[str, Any], project, relations: bool) -> dict[str, Any]:
+    fields = plan[1]
     out: dict[str, Any] = {}
     for key, value in doc.items():
-        if key == "acl":
-            out["ACL"] = acl_to_parse(value)
-            continue
         spec = fields.get(key)
         if spec is None:
             out[names.decode(key)] = value
             continue
         name, type_name, target = spec
-        if value is None:
+        if type_name is None or value is None:
             out[name] = value
+        elif type_name == "acl":
+            out[name] = acl_to_parse(value)
         elif type_name == "pointer":
             out[name] = _pointer_out(target or "", value, project)
-        elif type_name == "date" and isinstance(value, str):
-            out[name] = {"__type": "Date", "iso": value}
-        elif type_name == "geopoint" and isinstance(value, dict):
-            out[name] = {"__type": "GeoPoint", "latitude": value.get("lat"), "longitude": value.get("lng")}
-        elif type_name == "file":
+        elif type_name == "date":
+            out[name] = {"__type": "Date", "iso": value} if isinstance(value, str) else value
+        elif type_name == "geopoint":
             if isinstance(value, dict):
-                url = value["url"]
-                url = base_url() + url if isinstance(url, str) and url.startswith("/") else url
-                out[name] = {"__type": "File", "name": file_name(value["id"], value["name"]), "url": url}
+                out[name] = {"__type": "GeoPoint", "latitude": value.get("lat"), "longitude": value.get("lng")}
             else:
-                out[name] = {"__type": "File", "name": file_name(str(value), "file"), "url": None}
+                out[name] = value
+        elif isinstance(value, dict):  # file
+            url = value["url"]
+            url = base_url() + url if isinstance(url, str) and url.startswith("/") else url
+            out[name] = {"__type": "File", "name": file_name(value["id"], value["name"]), "url": url}
         else:
-            out[name] = value
-    if relations and relation_fields and "id" in doc and "created_at" in doc:
-        for name, target in relation_fields:
+            out[name] = {"__type": "File", "name": file_name(str(value), "file"), "url": None}
+    if relations and plan[2] and "id" in doc and "created_at" in doc:
+        for name, target in plan[2]:
             out[name] = {"__type": "Relation", "className": target}
     return out
 

@@ -44,7 +44,7 @@ def ensure_schema(caller: Caller, class_name: str, native: str, body: dict[str, 
     for key, value in body.items():
         if key in ("objectId", "createdAt", "updatedAt", "ACL"):
             continue
-        field = names.resolve(key.split(".")[0], existing)
+        field = codec.field_name(schema, key.split(".")[0])
         if field in existing:
             continue
         definition = codec.infer_type(value) if "." not in key else {"type": "object"}

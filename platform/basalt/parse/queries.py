@@ -424,7 +424,7 @@ def run(caller: Caller, schema: Schema, params: dict[str, Any]) -> dict[str, Any
         if not cursor:
             break
     project = caller.project
-    out["results"] = [codec.doc_to_parse(schema, doc, project) for doc in docs[skip:wanted]]
+    out["results"] = codec.docs_to_parse(schema, docs[skip:wanted], project)
     for path in array_paths:
         includes.apply(caller, out["results"], path)
     return out

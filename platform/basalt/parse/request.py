@@ -5,7 +5,7 @@ of a text/plain JSON body that also carries the real verb in `_method`; both arr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -53,7 +53,17 @@ class ParseRequest:
     def sub(self, method: str, path: str, body: Any) -> ParseRequest:
         """A batch sub-request: same caller, its own verb, path and body."""
         params = body if method == "GET" and isinstance(body, dict) else {}
-        return replace(self, method=method, path=path, body=body if method != "GET" else {}, params=params)
+        return ParseRequest(  # as dataclasses.replace, without its per-call field walk
+            method,
+            path,
+            body if method != "GET" else {},
+            params,
+            self.caller,
+            self.client,
+            self.session_token,
+            self.installation_id,
+            self.credentials,
+        )
 
 
 def _decode_body(request: HttpRequest) -> Any:

@@ -144,10 +144,10 @@ def route(req: ParseRequest) -> tuple[Any, int, dict[str, str]]:
     if path == "batch" and req.method == "POST":
         return batch(req), 200, {}
     for methods, pattern, handler in ROUTES:
+        if req.method not in methods:
+            continue
         match = pattern.fullmatch(path)
         if match is None:
-            continue
-        if req.method not in methods:
             continue
         result = handler(req, **match.groupdict())
         if isinstance(result, tuple):
