@@ -41,7 +41,18 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=("get", "create", "find", "batch", "update", "count", "count_all", "acl_find", "acl_count"),
+        choices=(
+            "get",
+            "create",
+            "find",
+            "batch",
+            "update",
+            "count",
+            "count_all",
+            "acl_find",
+            "acl_count",
+            "secret_find",
+        ),
         action="append",
         help="profile only these",
     )
@@ -181,6 +192,10 @@ def main() -> None:
         response = user.get(docs, {"where": '{"score": {"$gt": 450}}', "order": "-score", "limit": "20"})
         assert response.status_code == 200, response.content
 
+    def secret_find(i):  # phase d's ACL query by the secret key (no ACL filter)
+        response = secret.get(docs, {"where": '{"score": {"$gt": 450}}', "order": "-score", "limit": "20"})
+        assert response.status_code == 200, response.content
+
     def acl_count(i):  # phase d's count of all by the signed-in user
         response = user.get(docs, {"where": "{}", "count": "true", "limit": "1"})
         assert response.status_code == 200, response.content
@@ -204,7 +219,7 @@ def main() -> None:
 
     print(f"database: {engine}; n={args.n}")
     ops = {"get": get, "create": create, "find": find, "batch": batch, "update": update}
-    ops.update(count=count, count_all=count_all, acl_find=acl_find, acl_count=acl_count)
+    ops.update(count=count, count_all=count_all, acl_find=acl_find, acl_count=acl_count, secret_find=secret_find)
     for name, op in ops.items():
         if args.only and name not in args.only:
             continue

@@ -417,7 +417,8 @@ def test_a_page_and_its_count_are_one_statement_counting_once(
 ):
     """`count=true&limit=1` (how the anchors' workload counts) ran the page and a COUNT as two
     statements, each parsed, planned and answered. The count is now a column of the page: an
-    uncorrelated sub-select PostgreSQL runs once (an InitPlan), never once per row (a SubPlan)."""
+    uncorrelated sub-select PostgreSQL runs once (an InitPlan), never once per row (a SubPlan); and
+    its page of two rows is not cut by bytes (a window over two rows, a third more planning)."""
     import json
 
     from django.test.utils import CaptureQueriesContext
@@ -438,3 +439,8 @@ def test_a_page_and_its_count_are_one_statement_counting_once(
             cursor.execute("EXPLAIN " + statements[0])
             plan = "\n".join(line for (line,) in cursor.fetchall())
         assert "InitPlan" in plan and "SubPlan" not in plan and plan.count("Aggregate") == 1, plan
+        # Two rows (one and the look-ahead) are not cut by bytes: the cut lets the first through anyway.
+        assert "WindowAgg" not in plan, plan
+    with CaptureQueriesContext(connection) as queries:
+        assert pk.get(DOCS, {"limit": 2, "count": "true"}).json()["count"] == 30
+    assert any("OVER (ORDER BY" in q["sql"] for q in queries.captured_queries)  # three rows are
