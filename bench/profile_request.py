@@ -40,8 +40,29 @@ def main() -> None:
         "--wsgi", action="store_true", help="call the WSGI application with a prebuilt environ, as granian does"
     )
     parser.add_argument(
-        "--only", choices=("get", "create", "find", "batch", "update"), action="append", help="profile only these"
+        "--only",
+        choices=(
+            "get",
+            "create",
+            "find",
+            "batch",
+            "update",
+            "count",
+            "count_all",
+            "acl_find",
+            "acl_count",
+            "secret_find",
+        ),
+        action="append",
+        help="profile only these",
     )
+    parser.add_argument(
+        "--docs",
+        type=int,
+        default=0,
+        help="more public documents with scores 0-999 (the anchors' quick run holds about 850, and 100 owner-only)",
+    )
+    parser.add_argument("--private", type=int, default=50, help="owner-only documents of other users")
     parser.add_argument(
         "--other-projects",
         type=int,
@@ -98,6 +119,12 @@ def main() -> None:
         format="json",
     )
     assert made.status_code == 201, made.content
+    from basalt.documents.indexes import build_index
+    from basalt.documents.models import CollectionIndex
+
+    # Built here, as the jobs worker would (the anchors' adapter waits for them to be ready).
+    for index in CollectionIndex.objects.filter(collection__project=project, status=CollectionIndex.PENDING):
+        build_index(index.id)
     anon = APIClient()
     anon.credentials(HTTP_X_API_KEY=pk)
     signed = anon.post(
@@ -112,8 +139,30 @@ def main() -> None:
     body = {"title": "hello", "score": 5, "tags": ["t01", "t02"]}
     ids = [user.post(docs, body, format="json").json()["id"] for _ in range(50)]
 
+    # The anchors workload's phase d: owner-only documents beside the public ones, so the ACL
+    # filter removes rows; made by the secret key for other owners, as its private_n batches do.
+    def scored(number: int, title: str = "hello") -> dict:
+        return {"title": title, "score": number * 7919 % 1000, "tags": ["t01", "t02"]}
+
+    for first in range(0, args.private, 25):
+        requests = [
+            {"method": "POST", "path": docs, "body": {**scored(j, "private"), "acl": {f"other{j}": {"read": True}}}}
+            for j in range(first, min(first + 25, args.private))
+        ]
+        made = secret.post("/api/v1/batch", {"requests": requests}, format="json")
+        assert made.status_code == 200, made.content
+    for first in range(0, args.docs, 50):
+        requests = [
+            {"method": "POST", "path": docs, "body": scored(j)} for j in range(first, min(first + 50, args.docs))
+        ]
+        made = user.post("/api/v1/batch", {"requests": requests}, format="json")
+        assert made.status_code == 200, made.content
+    with connection.cursor() as cursor:  # the workload's phases run long after autovacuum's analyze
+        cursor.execute("ANALYZE basalt_document" if connection.vendor == "postgresql" else "ANALYZE")
+
     if args.wsgi:
         user = _WsgiClient(pk, signed.json()["access_token"])
+        secret = _WsgiClient(sk, None)
 
     def get(i):
         response = user.get(f"{docs}/{ids[i % len(ids)]}")
@@ -129,6 +178,26 @@ def main() -> None:
 
     def update(i):  # the anchors workload's update phase: an increment of one's own document
         response = user.patch(f"{docs}/{ids[i % len(ids)]}", {"score": {"__op": "increment", "by": 1}}, format="json")
+        assert response.status_code == 200, response.content
+
+    def count(i):  # the workload's count with `score > X`, as the anchors' Basalt adapter asks it
+        response = user.get(docs, {"where": '{"score": {"$gt": 450}}', "count": "true", "limit": "1"})
+        assert response.status_code == 200, response.content
+
+    def count_all(i):  # phase d's count of all, by the secret key
+        response = secret.get(docs, {"where": "{}", "count": "true", "limit": "1"})
+        assert response.status_code == 200, response.content
+
+    def acl_find(i):  # phase d's ACL query by the signed-in user (public and others' private rows)
+        response = user.get(docs, {"where": '{"score": {"$gt": 450}}', "order": "-score", "limit": "20"})
+        assert response.status_code == 200, response.content
+
+    def secret_find(i):  # phase d's ACL query by the secret key (no ACL filter)
+        response = secret.get(docs, {"where": '{"score": {"$gt": 450}}', "order": "-score", "limit": "20"})
+        assert response.status_code == 200, response.content
+
+    def acl_count(i):  # phase d's count of all by the signed-in user
+        response = user.get(docs, {"where": "{}", "count": "true", "limit": "1"})
         assert response.status_code == 200, response.content
 
     batch_body = {"requests": [{"method": "POST", "path": docs, "body": body} for _ in range(50)]}
@@ -149,7 +218,9 @@ def main() -> None:
         return sum(map(cpu_seconds, pids))
 
     print(f"database: {engine}; n={args.n}")
-    for name, op in (("get", get), ("create", create), ("find", find), ("batch", batch), ("update", update)):
+    ops = {"get": get, "create": create, "find": find, "batch": batch, "update": update}
+    ops.update(count=count, count_all=count_all, acl_find=acl_find, acl_count=acl_count, secret_find=secret_find)
+    for name, op in ops.items():
         if args.only and name not in args.only:
             continue
         with CaptureQueriesContext(connection) as queries:
@@ -201,7 +272,7 @@ class _WsgiClient:
     """Requests straight into Django's WSGI application: no test-client request building or
     response bookkeeping, so the CPU per request is close to what a WSGI server's worker spends."""
 
-    def __init__(self, key: str, token: str) -> None:
+    def __init__(self, key: str, token: str | None) -> None:
         import io
         import json
         from types import SimpleNamespace
@@ -216,7 +287,9 @@ class _WsgiClient:
             SimpleNamespace,
             urlencode,
         )
-        self._headers = {"HTTP_X_API_KEY": key, "HTTP_AUTHORIZATION": f"Bearer {token}"}
+        self._headers = {"HTTP_X_API_KEY": key}
+        if token:
+            self._headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
 
     def _call(self, method: str, path: str, query: str = "", body: bytes = b""):
         environ = {

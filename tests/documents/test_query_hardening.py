@@ -98,6 +98,11 @@ def test_a_find_larger_than_its_byte_bound_is_refused(pk, settings):
     assert error["details"]["reason"] == "too_large" and error["details"]["max_bytes"] == 20_000
     small = find(pk, limit=5)
     assert small.status_code == 200 and len(small.json()["results"]) == 5
+    # A page of one (two rows fetched: PostgreSQL does not cut those in SQL) is refused the same way.
+    settings.FIND_MAX_RESPONSE_BYTES = 2_000
+    for params in ({"limit": 1}, {"limit": 1, "count": "true"}):
+        error = assert_error(find(pk, **params), 400, "invalid_query")
+        assert error["details"]["reason"] == "too_large" and error["details"]["max_bytes"] == 2_000
 
 
 @pytest.mark.postgres

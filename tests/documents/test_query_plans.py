@@ -408,3 +408,39 @@ def test_a_page_in_index_order_is_never_sorted_again_by_the_byte_cut(
     assert [score for score, _n in pages[0]] == sorted((score for score, _n in everything), reverse=True)[:20]
     assert pages[1] == sorted(everything, key=lambda row: (row[0], -row[1]))[:20]
     assert pages[2] == [(n % 17, n) for n in reversed(range(60)) if n % 17 > 3][:20]
+
+
+@postgres_only
+@pytest.mark.django_db
+def test_a_page_and_its_count_are_one_statement_counting_once(
+    project, secret_client, eager_celery, django_capture_on_commit_callbacks
+):
+    """`count=true&limit=1` (how the anchors' workload counts) ran the page and a COUNT as two
+    statements, each parsed, planned and answered. The count is now a column of the page: an
+    uncorrelated sub-select PostgreSQL runs once (an InitPlan), never once per row (a SubPlan); and
+    its page of two rows is not cut by bytes (a window over two rows, a third more planning)."""
+    import json
+
+    from django.test.utils import CaptureQueriesContext
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert secret_client.post(SCHEMA, ITEMS, format="json").status_code == 201
+    for n in range(30):
+        assert secret_client.post(DOCS, {"n": n, "score": n % 7}, format="json").status_code == 201
+    pk = key_client(project.publishable)
+    for where in ({"score": {"$gt": 3}}, {}):
+        with CaptureQueriesContext(connection) as queries:
+            response = pk.get(DOCS, {"where": json.dumps(where), "limit": 1, "count": "true"})
+        assert response.status_code == 200, response.content
+        assert response.json()["count"] == (12 if where else 30) and len(response.json()["results"]) == 1
+        statements = [q["sql"] for q in queries.captured_queries if "basalt_document" in q["sql"]]
+        assert len(statements) == 1, statements
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN " + statements[0])
+            plan = "\n".join(line for (line,) in cursor.fetchall())
+        assert "InitPlan" in plan and "SubPlan" not in plan and plan.count("Aggregate") == 1, plan
+        # Two rows (one and the look-ahead) are not cut by bytes: the cut lets the first through anyway.
+        assert "WindowAgg" not in plan, plan
+    with CaptureQueriesContext(connection) as queries:
+        assert pk.get(DOCS, {"limit": 2, "count": "true"}).json()["count"] == 30
+    assert any("OVER (ORDER BY" in q["sql"] for q in queries.captured_queries)  # three rows are

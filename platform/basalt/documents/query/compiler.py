@@ -33,6 +33,8 @@ from basalt.documents.query.nodes import (
 from basalt.documents.query.values import timestamp
 
 COLUMNS = "id, data, acl, created_at, updated_at, version, created_by"
+# A statement returning at most this many rows is not cut by bytes (see `select`).
+UNCUT_ROWS = 2
 TRUE, FALSE = "1 = 1", "1 = 0"
 
 
@@ -226,21 +228,38 @@ class Compiler:
             params.extend(p)
         return " AND ".join(parts), params
 
-    def select(self, query: Query, principals: frozenset[str] | None, limit: int, max_bytes: int | None = None) -> Sql:
+    def select(
+        self,
+        query: Query,
+        principals: frozenset[str] | None,
+        limit: int,
+        max_bytes: int | None = None,
+        with_count: bool = False,
+    ) -> Sql:
         """The page; with `max_bytes`, cut in SQL after the first row that takes it past that many
-        bytes where the driver cannot stream (PostgreSQL's client holds a whole result)."""
-        if max_bytes is None or self.d.streams_rows:
-            return self._page(query, principals, limit)
+        bytes where the driver cannot stream (PostgreSQL's client holds a whole result). With
+        `with_count`, every row ends with one more column, the count of the whole match (`count`,
+        which ignores the cursor), computed once by the same statement: a page and its count then
+        cost one statement, planned and run together, not two (an empty page has no row to carry
+        it: see `engine.run_find`)."""
+        count = self.count(query, principals) if with_count else None
+        # The cut always lets the first row through, whatever its size, so a page of two rows (limit
+        # 1: how a count is asked with its page) would hold at most one more row for it: cut, it
+        # cost a third more planning and a window over two rows (README "Budgets").
+        if max_bytes is None or self.d.streams_rows or limit <= UNCUT_ROWS:
+            return self._page(query, principals, limit, count=count)
         # The page carries its sort keys as columns (`_k0`, `_k1`, ...), and the running sum and the
         # final order name those columns: PostgreSQL then sees that the page already comes in that
         # order. Ordered by the key expressions recomputed over the page's `data`, it sorted the
         # page twice more (a find of 21 rows: 0.22-0.26 ms to run, 0.10 ms this way).
-        sql, params = self._page(query, principals, limit, keyed=True)
+        sql, params = self._page(query, principals, limit, keyed=True, count=count)
         order = ", ".join(
             self.d.order_term("distance" if key.field is None else f"_k{i}", key.descending)
             for i, key in enumerate(query.order)
         )
         columns = f"{COLUMNS}, distance" if query.near is not None else COLUMNS
+        if count is not None:
+            columns += ", _count"
         return self._cut_at_bytes(sql, params, order, [], max_bytes, columns)
 
     def _cut_at_bytes(
@@ -255,8 +274,16 @@ class Compiler:
         )
         return sized, [*order_params, *params, *order_params]
 
-    def _page(self, query: Query, principals: frozenset[str] | None, limit: int, keyed: bool = False) -> Sql:
-        """The page's statement; `keyed` adds each sort key as a column `_k<i>` (see `select`)."""
+    def _page(
+        self,
+        query: Query,
+        principals: frozenset[str] | None,
+        limit: int,
+        keyed: bool = False,
+        count: Sql | None = None,
+    ) -> Sql:
+        """The page's statement; `keyed` adds each sort key as a column `_k<i>` (see `select`), `count`
+        the column `_count` after the others (an uncorrelated sub-select: run once, not per row)."""
         where, params = self.filters(query, principals)
         select_params: list[Any] = []
         columns = COLUMNS
@@ -267,6 +294,9 @@ class Compiler:
             for i, key in enumerate(query.order):
                 if key.field is not None:  # the distance is a column already
                     columns += f", {self.d.sort_expr(key.field)} AS _k{i}"
+        if count is not None:
+            columns += f", ({count[0]}) AS _count"
+            select_params = [*select_params, *count[1]]
         if query.after is not None:
             sql, p = self.after(query, query.after)
             where = f"{where} AND {sql}"
@@ -283,6 +313,6 @@ class Compiler:
         where, params = self.filters(None, principals)
         sql, p = self.d.ids_in(ids)
         statement = f"SELECT {COLUMNS} FROM basalt_document WHERE {where} AND {sql}", [*params, *p]
-        if max_bytes is None or self.d.streams_rows:
+        if max_bytes is None or self.d.streams_rows or len(ids) <= UNCUT_ROWS:
             return statement
         return self._cut_at_bytes(*statement, "id", [], max_bytes)

@@ -97,18 +97,24 @@ def run_find(
     dialect = current_dialect()
     compiler = Compiler(dialect, collection)
     allowance = allowance or budget.for_query()
-    sql, params = compiler.select(query, principals, query.limit + 1, max(0, allowance.bytes_left))
-    statements = [(sql, params)]
+    statement = compiler.select(query, principals, query.limit + 1, max(0, allowance.bytes_left), query.count)
+    fetched = _execute(dialect, [statement], allowance)[0]
+    count = None
     if query.count:
-        statements.append(compiler.count(query, principals))
-    results = _execute(dialect, statements, allowance)
-    fetched = results[0]
+        # Each row ends with the count (the last column, after any distance). An empty page has no
+        # row to carry it: without a cursor the count is then 0 (the same filter in the same
+        # statement matched nothing); past a cursor it takes a statement of its own.
+        if fetched:
+            count = int(fetched[0][-1])
+        elif query.after is None:
+            count = 0
+        else:
+            count = int(_execute(dialect, [compiler.count(query, principals)], allowance)[0][0][0])
     rows = [_row(dialect, raw) for raw in fetched[: query.limit]]
     next_cursor = None
     if len(fetched) > query.limit:
         last_raw, last = fetched[query.limit - 1], rows[-1]
         next_cursor = encode_cursor(collection, query, _sort_values(query, last, last_raw))
-    count = int(results[1][0][0]) if query.count else None
     return FindResult(rows=rows, next_cursor=next_cursor, count=count)
 
 
