@@ -136,9 +136,10 @@ class ChangeSequence(models.Model):
     """A project's last change-log `seq`: the counter the sequencer moves (one narrow row per project).
 
     It was a column of `basalt_project`, whose row every request's key lookup reads and every
-    write's foreign-key checks lock: under concurrent writes the project row's page filled with
-    dead versions faster than PostgreSQL could prune it, and the key lookup of every request of
-    the project slowed with it (bench/README.md, "The change-log counter leaves the project row").
+    write's foreign-key checks lock: while another session holds a snapshot (`pg_dump`, any long
+    transaction) each numbered write left a dead version there that could not be pruned, and the
+    key lookup of every request of the project slowed with them (bench/README.md, "The counter
+    leaves the project row").
     A project gets its row at its first write."""
 
     project = models.OneToOneField(Project, on_delete=models.CASCADE, primary_key=True, related_name="change_sequence")
