@@ -101,6 +101,12 @@ def pytest_runtest_setup(item):
 
 
 def pytest_runtest_teardown(item):
+    # Before any fixture's teardown (so before pytest-django flushes the database): a transactional
+    # test's writes may still be being numbered by the change log's settler thread, whose statements
+    # and the flush's TRUNCATE of every table deadlocked (tests/push/test_change_log.py, 1,200 rows).
+    from basalt.documents import changefeed
+
+    changefeed.wait_settled(30)
     dbleaks.entering(f"{item.nodeid} (teardown)")
 
 
