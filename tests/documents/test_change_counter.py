@@ -23,7 +23,8 @@ def _project_row_version(project_id: int) -> tuple:
 @pytest.mark.django_db(transaction=True)
 def test_writes_number_the_log_without_rewriting_the_project_row(project, pk, sk):
     from basalt.documents import changefeed
-    from basalt.documents.models import ChangeLogEntry, latest_seq
+    from basalt.documents.changefeed import latest_seq
+    from basalt.documents.models import ChangeLogEntry
     from basalt.realtime import changes
 
     project_id = project.project.pk

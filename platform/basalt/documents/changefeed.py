@@ -45,6 +45,8 @@ from typing import Any
 import orjson
 from django.db import connection, transaction
 
+from basalt.documents.models import ChangeSequence
+
 logger = logging.getLogger("basalt.documents.changefeed")
 
 
@@ -309,6 +311,11 @@ _settler = _Settler()
 def wait_settled(timeout: float = 10.0) -> bool:
     """Whether this process's settler went idle within `timeout` seconds."""
     return _settler.wait_idle(timeout)
+
+
+def latest_seq(project_id: int) -> int:
+    """The project's last numbered seq (0 before its first write): the counter `basalt_change_seq`."""
+    return ChangeSequence.objects.filter(project_id=project_id).values_list("change_seq", flat=True).first() or 0
 
 
 def _any_unnumbered(project_id: int) -> bool:

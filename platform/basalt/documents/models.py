@@ -152,11 +152,6 @@ class ChangeSequence(models.Model):
         return f"project {self.project_id}: seq {self.change_seq}"
 
 
-def latest_seq(project_id: int) -> int:
-    """The project's last numbered seq (0 before its first write)."""
-    return ChangeSequence.objects.filter(project_id=project_id).values_list("change_seq", flat=True).first() or 0
-
-
 class ChangeLogEntry(models.Model):
     """One row per committed write, numbered per project in commit order (the outbox).
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from basalt.core.errors import Conflict
 from basalt.documents import changefeed, store
 from basalt.documents.jobs import enqueue
-from basalt.documents.models import FieldPurge, latest_seq
+from basalt.documents.models import FieldPurge
 
 BATCH = 500
 # Batches per task run; then the job requeues itself, so other queued work gets its turn.
@@ -98,7 +98,7 @@ def step(purge_id: int) -> str:
 def _change_seq_span(project_id: int) -> tuple[int, int]:
     """(just before the oldest retained seq, the latest seq) of the project's change log."""
     changefeed.number_all_pending([project_id])  # a row left unnumbered must not escape the walk
-    latest = latest_seq(project_id)
+    latest = changefeed.latest_seq(project_id)
     with connection.cursor() as cursor:
         cursor.execute("SELECT MIN(seq) FROM basalt_change_log WHERE project_id = %s", [project_id])
         oldest = cursor.fetchone()[0]

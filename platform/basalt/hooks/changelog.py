@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from basalt.documents import changefeed
 from basalt.documents.changefeed import Change
-from basalt.realtime.changes import project_seq, read_range
+from basalt.realtime.changes import read_range
 
 __all__ = ["Change", "head", "listen", "number_left_behind", "read_after"]
 
@@ -19,7 +19,7 @@ def read_after(project_id: int, after: int, limit: int) -> list[Change]:
 
 def head(project_id: int) -> int:
     """The last committed seq of the project's change log."""
-    return project_seq(project_id)
+    return changefeed.latest_seq(project_id)
 
 
 def number_left_behind(project_ids: list[int]) -> None:

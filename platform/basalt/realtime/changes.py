@@ -12,7 +12,7 @@ from django.utils import timezone
 from basalt.core.errors import BasaltError
 from basalt.documents import changefeed
 from basalt.documents.changefeed import Change
-from basalt.documents.models import ChangeLogEntry, latest_seq
+from basalt.documents.models import ChangeLogEntry
 from basalt.projects.models import Project
 
 # One read never loads more rows than this; a consumer further behind continues on the next read.
@@ -75,5 +75,4 @@ def unnumbered_ids(project_id: int) -> set[int]:
     return set(ChangeLogEntry.objects.filter(project_id=project_id, seq__isnull=True).values_list("id", flat=True))
 
 
-def project_seq(project_id: int) -> int:
-    return latest_seq(project_id)
+project_seq = changefeed.latest_seq  # the position subscriptions start from
