@@ -356,3 +356,18 @@ def test_usage_counts_pushes_per_day(project, twins):
     _send(project, {"audience": {}, "notification": {"title": "dry"}, "dry_run": True}, 200)
     usage = console_client_for(project.owner).get(f"/api/v1/manage/projects/{project.project.ref}/usage").json()
     assert usage["days"][-1]["pushes"] == 2, usage["days"][-1]
+
+
+def test_large_numbers_in_a_push_read_back_as_sent(project, twins):
+    # PostgreSQL's jsonb prints 1e20 as a 21-digit integer; read back by the standard library it was past
+    # what a JSON renderer takes, and the push history answered 500 (found by the contract fuzzer).
+    data = {"big": 1e20, "tiny": -1e30, "huge": 1.5e300, "plain": 7, "wide": 18446744073709551615}
+    audience = {"where": {"badge": {"$lt": 1e25}}}
+    push = _send(project, {"audience": audience, "data": data, "send_at": "2026-12-30T00:00:00Z"})
+    secret = key_client(project.secret)
+    listed = secret.get("/api/v1/push")
+    assert listed.status_code == 200, listed.content
+    for answer in (listed.json()["results"][0], secret.get(f"/api/v1/push/{push['id']}").json()):
+        assert answer["id"] == push["id"]
+        assert answer["data"] == data
+        assert answer["audience"] == audience

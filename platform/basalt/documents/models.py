@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from basalt.core.ids import random_id
+from basalt.core.json import StoredJson
 from basalt.projects.models import Project
 
 
@@ -19,11 +20,11 @@ class Collection(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="collections")
     name = models.CharField(max_length=63)
-    fields = models.JSONField(default=dict)
-    indexes = models.JSONField(default=list)
+    fields = models.JSONField(decoder=StoredJson, default=dict)
+    indexes = models.JSONField(decoder=StoredJson, default=list)
     # Absent operation → secret key only: a collection is locked until opened.
-    permissions = models.JSONField(default=dict)
-    protected_fields = models.JSONField(default=dict)
+    permissions = models.JSONField(decoder=StoredJson, default=dict)
+    protected_fields = models.JSONField(decoder=StoredJson, default=dict)
     default_acl = models.CharField(max_length=32, default="owner")
     builtin = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
@@ -45,7 +46,7 @@ class CollectionIndex(models.Model):
 
     collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="index_rows")
     db_name = models.CharField(max_length=63, unique=True)
-    fields = models.JSONField()
+    fields = models.JSONField(decoder=StoredJson)
     unique = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=STATUSES, default=PENDING)
     error = models.TextField(blank=True)
@@ -69,7 +70,7 @@ class FieldPurge(models.Model):
     name = models.CharField(max_length=63)
     relation = models.BooleanField(default=False)
     # Keyset position of the document walk: [created_at as stored, id]; null before the first batch.
-    doc_after = models.JSONField(null=True, blank=True)
+    doc_after = models.JSONField(decoder=StoredJson, null=True, blank=True)
     docs_done = models.BooleanField(default=False)
     # Change-log walk: rows with seq in (log_after, log_until] of this collection are cleaned.
     log_after = models.PositiveBigIntegerField(default=0)
@@ -89,12 +90,12 @@ class Document(models.Model):
     id = models.CharField(primary_key=True, max_length=32, default=new_document_id)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="+", db_index=False)
-    data = models.JSONField(default=dict)
+    data = models.JSONField(decoder=StoredJson, default=dict)
     # The ACL as written by clients, and its read/write principal lists in a form SQL can filter
     # with an index (jsonb `?|` + GIN on PostgreSQL, json_each on SQLite).
-    acl = models.JSONField(default=dict)
-    read_principals = models.JSONField(default=list)
-    write_principals = models.JSONField(default=list)
+    acl = models.JSONField(decoder=StoredJson, default=dict)
+    read_principals = models.JSONField(decoder=StoredJson, default=list)
+    write_principals = models.JSONField(decoder=StoredJson, default=list)
     created_by = models.CharField(max_length=32, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
@@ -165,8 +166,8 @@ class ChangeLogEntry(models.Model):
     collection = models.CharField(max_length=63)
     document_id = models.CharField(max_length=32)
     type = models.CharField(max_length=8)
-    before = models.JSONField(null=True, blank=True)
-    after = models.JSONField(null=True, blank=True)
+    before = models.JSONField(decoder=StoredJson, null=True, blank=True)
+    after = models.JSONField(decoder=StoredJson, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 
 from basalt.core.ids import random_id
+from basalt.core.json import StoredJson
 from basalt.projects.models import Project
 
 
@@ -26,9 +27,9 @@ class File(models.Model):
     sha256 = models.CharField(max_length=64, blank=True)
     storage_key = models.CharField(max_length=255)
     status = models.CharField(max_length=8, default=READY)
-    acl = models.JSONField(default=dict)
-    read_principals = models.JSONField(default=list)
-    write_principals = models.JSONField(default=list)
+    acl = models.JSONField(decoder=StoredJson, default=dict)
+    read_principals = models.JSONField(decoder=StoredJson, default=list)
+    write_principals = models.JSONField(decoder=StoredJson, default=list)
     created_by = models.CharField(max_length=32, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # Direct uploads: the size and type promised at /uploads, checked at complete.
@@ -71,7 +72,7 @@ class TusUpload(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     length = models.PositiveBigIntegerField()
     offset = models.PositiveBigIntegerField(default=0)
-    metadata = models.JSONField(default=dict)
+    metadata = models.JSONField(decoder=StoredJson, default=dict)
     # Hash state is not serialisable, so the running sha256 is recomputed at finish from the parts.
     parts = models.PositiveIntegerField(default=0)
     created_by = models.CharField(max_length=32, null=True, blank=True)

@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 
 from basalt.core.ids import random_id
+from basalt.core.json import StoredJson
 from basalt.projects.models import Project
 
 
@@ -25,10 +26,10 @@ class Endpoint(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     url = models.CharField(max_length=2048)
     description = models.CharField(max_length=200, blank=True)
-    events = models.JSONField(default=list)
+    events = models.JSONField(decoder=StoredJson, default=list)
     # Empty: every collection. `where` needs exactly one collection (its fields are that schema's).
-    collections = models.JSONField(default=list)
-    where = models.JSONField(null=True, blank=True)
+    collections = models.JSONField(decoder=StoredJson, default=list)
+    where = models.JSONField(decoder=StoredJson, null=True, blank=True)
     enabled = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=200, blank=True)
     disabled_at = models.DateTimeField(null=True, blank=True)
@@ -60,7 +61,7 @@ class Delivery(models.Model):
     event = models.CharField(max_length=64)
     # The change-log row this message was made from (None for pings and events outside the log).
     seq = models.PositiveBigIntegerField(null=True, blank=True)
-    payload = models.JSONField()
+    payload = models.JSONField(decoder=StoredJson)
     status = models.CharField(max_length=12, choices=STATUSES, default=PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
@@ -135,7 +136,7 @@ class Job(models.Model):
     cron = models.CharField(max_length=120)
     time_zone = models.CharField(max_length=64, default="UTC")
     # Kind settings; a `webhook` job's signing secret is sealed in `secret_sealed`, never here.
-    config = models.JSONField(default=dict)
+    config = models.JSONField(decoder=StoredJson, default=dict)
     secret_sealed = models.TextField(blank=True)
     enabled = models.BooleanField(default=True)
     next_run_at = models.DateTimeField(null=True, blank=True)
@@ -163,7 +164,7 @@ class JobRun(models.Model):
     # Written after every batch: a running run whose heartbeat stopped lost its worker and is resumed.
     heartbeat_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
-    counts = models.JSONField(default=dict)
+    counts = models.JSONField(decoder=StoredJson, default=dict)
     error = models.CharField(max_length=500, blank=True)
 
     class Meta:

@@ -9,6 +9,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from basalt.core.ids import random_id
+from basalt.core.json import StoredJson
 from basalt.projects.models import Project
 
 
@@ -41,7 +42,7 @@ class EndUser(models.Model):
     email_verified = models.BooleanField(default=False)
     is_anonymous = models.BooleanField(default=False)
     disabled = models.BooleanField(default=False)
-    data = models.JSONField(default=dict, blank=True)
+    data = models.JSONField(decoder=StoredJson, default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -132,7 +133,7 @@ class Role(models.Model):
     doc_id = models.CharField(max_length=32, unique=True, default=new_role_doc_id, editable=False)
     name = models.CharField(max_length=63)
     # Who may read the role and change its membership, in the document ACL format.
-    acl = models.JSONField(default=dict, blank=True)
+    acl = models.JSONField(decoder=StoredJson, default=dict, blank=True)
     users = models.ManyToManyField(EndUser, through="RoleMember", related_name="direct_roles")
     roles = models.ManyToManyField(
         "self", through="RoleInheritance", symmetrical=False, related_name="inherited_by_parents"
@@ -228,7 +229,7 @@ class LinkedIdentity(models.Model):
     email = models.CharField(max_length=254, null=True, blank=True)
     email_verified = models.BooleanField(default=False)
     # What the provider asserted (name, picture, login); Apple's name arrives once and is kept.
-    profile = models.JSONField(default=dict, blank=True)
+    profile = models.JSONField(decoder=StoredJson, default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     last_sign_in_at = models.DateTimeField(default=timezone.now)
 
@@ -290,7 +291,7 @@ class AuthChallenge(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     purpose = models.CharField(max_length=16)
     user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="+", null=True, blank=True)
-    data = models.JSONField(default=dict, blank=True)
+    data = models.JSONField(decoder=StoredJson, default=dict, blank=True)
     attempts = models.IntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
@@ -311,7 +312,7 @@ class Passkey(models.Model):
     credential_id = models.CharField(max_length=1400)  # base64url
     public_key = models.TextField()  # base64url COSE key
     sign_count = models.BigIntegerField(default=0)
-    transports = models.JSONField(default=list, blank=True)
+    transports = models.JSONField(decoder=StoredJson, default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from basalt.core.json import StoredJson
 from basalt.projects.models import Project
 
 
@@ -43,7 +44,7 @@ class SentMail(models.Model):
     to = models.CharField(max_length=500)
     subject = models.CharField(max_length=200)
     body = models.TextField()
-    links = models.JSONField(default=list)
+    links = models.JSONField(decoder=StoredJson, default=list)
     delivered = models.BooleanField(default=False)  # False: no mail server, the outbox is all there is
     sent_at = models.DateTimeField(default=timezone.now)
 

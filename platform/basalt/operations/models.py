@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from basalt.core.ids import random_id
+from basalt.core.json import StoredJson
 from basalt.projects.models import Project
 
 
@@ -26,7 +27,7 @@ class IdempotencyRecord(models.Model):
     # While RUNNING: the first request's claim; a claim past this was lost with its process.
     lease_until = models.DateTimeField()
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    headers = models.JSONField(default=dict)
+    headers = models.JSONField(decoder=StoredJson, default=dict)
     body = models.BinaryField(default=b"")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -50,7 +51,7 @@ class AuditEntry(models.Model):
     target = models.CharField(max_length=300, blank=True)
     status = models.PositiveSmallIntegerField()
     # The request's fields (secrets replaced by "[redacted]") and what the answer named (ids).
-    summary = models.JSONField(default=dict)
+    summary = models.JSONField(decoder=StoredJson, default=dict)
     address = models.CharField(max_length=64, blank=True)
     at = models.DateTimeField(default=timezone.now)
 
@@ -91,11 +92,11 @@ class Transfer(models.Model):
     format = models.CharField(max_length=8, default="basalt")
     source_ref = models.CharField(max_length=32, blank=True)
     status = models.CharField(max_length=10, default=QUEUED)
-    progress = models.JSONField(default=dict)
+    progress = models.JSONField(decoder=StoredJson, default=dict)
     # The archive written (export) or uploaded (import), a key of the file storage.
     archive_key = models.CharField(max_length=255, blank=True)
     archive_size = models.PositiveBigIntegerField(null=True, blank=True)
-    error = models.JSONField(null=True, blank=True)
+    error = models.JSONField(decoder=StoredJson, null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     # An export made by a scheduled `export` job (kept: the last N of that job).
     job_id = models.CharField(max_length=32, blank=True)

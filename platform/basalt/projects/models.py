@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from basalt.core.ids import random_id
+from basalt.core.json import StoredJson
 from basalt.projects.roles import ROLES, Perm
 
 
@@ -24,7 +25,7 @@ class Project(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # Bumped on every schema change so per-process schema caches know they are stale.
     schema_version = models.PositiveBigIntegerField(default=1)
-    settings = models.JSONField(default=dict, blank=True)
+    settings = models.JSONField(decoder=StoredJson, default=dict, blank=True)
 
     class Meta:
         db_table = "basalt_project"

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from basalt.core.ids import random_id
+from basalt.core.json import StoredJson
 from basalt.projects.models import Project
 
 
@@ -23,9 +24,9 @@ class Push(models.Model):
     id = models.CharField(primary_key=True, max_length=24, default=new_push_id)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     status = models.CharField(max_length=16, choices=STATUSES, default=SCHEDULED)
-    audience = models.JSONField(default=dict)
+    audience = models.JSONField(decoder=StoredJson, default=dict)
     # The validated request: notification, data, localized, badge, collapse_key, priority, expires_at.
-    message = models.JSONField(default=dict)
+    message = models.JSONField(decoder=StoredJson, default=dict)
     send_at = models.DateTimeField(null=True, blank=True)
     local_time = models.BooleanField(default=False)
     expires_at = models.DateTimeField(null=True, blank=True)
