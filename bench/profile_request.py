@@ -34,7 +34,10 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--profile", action="store_true", help="pyinstrument profile (pip install pyinstrument)")
     parser.add_argument(
-        "--cprofile", type=int, metavar="TOP", help="cProfile's TOP functions by own time: CPU, not waits"
+        "--cprofile",
+        type=int,
+        metavar="TOP",
+        help="cProfile's TOP functions by own wall time (the database's time shows under psycopg's waits)",
     )
     parser.add_argument(
         "--wsgi", action="store_true", help="call the WSGI application with a prebuilt environ, as granian does"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from basalt.core.errors import NotFound
@@ -31,6 +32,15 @@ class Schema:
     @property
     def name(self) -> str:
         return self.collection.name
+
+    @cached_property
+    def rendered_fields(self) -> tuple[tuple[str, frozenset[type], FieldType, dict[str, Any]], ...]:
+        """(name, types rendered unchanged, type, options) of each field kept in `data`, for render()."""
+        return tuple(
+            (name, field_type.unchanged_types, field_type, options)
+            for name, (field_type, options) in self.fields.items()
+            if field_type.stored_in_data
+        )
 
 
 def build_schema(

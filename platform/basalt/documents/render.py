@@ -55,20 +55,21 @@ def for_caller(caller: Caller, schema: Schema, bodies: list[dict[str, Any]]) -> 
 
 def render(schema: Schema, row: Any, hidden: frozenset[str] = frozenset(), only: Any = None) -> dict[str, Any]:
     """`row` is any object with id/data/acl/created_at/updated_at (ours or the query engine's DocRow)."""
+    created_at = format_time(row.created_at)
     out: dict[str, Any] = {
         "id": row.id,
-        "created_at": format_time(row.created_at),
-        "updated_at": format_time(row.updated_at),
+        "created_at": created_at,
+        # Most documents were never updated: their one time is formatted once.
+        "updated_at": created_at if row.updated_at == row.created_at else format_time(row.updated_at),
         "acl": row.acl,
     }
     data = row.data
-    for name, (field_type, options) in schema.fields.items():
-        # Fields removed from the schema are never rendered, even before purge.py has erased their values.
-        if name in hidden or name not in data or not field_type.stored_in_data:
+    # Fields removed from the schema are never rendered, even before purge.py has erased their values.
+    for name, unchanged, field_type, options in schema.rendered_fields:
+        if name not in data or name in hidden or (only is not None and name not in only):
             continue
-        if only is not None and name not in only:
-            continue
-        out[name] = field_type.to_client(data[name], options)
+        value = data[name]
+        out[name] = value if type(value) in unchanged else field_type.to_client(value, options)
     return out
 
 

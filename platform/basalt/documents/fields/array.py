@@ -82,7 +82,8 @@ class ArrayType(FieldType):
         if spec is None:
             return stored
         field_type, item_options = spec
-        return [field_type.to_client(item, item_options) for item in stored]
+        unchanged = field_type.unchanged_types
+        return [item if type(item) in unchanged else field_type.to_client(item, item_options) for item in stored]
 
     def coerce_operand(self, value: Any, options: dict[str, Any]) -> Any:
         # `$all`/`$eq` take a list, `$contains`/`$in` take elements: convert whichever arrives.

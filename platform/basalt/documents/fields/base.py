@@ -27,6 +27,9 @@ class FieldType:
     stored_in_data: ClassVar[bool] = True
     # Whether a declared index may name a field of this type.
     indexable: ClassVar[bool] = True
+    # Stored values of exactly these types render as they are (`to_client` returns them unchanged):
+    # rendering a page tests the type inline instead of calling `to_client` per value.
+    unchanged_types: ClassVar[frozenset[type]] = frozenset()
 
     def validate_options(self, options: dict[str, Any]) -> dict[str, Any]:
         """Check a field definition at schema time and return it normalised."""

@@ -11,6 +11,7 @@ from basalt.documents.fields.common import EQUALITY
 @register
 class BooleanType(FieldType):
     name = "boolean"
+    unchanged_types = frozenset({bool})
     operators = EQUALITY
 
     def to_storage(self, value: Any, options: dict[str, Any]) -> bool:

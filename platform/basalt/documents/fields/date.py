@@ -49,6 +49,7 @@ def parse_instant(value: Any, *, with_offset: bool = False) -> str:
 @register
 class DateType(FieldType):
     name = "date"
+    unchanged_types = frozenset({str})
     operators = COMPARISONS
     options = frozenset({"min", "max"})
 

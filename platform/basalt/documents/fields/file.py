@@ -14,6 +14,7 @@ from basalt.documents.fields.common import EQUALITY, check_id
 @register
 class FileType(FieldType):
     name = "file"
+    unchanged_types = frozenset({str})
     operators = EQUALITY
 
     def to_storage(self, value: Any, options: dict[str, Any]) -> str:

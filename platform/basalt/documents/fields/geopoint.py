@@ -20,6 +20,7 @@ def check_point(value: Any) -> dict[str, float]:
 @register
 class GeoPointType(FieldType):
     name = "geopoint"
+    unchanged_types = frozenset({dict})
     operators = frozenset({"$near", "$within_box", "$within_polygon"})
     sortable = False
 

@@ -11,6 +11,7 @@ from basalt.documents.fields.common import COMPARISONS, check_choices, check_num
 @register
 class NumberType(FieldType):
     name = "number"
+    unchanged_types = frozenset({int, float})
     operators = COMPARISONS
     options = frozenset({"min", "max", "choices"})
 

@@ -29,6 +29,7 @@ def check_json(value: Any) -> None:
 @register
 class ObjectType(FieldType):
     name = "object"
+    unchanged_types = frozenset({dict})
     operators = EQUALITY
     sortable = False
 

@@ -25,6 +25,7 @@ def check_target(options: dict[str, Any]) -> dict[str, Any]:
 @register
 class PointerType(FieldType):
     name = "pointer"
+    unchanged_types = frozenset({str})
     operators = EQUALITY
     options = frozenset({"to"})
 

@@ -22,6 +22,7 @@ def _text(value: Any) -> str:
 @register
 class StringType(FieldType):
     name = "string"
+    unchanged_types = frozenset({str})
     operators = COMPARISONS | {"$regex", "$search"}
     options = frozenset({"max_length", "choices"})
 
