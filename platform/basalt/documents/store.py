@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 from django.db import connection
 
+from basalt.core.times import rfc3339_ms
 from basalt.documents import changefeed
 
 COLUMNS = "id, data, acl, read_principals, write_principals, created_by, created_at, updated_at, version"
@@ -69,26 +70,10 @@ def _row(row: tuple) -> StoredDoc:
 _SQLITE_TIME = re.compile(r"^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?")
 
 
-_RFC3339_MS = "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ"
-
-
 def format_time(value: Any) -> str:
     """RFC 3339 UTC with milliseconds from a datetime (PostgreSQL) or SQLite's stored text."""
     if isinstance(value, datetime):
-        if value.tzinfo is not UTC and value.tzinfo is not None and value.utcoffset():
-            value = value.astimezone(UTC)
-        # %-formatting of the fields: half the cost of isoformat(timespec=...), whose keyword and
-        # offset handling dominated (twice per document rendered), and a third of strftime's; %04d
-        # keeps a year before 1000 at four digits (glibc's %Y writes year 1 as "1").
-        return _RFC3339_MS % (
-            value.year,
-            value.month,
-            value.day,
-            value.hour,
-            value.minute,
-            value.second,
-            value.microsecond // 1000,
-        )
+        return rfc3339_ms(value)
     match = _SQLITE_TIME.match(str(value))
     if match is None:
         raise ValueError(f"unparseable stored time {value!r}")

@@ -24,6 +24,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from basalt.core.json import dumps
+from basalt.core.times import rfc3339_ms
 from basalt.hooks import changelog, events, sender, signing
 from basalt.hooks.models import Attempt, Cursor, Delivery, Endpoint
 from basalt.hooks.rules import rules_for
@@ -76,7 +77,7 @@ def wake(project_id: int) -> None:
 
 
 def _now_text() -> str:
-    return timezone.now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return rfc3339_ms(timezone.now())
 
 
 def dispatch_project(project_id: int) -> int:

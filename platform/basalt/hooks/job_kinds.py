@@ -19,6 +19,7 @@ from django.utils import timezone
 from basalt.core.caller import Caller
 from basalt.core.errors import InvalidQuery, NotFound, ValidationFailed
 from basalt.core.json import dumps
+from basalt.core.times import rfc3339_ms
 from basalt.documents import finding, services
 from basalt.hooks import sender, signing, ssrf
 from basalt.hooks.models import Job, JobRun
@@ -75,7 +76,7 @@ class WebhookJob(JobKind):
         body = dumps(
             {
                 "type": "job.run",
-                "timestamp": timezone.now().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "timestamp": rfc3339_ms(timezone.now()),
                 "data": {
                     "project": job.project.ref,
                     "job": job.id,
@@ -139,7 +140,7 @@ class PurgeJob(JobKind):
             parts.append(config["where"])
         if config.get("older_than_days"):
             cutoff = started - timedelta(days=config["older_than_days"])
-            parts.append({"created_at": {"$lt": cutoff.isoformat(timespec="milliseconds").replace("+00:00", "Z")}})
+            parts.append({"created_at": {"$lt": rfc3339_ms(cutoff)}})
         return parts[0] if len(parts) == 1 else {"$and": parts}
 
     def run(self, job: Job, run: JobRun) -> str:

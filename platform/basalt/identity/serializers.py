@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from basalt.core.times import iso
 from basalt.identity.models import EndUser, Session
-
-
-def iso(value) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def user_out(user: EndUser, custom: dict[str, Any]) -> dict[str, Any]:

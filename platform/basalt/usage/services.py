@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from basalt.core.errors import ValidationFailed
+from basalt.core.times import rfc3339_ms
 from basalt.projects.roles import Perm
 from basalt.projects.services import access_project
 from basalt.usage import counters, sizes
@@ -68,14 +69,10 @@ def project_usage(account, ref: str, days: Any = None) -> dict[str, Any]:
             "file_bytes": other,
         },
         "collections": collections,
-        "measured_at": _iso(timezone.now()),
+        "measured_at": rfc3339_ms(timezone.now()),
         # Sizes of a large project come from the periodic measurement: when it was taken.
-        "sizes_measured_at": _iso(sizes_measured_at or timezone.now()),
+        "sizes_measured_at": rfc3339_ms(sizes_measured_at or timezone.now()),
     }
-
-
-def _iso(moment) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def snapshot_sizes(chunk: int = 200) -> int:

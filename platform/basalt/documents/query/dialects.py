@@ -221,6 +221,12 @@ class SqliteDialect(Dialect):
     def load_time(self, raw: Any) -> datetime:
         if isinstance(raw, datetime):
             return raw if raw.tzinfo else raw.replace(tzinfo=UTC)
+        try:
+            # Django stores naive UTC text; parsing it with its zone spelled out is a quarter of the
+            # cost of parsing and then replace(tzinfo=...), twice per document of a page.
+            return datetime.fromisoformat(raw + "+00:00")
+        except (TypeError, ValueError):
+            pass
         parsed = parse_datetime(raw)
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 

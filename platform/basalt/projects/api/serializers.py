@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from basalt.core.times import iso
 from basalt.projects.models import ApiKey, Membership, Project
-
-
-def iso(value) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def project_out(project: Project, role: str | None = None) -> dict[str, Any]:
