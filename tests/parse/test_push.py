@@ -352,3 +352,27 @@ def test_installation_where_keeps_every_set_operator_on_one_key(project, rest, m
         assert found({key: {"$inQuery": ann_or_ben, "$in": ben_or_cat}}) == ["ben"], key
         assert found({key: {"$in": ben_or_cat, "$inQuery": ann_or_ben}}) == ["ben"], key
         assert found({key: {"$notInQuery": ann_or_ben, "$nin": ben_or_cat}}) == [], key
+
+
+def test_channel_operations_as_parse_sdks_send_them(project, rest, master):
+    """`installation.addUnique("channels", "news")`, the documented way a Parse app subscribes."""
+    created = rest.post(
+        "installations",
+        {"deviceType": "android", "deviceToken": "s" * 30, "channels": {"__op": "AddUnique", "objects": ["news"]}},
+    )
+    assert created.status_code == 201, created.content
+    path = f"installations/{created.json()['objectId']}"
+    assert master.get(path).json()["channels"] == ["news"]
+    added = master.put(path, {"channels": {"__op": "AddUnique", "objects": ["sport", "news"]}})
+    assert added.status_code == 200 and added.json()["channels"] == ["news", "sport"], added.content
+    removed = master.put(path, {"channels": {"__op": "Remove", "objects": ["news"]}})
+    assert removed.json()["channels"] == ["sport"]
+    assert master.put(path, {"channels": {"__op": "Add", "objects": ["tech"]}}).json()["channels"] == ["sport", "tech"]
+    for body, code in [
+        ({"__op": "Increment", "amount": 1}, 107),
+        ({"__op": "AddUnique", "objects": "news"}, 107),
+        ({"__op": "AddUnique", "objects": ["bad name"]}, 111),
+    ]:
+        answer = master.put(path, {"channels": body})
+        assert answer.status_code == 400 and answer.json()["code"] == code, (body, answer.content)
+    assert master.get(path).json()["channels"] == ["sport", "tech"]

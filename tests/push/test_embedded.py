@@ -29,6 +29,8 @@ def test_sdk_registers_sends_and_follows_a_push_on_a_served_process(tmp_path, mo
                 device["id"], custom={"app_build": {"__op": "increment", "by": 1}, "favorite_team": None}
             )
             assert changed["custom"] == {"app_build": 42}
+            assert app.push.subscribe(device["id"], "scores", "news") == ["news", "scores"]
+            assert app.push.unsubscribe(device["id"], "scores", "weather") == ["news"]
             with pytest.raises(PermissionDeniedError):
                 app.push.send(notification={"title": "not allowed"})
         with Client(server.url, project.secret) as backend:

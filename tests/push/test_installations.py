@@ -183,3 +183,40 @@ def test_listing_checks_its_query_like_a_collection_query(project, fcm_token):
         response = secret.get("/api/v1/installations", bad)
         assert response.status_code == 400, (bad, response.content)
         assert response.json()["error"]["code"] == "invalid_query"
+
+
+def test_channel_operations_subscribe_and_unsubscribe_without_the_whole_list(project, signup, fcm_token):
+    _, user = signup()
+    token = fcm_token()
+    created = _register(user, token, channels={"__op": "add_unique", "items": ["news"]})
+    assert created.status_code == 201 and created.json()["channels"] == ["news"], created.content
+    path = f"/api/v1/installations/{created.json()['id']}"
+
+    def change(channels, status=200):
+        answer = user.patch(path, {"channels": channels}, format="json")
+        assert answer.status_code == status, answer.content
+        return answer.json()
+
+    assert change({"__op": "add_unique", "items": ["sport", "news"]})["channels"] == ["news", "sport"]
+    assert change({"__op": "add", "items": ["sport", "tech"]})["channels"] == ["news", "sport", "tech"]
+    assert change({"__op": "remove", "items": ["news", "never-there"]})["channels"] == ["sport", "tech"]
+    # Registering the same token again applies the operation to that device's channels.
+    again = _register(user, token, channels={"__op": "add_unique", "items": ["weather"]})
+    assert again.status_code == 200 and again.json()["channels"] == ["sport", "tech", "weather"]
+    assert change(["only"])["channels"] == ["only"]
+
+    hostile = [
+        {"__op": "increment", "items": ["x"]},
+        {"__op": "add_unique"},
+        {"__op": "add_unique", "items": "news"},
+        {"__op": "add_unique", "items": ["bad name"]},
+        {"__op": "add_unique", "items": ["x"], "extra": 1},
+        {"__op": "add_unique", "items": [f"c{n}" for n in range(101)]},
+    ]
+    for channels in hostile:
+        error = change(channels, 400)["error"]
+        assert error["code"] == "validation_failed" and "channels" in error["details"], error
+    # Past the limit only once applied: 99 more on top of one is 100, one more is refused.
+    assert len(change({"__op": "add", "items": [f"c{n}" for n in range(99)]})["channels"]) == 100
+    assert change({"__op": "add", "items": ["one-more"]}, 400)["error"]["code"] == "validation_failed"
+    assert len(user.get(path).json()["channels"]) == 100

@@ -137,6 +137,16 @@ def _user(value: Any) -> str | None:
     raise ParseError(INCORRECT_TYPE, "user must be a Pointer to _User.")
 
 
+def _channels_op(value: dict[str, Any]) -> dict[str, Any]:
+    """`installation.addUnique("channels", "news")` and friends, as the installations service takes them."""
+    kind = CUSTOM_OPS.get(value.get("__op"))
+    if kind not in ("add", "add_unique", "remove"):
+        raise ParseError(INVALID_JSON, "channels takes a list or an Add, AddUnique or Remove operation.")
+    if not isinstance(value.get("objects"), list):
+        raise ParseError(INVALID_JSON, "objects to add must be an array")
+    return {"__op": kind, "items": value["objects"]}
+
+
 def _to_native(body: dict[str, Any], creating: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     fields: dict[str, Any] = {}
@@ -149,8 +159,8 @@ def _to_native(body: dict[str, Any], creating: bool) -> dict[str, Any]:
         if key not in FIELDS:
             fields[custom_name(key)] = _custom_change(value)
             continue
-        if key == "channels" and isinstance(value, dict) and value.get("__op") in ("Add", "AddUnique", "Remove"):
-            raise ParseError(INVALID_JSON, "Send the whole channels list.")
+        if key == "channels" and isinstance(value, dict):
+            value = _channels_op(value)
         out[FIELDS[key]] = value
     if fields:
         out["custom"] = fields
@@ -198,6 +208,8 @@ def update_installation(req: ParseRequest, object_id: str) -> dict[str, Any]:
     # installation is this device's, which a signed-in app then claims (`user`: itself).
     doc = installations.update_installation(req.caller, object_id, native, device=req.installation_id)
     answer: dict[str, Any] = {"updatedAt": doc["updated_at"]}
+    if isinstance(native.get("channels"), dict):  # an operation: Parse answers the list it left
+        answer["channels"] = doc.get("channels")
     stored = doc.get("custom") or {}
     for name, change in (native.get("custom") or {}).items():
         if isinstance(change, dict) and change.get("__op") in ("increment", "add", "add_unique", "remove"):

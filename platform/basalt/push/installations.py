@@ -64,6 +64,30 @@ def valid_timezone(name: Any) -> bool:
     return True
 
 
+CHANNEL_OPS = frozenset({"add", "add_unique", "remove"})
+
+
+def _channel_names(names: Any) -> list[str]:
+    if not isinstance(names, list) or len(names) > MAX_CHANNELS:
+        raise _err("channels", f"Must be a list of at most {MAX_CHANNELS} channel names.")
+    if not all(isinstance(c, str) and _CHANNEL.match(c) for c in names):
+        raise _err("channels", "Channel names are 1 to 64 letters, digits, '_', '-', ':' or '.'.")
+    return names
+
+
+def channels_after(change: Any, current: list[str]) -> list[str]:
+    """The channels a write leaves: a whole list, or `{"__op": "add" | "add_unique" | "remove", "items":
+    [...]}` on the current ones (how Parse SDKs subscribe: `addUnique("channels", ...)`), so two
+    devices' or two tabs' subscriptions made at once never undo each other. Channels are a set:
+    `add` and `add_unique` are the same, and the answer is sorted."""
+    if isinstance(change, dict):
+        if change.get("__op") not in CHANNEL_OPS or set(change) - {"__op", "items"}:
+            raise _err("channels", 'An operation is {"__op": "add" | "add_unique" | "remove", "items": [...]}.')
+        items = set(_channel_names(change.get("items")))
+        change = sorted(set(current) - items) if change["__op"] == "remove" else sorted(set(current) | items)
+    return sorted(set(_channel_names(change)))
+
+
 def _clean(
     body: Any,
     *,
@@ -96,12 +120,7 @@ def _clean(
             raise _err("token", "Must be a non-empty string of at most 2048 characters.")
         out["token"] = token
     if "channels" in body:
-        channels = body["channels"]
-        if not isinstance(channels, list) or len(channels) > MAX_CHANNELS:
-            raise _err("channels", f"Must be a list of at most {MAX_CHANNELS} channel names.")
-        if not all(isinstance(c, str) and _CHANNEL.match(c) for c in channels):
-            raise _err("channels", "Channel names are 1 to 64 letters, digits, '_', '-', ':' or '.'.")
-        out["channels"] = sorted(set(channels))
+        out["channels"] = channels_after(body["channels"], (current or {}).get("channels") or [])
     if "locale" in body:
         if not isinstance(body["locale"], str) or not _LOCALE.match(body["locale"]):
             raise _err("locale", "Must be a BCP 47 language tag such as fr or pt-BR.")
@@ -232,6 +251,8 @@ def register(caller: Caller, body: Any) -> tuple[dict[str, Any], bool]:
             )
             return _render(schema, doc), True
         data = {**current.data, **cleaned, "active": True}
+        if "channels" in body:  # `cleaned` applied an operation to none: it applies to this device's
+            data["channels"] = channels_after(body["channels"], current.data.get("channels") or [])
         if "custom" in body:
             _set_custom(data, custom.apply(current.data.get("custom"), body["custom"], _file_names(caller)))
         data.pop("user", None)

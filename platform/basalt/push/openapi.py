@@ -14,7 +14,7 @@ from typing import Any
 from basalt.push.audience import MAX_CHANNELS as MAX_AUDIENCE_CHANNELS
 from basalt.push.audience import MAX_USERS
 from basalt.push.builtin import PLATFORMS, PROVIDERS
-from basalt.push.installations import MAX_CHANNELS
+from basalt.push.installations import CHANNEL_OPS, MAX_CHANNELS
 from basalt.push.message import PRIORITIES, TEXT_LIMIT
 from basalt.push.models import Push
 from basalt.push.services import COUNT_KEYS, LIST_LIMIT
@@ -213,6 +213,24 @@ def _texts() -> dict[str, Any]:
     }
 
 
+def _channels_change() -> dict[str, Any]:
+    return {
+        "anyOf": [
+            {"type": "array", "maxItems": MAX_CHANNELS, "items": {"type": "string"}},
+            {
+                "type": "object",
+                "description": "Subscribe or unsubscribe without sending the whole list.",
+                "properties": {
+                    "__op": {"enum": sorted(CHANNEL_OPS)},
+                    "items": {"type": "array", "maxItems": MAX_CHANNELS, "items": {"type": "string"}},
+                },
+                "required": ["__op", "items"],
+                "additionalProperties": False,
+            },
+        ]
+    }
+
+
 def _installation_fields() -> dict[str, Any]:
     return {
         "platform": {"type": "string", "enum": list(PLATFORMS)},
@@ -261,6 +279,7 @@ def components() -> dict[str, Any]:
             "type": "object",
             "properties": {
                 **_installation_fields(),
+                "channels": _channels_change(),
                 "user": {"type": ["string", "null"], "description": "secret key: any user; a client: only itself"},
             },
             "required": ["platform", "provider", "token"],
@@ -270,6 +289,7 @@ def components() -> dict[str, Any]:
             "type": "object",
             "properties": {
                 **_installation_fields(),
+                "channels": _channels_change(),
                 "user": {
                     "type": ["string", "null"],
                     "description": (

@@ -29,6 +29,13 @@ async function main() {
   mine.addUnique('tags', 'vip');
   await mine.save();
   assert.strictEqual(mine.get('appBuild'), 43);
+  // Subscribing as Parse's push guide shows: addUnique / remove on `channels`, one save each.
+  mine.addUnique('channels', 'giants');
+  mine.addUnique('channels', 'scores');
+  await mine.save();
+  mine.remove('channels', 'scores');
+  await mine.save();
+  assert.deepStrictEqual(mine.get('channels'), ['giants']);
   // GeoPoint, File and Bytes values and dotted keys inside an object field, as Parse Server keeps them.
   const avatar = new Parse.File('me.png', { base64: Buffer.from('not really a png').toString('base64') }, 'image/png');
   await avatar.save(master);
@@ -60,6 +67,7 @@ async function main() {
   assert.strictEqual(fetched.get('appBuild'), 43);
   assert.strictEqual(fetched.get('subscribedToNews'), undefined);
   assert.deepStrictEqual(fetched.get('tags'), ['vip']);
+  assert.deepStrictEqual(fetched.get('channels'), ['giants']);
   assert.ok(fetched.get('lastSeen') instanceof Date && fetched.get('lastSeen').getTime() === seen.getTime());
   assert.strictEqual(fetched.get('user').id, fan.id);
   assert.ok(fetched.get('location') instanceof Parse.GeoPoint);

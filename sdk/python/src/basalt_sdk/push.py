@@ -56,6 +56,19 @@ class Push:
         ).json()
         return result
 
+    def subscribe(self, installation_id: str, *channels: str) -> list[str]:
+        """Add channels to the device's (kept with any added at the same time elsewhere); the channels after."""
+        return self._change_channels(installation_id, "add_unique", channels)
+
+    def unsubscribe(self, installation_id: str, *channels: str) -> list[str]:
+        """Remove channels from the device's; the channels after."""
+        return self._change_channels(installation_id, "remove", channels)
+
+    def _change_channels(self, installation_id: str, op: str, channels: Sequence[str]) -> list[str]:
+        change = {"channels": {"__op": op, "items": list(channels)}}
+        channels_after: list[str] = self.update_installation(installation_id, **change)["channels"]
+        return channels_after
+
     def delete_installation(self, installation_id: str) -> None:
         self._client.request("DELETE", f"/api/v1/installations/{installation_id}")
 
