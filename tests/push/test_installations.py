@@ -220,3 +220,25 @@ def test_channel_operations_subscribe_and_unsubscribe_without_the_whole_list(pro
     assert len(change({"__op": "add", "items": [f"c{n}" for n in range(99)]})["channels"]) == 100
     assert change({"__op": "add", "items": ["one-more"]}, 400)["error"]["code"] == "validation_failed"
     assert len(user.get(path).json()["channels"]) == 100
+
+
+def test_channel_operations_made_at_once_all_stay(project, fcm_token):
+    """Eight clients subscribe one device to a channel each, at the same moment: none is lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    secret = key_client(project.secret)
+    created = _register(key_client(project.publishable), fcm_token())
+    path = f"/api/v1/installations/{created.json()['id']}"
+
+    def subscribe(n: int) -> int:
+        try:
+            body = {"channels": {"__op": "add_unique", "items": [f"team-{n}"]}}
+            return key_client(project.secret).patch(path, body, format="json").status_code
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(subscribe, range(8))) == [200] * 8
+    assert secret.get(path).json()["channels"] == sorted(f"team-{n}" for n in range(8))
