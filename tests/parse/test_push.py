@@ -370,6 +370,9 @@ def test_channel_operations_as_parse_sdks_send_them(project, rest, master):
     assert master.put(path, {"channels": {"__op": "Add", "objects": ["tech"]}}).json()["channels"] == ["sport", "tech"]
     for body, code in [
         ({"__op": "Increment", "amount": 1}, 107),
+        ({"__op": ["AddUnique"], "objects": ["x"]}, 107),
+        ({"__op": {"a": 1}, "objects": ["x"]}, 107),
+        ({"__op": "AddUnique", "objects": [["x"]]}, 111),
         ({"__op": "AddUnique", "objects": "news"}, 107),
         ({"__op": "AddUnique", "objects": ["bad name"]}, 111),
     ]:

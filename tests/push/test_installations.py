@@ -207,6 +207,10 @@ def test_channel_operations_subscribe_and_unsubscribe_without_the_whole_list(pro
 
     hostile = [
         {"__op": "increment", "items": ["x"]},
+        {"__op": ["add_unique"], "items": ["x"]},
+        {"__op": {"a": 1}, "items": ["x"]},
+        {"__op": "add_unique", "items": [["x"]]},
+        {"__op": "add_unique", "items": [{"x": 1}]},
         {"__op": "add_unique"},
         {"__op": "add_unique", "items": "news"},
         {"__op": "add_unique", "items": ["bad name"]},

@@ -139,7 +139,8 @@ def _user(value: Any) -> str | None:
 
 def _channels_op(value: dict[str, Any]) -> dict[str, Any]:
     """`installation.addUnique("channels", "news")` and friends, as the installations service takes them."""
-    kind = CUSTOM_OPS.get(value.get("__op"))
+    op = value.get("__op")
+    kind = CUSTOM_OPS.get(op) if isinstance(op, str) else None
     if kind not in ("add", "add_unique", "remove"):
         raise ParseError(INVALID_JSON, "channels takes a list or an Add, AddUnique or Remove operation.")
     if not isinstance(value.get("objects"), list):

@@ -81,10 +81,11 @@ def channels_after(change: Any, current: list[str]) -> list[str]:
     devices' or two tabs' subscriptions made at once never undo each other. Channels are a set:
     `add` and `add_unique` are the same, and the answer is sorted."""
     if isinstance(change, dict):
-        if change.get("__op") not in CHANNEL_OPS or set(change) - {"__op", "items"}:
+        op = change.get("__op")
+        if not isinstance(op, str) or op not in CHANNEL_OPS or set(change) - {"__op", "items"}:
             raise _err("channels", 'An operation is {"__op": "add" | "add_unique" | "remove", "items": [...]}.')
         items = set(_channel_names(change.get("items")))
-        change = sorted(set(current) - items) if change["__op"] == "remove" else sorted(set(current) | items)
+        change = sorted(set(current) - items) if op == "remove" else sorted(set(current) | items)
     return sorted(set(_channel_names(change)))
 
 
