@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -294,6 +295,20 @@ def test_history_lists_newest_first_with_a_cursor(project, twins):
     assert [p["id"] for p in second["results"]] == ids[:1] and second["next_cursor"] is None
     assert secret.get("/api/v1/push", {"limit": "x"}).status_code == 400
     assert secret.get("/api/v1/push", {"cursor": "%%%"}).status_code == 400
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_times_past_year_1_or_9999_in_utc_are_400s_not_500s(project, twins, moment):
+    """Converting such a time to UTC raised OverflowError: a 500 for send_at, expires_at and a forged cursor."""
+    for field in ("send_at", "expires_at"):
+        body = _send(project, {"audience": {}, "notification": {"title": "x"}, field: moment}, 400)
+        assert body["error"]["details"] == {field: ["The date is out of range."]}
+    cursor = base64.urlsafe_b64encode(f"{moment}|p1".encode()).decode()
+    answer = key_client(project.secret).get("/api/v1/push", {"cursor": cursor})
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_query"
+    from basalt.push.models import Push
+
+    assert not Push.objects.exists()
 
 
 def test_another_project_cannot_read_or_cancel_a_push(project, twins, make_project):
