@@ -117,6 +117,25 @@ def test_hostile_push_bodies_get_clear_json_errors(project, twins, body):
     assert Push.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("part", "field"),
+    [
+        ({"notification": {"title": "a\x00b"}}, "notification.title"),
+        ({"notification": {"title": "x"}, "localized": {"fr": {"body": "\x00"}}}, "localized.fr.body"),
+        ({"data": {"k": ["\x00"]}}, "data"),
+        ({"data": {"k\x00": 1}}, "data"),
+    ],
+)
+def test_nul_text_in_a_push_is_refused_naming_the_field(project, twins, part, field):
+    """PostgreSQL cannot store U+0000: a push carrying it was a 400 without details there, and queued
+    on SQLite (to reach devices with it). Refused on both, naming the field, before anything is written."""
+    from basalt.push.models import Push
+
+    answer = _send(project, {"audience": {}, **part}, 400)
+    assert answer["error"]["code"] == "validation_failed" and list(answer["error"]["details"]) == [field]
+    assert Push.objects.count() == 0
+
+
 def test_payload_past_a_providers_limit_is_refused_before_queueing(project, twins):
     from basalt.push.models import Delivery, Push
 

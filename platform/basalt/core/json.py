@@ -29,6 +29,29 @@ def json_depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
+NUL_MESSAGE = "Text may not contain NUL characters."
+
+
+def has_nul(value: Any) -> bool:
+    """Whether a JSON value holds U+0000 in any string or key.
+
+    PostgreSQL's text and jsonb cannot store it (SQLite can): a value bound for storage is refused
+    with this as a validation error naming the field, the same on both engines, before any write.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def loads_body(raw: bytes) -> Any:
     """Decode a request body or raise InvalidJson/PayloadTooLarge."""
     if len(raw) > settings.BASALT_MAX_JSON_BODY:
