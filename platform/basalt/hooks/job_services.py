@@ -37,9 +37,10 @@ def _clean(project: Project, body: dict[str, Any], current: Job | None) -> dict[
     kind_name = current.kind if current else body.get("kind")
     if current is not None and "kind" in body and body["kind"] != current.kind:
         raise ValidationFailed(details={"kind": ["A job's kind cannot change; create another job."]})
-    if kind_name in job_kinds.NOT_BUILT:
-        raise ValidationFailed(details={"kind": [job_kinds.NOT_BUILT[kind_name]]})
+    # A dict or list from the body cannot be looked up in a dict (TypeError: unhashable).
     kind = job_kinds.KINDS.get(kind_name) if isinstance(kind_name, str) else None
+    if isinstance(kind_name, str) and kind_name in job_kinds.NOT_BUILT:
+        raise ValidationFailed(details={"kind": [job_kinds.NOT_BUILT[kind_name]]})
     if kind is None:
         raise ValidationFailed(details={"kind": [f"One of: {', '.join(sorted(job_kinds.KINDS))}."]})
     out["kind"] = kind.name
