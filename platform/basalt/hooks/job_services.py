@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from basalt.accounts.models import Account
 from basalt.core.errors import Conflict, NotFound, ValidationFailed
+from basalt.core.json import NUL_MESSAGE
 from basalt.hooks import job_kinds, jobs, schedule, signing
 from basalt.hooks.models import Job, JobRun
 from basalt.projects.models import Project
@@ -33,6 +34,8 @@ def _clean(project: Project, body: dict[str, Any], current: Job | None) -> dict[
         name = body.get("name")
         if not isinstance(name, str) or not name.strip() or len(name) > 100:
             raise ValidationFailed(details={"name": ["A name of 1 to 100 characters."]})
+        if "\x00" in name:
+            raise ValidationFailed(details={"name": [NUL_MESSAGE]})
         out["name"] = name.strip()
     kind_name = current.kind if current else body.get("kind")
     if current is not None and "kind" in body and body["kind"] != current.kind:
