@@ -102,6 +102,33 @@ def test_batch_without_transaction_reports_each_result(project, pk):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        ({"title": "a\x00b"}, "title"),
+        ({"title": "t", "meta": {"k\x00": 1}}, "meta"),
+        ({"title": "t", "tags": ["\x00"]}, "tags"),
+    ],
+)
+def test_nul_text_in_a_loose_batch_is_that_sub_requests_400(project, pk, bad, field):
+    """PostgreSQL cannot store U+0000, and a loose batch writes its creates without savepoints: NUL
+    failed the whole batch there (400, nothing written) and was stored on SQLite. It is refused in
+    validation on both, naming the field, and the other writes commit."""
+    from basalt.documents.models import Document
+
+    post = "/api/v1/collections/posts/documents"
+    requests = [{"method": "POST", "path": post, "body": body} for body in ({"title": "a"}, bad, {"title": "b"})]
+    response = pk.post("/api/v1/batch", {"requests": requests}, format="json")
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == [201, 400, 201]
+    error = results[1]["body"]["error"]
+    assert error["code"] == "validation_failed" and list(error["details"]) == [field]
+    titles = Document.objects.filter(collection__name="posts").values_list("data__title", flat=True)
+    assert sorted(titles) == ["a", "b"]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_loose_batch_commits_once_and_numbers_every_write(project, pk):
     """Each write of a loose batch stands alone (a refused one leaves nothing, a unique clash
     only fails itself), and the survivors commit together, numbered in order."""

@@ -158,6 +158,9 @@ def test_relations_are_written_as_edges(project, secret_client):
         {"acl": {"*": {"delete": True}}},
         {"acl": {"a b": {"read": True}}},
         {"acl": []},
+        {"title": "a\x00b"},
+        {"meta": {"k": ["\x00"]}},
+        {"tags": {"__op": "add", "items": ["\x00"]}},
     ],
 )
 def test_bad_updates_are_refused_and_change_nothing(pk, body):
@@ -195,6 +198,10 @@ def test_bad_updates_are_refused_and_change_nothing(pk, body):
         {"title": "t", "$where": "1"},
         {"title": "t", "id": "abcdefghij0123456789"},
         {"title": "t", "updated_at": "2020-01-01T00:00:00Z"},
+        {"title": "a\x00b"},
+        {"title": "t", "meta": {"k\x00": 1}},
+        {"title": "t", "meta": {"k": {"deep": "\x00"}}},
+        {"title": "t", "tags": ["\x00"]},
         [{"title": "t"}],
         "title",
     ],

@@ -308,3 +308,16 @@ def test_cursors_carry_no_sort_value_in_clear_and_are_bound_to_their_query(pk, m
 
     assert other_secret.post("/api/v1/schema/collections", POSTS, format="json").status_code == 201
     assert_error(find(key_client(other.publishable), order="title", limit=1, cursor=cursor), 400, "invalid_query")
+
+
+# --- 6. times at the edges of what a datetime holds ------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["created_at", "updated_at", "due"])
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_time_whose_offset_carries_it_past_year_1_or_9999_is_a_400(pk, field, moment):
+    """Year 0 or 10000 in UTC: converting the operand raised OverflowError, a 500 (system fields)."""
+    response = find(pk, where={field: {"$gt": moment}})
+    assert_error(response, 400, "invalid_query")
+    assert response.json()["error"]["details"] == {"field": field}
+    assert find(pk, where={field: {"$gt": "0001-01-01T00:00:00Z"}}).status_code == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 
 import pytest
@@ -163,6 +164,16 @@ def test_list_is_paged_and_filtered(secret_client):
     for bad in ("limit=0", "limit=x", "cursor=%%%", "created_after=yesterday"):
         answer = secret_client.get(f"/api/v1/files?{bad}")
         assert answer.status_code == 400, bad
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_times_past_year_1_or_9999_in_utc_are_400s_not_500s(secret_client, moment):
+    """Such a filter or forged cursor raised OverflowError when converted to UTC (SQLite binds UTC): a 500."""
+    cursor = base64.urlsafe_b64encode(f"{moment}|f1".encode()).decode()
+    for params in ({"created_after": moment}, {"created_at_lte": moment}, {"cursor": cursor}):
+        answer = secret_client.get("/api/v1/files", params)
+        assert answer.status_code == 400, params
+        assert answer.json()["error"]["code"] == "invalid_query"
 
 
 def test_project_deletion_removes_files(project, file_storage, django_capture_on_commit_callbacks):

@@ -160,6 +160,10 @@ def test_a_run_whose_worker_died_is_resumed(webhook_project):
         ({"kind": "export", "config": {"keep": 0}}, "config.keep"),
         ({"kind": "export", "config": {"keep": 2, "where": {}}}, "config.where"),
         ({"kind": "shell", "config": {}}, "kind"),
+        ({"name": "a\x00b", "kind": "purge", "config": {"collection": "posts", "older_than_days": 3}}, "name"),
+        # Looked up in a dict: unhashable, a 500.
+        ({"kind": {"purge": 1}, "config": {}}, "kind"),
+        ({"kind": ["purge"], "config": {}}, "kind"),
     ],
 )
 def test_bad_jobs_are_400_with_the_field_named(webhook_project, body, field):

@@ -35,6 +35,7 @@ def app(project, settings):
         ({**GOOD, "collections": ["nope"], "where": {"a": 1}}, "collections"),
         ({**GOOD, "enabled": "yes"}, "enabled"),
         ({**GOOD, "description": "d" * 201}, "description"),
+        ({**GOOD, "description": "a\x00b"}, "description"),  # PostgreSQL cannot store NUL (SQLite did)
         ({**GOOD, "secret": "whsec_mine"}, "secret"),
         ({**GOOD, "__proto__": 1}, "__proto__"),
     ],

@@ -110,6 +110,28 @@ def test_mass_assignment_on_me_is_refused_and_changes_nothing(project, user, pat
     assert EndUser.objects.values().get(pk=user.id) == before
 
 
+def test_signed_out_profile_routes_are_401_whatever_the_body_and_idempotency_key(project):
+    """Found by the schema fuzzer: the body was refused (415, 400) before the missing sign-in, that
+    answer was kept under its Idempotency-Key, and the next signed-out request with the key was a 422."""
+    client = key_client(project.publishable)
+    for method, path in (
+        ("PATCH", "/api/v1/auth/me"),
+        ("DELETE", "/api/v1/auth/me"),
+        ("POST", "/api/v1/auth/me/identities/google"),
+    ):
+        for body, media_type in (
+            ("x", "text/plain"),
+            ("{", "application/json"),
+            ("[]", "application/json"),
+            ("{}", "application/json"),
+        ):
+            response = client.generic(
+                method, path, body, content_type=media_type, HTTP_IDEMPOTENCY_KEY=f"k-{method}-{path}"
+            )
+            assert response.status_code == 401, (method, path, body, response.content)
+            assert response.json()["error"]["code"] == "unauthenticated"
+
+
 def test_signup_duplicate_email_any_case_is_409(project, signup):
     user = signup()
     response = key_client(project.publishable).post(

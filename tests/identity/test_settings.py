@@ -46,10 +46,13 @@ def test_bad_auth_settings_are_refused(project):
         {"auth": {"email_templates": {"reset": {"subject": "a\nBcc: x@y"}}}},
         {"auth": {"email_templates": {"welcome": {"subject": "hi"}}}},
         {"auth": {"reset_url": "javascript alert(1)"}},
+        # PostgreSQL cannot store NUL: a 400 without details there, stored by SQLite.
+        {"auth": {"email_templates": {"reset": {"body": "a\x00b"}}}},
     ):
         response = console.patch(_settings_url(project), bad, format="json")
         assert response.status_code == 400, bad
         assert response.json()["error"]["code"] == "validation_failed"
+        assert response.json()["error"]["details"], bad
 
 
 def test_sign_up_can_be_closed(project):

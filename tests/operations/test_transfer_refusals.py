@@ -204,8 +204,8 @@ def test_a_valid_entry_ending_just_before_a_mebibyte_is_not_taken_for_an_oversiz
     assert rows == len(first) // 4 + 600_000
 
 
-def test_hostile_rows_are_refused_and_nothing_stays(target, exported, archive_storage):
-    # A valid archive whose one document row carries a non-object ACL: refused after users and files went in.
+def with_last_document(exported: bytes, change) -> bytes:
+    """The archive with `change(row)` applied to its last document row."""
     raw = tarfile.open(fileobj=io.BytesIO(gzip.decompress(exported)), mode="r:")
     entries = []
     for member in raw.getmembers():
@@ -213,16 +213,32 @@ def test_hostile_rows_are_refused_and_nothing_stays(target, exported, archive_st
         if member.name.startswith("documents/"):
             lines = data.splitlines()
             row = json.loads(lines[-1])
-            row["acl"] = ["not", "an", "object"]
+            change(row)
             lines[-1] = json.dumps(row).encode()
             data = b"\n".join(lines) + b"\n"
         entries.append((member.name, data))
-    error = failed_with(target.console, target.project.ref, tar_gz(entries))
+    return tar_gz(entries)
+
+
+def test_hostile_rows_are_refused_and_nothing_stays(target, exported, archive_storage):
+    # A valid archive whose one document row carries a non-object ACL: refused after users and files went in.
+    hostile = with_last_document(exported, lambda row: row.update(acl=["not", "an", "object"]))
+    error = failed_with(target.console, target.project.ref, hostile)
     assert error["details"]["reason"] == "invalid_row", error
     assert_untouched(target, archive_storage)
     # The unchanged archive then imports (the failed attempt left nothing in the way).
     answer = post_import(target.console, target.project.ref, exported)
     assert target.console.get(answer.json()["url"]).json()["status"] == "succeeded"
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_time_past_year_1_or_9999_in_utc_is_refused_and_nothing_stays(target, exported, archive_storage, moment):
+    # Year 0 or 10000 in UTC: SQLite's conversion raised OverflowError, and PostgreSQL took year 0 as
+    # 1 BC, a row no read could load afterwards.
+    hostile = with_last_document(exported, lambda row: row.update(created_at=moment))
+    error = failed_with(target.console, target.project.ref, hostile)
+    assert error["details"]["reason"] == "invalid_row" and "out of range" in error["message"], error
+    assert_untouched(target, archive_storage)
 
 
 def test_an_archive_repeating_a_document_id_is_refused_and_nothing_stays(target, exported, archive_storage):

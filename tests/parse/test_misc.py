@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import DataError, OperationalError
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,6 +43,26 @@ def test_config(master, rest):
     assert rest.put("config", {"params": {"a": 1}}).json()["code"] == 119
     assert master.put("config", {"params": {"a": 1, "b": "x"}}).json() == {"result": True}
     assert rest.get("config").json()["params"] == {"a": 1, "b": "x"}
+    # PostgreSQL cannot store U+0000: refused before the write, not a 500 from the database.
+    refused = master.put("config", {"params": {"c": ["x\x00"]}})
+    assert refused.status_code == 400 and refused.json()["code"] != 1, refused.content
+    assert rest.get("config").json()["params"] == {"a": 1, "b": "x"}
+
+
+@pytest.mark.parametrize(
+    ("raised", "status"), [(DataError("value out of range"), 400), (OperationalError("connection refused"), 503)]
+)
+def test_database_errors_are_answered_as_through_api_v1(master, monkeypatch, raised, status):
+    """The face answered 500 for what /api/v1 maps: a value the database refused (400), the database
+    unreachable (503), each in Parse's shape."""
+    from basalt.parse import misc
+
+    def fails(req):
+        raise raised
+
+    monkeypatch.setattr(misc, "_config", fails)
+    answer = master.get("config")
+    assert answer.status_code == status and answer.json()["code"] != 1, answer.content
 
 
 def test_schemas(master, rest):

@@ -148,6 +148,8 @@ def test_documents_api_cannot_write_builtin_installation_fields(project, fcm_tok
         {"platform": "android", "provider": "fcm", "token": "a" * 30, "badge": -1},
         {"platform": "android", "provider": "fcm", "token": "a" * 30, "active": False},
         {"platform": "android", "provider": "fcm", "token": "a" * 5000},
+        # PostgreSQL cannot store U+0000; SQLite stored it.
+        {"platform": "android", "provider": "fcm", "token": "a" * 30, "app_version": "1\x00"},
     ],
 )
 def test_hostile_registrations_get_clear_json_errors(project, body):

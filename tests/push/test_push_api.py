@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -113,6 +114,25 @@ def test_hostile_push_bodies_get_clear_json_errors(project, twins, body):
 
     answer = _send(project, body, 400)
     assert answer["error"]["code"] in ("validation_failed", "invalid_query")
+    assert Push.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("part", "field"),
+    [
+        ({"notification": {"title": "a\x00b"}}, "notification.title"),
+        ({"notification": {"title": "x"}, "localized": {"fr": {"body": "\x00"}}}, "localized.fr.body"),
+        ({"data": {"k": ["\x00"]}}, "data"),
+        ({"data": {"k\x00": 1}}, "data"),
+    ],
+)
+def test_nul_text_in_a_push_is_refused_naming_the_field(project, twins, part, field):
+    """PostgreSQL cannot store U+0000: a push carrying it was a 400 without details there, and queued
+    on SQLite (to reach devices with it). Refused on both, naming the field, before anything is written."""
+    from basalt.push.models import Push
+
+    answer = _send(project, {"audience": {}, **part}, 400)
+    assert answer["error"]["code"] == "validation_failed" and list(answer["error"]["details"]) == [field]
     assert Push.objects.count() == 0
 
 
@@ -294,6 +314,20 @@ def test_history_lists_newest_first_with_a_cursor(project, twins):
     assert [p["id"] for p in second["results"]] == ids[:1] and second["next_cursor"] is None
     assert secret.get("/api/v1/push", {"limit": "x"}).status_code == 400
     assert secret.get("/api/v1/push", {"cursor": "%%%"}).status_code == 400
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_times_past_year_1_or_9999_in_utc_are_400s_not_500s(project, twins, moment):
+    """Converting such a time to UTC raised OverflowError: a 500 for send_at, expires_at and a forged cursor."""
+    for field in ("send_at", "expires_at"):
+        body = _send(project, {"audience": {}, "notification": {"title": "x"}, field: moment}, 400)
+        assert body["error"]["details"] == {field: ["The date is out of range."]}
+    cursor = base64.urlsafe_b64encode(f"{moment}|p1".encode()).decode()
+    answer = key_client(project.secret).get("/api/v1/push", {"cursor": cursor})
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_query"
+    from basalt.push.models import Push
+
+    assert not Push.objects.exists()
 
 
 def test_another_project_cannot_read_or_cancel_a_push(project, twins, make_project):

@@ -196,3 +196,27 @@ def test_both_websocket_faces_join_and_leave_the_hub_through_one_consumer(projec
         assert not [sub for feed in feeds for subs in feed.subs.values() for sub in subs.values() if sub.conn in opened]
 
     asyncio.run(scenario())
+
+
+def test_a_message_nested_past_the_body_limit_is_an_error_op_and_the_connection_lives(project):
+    """A presence 300 levels deep was read (orjson reads 1024) but could not be rendered (254): the
+    TypeError closed the connection. Messages are refused past 64 levels like request bodies."""
+    from basalt.projects.project_settings import update_settings
+
+    update_settings(project.project, {"realtime": {"channels": {"lobby": {"join": ["*"], "broadcast": ["*"]}}}})
+    deep = "[" * 300 + "]" * 300
+
+    async def scenario():
+        communicator = await _open(project.publishable)
+        for text in (
+            '{"op": "join", "channel": "lobby", "presence": {"x": ' + deep + "}}",
+            '{"op": "broadcast", "channel": "lobby", "event": "e", "payload": ' + deep + "}",
+        ):
+            await communicator.send_to(text_data=text)
+            answer = await communicator.receive_json_from(timeout=10)
+            assert answer["op"] == "error" and answer["error"]["code"] == "invalid_json", answer
+        await communicator.send_json_to({"op": "ping"})
+        assert (await communicator.receive_json_from(timeout=10))["op"] == "pong"
+        await communicator.disconnect()
+
+    asyncio.run(scenario())

@@ -29,23 +29,54 @@ def json_depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
+NUL_MESSAGE = "Text may not contain NUL characters."
+
+
+def has_nul(value: Any) -> bool:
+    """Whether a JSON value holds U+0000 in any string or key.
+
+    PostgreSQL's text and jsonb cannot store it (SQLite can): a value bound for storage is refused
+    with this as a validation error naming the field, the same on both engines, before any write.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def loads_body(raw: bytes) -> Any:
     """Decode a request body or raise InvalidJson/PayloadTooLarge."""
     if len(raw) > settings.BASALT_MAX_JSON_BODY:
         raise PayloadTooLarge()
     if not raw.strip():
         raise InvalidJson("The request body is empty.")
+    return loads_json(raw)
+
+
+def loads_json(raw: bytes | str, what: str = "The request body") -> Any:
+    """Decode JSON a client sent (a body, a realtime message) or raise InvalidJson.
+
+    Past MAX_JSON_DEPTH levels it is refused here: orjson reads up to 1024 but renders at most 254,
+    so a deeper value echoed back (a realtime presence or broadcast) failed when it was sent on."""
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         reason = str(exc)
         if "utf-8" in reason.lower() or "surrogate" in reason.lower():
-            raise InvalidJson("The request body is not valid UTF-8.") from None
+            raise InvalidJson(f"{what} is not valid UTF-8.") from None
         if "recursion" in reason.lower():
-            raise InvalidJson("The request body is nested too deeply.") from None
-        raise InvalidJson("The request body is not valid JSON.") from None
+            raise InvalidJson(f"{what} is nested too deeply.") from None
+        raise InvalidJson(f"{what} is not valid JSON.") from None
     if json_depth_exceeds(value):
-        raise InvalidJson(f"The request body is nested deeper than {MAX_JSON_DEPTH} levels.")
+        raise InvalidJson(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels.")
     return value
 
 

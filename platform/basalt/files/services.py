@@ -10,6 +10,7 @@ from django.db import transaction
 
 from basalt.core.caller import Caller
 from basalt.core.errors import InvalidQuery, ValidationFailed
+from basalt.core.instants import as_utc
 from basalt.documents.store import format_time
 from basalt.files import signing, thumbs
 from basalt.files.access import access_file, acl_principals, initial_acl, may_upload, readable, validate_acl
@@ -68,9 +69,12 @@ def _uncursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         moment, file_id = raw.split("|", 1)
-        return datetime.fromisoformat(moment), file_id
+        after = as_utc(datetime.fromisoformat(moment))
     except (ValueError, UnicodeDecodeError):
-        raise InvalidQuery("The cursor is not valid.") from None
+        after = None
+    if after is None:
+        raise InvalidQuery("The cursor is not valid.")
+    return after, file_id
 
 
 def _time(value: str, name: str) -> datetime:
@@ -80,7 +84,10 @@ def _time(value: str, name: str) -> datetime:
         raise InvalidQuery(f"`{name}` must be an RFC 3339 time.") from None
     if moment.tzinfo is None:
         raise InvalidQuery(f"`{name}` must carry a time zone (e.g. Z).")
-    return moment
+    utc = as_utc(moment)
+    if utc is None:
+        raise InvalidQuery(f"`{name}` is out of range.")
+    return utc
 
 
 def list_files(caller: Caller, params: dict[str, str]) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from basalt.core.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from basalt.core.json import NUL_MESSAGE
 from basalt.files import tus_local, tus_parts, tus_stream
 from basalt.files.access import initial_acl, may_upload
 from basalt.files.config import files_config
@@ -132,6 +133,9 @@ def create(request: HttpRequest, caller: Caller) -> HttpResponse:
     may_upload(caller, config)
     check_room(caller.project.pk, config, length)
     metadata = parse_metadata(request.META.get("HTTP_UPLOAD_METADATA"))
+    content_type = metadata.get("filetype") or metadata.get("content_type") or ""
+    if "\x00" in content_type:  # kept as sent in a JSON column until the upload finishes (the name is cleaned)
+        raise ValidationFailed(f"Upload-Metadata: {NUL_MESSAGE}", details={"Upload-Metadata": [NUL_MESSAGE]})
     acl = initial_acl(caller, config, None)
     file_id = new_file_id()
     storage = get_storage()
@@ -146,7 +150,7 @@ def create(request: HttpRequest, caller: Caller) -> HttpResponse:
         length=length,
         metadata={
             "name": clean_name(metadata.get("filename") or metadata.get("name")),
-            "content_type": metadata.get("filetype") or metadata.get("content_type") or "",
+            "content_type": content_type,
             "acl": acl,
             "parts": [],
             **({"s3": parts_state} if parts_state else {}),

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from basalt.accounts.models import Account
 from basalt.core.errors import Conflict, NotFound, ValidationFailed
+from basalt.core.json import NUL_MESSAGE
 from basalt.hooks import job_kinds, jobs, schedule, signing
 from basalt.hooks.models import Job, JobRun
 from basalt.projects.models import Project
@@ -33,13 +34,16 @@ def _clean(project: Project, body: dict[str, Any], current: Job | None) -> dict[
         name = body.get("name")
         if not isinstance(name, str) or not name.strip() or len(name) > 100:
             raise ValidationFailed(details={"name": ["A name of 1 to 100 characters."]})
+        if "\x00" in name:
+            raise ValidationFailed(details={"name": [NUL_MESSAGE]})
         out["name"] = name.strip()
     kind_name = current.kind if current else body.get("kind")
     if current is not None and "kind" in body and body["kind"] != current.kind:
         raise ValidationFailed(details={"kind": ["A job's kind cannot change; create another job."]})
-    if kind_name in job_kinds.NOT_BUILT:
-        raise ValidationFailed(details={"kind": [job_kinds.NOT_BUILT[kind_name]]})
+    # A dict or list from the body cannot be looked up in a dict (TypeError: unhashable).
     kind = job_kinds.KINDS.get(kind_name) if isinstance(kind_name, str) else None
+    if isinstance(kind_name, str) and kind_name in job_kinds.NOT_BUILT:
+        raise ValidationFailed(details={"kind": [job_kinds.NOT_BUILT[kind_name]]})
     if kind is None:
         raise ValidationFailed(details={"kind": [f"One of: {', '.join(sorted(job_kinds.KINDS))}."]})
     out["kind"] = kind.name

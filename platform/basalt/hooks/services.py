@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from basalt.accounts.models import Account
 from basalt.core.errors import Conflict, InvalidQuery, NotFound, ValidationFailed
+from basalt.core.json import NUL_MESSAGE
 from basalt.hooks import changelog, dispatch, events, signing, ssrf
 from basalt.hooks.models import Attempt, Cursor, Delivery, Endpoint
 from basalt.hooks.rules import parse_where
@@ -45,6 +46,8 @@ def _clean(project: Project, body: dict[str, Any], current: Endpoint | None) -> 
         text = body["description"]
         if not isinstance(text, str) or len(text) > 200:
             raise _bad("description", "A text of at most 200 characters.")
+        if "\x00" in text:
+            raise _bad("description", NUL_MESSAGE)
         out["description"] = text
     if "events" in body or current is None:
         names = body.get("events")

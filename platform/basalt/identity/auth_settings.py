@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from basalt.core.errors import ValidationFailed
+from basalt.core.json import NUL_MESSAGE, has_nul
 from basalt.projects.models import Project
 
 EMAIL_KINDS = ("verify", "reset", "registered", "mfa_reset")
@@ -142,6 +143,8 @@ def _validate_templates(value: Any, errors: dict[str, list[str]]) -> None:
             errors[key] = ["Templates are strings of at most 20000 characters."]
         elif "\n" in parts.get("subject", "") or "\r" in parts.get("subject", ""):
             errors[key] = ["A subject is one line."]
+        elif has_nul(parts):
+            errors[key] = [NUL_MESSAGE]
 
 
 def _validate_urls(name: str, item: Any, errors: dict[str, list[str]]) -> None:

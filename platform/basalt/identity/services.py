@@ -225,8 +225,8 @@ _ME_OWN = {"email", "username", "password", "current_password"}
 
 def update_me(caller: Caller, body: Any, client: Client | None = None) -> dict[str, Any]:
     """Change own profile; email/password need the current password, or upgrade an anonymous user."""
+    user = current_user(caller)  # 401 before the body's 400 (api.views.MeView)
     body = _body(body)
-    user = current_user(caller)
     if body.get("email") is not None and body["email"] != user.email:
         # A taken address answers 409 here too (an anonymous upgrade needs no password): each
         # try spends the sign-up budget of the address, so this is no cheaper oracle than sign-up.

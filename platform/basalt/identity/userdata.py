@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
 from basalt.core.errors import ValidationFailed
+from basalt.core.json import NUL_MESSAGE, has_nul
 from basalt.documents.schema import NAME_RULE
 
 FIELD_NAME = re.compile(r"\A[a-z][a-z0-9_]{0,62}\Z")
@@ -69,24 +70,8 @@ def clean_custom(fields: dict[str, Any]) -> dict[str, Any]:
             errors[name[:64]] = [NAME_RULE]
     if len(fields) > MAX_CUSTOM_FIELDS:
         errors["fields"] = [f"At most {MAX_CUSTOM_FIELDS} custom fields."]
-    if not errors and _has_nul(fields):
-        errors["fields"] = ["Text may not contain NUL characters."]
+    if not errors and has_nul(fields):
+        errors["fields"] = [NUL_MESSAGE]
     if errors:
         raise ValidationFailed(details=errors)
     return fields
-
-
-def _has_nul(value: Any) -> bool:
-    """PostgreSQL text and jsonb cannot hold U+0000; refuse it as a validation error, not a 500."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False

@@ -26,6 +26,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from basalt.core.errors import BasaltError, Conflict, ValidationFailed
+from basalt.core.instants import as_utc
 from basalt.documents import catalog, schema
 from basalt.documents.models import Collection, Document
 from basalt.files.ingest import storage_key
@@ -180,7 +181,10 @@ def _time(value: Any, where: str, *, optional: bool = False) -> datetime | None:
         raise refuse("invalid_row", f"{where}: expected an ISO 8601 time.") from None
     if moment.tzinfo is None:
         raise refuse("invalid_row", f"{where}: the time has no offset.")
-    return moment
+    utc = as_utc(moment)
+    if utc is None:
+        raise refuse("invalid_row", f"{where}: the time is out of range.")
+    return utc
 
 
 def _whole(value: Any, where: str) -> int:
@@ -601,7 +605,14 @@ class Importer:
             updated_at = datetime.fromisoformat(get("updated_at"))
         except (TypeError, ValueError):
             created_at = updated_at = None
-        if created_at is None or created_at.tzinfo is None or updated_at.tzinfo is None:
+        # Only a first or last year can be carried out of range by its offset (`_time` refuses those).
+        if (
+            created_at is None
+            or created_at.tzinfo is None
+            or updated_at.tzinfo is None
+            or created_at.year in (1, 9999)
+            or updated_at.year in (1, 9999)
+        ):
             where = f"document {str(doc_id)[:40]}"  # named only for a refusal
             created_at = _time(get("created_at"), where)
             updated_at = _time(get("updated_at"), where)

@@ -16,6 +16,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from basalt.core.instants import as_utc
 from basalt.identity.auth_settings import auth_settings
 from basalt.identity.models import Session
 from basalt.identity.tokens import hash_token
@@ -34,7 +35,7 @@ def _moment(raw: Any) -> datetime | None:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return as_utc(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
 def read(rows: list[dict[str, Any]], user_id) -> tuple[list[Found], dict[str, int]]:

@@ -12,8 +12,9 @@ from typing import Any
 import orjson
 
 from basalt.core.caller import Caller
-from basalt.core.errors import BasaltError
+from basalt.core.errors import BasaltError, InvalidJson
 from basalt.core.ids import random_id
+from basalt.core.json import loads_json
 from basalt.documents.cache import Schema, project_schemas
 from basalt.parse import codec, names, queries, sessions
 from basalt.parse.errors import ParseError, Unauthorized, from_basalt
@@ -144,9 +145,9 @@ class ParseLiveQueryConsumer(HubConsumer):
             await self._send_error(1, "Message too large.")
             return
         try:
-            message = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            await self._send_error(1, "Message is not valid JSON.")
+            message = loads_json(raw, "The message")
+        except InvalidJson as exc:
+            await self._send_error(1, exc.message)
             return
         if not isinstance(message, dict) or not isinstance(message.get("op"), str):
             await self._send_error(1, "Message is not valid.")

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 
 from basalt.core.errors import ValidationFailed
+from basalt.core.json import NUL_MESSAGE, has_nul
 
 MAX_CONFIG_BYTES = 64 * 1024
 
@@ -25,5 +26,7 @@ def validate_parse_section(value: Any) -> dict[str, Any]:
             raise ValidationFailed(
                 details={"parse.config": [f"Must be an object of at most {MAX_CONFIG_BYTES} bytes."]}
             )
+        if has_nul(config):
+            raise ValidationFailed(details={"parse.config": [NUL_MESSAGE]})
         out["config"] = config
     return out

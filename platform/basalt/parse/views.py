@@ -13,7 +13,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from basalt.core.errors import BasaltError
+from basalt.core.errors import BasaltError, to_basalt_error
 from basalt.documents import changefeed
 from basalt.parse import codec, misc, objects, push, roles, users
 from basalt.parse.errors import (
@@ -251,8 +251,13 @@ def entry(request: HttpRequest, path: str = "") -> HttpResponse:
     except BasaltError as exc:
         error = from_basalt(exc, _class_of(path))
         return _respond(error.body(), error.status, exc.headers)
-    except Exception:  # a bug: logged with its stack, answered in Parse's shape
-        logger.exception("parse face failure on %s %s", request.method, path[:200])
-        return _respond({"code": INTERNAL, "error": "Internal server error."}, 500)
+    except Exception as exc:
+        # What /api/v1 maps (a value the database refused, the database unreachable) is mapped alike here.
+        mapped = to_basalt_error(exc)
+        if mapped is None:  # a bug: logged with its stack, answered in Parse's shape
+            logger.exception("parse face failure on %s %s", request.method, path[:200])
+            return _respond({"code": INTERNAL, "error": "Internal server error."}, 500)
+        error = from_basalt(mapped, _class_of(path))
+        return _respond(error.body(), error.status, mapped.headers)
     finally:
         codec.REQUEST.reset(current)

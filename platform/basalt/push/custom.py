@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 from basalt.core.errors import ValidationFailed
+from basalt.core.json import NUL_MESSAGE
 from basalt.documents import schema
 from basalt.documents.fields import FieldError
 from basalt.documents.fields.common import ID_PATTERN, is_number
@@ -85,6 +86,8 @@ def clean_value(value: Any, where: str, depth: int = 0) -> Any:
     """One custom value in its stored form, or 400 naming where it is."""
     if depth > MAX_DEPTH:
         raise _err(where, f"Custom values nest at most {MAX_DEPTH} levels.")
+    if isinstance(value, str) and "\x00" in value:
+        raise _err(where, NUL_MESSAGE)
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, int | float):

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from basalt.core.caller import Caller
 from basalt.core.errors import InvalidQuery, NotFound, ValidationFailed
+from basalt.core.json import NUL_MESSAGE
 from basalt.documents import access, finding, store
 from basalt.documents import services as documents_services
 from basalt.documents.cache import Schema, build_schema, project_schemas
@@ -133,6 +134,8 @@ def _clean(
     if "app_version" in body:
         if not isinstance(body["app_version"], str) or len(body["app_version"]) > 64:
             raise _err("app_version", "Must be a string of at most 64 characters.")
+        if "\x00" in body["app_version"]:
+            raise _err("app_version", NUL_MESSAGE)
         out["app_version"] = body["app_version"]
     if "badge" in body:
         badge = body["badge"]

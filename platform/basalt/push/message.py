@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from basalt.core.errors import ValidationFailed
+from basalt.core.json import NUL_MESSAGE, has_nul
 
 TEXT_LIMIT = 2048
 _LOCALE = re.compile(r"\A[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,3}\Z")
@@ -31,6 +32,8 @@ def _texts(value: Any, field: str, allowed: set[str]) -> dict[str, str]:
     for key, text in value.items():
         if not isinstance(text, str) or len(text) > TEXT_LIMIT:
             raise _err(f"{field}.{key}", f"Must be a string of at most {TEXT_LIMIT} characters.")
+        if "\x00" in text:
+            raise _err(f"{field}.{key}", NUL_MESSAGE)
         out[key] = text
     if "image" in out and not re.match(r"\Ahttps?://\S+\Z", out["image"]):
         raise _err(f"{field}.image", "Must be an http(s) URL.")
@@ -60,6 +63,8 @@ def clean_message(body: dict[str, Any]) -> dict[str, Any]:
                 or key.startswith(("google.", "gcm."))
             ):
                 raise _err(f"data.{str(key)[:40]}", "Reserved or invalid key.")
+        if has_nul(data):
+            raise _err("data", NUL_MESSAGE)
         out["data"] = data
     localized = body.get("localized")
     if localized is not None:

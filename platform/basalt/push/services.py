@@ -12,6 +12,7 @@ from django.utils.dateparse import parse_datetime
 
 from basalt.core.caller import Caller
 from basalt.core.errors import Conflict, InvalidQuery, NotFound, PermissionDenied, ValidationFailed
+from basalt.core.instants import as_utc
 from basalt.documents.store import format_time
 from basalt.push import audience, clock, credentials, engine, message, providers
 from basalt.push.models import Delivery, Push
@@ -54,7 +55,10 @@ def _time(value: Any, field: str, *, wall: bool = False) -> datetime | None:
         return parsed.replace(tzinfo=UTC)
     if parsed.tzinfo is None:
         raise _err(field, "Must carry a time zone offset (Z for UTC).")
-    return parsed.astimezone(UTC)
+    moment = as_utc(parsed)
+    if moment is None:
+        raise _err(field, "The date is out of range.")
+    return moment
 
 
 def _check_sizes(project, msg: dict[str, Any], names: list[str]) -> None:
@@ -237,9 +241,11 @@ def list_pushes(caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         try:
             text = base64.urlsafe_b64decode(str(cursor)[:200] + "=" * (-len(str(cursor)[:200]) % 4)).decode()
             moment, push_id = text.split("|", 1)
-            after = datetime.fromisoformat(moment)
+            after = as_utc(datetime.fromisoformat(moment))
         except (ValueError, UnicodeDecodeError):
-            raise InvalidQuery("Invalid `cursor`.") from None
+            after = None
+        if after is None:
+            raise InvalidQuery("Invalid `cursor`.")
         from django.db.models import Q
 
         scope = scope.filter(Q(created_at__lt=after) | Q(created_at=after, id__lt=push_id))

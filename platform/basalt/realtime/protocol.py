@@ -8,9 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import orjson
-
 from basalt.core.errors import BasaltError, Conflict, InvalidJson, InvalidOperation, InvalidToken, PayloadTooLarge
+from basalt.core.json import loads_json
 from basalt.projects.caller import with_bearer
 from basalt.realtime import subscriptions
 from basalt.realtime.connection import Connection
@@ -45,10 +44,7 @@ async def handle(conn: Connection, text: str | bytes) -> None:
     try:
         if len(text) > conn.settings.max_message_bytes:
             raise PayloadTooLarge(f"Messages are limited to {conn.settings.max_message_bytes} bytes.")
-        try:
-            message = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            raise InvalidJson("The message is not valid JSON.") from None
+        message = loads_json(text, "The message")
         if not isinstance(message, dict):
             raise InvalidJson("A message is a JSON object with an `op`.")
         if isinstance(message.get("id"), str) and len(message["id"]) <= 64:

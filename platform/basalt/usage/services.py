@@ -23,7 +23,8 @@ def parse_days(raw: Any) -> int:
     if raw is None or raw == "":
         return DEFAULT_DAYS
     text = str(raw)
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_DAYS:
+    # Bounded before int(): past 4,300 digits int() raises ValueError.
+    if not text.isascii() or not text.isdigit() or len(text) > 3 or not 1 <= int(text) <= MAX_DAYS:
         raise ValidationFailed(details={"days": [f"A whole number of days from 1 to {MAX_DAYS}."]})
     return int(text)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from basalt.core.instants import as_utc
 from basalt.documents.fields.base import FieldError, FieldType, register
 from basalt.documents.fields.common import COMPARISONS
 
@@ -37,11 +38,8 @@ def parse_instant(value: Any, *, with_offset: bool = False) -> str:
         if with_offset:
             raise FieldError("The date needs an offset (Z for UTC).")
         moment = moment.replace(tzinfo=UTC)
-    try:
-        moment = moment.astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise FieldError("The date is out of range.") from None
-    if not 1 <= moment.year <= 9999:
+    moment = as_utc(moment)
+    if moment is None:
         raise FieldError("The date is out of range.")
     return format_instant(moment)
 

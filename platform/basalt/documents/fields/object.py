@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from basalt.core.json import NUL_MESSAGE
 from basalt.documents.fields.base import FieldError, FieldType, register
 from basalt.documents.fields.common import EQUALITY, is_number
 
@@ -11,7 +12,7 @@ MAX_KEY = 256
 
 
 def check_json(value: Any) -> None:
-    """Refuse keys that are not plain names and numbers that are not finite, at any depth."""
+    """Refuse keys that are not plain names, numbers that are not finite and NUL in text, at any depth."""
     stack = [value]
     while stack:
         item = stack.pop()
@@ -19,9 +20,14 @@ def check_json(value: Any) -> None:
             for key, child in item.items():
                 if not isinstance(key, str) or not key or len(key) > MAX_KEY or "." in key or key.startswith("$"):
                     raise FieldError("Object keys must be non-empty strings without '.' or a leading '$'.")
+                if "\x00" in key:
+                    raise FieldError(NUL_MESSAGE)
                 stack.append(child)
         elif isinstance(item, list):
             stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                raise FieldError(NUL_MESSAGE)
         elif isinstance(item, int | float) and not isinstance(item, bool) and not is_number(item):
             raise FieldError("Numbers must be finite (integers within ±2^53).")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from basalt.core.json import NUL_MESSAGE
 from basalt.documents.fields.base import FieldError, FieldType, register
 from basalt.documents.fields.common import COMPARISONS, check_choices, non_negative_int
 
@@ -16,6 +17,8 @@ def _text(value: Any) -> str:
         raise FieldError("Must be a string.")
     if len(value) > MAX_STRING:
         raise FieldError("The string is too long.")
+    if "\x00" in value:
+        raise FieldError(NUL_MESSAGE)
     return value
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from django.utils.dateparse import parse_datetime
 
 from basalt.core.errors import InvalidQuery
+from basalt.core.instants import as_utc
 
 MAX_INT = 2**63 - 1
 MAX_STRING = 65536
@@ -58,4 +59,7 @@ def timestamp(value: Any, where: str) -> datetime:
         raise InvalidQuery(f"{where}: {raw!r} is not an RFC 3339 date-time.", details={"field": where})
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    moment = as_utc(parsed)
+    if moment is None:
+        raise InvalidQuery(f"{where}: the date is out of range.", details={"field": where})
+    return moment

@@ -80,6 +80,7 @@ class IdentitiesView(DataAPIView):
 
 class IdentityView(DataAPIView):
     def post(self, request, provider: str):
+        services.current_user(request.caller)  # 401 before the body is read, as MeView
         return Response(federation.link(request.caller, provider, request.data), status=201)
 
     def delete(self, request, provider: str):

@@ -51,10 +51,14 @@ class MeView(DataAPIView):
     def get(self, request):
         return _no_store(Response(services.get_me(request.caller)))
 
+    # Signed in or not is answered (401) before the body is read (415, 400): a refusal of the body was
+    # kept under the request's Idempotency-Key, and the next signed-out request with it was a 422.
     def patch(self, request):
+        services.current_user(request.caller)
         return _no_store(Response(services.update_me(request.caller, request.data, _client(request))))
 
     def delete(self, request):
+        services.current_user(request.caller)
         admin.delete_me(request.caller, request.data)
         return Response(status=204)
 
