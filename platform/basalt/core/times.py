@@ -1,4 +1,5 @@
-"""The one text form of an instant in responses, events and payloads: RFC 3339, UTC, milliseconds, `Z`."""
+"""Instants: the one text form in responses, events and payloads (RFC 3339, UTC, milliseconds, `Z`), and
+client-sent date-times brought to UTC or refused (an offset can carry them past what datetime holds)."""
 
 from __future__ import annotations
 
@@ -28,3 +29,18 @@ def rfc3339_ms(value: datetime) -> str:
 def iso(value: datetime | None) -> str | None:
     """rfc3339_ms, or None for no time."""
     return None if value is None else rfc3339_ms(value)
+
+
+def as_utc(moment: datetime) -> datetime | None:
+    """`moment` in UTC, or None when it is naive (no offset to go by) or falls outside years 1 to 9999.
+
+    `0001-01-01T00:00:00+01:00` is year 0 in UTC and `9999-12-31T23:59:59-01:00` year 10000: the
+    conversion raises OverflowError, and so does SQLite's adapter, which converts any aware value it
+    binds. Callers convert what they were sent here first and refuse None as bad input (400).
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return None
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None

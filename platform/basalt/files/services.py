@@ -10,7 +10,7 @@ from django.db import transaction
 
 from basalt.core.caller import Caller
 from basalt.core.errors import InvalidQuery, ValidationFailed
-from basalt.core.instants import as_utc
+from basalt.core.times import as_utc
 from basalt.documents.store import format_time
 from basalt.files import signing, thumbs
 from basalt.files.access import access_file, acl_principals, initial_acl, may_upload, readable, validate_acl

@@ -26,7 +26,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from basalt.core.errors import BasaltError, Conflict, ValidationFailed
-from basalt.core.instants import as_utc
+from basalt.core.times import as_utc
 from basalt.documents import catalog, schema
 from basalt.documents.models import Collection, Document
 from basalt.files.ingest import storage_key

@@ -16,7 +16,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from basalt.core.instants import as_utc
+from basalt.core.times import as_utc
 from basalt.identity.auth_settings import auth_settings
 from basalt.identity.models import Session
 from basalt.identity.tokens import hash_token

@@ -12,7 +12,7 @@ from django.utils.dateparse import parse_datetime
 
 from basalt.core.caller import Caller
 from basalt.core.errors import Conflict, InvalidQuery, NotFound, PermissionDenied, ValidationFailed
-from basalt.core.instants import as_utc
+from basalt.core.times import as_utc
 from basalt.documents.store import format_time
 from basalt.push import audience, clock, credentials, engine, message, providers
 from basalt.push.models import Delivery, Push

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from basalt.core.instants import as_utc
+from basalt.core.times import as_utc
 from basalt.documents.fields.base import FieldError, FieldType, register
 from basalt.documents.fields.common import COMPARISONS
 

@@ -9,7 +9,7 @@ from typing import Any
 from django.utils.dateparse import parse_datetime
 
 from basalt.core.errors import InvalidQuery
-from basalt.core.instants import as_utc
+from basalt.core.times import as_utc
 
 MAX_INT = 2**63 - 1
 MAX_STRING = 65536
