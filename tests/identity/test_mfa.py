@@ -171,6 +171,13 @@ def test_project_requiring_mfa_makes_users_enrol_through_the_challenge(project, 
     # The factor cannot be removed while the project requires it.
     me = bearer_client(project.publishable, done.json()["access_token"])
     assert me.delete("/api/v1/auth/mfa/totp").status_code == 403
+    # The contract says so too: these two take the API key alone (with the body's mfa_token), so a
+    # generated client does not demand a bearer token the caller cannot have yet.
+    from basalt.documents.openapi import build_document
+
+    paths = build_document()["paths"]
+    for path in ("/api/v1/auth/mfa/totp/enroll", "/api/v1/auth/mfa/totp/confirm"):
+        assert {"apiKey": []} in paths[path]["post"]["security"], path
 
 
 def test_admin_reset_removes_the_factor_and_tells_the_user(project, user, django_capture_on_commit_callbacks):

@@ -28,6 +28,7 @@ def _op(
     ok: tuple[int, str | dict | None] = (200, None),
     errors: tuple[int, ...] = (400, 401),
     bearer: bool = False,
+    or_mfa_token: bool = False,
     tag: str = "auth",
     body_required: bool = True,
 ) -> dict[str, Any]:
@@ -44,6 +45,9 @@ def _op(
         operation["requestBody"] = {"required": body_required, **_json(body)}
     if bearer:
         operation["security"] = [{"apiKey": [], "bearer": []}]
+        if or_mfa_token:
+            # Or signed out, the body's `mfa_token` standing for the session (a sign-in that needs MFA).
+            operation["security"].append({"apiKey": []})
     return operation
 
 
@@ -187,12 +191,18 @@ def _provider_paths() -> dict[str, Any]:
                 ok=(200, "TotpSecret"),
                 errors=(400, 401, 409, 429),
                 bearer=True,
+                or_mfa_token=True,
                 body_required=False,
             )
         },
         "/api/v1/auth/mfa/totp/confirm": {
             "post": _op(
-                "confirmTotp", body="MfaCode", ok=(200, "RecoveryCodes"), errors=(400, 401, 409, 429), bearer=True
+                "confirmTotp",
+                body="MfaCode",
+                ok=(200, "RecoveryCodes"),
+                errors=(400, 401, 409, 429),
+                bearer=True,
+                or_mfa_token=True,
             )
         },
         "/api/v1/auth/mfa/totp": {"delete": _op("removeTotp", ok=(204, None), errors=(401, 403), bearer=True)},
