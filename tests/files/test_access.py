@@ -103,6 +103,11 @@ def test_signed_url_serves_without_headers_and_is_bound(secret_client, project):
     minted = secret_client.post(f"/api/v1/files/{stored['id']}/url", {"expires_in": 60}, format="json")
     assert minted.status_code == 200, minted.content
     url = minted.json()["url"]
+    # No body takes the defaults; a body that is not an object (JSON null, a list) is a 400.
+    assert secret_client.post(f"/api/v1/files/{stored['id']}/url").status_code == 200
+    for body in (b"null", b"[]", b'"x"'):
+        refused = secret_client.post(f"/api/v1/files/{stored['id']}/url", body, content_type="application/json")
+        assert refused.status_code == 400 and refused.json()["error"]["details"] == {"body": ["Must be a JSON object."]}
     bare = APIClient()
     answer = bare.get(url)
     assert answer.status_code == 200

@@ -231,3 +231,21 @@ def test_an_mfa_token_cannot_enrol_a_new_factor_over_an_existing_one(project, us
     assert client.post("/api/v1/auth/mfa/totp/enroll", {"mfa_token": token}, format="json").status_code in (403, 409)
     confirm = client.post("/api/v1/auth/mfa/totp/confirm", {"mfa_token": token, "code": "123456"}, format="json")
     assert confirm.status_code == 403
+
+
+def test_optional_bodies_that_are_not_objects_are_refused(project, user):
+    """TOTP enrolment and passkey sign-in options take no body or an object; `null` or a list is a
+    400, not read as no body (it would start an enrolment the client did not describe)."""
+    from basalt.projects.project_settings import update_settings
+
+    update_settings(project.project, {"auth": {"passkey_rp_id": "localhost", "passkey_origins": ["http://localhost"]}})
+    for path, client in (
+        ("/api/v1/auth/mfa/totp/enroll", user.client),
+        ("/api/v1/auth/mfa/totp/confirm", user.client),
+        ("/api/v1/auth/passkeys/login/options", key_client(project.publishable)),
+    ):
+        for body in (b"null", b"[]", b"7"):
+            refused = client.post(path, body, content_type="application/json")
+            assert refused.status_code == 400, (path, body, refused.content)
+            assert refused.json()["error"]["details"] == {"body": ["Must be a JSON object."]}, path
+    assert user.client.post("/api/v1/auth/mfa/totp/enroll").status_code == 200

@@ -53,6 +53,14 @@ class ValidationFailed(BasaltError):
     default_message = "Some fields are invalid."
 
 
+def body_object(body: Any) -> dict[str, Any]:
+    """A request body that must be a JSON object (`null`, a list or a string is a 400, not "no body":
+    a view passes `{}` itself when the body is absent and optional)."""
+    if not isinstance(body, dict):
+        raise ValidationFailed(details={"body": ["Must be a JSON object."]})
+    return body
+
+
 class InvalidQuery(BasaltError):
     code = "invalid_query"
     default_message = "The query is invalid."

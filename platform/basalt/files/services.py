@@ -9,7 +9,7 @@ from typing import Any
 from django.db import transaction
 
 from basalt.core.caller import Caller
-from basalt.core.errors import InvalidQuery, ValidationFailed
+from basalt.core.errors import InvalidQuery, ValidationFailed, body_object
 from basalt.core.times import as_utc
 from basalt.documents.store import format_time
 from basalt.files import signing, thumbs
@@ -156,9 +156,7 @@ def remove_objects(prefix: str) -> None:
 
 def mint_url(caller: Caller, file_id: str, body: Any) -> dict[str, Any]:
     """A short-lived `?token=` URL for clients that cannot send headers (an <img> tag)."""
-    if body is None:
-        body = {}
-    if not isinstance(body, dict) or set(body) - {"expires_in", "thumb", "fit"}:
+    if set(body_object(body)) - {"expires_in", "thumb", "fit"}:
         raise ValidationFailed(details={"body": ["Send an object with `expires_in` (seconds)."]})
     expires_in = body.get("expires_in", signing.DEFAULT_EXPIRES_IN)
     if not isinstance(expires_in, int) or isinstance(expires_in, bool) or not 1 <= expires_in <= signing.MAX_EXPIRES_IN:

@@ -22,7 +22,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from basalt.core.caller import Caller
-from basalt.core.errors import BasaltError, Conflict, InvalidToken, NotFound, PermissionDenied, ValidationFailed
+from basalt.core.errors import (
+    BasaltError,
+    Conflict,
+    InvalidToken,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+    body_object,
+)
 from basalt.identity import builtin, challenges, mfa
 from basalt.identity.auth_settings import auth_settings
 from basalt.identity.models import AuthChallenge, EndUser, LinkedIdentity, Passkey
@@ -53,8 +61,7 @@ def enabled_provider(project: Project, name: Any) -> tuple[AuthProvider, dict[st
 
 
 def _body(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise ValidationFailed(details={"body": ["Must be a JSON object."]})
+    body_object(body)
     return body
 
 

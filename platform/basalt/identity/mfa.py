@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from basalt.core.errors import BasaltError, InvalidCredentials, InvalidToken, RateLimited, ValidationFailed
+from basalt.core.errors import BasaltError, InvalidCredentials, InvalidToken, RateLimited, ValidationFailed, body_object
 from basalt.identity import challenges, emails, sessions, throttle
 from basalt.identity.auth_settings import auth_settings
 from basalt.identity.keys import decrypt_secret, encrypt_secret
@@ -193,8 +193,7 @@ def _throttle_user(user: EndUser) -> None:
 
 
 def _live_challenge(project: Project, body: Any) -> tuple[AuthChallenge, dict[str, Any]]:
-    if not isinstance(body, dict):
-        raise ValidationFailed(details={"body": ["Must be a JSON object."]})
+    body_object(body)
     challenge = challenges.peek(project, AuthChallenge.MFA, body.get("mfa_token"))
     if challenge is None or challenge.user is None or challenge.user.disabled:
         raise InvalidToken("The mfa_token is invalid, expired or already used; sign in again.")

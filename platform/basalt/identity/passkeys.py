@@ -25,7 +25,14 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from basalt.core.errors import Conflict, InvalidCredentials, InvalidToken, PermissionDenied, ValidationFailed
+from basalt.core.errors import (
+    Conflict,
+    InvalidCredentials,
+    InvalidToken,
+    PermissionDenied,
+    ValidationFailed,
+    body_object,
+)
 from basalt.identity import challenges, mfa
 from basalt.identity.auth_settings import auth_settings
 from basalt.identity.models import AuthChallenge, EndUser, Passkey
@@ -134,7 +141,7 @@ def login_options(project: Project, body: Any) -> dict[str, Any]:
     """Options for a sign-in: discoverable (any passkey of the site) or, with an `mfa_token`, the
     passkeys of the user who is half-way through signing in."""
     rp_id, _, _ = _relying_party(project)
-    body = body if isinstance(body, dict) else {}
+    body = body_object(body)
     allow, user = [], None
     if body.get("mfa_token") is not None:
         challenge = challenges.peek(project, AuthChallenge.MFA, body.get("mfa_token"))

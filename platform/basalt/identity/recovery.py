@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from basalt.core.caller import Caller
-from basalt.core.errors import ValidationFailed
+from basalt.core.errors import ValidationFailed, body_object
 from basalt.identity import builtin, emails, sessions, throttle
 from basalt.identity.auth_settings import auth_settings
 from basalt.identity.models import EndUser, OneTimeToken
@@ -57,8 +57,7 @@ def _pad(started: float) -> None:
 
 
 def _lookup_by_email(project: Project, body: Any) -> EndUser | None:
-    if not isinstance(body, dict):
-        raise ValidationFailed(details={"body": ["Must be a JSON object."]})
+    body_object(body)
     email = clean_email(body.get("email"))
     return EndUser.objects.filter(project=project, email=email, disabled=False).select_related("project").first()
 
@@ -113,8 +112,7 @@ def confirm_verification(project: Project, body: Any) -> dict[str, Any]:
 
 
 def confirm_reset(project: Project, body: Any) -> None:
-    if not isinstance(body, dict):
-        raise ValidationFailed(details={"body": ["Must be a JSON object."]})
+    body_object(body)
     # Check the new password first so a weak one does not burn the code.
     password = check_policy(body.get("password"), auth_settings(project))
     encoded = hash_password(password)

@@ -17,6 +17,7 @@ from basalt.core.errors import (
     Unauthenticated,
     UniqueViolation,
     ValidationFailed,
+    body_object,
 )
 from basalt.documents import services as documents
 from basalt.documents.writes import prepare_create
@@ -47,8 +48,7 @@ _SIGNUP_OWN = {"email", "password", "username"}
 
 
 def _body(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ValidationFailed(details={"body": ["Must be a JSON object."]})
+    body_object(value)
     return value
 
 

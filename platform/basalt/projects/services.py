@@ -15,7 +15,7 @@ from guardian.shortcuts import assign_perm, get_user_perms, remove_perm
 
 from basalt.accounts.models import Account
 from basalt.core.caller import Caller
-from basalt.core.errors import BasaltError, Conflict, NotFound, PermissionDenied, ValidationFailed
+from basalt.core.errors import BasaltError, Conflict, NotFound, PermissionDenied, ValidationFailed, body_object
 from basalt.projects.keys import hash_key, mint_key
 from basalt.projects.models import ApiKey, Membership, Project
 from basalt.projects.roles import ALL_PERMS, ROLE_PERMISSIONS, ROLES, Perm
@@ -227,8 +227,7 @@ def delete_project(account: Account, ref: str, confirm_name: str | None = None) 
 
 def _only_fields(body: Any, allowed: set[str]) -> dict[str, Any]:
     """Refuse a body that is not an object or names fields this operation does not know."""
-    if not isinstance(body, dict):
-        raise ValidationFailed(details={"body": ["Must be a JSON object."]})
+    body_object(body)
     unknown = sorted(str(name) for name in body if name not in allowed)
     if unknown:
         raise ValidationFailed(details={name[:100]: ["Unknown field."] for name in unknown[:20]})

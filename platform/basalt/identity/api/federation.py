@@ -6,7 +6,7 @@ from django.http import HttpResponseRedirect
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from basalt.core.errors import PermissionDenied
+from basalt.core.errors import PermissionDenied, body_object
 from basalt.identity import admin, federation, mfa, passkeys, services
 from basalt.identity.api.views import _client, _no_store
 from basalt.identity.serializers import user_out
@@ -96,7 +96,7 @@ class MfaView(DataAPIView):
 
 class TotpEnrollView(DataAPIView):
     def post(self, request):
-        body = request.data if isinstance(request.data, dict) else {}
+        body = body_object(request.data)
         if "mfa_token" in body:
             return _no_store(Response(mfa.enroll_with_challenge(request.caller.project, body)))
         return _no_store(Response(mfa.enroll(services.current_user(request.caller))))
@@ -104,7 +104,7 @@ class TotpEnrollView(DataAPIView):
 
 class TotpConfirmView(DataAPIView):
     def post(self, request):
-        body = request.data if isinstance(request.data, dict) else {}
+        body = body_object(request.data)
         if "mfa_token" in body:
             result = mfa.confirm_with_challenge(request.caller.project, body)
             return _no_store(Response({"recovery_codes": result["recovery_codes"], **_signed_in(result)}))
