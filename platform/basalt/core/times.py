@@ -3,7 +3,9 @@ client-sent date-times brought to UTC or refused (an offset can carry them past 
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
+from typing import Any
 
 _RFC3339_MS = "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ"
 
@@ -44,3 +46,19 @@ def as_utc(moment: datetime) -> datetime | None:
         return moment.astimezone(UTC)
     except (OverflowError, ValueError):
         return None
+
+
+def keyset_cursor(moment: datetime, row_id: str) -> str:
+    """An opaque cursor for a list ordered by (time, id): the last row's time and id."""
+    return base64.urlsafe_b64encode(f"{moment.isoformat()}|{row_id}".encode()).decode().rstrip("=")
+
+
+def read_keyset_cursor(cursor: Any) -> tuple[datetime, str] | None:
+    """(time in UTC, id) from `keyset_cursor`'s text, or None for anything else (the caller's 400)."""
+    text = str(cursor)[:200]
+    try:
+        moment, row_id = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode().split("|", 1)
+        after = as_utc(datetime.fromisoformat(moment))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return None if after is None else (after, row_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +9,7 @@ from django.db import transaction
 
 from basalt.core.caller import Caller
 from basalt.core.errors import InvalidQuery, ValidationFailed, body_object
-from basalt.core.times import as_utc
+from basalt.core.times import as_utc, keyset_cursor, read_keyset_cursor
 from basalt.documents.store import format_time
 from basalt.files import signing, thumbs
 from basalt.files.access import access_file, acl_principals, initial_acl, may_upload, readable, validate_acl
@@ -61,20 +60,14 @@ def get_file(caller: Caller, file_id: str) -> dict[str, Any]:
 
 
 def _cursor(row: File) -> str:
-    raw = f"{row.created_at.isoformat()}|{row.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return keyset_cursor(row.created_at, row.id)
 
 
 def _uncursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, file_id = raw.split("|", 1)
-        after = as_utc(datetime.fromisoformat(moment))
-    except (ValueError, UnicodeDecodeError):
-        after = None
-    if after is None:
+    read = read_keyset_cursor(cursor)
+    if read is None:
         raise InvalidQuery("The cursor is not valid.")
-    return after, file_id
+    return read
 
 
 def _time(value: str, name: str) -> datetime:

@@ -31,6 +31,7 @@ from basalt.core.errors import (
     ValidationFailed,
     body_object,
 )
+from basalt.core.times import iso
 from basalt.identity import builtin, challenges, mfa
 from basalt.identity.auth_settings import auth_settings
 from basalt.identity.models import AuthChallenge, EndUser, LinkedIdentity, Passkey
@@ -41,7 +42,7 @@ from basalt.identity.providers import (
     ProviderIdentity,
     registry,
 )
-from basalt.identity.serializers import iso, user_out
+from basalt.identity.serializers import user_out
 from basalt.projects.models import Project
 
 STATE_SECONDS = 600

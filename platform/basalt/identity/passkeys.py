@@ -33,10 +33,10 @@ from basalt.core.errors import (
     ValidationFailed,
     body_object,
 )
+from basalt.core.times import iso
 from basalt.identity import challenges, mfa
 from basalt.identity.auth_settings import auth_settings
 from basalt.identity.models import AuthChallenge, EndUser, Passkey
-from basalt.identity.serializers import iso
 from basalt.projects.models import Project
 
 CHALLENGE_SECONDS = 300

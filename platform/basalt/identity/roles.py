@@ -126,7 +126,7 @@ def _ids(value: Any, field: str) -> list[str]:
 
 
 def role_out(role: Role) -> dict[str, Any]:
-    from basalt.identity.serializers import iso
+    from basalt.core.times import iso
 
     return {
         "id": role.doc_id,

@@ -120,7 +120,7 @@ def update(req: ParseRequest, object_id: str) -> dict[str, Any]:
         updated = (
             Role.objects.filter(project=req.caller.project, name=name).values_list("updated_at", flat=True).first()
         )
-    from basalt.identity.serializers import iso
+    from basalt.core.times import iso
 
     return {"updatedAt": iso(updated)}
 

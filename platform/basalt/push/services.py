@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +11,7 @@ from django.utils.dateparse import parse_datetime
 
 from basalt.core.caller import Caller
 from basalt.core.errors import Conflict, InvalidQuery, NotFound, PermissionDenied, ValidationFailed
-from basalt.core.times import as_utc
+from basalt.core.times import as_utc, keyset_cursor, read_keyset_cursor
 from basalt.documents.store import format_time
 from basalt.push import audience, clock, credentials, engine, message, providers
 from basalt.push.models import Delivery, Push
@@ -218,7 +217,7 @@ def cancel_push(caller: Caller, push_id: Any) -> dict[str, Any]:
 
 
 def _cursor(push: Push) -> str:
-    return base64.urlsafe_b64encode(f"{push.created_at.isoformat()}|{push.pk}".encode()).decode().rstrip("=")
+    return keyset_cursor(push.created_at, push.pk)
 
 
 def list_pushes(caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
@@ -238,14 +237,10 @@ def list_pushes(caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
         scope = scope.filter(status=status)
     cursor = params.get("cursor")
     if cursor:
-        try:
-            text = base64.urlsafe_b64decode(str(cursor)[:200] + "=" * (-len(str(cursor)[:200]) % 4)).decode()
-            moment, push_id = text.split("|", 1)
-            after = as_utc(datetime.fromisoformat(moment))
-        except (ValueError, UnicodeDecodeError):
-            after = None
-        if after is None:
+        read = read_keyset_cursor(cursor)
+        if read is None:
             raise InvalidQuery("Invalid `cursor`.")
+        after, push_id = read
         from django.db.models import Q
 
         scope = scope.filter(Q(created_at__lt=after) | Q(created_at=after, id__lt=push_id))
