@@ -114,9 +114,11 @@ def statistics_ddl(row: CollectionIndex) -> str | None:
     and only those get them (`statistics.large_enough`): the planner reads every statistics object of
     the table when it plans any query on it, about 5 us each, so one per index of every collection
     of the installation made every find slower as the installation grew (measured: planning 0.12 ms
-    with none, 0.38 ms with 22, 1.2 ms with 200)."""
+    with none, 0.38 ms with 22, 1.2 ms with 200). An array field's serve `@>` too: PostgreSQL tests
+    each common whole array against the value (a tag held by a fifth of 19,300 documents: estimated
+    2,848 matches, 3,765 found; 136 without)."""
     dialect = current_dialect()
-    if dialect.vendor != "postgresql" or connection.pg_version < 140000 or _array_field(row):
+    if dialect.vendor != "postgresql" or connection.pg_version < 140000:
         return None
     expressions = list(dict.fromkeys(expr for expr, _, ref in _terms(dialect, row.fields) if not ref.system))
     if not expressions:

@@ -123,14 +123,19 @@ class PostgresDialect(Dialect):
         return f"({self.typed(ref, 'string')} AND {self.raw(ref, True)} {op} %s)", [pattern]
 
     def contains(self, ref: FieldRef, items: tuple[Any, ...]) -> Sql:
-        return f"({self.typed(ref, 'array')} AND {self.value(ref)} @> %s::jsonb)", [orjson.dumps(list(items)).decode()]
+        # Only an array contains an array (jsonb's one exception runs the other way: an array contains
+        # a scalar), so no type test: `jsonb_typeof(…) = 'array'` was estimated at 0.5% of rows, and
+        # the planner then fetched every match through the GIN index and sorted them (3,765 rows,
+        # 10-17 ms) where walking the requested order to the page's end took 0.4 ms.
+        return f"{self.value(ref)} @> %s::jsonb", [orjson.dumps(list(items)).decode()]
 
     def any_of(self, ref: FieldRef, items: tuple[Any, ...]) -> Sql:
         if items and all(isinstance(item, str | int | float | bool) or item is None for item in items):
             # For scalars "has an element equal to x" is exactly "contains [x]": an OR of
             # containments, which a GIN index on the array (indexes.index_ddl) serves.
+            # No type test, as in `contains`.
             tests = " OR ".join(f"{self.value(ref)} @> %s::jsonb" for _ in items)
-            return f"({self.typed(ref, 'array')} AND ({tests}))", [orjson.dumps([item]).decode() for item in items]
+            return f"({tests})", [orjson.dumps([item]).decode() for item in items]
         sql = (
             f"({self.typed(ref, 'array')} AND EXISTS (SELECT 1 FROM jsonb_array_elements({self.value(ref)}) el "
             "WHERE el.value = ANY(%s::jsonb[])))"
