@@ -100,7 +100,21 @@ def index_ddl(row: CollectionIndex, *, concurrently: bool, dialect: Dialect | No
 
 
 def statistics_name(db_name: str) -> str:
-    return _quoted_name(f"{db_name[:59]}_st")
+    return _quoted_name(_statistics_name(db_name))
+
+
+def _statistics_name(db_name: str) -> str:
+    return f"{db_name[:59]}_st"
+
+
+def lack_statistics(rows: Iterable[CollectionIndex]) -> bool:
+    """PostgreSQL: whether any of these indexes would have statistics (`statistics_ddl`) but has none."""
+    wanted = [_statistics_name(row.db_name) for row in rows if statistics_ddl(row) is not None]
+    if not wanted:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_statistic_ext WHERE stxname = ANY(%s)", [wanted])
+        return cursor.fetchone()[0] < len(wanted)
 
 
 def statistics_ddl(row: CollectionIndex) -> str | None:
