@@ -13,7 +13,9 @@ and PostgreSQL with autovacuum off or late chose a bitmap scan and a sort (8.1 m
   own advice for long-lived connections).
 * On PostgreSQL, every `PG_CHECK_EVERY` creates in one collection by a process, a background task
   (`refresh_if_grown`) compares the rows the planner expects for the collection with the rows it
-  has, and past `GROWTH_FACTOR` (or `GROWTH_ROWS` for a small one) ANALYZEs the table. A
+  has, and past `GROWTH_FACTOR` (or `GROWTH_ROWS` for a small one) ANALYZEs the table; where
+  autovacuum is off (as on this machine's PostgreSQL), it runs VACUUM (ANALYZE) instead, the upkeep
+  autovacuum would have done for those writes. A
   collection that grew after the ANALYZE of its index build (autovacuum off, or behind) was
   planned for its old size: 9 rows expected where 3,047 matched, a bitmap scan and a sort (3.2 ms)
   where the declared index takes 0.29 ms. The check is cheap where nothing can have grown enough
@@ -146,9 +148,12 @@ def refresh_if_grown(collection_id: int, look_again: bool = True) -> bool:
             return False
         if large_enough(collection_id):
             _add_statistics(collection_id)
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL lock_timeout = {int(PG_LOCK_TIMEOUT_MS)}")
-            cursor.execute("ANALYZE basalt_document")
+        if not connection.in_atomic_block and _autovacuum_off():
+            _vacuum_analyze()
+        else:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = {int(PG_LOCK_TIMEOUT_MS)}")
+                cursor.execute("ANALYZE basalt_document")
     except DatabaseError:
         logger.warning("ANALYZE after collection %s grew did not run", collection_id, exc_info=True)
         return False
@@ -156,6 +161,31 @@ def refresh_if_grown(collection_id: int, look_again: bool = True) -> bool:
         cache.delete(_key("check", collection_id))
     logger.info("collection %s outgrew its planner statistics: analysed", collection_id)
     return True
+
+
+def _autovacuum_off() -> bool:
+    """Whether PostgreSQL leaves the documents table unvacuumed (autovacuum off, for it or for all)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('autovacuum') = 'off' OR EXISTS (SELECT 1 FROM pg_class c, "
+            "pg_options_to_table(c.reloptions) o WHERE c.oid = 'basalt_document'::regclass "
+            "AND o.option_name = 'autovacuum_enabled' AND o.option_value IN ('false', 'off', '0', 'no'))"
+        )
+        return bool(cursor.fetchone()[0])
+
+
+def _vacuum_analyze() -> None:
+    """VACUUM (ANALYZE) where autovacuum would have: it marks the pages whose rows every transaction
+    sees, which lets a count of a collection read only the `(project, collection)` index (19,300
+    documents: 21-30 ms through the table, 2-4 ms through the index) and reclaims what updates and
+    deletes left behind. Outside a transaction (VACUUM cannot run in one), so the lock timeout is
+    set for the session and put back."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET lock_timeout = {int(PG_LOCK_TIMEOUT_MS)}")
+        try:
+            cursor.execute("VACUUM (ANALYZE) basalt_document")
+        finally:
+            cursor.execute("RESET lock_timeout")
 
 
 def large_enough(collection_id: int) -> bool:
