@@ -103,7 +103,7 @@ def _settings(text: str | None) -> dict:
         return {}
     try:
         return orjson.loads(text)
-    except orjson.JSONDecodeError:  # what orjson refuses and json accepts: integers past 64 bits
+    except orjson.JSONDecodeError:  # what orjson refuses and json accepts: NaN and Infinity (SQLite)
         return json.loads(text)
 
 
