@@ -16,8 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from basalt.files.serving import WHOLE_BODY
 from tests.contract import live
-from tests.files import front
+from tests.files import front, images
 from tests.files.conftest import live_upload
 
 pytestmark = pytest.mark.live
@@ -168,6 +169,41 @@ def test_if_range_head_and_conditions_through_caddy_are_basalt_s(edge):
     assert _both(edge, "GET", path, project.secret, **{"If-None-Match": tag})[0].status_code == 304
     head = _both(edge, "HEAD", path, project.secret, Range="bytes=0-9")[0]
     assert head.status_code == 206 and head.headers["content-length"] == "10"
+
+
+def test_small_files_and_cached_thumbnails_through_caddy_are_basalt_s_whole_answers(edge):
+    """Below serving.WHOLE_BODY Basalt answers with the bytes even when Caddy asks for a hand-over
+    (one read, no second request inside Caddy); a Range on the same file is still handed over."""
+    web, _, project, _ = edge
+    image = images.png(300, 200)
+    assert len(image) < WHOLE_BODY
+    path = f"/api/v1/files/{_stored(edge, image, 'small.png')}/content"
+    for query in ("", "?thumb=128x128", "?thumb=128x128&fit=contain"):
+        tag = None
+        for _ in range(2):  # rendered (or read), then kept in memory
+            edged, alone = _both(edge, "GET", path + query, project.secret)
+            _assert_same(edged, alone)
+            assert edged.status_code == 200 and edged.content and edged.headers["content-type"] == "image/png"
+            assert edged.headers["content-disposition"].startswith("inline;")
+            tag = tag or edged.headers["etag"]
+            assert edged.headers["etag"] == tag
+        asked = httpx.get(
+            web.url + path + query,
+            headers={"X-API-Key": project.secret, "X-Sendfile-Type": "X-Accel-Redirect", **PLAIN},
+            timeout=30,
+        )
+        assert asked.content == edged.content and "x-accel-redirect" not in asked.headers
+        for method in ("GET", "HEAD"):
+            _assert_same(*_both(edge, method, path + query, project.secret, **{"If-None-Match": tag}))
+    ranged = httpx.get(
+        web.url + path,
+        headers={"X-API-Key": project.secret, "X-Sendfile-Type": "X-Accel-Redirect", "Range": "bytes=0-9"},
+        timeout=30,
+    )
+    assert ranged.status_code == 206 and ranged.content == b"" and ranged.headers["x-basalt-accel-range"] == "bytes=0-9"
+    edged, alone = _both(edge, "GET", path, project.secret, Range="bytes=0-9")
+    _assert_same(edged, alone)
+    assert edged.content == image[:10]
 
 
 def test_unreadable_files_answer_basalt_s_json_unchanged(edge):

@@ -110,11 +110,13 @@ def serve(
         # Thumbnails, avatars, icons: one read and one plain response. Streaming machinery per
         # chunk (an iterator the server drives, a thread hop per piece under `serve`) made a
         # cached thumbnail cost 1.6-3x a metadata GET.
-        body = kept.get(key) if keep else None
-        if body is None:
+        held = kept.get(key) if keep else None
+        if held is not None:
+            body = held.body
+        else:
             body = b"".join(storage.read(key)) if size else b""
             if keep:
-                kept.put(key, body)
+                kept.put(key, body, content_type)
         response = HttpResponse(body, content_type=content_type)
         response["Content-Length"] = str(size)
     else:
