@@ -251,6 +251,30 @@ def test_batch(master):
     assert master.get("classes/B", {"where": {"n": 3}}).json()["results"] == []
 
 
+def test_a_write_the_database_refuses_in_a_batch_is_that_sub_requests_error(project, master, monkeypatch):
+    """A value the database refuses (past validation) failed the whole /batch with a 400 and nothing
+    written. Now only its sub-request gets Parse's error entry, nothing of it is written (no object,
+    no change-log row), and the other sub-requests succeed, as on Parse Server."""
+    from basalt.documents.models import ChangeLogEntry
+    from tests.documents.conftest import refuse_writes_titled
+
+    assert master.post("classes/B", {"title": "first"}).status_code == 201
+    refuse_writes_titled(monkeypatch, "refused")
+    requests = [{"method": "POST", "path": "/parse/classes/B", "body": {"title": t}} for t in ("a", "refused", "b")]
+    requests.append({"method": "GET", "path": "/parse/classes/B", "body": {"order": "title"}})
+    response = master.post("batch", {"requests": requests})
+    assert response.status_code == 200, response.content
+    results = response.json()
+    assert "objectId" in results[0]["success"] and "objectId" in results[2]["success"]
+    assert results[1] == {"error": {"code": 111, "error": "A value cannot be stored (out of range or malformed)."}}
+    assert [o["title"] for o in results[3]["success"]["results"]] == ["a", "b", "first"]
+    assert [o["title"] for o in master.get("classes/B", {"order": "title"}).json()["results"]] == ["a", "b", "first"]
+    logged = ChangeLogEntry.objects.filter(project=project.project, collection="b").values_list(
+        "after__title", flat=True
+    )
+    assert sorted(logged) == ["a", "b", "first"]
+
+
 def test_both_faces_see_the_same_data(project, master):
     """Written through /parse/, read through /api/v1 (and back), types converted losslessly."""
     from rest_framework.test import APIClient
