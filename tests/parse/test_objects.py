@@ -275,6 +275,20 @@ def test_a_write_the_database_refuses_in_a_batch_is_that_sub_requests_error(proj
     assert sorted(logged) == ["a", "b", "first"]
 
 
+def test_a_key_first_sent_as_delete_still_creates_its_field_when_sent_a_value(master):
+    """Schema-on-write remembers which key lists name only existing fields: a Delete of a field the
+    class lacks creates none, and the same keys sent next with a value must still create it
+    rather than pass as known."""
+    oid = master.post("classes/Memo", {"a": 1}).json()["objectId"]
+    master.put(f"classes/Memo/{oid}", {"a": 2, "b": {"__op": "Delete"}})
+    assert "b" not in master.get("schemas/Memo").json()["fields"]
+    for value in (3, 4):  # twice: the second is answered from what the first remembered
+        written = master.put(f"classes/Memo/{oid}", {"a": 2, "b": value})
+        assert written.status_code == 200, written.content
+    assert master.get(f"classes/Memo/{oid}").json()["b"] == 4
+    assert master.get("schemas/Memo").json()["fields"]["b"] == {"type": "Number"}
+
+
 def test_both_faces_see_the_same_data(project, master):
     """Written through /parse/, read through /api/v1 (and back), types converted losslessly."""
     from rest_framework.test import APIClient

@@ -39,17 +39,25 @@ def ensure_schema(caller: Caller, class_name: str, native: str, body: dict[str, 
     schema-on-write): always with the master key, with a client key only when the project turned
     on client class creation. Existing fields keep their type: a mismatch is error 111 later."""
     schema = schema_of(caller, native)
+    keys = tuple(body)
+    if schema is not None and codec.has_fields(schema, keys):
+        return schema
     existing = schema.fields if schema else {}
     missing: dict[str, dict[str, Any]] = {}
+    unknown = False  # a field the schema lacks, needed or not (a Delete of it needs none)
     for key, value in body.items():
         if key in ("objectId", "createdAt", "updatedAt", "ACL"):
             continue
         field = codec.field_name(schema, key.split(".")[0])
         if field in existing:
             continue
+        unknown = True
         definition = codec.infer_type(value) if "." not in key else {"type": "object"}
         if definition is not None:
             missing[field] = definition
+    if schema is not None and not unknown:
+        codec.note_has_fields(schema, keys)
+        return schema
     if schema is not None and not missing:
         return schema
     if not (caller.is_secret or client_class_creation(caller.project)):
