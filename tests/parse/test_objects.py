@@ -275,6 +275,19 @@ def test_a_write_the_database_refuses_in_a_batch_is_that_sub_requests_error(proj
     assert sorted(logged) == ["a", "b", "first"]
 
 
+def test_a_refusal_in_a_batch_that_creates_its_class_keeps_the_class(project, master, monkeypatch):
+    """The refusal rolls the first pass back, class creation included: the second pass must not
+    trust what the first pass cached of the project's schema, and creates the class again."""
+    from tests.documents.conftest import refuse_writes_titled
+
+    refuse_writes_titled(monkeypatch, "refused")
+    requests = [{"method": "POST", "path": "/parse/classes/Fresh", "body": {"title": t}} for t in ("a", "refused", "b")]
+    response = master.post("batch", {"requests": requests})
+    assert response.status_code == 200, response.content
+    assert ["success" in r for r in response.json()] == [True, False, True]
+    assert [o["title"] for o in master.get("classes/Fresh", {"order": "title"}).json()["results"]] == ["a", "b"]
+
+
 def test_a_key_first_sent_as_delete_still_creates_its_field_when_sent_a_value(master):
     """Schema-on-write remembers which key lists name only existing fields: a Delete of a field the
     class lacks creates none, and the same keys sent next with a value must still create it

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import transaction
 
 from basalt.core.caller import Caller
-from basalt.documents import catalog, services
+from basalt.documents import cache, catalog, services
 from basalt.documents.cache import Schema, project_schemas
 from basalt.parse import codec, includes, names, queries
 from basalt.parse.errors import OPERATION_FORBIDDEN, ParseError
@@ -32,6 +32,13 @@ def schema_of(caller: Caller, native: str) -> Schema | None:
 def _refresh(project: Project) -> None:
     """The catalog bumped the schema version; the Project in hand must see it (schema cache key)."""
     project.schema_version = Project.objects.filter(pk=project.pk).values_list("schema_version", flat=True).first()
+
+
+def schema_rolled_back(project: Project) -> None:
+    """A rolled-back transaction took back classes or fields this face created in it: the Project in
+    hand and the schemas cached under the version it bumped to are read again."""
+    cache.forget(project.pk)
+    _refresh(project)
 
 
 def ensure_schema(caller: Caller, class_name: str, native: str, body: dict[str, Any]) -> Schema | None:

@@ -202,7 +202,14 @@ def batch(req: ParseRequest) -> list[dict[str, Any]]:
     # A write of a custom class is one documents-service call (`run_loose` says why it needs no
     # savepoint); anything else (reads, and the built-in classes' routes, which may write several
     # rows) gets a savepoint of its own.
-    return run_loose(subs, _succeed, _failed, guarded=lambda sub: not _one_service_call(sub))
+    project = req.caller.project
+    return run_loose(
+        subs,
+        _succeed,
+        _failed,
+        guarded=lambda sub: not _one_service_call(sub),
+        restart=lambda: objects.schema_rolled_back(project),
+    )
 
 
 def _succeed(sub: ParseRequest) -> dict[str, Any]:
