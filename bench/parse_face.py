@@ -59,7 +59,6 @@ def _wsgi_client(**headers: str) -> Any:
     """Django's test client's calls used here, straight into the WSGI application with a prebuilt
     environ (as granian calls it, profile_request.py's client): none of the test client's request
     building, signals or response bookkeeping, so the CPU measured is close to a server worker's."""
-    from types import SimpleNamespace
     from urllib.parse import urlencode
 
     from profile_request import _WsgiClient  # bench/, this script's folder
@@ -69,10 +68,6 @@ def _wsgi_client(**headers: str) -> Any:
             super().__init__("", "")
             self._headers = headers
             self.defaults = headers
-
-        def _call(self, method: str, path: str, query: str = "", body: bytes = b"") -> Any:
-            answer = super()._call(method, path, query, body)
-            return SimpleNamespace(**vars(answer), json=lambda: json.loads(answer.content))
 
         def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
             return self._call("GET", path, urlencode(params or {}))

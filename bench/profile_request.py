@@ -49,6 +49,7 @@ def main() -> None:
             "create",
             "find",
             "batch",
+            "parse_batch",
             "update",
             "count",
             "count_all",
@@ -130,9 +131,10 @@ def main() -> None:
         build_index(index.id)
     anon = APIClient()
     anon.credentials(HTTP_X_API_KEY=pk)
+    email = f"u{uuid.uuid4().hex[:8]}@example.com"
     signed = anon.post(
         "/api/v1/auth/signup",
-        {"email": f"u{uuid.uuid4().hex[:8]}@example.com", "password": "pw-" + "x" * 12},
+        {"email": email, "password": "pw-" + "x" * 12},
         format="json",
     )
     assert signed.status_code == 201, signed.content
@@ -163,9 +165,16 @@ def main() -> None:
     with connection.cursor() as cursor:  # the workload's phases run long after autovacuum's analyze
         cursor.execute("ANALYZE basalt_document" if connection.vendor == "postgresql" else "ANALYZE")
 
+    # The same user through the Parse face (an r: session token from its log-in), for parse_batch.
+    parse_headers = {"HTTP_X_PARSE_APPLICATION_ID": project.ref, "HTTP_X_PARSE_REST_API_KEY": pk}
+    logged_in = APIClient(**parse_headers).get("/parse/login", {"username": email, "password": "pw-" + "x" * 12})
+    assert logged_in.status_code == 200, logged_in.content
+    parse_headers["HTTP_X_PARSE_SESSION_TOKEN"] = logged_in.json()["sessionToken"]
+    parse_user = APIClient(**parse_headers)
     if args.wsgi:
         user = _WsgiClient(pk, signed.json()["access_token"])
         secret = _WsgiClient(sk, None)
+        parse_user = _WsgiClient(headers=parse_headers)
 
     def get(i):
         response = user.get(f"{docs}/{ids[i % len(ids)]}")
@@ -209,6 +218,12 @@ def main() -> None:
         response = user.post("/api/v1/batch", batch_body, format="json")
         assert response.status_code == 200, response.content
 
+    parse_batch_body = {"requests": [{"method": "POST", "path": "/parse/classes/Posts", "body": body}] * 50}
+
+    def parse_batch(i):  # the same 50 creates through the Parse face's /batch
+        response = parse_user.post("/parse/batch", parse_batch_body, format="json")
+        assert response.status_code == 200 and all("success" in r for r in response.json()), response.content
+
     engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
 
     def database_cpu() -> float:
@@ -221,7 +236,7 @@ def main() -> None:
         return sum(map(cpu_seconds, pids))
 
     print(f"database: {engine}; n={args.n}")
-    ops = {"get": get, "create": create, "find": find, "batch": batch, "update": update}
+    ops = {"get": get, "create": create, "find": find, "batch": batch, "parse_batch": parse_batch, "update": update}
     ops.update(count=count, count_all=count_all, acl_find=acl_find, acl_count=acl_count, secret_find=secret_find)
     for name, op in ops.items():
         if args.only and name not in args.only:
@@ -275,7 +290,7 @@ class _WsgiClient:
     """Requests straight into Django's WSGI application: no test-client request building or
     response bookkeeping, so the CPU per request is close to what a WSGI server's worker spends."""
 
-    def __init__(self, key: str, token: str | None) -> None:
+    def __init__(self, key: str = "", token: str | None = None, headers: dict[str, str] | None = None) -> None:
         import io
         import json
         from types import SimpleNamespace
@@ -290,7 +305,7 @@ class _WsgiClient:
             SimpleNamespace,
             urlencode,
         )
-        self._headers = {"HTTP_X_API_KEY": key}
+        self._headers = dict(headers) if headers else {"HTTP_X_API_KEY": key}
         if token:
             self._headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
 
@@ -316,7 +331,7 @@ class _WsgiClient:
         response = self._app(environ, lambda s, headers, exc_info=None: status.append(s))
         content = b"".join(response)
         getattr(response, "close", lambda: None)()
-        return self._ns(status_code=int(status[0].split()[0]), content=content)
+        return self._ns(status_code=int(status[0].split()[0]), content=content, json=lambda: self._json.loads(content))
 
     def get(self, path: str, params: dict[str, str] | None = None):
         return self._call("GET", path, self._urlencode(params or {}))

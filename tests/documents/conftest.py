@@ -66,3 +66,25 @@ def eager_celery():
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = previous
+
+
+def refuse_writes_titled(monkeypatch, title: str) -> None:
+    """The database refuses the write of a document titled `title` right after its insert ran, as
+    it would a value no validation foresaw (on PostgreSQL this fails the transaction it runs in):
+    a real refused statement, a failed cast there and an oversized blob on SQLite (both DataError)."""
+    from django.db import connection
+
+    from basalt.documents import store
+
+    def refusing(write):
+        def refused_when_titled(doc, *args, **kwargs):
+            write(doc, *args, **kwargs)
+            if doc.data.get("title") == title:
+                refused = "SELECT 'x'::integer" if connection.vendor == "postgresql" else "SELECT zeroblob(2000000000)"
+                with connection.cursor() as cursor:
+                    cursor.execute(refused)
+
+        return refused_when_titled
+
+    monkeypatch.setattr(store, "insert", refusing(store.insert))
+    monkeypatch.setattr(store, "insert_logged", refusing(store.insert_logged))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.documents.conftest import key_client
+from tests.documents.conftest import key_client, refuse_writes_titled
 
 DOCS = "/api/v1/collections/posts/documents"
 
@@ -126,6 +126,29 @@ def test_nul_text_in_a_loose_batch_is_that_sub_requests_400(project, pk, bad, fi
     assert error["code"] == "validation_failed" and list(error["details"]) == [field]
     titles = Document.objects.filter(collection__name="posts").values_list("data__title", flat=True)
     assert sorted(titles) == ["a", "b"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_the_database_refuses_in_a_loose_batch_is_that_sub_requests_400(project, pk, monkeypatch):
+    """A value the database refuses (past validation) failed the whole loose batch with a 400 and
+    nothing written. Now only its sub-request fails, with nothing of it written (no document, no
+    change-log row), and the others commit, numbered in order: on PostgreSQL the refused statement
+    spent the transaction, so the batch ran again with a savepoint around each sub-request."""
+    from basalt.documents.models import Document
+
+    refuse_writes_titled(monkeypatch, "refused")
+    requests = [{"method": "POST", "path": DOCS, "body": {"title": title}} for title in ("a", "refused", "b")] + [
+        {"method": "GET", "path": DOCS + "?order=title"}
+    ]
+    response = pk.post("/api/v1/batch", {"requests": requests}, format="json")
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == [201, 400, 201, 200]
+    assert results[1]["body"]["error"]["code"] == "validation_failed"
+    assert [d["title"] for d in results[3]["body"]["results"]] == ["a", "b"]
+    assert sorted(Document.objects.filter(collection__name="posts").values_list("data__title", flat=True)) == ["a", "b"]
+    created = [results[0]["body"]["id"], results[2]["body"]["id"]]
+    assert [(row.seq, row.document_id) for row in _log(project)] == [(1, created[0]), (2, created[1])]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -334,3 +334,17 @@ def test_control_characters_in_names_are_validation_failed(project, path, body):
     client = console_client_for(project.owner)
     assert_error(client.post(path.format(ref=project.project.ref), body, format="json"), 400, "validation_failed")
     assert (Project.objects.count(), ApiKey.objects.count(), Membership.objects.count()) == before
+
+
+def test_the_depth_bound_counts_levels_of_values():
+    """64 levels of values pass and a 65th is refused; an empty container has no level below it."""
+    from basalt.core.json import json_depth_exceeds
+
+    def nest(levels, leaf):
+        for _ in range(levels - 1):
+            leaf = [leaf]
+        return leaf
+
+    assert not json_depth_exceeds(nest(64, 1)) and json_depth_exceeds(nest(65, 1))
+    assert not json_depth_exceeds(nest(64, [])) and not json_depth_exceeds(nest(63, {"a": 1}))
+    assert json_depth_exceeds(nest(64, {"a": 1})) and json_depth_exceeds(nest(2, [nest(64, "x")]))

@@ -251,6 +251,57 @@ def test_batch(master):
     assert master.get("classes/B", {"where": {"n": 3}}).json()["results"] == []
 
 
+def test_a_write_the_database_refuses_in_a_batch_is_that_sub_requests_error(project, master, monkeypatch):
+    """A value the database refuses (past validation) failed the whole /batch with a 400 and nothing
+    written. Now only its sub-request gets Parse's error entry, nothing of it is written (no object,
+    no change-log row), and the other sub-requests succeed, as on Parse Server."""
+    from basalt.documents.models import ChangeLogEntry
+    from tests.documents.conftest import refuse_writes_titled
+
+    assert master.post("classes/B", {"title": "first"}).status_code == 201
+    refuse_writes_titled(monkeypatch, "refused")
+    requests = [{"method": "POST", "path": "/parse/classes/B", "body": {"title": t}} for t in ("a", "refused", "b")]
+    requests.append({"method": "GET", "path": "/parse/classes/B", "body": {"order": "title"}})
+    response = master.post("batch", {"requests": requests})
+    assert response.status_code == 200, response.content
+    results = response.json()
+    assert "objectId" in results[0]["success"] and "objectId" in results[2]["success"]
+    assert results[1] == {"error": {"code": 111, "error": "A value cannot be stored (out of range or malformed)."}}
+    assert [o["title"] for o in results[3]["success"]["results"]] == ["a", "b", "first"]
+    assert [o["title"] for o in master.get("classes/B", {"order": "title"}).json()["results"]] == ["a", "b", "first"]
+    logged = ChangeLogEntry.objects.filter(project=project.project, collection="b").values_list(
+        "after__title", flat=True
+    )
+    assert sorted(logged) == ["a", "b", "first"]
+
+
+def test_a_refusal_in_a_batch_that_creates_its_class_keeps_the_class(project, master, monkeypatch):
+    """The refusal rolls the first pass back, class creation included: the second pass must not
+    trust what the first pass cached of the project's schema, and creates the class again."""
+    from tests.documents.conftest import refuse_writes_titled
+
+    refuse_writes_titled(monkeypatch, "refused")
+    requests = [{"method": "POST", "path": "/parse/classes/Fresh", "body": {"title": t}} for t in ("a", "refused", "b")]
+    response = master.post("batch", {"requests": requests})
+    assert response.status_code == 200, response.content
+    assert ["success" in r for r in response.json()] == [True, False, True]
+    assert [o["title"] for o in master.get("classes/Fresh", {"order": "title"}).json()["results"]] == ["a", "b"]
+
+
+def test_a_key_first_sent_as_delete_still_creates_its_field_when_sent_a_value(master):
+    """Schema-on-write remembers which key lists name only existing fields: a Delete of a field the
+    class lacks creates none, and the same keys sent next with a value must still create it
+    rather than pass as known."""
+    oid = master.post("classes/Memo", {"a": 1}).json()["objectId"]
+    master.put(f"classes/Memo/{oid}", {"a": 2, "b": {"__op": "Delete"}})
+    assert "b" not in master.get("schemas/Memo").json()["fields"]
+    for value in (3, 4):  # twice: the second is answered from what the first remembered
+        written = master.put(f"classes/Memo/{oid}", {"a": 2, "b": value})
+        assert written.status_code == 200, written.content
+    assert master.get(f"classes/Memo/{oid}").json()["b"] == 4
+    assert master.get("schemas/Memo").json()["fields"]["b"] == {"type": "Number"}
+
+
 def test_both_faces_see_the_same_data(project, master):
     """Written through /parse/, read through /api/v1 (and back), types converted losslessly."""
     from rest_framework.test import APIClient

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
-from django.db import DataError, InterfaceError, OperationalError
+from django.db import DatabaseError, DataError, InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -236,6 +236,16 @@ def to_basalt_error(exc: BaseException) -> BasaltError | None:
     if isinstance(exc, OperationalError | InterfaceError):
         return _from_database(exc)
     return None
+
+
+def database_refusal(exc: BaseException) -> BasaltError | None:
+    """What the database (or its driver) refused of a request's input, as the caller's error: a value
+    it cannot store, a limit, a statement cancelled for time. None for anything else: an error
+    already raised as a BasaltError, an outage or a conflict (which fail a whole transaction), a bug."""
+    if not isinstance(exc, DatabaseError | ValueError):  # psycopg refuses NUL with a ValueError
+        return None
+    mapped = to_basalt_error(exc)
+    return mapped if isinstance(mapped, ValidationFailed | InvalidOperation) else None
 
 
 def _from_database(exc: Exception) -> BasaltError | None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import orjson
@@ -12,7 +13,7 @@ from django.db import transaction
 from django.http import QueryDict
 
 from basalt.core.caller import Caller
-from basalt.core.errors import BasaltError, MethodNotAllowed, NotFound, ValidationFailed
+from basalt.core.errors import BasaltError, MethodNotAllowed, NotFound, ValidationFailed, database_refusal
 from basalt.core.json import dumps
 from basalt.documents import changefeed, finding, services
 from basalt.documents.api.params import query_from_params
@@ -25,6 +26,8 @@ _PATH = re.compile(
 )
 FIND_PARAMS = frozenset({"where", "order", "limit", "cursor", "fields", "expand", "count"})
 REQUEST_KEYS = frozenset({"method", "path", "body"})
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class _Abort(Exception):
@@ -111,21 +114,74 @@ def run_batch(caller: Caller, payload: Any) -> dict[str, Any]:
 
 
 def _run_each(caller: Caller, requests: list[Any], allowance: budget.Allowance) -> list[dict[str, Any]]:
-    """A loose batch: each sub-request succeeds or fails on its own, as if sent alone, but all of them
-    commit together (one commit and one change-log numbering for the batch, not one per write).
+    """A loose batch of data-API sub-requests (`run_loose`): a read gets a savepoint of its own,
+    because on PostgreSQL a find cancelled for time fails the transaction it runs in."""
+    bytes_left = allowance.bytes_left
 
-    A write is one service call whose own block is a savepoint here, so a refused write leaves
-    nothing; a read gets a savepoint of its own, because on PostgreSQL a find cancelled for time
-    fails the transaction it runs in. A database failure (not a refusal) fails the whole batch
-    and nothing of it is written."""
+    def answer(request: Any) -> dict[str, Any]:
+        return _answer(caller, request, allowance)
+
+    def failed(error: Exception) -> dict[str, Any] | None:
+        return {"status": error.status, "body": error.payload()} if isinstance(error, BasaltError) else None
+
+    def again() -> None:  # a second pass spends the batch's byte allowance afresh
+        allowance.bytes_left = bytes_left
+
+    return run_loose(requests, answer, failed, guarded=_reads, restart=again)
+
+
+def run_loose(
+    items: Sequence[T],
+    run: Callable[[T], R],
+    failed: Callable[[Exception], R | None],
+    *,
+    guarded: Callable[[T], bool],
+    restart: Callable[[], None] = lambda: None,
+) -> list[R]:
+    """A loose batch (the data API's and the Parse face's): each item succeeds or fails on its own,
+    as if sent alone, but all of them commit together (one commit and one change-log numbering for
+    the batch, not one per write).
+
+    `run` answers an item; `failed` answers an item's error (a BasaltError, a face's own, or what
+    the database refused of the item, as `core.errors.database_refusal` maps it) or returns None to
+    fail the whole batch, with nothing of it written, as a database failure (not a refusal) does.
+    An item runs in a savepoint when `guarded` says so. Any other item is one service call whose
+    writes are a savepoint of their own or one statement the database is not expected to refuse
+    (`services.create_document`); if it refuses one anyway, PostgreSQL has failed the transaction,
+    so the batch is rolled back and run again (`restart` first) with a savepoint around every
+    item: only that item fails, and nothing of it is written."""
+    try:
+        return _loose_pass(items, run, failed, guarded)
+    except _Refused:
+        restart()
+        return _loose_pass(items, run, failed, lambda item: True)
+
+
+class _Refused(Exception):
+    """An item without a savepoint was refused by the database: the transaction is spent."""
+
+
+def _loose_pass(
+    items: Sequence[T], run: Callable[[T], R], failed: Callable[[Exception], R | None], guarded: Callable[[T], bool]
+) -> list[R]:
     results = []
     with changefeed.write_transaction():
-        for request in requests:
+        for item in items:
+            savepoint = guarded(item)
             try:
-                with transaction.atomic() if _reads(request) else nullcontext():
-                    results.append(_answer(caller, request, allowance))
-            except BasaltError as error:
-                results.append({"status": error.status, "body": error.payload()})
+                with transaction.atomic() if savepoint else nullcontext():
+                    results.append(run(item))
+            except Exception as exc:
+                error: Exception = exc
+                refused = database_refusal(exc)
+                if refused is not None:
+                    if not savepoint:
+                        raise _Refused from exc
+                    error = refused
+                answer = failed(error)
+                if answer is None:
+                    raise
+                results.append(answer)
     return results
 
 

@@ -131,6 +131,7 @@ def acl_to_parse(acl: Any) -> dict[str, Any]:
 def body_to_native(schema: Schema | None, body: dict[str, Any]) -> dict[str, Any]:
     """A Parse create/update body as a documents-service body (names encoded, values converted)."""
     out: dict[str, Any] = {}
+    resolved = _plan(schema)[3]
     for key, value in body.items():
         if key in ("objectId", "createdAt", "updatedAt"):
             continue  # Parse ignores (and its SDKs resend) these on writes
@@ -138,7 +139,7 @@ def body_to_native(schema: Schema | None, body: dict[str, Any]) -> dict[str, Any
             out["acl"] = acl_to_native(value)
             continue
         head, dot, rest = key.partition(".") if isinstance(key, str) else (key, "", "")
-        native = field_name(schema, head) + dot + rest  # keys inside an object are kept as sent
+        native = (resolved.get(head) or field_name(schema, head)) + dot + rest  # keys inside an object are kept as sent
         if isinstance(value, dict) and "__op" in value:
             out[native] = operation(value)
         else:
@@ -158,10 +159,17 @@ def _pointer_out(class_name: str, value: Any, project) -> Any:
 # A schema's fields as doc_to_parse needs them, worked out once per schema (a Schema is replaced,
 # never changed, when its collection changes): native name -> (Parse name, the type when its value
 # is converted (pointer, date, geopoint, file; None for a value passed as is, "acl" for the ACL),
-# pointer's Parse class), the relation fields (Parse name, target's Parse class), and the Parse
-# names of writes already resolved against this schema's fields (`field_name`). Keyed by id with
-# the schema kept, so an id reused by a later schema is told apart.
-_Plan = tuple[Schema | None, dict[str, tuple[str, str | None, str | None]], tuple[tuple[str, str], ...], dict[str, str]]
+# pointer's Parse class), the relation fields (Parse name, target's Parse class), the Parse names
+# of writes already resolved against this schema's fields (`field_name`), and the key lists of
+# write bodies whose every field the schema has (`has_fields`). Keyed by id with the schema kept,
+# so an id reused by a later schema is told apart.
+_Plan = tuple[
+    Schema | None,
+    dict[str, tuple[str, str | None, str | None]],
+    tuple[tuple[str, str], ...],
+    dict[str, str],
+    set[tuple[str, ...]],
+]
 _plans: dict[int, _Plan] = {}
 MAX_PLANS = 2000
 MAX_RESOLVED = 512  # distinct Parse names kept per schema (a client may send any number of bad ones)
@@ -183,7 +191,7 @@ def _plan(schema: Schema | None) -> _Plan:
     for key in ("id", "created_at", "updated_at"):
         fields.setdefault(key, (names.decode(key), None, None))
     fields["acl"] = ("ACL", "acl", None)  # the document's ACL, whatever the schema holds
-    entry = (schema, fields, tuple(relations), {})
+    entry = (schema, fields, tuple(relations), {}, set())
     if len(_plans) >= MAX_PLANS:
         _plans.clear()
     _plans[id(schema)] = entry
@@ -201,6 +209,18 @@ def field_name(schema: Schema | None, name: str) -> str:
         if len(resolved) < MAX_RESOLVED:
             resolved[name] = native
     return native
+
+
+def has_fields(schema: Schema | None, keys: tuple[str, ...]) -> bool:
+    """Whether a write body with these keys was found to name only fields the schema has (a batch
+    sends the same keys for every object: its schema-on-write check is then one lookup)."""
+    return keys in _plan(schema)[4]
+
+
+def note_has_fields(schema: Schema | None, keys: tuple[str, ...]) -> None:
+    known = _plan(schema)[4]
+    if len(known) < MAX_RESOLVED:
+        known.add(keys)
 
 
 def doc_to_parse(schema: Schema | None, doc: dict[str, Any], project=None, *, relations: bool = True) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import transaction
 
 from basalt.core.caller import Caller
-from basalt.documents import catalog, services
+from basalt.documents import cache, catalog, services
 from basalt.documents.cache import Schema, project_schemas
 from basalt.parse import codec, includes, names, queries
 from basalt.parse.errors import OPERATION_FORBIDDEN, ParseError
@@ -34,22 +34,37 @@ def _refresh(project: Project) -> None:
     project.schema_version = Project.objects.filter(pk=project.pk).values_list("schema_version", flat=True).first()
 
 
+def schema_rolled_back(project: Project) -> None:
+    """A rolled-back transaction took back classes or fields this face created in it: the Project in
+    hand and the schemas cached under the version it bumped to are read again."""
+    cache.forget(project.pk)
+    _refresh(project)
+
+
 def ensure_schema(caller: Caller, class_name: str, native: str, body: dict[str, Any]) -> Schema | None:
     """Create the class or its new fields when a write needs them and the caller may (Parse's
     schema-on-write): always with the master key, with a client key only when the project turned
     on client class creation. Existing fields keep their type: a mismatch is error 111 later."""
     schema = schema_of(caller, native)
+    keys = tuple(body)
+    if schema is not None and codec.has_fields(schema, keys):
+        return schema
     existing = schema.fields if schema else {}
     missing: dict[str, dict[str, Any]] = {}
+    unknown = False  # a field the schema lacks, needed or not (a Delete of it needs none)
     for key, value in body.items():
         if key in ("objectId", "createdAt", "updatedAt", "ACL"):
             continue
         field = codec.field_name(schema, key.split(".")[0])
         if field in existing:
             continue
+        unknown = True
         definition = codec.infer_type(value) if "." not in key else {"type": "object"}
         if definition is not None:
             missing[field] = definition
+    if schema is not None and not unknown:
+        codec.note_has_fields(schema, keys)
+        return schema
     if schema is not None and not missing:
         return schema
     if not (caller.is_secret or client_class_creation(caller.project)):

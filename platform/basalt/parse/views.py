@@ -5,16 +5,15 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from contextlib import nullcontext
 from typing import Any
 
 import orjson
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from basalt.core.errors import BasaltError, to_basalt_error
 from basalt.documents import changefeed
+from basalt.documents.batch import run_loose
 from basalt.parse import codec, misc, objects, push, roles, users
 from basalt.parse.errors import (
     INTERNAL,
@@ -200,21 +199,30 @@ def batch(req: ParseRequest) -> list[dict[str, Any]]:
     if data.get("transaction") is True:
         with changefeed.write_transaction():
             return [{"success": route(sub)[0]} for sub in subs]
-    # Each sub-request succeeds or fails alone, but all commit together: one commit and one
-    # change-log numbering for the batch. A write of a custom class is one service call whose own
-    # block is a savepoint here; anything else (reads, which PostgreSQL fails the transaction of
-    # when cancelled for time, and the built-in classes' routes) gets a savepoint of its own.
-    results = []
-    with changefeed.write_transaction():
-        for sub in subs:
-            try:
-                with nullcontext() if _one_service_call(sub) else transaction.atomic():
-                    results.append({"success": route(sub)[0]})
-            except ParseError as exc:
-                results.append({"error": exc.body()})
-            except BasaltError as exc:
-                results.append({"error": from_basalt(exc).body()})
-    return results
+    # A write of a custom class is one documents-service call (`run_loose` says why it needs no
+    # savepoint); anything else (reads, and the built-in classes' routes, which may write several
+    # rows) gets a savepoint of its own.
+    project = req.caller.project
+    return run_loose(
+        subs,
+        _succeed,
+        _failed,
+        guarded=lambda sub: not _one_service_call(sub),
+        restart=lambda: objects.schema_rolled_back(project),
+    )
+
+
+def _succeed(sub: ParseRequest) -> dict[str, Any]:
+    return {"success": route(sub)[0]}
+
+
+def _failed(error: Exception) -> dict[str, Any] | None:
+    """A sub-request's own error entry, as Parse Server answers it; None for what fails the batch."""
+    if isinstance(error, ParseError):
+        return {"error": error.body()}
+    if isinstance(error, BasaltError):
+        return {"error": from_basalt(error).body()}
+    return None
 
 
 def _respond(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
