@@ -38,6 +38,12 @@ def purge_removed_field(purge_id: int) -> str:
     return purge.run(int(purge_id))
 
 
+@shared_task(name="documents.analyze_statistics", ignore_result=True)
+def analyze_statistics() -> None:
+    """SQLite's periodic analysis of the documents table, off the request that counted the writes."""
+    statistics.refresh()
+
+
 @shared_task(name="documents.refresh_statistics", ignore_result=True)
 def refresh_statistics(collection_id: int, look_again: bool = True) -> bool:
     return statistics.refresh_if_grown(int(collection_id), look_again)

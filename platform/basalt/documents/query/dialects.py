@@ -283,6 +283,11 @@ class SqliteDialect(Dialect):
         if op in ("$eq", "$ne"):
             sql, params = self._eq(expr, type_expr, value)
             return (sql if op == "$eq" else f"NOT COALESCE({sql}, 0)"), params
+        if ref.type in ("number", "string") and ref.type == json_kind(value):
+            # A declared number or string field holds only its type (writes are validated) or
+            # nothing (NULL, which no range matches): the type test only made a count read every
+            # document instead of the declared index alone (19,300 posts: 25 ms against 0.8 ms).
+            return f"{expr} {_OPS[op]} %s", [value]
         return f"({self._guard(type_expr, value)} AND {expr} {_OPS[op]} %s)", [value]
 
     def exists(self, ref: FieldRef, present: bool) -> Sql:
