@@ -265,6 +265,54 @@ def test_sqlite_plans_a_large_collection_by_its_declared_index(project, secret_c
     assert row.db_name in plans["count"] and "json_type" not in sql, (plans["count"], sql)
 
 
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_a_request_thread_plans_with_the_analysis_another_connection_made(project, secret_client, monkeypatch):
+    """SQLite reads its statistics when a connection opens: `serve`'s request threads kept planning
+    with what they had read after the worker's connection had analysed the table, and kept sorting
+    the collection. A find now reloads them when the process has analysed since."""
+    import json
+
+    from django.test.utils import CaptureQueriesContext
+
+    from basalt.documents import statistics
+
+    monkeypatch.setattr(statistics, "SQLITE_OPTIMIZE_EVERY", 10**9)  # no analysis from these writes
+    assert secret_client.post(SCHEMA, ITEMS, format="json").status_code == 201
+    collection = Collection.objects.get(name="items", project=project.project)
+    row = CollectionIndex.objects.get(collection=collection, fields=["-score"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO basalt_document (id, project_id, collection_id, data, acl, read_principals, "
+            "write_principals, created_by, created_at, updated_at, version) "
+            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 20000) "
+            "SELECT 'seed' || n, %s, %s, json_object('n', n, 'score', n %% 997), '{}', '[\"*\"]', '[]', '', "
+            "datetime('now'), datetime('now'), 1 FROM g",
+            [project.project.pk, collection.pk],
+        )
+        cursor.execute("PRAGMA analysis_limit = 1000")  # what this connection planned with so far
+        cursor.execute("ANALYZE basalt_document")
+
+    def worker() -> None:
+        try:
+            statistics.analyze_sqlite()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    params = {"where": json.dumps({"score": {"$gt": 450}}), "order": "-score", "limit": 20}
+    with CaptureQueriesContext(connection) as queries:
+        response = key_client(project.publishable).get(DOCS, params)
+    assert response.status_code == 200 and [doc["score"] for doc in response.json()["results"]] == [996] * 20
+    sql = next(q["sql"] for q in queries.captured_queries if "ORDER BY" in q["sql"])
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + sql)
+        plan = " | ".join(str(line[-1]) for line in cursor.fetchall())
+    assert row.db_name in plan and "TEMP B-TREE" not in plan, plan
+
+
 @postgres_only
 @pytest.mark.django_db
 def test_prepared_finds_skip_planning_and_keep_the_declared_index(

@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import sqlite3
+import time
 from collections import Counter
 
 from django.db import DatabaseError, connection, transaction
@@ -65,6 +67,9 @@ _writes = itertools.count(1)
 SQLITE_GROWTH = 0.2
 _rows_at_analysis = 0
 _writes_since_analysis = 0
+# Bumped by each full analysis in this process; connections that planned with an older one reload.
+_sqlite_generation = 0
+SQLITE_RELOAD_SECONDS = 60.0
 _created: Counter[int] = Counter()
 
 
@@ -90,7 +95,7 @@ def analyze_sqlite() -> None:
     as 500: every `score > X order -score` page scanned and sorted the collection (25 ms) instead
     of walking the declared index (0.07 ms). In full it reads every index once (19 ms for 19,500
     rows here); it runs in the background (`note_write`), as often as the table grows by a fifth."""
-    global _rows_at_analysis
+    global _rows_at_analysis, _sqlite_generation
     with connection.cursor() as cursor:
         cursor.execute(f"PRAGMA analysis_limit = {SQLITE_ANALYSIS_LIMIT}")
         cursor.execute("PRAGMA optimize")
@@ -98,6 +103,35 @@ def analyze_sqlite() -> None:
         cursor.execute("ANALYZE basalt_document")
         cursor.execute("SELECT max(CAST(stat AS INTEGER)) FROM sqlite_stat1 WHERE tbl = 'basalt_document'")
         _rows_at_analysis = (cursor.fetchone() or [0])[0] or 0
+    _sqlite_generation += 1
+
+
+def sqlite_statistics_current() -> None:
+    """SQLite: let this thread's connection plan with the latest analysis before a find.
+
+    A connection reads `sqlite_stat1` when it opens, and an ANALYZE on another connection (the
+    worker's) reaches it only through `ANALYZE sqlite_schema`: `serve`'s request threads kept
+    planning the anchors' posts as 500 documents after the worker had analysed them. Reloaded when
+    this process analysed since, or every SQLITE_RELOAD_SECONDS (an analysis in another process)."""
+    if connection.in_atomic_block:
+        return
+    raw = connection.connection
+    now = time.monotonic()
+    seen = getattr(connection, "_basalt_statistics_seen", None)
+    if (
+        seen is not None
+        and seen[0] == id(raw)
+        and seen[1] == _sqlite_generation
+        and now - seen[2] < SQLITE_RELOAD_SECONDS
+    ):
+        return
+    # Also on a connection's first find: it may have opened (and read them) before the analysis.
+    try:
+        raw.execute("ANALYZE sqlite_schema")
+    except sqlite3.Error:  # a plan aid: the find runs with what the connection has
+        logger.warning("reloading SQLite statistics failed", exc_info=True)
+        return
+    connection._basalt_statistics_seen = (id(raw), _sqlite_generation, now)
 
 
 def note_write(collection_id: int | None = None) -> None:

@@ -12,6 +12,7 @@ from django.db import DatabaseError, connection
 from basalt.core.dberrors import DbFailure, classify
 from basalt.core.errors import InvalidQuery
 from basalt.core.pg_timestamps import fast_timestamps
+from basalt.documents import statistics
 from basalt.documents.query import budget
 from basalt.documents.query.budget import Allowance
 from basalt.documents.query.compiler import Compiler
@@ -222,6 +223,7 @@ def _execute_sqlite(statements: Statements, seconds: float, allowance: Allowance
     # SQLite calls the handler every PROGRESS_STEPS virtual-machine steps of this connection; a
     # true answer interrupts the statement (SQLITE_INTERRUPT), which _execute reports as too slow.
     connection.ensure_connection()
+    statistics.sqlite_statistics_current()
     raw = connection.connection
     deadline = time.monotonic() + seconds
     raw.set_progress_handler(lambda: time.monotonic() > deadline, PROGRESS_STEPS)
