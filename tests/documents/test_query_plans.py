@@ -227,7 +227,7 @@ def test_sqlite_plans_a_large_collection_by_its_declared_index(project, secret_c
     from basalt.documents import statistics
 
     monkeypatch.setattr(statistics, "SQLITE_OPTIMIZE_EVERY", 100)
-    monkeypatch.setattr(statistics, "_rows_at_analysis", 0, raising=False)
+    monkeypatch.setattr(statistics, "_writes_since_analysis", 0)
     assert secret_client.post(SCHEMA, ITEMS, format="json").status_code == 201
     collection = Collection.objects.get(name="items", project=project.project)
     row = CollectionIndex.objects.get(collection=collection, fields=["-score"])

@@ -7,7 +7,7 @@ generic `(collection_id, updated_at)` index plus a sort over the declared `-scor
 and PostgreSQL with autovacuum off or late chose a bitmap scan and a sort (8.1 ms against 0.05 ms).
 
 * After an index build (`refresh`): ANALYZE the table. PostgreSQL samples a bounded number of
-  rows; SQLite is bounded by `analysis_limit`. Not inside a caller's transaction on PostgreSQL.
+  rows; SQLite reads it whole (`analyze_sqlite`). Not inside a caller's transaction on PostgreSQL.
 * On SQLite, every `SQLITE_OPTIMIZE_EVERY` document writes of a process, once they add up to a
   fifth of the table (`note_write`), a background task runs `PRAGMA optimize` (SQLite's own advice
   for long-lived connections) and analyses the documents table in full (`analyze_sqlite`: a bounded
@@ -62,10 +62,9 @@ GROWTH_ROWS = 500
 # object adds to the planning of every query on the shared table.
 STATISTICS_FROM_ROWS = 5000
 _writes = itertools.count(1)
-# SQLite: the documents table's rows at its last full analysis (this process's), and the writes
-# counted since; it is analysed again once those reach SQLITE_GROWTH of it.
+# SQLite: the documents table is analysed again once the writes this process counted since reach
+# SQLITE_GROWTH of the rows it held at its last analysis (`_analysed_rows`).
 SQLITE_GROWTH = 0.2
-_rows_at_analysis = 0
 _writes_since_analysis = 0
 # Bumped by each full analysis in this process; connections that planned with an older one reload.
 _sqlite_generation = 0
@@ -95,15 +94,24 @@ def analyze_sqlite() -> None:
     as 500: every `score > X order -score` page scanned and sorted the collection (25 ms) instead
     of walking the declared index (0.07 ms). In full it reads every index once (19 ms for 19,500
     rows here); it runs in the background (`note_write`), as often as the table grows by a fifth."""
-    global _rows_at_analysis, _sqlite_generation
+    global _sqlite_generation
     with connection.cursor() as cursor:
         cursor.execute(f"PRAGMA analysis_limit = {SQLITE_ANALYSIS_LIMIT}")
         cursor.execute("PRAGMA optimize")
         cursor.execute("PRAGMA analysis_limit = 0")
         cursor.execute("ANALYZE basalt_document")
-        cursor.execute("SELECT max(CAST(stat AS INTEGER)) FROM sqlite_stat1 WHERE tbl = 'basalt_document'")
-        _rows_at_analysis = (cursor.fetchone() or [0])[0] or 0
     _sqlite_generation += 1
+
+
+def _analysed_rows() -> int:
+    """SQLite: the documents table's rows at its last analysis, by whichever process ran it (0 before
+    any). Read once per SQLITE_OPTIMIZE_EVERY writes: a small table."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT max(CAST(stat AS INTEGER)) FROM sqlite_stat1 WHERE tbl = 'basalt_document'")
+            return (cursor.fetchone() or [0])[0] or 0
+    except DatabaseError:  # no analysis yet: sqlite_stat1 does not exist
+        return 0
 
 
 def sqlite_statistics_current() -> None:
@@ -144,7 +152,7 @@ def note_write(collection_id: int | None = None) -> None:
         return
     global _writes_since_analysis
     _writes_since_analysis += SQLITE_OPTIMIZE_EVERY
-    if _writes_since_analysis < _rows_at_analysis * SQLITE_GROWTH:
+    if _writes_since_analysis < _analysed_rows() * SQLITE_GROWTH:
         return  # a full analysis reads the whole table: not before it has grown by a fifth
     _writes_since_analysis = 0
     from basalt.documents.jobs import enqueue
