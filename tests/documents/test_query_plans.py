@@ -231,15 +231,7 @@ def test_sqlite_plans_a_large_collection_by_its_declared_index(project, secret_c
     assert secret_client.post(SCHEMA, ITEMS, format="json").status_code == 201
     collection = Collection.objects.get(name="items", project=project.project)
     row = CollectionIndex.objects.get(collection=collection, fields=["-score"])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO basalt_document (id, project_id, collection_id, data, acl, read_principals, "
-            "write_principals, created_by, created_at, updated_at, version) "
-            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 20000) "
-            "SELECT 'seed' || n, %s, %s, json_object('n', n, 'score', n %% 997), '{}', '[\"*\"]', '[]', '', "
-            "datetime('now'), datetime('now'), 1 FROM g",
-            [project.project.pk, collection.pk],
-        )
+    _seed_sqlite_scores(project, collection)
     for n in range(200):
         assert secret_client.post(DOCS, {"n": n, "score": n % 97}, format="json").status_code == 201
     pk = key_client(project.publishable)
@@ -281,15 +273,8 @@ def test_a_request_thread_plans_with_the_analysis_another_connection_made(projec
     assert secret_client.post(SCHEMA, ITEMS, format="json").status_code == 201
     collection = Collection.objects.get(name="items", project=project.project)
     row = CollectionIndex.objects.get(collection=collection, fields=["-score"])
+    _seed_sqlite_scores(project, collection)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO basalt_document (id, project_id, collection_id, data, acl, read_principals, "
-            "write_principals, created_by, created_at, updated_at, version) "
-            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 20000) "
-            "SELECT 'seed' || n, %s, %s, json_object('n', n, 'score', n %% 997), '{}', '[\"*\"]', '[]', '', "
-            "datetime('now'), datetime('now'), 1 FROM g",
-            [project.project.pk, collection.pk],
-        )
         cursor.execute("PRAGMA analysis_limit = 1000")  # what this connection planned with so far
         cursor.execute("ANALYZE basalt_document")
 
@@ -311,6 +296,19 @@ def test_a_request_thread_plans_with_the_analysis_another_connection_made(projec
         cursor.execute("EXPLAIN QUERY PLAN " + sql)
         plan = " | ".join(str(line[-1]) for line in cursor.fetchall())
     assert row.db_name in plan and "TEMP B-TREE" not in plan, plan
+
+
+def _seed_sqlite_scores(project, collection) -> None:
+    """20,000 public documents of `collection` on SQLite, scores n % 997 (each 991-996 twenty times)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO basalt_document (id, project_id, collection_id, data, acl, read_principals, "
+            "write_principals, created_by, created_at, updated_at, version) "
+            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 20000) "
+            "SELECT 'seed' || n, %s, %s, json_object('n', n, 'score', n %% 997), '{}', '[\"*\"]', '[]', '', "
+            "datetime('now'), datetime('now'), 1 FROM g",
+            [project.project.pk, collection.pk],
+        )
 
 
 @postgres_only

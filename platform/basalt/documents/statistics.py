@@ -275,7 +275,7 @@ def _lacks_statistics(collection_id: int) -> bool:
     from basalt.documents.models import CollectionIndex
 
     ready = CollectionIndex.objects.filter(collection_id=collection_id, status=CollectionIndex.READY)
-    return lack_statistics(ready.select_related("collection")) and large_enough(collection_id)
+    return lack_statistics(ready) and large_enough(collection_id)
 
 
 def _add_statistics(collection_id: int) -> None:
