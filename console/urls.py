@@ -193,6 +193,12 @@ urlpatterns = [
     action(rf"^{REF}/push/send/?$", push.push_send, "push_send", Landing("push", anchor="composer")),
     action(rf"^{REF}/push/providers/?$", push.push_providers, "push_providers", Landing("push", anchor="providers")),
     action(
+        rf"^{REF}/push/installations/(?P<installation_id>[A-Za-z0-9_-]{{1,32}})/channels/?$",
+        push.push_channels,
+        "push_channels",
+        Landing("push", anchor="installations"),
+    ),
+    action(
         rf"^{REF}/push/(?P<push_id>p_[a-z0-9]{{1,30}})/cancel/?$",
         push.push_cancel,
         "push_cancel",

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from basalt.core.errors import BasaltError, PermissionDenied
+from basalt.core.errors import BasaltError, NotFound, PermissionDenied
 from basalt.projects import services
 from basalt.projects.roles import Perm
 from basalt.push import credentials, installations
@@ -117,6 +117,10 @@ def _custom_pairs(fields: Any) -> list[tuple[str, str]]:
 
 @project_view
 def push_page(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
+    return _push_page(request, access)
+
+
+def _push_page(request: HttpRequest, access: ProjectAccess, status: int = 200, **extra: Any) -> HttpResponse:
     caller = console_caller(access.project, request.user.pk)
     history = push_services.list_pushes(caller, {"limit": 20})["results"]
     for item in history:
@@ -142,8 +146,9 @@ def push_page(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
         browse_error=browse_error,
         providers=providers,
         funnel_width=FUNNEL_WIDTH,
+        **extra,
     )
-    return page(request, "console/push/push.html", context)
+    return page(request, "console/push/push.html", context, status=status)
 
 
 def _back(access: ProjectAccess, anchor: str) -> HttpResponse:
@@ -228,3 +233,30 @@ def push_providers(request: HttpRequest, access: ProjectAccess) -> HttpResponse:
         for text in [str(exc)] if isinstance(exc, _FormError) else error_messages(exc):
             messages.error(request, text)
     return _back(access, "providers")
+
+
+@project_view
+def push_channels(request: HttpRequest, access: ProjectAccess, installation_id: str) -> HttpResponse:
+    """Subscribe a device to channels or unsubscribe it: the API's channel operation, under its row lock."""
+    caller = _caller(request, access, Perm.CHANGE_DATA)
+    removing = request.POST.get("op") == "remove"
+    text = request.POST.get("channels") or ""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    try:
+        if not names:
+            raise _FormError("Name at least one channel.")
+        # An operation, not the whole list: a device subscribing at the same moment is not undone.
+        change = {"__op": "remove" if removing else "add_unique", "items": names}
+        device = installations.update_installation(caller, installation_id, {"channels": change})
+    except PermissionDenied:
+        raise
+    except NotFound:
+        # Another project's device answers exactly like a missing one (project_view's 404 page).
+        raise NotFound("No such installation in this project: it may have been deleted.") from None
+    except (_FormError, BasaltError) as exc:
+        errors = [str(exc)] if isinstance(exc, _FormError) else error_messages(exc)
+        channel_error = {"id": installation_id, "messages": errors, "value": "" if removing else text[:2000]}
+        return _push_page(request, access, status=400, channel_error=channel_error)
+    subscribed = ", ".join(device["channels"]) or "no channel"
+    messages.success(request, f"Installation {device['id']} now in: {subscribed}.")
+    return _back(access, "installations")

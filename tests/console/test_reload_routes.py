@@ -85,7 +85,20 @@ def world(project, make_account, django_capture_on_commit_callbacks):
         "export_id": _finished_export(project.project),
         # A saved view of the data browser, so its delete route names a real one.
         "view_id": str(saved_views.save_view(owner, ref, "notes", "Recent", "order=-created_at").pk),
+        # A registered device, so the push page's channel forms name a real one.
+        "installation_id": _installation(project.publishable),
     }
+
+
+def _installation(publishable: str) -> str:
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=publishable)
+    body = {"platform": "android", "provider": "fcm", "token": "f" * 30, "channels": ["news"]}
+    answer = client.post("/api/v1/installations", body, format="json")
+    assert answer.status_code == 201, answer.content
+    return answer.json()["id"]
 
 
 def _finished_export(project) -> str:
@@ -148,13 +161,15 @@ def test_every_console_route_answers_a_get_with_a_page(owner_client, world):
         ("settings/cors", {"cors_origins": "not an origin"}, 400, "settings#cors"),
         ("invitations", {"email": "not an email", "role": "viewer"}, 400, "members#invitations"),
         ("roles/chef/users", {"user": "nobody@example.com"}, 400, "roles/chef"),
+        ("push/installations/{installation_id}/channels", {"channels": "bad name"}, 400, "push#installations"),
     ],
 )
 def test_a_rendered_answer_to_a_form_puts_its_pages_address_in_the_bar(
     owner_client, world, action, data, status, landing
 ):
     """htmx shows HX-Push-Url's address instead of the POST address, so a reload lands on the page."""
-    response = owner_client.post(f"/console/p/{world['ref']}/{action}", data, HTTP_HX_REQUEST="true")
+    path = action.format(**world)
+    response = owner_client.post(f"/console/p/{world['ref']}/{path}", data, HTTP_HX_REQUEST="true")
     assert response.status_code == status
     separator = "" if landing.startswith("#") else "/"
     assert response["HX-Push-Url"] == f"/console/p/{world['ref']}{separator}{landing}"
