@@ -9,6 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from basalt.files.models import File
+from tests.documents.test_acl_filter import READ_LISTS, READERS
 from tests.files.conftest import content_of, upload
 from tests.files.images import png
 
@@ -206,3 +207,31 @@ def test_empty_or_stray_query_values_are_refused_not_ignored(secret_client):
     stray = secret_client.get(f"/api/v1/files/{file_id}/content?fit=cover")
     assert stray.status_code == 400, stray.content
     assert "fit" in stray.json()["error"]["details"]
+
+
+@pytest.mark.parametrize("readers", READERS, ids=lambda readers: repr(sorted(readers)))
+def test_listing_sees_exactly_the_files_whose_acl_names_a_principal(project, readers):
+    """The documents' read-ACL filter, applied to file rows (tests/documents/test_acl_filter.py):
+    each read list stored as Django writes it (json.dumps) and as the store writes documents."""
+    from types import SimpleNamespace
+
+    import orjson
+    from django.db import connection
+
+    from basalt.files.access import readable
+
+    j = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
+    expected = set()
+    for n, read in enumerate(READ_LISTS):
+        escaped = File.objects.create(
+            id=f"f{n}e1", project=project.project, name="a", content_type="x", read_principals=read
+        )
+        raw = File.objects.create(id=f"f{n}e0", project=project.project, name="a", content_type="x")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE basalt_file SET read_principals = {j} WHERE id = %s", [orjson.dumps(read).decode(), raw.id]
+            )
+        if not readers.isdisjoint(read):
+            expected |= {escaped.id, raw.id}
+    caller = SimpleNamespace(is_secret=False, principals=frozenset(readers))
+    assert set(readable(caller, File.objects.filter(project=project.project)).values_list("id", flat=True)) == expected

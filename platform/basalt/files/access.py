@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from basalt.core.caller import Caller
 from basalt.core.errors import NotFound, PermissionDenied
 from basalt.documents.access import acl_principals, can_read, can_write, default_acl, validate_acl
+from basalt.documents.query.dialects import sqlite_holds_principal
 from basalt.files.config import FilesConfig
 from basalt.files.models import File
 
@@ -47,16 +48,12 @@ def access_file(caller: Caller, file_id: str, *, write: bool = False, lock: bool
 
 
 def readable(caller: Caller, rows: QuerySet[File]) -> QuerySet[File]:
-    """Filter by the read ACL in SQL, so pages are full (jsonb `?|` on PostgreSQL, json_each on SQLite)."""
+    """Filter by the read ACL in SQL, so pages are full (jsonb `?|` on PostgreSQL, as documents on SQLite)."""
     if caller.is_secret:
         return rows
-    principals = sorted(caller.principals)
     table = File._meta.db_table
     if connection.vendor == "postgresql":
         # Only our table name and placeholders are formatted in; principals are parameters.
-        return rows.extra(where=[f'"{table}"."read_principals" ?| %s'], params=[principals])  # noqa: S610
-    marks = ", ".join(["%s"] * len(principals))
-    return rows.extra(  # noqa: S610
-        where=[f'EXISTS (SELECT 1 FROM json_each("{table}"."read_principals") WHERE value IN ({marks}))'],  # noqa: S608
-        params=principals,
-    )
+        return rows.extra(where=[f'"{table}"."read_principals" ?| %s'], params=[sorted(caller.principals)])  # noqa: S610
+    sql, params = sqlite_holds_principal(f'"{table}"."read_principals"', caller.principals)
+    return rows.extra(where=[sql], params=params)  # noqa: S610

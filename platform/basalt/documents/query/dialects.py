@@ -12,6 +12,7 @@ text and the planner can use the index; every value is a bound parameter.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -214,6 +215,39 @@ class PostgresDialect(Dialect):
         return f"({', '.join(exprs)}) {op} ({', '.join(placeholders)})", params
 
 
+def sqlite_holds_principal(column: str, principals: frozenset[str]) -> Sql:
+    """SQLite: does `column`, a JSON array of strings stored as text, hold one of `principals`?
+
+    `json_each` opens a cursor and parses the array for every row (0.4 µs each, 60% of a signed-in
+    count's time on 20,000 posts), so a row whose text has no backslash is tested by substring:
+    without an escape no string can contain a quote, the quotes alternate opening and closing, and
+    the needle `"p"` (p free of quotes, backslashes and control characters) can only start at an
+    element's opening quote and end at its closing one, i.e. only match an element that is p.
+    Starting at a closing quote it would span a separator, which only a p made of commas and
+    spaces could equal: those fall back to `json_each` for every row. A row with any backslash
+    (an escaped quote, or `\\uXXXX` as json.dumps writes non-ASCII) is tested by `json_each`, so
+    neither a crafted element (`q"u:abc`, stored `"q\\"u:abc"`) nor either writer's escaping
+    (orjson's raw UTF-8, json.dumps's ASCII) changes the answer. A principal that needs an escape
+    is never found without a backslash, so it takes no needle. `column` is our own SQL text.
+    """
+    ordered = sorted(principals, key=lambda p: (p != PUBLIC, p))  # most rows are public: test it first
+    marks = ", ".join(["%s"] * len(ordered))
+    exact = f"EXISTS (SELECT 1 FROM json_each({column}) WHERE value IN ({marks}))"
+    if any(p and not p.strip(" ,") for p in ordered):
+        return exact, ordered
+    needles = [f'"{p}"' for p in ordered if not _JSON_ESCAPED.search(p)]
+    escaped = f"(instr({column}, char(92)) > 0 AND {exact})"
+    if not needles:
+        return escaped, ordered
+    # Not a CASE WHEN: SQLite evaluated that form (even with ELSE 0) at 10.4 ms for 20,000 rows, this at 5.8.
+    found = " OR ".join([f"instr({column}, %s) > 0"] * len(needles))
+    return f"((({found}) AND instr({column}, char(92)) = 0) OR {escaped})", [*needles, *ordered]
+
+
+# The characters a JSON writer must escape inside a string (so they come with a backslash).
+_JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')
+
+
 class SqliteDialect(Dialect):
     vendor = "sqlite"
     streams_rows = True  # sqlite3 steps the statement as rows are fetched
@@ -344,9 +378,7 @@ class SqliteDialect(Dialect):
         return f"(CASE WHEN json_type(data, {path}) IN ('integer', 'real') THEN json_extract(data, {path}) END)"
 
     def principals(self, principals: frozenset[str]) -> Sql:
-        placeholders = ", ".join(["%s"] * len(principals))
-        sql = f"EXISTS (SELECT 1 FROM json_each(read_principals) WHERE value IN ({placeholders}))"
-        return sql, sorted(principals)
+        return sqlite_holds_principal("read_principals", principals)
 
     def ids_in(self, ids: list[str]) -> Sql:
         return f"id IN ({', '.join(['%s'] * len(ids))})", list(ids)
