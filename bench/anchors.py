@@ -117,7 +117,7 @@ class Basalt:
         self.procs.append(proc)
         return proc
 
-    def start(self, workers: int, threads: int) -> None:
+    def start(self, workers: int, threads: int, http: str | None = None) -> None:
         python = sys.executable
         if self.profile == "production":
             psql(f"DROP DATABASE IF EXISTS {self.db} WITH (FORCE)")
@@ -134,7 +134,8 @@ class Basalt:
                 [python, "-m", "celery", "-A", "basalt", "worker", "--loglevel", "WARNING", "--concurrency", "2"]
             )
         else:  # exactly what `make run` runs, on a port of its own
-            web = self._spawn([python, "manage.py", "serve", "--port", str(self.port)])
+            extra = ["--http-server", http] if http else []
+            web = self._spawn([python, "manage.py", "serve", "--port", str(self.port), *extra])
         wait_http(self.url + "/healthz", web)
 
     def target(self, adapter: str) -> str:
@@ -273,11 +274,15 @@ def ratio_table(files: list[Path], anchor: str) -> str:
     return "\n".join(lines)
 
 
-def source_spec(spec: str, threads: int) -> tuple[str, Path, int]:
-    """`NAME=DIR[,threads=N]` of --source."""
+def source_spec(spec: str, threads: int) -> tuple[str, Path, int, str | None]:
+    """`NAME=DIR[,threads=N][,http=SERVER]` of --source (http: `serve --http-server`, embedded profile)."""
     name, rest = spec.split("=", 1)
-    folder, _, option = rest.partition(",threads=")
-    return name, Path(folder).resolve(), int(option) if option else threads
+    folder, *options = rest.split(",")
+    settings = dict(option.split("=", 1) for option in options)
+    unknown = set(settings) - {"threads", "http"}
+    if unknown:
+        raise SystemExit(f"--source {spec}: unknown option {sorted(unknown)[0]}")
+    return name, Path(folder).resolve(), int(settings.get("threads", threads)), settings.get("http")
 
 
 def main() -> None:
@@ -288,7 +293,8 @@ def main() -> None:
         "--source",
         action="append",
         default=[],
-        help="NAME=DIR[,threads=N]: one more Basalt checkout (`.` for this one, e.g. with other granian threads)",
+        help="NAME=DIR[,threads=N][,http=granian]: one more Basalt checkout (`.` for this one, e.g. with other "
+        "granian threads, or `serve --http-server granian` in the embedded profile)",
     )
     parser.add_argument("--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"))
     parser.add_argument("--workers", type=int, default=2, help="granian workers (production profile)")
@@ -297,7 +303,7 @@ def main() -> None:
     parser.add_argument("--db-prefix", default="basalt_anchor", help="PostgreSQL database of target NAME: PREFIX_NAME")
     parser.add_argument("--table", nargs="+", type=Path, help="only print the table of earlier result files")
     args, workload_args = parser.parse_known_args()
-    sources = [("basalt", ROOT, args.threads)] + [source_spec(spec, args.threads) for spec in args.source]
+    sources = [("basalt", ROOT, args.threads, None)] + [source_spec(spec, args.threads) for spec in args.source]
     # Without a peer (the production profile, before/after), the first --source is the baseline.
     anchor = args.peer if args.peer != "none" else (sources[1][0] if len(sources) > 1 else "basalt")
     if args.table:
@@ -321,10 +327,10 @@ def main() -> None:
     files = []
     try:
         for run in range(1, args.runs + 1):
-            servers = [Basalt(name, source, profile, args.redis, args.db_prefix) for name, source, _ in sources]
+            servers = [Basalt(name, source, profile, args.redis, args.db_prefix) for name, source, *_ in sources]
             try:
-                for server, (_, _, threads) in zip(servers, sources, strict=True):
-                    server.start(args.workers, threads)
+                for server, (_, _, threads, http) in zip(servers, sources, strict=True):
+                    server.start(args.workers, threads, http)
                 targets = [*peers, *(server.target(adapter) for server in servers)]
                 shift = (run - 1) % len(targets)  # alternate which target goes first
                 targets = targets[shift:] + targets[:shift]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 from django.conf import settings
@@ -16,6 +17,7 @@ WORKER_CHECK_SECONDS = 60
 
 
 LISTEN_BACKLOG = 1024
+HTTP_SERVERS = ("daphne", "granian")
 
 
 class Command(BaseCommand):
@@ -33,6 +35,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--proxy-headers", action="store_true", help="take client address and scheme from X-Forwarded-* headers"
         )
+        parser.add_argument(
+            "--http-server",
+            choices=HTTP_SERVERS,
+            default=os.environ.get("BASALT_SERVE_HTTP", "daphne"),
+            help="daphne (default) or granian (experimental: about 2x the requests per second, with "
+            "granian's own answers to malformed HTTP and no sendfile; bench/README.md); env BASALT_SERVE_HTTP",
+        )
 
     def handle(self, *args, host: str, port: int, no_migrate: bool, no_worker: bool = False, **options):
         from basalt.core.memory import limit_malloc_arenas
@@ -42,6 +51,9 @@ class Command(BaseCommand):
             call_command("migrate", interactive=False, verbosity=0)
             # This thread serves nothing: its connection goes back to the pool instead of idling.
             connections.close_all()
+        if options.get("http_server") == "granian":
+            self._serve_granian(host, port, no_worker, options.get("proxy_headers", False))
+            return
         from daphne.endpoints import build_endpoint_description_strings
 
         from basalt.core.server import EdgeServer
@@ -75,6 +87,75 @@ class Command(BaseCommand):
                 worker.stop()
         if server.listen_failure:
             raise CommandError(f"cannot listen on {host}:{port}: {server.listen_failure}")
+
+    def _serve_granian(self, host: str, port: int, no_worker: bool, proxy_headers: bool) -> None:
+        """The same ASGI application on granian's server, in this process and its event loop.
+
+        Measured against daphne on the same SQLite file (bench/README.md, 2026-12-07): granian
+        parses HTTP in Rust, where Twisted's parsing and daphne's reply handling took about half of
+        this process's Python time. What daphne's subclass here (core/server.py) adds is not there:
+        malformed HTTP, over-long URLs and headers get granian's own answers, not the API's JSON
+        errors; request bodies reach the views once received (spooled to disk past
+        FILE_UPLOAD_MAX_MEMORY_SIZE) rather than while they arrive; file downloads are read through
+        the application instead of sendfile(2)."""
+        import asyncio
+        import signal
+
+        from granian.constants import HTTPModes, Interfaces
+        from granian.server.embed import Server
+
+        self._check_port_free(host, port)
+        application = self._application()
+        if proxy_headers:
+            from granian.utils.proxies import wrap_asgi_with_proxy_headers
+
+            application = wrap_asgi_with_proxy_headers(application, trusted_hosts="*")
+        server = Server(
+            application,
+            address=host,
+            port=port,
+            # Django and Channels speak no lifespan protocol.
+            interface=Interfaces.ASGINL,
+            http=HTTPModes.http1,
+            websockets=True,
+            backlog=LISTEN_BACKLOG,
+            log_enabled=False,
+        )
+
+        async def run() -> None:
+            loop = asyncio.get_running_loop()
+            for number in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(number, server.stop)
+            serving = asyncio.ensure_future(server.serve())
+            # serve() binds before its first wait: one turn of the loop tells a busy port.
+            await asyncio.sleep(0)
+            if serving.done():
+                serving.result()
+            self._banner(host, port)
+            await serving
+
+        worker = self._start_background_tasks(no_worker)
+        try:
+            asyncio.run(run())
+        except OSError as exc:
+            raise CommandError(f"cannot listen on {host}:{port}: {exc}") from None
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    @staticmethod
+    def _check_port_free(host: str, port: int) -> None:
+        """granian listens with SO_REUSEPORT: a second server on a busy port would share it, each
+        answering some of the connections from its own data. A bind without it fails there."""
+        import socket
+
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
     def _application(self):
         from basalt.asgi import application
