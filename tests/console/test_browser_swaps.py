@@ -99,3 +99,20 @@ def test_files_copy_button_works_after_acl_saves_swap_the_page_in(chromium, live
     assert len(asked) == 1, asked
     assert page.console_errors == [], page.console_errors
     context.close()
+
+
+def test_the_grid_works_on_a_data_page_restored_by_the_back_button(chromium, live_server, world):  # noqa: F811
+    """htmx restores a page left through a boosted link by swapping it in again (no history cache)."""
+    from playwright.sync_api import expect
+
+    context, page = _signed_in(chromium, live_server, world)
+    page.goto(f"/console/p/{world['ref']}/data/books")
+    swap_to(page, f"/console/p/{world['ref']}/realtime")
+    page.evaluate("window.__sameDocument = true")
+    page.go_back()
+    page.locator("#documents").wait_for()
+    page.locator("[data-row-select]").first.check()
+    expect(page.locator("[data-selected-count]")).to_have_text("1 selected")
+    assert page.evaluate("window.__sameDocument") is True
+    assert page.console_errors == [], page.console_errors
+    context.close()
