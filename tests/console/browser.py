@@ -66,6 +66,26 @@ def launched_chromium(monkeypatch) -> Iterator:
                 connections.close_all()
 
 
+# Stands for a boosted link of the console (the sidebar's, a breadcrumb) to any page: htmx swaps
+# the answered page into the body, as for every boosted link and form.
+ADD_BOOSTED_LINK = """path => {
+  const link = document.createElement("a");
+  link.href = path; link.id = "swap-link"; link.textContent = "swap";
+  document.querySelector("main").appendChild(link);
+  window.htmx.process(link);
+}"""
+
+
+def swap_to(page, path: str) -> None:
+    """Open `path` through a boosted link and check that htmx swapped it in (no full page load)."""
+    page.evaluate("window.__sameDocument = true")
+    page.evaluate(ADD_BOOSTED_LINK, path)
+    with page.expect_response(lambda r: r.url.split("?")[0].rstrip("/").endswith(path.rstrip("/"))):
+        page.locator("#swap-link").click()
+    page.locator("#swap-link").wait_for(state="detached")
+    assert page.evaluate("window.__sameDocument") is True
+
+
 class Shots:
     """Numbered full-page screenshots of one scenario, kept as test artifacts."""
 

@@ -72,6 +72,7 @@ def test_other_accounts_and_anonymous_visitors_get_nothing(recipes, browser_for,
 
 
 def test_the_reference_link_loads_a_full_page_for_its_scripts(recipes, owner_client):
-    """htmx-boosted navigation would not run the page's own scripts, so that one link opts out."""
+    """The sidebar's link loads the reference in full (its stylesheet in the head before the first
+    paint); a reference swapped in by htmx starts too (tests/console/test_browser_swaps.py)."""
     html = owner_client.get(f"/console/p/{recipes.project.ref}/").content.decode()
     assert re.search(rf'href="/console/p/{recipes.project.ref}/reference/?" hx-boost="false"', html)

@@ -28,8 +28,8 @@ def test_files_page_upload_preview_copy_acl_delete(page, live_server, django_use
     page.get_by_role("heading", name="Files", exact=True).wait_for()
     image = tmp_path / "red.png"
     image.write_bytes(png(120, 80))
-    # files.js is at the end of the page: the heading can show before it has bound the input, and a
-    # file chosen then uploads nothing (what a loaded CI host showed). "load" comes after the script.
+    # files.js is deferred: the heading can show before it has bound the input, and a file chosen
+    # then uploads nothing (what a loaded CI host showed). "load" comes after deferred scripts.
     page.wait_for_load_state("load")
     page.set_input_files("#files-input", str(image))
     row = page.locator("#files-table tr", has_text="red.png")

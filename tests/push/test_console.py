@@ -284,3 +284,52 @@ def test_push_page_in_a_browser_subscribe_and_unsubscribe_a_device(live_server, 
     assert _channels(project, news["id"]) == ["promo", "sport"]
     # The refused form's page comes back as a 400 (nothing saved), which Chromium reports.
     assert errors == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"], errors
+
+
+@pytest.mark.browser
+def test_the_composer_count_is_live_on_a_push_page_swapped_in_by_htmx_and_asks_once(
+    live_server, twins, project, monkeypatch
+):
+    """After a refused channel form (a 400 page swapped in by htmx, twice) the composer's count is
+    live again; one change of the audience asks the server once, on the first page and the last."""
+    from playwright.sync_api import expect
+
+    device = key_client(project.publishable)
+    news = register(device, "fcm", "n" * 30, channels=["news"])
+    register(device, "fcm", "s" * 30, channels=["sport"])
+    register(device, "fcm", "t" * 30, channels=["sport"])
+    with _owner_on_the_push_page(live_server, project, monkeypatch, "push-swapped") as (page, shot, errors):
+        asked: list[str] = []
+        page.on("request", lambda r: "/push/audience" in r.url and asked.append(r.url))
+        channels = page.locator("#push-composer input[name=channels]")
+
+        def asks_once_per_change() -> list[str]:
+            page.locator("input[name=audience_mode][value=channels]").check()
+            channels.fill("news")
+            expect(page.locator("#push-count")).to_have_text("1")
+            asked.clear()
+            with page.expect_response(lambda r: "/push/audience" in r.url and "sport" in r.url):
+                channels.fill("sport")
+            expect(page.locator("#push-count")).to_have_text("2")
+            return list(asked)
+
+        expect(page.locator("#push-count")).to_have_text("3")
+        on_first_page = asks_once_per_change()
+        cell = page.locator(f'td[data-channels="{news["id"]}"]')
+        for attempt in ("bad name", "still bad"):
+            # Marks this page's composer, so the wait below is for the page htmx swaps in.
+            page.locator("#push-composer").evaluate("form => { form.dataset.before = 'swap'; }")
+            cell.get_by_label(f"Channels to add to {news['id']}").fill(attempt)
+            cell.get_by_role("button", name="Add").click()
+            page.locator("#push-composer[data-before]").wait_for(state="detached")
+            expect(page.locator("#channels-error")).to_be_visible()
+            try:
+                expect(page.locator("#push-count")).to_have_text("3")
+            except AssertionError:
+                shot("count-stuck")
+                raise
+        on_swapped_page = asks_once_per_change()
+        shot("live-after-swaps")
+    assert len(on_first_page) == 1 and "channels=sport" in on_first_page[0], on_first_page
+    assert len(on_swapped_page) == 1 and "channels=sport" in on_swapped_page[0], on_swapped_page
+    assert set(errors) == {"Failed to load resource: the server responded with a status of 400 (Bad Request)"}, errors

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.console.browser import launched_chromium
+from tests.console.browser import launched_chromium, swap_to
 
 from .conftest import OPEN, PASSWORD, App, make_live_project
 
@@ -27,6 +27,14 @@ def browser_page(server, monkeypatch):
         yield page
 
 
+def _sign_in(page, project) -> None:
+    page.goto("/console/signin")
+    page.get_by_label("Email").fill(project.console_email)
+    page.get_by_label("Password").fill(PASSWORD)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+
+
 def test_the_data_browser_shows_rows_appear_change_and_disappear_live(server, browser_page):
     from playwright.sync_api import expect
 
@@ -35,11 +43,7 @@ def test_the_data_browser_shows_rows_appear_change_and_disappear_live(server, br
     app = App(project)
     app.collection(POSTS)
 
-    page.goto("/console/signin")
-    page.get_by_label("Email").fill(project.console_email)
-    page.get_by_label("Password").fill(PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").click()
+    _sign_in(page, project)
     assert "Sign in to manage" not in page.locator("main").inner_text()
     page.goto(f"/console/p/{project.ref}/data/posts")
     documents = page.locator("#documents")
@@ -84,3 +88,71 @@ def test_the_console_stream_needs_a_console_session_of_a_member(server):
         assert signed_in.status_code == 200 and "sessionid" in http.cookies
         response = http.get(url)
         assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+
+
+# Counts the EventSource streams and WebSockets the page opens and closes (before any page script).
+COUNT_CONNECTIONS = """(() => {
+  window.__opened = {};
+  ["EventSource", "WebSocket"].forEach(name => {
+    const Real = window[name];
+    const count = window.__opened[name] = {opened: 0, closed: 0};
+    window[name] = function (url, options) {
+      const connection = new Real(url, options);
+      count.opened += 1;
+      const close = connection.close.bind(connection);
+      connection.close = (...args) => {
+        if (!connection.__closed) { connection.__closed = true; count.closed += 1; }
+        close(...args);
+      };
+      return connection;
+    };
+    window[name].prototype = Real.prototype;
+    Object.assign(window[name], {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: Real.CLOSED});
+  });
+})();"""
+
+
+def test_a_data_page_swapped_in_by_htmx_twice_is_live_with_one_stream(server, browser_page):
+    """Reached through boosted links (htmx swaps, no full load), twice, the data browser follows its
+    collection over one stream: the first page's stream is closed when the second replaces it."""
+    from playwright.sync_api import expect
+
+    page = browser_page
+    page.add_init_script(COUNT_CONNECTIONS)
+    project = make_live_project(server.url)
+    app = App(project)
+    app.collection(POSTS)
+    _sign_in(page, project)
+    page.goto(f"/console/p/{project.ref}/")
+    for _ in range(2):
+        swap_to(page, f"/console/p/{project.ref}/data/posts")
+        expect(page.locator("#documents")).to_have_attribute("data-live", "on")
+    streams = page.evaluate("window.__opened.EventSource")
+    assert streams == {"opened": 2, "closed": 1}, streams  # the first page's, closed as it left
+    app.ok("POST", "/collections/posts/documents", {"title": "after two swaps"}, 201, key=app.sk)
+    expect(page.locator("#documents tbody tr").filter(has_text="after two swaps")).to_have_count(1)
+    streams = page.evaluate("window.__opened.EventSource")
+    assert streams["opened"] - streams["closed"] == 1, streams
+    assert page.errors == [], page.errors
+
+
+def test_the_realtime_test_client_on_a_swapped_in_page_subscribes_and_closes_when_left(server, browser_page):
+    """The realtime page reached through a boosted link subscribes from the browser; its socket is
+    closed when another page is swapped in over it."""
+    from playwright.sync_api import expect
+
+    page = browser_page
+    page.add_init_script(COUNT_CONNECTIONS)
+    project = make_live_project(server.url)
+    App(project).collection(POSTS)
+    _sign_in(page, project)
+    page.goto(f"/console/p/{project.ref}/")
+    swap_to(page, f"/console/p/{project.ref}/realtime")
+    page.get_by_label("Publishable key").fill(project.publishable)
+    page.get_by_label("Collection").fill("posts")
+    page.get_by_role("button", name="Subscribe").click()
+    expect(page.locator("#rt-log")).to_contain_text("subscribed")
+    assert page.evaluate("window.__opened.WebSocket") == {"opened": 1, "closed": 0}
+    swap_to(page, f"/console/p/{project.ref}/realtime")
+    assert page.evaluate("window.__opened.WebSocket") == {"opened": 1, "closed": 1}
+    assert page.errors == [], page.errors

@@ -1,3 +1,44 @@
+/* Page scripts (push.js, files.js, grid.js, …) are loaded once, from base.html, and register here
+   what they drive: basaltPage(selector, start). htmx swaps pages in (boosted links and forms) with
+   allowScriptTags off, as the CSP wants, so a script tag inside a swapped page never runs; instead
+   start(element) runs for each matching element on the first load and in every swapped-in fragment,
+   once per element. What start returns (a function) runs when that element leaves the page, to
+   close the sockets and timers it opened. */
+(function () {
+  "use strict";
+  var starters = [], running = [];
+  function stop(record) {
+    running.splice(running.indexOf(record), 1);
+    try { record.stop(); } catch (e) { /* the page is going anyway */ }
+  }
+  function startIn(root, starter) {
+    var found = [];
+    if (root.matches && root.matches(starter.selector)) { found.push(root); }
+    if (root.querySelectorAll) { Array.prototype.push.apply(found, root.querySelectorAll(starter.selector)); }
+    found.forEach(function (el) {
+      if (starter.seen.has(el) || !document.documentElement.contains(el)) { return; }
+      starter.seen.add(el);
+      var stopper = starter.start(el);
+      if (typeof stopper === "function") { running.push({el: el, stop: stopper}); }
+    });
+  }
+  function scan(root) {
+    running.slice().forEach(function (r) { if (!document.documentElement.contains(r.el)) { stop(r); } });
+    starters.forEach(function (s) { startIn(root || document, s); });
+  }
+  window.basaltPage = function (selector, start) {
+    var starter = {selector: selector, start: start, seen: new WeakSet()};
+    starters.push(starter);
+    if (document.readyState !== "loading") { startIn(document, starter); }
+  };
+  document.addEventListener("DOMContentLoaded", function () { scan(document); });
+  document.addEventListener("htmx:load", function (event) { scan(event.target); });
+  // htmx announces each element it is about to remove (a swap, or an element dropped from the page).
+  document.addEventListener("htmx:beforeCleanupElement", function (event) {
+    running.slice().forEach(function (r) { if (r.el === event.target) { stop(r); } });
+  });
+})();
+
 /* Basalt console behaviour: copy buttons, tabs, typed confirmations. Event delegation only, so
    content swapped in by htmx works without re-binding. No inline handlers (the CSP forbids them). */
 (function () {

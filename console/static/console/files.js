@@ -1,21 +1,21 @@
 // Files page: upload with progress (XHR reports upload progress; fetch does not), drag and drop,
 // and "copy signed URL". No inline script: the console's CSP allows only static files.
+// Started by console.js's basaltPage for the upload form; the copy buttons are delegated, so a
+// page swapped in by htmx (e.g. after saving an ACL) keeps working without binding twice.
 (function () {
   "use strict";
-  var csrf = (document.getElementById("files-csrf") || {}).dataset;
-  var token = csrf ? csrf.token : "";
-  var form = document.getElementById("files-upload");
-  var input = document.getElementById("files-input");
-  var bar = document.getElementById("files-progress");
-  var status = document.getElementById("files-status");
+  function token() {
+    var csrf = document.getElementById("files-csrf");
+    return csrf ? csrf.dataset.token : "";
+  }
 
-  function uploadOne(file) {
+  function uploadOne(form, bar, file) {
     return new Promise(function (resolve, reject) {
       // The raw file as the body (not multipart): Django's CSRF check then reads no body, and the
       // server streams it straight to storage.
       var xhr = new XMLHttpRequest();
       xhr.open("POST", form.dataset.url + "?name=" + encodeURIComponent(file.name));
-      xhr.setRequestHeader("X-CSRFToken", token);
+      xhr.setRequestHeader("X-CSRFToken", token());
       xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
       xhr.upload.onprogress = function (event) {
         if (event.lengthComputable) bar.value = Math.round((event.loaded / event.total) * 100);
@@ -33,7 +33,9 @@
     });
   }
 
-  function uploadAll(files) {
+  function uploadAll(form, files) {
+    var bar = form.querySelector("#files-progress");
+    var status = form.querySelector("#files-status");
     if (!files || !files.length) return;
     bar.hidden = false;
     var done = 0;
@@ -42,7 +44,7 @@
       chain = chain.then(function () {
         bar.value = 0;
         status.textContent = "Uploading " + file.name + "…";
-        return uploadOne(file).then(function () { done += 1; });
+        return uploadOne(form, bar, file).then(function () { done += 1; });
       });
     });
     chain.then(function () {
@@ -54,28 +56,30 @@
     });
   }
 
-  if (form) {
-    input.addEventListener("change", function () { uploadAll(input.files); });
-    var drop = document.getElementById("files-drop");
+  window.basaltPage("#files-upload", function (form) {
+    var input = form.querySelector("#files-input");
+    var drop = form.querySelector("#files-drop");
+    input.addEventListener("change", function () { uploadAll(form, input.files); });
     drop.addEventListener("dragover", function (event) { event.preventDefault(); drop.classList.add("over"); });
     drop.addEventListener("dragleave", function () { drop.classList.remove("over"); });
     drop.addEventListener("drop", function (event) {
       event.preventDefault();
       drop.classList.remove("over");
-      uploadAll(event.dataTransfer.files);
+      uploadAll(form, event.dataTransfer.files);
     });
-  }
+    return null;
+  });
 
-  document.querySelectorAll(".copy-signed").forEach(function (button) {
-    button.addEventListener("click", function () {
-      fetch(button.dataset.url, { method: "POST", headers: { "X-CSRFToken": token }, credentials: "same-origin" })
-        .then(function (answer) { return answer.json(); })
-        .then(function (body) {
-          button.dataset.signed = body.url;
-          var done = function () { button.textContent = "Copied"; };
-          if (navigator.clipboard) navigator.clipboard.writeText(body.url).then(done, done);
-          else done();
-        });
-    });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest(".copy-signed");
+    if (!button) { return; }
+    fetch(button.dataset.url, { method: "POST", headers: { "X-CSRFToken": token() }, credentials: "same-origin" })
+      .then(function (answer) { return answer.json(); })
+      .then(function (body) {
+        button.dataset.signed = body.url;
+        var done = function () { button.textContent = "Copied"; };
+        if (navigator.clipboard) navigator.clipboard.writeText(body.url).then(done, done);
+        else done();
+      });
   });
 })();
