@@ -47,6 +47,11 @@ def origin_allowed(project, origin: str, host: str | None) -> bool:
     return project_allows(project, origin)
 
 
+# A scope extension set by a server whose `send` must be awaited by a task (granian under `serve`):
+# its send is not a coroutine that `_send_now` could step on the caller's stack.
+SEND_AWAITED_ONLY = "basalt.send_awaited_only"
+
+
 async def _finish(coro: Any, blocked_on: Any) -> None:
     """Drive a coroutine that suspended on `blocked_on` (what it yielded) to its end."""
     while True:
@@ -93,7 +98,8 @@ class HubConsumer(EngineConsumer):
         """Register the connection with the hub and start sending what it queues."""
         self.conn = conn
         self.wire = wire.DirectWire.of(self.base_send)
-        conn.send_now = self._send_now
+        if not self.scope.get("extensions", {}).get(SEND_AWAITED_ONLY):
+            conn.send_now = self._send_now
         current_hub().add_connection(conn)
         self.writer = asyncio.get_running_loop().create_task(self._write())
 

@@ -105,7 +105,7 @@ class Command(BaseCommand):
         from granian.server.embed import Server
 
         self._check_port_free(host, port)
-        application = self._application()
+        application = _send_awaited_only(self._application())
         if proxy_headers:
             from granian.utils.proxies import wrap_asgi_with_proxy_headers
 
@@ -222,3 +222,17 @@ class Command(BaseCommand):
         timer = threading.Timer(WORKER_CHECK_SECONDS, check)
         timer.daemon = True
         timer.start()
+
+
+def _send_awaited_only(application):
+    """granian's WebSocket `send` returns an awaitable of its own, not a coroutine: the realtime
+    consumer must not step it on the caller's stack (realtime.consumers._send_now), where it failed
+    and, with the awaitable left unawaited, sent the message only as a side effect."""
+    from basalt.realtime.consumers import SEND_AWAITED_ONLY
+
+    async def app(scope, receive, send):
+        if scope["type"] == "websocket":
+            scope = {**scope, "extensions": {**(scope.get("extensions") or {}), SEND_AWAITED_ONLY: True}}
+        return await application(scope, receive, send)
+
+    return app
