@@ -64,12 +64,12 @@ def start_serve(data_dir: Path, **extra: str) -> Served:
     return Served(url, data_dir, process)
 
 
-def stop(process: subprocess.Popen) -> int:
+def stop(process: subprocess.Popen, timeout: float = 20) -> int:
     """Ctrl-C, as a person stops `make run`; kill only if it hangs."""
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
@@ -160,15 +160,18 @@ def test_queued_task_runs_in_background_without_blocking_the_response(tmp_path):
 
 
 def test_ctrl_c_does_not_wait_for_a_long_background_task(tmp_path):
-    """Stopping the server gives a running task a grace period, not forever."""
+    """Stopping the server gives a running task a grace period (10 s), not forever.
+
+    The task runs for an hour and the bound is far below it but far above the grace period: a
+    loaded CI host once took 18.6 s to stop, which says nothing about waiting for the task."""
     server = start_serve(tmp_path / "data", DJANGO_SETTINGS_MODULE="tests.foundation.background_site.settings")
     try:
-        assert httpx.get(server.url + "/test/queue-tasks?seconds=120", timeout=30).status_code == 200
+        assert httpx.get(server.url + "/test/queue-tasks?seconds=3600", timeout=30).status_code == 200
         time.sleep(1.0)  # let the worker pick the task up
     finally:
         started = time.monotonic()
-        code = stop(server.process)
-    assert time.monotonic() - started < 18
+        code = stop(server.process, timeout=120)
+    assert time.monotonic() - started < 120
     assert code == 0
     assert not (server.data_dir / "task-done").exists()
 
