@@ -143,3 +143,102 @@ def test_find_count_and_by_id_see_exactly_the_documents_whose_acl_names_a_princi
     assert found == expected
     assert counted == len(expected)
     assert by_id == expected
+
+
+@pytest.fixture
+def items_indexed(items) -> Collection:
+    """`items` with a declared plain index on `n`, built as a collection's index is built."""
+    from basalt.documents import indexes
+    from basalt.documents.models import CollectionIndex
+
+    row = CollectionIndex.objects.create(collection=items, db_name=f"bx_{items.pk}_acl_n", fields=["n"])
+    assert indexes.build_index(row.id) == CollectionIndex.READY
+    return items
+
+
+@pytest.mark.django_db(transaction=True)  # PostgreSQL builds the index outside a transaction
+def test_a_count_over_a_declared_index_sees_exactly_the_readable_documents(items_indexed):
+    """On SQLite the index holds each entry's readers and the ACL is tested there: same answers."""
+    where = {"n": {"$gte": 0}}
+    for readers in READERS:
+        expected = _expected(readers)
+        assert run_count(items_indexed, parse_query(items_indexed, {"where": where}, {}), frozenset(readers)) == len(
+            expected
+        ), readers
+        query = parse_query(items_indexed, {"where": where, "limit": 1000}, {})
+        assert {row.id for row in run_find(items_indexed, query, frozenset(readers)).rows} == expected, readers
+
+
+def _table_rows_read(sql: str, params: list) -> list[tuple]:
+    """SQLite: the `Column` reads of the statement's program that go to the document table's own cursor."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = 'basalt_document'")
+        table_page = cursor.fetchone()[0]
+        cursor.execute("EXPLAIN " + sql, params)
+        program = cursor.fetchall()
+    # A covering index leaves the table unopened: no cursor on it, no read.
+    table_cursors = {row[2] for row in program if row[1] == "OpenRead" and row[3] == table_page}
+    return [row for row in program if row[1] == "Column" and row[2] in table_cursors]
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="SQLite's covering indexes; PostgreSQL is tested for its own plans"
+)
+@pytest.mark.parametrize("where", [{}, {"n": {"$gte": 3}}], ids=["all", "declared index"])
+def test_a_signed_in_count_on_sqlite_reads_no_document_row(items_indexed, where):
+    """A user's count of a collection (doc_coll_readers) or of a range of a declared index is answered
+    from the index entries: a document's row, with its data, is never read."""
+    from basalt.documents.query.compiler import Compiler
+    from basalt.documents.query.dialects import current_dialect
+
+    query = parse_query(items_indexed, {"where": where}, {})
+    sql, params = Compiler(current_dialect(), items_indexed).count(query, frozenset({"*", "u:abc", "role:admin"}))
+    assert _table_rows_read(sql, params) == []
+    # A page of the same query returns the documents' data: the check sees those reads.
+    sql, params = Compiler(current_dialect(), items_indexed).select(query, frozenset({"*"}), 21)
+    assert _table_rows_read(sql, params) != []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the migration changes SQLite's indexes only")
+def test_the_migration_rebuilds_an_existing_declared_index_with_its_readers(items):
+    """An index built before readers were indexed is rebuilt by the migration; a unique one is left as it was."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from basalt.documents.models import CollectionIndex
+
+    plain = CollectionIndex.objects.create(
+        collection=items, db_name=f"bx_{items.pk}_old_n", fields=["n"], status="ready"
+    )
+    unique = CollectionIndex.objects.create(
+        collection=items, db_name=f"bx_{items.pk}_old_u", fields=["other"], unique=True, status="ready"
+    )
+    only_items = f"WHERE collection_id = {items.pk}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE INDEX \"{plain.db_name}\" ON basalt_document (json_extract(data, '$.n'), id) {only_items}"
+        )
+        cursor.execute(
+            f"CREATE UNIQUE INDEX \"{unique.db_name}\" ON basalt_document (json_extract(data, '$.other')) {only_items}"
+        )
+        cursor.execute("DROP INDEX IF EXISTS doc_coll_readers")
+    migration = import_module("basalt.documents.migrations.0012_sqlite_indexes_cover_readers")
+    with connection.schema_editor() as editor:
+        migration.create(apps, editor)
+
+    def definition(name: str) -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = %s", [name])
+            return cursor.fetchone()[0]
+
+    assert definition(plain.db_name).endswith(
+        f"(json_extract(data, '$.n'), id, read_principals) WHERE collection_id = {items.pk}"
+    )
+    assert "read_principals" not in definition(unique.db_name)
+    assert definition("doc_coll_readers").endswith("(collection_id, read_principals)")
+    # The rebuilt index answers as before.
+    query = parse_query(items, {"where": {"n": {"$gte": 0}}}, {})
+    assert run_count(items, query, frozenset({"*"})) == len(_expected({"*"}))
