@@ -214,7 +214,7 @@ def create_document(caller: Caller, name: Any, body: Any) -> Result:
         store.insert_logged(doc, caller.project.id, collection.id, collection.name, full)
     else:
         _run_write(schema, work)
-    statistics.note_write(collection.id)
+    statistics.note_write(collection.id, created=False)
     return written(caller, schema, doc, receipt={"created_at": full["created_at"], "updated_at": full["updated_at"]})
 
 
@@ -361,8 +361,11 @@ def update_document(caller: Caller, name: Any, doc_id: Any, body: Any, *, if_mat
                 rows = store.update_logged_alone(doc, caller.project.id, collection.id, collection.name, before, after)
             if rows is not None:
                 changefeed.written_alone(caller.project.id, rows, before, after)
+                statistics.note_write(collection.id, created=False)
                 return written(caller, schema, doc, receipt={"updated_at": after["updated_at"]})
-    return _run_write(schema, work)
+    result = _run_write(schema, work)
+    statistics.note_write(collection.id, created=False)
+    return result
 
 
 def delete_document(caller: Caller, name: Any, doc_id: Any, *, if_match: str | None = None) -> None:
@@ -403,5 +406,7 @@ def delete_document(caller: Caller, name: Any, doc_id: Any, *, if_match: str | N
             )
             if rows is not None:
                 changefeed.written_alone(caller.project.id, rows, before, None)
+                statistics.note_write(collection.id, created=False)
                 return
     _run_write(schema, work)
+    statistics.note_write(collection.id, created=False)

@@ -26,7 +26,10 @@ and PostgreSQL with autovacuum off or late chose a bitmap scan and a sort (8.1 m
   `PG_LOCK_TIMEOUT_MS`; a later check tries again), and runs at most once per
   `PG_ANALYZE_SECONDS` for the whole table. A check that could not conclude yet (the writes not
   reported, or the table analysed a moment before) looks once more later, so the end of a burst
-  of creates is not left planned for the collection's old size.
+  of creates is not left planned for the collection's old size. Updates and deletes count as
+  writes too: where autovacuum is off, a check that finds the table changed as much as autovacuum
+  waits for (`_vacuum_due`) vacuums it, so counts answered from an index (`Compiler.count`) stop
+  visiting the rows of pages those writes left not all-visible.
 * A collection of `STATISTICS_FROM_ROWS` documents or more gets statistics on the expressions of
   its declared indexes (`indexes.statistics_ddl`): at the build of an index, at the ANALYZE its
   growth brings, or at the first check that finds it that large without them (a collection that is
@@ -57,6 +60,11 @@ PG_LOCK_TIMEOUT_MS = 2000
 PG_STATS_LAG_SECONDS = 11
 GROWTH_FACTOR = 2
 GROWTH_ROWS = 500
+# Where autovacuum is off, Basalt vacuums the documents table when autovacuum would have (its
+# default autovacuum_vacuum_threshold / _insert_threshold and _scale_factor): see `_vacuum_due`.
+VACUUM_DEAD_ROWS = 50
+VACUUM_INSERTED_ROWS = 1000
+VACUUM_SCALE = 0.2
 # A collection's declared indexes get statistics on their field expressions (indexes.statistics_ddl)
 # once it holds this many documents: below it a misjudged plan costs little, and every statistics
 # object adds to the planning of every query on the shared table.
@@ -142,12 +150,15 @@ def sqlite_statistics_current() -> None:
     connection._basalt_statistics_seen = (id(raw), _sqlite_generation, now)
 
 
-def note_write(collection_id: int | None = None) -> None:
-    """Count a committed document write; now and then let the database re-analyse what grew."""
+def note_write(collection_id: int | None = None, created: bool = True) -> None:
+    """Count a committed document write (a create, or with `created=False` an update or a delete);
+    now and then let the database re-analyse what grew, or vacuum what changed (`refresh_if_grown`)."""
     if connection.vendor == "postgresql":
         if collection_id is not None:
             _note_growth(int(collection_id))
         return
+    if not created:
+        return  # SQLite's analysis follows the table's growth only
     if connection.vendor != "sqlite" or next(_writes) % SQLITE_OPTIMIZE_EVERY or connection.in_atomic_block:
         return
     global _writes_since_analysis
@@ -203,11 +214,12 @@ def refresh_if_grown(collection_id: int, look_again: bool = True) -> bool:
         # most of the table when analysed never looks grown, and never got the statistics of its
         # indexed fields (the anchors' 19,300 posts: none; a tag's page then sorted every match).
         unmeasured = not grown and _lacks_statistics(collection_id)
-        if grown is None and look_again and not unmeasured:
+        vacuum_due = not (grown or unmeasured) and _vacuum_due(cursor)
+        if grown is None and look_again and not (unmeasured or vacuum_due):
             # A burst of creates can end before its writes are reported: without a second look the
             # collection kept its stale plans until its next creates (measured: a whole benchmark).
             _look_again_later(collection_id, PG_STATS_LAG_SECONDS)
-        if not (grown or unmeasured):
+        if not (grown or unmeasured or vacuum_due):
             return False
         if not cache.add(_key("analyze"), 1, PG_ANALYZE_SECONDS):
             # The table was analysed a moment ago, perhaps before this growth: look once more then.
@@ -229,6 +241,28 @@ def refresh_if_grown(collection_id: int, look_again: bool = True) -> bool:
         cache.delete(_key("check", collection_id))
     logger.info("collection %s outgrew its planner statistics: analysed", collection_id)
     return True
+
+
+def _vacuum_due(cursor) -> bool:
+    """Where autovacuum is off: whether the documents table has changed enough since its last vacuum
+    that autovacuum would vacuum it now (its default thresholds, rows inserted or dead).
+
+    Updates and deletes clear pages' all-visible bits, and only a vacuum sets them again: until then
+    a count answered from an index (a collection's count of all, its public documents' count)
+    visits the table for every row of such a page. With autovacuum on it is autovacuum's job."""
+    if connection.in_atomic_block or not _autovacuum_off():
+        return False
+    cursor.execute(
+        "SELECT s.n_dead_tup, s.n_ins_since_vacuum, greatest(c.reltuples, 0) FROM pg_stat_user_tables s "
+        "JOIN pg_class c ON c.oid = s.relid WHERE s.relid = 'basalt_document'::regclass"
+    )
+    found = cursor.fetchone()
+    if found is None:
+        return False
+    dead, inserted, rows = found
+    return (dead or 0) > VACUUM_DEAD_ROWS + VACUUM_SCALE * rows or (
+        inserted or 0
+    ) > VACUUM_INSERTED_ROWS + VACUUM_SCALE * rows
 
 
 def _autovacuum_off() -> bool:

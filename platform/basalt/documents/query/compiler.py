@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from basalt.core.errors import InvalidQuery
-from basalt.documents.query.dialects import EARTH_KM, Dialect, Sql
+from basalt.documents.query.dialects import EARTH_KM, PUBLIC, Dialect, Sql
 from basalt.documents.query.nodes import (
     And,
     AnyOf,
@@ -210,12 +210,24 @@ class Compiler:
         return value
 
     # --- statements -----------------------------------------------------------------------------
-    def filters(self, query: Query | None, principals: frozenset[str] | None) -> Sql:
+    def filters(
+        self,
+        query: Query | None,
+        principals: frozenset[str] | None,
+        extra: Sql | None = None,
+        acl: bool = True,
+    ) -> Sql:
+        """The WHERE clause: the collection, the read ACL for `principals` (unless `acl` is false: the
+        caller's `extra` tests it), `extra`, then the query's `where`. `$related_to` checks its
+        source document's ACL with `principals` either way."""
         # The collection id is inlined (an integer from our own table) so PostgreSQL matches the
         # partial indexes' `WHERE collection_id = N` predicate.
         parts, params = [f"collection_id = {int(self.collection.pk)}"], []
         self.principals = principals
-        if principals is not None:
+        if extra is not None:
+            parts.append(extra[0])
+            params.extend(extra[1])
+        if principals is not None and acl:
             if not principals:
                 parts.append(FALSE)
             else:
@@ -305,7 +317,30 @@ class Compiler:
         sql = f"SELECT {columns} FROM basalt_document WHERE {where} ORDER BY {order} LIMIT {int(limit)}"
         return sql, [*select_params, *params, *order_params]
 
-    def count(self, query: Query, principals: frozenset[str] | None) -> Sql:
+    def count(self, query: Query, principals: frozenset[str] | None, split: bool = True) -> Sql:
+        """The count of what `query` matches for these principals, as one statement.
+
+        Where the dialect can (`Dialect.public_split`), a reader's count is the public documents'
+        plus the others the reader may read: each part an exact count of disjoint rows, so their
+        sum is the count, and the public part names its documents by the predicate of the partial
+        index `doc_public` (migration 0012). PostgreSQL can then count a collection's public
+        documents from that index alone (an index-only scan, no row visited where the visibility
+        map is set) and the rest through the read-principals GIN index; tested by the ACL test on
+        each row (`read_principals ? '*' OR read_principals ?| …`) it visited every document of the
+        collection (bench/README.md, "Counts on PostgreSQL"). `split=False`: the one-filter form
+        (what `engine.estimate_count` asks the planner about)."""
+        if split and principals and self.d.public_split and PUBLIC in principals:
+            public, public_params = self.filters(query, principals, extra=(self.d.public_only(), []), acl=False)
+            others = principals - {PUBLIC}
+            if not others:
+                return f"SELECT COUNT(*) FROM basalt_document WHERE {public}", public_params
+            readable = self.d.principals_not_public(others)
+            rest, rest_params = self.filters(query, principals, extra=readable, acl=False)
+            return (
+                f"SELECT (SELECT COUNT(*) FROM basalt_document WHERE {public}) "
+                f"+ (SELECT COUNT(*) FROM basalt_document WHERE {rest})",
+                [*public_params, *rest_params],
+            )
         where, params = self.filters(query, principals)
         return f"SELECT COUNT(*) FROM basalt_document WHERE {where}", params
 

@@ -48,6 +48,8 @@ class Dialect:
     vendor = ""
     # Whether the driver hands rows over one by one (so a byte budget can stop a fetch midway).
     streams_rows = False
+    # Whether a reader's count is asked as public documents plus the others (`Compiler.count`).
+    public_split = False
 
     def row_bytes(self) -> str:
         """The size in bytes of a row's data and acl as the driver receives them (engine.row_size)."""
@@ -77,6 +79,7 @@ class Dialect:
 
 class PostgresDialect(Dialect):
     vendor = "postgresql"
+    public_split = True
 
     def row_bytes(self) -> str:
         return "(octet_length(data::text) + octet_length(acl::text))"
@@ -179,6 +182,15 @@ class PostgresDialect(Dialect):
         # plan). Behind a parameter alone it guessed 1% and scanned every public document through the
         # ACL's GIN index instead of the collection's declared one (tests/documents/test_query_plans.py).
         return f"(read_principals ? '{PUBLIC}' OR read_principals ?| %s::text[])", [sorted(principals - {PUBLIC})]
+
+    def public_only(self) -> str:
+        """Public documents: the very predicate of the partial index `doc_public` (migration 0012),
+        so the planner can answer a count of them from that index."""
+        return f"read_principals ? '{PUBLIC}'"
+
+    def principals_not_public(self, principals: frozenset[str]) -> Sql:
+        """Documents that are not public but that one of `principals` (none of them `*`) may read."""
+        return f"NOT (read_principals ? '{PUBLIC}') AND read_principals ?| %s::text[]", [sorted(principals)]
 
     def ids_in(self, ids: list[str]) -> Sql:
         return "id = ANY(%s::text[])", [list(ids)]

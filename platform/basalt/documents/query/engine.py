@@ -138,7 +138,7 @@ def estimate_count(collection: Any, query: Query, principals: frozenset[str] | N
     dialect = current_dialect()
     if dialect.vendor != "postgresql":
         return None
-    sql, params = Compiler(dialect, collection).count(query, principals)
+    sql, params = Compiler(dialect, collection).count(query, principals, split=False)
     # The rows the filter yields, not the one row of the aggregate above them.
     return planner_rows("SELECT 1" + sql[len("SELECT COUNT(*)") :], params)
 
