@@ -214,7 +214,7 @@ def refresh_if_grown(collection_id: int, look_again: bool = True) -> bool:
         # most of the table when analysed never looks grown, and never got the statistics of its
         # indexed fields (the anchors' 19,300 posts: none; a tag's page then sorted every match).
         unmeasured = not grown and _lacks_statistics(collection_id)
-        vacuum_due = not (grown or unmeasured) and _vacuum_due(cursor)
+        vacuum_due = not (grown or unmeasured) and _vacuum_due()
         if grown is None and look_again and not (unmeasured or vacuum_due):
             # A burst of creates can end before its writes are reported: without a second look the
             # collection kept its stale plans until its next creates (measured: a whole benchmark).
@@ -243,7 +243,7 @@ def refresh_if_grown(collection_id: int, look_again: bool = True) -> bool:
     return True
 
 
-def _vacuum_due(cursor) -> bool:
+def _vacuum_due() -> bool:
     """Where autovacuum is off: whether the documents table has changed enough since its last vacuum
     that autovacuum would vacuum it now (its default thresholds, rows inserted or dead).
 
@@ -252,11 +252,12 @@ def _vacuum_due(cursor) -> bool:
     visits the table for every row of such a page. With autovacuum on it is autovacuum's job."""
     if connection.in_atomic_block or not _autovacuum_off():
         return False
-    cursor.execute(
-        "SELECT s.n_dead_tup, s.n_ins_since_vacuum, greatest(c.reltuples, 0) FROM pg_stat_user_tables s "
-        "JOIN pg_class c ON c.oid = s.relid WHERE s.relid = 'basalt_document'::regclass"
-    )
-    found = cursor.fetchone()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT s.n_dead_tup, s.n_ins_since_vacuum, greatest(c.reltuples, 0) FROM pg_stat_user_tables s "
+            "JOIN pg_class c ON c.oid = s.relid WHERE s.relid = 'basalt_document'::regclass"
+        )
+        found = cursor.fetchone()
     if found is None:
         return False
     dead, inserted, rows = found

@@ -328,7 +328,7 @@ class Compiler:
         map is set) and the rest through the read-principals GIN index; tested by the ACL test on
         each row (`read_principals ? '*' OR read_principals ?| …`) it visited every document of the
         collection (bench/README.md, "Counts on PostgreSQL"). `split=False`: the one-filter form
-        (what `engine.estimate_count` asks the planner about)."""
+        (the statement before the split, which bench/count_bench.py measures beside it)."""
         if split and principals and self.d.public_split and PUBLIC in principals:
             public, public_params = self.filters(query, principals, extra=(self.d.public_only(), []), acl=False)
             others = principals - {PUBLIC}

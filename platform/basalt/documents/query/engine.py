@@ -138,9 +138,10 @@ def estimate_count(collection: Any, query: Query, principals: frozenset[str] | N
     dialect = current_dialect()
     if dialect.vendor != "postgresql":
         return None
-    sql, params = Compiler(dialect, collection).count(query, principals, split=False)
-    # The rows the filter yields, not the one row of the aggregate above them.
-    return planner_rows("SELECT 1" + sql[len("SELECT COUNT(*)") :], params)
+    # The rows the filter yields (one filter, as the count before its split into public and other
+    # documents: `Compiler.count`), not the one row of the aggregate above them.
+    where, params = Compiler(dialect, collection).filters(query, principals)
+    return planner_rows(f"SELECT 1 FROM basalt_document WHERE {where}", params)  # noqa: S608
 
 
 def planner_rows(select: str, params: list[Any] | None = None) -> int:
