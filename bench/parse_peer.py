@@ -128,6 +128,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="granian workers")
     parser.add_argument("--threads", type=int, default=8, help="granian blocking threads per worker")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--db-prefix", default="basalt_anchor", help="Basalt's database: PREFIX_parseface")
     parser.add_argument("--table", nargs="+", type=Path, help="only print the table of earlier result files")
     args, workload_args = parser.parse_known_args()
     if args.table:
@@ -143,7 +144,7 @@ def main() -> None:
     files = []
     try:
         for run in range(1, args.runs + 1):
-            server = BasaltWithRealtime("parseface", ROOT, "production", args.redis)
+            server = BasaltWithRealtime("parseface", ROOT, "production", args.redis, args.db_prefix)
             try:
                 server.start(args.workers, args.threads)
                 targets = [peer, server.target("basalt_parse", "basalt_parse"), server.target("basalt_ws", "basalt")]

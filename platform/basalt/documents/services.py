@@ -214,7 +214,7 @@ def create_document(caller: Caller, name: Any, body: Any) -> Result:
         store.insert_logged(doc, caller.project.id, collection.id, collection.name, full)
     else:
         _run_write(schema, work)
-    statistics.note_write(collection.id, created=False)
+    statistics.note_write(collection.id)
     return written(caller, schema, doc, receipt={"created_at": full["created_at"], "updated_at": full["updated_at"]})
 
 
