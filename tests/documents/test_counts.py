@@ -270,3 +270,21 @@ def test_where_autovacuum_is_off_a_statistics_check_vacuums_after_updates_and_de
     sql, params = Compiler(current_dialect(), collection).count(parse_query(collection, {}, {}), frozenset({"*"}))
     assert "Heap Fetches: 0" in _explain(sql, params)
     assert _count_of(collection, frozenset({"*"})) == 1800
+    # The end of a burst, short of autovacuum's bar: looked at again after a pause, and vacuumed then.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE basalt_document SET data = jsonb_set(data, '{score}', '2') WHERE collection_id = %s "
+            "AND (data->>'n')::int %% 20 = 0",
+            [collection.pk],
+        )
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+    later: list[int] = []
+    monkeypatch.setattr(statistics, "_look_again_later", lambda collection_id, seconds: later.append(collection_id))
+    assert not statistics._vacuum_due(collection.pk, look_again=True)
+    assert later == [collection.pk]
+    cache.delete(statistics._key("analyze"))
+    assert statistics.refresh_if_grown(collection.pk, look_again=False) is True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relpages, relallvisible FROM pg_class WHERE oid = 'basalt_document'::regclass")
+        pages, visible = cursor.fetchone()
+    assert visible == pages

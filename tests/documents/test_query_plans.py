@@ -530,7 +530,7 @@ def test_a_check_made_before_the_writes_were_reported_looks_again(project, secre
     # Not reported yet either: the writes since the last vacuum (which, where autovacuum is off as
     # here, would have Basalt vacuum and analyse at the first look).
     vacuum_due = statistics._vacuum_due
-    monkeypatch.setattr(statistics, "_vacuum_due", lambda: len(looks) > 1 and vacuum_due())
+    monkeypatch.setattr(statistics, "_vacuum_due", lambda *args: len(looks) > 1 and vacuum_due(*args))
     try:
         assert _expected_rows(collection.pk) < 1000
         # The first look finds nothing reported; the second (queued for later, run inline here) does.

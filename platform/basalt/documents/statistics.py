@@ -214,7 +214,7 @@ def refresh_if_grown(collection_id: int, look_again: bool = True) -> bool:
         # most of the table when analysed never looks grown, and never got the statistics of its
         # indexed fields (the anchors' 19,300 posts: none; a tag's page then sorted every match).
         unmeasured = not grown and _lacks_statistics(collection_id)
-        vacuum_due = not (grown or unmeasured) and _vacuum_due()
+        vacuum_due = not (grown or unmeasured) and _vacuum_due(collection_id, look_again)
         if grown is None and look_again and not (unmeasured or vacuum_due):
             # A burst of creates can end before its writes are reported: without a second look the
             # collection kept its stale plans until its next creates (measured: a whole benchmark).
@@ -243,13 +243,16 @@ def refresh_if_grown(collection_id: int, look_again: bool = True) -> bool:
     return True
 
 
-def _vacuum_due() -> bool:
+def _vacuum_due(collection_id: int | None = None, look_again: bool = False) -> bool:
     """Where autovacuum is off: whether the documents table has changed enough since its last vacuum
     that autovacuum would vacuum it now (its default thresholds, rows inserted or dead).
 
     Updates and deletes clear pages' all-visible bits, and only a vacuum sets them again: until then
     a count answered from an index (a collection's count of all, its public documents' count)
-    visits the table for every row of such a page. With autovacuum on it is autovacuum's job."""
+    visits the table for every row of such a page. With autovacuum on it is autovacuum's job.
+    Changes short of that bar (the end of a burst of updates or deletes) are looked at once more
+    after a pause (`look_again` with the collection): a second look vacuums past VACUUM_DEAD_ROWS,
+    so a burst does not leave its last pages to be read from the table until the next burst."""
     if connection.in_atomic_block or not _autovacuum_off():
         return False
     with connection.cursor() as cursor:
@@ -260,10 +263,13 @@ def _vacuum_due() -> bool:
         found = cursor.fetchone()
     if found is None:
         return False
-    dead, inserted, rows = found
-    return (dead or 0) > VACUUM_DEAD_ROWS + VACUUM_SCALE * rows or (
-        inserted or 0
-    ) > VACUUM_INSERTED_ROWS + VACUUM_SCALE * rows
+    dead, inserted = found[0] or 0, found[1] or 0
+    scale = 0 if collection_id is not None and not look_again else VACUUM_SCALE * found[2]
+    if dead > VACUUM_DEAD_ROWS + scale or inserted > VACUUM_INSERTED_ROWS + scale:
+        return True
+    if look_again and collection_id is not None and dead > VACUUM_DEAD_ROWS:
+        _look_again_later(collection_id, PG_ANALYZE_SECONDS + 1)
+    return False
 
 
 def _autovacuum_off() -> bool:
