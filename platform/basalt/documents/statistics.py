@@ -250,9 +250,12 @@ def _vacuum_due(collection_id: int | None = None, look_again: bool = False) -> b
     Updates and deletes clear pages' all-visible bits, and only a vacuum sets them again: until then
     a count answered from an index (a collection's count of all, its public documents' count)
     visits the table for every row of such a page. With autovacuum on it is autovacuum's job.
-    Changes short of that bar (the end of a burst of updates or deletes) are looked at once more
-    after a pause (`look_again` with the collection): a second look vacuums past VACUUM_DEAD_ROWS,
-    so a burst does not leave its last pages to be read from the table until the next burst."""
+    Changes short of that bar (the end of a burst of writes) are looked at once more after a pause
+    (`look_again` with the collection): a second look vacuums past VACUUM_DEAD_ROWS dead or
+    VACUUM_INSERTED_ROWS new rows, so a burst does not leave its last pages to be read from the
+    table until the next burst. (A burst followed at once by counts, as the anchors' phase d follows
+    phase c, still meets pages not yet vacuumed: on a default PostgreSQL too, whose autovacuum waits
+    for a fifth of the table and up to a minute.)"""
     if connection.in_atomic_block or not _autovacuum_off():
         return False
     with connection.cursor() as cursor:
@@ -267,8 +270,8 @@ def _vacuum_due(collection_id: int | None = None, look_again: bool = False) -> b
     scale = 0 if collection_id is not None and not look_again else VACUUM_SCALE * found[2]
     if dead > VACUUM_DEAD_ROWS + scale or inserted > VACUUM_INSERTED_ROWS + scale:
         return True
-    if look_again and collection_id is not None and dead > VACUUM_DEAD_ROWS:
-        _look_again_later(collection_id, PG_ANALYZE_SECONDS + 1)
+    if look_again and collection_id is not None and (dead > VACUUM_DEAD_ROWS or inserted > VACUUM_INSERTED_ROWS):
+        _look_again_later(collection_id, PG_STATS_LAG_SECONDS)
     return False
 
 
