@@ -288,3 +288,39 @@ def test_where_autovacuum_is_off_a_statistics_check_vacuums_after_updates_and_de
         cursor.execute("SELECT relpages, relallvisible FROM pg_class WHERE oid = 'basalt_document'::regclass")
         pages, visible = cursor.fetchone()
     assert visible == pages
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_where_autovacuum_is_off_counts_asked_after_a_few_writes_get_the_table_vacuumed(
+    project, secret_client, monkeypatch, eager_celery
+):
+    """Writes followed at once by counts: the counts' own check vacuums past VACUUM_DEAD_ROWS, so
+    the index-only scans stop reading the written pages from the table."""
+    from django.core.cache import cache
+
+    monkeypatch.setattr(statistics, "_autovacuum_off", lambda: True)
+    assert secret_client.post("/api/v1/schema/collections", NOTES, format="json").status_code == 201
+    collection = Collection.objects.get(project=project.project, name="notes")
+    _seed(project.project.pk, collection.pk, public=2000, private=0)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE) basalt_document")
+        cursor.execute(
+            "UPDATE basalt_document SET data = jsonb_set(data, '{score}', '3') WHERE collection_id = %s "
+            "AND (data->>'n')::int %% 25 = 0",
+            [collection.pk],
+        )
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+    sql, params = Compiler(current_dialect(), collection).count(parse_query(collection, {}, {}), frozenset({"*"}))
+    assert "Heap Fetches: 0" not in _explain(sql, params)  # the updated rows' pages
+    cache.delete(statistics._key("analyze"))
+    anon = key_client(project.publishable)
+    for _ in range(statistics.PG_COUNT_CHECK_EVERY):
+        assert _count(anon) == 2000
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT vacuum_count, n_dead_tup FROM pg_stat_user_tables WHERE relid = 'basalt_document'::regclass"
+        )
+        vacuums, dead = cursor.fetchone()
+    assert vacuums >= 2 and dead == 0
+    assert "Heap Fetches: 0" in _explain(sql, params)

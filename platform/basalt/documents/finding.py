@@ -8,7 +8,7 @@ from django.db import transaction
 
 from basalt.core.caller import Caller
 from basalt.core.errors import InvalidQuery, PermissionDenied
-from basalt.documents import access, store
+from basalt.documents import access, statistics, store
 from basalt.documents.cache import project_schemas, schema_for
 from basalt.documents.expand import expand_documents
 from basalt.documents.query import budget
@@ -130,8 +130,11 @@ def find_documents(caller: Caller, name: Any, raw: Any) -> dict[str, Any]:
     allowance = budget.for_query()
     if op == "count":
         count = run_count(collection, query, principals, hidden, allowance)
+        statistics.note_count(collection.id)
         return {"results": [], "next_cursor": None, "count": count}
     result = run_find(collection, query, principals, hidden, allowance)
+    if query.count:
+        statistics.note_count(collection.id)
     only = set(query.fields) if query.fields else None
     docs = [render(schema, row, access.hidden_for(caller, collection, row.id, hidden), only) for row in result.rows]
     for_caller(caller, schema, docs)

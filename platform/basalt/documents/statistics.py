@@ -78,6 +78,9 @@ _writes_since_analysis = 0
 _sqlite_generation = 0
 SQLITE_RELOAD_SECONDS = 60.0
 _created: Counter[int] = Counter()
+# Counts of a collection by this process between two checks of the table's vacuum (`note_count`).
+PG_COUNT_CHECK_EVERY = 50
+_counted: Counter[int] = Counter()
 
 
 def refresh() -> None:
@@ -180,7 +183,24 @@ def _note_growth(collection_id: int) -> None:
     transaction.on_commit(lambda: _queue_check(collection_id))
 
 
-def _queue_check(collection_id: int) -> None:
+def note_count(collection_id: int) -> None:
+    """Count a count asked of a collection; now and then, where autovacuum is off, let a check vacuum
+    the table once VACUUM_DEAD_ROWS rows died or VACUUM_INSERTED_ROWS came since the last vacuum.
+
+    Counts are what the visibility map serves (`Compiler.count`: index-only scans) and a burst of
+    writes followed at once by counts (the anchors' phase d after phase c) met pages the burst left
+    not all-visible, read from the table row by row; the write-side check waits for autovacuum's
+    bar, then for a second look (`_vacuum_due`). Throttled like every vacuum (PG_ANALYZE_SECONDS)."""
+    if connection.vendor != "postgresql":
+        return
+    _counted[collection_id] += 1
+    if _counted[collection_id] < PG_COUNT_CHECK_EVERY:
+        return
+    del _counted[collection_id]
+    _queue_check(collection_id, look_again=False)
+
+
+def _queue_check(collection_id: int, look_again: bool = True) -> None:
     from django.core.cache import cache
 
     from basalt.documents.jobs import enqueue
@@ -192,7 +212,10 @@ def _queue_check(collection_id: int) -> None:
     except Exception:  # a cache outage must not fail a committed write; the next check retries
         logger.warning("could not schedule a statistics check", exc_info=True)
         return
-    enqueue(refresh_statistics, collection_id)
+    if look_again:
+        enqueue(refresh_statistics, collection_id)
+    else:
+        enqueue(refresh_statistics, collection_id, False)
 
 
 def _key(what: str, collection_id: int | None = None) -> str:
