@@ -197,7 +197,8 @@ def note_count(collection_id: int) -> None:
     if _counted[collection_id] < PG_COUNT_CHECK_EVERY:
         return
     del _counted[collection_id]
-    _queue_check(collection_id, look_again=False)
+    # After the caller's transaction (a batch's reads): a check inside it would run inside it.
+    transaction.on_commit(lambda: _queue_check(collection_id, look_again=False))
 
 
 def _queue_check(collection_id: int, look_again: bool = True) -> None:
