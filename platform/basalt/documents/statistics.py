@@ -190,7 +190,9 @@ def note_count(collection_id: int) -> None:
     Counts are what the visibility map serves (`Compiler.count`: index-only scans) and a burst of
     writes followed at once by counts (the anchors' phase d after phase c) met pages the burst left
     not all-visible, read from the table row by row; the write-side check waits for autovacuum's
-    bar, then for a second look (`_vacuum_due`). Throttled like every vacuum (PG_ANALYZE_SECONDS)."""
+    bar, then for a second look (`_vacuum_due`). Throttled like every vacuum (PG_ANALYZE_SECONDS); a
+    vacuum reads only the pages not all-visible, and PostgreSQL 14+ skips the indexes when few pages
+    hold dead rows (INDEX_CLEANUP AUTO), so on a large table it costs about what changed."""
     if connection.vendor != "postgresql":
         return
     _counted[collection_id] += 1
