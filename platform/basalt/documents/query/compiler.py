@@ -323,7 +323,7 @@ class Compiler:
         Where the dialect can (`Dialect.public_split`), a reader's count is the public documents'
         plus the others the reader may read: each part an exact count of disjoint rows, so their
         sum is the count, and the public part names its documents by the predicate of the partial
-        index `doc_public` (migration 0012). PostgreSQL can then count a collection's public
+        index `doc_public` (migration 0013). PostgreSQL can then count a collection's public
         documents from that index alone (an index-only scan, no row visited where the visibility
         map is set) and the rest through the read-principals GIN index; tested by the ACL test on
         each row (`read_principals ? '*' OR read_principals ?| …`) it visited every document of the

@@ -184,7 +184,7 @@ class PostgresDialect(Dialect):
         return f"(read_principals ? '{PUBLIC}' OR read_principals ?| %s::text[])", [sorted(principals - {PUBLIC})]
 
     def public_only(self) -> str:
-        """Public documents: the very predicate of the partial index `doc_public` (migration 0012),
+        """Public documents: the very predicate of the partial index `doc_public` (migration 0013),
         so the planner can answer a count of them from that index."""
         return f"read_principals ? '{PUBLIC}'"
 

@@ -35,5 +35,5 @@ def drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
     atomic = False
-    dependencies = [("documents", "0011_stored_json_decoder")]
+    dependencies = [("documents", "0012_sqlite_indexes_cover_readers")]
     operations = [migrations.RunPython(create, drop, elidable=False)]
