@@ -21,7 +21,7 @@ HTTP_SERVERS = ("daphne", "granian")
 
 
 class Command(BaseCommand):
-    help = "Apply migrations and serve Basalt (API, WebSockets, console, static files) with daphne."
+    help = "Apply migrations and serve Basalt (API, WebSockets, console, static files) with granian (or daphne)."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -38,9 +38,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--http-server",
             choices=HTTP_SERVERS,
-            default=os.environ.get("BASALT_SERVE_HTTP", "daphne"),
-            help="daphne (default) or granian (experimental: about 2x the requests per second, with "
-            "granian's own answers to malformed HTTP and no sendfile; bench/README.md); env BASALT_SERVE_HTTP",
+            default=os.environ.get("BASALT_SERVE_HTTP", "granian"),
+            help="granian (default: about 2x daphne's requests per second; bench/README.md) or daphne "
+            "(JSON errors also for malformed HTTP that granian answers with a bare 400/414/431, and "
+            "sendfile(2) for ranges of local files); env BASALT_SERVE_HTTP",
         )
 
     def handle(self, *args, host: str, port: int, no_migrate: bool, no_worker: bool = False, **options):
