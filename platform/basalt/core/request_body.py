@@ -280,8 +280,8 @@ def body_framing(headers) -> tuple[bool, int | None]:
 
 class ReceiveStreaming:
     """StreamedBody fed from an ASGI server's `receive()` that hands the body over as it arrives
-    (granian under `serve`: pieces of up to 256 KiB as they come off the socket; a hang-up or bad
-    chunk framing is an `http.disconnect`, never a clean end, measured on 2.8.7 and 2.8.9).
+    (granian under `serve`: pieces as they come off the socket; a hang-up or bad chunk framing is
+    an `http.disconnect`, never a clean end, measured on 2.8.7 and 2.8.9).
 
     The same contract as under daphne (core.server.EdgeRequest): the application starts at the end
     of the headers, at most `limit` bodies stream at once (each holds a request thread as long as

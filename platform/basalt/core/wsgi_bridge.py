@@ -162,6 +162,7 @@ class ThreadedWSGIBridge:
                 if flow is not None:
                     await self._send_file(response.file, flow, send)
                 else:
+                    # granian opens the path again: a file removed in between gets its own bare 404.
                     await send({"type": PATHSEND, "path": response.file[0].name})
             while response.file is None:
                 if finished and flow is not None:
