@@ -27,7 +27,9 @@ case "$role" in
   realtime)
     # daphne through `serve`: bounded request threads and pool, JSON errors at the edge, and an exit
     # code when the port is taken. Tasks are the `worker` service's (a warning if none reports in).
-    exec python manage.py serve --no-migrate --no-worker --proxy-headers --host 0.0.0.0 --port 8001 "$@"
+    # daphne by name: `serve`'s default is granian, not yet measured behind the proxy with Redis.
+    exec python manage.py serve --no-migrate --no-worker --proxy-headers --http-server daphne \
+      --host 0.0.0.0 --port 8001 "$@"
     ;;
   worker)
     exec celery -A basalt worker --loglevel "${LOG_LEVEL:-INFO}" "$@"

@@ -1,7 +1,10 @@
 """What the HTTP server itself answers: malformed bodies and requests, long URLs, big headers, a busy port.
 
-Every refusal, whichever layer makes it, is API.md's JSON error with an X-Request-Id, on `serve`
-(daphne) and on granian (the production `web` role).
+Every refusal Basalt makes, whichever layer makes it, is API.md's JSON error with an X-Request-Id,
+on `serve` (granian by default, or daphne) and on granian (the production `web` role). What granian's
+HTTP parser (hyper) refuses before any application runs (bytes that are not HTTP, targets of 64 KiB
+and more, more than 100 header lines) gets hyper's own answer: the right 4xx status, no body, the
+connection closed; `serve --http-server daphne` answers those with the JSON error too.
 """
 
 from __future__ import annotations
@@ -32,6 +35,26 @@ def served(tmp_path_factory):
     live.create_collection(project, POSTS)
     yield project
     live.stop(server)
+
+
+@pytest.fixture(scope="module", params=["granian", "daphne"])
+def each_server(request, tmp_path_factory):
+    """`serve` on each of its HTTP servers: (which, port)."""
+    server = live.start(
+        tmp_path_factory.mktemp(f"edge-{request.param}") / "data", args=("--http-server", request.param)
+    )
+    yield request.param, port_of(server.url)
+    live.stop(server)
+
+
+def assert_refused(server: str, status: int, headers: dict[str, str], body: bytes, expected_status: int) -> None:
+    """The JSON error under daphne; under granian hyper's bare answer (what its parser refuses
+    reaches no application): the status, no body, the connection closed."""
+    if server == "daphne":
+        assert_json_error(status, headers, body, expected_status)
+        return
+    assert status == expected_status, (status, body[:300])
+    assert body == b"" and headers.get("connection") == "close", (headers, body[:300])
 
 
 def port_of(url: str) -> int:
@@ -154,9 +177,10 @@ def test_malformed_multipart_to_the_console_still_has_a_request_id(served):
     ],
     ids=["request line", "content length", "header name", "transfer encoding", "raw path bytes", "raw query bytes"],
 )
-def test_malformed_http_is_a_json_400_not_a_bare_one(served, request_bytes):
-    status, headers, body = raw_request(port_of(served.url), request_bytes)
-    assert_json_error(status, headers, body, 400)
+def test_malformed_http_is_a_400_and_json_under_daphne(each_server, request_bytes):
+    server, port = each_server
+    status, headers, body = raw_request(port, request_bytes)
+    assert_refused(server, status, headers, body, 400)
 
 
 def long_get(path: str, length: int) -> bytes:
@@ -164,24 +188,34 @@ def long_get(path: str, length: int) -> bytes:
     return f"GET {path}?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
 
 
-def test_long_urls_are_answered_and_over_long_ones_get_414(served):
-    port = port_of(served.url)
+def test_long_urls_are_answered_and_over_long_ones_get_414(each_server):
+    server, port = each_server
     # 20 KB: past the old 16 KB drop, well within the limit: the API itself answers.
     status, headers, body = raw_request(port, long_get("/api/v1/collections/notes/documents", 20_000))
     assert status in (400, 401), body[:300]
     assert headers.get("x-request-id")
+    # Past the limit and below what granian reads at all: the JSON 414 from every server.
+    status, headers, body = raw_request(port, long_get("/api/v1/collections/notes/documents", 65_200))
+    assert assert_json_error(status, headers, body, 414)["code"] == "uri_too_long"
     for length in (70_000, 200_000):
         status, headers, body = raw_request(port, long_get("/api/v1/collections/notes/documents", length))
-        assert assert_json_error(status, headers, body, 414)["code"] == "uri_too_long"
+        assert_refused(server, status, headers, body, 414)
+        if server == "daphne":
+            assert json.loads(body)["error"]["code"] == "uri_too_long"
 
 
-def test_oversized_headers_get_431(served):
-    request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-Big: " + b"a" * 120_000 + b"\r\n\r\n"
-    status, headers, body = raw_request(port_of(served.url), request)
-    assert assert_json_error(status, headers, body, 431)["code"] == "headers_too_large"
+def test_oversized_headers_get_431(each_server):
+    server, port = each_server
+    upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    upgrade += "Sec-WebSocket-Version: 13\r\n"
+    for start in ("GET /healthz HTTP/1.1\r\n", "GET /api/v1/realtime HTTP/1.1\r\n" + upgrade):
+        request = f"{start}Host: 127.0.0.1\r\n".encode() + b"X-Big: " + b"a" * 120_000 + b"\r\n\r\n"
+        status, headers, body = raw_request(port, request)
+        assert assert_json_error(status, headers, body, 431)["code"] == "headers_too_large"
+    # 120 header lines: hyper (granian) refuses more than 100 itself.
     many = b"".join(b"X-H%d: %s\r\n" % (n, b"b" * 1000) for n in range(120))
-    status, headers, body = raw_request(port_of(served.url), b"GET /healthz HTTP/1.1\r\nHost: a\r\n" + many + b"\r\n")
-    assert_json_error(status, headers, body, 431)
+    status, headers, body = raw_request(port, b"GET /healthz HTTP/1.1\r\nHost: a\r\n" + many + b"\r\n")
+    assert_refused(server, status, headers, body, 431)
 
 
 def test_serve_on_a_busy_port_says_so_and_exits_non_zero(served, tmp_path):

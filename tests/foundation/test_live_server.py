@@ -39,7 +39,8 @@ def request(port: int, method: str, path: str, body: bytes | None = None, header
         else:
             conn.request(method, path, body=body, headers=headers or {})
         response = conn.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
+        # Header names are case-insensitive (granian sends them lower-case): the message's own mapping.
+        return response.status, response.headers, response.read()
     finally:
         conn.close()
 

@@ -1,4 +1,5 @@
-"""Realtime fixtures: a real `manage.py serve` (daphne), projects made through the API, WebSocket clients."""
+"""Realtime fixtures: a real `manage.py serve` (on granian, its default), projects made through the API,
+WebSocket clients."""
 
 from __future__ import annotations
 

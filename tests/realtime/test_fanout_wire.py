@@ -1,4 +1,4 @@
-"""A fan-out over live daphne sockets, now written straight to each socket (wire.py): subscribers
+"""A fan-out over live sockets (under daphne written straight to each socket, wire.py): subscribers
 that share a principal set share a frame, and none gets another's fields; a subscriber that stops
 reading while the kernel's buffers fill gets every event afterwards, in order, once."""
 

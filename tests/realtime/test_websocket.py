@@ -1,4 +1,4 @@
-"""Live queries over a real WebSocket against a real daphne: events, order, snapshot, since, hostile input."""
+"""Live queries over a real WebSocket against a real `serve`: events, order, snapshot, since, hostile input."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Limits and answers at the HTTP edge, shared by the daphne protocol (`serve`) and the middleware (granian).
+"""Limits and answers at the HTTP edge, shared by `serve` (on daphne and on granian) and the middleware (granian).
 
 Whatever server runs Basalt, a request it refuses before Django sees it still gets the API's JSON
 error with an X-Request-Id, and the same URL limit applies everywhere.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from http import HTTPStatus
 
-from basalt.core.errors import BasaltError
+from basalt.core.errors import BasaltError, HeadersTooLarge, UriTooLong
 from basalt.core.json import dumps
 
 # Longest request target (path and query) accepted. granian (production) refuses 65,535 bytes and
@@ -18,6 +18,8 @@ from basalt.core.json import dumps
 MAX_URL_BYTES = 65_000
 # Request line plus every header line.
 MAX_HEAD_BYTES = MAX_URL_BYTES + 32 * 1024
+# Method, spaces and HTTP version around the request target.
+REQUEST_LINE_EXTRA = 32
 
 
 def new_request_id() -> str:
@@ -26,6 +28,18 @@ def new_request_id() -> str:
 
 def url_too_long(path: str, query_string: str) -> bool:
     return len(path.encode("utf-8", "surrogateescape")) + 1 + len(query_string) > MAX_URL_BYTES
+
+
+def over_edge_limits(scope: dict) -> BasaltError | None:
+    """The 414 or 431 for an ASGI request past the URL or head limit (what daphne's protocol
+    refuses while parsing, for a server that hands such a request to the application)."""
+    query = scope.get("query_string") or b""
+    target = len(scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape"))
+    target += len(query) + 1 if query else 0
+    if target > MAX_URL_BYTES:
+        return UriTooLong()
+    head = target + REQUEST_LINE_EXTRA + sum(len(name) + len(value) + 4 for name, value in scope.get("headers", ()))
+    return HeadersTooLarge() if head > MAX_HEAD_BYTES else None
 
 
 def raw_http_error(error: BasaltError, request_id: str | None = None) -> bytes:

@@ -4,9 +4,10 @@ twisted.web receives a whole body before daphne starts the application, so an up
 received into a temporary file first and only then hashed and stored (1 GiB: ~0.4 s receiving,
 then ~1 s hashing and writing, one after the other, and the bytes written to local disk twice).
 For a large body with a Content-Length, and for any chunked body (no length), `core.server.EdgeRequest`
-now starts the application as soon as the headers are in and feeds the body into a StreamedBody as
-it comes off the socket; the request thread reads it like a file (`wsgi.input`), so sha256 and the
-storage write run while the rest is still arriving.
+(daphne) or `ReceiveStreaming` (granian's `receive()`) now starts the application as soon as the
+headers are in and feeds the body into a StreamedBody as it comes off the socket; the request thread
+reads it like a file (`wsgi.input`), so sha256 and the storage write run while the rest is still
+arriving.
 
 Memory stays bounded: once HIGH_WATER bytes wait unread, the socket is no longer read (the client
 is held back by TCP) until the reader has taken them below LOW_WATER. A connection lost before the
@@ -19,7 +20,9 @@ is closed instead (a chunked body has no end known in advance).
 Django reads a body only up to its CONTENT_LENGTH, so a chunked one reads as empty unless the view
 is given the server's input itself (`unframed_input`). Whether a body that ends early can be told
 from one that is complete depends on the server: `serve` raises on a cut or malformed chunked body
-(environ CUTS_REPORTED); granian 2.8.7 reads either as a clean end of the body (measured).
+(environ CUTS_REPORTED: daphne's protocol reports it, and granian's ASGI interface ends such a body
+with `http.disconnect`, below); granian's WSGI interface (production, 2.8.7) reads either as a clean
+end of the body (measured).
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ from django.http import HttpRequest
 
 HIGH_WATER = 4 * 1024 * 1024
 LOW_WATER = 1024 * 1024
+# Bodies longer than this (with a Content-Length) are handed to the application as they arrive.
+STREAM_FROM = 1024 * 1024
+# Seconds a streamed body may stop arriving before the connection is cut.
+STREAM_STALL = 120
 # Bytes dropped after an early answer before the connection is closed rather than drained further.
 DRAIN_MAX = 64 * 1024 * 1024
 # environ key, set by `serve`'s WSGI bridge: wsgi.input raises when the body ends before it should
@@ -252,3 +259,90 @@ class StreamedBody:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+
+def body_framing(headers) -> tuple[bool, int | None]:
+    """(whether the request has a body to stream, its declared length or None when chunked), from
+    an ASGI scope's headers; the server has already refused conflicting or malformed framing."""
+    length, chunked = None, False
+    for name, value in headers:
+        name = name.lower()
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True
+        elif name == b"upgrade":
+            return False, None
+    if length is not None:
+        return length > STREAM_FROM, length
+    return chunked, None
+
+
+class ReceiveStreaming:
+    """StreamedBody fed from an ASGI server's `receive()` that hands the body over as it arrives
+    (granian under `serve`: pieces as they come off the socket; a hang-up or bad chunk framing is
+    an `http.disconnect`, never a clean end, measured on 2.8.7 and 2.8.9).
+
+    The same contract as under daphne (core.server.EdgeRequest): the application starts at the end
+    of the headers, at most `limit` bodies stream at once (each holds a request thread as long as
+    its client takes), `receive()` is not called while HIGH_WATER bytes wait unread (the server
+    then stops reading the socket: TCP holds the client back), a body that stops arriving for
+    STREAM_STALL seconds is cut, and after an early answer the rest is received and dropped, up
+    to DRAIN_MAX. Cutting here is letting go of `receive()`: the server then closes the
+    connection once the answer is out, as it does for any body the application left unread."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.active = 0
+        self._pumps: dict[StreamedBody, asyncio.Task] = {}
+
+    def start(self, scope: dict, receive) -> StreamedBody | None:
+        """A StreamedBody for this request's body, fed from now on; None to receive it whole."""
+        wanted, length = body_framing(scope.get("headers", ()))
+        if not wanted or self.active >= self.limit:
+            return None
+        loop = asyncio.get_running_loop()
+        flowing = asyncio.Event()
+        flowing.set()
+        stopped = []
+        body = StreamedBody(
+            length,
+            flowing.clear,
+            flowing.set,
+            loop.call_soon_threadsafe,
+            cut=lambda: (stopped.append(True), flowing.set()),
+        )
+        self.active += 1
+        # Held until it ends: the loop keeps only weak references to tasks.
+        self._pumps[body] = pump = loop.create_task(self._pump(receive, body, flowing, stopped))
+        pump.add_done_callback(lambda _: self._pumps.pop(body, None))
+        return body
+
+    async def finish(self, body: StreamedBody) -> None:
+        """Once the answer is out (the body closed): wait while the rest is received and dropped.
+        granian closes the connection after an answer whose application returned before the body
+        ended (measured, 2.8.9), so the application returns only once the pump is done."""
+        pump = self._pumps.get(body)
+        if pump is not None:
+            await pump
+
+    async def _pump(self, receive, body: StreamedBody, flowing: asyncio.Event, stopped: list) -> None:
+        try:
+            while True:
+                await flowing.wait()
+                if stopped:
+                    return
+                try:
+                    message = await asyncio.wait_for(receive(), STREAM_STALL)
+                except TimeoutError:
+                    message = {"type": "http.disconnect"}  # the client stopped sending without closing
+                if message["type"] != "http.request":
+                    body.lost()  # a reader gets ConnectionResetError: the upload is aborted
+                    return
+                if message.get("body"):
+                    body.feed(message["body"])
+                if not message.get("more_body", False):
+                    body.complete()
+                    return
+        finally:
+            self.active -= 1

@@ -22,22 +22,16 @@ from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
 from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol
 
-from basalt.core.edge import MAX_HEAD_BYTES, MAX_URL_BYTES, new_request_id, raw_http_error
+from basalt.core.edge import MAX_HEAD_BYTES, MAX_URL_BYTES, REQUEST_LINE_EXTRA, new_request_id, raw_http_error
 from basalt.core.errors import BasaltError, HeadersTooLarge, UriTooLong
 from basalt.core.json import dumps
 from basalt.core.middleware import generic_error
-from basalt.core.request_body import StreamedBody
+from basalt.core.request_body import STREAM_FROM, STREAM_STALL, StreamedBody
 from basalt.core.response_flow import ResponseFlow
 from basalt.core.wsgi_bridge import BODY_FILE_EXTENSION, FLOW_EXTENSION
 
-# Method, spaces and HTTP version around the request target.
-_REQUEST_LINE_EXTRA = 32
 # Bytes per socket read while a large request body arrives.
 BODY_READ = 1024 * 1024
-# Bodies longer than this (with a Content-Length) are handed to the application as they arrive.
-STREAM_FROM = 1024 * 1024
-# Seconds a streamed body may stop arriving before the connection is cut, without daphne's http_timeout.
-STREAM_STALL = 120
 
 
 class EdgeRequest(WebRequest):
@@ -173,7 +167,7 @@ class EdgeRequest(WebRequest):
 
 
 class EdgeHTTPChannel(HTTPChannel):
-    MAX_LENGTH = MAX_URL_BYTES + _REQUEST_LINE_EXTRA  # any single line: the request line or one header
+    MAX_LENGTH = MAX_URL_BYTES + REQUEST_LINE_EXTRA  # any single line: the request line or one header
     totalHeadersSize = MAX_HEAD_BYTES
 
     def _on_request_line(self) -> bool:

@@ -17,6 +17,7 @@ its connection stays with it until response.close() returns it to the pool.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from tempfile import SpooledTemporaryFile
 
@@ -29,12 +30,19 @@ from basalt.core.request_body import CUTS_REPORTED, StreamedBody
 _STREAM_PIECE = 64 * 1024
 # The scope extension (set by `serve`, core.server) through which a received body is taken as a file.
 BODY_FILE_EXTENSION = "basalt.take_body_file"
+# The scope extension (set by `serve` on granian) holding a core.request_body.ReceiveStreaming: a
+# large or chunked body is then read by the view while `receive()` hands it over.
+RECEIVE_STREAMING_EXTENSION = "basalt.receive_streaming"
 # The scope extension (set by `serve`) holding the response's flow control (core.response_flow).
 FLOW_EXTENSION = "basalt.response_flow"
 # A streamed response whose bytes are a range of a local file may name it here, (path, offset,
-# count): under `serve` they are then sent by sendfile(2) (ResponseFlow.sendfile) and the response's
-# iterator is not read; elsewhere (granian) the iterator is the body as usual.
+# count): under `serve` they are then sent by sendfile(2) (daphne: ResponseFlow.sendfile) or, when
+# they are the whole file, by the server from the path (granian: the ASGI `http.response.pathsend`
+# extension, which has no range), and the response's iterator is not read; elsewhere the iterator
+# is the body as usual.
 SENDFILE_ATTRIBUTE = "basalt_sendfile"
+PATHSEND = "http.response.pathsend"
+SENDFILE = "sendfile"
 # Set in the environ of every request `serve` runs: files then go out by sendfile(2), never handed
 # to a front proxy (files.serving's X-Accel-Redirect, for granian behind Caddy).
 EMBEDDED_SERVER = "basalt.embedded_server"
@@ -110,10 +118,15 @@ class ThreadedWSGIBridge:
 
     async def __call__(self, scope, receive, send):
         # Under `serve` the body is in a file Twisted wrote, or still arriving (a large one with a
-        # Content-Length, read by the view as it comes: core.request_body): take it as it is
-        # (core.server.BodySpoolingQueue) instead of copying it into a spool of our own.
-        take_body_file = scope.get("extensions", {}).get(BODY_FILE_EXTENSION)
+        # Content-Length, or a chunked one, read by the view as it comes: core.request_body): take
+        # it as it is (core.server.BodySpoolingQueue, or fed from granian's receive()) instead of
+        # copying it into a spool of our own.
+        extensions = scope.get("extensions") or {}
+        take_body_file = extensions.get(BODY_FILE_EXTENSION)
         body = take_body_file() if take_body_file is not None else None
+        streaming = extensions.get(RECEIVE_STREAMING_EXTENSION)
+        if body is None and streaming is not None:
+            body = streaming.start(scope, receive)
         if body is None:
             body = await self._read_body(receive)
         if body is None:
@@ -133,17 +146,24 @@ class ThreadedWSGIBridge:
             environ["CONTENT_LENGTH"] = str(body.seek(0, 2))
             body.seek(0)
         # Under `serve`: the pace of the client's reading (core.response_flow); elsewhere the server paces.
-        flow = scope.get("extensions", {}).get(FLOW_EXTENSION)
+        flow = extensions.get(FLOW_EXTENSION)
         idle = self._idle
         executor = await idle.get()
         loop = asyncio.get_running_loop()
         response = _Response()
         try:
-            may_sendfile = flow is not None and flow.can_sendfile()
-            chunks, finished = await loop.run_in_executor(executor, self._run, environ, response, may_sendfile)
+            if flow is not None:
+                sends_files = SENDFILE if flow.can_sendfile() else None
+            else:
+                sends_files = PATHSEND if PATHSEND in extensions else None
+            chunks, finished = await loop.run_in_executor(executor, self._run, environ, response, sends_files)
             await send({"type": "http.response.start", "status": response.status, "headers": response.headers})
             if response.file is not None:
-                await self._send_file(response.file, flow, send)
+                if flow is not None:
+                    await self._send_file(response.file, flow, send)
+                else:
+                    # granian opens the path again: a file removed in between gets its own bare 404.
+                    await send({"type": PATHSEND, "path": response.file[0].name})
             while response.file is None:
                 if finished and flow is not None:
                     flow.release()
@@ -170,6 +190,8 @@ class ThreadedWSGIBridge:
                 await loop.run_in_executor(executor, self._close, response)
             body.close()
             idle.put_nowait(executor)
+        if streaming is not None and isinstance(body, StreamedBody):
+            await streaming.finish(body)
 
     async def _read_body(self, receive):
         body = SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b")
@@ -192,7 +214,7 @@ class ThreadedWSGIBridge:
         flow.release()
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    def _run(self, environ: dict, response: _Response, may_sendfile: bool = False):
+    def _run(self, environ: dict, response: _Response, sends_files: str | None = None):
         response.iterable = self.handler(environ, response.start)
         if environ["REQUEST_METHOD"] == "HEAD":
             # No body, and a streamed one is not even read. (daphne writes each body message with
@@ -201,14 +223,18 @@ class ThreadedWSGIBridge:
             # those bytes as the start of its next answer.)
             self._close(response)
             return [], True
-        named = getattr(response.iterable, SENDFILE_ATTRIBUTE, None) if may_sendfile else None
+        named = getattr(response.iterable, SENDFILE_ATTRIBUTE, None) if sends_files else None
         if named is not None:
             path, offset, count = named
             try:
-                response.file = (open(path, "rb"), offset, count)  # noqa: SIM115 (closed by __call__)
-                return [], False
+                handle = open(path, "rb")  # noqa: SIM115 (closed by __call__)
             except OSError:
-                pass  # gone since the view looked: its iterator answers as it would have
+                handle = None  # gone since the view looked: its iterator answers as it would have
+            if handle is not None:
+                if sends_files == SENDFILE or (offset == 0 and os.fstat(handle.fileno()).st_size == count):
+                    response.file = (handle, offset, count)
+                    return [], False
+                handle.close()  # a range: pathsend has none, the iterator sends it
         if _is_whole(response.iterable):
             # The common case: Django's HttpResponse holds its body; close at once (one thread hop).
             chunks = list(response.iterable)

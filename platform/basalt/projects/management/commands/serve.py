@@ -21,7 +21,7 @@ HTTP_SERVERS = ("daphne", "granian")
 
 
 class Command(BaseCommand):
-    help = "Apply migrations and serve Basalt (API, WebSockets, console, static files) with daphne."
+    help = "Apply migrations and serve Basalt (API, WebSockets, console, static files) with granian (or daphne)."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -38,9 +38,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--http-server",
             choices=HTTP_SERVERS,
-            default=os.environ.get("BASALT_SERVE_HTTP", "daphne"),
-            help="daphne (default) or granian (experimental: about 2x the requests per second, with "
-            "granian's own answers to malformed HTTP and no sendfile; bench/README.md); env BASALT_SERVE_HTTP",
+            default=os.environ.get("BASALT_SERVE_HTTP", "granian"),
+            help="granian (default: about 2x daphne's requests per second; bench/README.md) or daphne "
+            "(JSON errors also for malformed HTTP that granian answers with a bare 400/414/431, and "
+            "sendfile(2) for ranges of local files); env BASALT_SERVE_HTTP",
         )
 
     def handle(self, *args, host: str, port: int, no_migrate: bool, no_worker: bool = False, **options):
@@ -93,19 +94,22 @@ class Command(BaseCommand):
 
         Measured against daphne on the same SQLite file (bench/README.md, 2026-12-07): granian
         parses HTTP in Rust, where Twisted's parsing and daphne's reply handling took about half of
-        this process's Python time. What daphne's subclass here (core/server.py) adds is not there:
-        malformed HTTP, over-long URLs and headers get granian's own answers, not the API's JSON
-        errors; request bodies reach the views once received (spooled to disk past
-        FILE_UPLOAD_MAX_MEMORY_SIZE) rather than while they arrive; file downloads are read through
-        the application instead of sendfile(2)."""
+        this process's Python time. What core/server.py adds to daphne, core/granian_server.py adds
+        here (JSON 414/431, bodies read by the view while they arrive, whole local files sent by
+        granian from their path), except for what granian's parser refuses itself: bytes that are
+        not HTTP, URLs of 64 KiB and more and more than 100 header lines get its bare 400/414/431."""
         import asyncio
         import signal
 
         from granian.constants import HTTPModes, Interfaces
         from granian.server.embed import Server
 
+        from basalt.core.granian_server import edge_application
+
         self._check_port_free(host, port)
-        application = _send_awaited_only(self._application())
+        # Bodies that reach the view while they arrive each hold a request thread as long as the
+        # client takes to send: at most half of them (as core.server.EdgeServer does).
+        application = edge_application(self._application(), max(1, settings.REQUEST_THREADS // 2))
         if proxy_headers:
             from granian.utils.proxies import wrap_asgi_with_proxy_headers
 
@@ -222,17 +226,3 @@ class Command(BaseCommand):
         timer = threading.Timer(WORKER_CHECK_SECONDS, check)
         timer.daemon = True
         timer.start()
-
-
-def _send_awaited_only(application):
-    """granian's WebSocket `send` returns an awaitable of its own, not a coroutine: the realtime
-    consumer must not step it on the caller's stack (realtime.consumers._send_now), where it failed
-    and, with the awaitable left unawaited, sent the message only as a side effect."""
-    from basalt.realtime.consumers import SEND_AWAITED_ONLY
-
-    async def app(scope, receive, send):
-        if scope["type"] == "websocket":
-            scope = {**scope, "extensions": {**(scope.get("extensions") or {}), SEND_AWAITED_ONLY: True}}
-        return await application(scope, receive, send)
-
-    return app

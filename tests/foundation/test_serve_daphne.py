@@ -1,6 +1,6 @@
-"""`manage.py serve --http-server granian`: the probes, API, static files and Ctrl-C of test_serve.py
-through granian's server, and a busy port refused as loudly as daphne refuses it (granian listens
-with SO_REUSEPORT, which would otherwise let a second server share the port)."""
+"""`manage.py serve --http-server daphne`: the probes, API, static files and Ctrl-C of test_serve.py
+(which runs `serve`'s default, granian) through daphne, and a busy port refused as loudly by either
+server (granian listens with SO_REUSEPORT, which would otherwise let a second server share the port)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.live
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory) -> Iterator[Served]:
-    server = start_serve(tmp_path_factory.mktemp("serve-granian") / "data", BASALT_SERVE_HTTP="granian")
+    server = start_serve(tmp_path_factory.mktemp("serve-daphne") / "data", BASALT_SERVE_HTTP="daphne")
     yield server
     stop(server.process)
 
@@ -69,7 +69,7 @@ def test_a_second_server_on_the_same_port_fails_loudly_and_the_first_keeps_it(se
 
 
 def test_ctrl_c_stops_it_with_its_background_worker(tmp_path):
-    server = start_serve(tmp_path / "data", BASALT_SERVE_HTTP="granian")
+    server = start_serve(tmp_path / "data", BASALT_SERVE_HTTP="daphne")
     assert httpx.get(server.url + "/healthz").status_code == 200
     stop(server.process)
     assert server.process.returncode is not None
