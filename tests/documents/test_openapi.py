@@ -58,3 +58,17 @@ def test_project_document_is_typed_per_collection(project, pk, secret_client):
 @pytest.mark.django_db
 def test_openapi_needs_a_key(api):
     assert api.get("/api/v1/openapi.json").status_code == 401
+
+
+def test_every_operation_documents_the_url_limit():
+    """Any request can be refused for its URL's length before routing (414): clients generated from the
+    document, and the fuzz run, must expect it on every operation."""
+    document = json.loads(render_platform_document())
+    operations = [
+        (path, method, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
+    assert len(operations) > 50
+    assert [(path, method) for path, method, operation in operations if "414" not in operation["responses"]] == []

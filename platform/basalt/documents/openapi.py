@@ -363,4 +363,20 @@ def build_document(schemas: list[Schema] | None = None, title: str = "Basalt dat
     }
     for transform in TRANSFORMS:
         transform(document)
+    _document_url_limit(paths)
     return document
+
+
+# Any operation can meet the URL limit (core.edge.MAX_URL_BYTES), whatever its parameters allow:
+# a query value within its maxLength can still make the URL too long once percent-encoded.
+URL_TOO_LONG = {
+    "description": "URL too long: API.md's JSON error (`uri_too_long`); from 64 KiB on, the HTTP server's "
+    "own 414 with no body (granian refuses it before any application runs)"
+}
+
+
+def _document_url_limit(paths: dict[str, Any]) -> None:
+    for item in paths.values():
+        for method, operation in item.items():
+            if method in ("get", "post", "put", "patch", "delete") and isinstance(operation, dict):
+                operation.setdefault("responses", {}).setdefault("414", URL_TOO_LONG)
