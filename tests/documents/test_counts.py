@@ -171,6 +171,34 @@ def _seed(project_id: int, collection_id: int, public: int, private: int) -> Non
         )
 
 
+def _vacuumed_notes(project, secret_client, monkeypatch) -> Collection:
+    """`notes` with 2,000 public documents, the table vacuumed, and Basalt told autovacuum is off
+    (whatever this server's setting)."""
+    monkeypatch.setattr(statistics, "_autovacuum_off", lambda: True)
+    assert secret_client.post("/api/v1/schema/collections", NOTES, format="json").status_code == 201
+    collection = Collection.objects.get(project=project.project, name="notes")
+    _seed(project.project.pk, collection.pk, public=2000, private=0)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM (ANALYZE) basalt_document")
+    return collection
+
+
+def _update_every(cursor, collection, step: int, score: str) -> None:
+    """Set `score` on every `step`-th document of the collection (by its `n`)."""
+    cursor.execute(
+        "UPDATE basalt_document SET data = jsonb_set(data, '{score}', %s::jsonb) WHERE collection_id = %s "
+        "AND (data->>'n')::int %% %s = 0",
+        [score, collection.pk, step],
+    )
+
+
+def _all_pages_visible() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relpages, relallvisible FROM pg_class WHERE oid = 'basalt_document'::regclass")
+        pages, visible = cursor.fetchone()
+    return visible == pages
+
+
 def _explain(sql: str, params: list) -> str:
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + sql, params)
@@ -241,17 +269,9 @@ def test_where_autovacuum_is_off_a_statistics_check_vacuums_after_updates_and_de
     autovacuum, Basalt's own check vacuums once the table changed as much as autovacuum waits for."""
     from django.core.cache import cache
 
-    monkeypatch.setattr(statistics, "_autovacuum_off", lambda: True)  # whatever this server's setting
-    assert secret_client.post("/api/v1/schema/collections", NOTES, format="json").status_code == 201
-    collection = Collection.objects.get(project=project.project, name="notes")
-    _seed(project.project.pk, collection.pk, public=2000, private=0)
+    collection = _vacuumed_notes(project, secret_client, monkeypatch)
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM (ANALYZE) basalt_document")
-        cursor.execute(
-            "UPDATE basalt_document SET data = jsonb_set(data, '{score}', '1') WHERE collection_id = %s "
-            "AND (data->>'n')::int %% 2 = 0",
-            [collection.pk],
-        )
+        _update_every(cursor, collection, 2, "1")
         cursor.execute(
             "DELETE FROM basalt_document WHERE collection_id = %s AND (data->>'n')::int %% 10 = 1", [collection.pk]
         )
@@ -262,21 +282,14 @@ def test_where_autovacuum_is_off_a_statistics_check_vacuums_after_updates_and_de
         assert statistics._vacuum_due()
     cache.delete(statistics._key("analyze"))
     assert statistics.refresh_if_grown(collection.pk, look_again=False) is True
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT relpages, relallvisible FROM pg_class WHERE oid = 'basalt_document'::regclass")
-        pages, visible = cursor.fetchone()
-        assert visible == pages
-        assert not statistics._vacuum_due()
+    assert _all_pages_visible()
+    assert not statistics._vacuum_due()
     sql, params = Compiler(current_dialect(), collection).count(parse_query(collection, {}, {}), frozenset({"*"}))
     assert "Heap Fetches: 0" in _explain(sql, params)
     assert _count_of(collection, frozenset({"*"})) == 1800
     # The end of a burst, short of autovacuum's bar: looked at again after a pause, and vacuumed then.
     with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE basalt_document SET data = jsonb_set(data, '{score}', '2') WHERE collection_id = %s "
-            "AND (data->>'n')::int %% 20 = 0",
-            [collection.pk],
-        )
+        _update_every(cursor, collection, 20, "2")
         cursor.execute("SELECT pg_stat_force_next_flush()")
     later: list[int] = []
     monkeypatch.setattr(statistics, "_look_again_later", lambda collection_id, seconds: later.append(collection_id))
@@ -284,10 +297,7 @@ def test_where_autovacuum_is_off_a_statistics_check_vacuums_after_updates_and_de
     assert later == [collection.pk]
     cache.delete(statistics._key("analyze"))
     assert statistics.refresh_if_grown(collection.pk, look_again=False) is True
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT relpages, relallvisible FROM pg_class WHERE oid = 'basalt_document'::regclass")
-        pages, visible = cursor.fetchone()
-    assert visible == pages
+    assert _all_pages_visible()
 
 
 @postgres_only
@@ -299,17 +309,9 @@ def test_where_autovacuum_is_off_counts_asked_after_a_few_writes_get_the_table_v
     the index-only scans stop reading the written pages from the table."""
     from django.core.cache import cache
 
-    monkeypatch.setattr(statistics, "_autovacuum_off", lambda: True)
-    assert secret_client.post("/api/v1/schema/collections", NOTES, format="json").status_code == 201
-    collection = Collection.objects.get(project=project.project, name="notes")
-    _seed(project.project.pk, collection.pk, public=2000, private=0)
+    collection = _vacuumed_notes(project, secret_client, monkeypatch)
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM (ANALYZE) basalt_document")
-        cursor.execute(
-            "UPDATE basalt_document SET data = jsonb_set(data, '{score}', '3') WHERE collection_id = %s "
-            "AND (data->>'n')::int %% 25 = 0",
-            [collection.pk],
-        )
+        _update_every(cursor, collection, 25, "3")
         cursor.execute("SELECT pg_stat_force_next_flush()")
     sql, params = Compiler(current_dialect(), collection).count(parse_query(collection, {}, {}), frozenset({"*"}))
     assert "Heap Fetches: 0" not in _explain(sql, params)  # the updated rows' pages
