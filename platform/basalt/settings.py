@@ -442,6 +442,12 @@ BASALT_MAX_JSON_BODY = env_int("BASALT_MAX_JSON_BODY", 1024 * 1024)
 # Documents, queries and batch answered past the middleware chain with the chain's effects
 # (basalt.documents.api.hot_routes); false sends them through the whole chain like any route.
 BASALT_HOT_ROUTES = env_bool("HOT_ROUTES", True)
+# `serve` on granian over SQLite answers bodiless document reads on its event loop; a find or count
+# still running after this many milliseconds there is run again on a request thread
+# (basalt/core/loop_lane.py). 0 runs every request on the request threads.
+SERVE_LOOP_BUDGET_MS = env_int("SERVE_LOOP_BUDGET_MS", 10)
+if SERVE_LOOP_BUDGET_MS < 0:
+    raise ConfigurationError(f"SERVE_LOOP_BUDGET_MS must be 0 or more, got {SERVE_LOOP_BUDGET_MS}")
 DATA_UPLOAD_MAX_MEMORY_SIZE = BASALT_MAX_JSON_BODY
 # Bounds on the work of one find/count and of one batch (basalt/documents/query/budget.py).
 QUERY_TIMEOUT_MS = env_int("QUERY_TIMEOUT_MS", 5000)

@@ -13,6 +13,8 @@ import socket
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -133,6 +135,18 @@ def start(data_dir: Path, overrides: dict[str, str | None] | None = None, args: 
     server = Server(f"http://127.0.0.1:{port}", process, log, database, env)
     wait_until_ready(server)
     return server
+
+
+@contextmanager
+def running(
+    data_dir: Path, overrides: dict[str, str | None] | None = None, args: tuple[str, ...] = ()
+) -> Iterator[Server]:
+    """`start`, stopped at the end of the block whatever happens in it."""
+    server = start(data_dir, overrides, args)
+    try:
+        yield server
+    finally:
+        stop(server)
 
 
 def wait_until_ready(server: Server) -> None:

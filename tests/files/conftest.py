@@ -95,11 +95,8 @@ def server(tmp_path_factory, weed):
     from tests.contract import live
 
     overrides = dict(weed.env) if weed is not None else {}
-    running = live.start(tmp_path_factory.mktemp("files-live") / "data", overrides)
-    try:
-        yield running
-    finally:
-        live.stop(running)
+    with live.running(tmp_path_factory.mktemp("files-live") / "data", overrides) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -32,11 +32,9 @@ pytestmark = pytest.mark.django_db(transaction=False)
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, weed) -> Iterator[live.Server]:
     overrides = dict(weed.env) if weed is not None else {}
-    running = live.start(tmp_path_factory.mktemp("files-daphne") / "data", overrides, args=("--http-server", "daphne"))
-    try:
-        yield running
-    finally:
-        live.stop(running)
+    data_dir = tmp_path_factory.mktemp("files-daphne") / "data"
+    with live.running(data_dir, overrides, args=("--http-server", "daphne")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ granian parses HTTP in Rust (hyper) and hands the application a scope whose body
   (it refuses targets of 65,535 bytes and more, and more than 100 header lines, with its own bare
   414/431; garbage that is not HTTP gets its bare 400: none of that reaches any application);
 - a large or chunked body read by the view while it arrives (core.request_body.ReceiveStreaming);
-- WebSocket sends awaited by a task (SEND_AWAITED_ONLY, below).
+- WebSocket sends awaited by a task (SEND_AWAITED_ONLY, below);
+- on SQLite, bounded reads answered on the event loop itself (core.loop_lane, LOOP_LANE_EXTENSION).
 
 Local files go out through the ASGI `http.response.pathsend` extension (core.wsgi_bridge), which
 granian advertises in every HTTP scope.
@@ -15,11 +16,14 @@ granian advertises in every HTTP scope.
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.db import connections
+
 from basalt.core.edge import new_request_id, over_edge_limits
 from basalt.core.errors import BasaltError
 from basalt.core.json import dumps
 from basalt.core.request_body import ReceiveStreaming
-from basalt.core.wsgi_bridge import RECEIVE_STREAMING_EXTENSION
+from basalt.core.wsgi_bridge import LOOP_LANE_EXTENSION, RECEIVE_STREAMING_EXTENSION
 
 
 def edge_application(application, streaming_limit: int):
@@ -27,6 +31,8 @@ def edge_application(application, streaming_limit: int):
     from basalt.realtime.consumers import SEND_AWAITED_ONLY
 
     streaming = ReceiveStreaming(streaming_limit)
+    # SQLite only: a PostgreSQL round trip would hold the loop while it waits on the network.
+    loop_budget_ms = settings.SERVE_LOOP_BUDGET_MS if connections["default"].vendor == "sqlite" else 0
 
     async def app(scope, receive, send):
         refusal = over_edge_limits(scope)
@@ -35,6 +41,8 @@ def edge_application(application, streaming_limit: int):
         extensions = dict(scope.get("extensions") or {})
         if scope["type"] == "http":
             extensions[RECEIVE_STREAMING_EXTENSION] = streaming
+            if loop_budget_ms:
+                extensions[LOOP_LANE_EXTENSION] = loop_budget_ms
         else:
             # granian's WebSocket `send` returns an awaitable of its own, not a coroutine: the
             # realtime consumer must not step it on the caller's stack (realtime.consumers._send_now),

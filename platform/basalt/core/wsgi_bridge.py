@@ -17,6 +17,7 @@ its connection stays with it until response.close() returns it to the pool.
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import sys
 from tempfile import SpooledTemporaryFile
@@ -24,7 +25,8 @@ from tempfile import SpooledTemporaryFile
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 
-from basalt.core.request_body import CUTS_REPORTED, StreamedBody
+from basalt.core import loop_lane
+from basalt.core.request_body import CUTS_REPORTED, StreamedBody, bodiless
 
 # A streamed response is sent in pieces of about this size, not one send per tiny chunk.
 _STREAM_PIECE = 64 * 1024
@@ -43,6 +45,9 @@ FLOW_EXTENSION = "basalt.response_flow"
 SENDFILE_ATTRIBUTE = "basalt_sendfile"
 PATHSEND = "http.response.pathsend"
 SENDFILE = "sendfile"
+# The scope extension (set by `serve` on granian over SQLite) holding the event loop's budget in
+# milliseconds for the bounded reads of core.loop_lane, answered on the loop's own thread.
+LOOP_LANE_EXTENSION = "basalt.loop_lane_ms"
 # Set in the environ of every request `serve` runs: files then go out by sendfile(2), never handed
 # to a front proxy (files.serving's X-Accel-Redirect, for granian behind Caddy).
 EMBEDDED_SERVER = "basalt.embedded_server"
@@ -127,6 +132,13 @@ class ThreadedWSGIBridge:
         streaming = extensions.get(RECEIVE_STREAMING_EXTENSION)
         if body is None and streaming is not None:
             body = streaming.start(scope, receive)
+        loop_budget_ms = extensions.get(LOOP_LANE_EXTENSION)
+        if body is None and loop_budget_ms and loop_lane.eligible(scope) and bodiless(scope["headers"]):
+            # HTTP/1.1 (all `serve` speaks) frames every body: without a length or chunks there is
+            # none, so not even one receive() (a tenth of the event loop's work per get).
+            if await self._answer_on_loop(scope, extensions, send, loop_budget_ms):
+                return
+            body = io.BytesIO()
         if body is None:
             body = await self._read_body(receive)
         if body is None:
@@ -192,6 +204,39 @@ class ThreadedWSGIBridge:
             idle.put_nowait(executor)
         if streaming is not None and isinstance(body, StreamedBody):
             await streaming.finish(body)
+
+    async def _answer_on_loop(self, scope: dict, extensions: dict, send, budget_ms: float) -> bool:
+        """Answer a bounded read on the event loop's own thread (core.loop_lane); False, with nothing
+        sent, when it ran past `budget_ms` and must run again on a request thread."""
+        environ = build_environ(scope, io.BytesIO())
+        environ[EMBEDDED_SERVER] = True
+        environ["CONTENT_LENGTH"] = "0"
+        response = _Response()
+        try:
+            with loop_lane.on_the_loop(budget_ms):
+                chunks, finished = self._run(environ, response, PATHSEND if PATHSEND in extensions else None)
+        except loop_lane.LeaveTheLoop:
+            return False
+        try:
+            await send({"type": "http.response.start", "status": response.status, "headers": response.headers})
+            if response.file is not None:
+                await send({"type": PATHSEND, "path": response.file[0].name})
+            while response.file is None:
+                await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": not finished})
+                if finished:
+                    break
+                # A streamed answer (none of the registered reads makes one) goes on where it started.
+                with loop_lane.on_the_loop(None):
+                    chunks, finished = self._more(response)
+        except (OSError, EOFError):
+            pass  # the client went away mid-answer
+        finally:
+            if response.file is not None:
+                response.file[0].close()
+            if response.iterable is not None:
+                with loop_lane.on_the_loop(None):
+                    self._close(response)
+        return True
 
     async def _read_body(self, receive):
         body = SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b")

@@ -10,3 +10,7 @@ class DocumentsConfig(AppConfig):
         from basalt.documents.query import re2match
 
         re2match.install()
+        from basalt.core import loop_lane
+
+        # Reads by id and finds/counts (under the loop's budget) may be answered on `serve`'s event loop.
+        loop_lane.register(r"/api/v1/collections/[^/]+/documents(?:/[^/]+)?/?\Z")

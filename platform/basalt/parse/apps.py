@@ -21,3 +21,7 @@ class ParseConfig(AppConfig):
         # The whole face past the middleware chain, as the data API's hot routes (same URLconf match:
         # basalt.parse.urls sends every path under parse/ to `entry`).
         hot_routes.register("/parse/", r"/parse/(?P<path>.*)\Z", entry)
+        from basalt.core import loop_lane
+
+        # Object reads and queries may be answered on `serve`'s event loop (core.loop_lane).
+        loop_lane.register(r"/parse/classes/[^/]+(?:/[^/]+)?/?\Z")

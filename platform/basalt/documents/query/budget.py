@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from basalt.core import loop_lane
 from basalt.core.errors import InvalidQuery
 
 
@@ -30,6 +31,8 @@ class Allowance:
     timeout_ms: int
     max_bytes: int
     scope: str  # "find" or "batch": named in the error so the client knows what to shrink
+    # The deadline is the event loop's (core.loop_lane): running past it moves the request to a thread.
+    on_loop: bool = False
 
     def seconds_left(self) -> float:
         left = self.deadline - time.monotonic()
@@ -47,7 +50,9 @@ _batch: ContextVar[Allowance | None] = ContextVar("basalt_batch_allowance", defa
 _cap_ms: ContextVar[int | None] = ContextVar("basalt_query_cap_ms", default=None)
 
 
-def too_slow(allowance: Allowance) -> InvalidQuery:
+def too_slow(allowance: Allowance) -> InvalidQuery | loop_lane.LeaveTheLoop:
+    if allowance.on_loop:
+        return loop_lane.LeaveTheLoop()
     where = "The batch" if allowance.scope == "batch" else "The query"
     return InvalidQuery(
         f"{where} took longer than {allowance.timeout_ms} ms; narrow `where`, add an index or ask for less.",
@@ -74,12 +79,19 @@ def for_query() -> Allowance:
     own = _new(timeout_ms, settings.FIND_MAX_RESPONSE_BYTES, "find")
     batch = _batch.get()
     if batch is None:
-        return own
+        return _within_loop_deadline(own)
     batch.seconds_left()
     if batch.deadline < own.deadline:
         own.deadline, own.timeout_ms, own.scope = batch.deadline, batch.timeout_ms, "batch"
     if batch.bytes_left < own.bytes_left:
         own.bytes_left, own.max_bytes, own.scope = batch.bytes_left, batch.max_bytes, "batch"
+    return _within_loop_deadline(own)
+
+
+def _within_loop_deadline(own: Allowance) -> Allowance:
+    leave_by = loop_lane.deadline()
+    if leave_by is not None and leave_by < own.deadline:
+        own.deadline, own.on_loop = leave_by, True
     return own
 
 

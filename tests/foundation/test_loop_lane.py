@@ -1,0 +1,160 @@
+"""Bounded reads answered on the event loop's own thread (core.loop_lane), driven as granian drives the bridge."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+from django.db import connection, transaction
+
+from basalt.core import loop_lane
+from basalt.core.errors import InvalidQuery
+from basalt.core.wsgi_bridge import LOOP_LANE_EXTENSION, ThreadedWSGIBridge
+from basalt.documents.query import budget
+
+from .test_wsgi_bridge import call, http_scope, threads
+
+LANE_PATH = "/lane-test/items/1"
+
+
+@pytest.fixture(autouse=True)
+def lane_path(monkeypatch):
+    monkeypatch.setattr(loop_lane, "INLINE_PATHS", [])
+    loop_lane.register(r"/lane-test/items(?:/[^/]+)?\Z")
+
+
+def lane_scope(path: str = LANE_PATH, method: str = "GET", headers=(), lane: bool = True) -> dict:
+    scope = http_scope(path, method, headers)
+    scope["extensions"] = {LOOP_LANE_EXTENSION: 10} if lane else {}
+    return scope
+
+
+def recording_app(ran_on: list[int], leave_on_the_loop_thread: int | None = None):
+    def app(environ, start_response):
+        ran_on.append(threading.get_ident())
+        if threading.get_ident() == leave_on_the_loop_thread:
+            raise loop_lane.LeaveTheLoop
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"answered on " + (b"the loop" if threading.get_ident() == leave_on_the_loop_thread else b"a thread")]
+
+    return app
+
+
+def run_bridge(app, scope: dict) -> tuple[int, tuple[dict, list[dict]]]:
+    async def main():
+        bridge = ThreadedWSGIBridge(threads(1), handler=app)
+        return threading.get_ident(), await call(bridge, scope)
+
+    return asyncio.run(main())
+
+
+def test_a_bodiless_read_on_a_registered_path_runs_on_the_loop_thread():
+    ran_on: list[int] = []
+    loop_thread, (start, body) = run_bridge(recording_app(ran_on), lane_scope())
+    assert ran_on == [loop_thread]
+    assert start["status"] == 200
+    assert b"".join(part["body"] for part in body) == b"answered on a thread"  # the app's own text
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        lane_scope(method="POST", headers=[(b"content-length", b"2")]),
+        lane_scope(method="DELETE"),
+        lane_scope(headers=[(b"content-length", b"5")]),
+        lane_scope(headers=[(b"transfer-encoding", b"chunked")]),
+        lane_scope(path="/lane-test/other/1"),
+        lane_scope(lane=False),
+    ],
+    ids=["post", "delete", "get-with-a-length", "get-chunked", "unregistered-path", "lane-off"],
+)
+def test_writes_bodies_other_paths_and_servers_without_the_lane_run_on_a_request_thread(scope):
+    ran_on: list[int] = []
+    loop_thread, (start, _) = run_bridge(recording_app(ran_on), scope)
+    assert len(ran_on) == 1 and ran_on[0] != loop_thread
+    assert start["status"] == 200
+
+
+def test_a_request_that_leaves_the_loop_runs_again_on_a_thread_and_is_answered_once():
+    ran_on: list[int] = []
+
+    async def main():
+        loop_thread = threading.get_ident()
+        bridge = ThreadedWSGIBridge(threads(1), handler=recording_app(ran_on, leave_on_the_loop_thread=loop_thread))
+        return loop_thread, await call(bridge, lane_scope())
+
+    loop_thread, (start, body) = asyncio.run(main())
+    assert ran_on[0] == loop_thread and len(ran_on) == 2 and ran_on[1] != loop_thread
+    assert start["type"] == "http.response.start" and start["status"] == 200
+    assert [part["body"] for part in body] == [b"answered on a thread"]
+
+
+def test_on_the_loop_django_sees_no_running_loop_and_the_loop_is_back_after():
+    seen = {}
+
+    def app(environ, start_response):
+        try:
+            asyncio.get_running_loop()
+            seen["loop"] = "running"
+        except RuntimeError:
+            seen["loop"] = "set aside"
+        seen["deadline_left"] = loop_lane.deadline() - time.monotonic()
+        start_response("200 OK", [])
+        return [b""]
+
+    async def main():
+        bridge = ThreadedWSGIBridge(threads(1), handler=app)
+        await call(bridge, lane_scope())
+        return asyncio.get_running_loop() is not None, loop_lane.deadline()
+
+    loop_back, deadline_after = asyncio.run(main())
+    assert seen["loop"] == "set aside"
+    assert 0 < seen["deadline_left"] <= 0.010
+    assert loop_back and deadline_after is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_other_than_a_select_leaves_the_loop_before_it_runs():
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE lane_probe (value integer)")
+    try:
+        with loop_lane.on_the_loop(1000):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM lane_probe")
+                assert cursor.fetchone() == (0,)
+                for statement in ("INSERT INTO lane_probe VALUES (1)", "UPDATE lane_probe SET value = 2"):
+                    with pytest.raises(loop_lane.LeaveTheLoop):
+                        cursor.execute(statement)
+            if connection.vendor == "sqlite":
+                # A transaction's BEGIN IMMEDIATE would wait for SQLite's write lock: it leaves too,
+                # and the connection is left as it was.
+                with pytest.raises(loop_lane.LeaveTheLoop), transaction.atomic():
+                    pass
+                assert connection.get_autocommit() and not connection.in_atomic_block
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("INSERT INTO lane_probe VALUES (3)")
+            cursor.execute("SELECT value FROM lane_probe")
+            assert cursor.fetchall() == [(3,)]  # nothing of the attempt was written
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE lane_probe")
+
+
+def test_a_find_on_the_loop_has_the_loops_deadline_and_leaves_it_when_past():
+    with loop_lane.on_the_loop(5):
+        allowance = budget.for_query()
+        assert allowance.on_loop
+        assert allowance.deadline <= time.monotonic() + 0.005
+        assert isinstance(budget.too_slow(allowance), loop_lane.LeaveTheLoop)
+    own = budget.for_query()
+    assert not own.on_loop
+    assert isinstance(budget.too_slow(own), InvalidQuery)
+
+
+def test_a_long_budget_keeps_the_finds_own_timeout():
+    with loop_lane.on_the_loop(10_000_000):
+        allowance = budget.for_query()
+    assert not allowance.on_loop
+    assert isinstance(budget.too_slow(allowance), InvalidQuery)
