@@ -442,7 +442,7 @@ BASALT_MAX_JSON_BODY = env_int("BASALT_MAX_JSON_BODY", 1024 * 1024)
 # Documents, queries and batch answered past the middleware chain with the chain's effects
 # (basalt.documents.api.hot_routes); false sends them through the whole chain like any route.
 BASALT_HOT_ROUTES = env_bool("HOT_ROUTES", True)
-# `serve` on granian over SQLite answers bodiless document reads on its event loop; a find or count
+# `serve` on granian over SQLite answers single-document requests on its event loop; a find or count
 # still running after this many milliseconds there is run again on a request thread
 # (basalt/core/loop_lane.py). 0 runs every request on the request threads.
 SERVE_LOOP_BUDGET_MS = env_int("SERVE_LOOP_BUDGET_MS", 10)

@@ -1,12 +1,15 @@
-"""`serve` answers document reads on its event loop (core.loop_lane): a real server, real sockets.
+"""`serve` answers document requests on its event loop (core.loop_lane): a real server, real sockets.
 
 The server gets one request thread. A chunked upload whose body stops arriving holds it (the view
-reads the body while it arrives), so a request that needs a thread waits: the reads that are
+reads the body while it arrives), so a request that needs a thread waits: the requests that are
 answered meanwhile were answered on the loop."""
 
 from __future__ import annotations
 
 import socket
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import httpx
@@ -65,13 +68,15 @@ class HeldUpload:
         self.sock.close()
 
 
-def test_document_reads_are_answered_while_the_only_request_thread_is_held(project):
+def test_document_requests_are_answered_while_the_only_request_thread_is_held(project):
     held = HeldUpload(project.url, project.secret)
     try:
         with httpx.Client(base_url=project.url, headers={"X-API-Key": project.secret}, timeout=3) as http:
-            # The premise: a write needs the held thread, so it is not answered.
+            # The premise: a batch needs the held thread, so it is not answered.
             with pytest.raises(httpx.ReadTimeout):
-                http.post("/api/v1/collections/posts/documents", json={"title": "waits", "score": -1})
+                http.post(
+                    "/api/v1/batch", json={"requests": [{"method": "GET", "path": "/collections/posts/documents"}]}
+                )
             by_id = http.get(f"/api/v1/collections/posts/documents/{project.first_id}")
             assert by_id.status_code == 200 and by_id.json()["id"] == project.first_id
             page = http.get("/api/v1/collections/posts/documents", params={"where": '{"score": {"$gte": 290}}'})
@@ -81,8 +86,42 @@ def test_document_reads_are_answered_while_the_only_request_thread_is_held(proje
             assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
             counted = http.get("/api/v1/collections/posts/documents", params={"count": "true", "limit": "0"})
             assert counted.status_code == 200 and counted.json()["count"] == POSTS
+            made = http.post("/api/v1/collections/posts/documents", json={"title": "on the loop", "score": 1000})
+            assert made.status_code == 201, made.text[:400]
+            path = f"/api/v1/collections/posts/documents/{made.json()['id']}"
+            changed = http.patch(path, json={"score": 1001})
+            assert changed.status_code == 200 and changed.json()["score"] == 1001
+            invalid = http.patch(path, json={"score": "not a number"})
+            assert invalid.status_code == 400 and invalid.json()["error"]["code"] == "validation_failed"
+            assert http.delete(path).status_code == 204
+            assert http.get(path).status_code == 404
     finally:
         held.release()
+
+
+def test_a_write_that_meets_the_write_lock_waits_on_a_thread_while_the_loop_answers_reads(project, one_thread_server):
+    # Another process holds SQLite's write lock: the create's attempt on the loop fails at once,
+    # the create waits for the lock on the request thread, reads are answered meanwhile, and the
+    # document is written once.
+    database = one_thread_server.env["BASALT_DATA_DIR"] + "/basalt.sqlite3"
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    with httpx.Client(base_url=project.url, headers={"X-API-Key": project.secret}, timeout=30) as http:
+        with ThreadPoolExecutor(1) as pool:
+            creating = pool.submit(
+                http.post, "/api/v1/collections/posts/documents", json={"title": "after the lock", "score": 5000}
+            )
+            time.sleep(0.5)
+            assert not creating.done()
+            started = time.monotonic()
+            assert http.get(f"/api/v1/collections/posts/documents/{project.first_id}").status_code == 200
+            assert time.monotonic() - started < 2
+            holder.execute("ROLLBACK")
+            holder.close()
+            made = creating.result(timeout=25)
+        assert made.status_code == 201, made.text[:400]
+        same = http.get("/api/v1/collections/posts/documents", params={"where": '{"score": 5000}', "count": "true"})
+        assert same.json()["count"] == 1
 
 
 def test_a_find_past_the_loops_budget_is_answered_from_a_request_thread(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import time
 
@@ -20,9 +21,9 @@ LANE_PATH = "/lane-test/items/1"
 
 
 @pytest.fixture(autouse=True)
-def lane_path(monkeypatch):
-    monkeypatch.setattr(loop_lane, "INLINE_PATHS", [])
-    loop_lane.register(r"/lane-test/items(?:/[^/]+)?\Z")
+def lane_routes(monkeypatch):
+    monkeypatch.setattr(loop_lane, "INLINE_ROUTES", [])
+    loop_lane.register(r"/lane-test/items(?:/[^/]+)?\Z", ("GET", "HEAD", "POST"))
 
 
 def lane_scope(path: str = LANE_PATH, method: str = "GET", headers=(), lane: bool = True) -> dict:
@@ -50,7 +51,7 @@ def run_bridge(app, scope: dict) -> tuple[int, tuple[dict, list[dict]]]:
     return asyncio.run(main())
 
 
-def test_a_bodiless_read_on_a_registered_path_runs_on_the_loop_thread():
+def test_a_bodiless_read_on_a_registered_route_runs_on_the_loop_thread():
     ran_on: list[int] = []
     loop_thread, (start, body) = run_bridge(recording_app(ran_on), lane_scope())
     assert ran_on == [loop_thread]
@@ -58,19 +59,38 @@ def test_a_bodiless_read_on_a_registered_path_runs_on_the_loop_thread():
     assert b"".join(part["body"] for part in body) == b"answered on a thread"  # the app's own text
 
 
+def test_a_small_declared_body_arrives_whole_before_the_request_runs_on_the_loop():
+    seen = {}
+
+    def app(environ, start_response):
+        seen["thread"] = threading.get_ident()
+        seen["body"] = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+        start_response("201 Created", [])
+        return [b""]
+
+    async def main():
+        bridge = ThreadedWSGIBridge(threads(1), handler=app)
+        scope = lane_scope(method="POST", headers=[(b"content-length", b"6")])
+        return threading.get_ident(), await call(bridge, scope, [b"ab", b"cd", b"ef"])
+
+    loop_thread, (start, _) = asyncio.run(main())
+    assert seen == {"thread": loop_thread, "body": b"abcdef"}
+    assert start["status"] == 201
+
+
 @pytest.mark.parametrize(
     "scope",
     [
-        lane_scope(method="POST", headers=[(b"content-length", b"2")]),
         lane_scope(method="DELETE"),
-        lane_scope(headers=[(b"content-length", b"5")]),
-        lane_scope(headers=[(b"transfer-encoding", b"chunked")]),
+        lane_scope(method="POST", headers=[(b"content-length", str(loop_lane.BODY_MAX + 1).encode())]),
+        lane_scope(method="POST", headers=[(b"transfer-encoding", b"chunked")]),
+        lane_scope(method="POST", headers=[(b"content-length", b"2"), (b"idempotency-key", b"k1")]),
         lane_scope(path="/lane-test/other/1"),
         lane_scope(lane=False),
     ],
-    ids=["post", "delete", "get-with-a-length", "get-chunked", "unregistered-path", "lane-off"],
+    ids=["unregistered-method", "body-over-the-limit", "chunked", "idempotency-key", "unregistered-path", "lane-off"],
 )
-def test_writes_bodies_other_paths_and_servers_without_the_lane_run_on_a_request_thread(scope):
+def test_other_methods_large_or_chunked_bodies_stored_answers_other_paths_run_on_a_request_thread(scope):
     ran_on: list[int] = []
     loop_thread, (start, _) = run_bridge(recording_app(ran_on), scope)
     assert len(ran_on) == 1 and ran_on[0] != loop_thread
@@ -116,28 +136,35 @@ def test_on_the_loop_django_sees_no_running_loop_and_the_loop_is_back_after():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_statement_other_than_a_select_leaves_the_loop_before_it_runs():
+def test_a_write_that_finds_the_lock_taken_leaves_the_loop_at_once_having_written_nothing():
+    if connection.vendor != "sqlite":
+        pytest.skip("the loop lane runs on SQLite only (serve enables it there)")
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE lane_probe (value integer)")
+    holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
     try:
+        holder.execute("BEGIN IMMEDIATE")  # another connection holds SQLite's write lock
+        started = time.monotonic()
         with loop_lane.on_the_loop(1000):
             with connection.cursor() as cursor:
-                cursor.execute("SELECT count(*) FROM lane_probe")
+                cursor.execute("SELECT count(*) FROM lane_probe")  # reads go on beside the writer
                 assert cursor.fetchone() == (0,)
-                for statement in ("INSERT INTO lane_probe VALUES (1)", "UPDATE lane_probe SET value = 2"):
-                    with pytest.raises(loop_lane.LeaveTheLoop):
-                        cursor.execute(statement)
-            if connection.vendor == "sqlite":
-                # A transaction's BEGIN IMMEDIATE would wait for SQLite's write lock: it leaves too,
-                # and the connection is left as it was.
-                with pytest.raises(loop_lane.LeaveTheLoop), transaction.atomic():
-                    pass
-                assert connection.get_autocommit() and not connection.in_atomic_block
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("INSERT INTO lane_probe VALUES (3)")
+            with pytest.raises(loop_lane.LeaveTheLoop), transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("INSERT INTO lane_probe VALUES (1)")
+        assert time.monotonic() - started < 1  # not the 20 s busy timeout a thread waits
+        assert connection.get_autocommit() and not connection.in_atomic_block
+        holder.execute("ROLLBACK")
+        with loop_lane.on_the_loop(1000):
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("INSERT INTO lane_probe VALUES (2)")
+                # Once a write holds the lock, the connection waits again like any other.
+                assert cursor.execute("PRAGMA busy_timeout").fetchone()[0] == loop_lane._configured_busy_ms()
+        with connection.cursor() as cursor:
             cursor.execute("SELECT value FROM lane_probe")
-            assert cursor.fetchall() == [(3,)]  # nothing of the attempt was written
+            assert cursor.fetchall() == [(2,)]  # nothing of the attempt that left was written
+            assert cursor.execute("PRAGMA busy_timeout").fetchone()[0] == loop_lane._configured_busy_ms()
     finally:
+        holder.close()
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE lane_probe")
 

@@ -8,7 +8,7 @@ granian parses HTTP in Rust (hyper) and hands the application a scope whose body
   414/431; garbage that is not HTTP gets its bare 400: none of that reaches any application);
 - a large or chunked body read by the view while it arrives (core.request_body.ReceiveStreaming);
 - WebSocket sends awaited by a task (SEND_AWAITED_ONLY, below);
-- on SQLite, bounded reads answered on the event loop itself (core.loop_lane, LOOP_LANE_EXTENSION).
+- on SQLite, bounded document requests answered on the event loop itself (core.loop_lane, LOOP_LANE_EXTENSION).
 
 Local files go out through the ASGI `http.response.pathsend` extension (core.wsgi_bridge), which
 granian advertises in every HTTP scope.

@@ -1,4 +1,4 @@
-"""Short reads answered on the embedded server's event loop instead of a request thread.
+"""Short document requests answered on the embedded server's event loop instead of a request thread.
 
 Under `serve` (granian, one process) a request on a request thread crosses threads four times:
 granian's runtime hands it to the event loop, the loop to the thread, the thread's result back to
@@ -8,17 +8,23 @@ own Python: 0.86 ms of CPU per get by id against 0.35 ms for the same applicatio
 WSGI server on one thread (bench/README.md, 2026-12-07). Run on the loop, a get by id costs
 0.47 ms and `serve` answers 1.9 times as many.
 
-Only requests whose work is bounded ride the loop, because while one runs nothing else in the
-process does (other requests, WebSocket frames, SSE):
-- bodiless GET and HEAD requests on paths the areas register in INLINE_PATHS (document reads by
-  id, finds and counts), so nothing waits for a client to send;
-- only on SQLite in WAL mode, where a reader never waits for a writer and the database is in this
-  process (no network round trip blocks the loop), and only while nothing is written: a write, or
-  a transaction's BEGIN IMMEDIATE, would queue on SQLite's write lock for up to its busy timeout,
-  so any statement other than a SELECT leaves the loop before it runs (`_reads_only`);
-- a find or count whose statements run past LOOP_BUDGET_MS of database time is interrupted and the
-  whole request runs again on a request thread (`LeaveTheLoop`): a read that left nothing behind
-  is safe to repeat, and the loop never waits on a scan. Reads by id are one index probe.
+While a request runs on the loop nothing else in the process does (other requests, WebSocket
+frames, SSE), so only requests whose work is bounded and which never wait ride it:
+- requests on paths and methods the areas register (`register`: documents by id, finds, counts,
+  creates, updates, deletes; the Parse face's objects), with no body or a small one that has
+  arrived whole before the request starts (BODY_MAX, a Content-Length), and no Idempotency-Key;
+- only on SQLite in WAL mode (the database in this process, no network round trip; a reader never
+  waits for a writer). The loop's connection never waits for a lock: its busy timeout is 0 until
+  the request's first write has started. A write that finds the lock taken (by a request thread,
+  the background worker, the request log) fails at once, before anything is written, and so does
+  a read that meets a lock; once a write has started the transaction holds the lock, and the
+  normal timeout is back for the rare second transaction of a request;
+- a find or count still running LOOP_BUDGET_MS after the request started is interrupted.
+Either way the request leaves the loop (`LeaveTheLoop`) and runs again, whole, on a request thread,
+with its body: an attempt that wrote nothing and answered nothing is safe to repeat.
+
+Writes gain most: every create on the loop is the only writer, where request threads queued on
+SQLite's write lock and slept in its busy handler between tries.
 """
 
 from __future__ import annotations
@@ -26,51 +32,101 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 
-from django.db import connection
+from django.db import DatabaseError, connection
 
-# Areas register the paths of their bounded reads here (AppConfig.ready), as STREAM_PATHS.
-INLINE_PATHS: list[re.Pattern[str]] = []
-_READ_METHODS = frozenset({"GET", "HEAD"})
+# Bodies up to this size are received whole on the loop before the request runs there.
+BODY_MAX = 64 * 1024
 _READ_STATEMENTS = ("SELECT", "WITH")
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
 
-_deadline: ContextVar[float | None] = ContextVar("basalt_loop_deadline", default=None)
+# (path pattern, methods): areas register theirs (AppConfig.ready), as STREAM_PATHS.
+INLINE_ROUTES: list[tuple[re.Pattern[str], frozenset[str]]] = []
+
+
+@dataclass
+class _Attempt:
+    deadline: float  # monotonic; infinity for the end of an answer already started
+    waits: bool = True  # the connection's busy timeout is its configured one
+    wrote: bool = False
+
+
+_attempt: ContextVar[_Attempt | None] = ContextVar("basalt_loop_attempt", default=None)
 
 
 class LeaveTheLoop(BaseException):
-    """The request ran past what it may do on the event loop: run it again on a request thread.
+    """The request cannot finish on the event loop: run it again on a request thread.
 
     A BaseException so that it passes Django's handler, the views' `except Exception` error answers
     and the request log untouched (like GeneratorExit): the attempt leaves no answer, no log line
     and no count behind, and every `atomic` block it crosses rolls back."""
 
 
-def register(pattern: str) -> None:
-    if not any(known.pattern == pattern for known in INLINE_PATHS):
-        INLINE_PATHS.append(re.compile(pattern))
+def register(pattern: str, methods: Iterable[str]) -> None:
+    wanted = frozenset(method.upper() for method in methods)
+    if not any(known.pattern == pattern and known_methods == wanted for known, known_methods in INLINE_ROUTES):
+        INLINE_ROUTES.append((re.compile(pattern), wanted))
 
 
 def eligible(scope: dict) -> bool:
-    """A read on a registered path (the caller has checked that it carries no body)."""
-    if scope["method"] not in _READ_METHODS:
+    """A registered route whose body, if any, is small and declared; no Idempotency-Key (its
+    stored answers take the middleware chain and their own transactions)."""
+    method, path = scope["method"], scope["path"]
+    if not any(method in methods and pattern.match(path) for pattern, methods in INLINE_ROUTES):
         return False
-    path = scope["path"]
-    return any(pattern.match(path) for pattern in INLINE_PATHS)
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or name == b"idempotency-key":
+            return False
+        if name == b"content-length":
+            try:
+                if int(value) > BODY_MAX:
+                    return False
+            except ValueError:
+                return False
+    return True
 
 
 def deadline() -> float | None:
-    """The monotonic time at which a read on the loop must leave it (infinity: none), or None off the loop."""
-    return _deadline.get()
+    """The monotonic time at which a request on the loop must leave it (infinity: none), or None off the loop."""
+    attempt = _attempt.get()
+    return None if attempt is None else attempt.deadline
 
 
-def _reads_only(execute, sql, params, many, context):
+def _guard(execute, sql, params, many, context):
+    attempt = _attempt.get()
+    if attempt is None or attempt.wrote:
+        return execute(sql, params, many, context)
+    if attempt.waits:
+        # Set here, at the attempt's first statement, on whichever connection Django opened for it.
+        _set_busy_timeout(0)
+        attempt.waits = False
+    try:
+        result = execute(sql, params, many, context)
+    except DatabaseError as exc:
+        code = getattr(exc.__cause__, "sqlite_errorcode", None)
+        if code is not None and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED):
+            raise LeaveTheLoop from None  # nothing was written: the thread waits for the lock instead
+        raise
     if not sql.lstrip()[:6].upper().startswith(_READ_STATEMENTS):
-        raise LeaveTheLoop
-    return execute(sql, params, many, context)
+        # The first write (or BEGIN IMMEDIATE) holds the lock now: from here on the attempt cannot
+        # be repeated, and a later transaction of the request waits for the lock like a thread.
+        attempt.wrote = attempt.waits = True
+        _set_busy_timeout(_configured_busy_ms())
+    return result
+
+
+def _configured_busy_ms() -> int:
+    return int(connection.settings_dict.get("OPTIONS", {}).get("timeout", 5) * 1000)
+
+
+def _set_busy_timeout(milliseconds: int) -> None:
+    connection.connection.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
 
 
 @contextmanager
@@ -82,11 +138,20 @@ def on_the_loop(budget_ms: float | None) -> Iterator[None]:
     which protects async code from blocking by accident; here the blocking is the point and bounded
     by the rules above, so the loop is set aside for the call and put back after it."""
     loop = asyncio.events._get_running_loop()
-    token = _deadline.set(math.inf if budget_ms is None else time.monotonic() + budget_ms / 1000)
+    attempt = _Attempt(math.inf if budget_ms is None else time.monotonic() + budget_ms / 1000)
+    token = _attempt.set(attempt)
     asyncio.events._set_running_loop(None)
     try:
-        with connection.execute_wrapper(_reads_only):
+        if connection.connection is not None:  # open since an earlier request: the usual case
+            try:
+                _set_busy_timeout(0)
+                attempt.waits = False
+            except sqlite3.Error:
+                pass  # closed under Django's feet: the request's first statement opens it again
+        with connection.execute_wrapper(_guard):
             yield
     finally:
+        if not attempt.waits and connection.connection is not None:
+            _set_busy_timeout(_configured_busy_ms())
         asyncio.events._set_running_loop(loop)
-        _deadline.reset(token)
+        _attempt.reset(token)

@@ -46,7 +46,7 @@ SENDFILE_ATTRIBUTE = "basalt_sendfile"
 PATHSEND = "http.response.pathsend"
 SENDFILE = "sendfile"
 # The scope extension (set by `serve` on granian over SQLite) holding the event loop's budget in
-# milliseconds for the bounded reads of core.loop_lane, answered on the loop's own thread.
+# milliseconds for the bounded requests of core.loop_lane, answered on the loop's own thread.
 LOOP_LANE_EXTENSION = "basalt.loop_lane_ms"
 # Set in the environ of every request `serve` runs: files then go out by sendfile(2), never handed
 # to a front proxy (files.serving's X-Accel-Redirect, for granian behind Caddy).
@@ -133,12 +133,15 @@ class ThreadedWSGIBridge:
         if body is None and streaming is not None:
             body = streaming.start(scope, receive)
         loop_budget_ms = extensions.get(LOOP_LANE_EXTENSION)
-        if body is None and loop_budget_ms and loop_lane.eligible(scope) and bodiless(scope["headers"]):
+        if body is None and loop_budget_ms and loop_lane.eligible(scope):
             # HTTP/1.1 (all `serve` speaks) frames every body: without a length or chunks there is
             # none, so not even one receive() (a tenth of the event loop's work per get).
-            if await self._answer_on_loop(scope, extensions, send, loop_budget_ms):
+            body = io.BytesIO() if bodiless(scope["headers"]) else await self._read_body(receive)
+            if body is None:
+                return  # the client went away before sending its body
+            if await self._answer_on_loop(scope, extensions, send, loop_budget_ms, body):
                 return
-            body = io.BytesIO()
+            body.seek(0)  # the attempt may have read it
         if body is None:
             body = await self._read_body(receive)
         if body is None:
@@ -205,12 +208,13 @@ class ThreadedWSGIBridge:
         if streaming is not None and isinstance(body, StreamedBody):
             await streaming.finish(body)
 
-    async def _answer_on_loop(self, scope: dict, extensions: dict, send, budget_ms: float) -> bool:
-        """Answer a bounded read on the event loop's own thread (core.loop_lane); False, with nothing
-        sent, when it ran past `budget_ms` and must run again on a request thread."""
-        environ = build_environ(scope, io.BytesIO())
+    async def _answer_on_loop(self, scope: dict, extensions: dict, send, budget_ms: float, body) -> bool:
+        """Answer a bounded request on the event loop's own thread (core.loop_lane); False, with
+        nothing sent or written, when it must run again on a request thread."""
+        environ = build_environ(scope, body)
         environ[EMBEDDED_SERVER] = True
-        environ["CONTENT_LENGTH"] = "0"
+        environ["CONTENT_LENGTH"] = str(body.seek(0, 2))
+        body.seek(0)
         response = _Response()
         try:
             with loop_lane.on_the_loop(budget_ms):
@@ -225,7 +229,7 @@ class ThreadedWSGIBridge:
                 await send({"type": "http.response.body", "body": b"".join(chunks), "more_body": not finished})
                 if finished:
                     break
-                # A streamed answer (none of the registered reads makes one) goes on where it started.
+                # A streamed answer (none of the registered routes makes one) goes on where it started.
                 with loop_lane.on_the_loop(None):
                     chunks, finished = self._more(response)
         except (OSError, EOFError):
@@ -236,6 +240,7 @@ class ThreadedWSGIBridge:
             if response.iterable is not None:
                 with loop_lane.on_the_loop(None):
                     self._close(response)
+            body.close()
         return True
 
     async def _read_body(self, receive):

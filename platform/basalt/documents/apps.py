@@ -12,5 +12,7 @@ class DocumentsConfig(AppConfig):
         re2match.install()
         from basalt.core import loop_lane
 
-        # Reads by id and finds/counts (under the loop's budget) may be answered on `serve`'s event loop.
-        loop_lane.register(r"/api/v1/collections/[^/]+/documents(?:/[^/]+)?/?\Z")
+        # Reads, finds and counts (under the loop's budget), creates, updates and deletes of one
+        # document may be answered on `serve`'s event loop.
+        loop_lane.register(r"/api/v1/collections/[^/]+/documents/?\Z", ("GET", "HEAD", "POST"))
+        loop_lane.register(r"/api/v1/collections/[^/]+/documents/[^/]+/?\Z", ("GET", "HEAD", "PATCH", "PUT", "DELETE"))

@@ -148,22 +148,13 @@ def sqlite_statistics_current() -> None:
         return
     # Also on a connection's first find: it may have opened (and read them) before the analysis.
     # The reload takes the write lock, so it waits while a writer holds it; on `serve`'s event loop
-    # (core.loop_lane), which must not wait, it is tried without waiting and again at the next find.
-    on_loop = loop_lane.deadline() is not None
+    # (core.loop_lane), whose connection does not wait, it fails then and is tried at the next find.
     try:
-        if on_loop:
-            raw.execute("PRAGMA busy_timeout = 0")
         raw.execute("ANALYZE sqlite_schema")
-    except sqlite3.OperationalError as exc:
-        if not (on_loop and exc.sqlite_errorcode == sqlite3.SQLITE_BUSY):
+    except sqlite3.Error as exc:  # a plan aid: the find runs with what the connection has
+        if loop_lane.deadline() is None or getattr(exc, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY:
             logger.warning("reloading SQLite statistics failed", exc_info=True)
         return
-    except sqlite3.Error:  # a plan aid: the find runs with what the connection has
-        logger.warning("reloading SQLite statistics failed", exc_info=True)
-        return
-    finally:
-        if on_loop:
-            raw.execute(f"PRAGMA busy_timeout = {int(connection.settings_dict['OPTIONS'].get('timeout', 5) * 1000)}")
     connection._basalt_statistics_seen = (id(raw), _sqlite_generation, now)
 
 

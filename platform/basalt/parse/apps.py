@@ -23,5 +23,6 @@ class ParseConfig(AppConfig):
         hot_routes.register("/parse/", r"/parse/(?P<path>.*)\Z", entry)
         from basalt.core import loop_lane
 
-        # Object reads and queries may be answered on `serve`'s event loop (core.loop_lane).
-        loop_lane.register(r"/parse/classes/[^/]+(?:/[^/]+)?/?\Z")
+        # Object reads, queries and writes of one object may be answered on `serve`'s event loop
+        # (core.loop_lane); the SDKs' POSTs carrying `_method` alike.
+        loop_lane.register(r"/parse/classes/[^/]+(?:/[^/]+)?/?\Z", ("GET", "HEAD", "POST", "PUT", "DELETE"))
