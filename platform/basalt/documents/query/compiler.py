@@ -327,12 +327,13 @@ class Compiler:
         documents from that index alone (an index-only scan, no row visited where the visibility
         map is set) and the rest through the read-principals GIN index; tested by the ACL test on
         each row (`read_principals ? '*' OR read_principals ?| …`) it visited every document of the
-        collection (bench/README.md, "Counts on PostgreSQL"). `split=False`: the one-filter form
+        collection (bench/README.md, "Counts on PostgreSQL"). SQLite splits a count of all documents
+        over two partial indexes (SqliteDialect.public_only). `split=False`: the one-filter form
         (the statement before the split, which bench/count_bench.py measures beside it)."""
-        if split and principals and self.d.public_split and PUBLIC in principals:
+        if split and principals and PUBLIC in principals and self.d.splits_count(query):
             public, public_params = self.filters(query, principals, extra=(self.d.public_only(), []), acl=False)
             others = principals - {PUBLIC}
-            if not others:
+            if not others and self.d.public_only_is_all:
                 return f"SELECT COUNT(*) FROM basalt_document WHERE {public}", public_params
             readable = self.d.principals_not_public(others)
             rest, rest_params = self.filters(query, principals, extra=readable, acl=False)

@@ -21,7 +21,7 @@ from django.db import connection
 from django.utils.dateparse import parse_datetime
 
 from basalt.documents.query import re2match
-from basalt.documents.query.nodes import FieldRef
+from basalt.documents.query.nodes import And, FieldRef
 
 # The principal every reader has: a document readable by anyone lists it in `read_principals`.
 PUBLIC = "*"
@@ -50,6 +50,13 @@ class Dialect:
     streams_rows = False
     # Whether a reader's count is asked as public documents plus the others (`Compiler.count`).
     public_split = False
+    # Whether public_only() names every public document (PostgreSQL), or only those a partial index
+    # can name by substring, the rest counted by principals_not_public with `*` (SQLite).
+    public_only_is_all = True
+
+    def splits_count(self, query) -> bool:
+        """Whether a reader's count of `query` is split in public and other documents (Compiler.count)."""
+        return self.public_split
 
     def row_bytes(self) -> str:
         """The size in bytes of a row's data and acl as the driver receives them (engine.row_size)."""
@@ -391,6 +398,30 @@ class SqliteDialect(Dialect):
 
     def principals(self, principals: frozenset[str]) -> Sql:
         return sqlite_holds_principal("read_principals", principals)
+
+    # A count of all documents splits like PostgreSQL's (Compiler.count), over two partial indexes
+    # (migration 0014) whose predicates are these terms, written out as literals because SQLite
+    # matches a partial index's WHERE to the statement's term by term, and never to a parameter.
+    # Backslash-free text holds `"*"` exactly when `*` is an element (sqlite_holds_principal), so
+    # `doc_public` names those public documents with no ACL test per entry; the rest, rows with a
+    # backslash included, are in `doc_not_public` with their read_principals, tested as before.
+    public_split = True
+    public_only_is_all = False
+    PUBLIC_BY_TEXT = f"instr(read_principals, '\"{PUBLIC}\"') > 0 AND instr(read_principals, char(92)) = 0"
+    NOT_PUBLIC_BY_TEXT = f"(instr(read_principals, '\"{PUBLIC}\"') = 0 OR instr(read_principals, char(92)) > 0)"
+
+    def splits_count(self, query) -> bool:
+        # With a `where` the declared index's range (it ends in read_principals) is the cheaper way.
+        where = None if query is None else query.where
+        return where is None or (isinstance(where, And) and not where.children)  # `{}`: everything
+
+    def public_only(self) -> str:
+        return self.PUBLIC_BY_TEXT
+
+    def principals_not_public(self, principals: frozenset[str]) -> Sql:
+        """The documents outside public_only() that `principals` or `*` may read (public ones with a backslash)."""
+        holds, params = sqlite_holds_principal("read_principals", principals | {PUBLIC})
+        return f"{self.NOT_PUBLIC_BY_TEXT} AND {holds}", params
 
     def ids_in(self, ids: list[str]) -> Sql:
         return f"id IN ({', '.join(['%s'] * len(ids))})", list(ids)
