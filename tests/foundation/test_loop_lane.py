@@ -111,6 +111,56 @@ def test_a_request_that_leaves_the_loop_runs_again_on_a_thread_and_is_answered_o
     assert [part["body"] for part in body] == [b"answered on a thread"]
 
 
+def test_a_request_that_meets_the_write_lock_is_tried_again_on_the_loop_which_serves_others_meanwhile():
+    attempts: list[int] = []
+    served_between: list[str] = []
+
+    def app(environ, start_response):
+        attempts.append(threading.get_ident())
+        if len(attempts) < 3:
+            raise loop_lane.WaitForTheLock
+        start_response("201 Created", [])
+        return [environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))]
+
+    async def other_work():
+        await asyncio.sleep(0)
+        served_between.append("other")
+
+    async def main():
+        bridge = ThreadedWSGIBridge(threads(1), handler=app)
+        scope = lane_scope(method="POST", headers=[(b"content-length", b"4")])
+        answer, _ = await asyncio.gather(call(bridge, scope, [b"body"]), other_work())
+        return threading.get_ident(), answer
+
+    loop_thread, (start, body) = asyncio.run(main())
+    assert attempts == [loop_thread] * 3
+    assert served_between == ["other"]
+    assert start["status"] == 201 and [part["body"] for part in body] == [b"body"]  # the body, whole, each time
+
+
+def test_lock_waits_on_the_loop_add_up_to_the_busy_timeout_then_go_to_a_thread(monkeypatch):
+    assert sum(loop_lane.retry_delays(0.1)) >= 0.1
+    assert max(loop_lane.retry_delays(5)) == 0.032
+    ran_on: list[int] = []
+
+    def app(environ, start_response):
+        ran_on.append(threading.get_ident())
+        if threading.get_ident() == ran_on[0]:
+            raise loop_lane.WaitForTheLock
+        start_response("200 OK", [])
+        return [b"from a thread"]
+
+    async def main():
+        bridge = ThreadedWSGIBridge(threads(1), handler=app)
+        return threading.get_ident(), await call(bridge, lane_scope())
+
+    monkeypatch.setattr(loop_lane, "lock_wait_seconds", lambda: 0.01)
+    loop_thread, (start, body) = asyncio.run(main())
+    assert ran_on[0] == loop_thread and ran_on[-1] != loop_thread
+    assert ran_on.count(loop_thread) == len(list(loop_lane.retry_delays(0.01))) + 1
+    assert [part["body"] for part in body] == [b"from a thread"]
+
+
 def test_on_the_loop_django_sees_no_running_loop_and_the_loop_is_back_after():
     seen = {}
 
@@ -149,7 +199,7 @@ def test_a_write_that_finds_the_lock_taken_leaves_the_loop_at_once_having_writte
             with connection.cursor() as cursor:
                 cursor.execute("SELECT count(*) FROM lane_probe")  # reads go on beside the writer
                 assert cursor.fetchone() == (0,)
-            with pytest.raises(loop_lane.LeaveTheLoop), transaction.atomic(), connection.cursor() as cursor:
+            with pytest.raises(loop_lane.WaitForTheLock), transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute("INSERT INTO lane_probe VALUES (1)")
         assert time.monotonic() - started < 1  # not the 20 s busy timeout a thread waits
         assert connection.get_autocommit() and not connection.in_atomic_block

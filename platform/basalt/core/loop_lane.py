@@ -17,11 +17,13 @@ frames, SSE), so only requests whose work is bounded and which never wait ride i
   waits for a writer). The loop's connection never waits for a lock: its busy timeout is 0 until
   the request's first write has started. A write that finds the lock taken (by a request thread,
   the background worker, the request log) fails at once, before anything is written, and so does
-  a read that meets a lock; once a write has started the transaction holds the lock, and the
-  normal timeout is back for the rare second transaction of a request;
-- a find or count still running LOOP_BUDGET_MS after the request started is interrupted.
-Either way the request leaves the loop (`LeaveTheLoop`) and runs again, whole, on a request thread,
-with its body: an attempt that wrote nothing and answered nothing is safe to repeat.
+  a read that meets a lock: the request is tried again on the loop after a pause in which the
+  loop serves everything else (`WaitForTheLock`). Once a write has started the transaction holds
+  the lock, and the normal timeout is back for the rare second transaction of a request;
+- a find or count still running SERVE_LOOP_BUDGET_MS after the request started is interrupted, and
+  the request runs again on a request thread (`LeaveTheLoop`), as does one whose lock waits on the
+  loop added up to the busy timeout a thread would wait.
+An attempt that wrote nothing and answered nothing is safe to repeat, whole, with its body.
 
 Writes gain most: every create on the loop is the only writer, where request threads queued on
 SQLite's write lock and slept in its busy handler between tries.
@@ -68,6 +70,29 @@ class LeaveTheLoop(BaseException):
     and no count behind, and every `atomic` block it crosses rolls back."""
 
 
+class WaitForTheLock(LeaveTheLoop):
+    """SQLite's write lock is taken (by a request thread, the background worker, the request log):
+    run the request again on the loop once the lock may be free (`retry_delays`), not on a thread.
+
+    A thread would queue on the lock in SQLite's busy handler, and while it held the lock every
+    attempt on the loop would find it taken and follow it there: under a stream of creates the
+    lane emptied into the threads, which then took turns on the lock (bench/README.md)."""
+
+
+def retry_delays(total_seconds: float) -> Iterator[float]:
+    """Pauses between attempts on the loop, 1 ms doubling to 32 ms, `total_seconds` in all (the
+    busy timeout a thread would wait); after them the request goes to a thread."""
+    delay, waited = 0.001, 0.0
+    while waited < total_seconds:
+        yield delay
+        waited += delay
+        delay = min(delay * 2, 0.032)
+
+
+def lock_wait_seconds() -> float:
+    return _configured_busy_ms() / 1000
+
+
 def register(pattern: str, methods: Iterable[str]) -> None:
     wanted = frozenset(method.upper() for method in methods)
     if not any(known.pattern == pattern and known_methods == wanted for known, known_methods in INLINE_ROUTES):
@@ -111,7 +136,7 @@ def _guard(execute, sql, params, many, context):
     except DatabaseError as exc:
         code = getattr(exc.__cause__, "sqlite_errorcode", None)
         if code is not None and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED):
-            raise LeaveTheLoop from None  # nothing was written: the thread waits for the lock instead
+            raise WaitForTheLock from None  # nothing was written: try again once the lock may be free
         raise
     if not sql.lstrip()[:6].upper().startswith(_READ_STATEMENTS):
         # The first write (or BEGIN IMMEDIATE) holds the lock now: from here on the attempt cannot

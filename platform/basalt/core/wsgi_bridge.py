@@ -211,16 +211,23 @@ class ThreadedWSGIBridge:
     async def _answer_on_loop(self, scope: dict, extensions: dict, send, budget_ms: float, body) -> bool:
         """Answer a bounded request on the event loop's own thread (core.loop_lane); False, with
         nothing sent or written, when it must run again on a request thread."""
-        environ = build_environ(scope, body)
-        environ[EMBEDDED_SERVER] = True
-        environ["CONTENT_LENGTH"] = str(body.seek(0, 2))
-        body.seek(0)
+        environ = _loop_environ(scope, body)
         response = _Response()
-        try:
-            with loop_lane.on_the_loop(budget_ms):
-                chunks, finished = self._run(environ, response, PATHSEND if PATHSEND in extensions else None)
-        except loop_lane.LeaveTheLoop:
-            return False
+        pauses = None
+        while True:
+            try:
+                with loop_lane.on_the_loop(budget_ms):
+                    chunks, finished = self._run(environ, response, PATHSEND if PATHSEND in extensions else None)
+                break
+            except loop_lane.WaitForTheLock:
+                pauses = pauses or loop_lane.retry_delays(loop_lane.lock_wait_seconds())
+                pause = next(pauses, None)
+                if pause is None:
+                    return False
+                await asyncio.sleep(pause)  # the loop serves the others meanwhile
+                environ, response = _loop_environ(scope, body), _Response()
+            except loop_lane.LeaveTheLoop:
+                return False
         try:
             await send({"type": "http.response.start", "status": response.status, "headers": response.headers})
             if response.file is not None:
@@ -309,6 +316,15 @@ class ThreadedWSGIBridge:
         close = getattr(iterable, "close", None)
         if close is not None:
             close()  # sends request_finished: the thread's database connection goes back to the pool
+
+
+def _loop_environ(scope: dict, body) -> dict:
+    """The environ of an attempt on the loop, its body read from the start."""
+    environ = build_environ(scope, body)
+    environ[EMBEDDED_SERVER] = True
+    environ["CONTENT_LENGTH"] = str(body.seek(0, 2))
+    body.seek(0)
+    return environ
 
 
 def _is_whole(iterable) -> bool:
