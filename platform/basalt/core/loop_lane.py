@@ -3,10 +3,10 @@
 Under `serve` (granian, one process) a request on a request thread crosses threads four times:
 granian's runtime hands it to the event loop, the loop to the thread, the thread's result back to
 the loop, the loop the answer back to granian. On this 2-core machine those hand-offs (futex
-wake-ups, the GIL passed back and forth, ~17 context switches a get) cost more than the request's
-own Python: 0.86 ms of CPU per get by id against 0.35 ms for the same application under granian's
-WSGI server on one thread (bench/README.md, 2026-12-07). Run on the loop, a get by id costs
-0.47 ms and `serve` answers 1.9 times as many.
+wake-ups, the GIL passed back and forth, ~20 context switches a get) cost more than the request's
+own Python: 0.8-0.95 ms of CPU per get by id against 0.35 ms for the same application under
+granian's WSGI server on one thread (bench/README.md, 2026-12-07 09:00). Run on the loop, a get by
+id costs about 0.45 ms and `serve` answers 1.6-1.9 times as many.
 
 While a request runs on the loop nothing else in the process does (other requests, WebSocket
 frames, SSE), so only requests whose work is bounded and which never wait ride it:
