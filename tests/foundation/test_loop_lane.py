@@ -235,3 +235,20 @@ def test_a_long_budget_keeps_the_finds_own_timeout():
         allowance = budget.for_query()
     assert not allowance.on_loop
     assert isinstance(budget.too_slow(allowance), InvalidQuery)
+
+
+def test_serve_keeps_requests_off_the_loop_where_tasks_run_inline_or_the_database_is_remote(settings):
+    """`serve --no-worker` on SQLite runs background tasks inline in the request (a webhook's
+    delivery among them), which on the loop would hold it for the whole exchange."""
+    from basalt.celery import app as celery_app
+    from basalt.projects.management.commands.serve import Command
+
+    settings.SERVE_LOOP_BUDGET_MS = 7
+    eager = celery_app.conf.task_always_eager
+    try:
+        celery_app.conf.task_always_eager = True
+        assert Command._loop_budget_ms() == 0
+        celery_app.conf.task_always_eager = False
+        assert Command._loop_budget_ms() == (7 if connection.vendor == "sqlite" else 0)
+    finally:
+        celery_app.conf.task_always_eager = eager

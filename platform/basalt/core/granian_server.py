@@ -16,9 +16,6 @@ granian advertises in every HTTP scope.
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.db import connections
-
 from basalt.core.edge import new_request_id, over_edge_limits
 from basalt.core.errors import BasaltError
 from basalt.core.json import dumps
@@ -26,13 +23,12 @@ from basalt.core.request_body import ReceiveStreaming
 from basalt.core.wsgi_bridge import LOOP_LANE_EXTENSION, RECEIVE_STREAMING_EXTENSION
 
 
-def edge_application(application, streaming_limit: int):
-    """The application wrapped for granian: `streaming_limit` bodies at most stream at once."""
+def edge_application(application, streaming_limit: int, loop_budget_ms: int = 0):
+    """The application wrapped for granian: `streaming_limit` bodies at most stream at once;
+    `loop_budget_ms` (0: none) lets single-document requests run on the event loop (core.loop_lane)."""
     from basalt.realtime.consumers import SEND_AWAITED_ONLY
 
     streaming = ReceiveStreaming(streaming_limit)
-    # SQLite only: a PostgreSQL round trip would hold the loop while it waits on the network.
-    loop_budget_ms = settings.SERVE_LOOP_BUDGET_MS if connections["default"].vendor == "sqlite" else 0
 
     async def app(scope, receive, send):
         refusal = over_edge_limits(scope)

@@ -98,6 +98,15 @@ class Command(BaseCommand):
         here (JSON 414/431, bodies read by the view while they arrive, whole local files sent by
         granian from their path), except for what granian's parser refuses itself: bytes that are
         not HTTP, URLs of 64 KiB and more and more than 100 header lines get its bare 400/414/431."""
+        self._check_port_free(host, port)
+        worker = self._start_background_tasks(no_worker)
+        try:
+            self._run_granian(host, port, proxy_headers)
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    def _run_granian(self, host: str, port: int, proxy_headers: bool) -> None:
         import asyncio
         import signal
 
@@ -106,10 +115,12 @@ class Command(BaseCommand):
 
         from basalt.core.granian_server import edge_application
 
-        self._check_port_free(host, port)
         # Bodies that reach the view while they arrive each hold a request thread as long as the
-        # client takes to send: at most half of them (as core.server.EdgeServer does).
-        application = edge_application(self._application(), max(1, settings.REQUEST_THREADS // 2))
+        # client takes to send: at most half of them (as core.server.EdgeServer does). The loop's
+        # budget is read once the background worker has started (it turns inline tasks off).
+        application = edge_application(
+            self._application(), max(1, settings.REQUEST_THREADS // 2), self._loop_budget_ms()
+        )
         if proxy_headers:
             from granian.utils.proxies import wrap_asgi_with_proxy_headers
 
@@ -138,14 +149,21 @@ class Command(BaseCommand):
             self._banner(host, port)
             await serving
 
-        worker = self._start_background_tasks(no_worker)
         try:
             asyncio.run(run())
         except OSError as exc:
             raise CommandError(f"cannot listen on {host}:{port}: {exc}") from None
-        finally:
-            if worker is not None:
-                worker.stop()
+
+    @staticmethod
+    def _loop_budget_ms() -> int:
+        """Single-document requests on the event loop (core.loop_lane): on SQLite only, where no
+        network round trip holds the loop, and only while background tasks run on the worker, not
+        inline in the request (a webhook's delivery would hold the loop for its whole exchange)."""
+        from basalt.celery import app as celery_app
+
+        if connections["default"].vendor != "sqlite" or celery_app.conf.task_always_eager:
+            return 0
+        return settings.SERVE_LOOP_BUDGET_MS
 
     @staticmethod
     def _check_port_free(host: str, port: int) -> None:
