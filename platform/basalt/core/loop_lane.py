@@ -99,22 +99,24 @@ def register(pattern: str, methods: Iterable[str]) -> None:
         INLINE_ROUTES.append((re.compile(pattern), wanted))
 
 
-def eligible(scope: dict) -> bool:
-    """A registered route whose body, if any, is small and declared; no Idempotency-Key (its
-    stored answers take the middleware chain and their own transactions)."""
+def body_length(scope: dict) -> int | None:
+    """The declared body length (0: none) of a request that may run on the loop, or None: a
+    registered route whose body, if any, is small and declared; no Idempotency-Key (its stored
+    answers take the middleware chain and their own transactions). HTTP/1.1, all `serve` speaks,
+    frames every body: without a length or chunks there is none."""
     method, path = scope["method"], scope["path"]
     if not any(method in methods and pattern.match(path) for pattern, methods in INLINE_ROUTES):
-        return False
+        return None
+    length = 0
     for name, value in scope["headers"]:
         if name == b"transfer-encoding" or name == b"idempotency-key":
-            return False
+            return None
         if name == b"content-length":
             try:
-                if int(value) > BODY_MAX:
-                    return False
+                length = int(value)
             except ValueError:
-                return False
-    return True
+                return None
+    return length if length <= BODY_MAX else None
 
 
 def deadline() -> float | None:

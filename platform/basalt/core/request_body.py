@@ -278,15 +278,6 @@ def body_framing(headers) -> tuple[bool, int | None]:
     return chunked, None
 
 
-def bodiless(headers) -> bool:
-    """Whether an ASGI scope's request has no body at all: neither a length above 0 nor chunks."""
-    for name, value in headers:
-        name = name.lower()
-        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
-            return False
-    return True
-
-
 class ReceiveStreaming:
     """StreamedBody fed from an ASGI server's `receive()` that hands the body over as it arrives
     (granian under `serve`: pieces as they come off the socket; a hang-up or bad chunk framing is

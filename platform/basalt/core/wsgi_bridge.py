@@ -26,7 +26,7 @@ from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 
 from basalt.core import loop_lane
-from basalt.core.request_body import CUTS_REPORTED, StreamedBody, bodiless
+from basalt.core.request_body import CUTS_REPORTED, StreamedBody
 
 # A streamed response is sent in pieces of about this size, not one send per tiny chunk.
 _STREAM_PIECE = 64 * 1024
@@ -133,10 +133,10 @@ class ThreadedWSGIBridge:
         if body is None and streaming is not None:
             body = streaming.start(scope, receive)
         loop_budget_ms = extensions.get(LOOP_LANE_EXTENSION)
-        if body is None and loop_budget_ms and loop_lane.eligible(scope):
-            # HTTP/1.1 (all `serve` speaks) frames every body: without a length or chunks there is
-            # none, so not even one receive() (a tenth of the event loop's work per get).
-            body = io.BytesIO() if bodiless(scope["headers"]) else await self._read_body(receive)
+        length = loop_lane.body_length(scope) if body is None and loop_budget_ms else None
+        if length is not None:
+            # No body: not even one receive() (a tenth of the event loop's work per get).
+            body = await self._read_body(receive) if length else io.BytesIO()
             if body is None:
                 return  # the client went away before sending its body
             if await self._answer_on_loop(scope, extensions, send, loop_budget_ms, body):

@@ -320,7 +320,7 @@ class Compiler:
     def count(self, query: Query, principals: frozenset[str] | None, split: bool = True) -> Sql:
         """The count of what `query` matches for these principals, as one statement.
 
-        Where the dialect can (`Dialect.public_split`), a reader's count is the public documents'
+        Where the dialect can (`Dialect.splits_count`), a reader's count is the public documents'
         plus the others the reader may read: each part an exact count of disjoint rows, so their
         sum is the count, and the public part names its documents by the predicate of the partial
         index `doc_public` (migration 0013). PostgreSQL can then count a collection's public

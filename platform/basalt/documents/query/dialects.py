@@ -48,15 +48,13 @@ class Dialect:
     vendor = ""
     # Whether the driver hands rows over one by one (so a byte budget can stop a fetch midway).
     streams_rows = False
-    # Whether a reader's count is asked as public documents plus the others (`Compiler.count`).
-    public_split = False
     # Whether public_only() names every public document (PostgreSQL), or only those a partial index
     # can name by substring, the rest counted by principals_not_public with `*` (SQLite).
     public_only_is_all = True
 
     def splits_count(self, query) -> bool:
-        """Whether a reader's count of `query` is split in public and other documents (Compiler.count)."""
-        return self.public_split
+        """Whether a reader's count of `query` is asked as public documents plus the others (Compiler.count)."""
+        return False
 
     def row_bytes(self) -> str:
         """The size in bytes of a row's data and acl as the driver receives them (engine.row_size)."""
@@ -86,7 +84,9 @@ class Dialect:
 
 class PostgresDialect(Dialect):
     vendor = "postgresql"
-    public_split = True
+
+    def splits_count(self, query) -> bool:
+        return True
 
     def row_bytes(self) -> str:
         return "(octet_length(data::text) + octet_length(acl::text))"
@@ -405,7 +405,6 @@ class SqliteDialect(Dialect):
     # Backslash-free text holds `"*"` exactly when `*` is an element (sqlite_holds_principal), so
     # `doc_public` names those public documents with no ACL test per entry; the rest, rows with a
     # backslash included, are in `doc_not_public` with their read_principals, tested as before.
-    public_split = True
     public_only_is_all = False
     PUBLIC_BY_TEXT = f"instr(read_principals, '\"{PUBLIC}\"') > 0 AND instr(read_principals, char(92)) = 0"
     NOT_PUBLIC_BY_TEXT = f"(instr(read_principals, '\"{PUBLIC}\"') = 0 OR instr(read_principals, char(92)) > 0)"
