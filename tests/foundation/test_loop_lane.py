@@ -219,6 +219,56 @@ def test_a_write_that_finds_the_lock_taken_leaves_the_loop_at_once_having_writte
             cursor.execute("DROP TABLE lane_probe")
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_loops_connection_waits_for_no_lock_between_its_reads_and_waits_again_for_a_write_and_off_the_loop():
+    if connection.vendor != "sqlite":
+        pytest.skip("the loop lane runs on SQLite only (serve enables it there)")
+    configured = loop_lane._configured_busy_ms()
+
+    def busy_timeout() -> int:  # on the raw connection: past Django's wrappers, which would change it
+        return this_thread["raw"].execute("PRAGMA busy_timeout").fetchone()[0]
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE lane_probe (value integer)")
+    this_thread = {"raw": connection.connection}  # inside a coroutine Django gives each task its own
+    holder = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+
+    async def requests_on_the_loop() -> list[int]:
+        seen = []
+        for _ in range(2):
+            with loop_lane.on_the_loop(1000), connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM lane_probe")
+                assert connection.connection is this_thread["raw"]  # on the loop: the thread's own
+            seen.append(busy_timeout())  # between two reads on the loop: still 0
+        with loop_lane.on_the_loop(1000), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("INSERT INTO lane_probe VALUES (1)")
+            seen.append(busy_timeout())  # the write holds the lock; the rest of its request may wait
+        with loop_lane.on_the_loop(1000), connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM lane_probe")
+            seen.append(busy_timeout())
+        holder.execute("BEGIN IMMEDIATE")  # still no wait on the loop after the write's request
+        with pytest.raises(loop_lane.WaitForTheLock), loop_lane.on_the_loop(1000):
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("INSERT INTO lane_probe VALUES (2)")
+        holder.execute("ROLLBACK")
+        return seen
+
+    try:
+        started = time.monotonic()
+        assert asyncio.run(requests_on_the_loop()) == [0, 0, configured, 0]
+        assert time.monotonic() - started < 1
+        # The same thread off the loop: its next statement waits for the lock like any thread's.
+        assert busy_timeout() == 0
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT value FROM lane_probe")
+            assert cursor.fetchall() == [(1,)]
+        assert busy_timeout() == configured
+    finally:
+        holder.close()
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE lane_probe")
+
+
 def test_a_find_on_the_loop_has_the_loops_deadline_and_leaves_it_when_past():
     with loop_lane.on_the_loop(5):
         allowance = budget.for_query()

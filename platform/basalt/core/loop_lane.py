@@ -35,6 +35,7 @@ import asyncio
 import math
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -152,8 +153,34 @@ def _configured_busy_ms() -> int:
     return int(connection.settings_dict.get("OPTIONS", {}).get("timeout", 5) * 1000)
 
 
+class _NotWaiting(threading.local):
+    """The raw connection of this thread whose busy timeout is 0 (None: none is).
+
+    A PRAGMA each way around every request cost the loop 12% of its gets per second (bench/README.md):
+    each call into SQLite lets go of the GIL, and taking it back waits for whichever thread took
+    it. So the loop's connection stays at 0 between its requests; a write puts the configured
+    timeout back for the rest of its request, and a statement of this thread outside the loop
+    (`_waits_off_the_loop`: a test, a script after its loop) before it runs. Held strongly, so
+    that no newer connection can be mistaken for it."""
+
+    raw = None
+
+
+_not_waiting = _NotWaiting()
+
+
 def _set_busy_timeout(milliseconds: int) -> None:
-    connection.connection.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
+    raw = connection.connection
+    raw.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
+    _not_waiting.raw = raw if milliseconds == 0 else None
+    if milliseconds == 0 and _waits_off_the_loop not in connection.execute_wrappers:
+        connection.execute_wrappers.insert(0, _waits_off_the_loop)  # outermost, for good
+
+
+def _waits_off_the_loop(execute, sql, params, many, context):
+    if _not_waiting.raw is not None and _attempt.get() is None and connection.connection is _not_waiting.raw:
+        _set_busy_timeout(_configured_busy_ms())
+    return execute(sql, params, many, context)
 
 
 @contextmanager
@@ -169,7 +196,10 @@ def on_the_loop(budget_ms: float | None) -> Iterator[None]:
     token = _attempt.set(attempt)
     asyncio.events._set_running_loop(None)
     try:
-        if connection.connection is not None:  # open since an earlier request: the usual case
+        raw = connection.connection
+        if raw is not None and raw is _not_waiting.raw:
+            attempt.waits = False  # left at 0 by this thread's last request on the loop
+        elif raw is not None:  # open since an earlier request: the usual case
             try:
                 _set_busy_timeout(0)
                 attempt.waits = False
@@ -178,7 +208,5 @@ def on_the_loop(budget_ms: float | None) -> Iterator[None]:
         with connection.execute_wrapper(_guard):
             yield
     finally:
-        if not attempt.waits and connection.connection is not None:
-            _set_busy_timeout(_configured_busy_ms())
         asyncio.events._set_running_loop(loop)
         _attempt.reset(token)
