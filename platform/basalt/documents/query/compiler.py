@@ -322,24 +322,32 @@ class Compiler:
 
         Where the dialect can (`Dialect.splits_count`), a reader's count is the public documents'
         plus the others the reader may read: each part an exact count of disjoint rows, so their
-        sum is the count, and the public part names its documents by the predicate of the partial
-        index `doc_public` (migration 0013). PostgreSQL can then count a collection's public
+        sum is the count. On PostgreSQL the public part names its documents by the predicate of the
+        partial index `doc_public` (migration 0013), so it can count a collection's public
         documents from that index alone (an index-only scan, no row visited where the visibility
         map is set) and the rest through the read-principals GIN index; tested by the ACL test on
         each row (`read_principals ? '*' OR read_principals ?| …`) it visited every document of the
-        collection (bench/README.md, "Counts on PostgreSQL"). SQLite splits a count of all documents
-        over two partial indexes (SqliteDialect.public_only). `split=False`: the one-filter form
-        (the statement before the split, which bench/count_bench.py measures beside it)."""
-        if split and principals and PUBLIC in principals and self.d.splits_count(query):
-            public, public_params = self.filters(query, principals, extra=(self.d.public_only(), []), acl=False)
+        collection (bench/README.md, "Counts on PostgreSQL"). SQLite keeps each collection's count
+        of all documents and of public ones as they are written (SqliteDialect.kept_count): a count
+        of all is read from there, plus the other documents a reader may read. `split=False`: the
+        one-filter form (the statement before the split, which bench/count_bench.py measures beside it)."""
+        whole = split and self.d.splits_count(query)
+        kept = whole and self.d.kept_count(self.collection.pk, public=principals is not None)
+        if kept and principals is None:
+            return f"SELECT {kept}", []
+        if whole and principals and PUBLIC in principals:
             others = principals - {PUBLIC}
-            if not others and self.d.public_only_is_all:
-                return f"SELECT COUNT(*) FROM basalt_document WHERE {public}", public_params
+            if kept:
+                public_count, public_params = kept, []
+            else:
+                public, public_params = self.filters(query, principals, extra=(self.d.public_only(), []), acl=False)
+                if not others and self.d.public_only_is_all:
+                    return f"SELECT COUNT(*) FROM basalt_document WHERE {public}", public_params
+                public_count = f"(SELECT COUNT(*) FROM basalt_document WHERE {public})"
             readable = self.d.principals_not_public(others)
             rest, rest_params = self.filters(query, principals, extra=readable, acl=False)
             return (
-                f"SELECT (SELECT COUNT(*) FROM basalt_document WHERE {public}) "
-                f"+ (SELECT COUNT(*) FROM basalt_document WHERE {rest})",
+                f"SELECT {public_count} + (SELECT COUNT(*) FROM basalt_document WHERE {rest})",
                 [*public_params, *rest_params],
             )
         where, params = self.filters(query, principals)

@@ -56,6 +56,11 @@ class Dialect:
         """Whether a reader's count of `query` is asked as public documents plus the others (Compiler.count)."""
         return False
 
+    def kept_count(self, collection_id: int, public: bool) -> str | None:
+        """An expression for the count of a collection's documents (`public`: of those public_only()
+        names) kept by the database as they are written, or None where none is kept."""
+        return None
+
     def row_bytes(self) -> str:
         """The size in bytes of a row's data and acl as the driver receives them (engine.row_size)."""
         raise NotImplementedError
@@ -399,12 +404,12 @@ class SqliteDialect(Dialect):
     def principals(self, principals: frozenset[str]) -> Sql:
         return sqlite_holds_principal("read_principals", principals)
 
-    # A count of all documents splits like PostgreSQL's (Compiler.count), over two partial indexes
-    # (migration 0014) whose predicates are these terms, written out as literals because SQLite
-    # matches a partial index's WHERE to the statement's term by term, and never to a parameter.
-    # Backslash-free text holds `"*"` exactly when `*` is an element (sqlite_holds_principal), so
-    # `doc_public` names those public documents with no ACL test per entry; the rest, rows with a
-    # backslash included, are in `doc_not_public` with their read_principals, tested as before.
+    # A count of all documents splits like PostgreSQL's (Compiler.count): the public documents, which
+    # backslash-free text names exactly by `"*"` (sqlite_holds_principal), are counted by triggers as
+    # they are written (migration 0015, kept_count); the rest, rows with a backslash included, are in
+    # the partial index `doc_not_public` with their read_principals, tested as before. The terms are
+    # written out as literals because SQLite matches a partial index's WHERE to the statement's term
+    # by term, and never to a parameter.
     public_only_is_all = False
     PUBLIC_BY_TEXT = f"instr(read_principals, '\"{PUBLIC}\"') > 0 AND instr(read_principals, char(92)) = 0"
     NOT_PUBLIC_BY_TEXT = f"(instr(read_principals, '\"{PUBLIC}\"') = 0 OR instr(read_principals, char(92)) > 0)"
@@ -416,6 +421,10 @@ class SqliteDialect(Dialect):
 
     def public_only(self) -> str:
         return self.PUBLIC_BY_TEXT
+
+    def kept_count(self, collection_id: int, public: bool) -> str:
+        column = "public" if public else "total"
+        return f"COALESCE((SELECT {column} FROM basalt_document_count WHERE collection_id = {int(collection_id)}), 0)"
 
     def principals_not_public(self, principals: frozenset[str]) -> Sql:
         """The documents outside public_only() that `principals` or `*` may read (public ones with a backslash)."""
