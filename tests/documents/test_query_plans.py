@@ -658,3 +658,37 @@ def test_a_page_of_a_common_tag_walks_the_requested_order_instead_of_sorting_eve
         wanted = {"t3"} if "$contains" in str(where) and "t3" in str(where) else {"t1", "t2"}
         expected = [n for n in range(1, 6001) if f"t{n % 5}" in wanted][:20]
         assert [row.data["n"] for row in rows] == expected
+
+
+@sqlite_only
+@pytest.mark.django_db
+def test_sqlite_pages_read_times_as_stored_text_and_keep_the_index_order(project, secret_client):
+    """The page's times come as SQLite's stored text (no converter parses them before load_time
+    does) and still as aware UTC instants; ordered by a time, the page walks the index, unsorted."""
+    from datetime import UTC, datetime
+
+    assert secret_client.post(SCHEMA, ITEMS, format="json").status_code == 201
+    collection = Collection.objects.get(project=project.project, name="items")
+    with connection.cursor() as cursor:
+        for number, stamp in enumerate(["2026-12-07 00:00:00", "2026-12-07 00:00:01.250000"]):
+            cursor.execute(
+                "INSERT INTO basalt_document (id, project_id, collection_id, data, acl, read_principals, "
+                "write_principals, created_by, created_at, updated_at, version) "
+                "VALUES (%s, %s, %s, '{}', '{}', '[\"*\"]', '[]', '', %s, %s, 1)",
+                [f"t{number}", project.project.pk, collection.pk, stamp, stamp],
+            )
+    for order in ("created_at", "-updated_at"):
+        query = parse_query(collection, {"order": order, "limit": 10}, {})
+        sql, params = Compiler(current_dialect(), collection).select(query, frozenset({"*"}), 11)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            first = cursor.fetchone()
+            assert isinstance(first[3], str) and isinstance(first[4], str), first
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+            plan = " | ".join(str(line[-1]) for line in cursor.fetchall())
+        assert "TEMP B-TREE" not in plan, plan
+        rows = run_find(collection, query, frozenset({"*"})).rows
+        times = [(row.created_at, row.updated_at) for row in rows]
+        expected = [datetime(2026, 12, 7, 0, 0, 0, tzinfo=UTC), datetime(2026, 12, 7, 0, 0, 1, 250000, tzinfo=UTC)]
+        assert times == [(moment, moment) for moment in (expected if order == "created_at" else expected[::-1])]
+        assert all(moment.utcoffset().total_seconds() == 0 for pair in times for moment in pair)

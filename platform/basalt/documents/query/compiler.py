@@ -32,6 +32,7 @@ from basalt.documents.query.nodes import (
 )
 from basalt.documents.query.values import timestamp
 
+# The page's columns by name, where a statement wraps the page (PostgreSQL's cut by bytes).
 COLUMNS = "id, data, acl, created_at, updated_at, version, created_by"
 # A statement returning at most this many rows is not cut by bytes (see `select`).
 UNCUT_ROWS = 2
@@ -298,10 +299,10 @@ class Compiler:
         the column `_count` after the others (an uncorrelated sub-select: run once, not per row)."""
         where, params = self.filters(query, principals)
         select_params: list[Any] = []
-        columns = COLUMNS
+        columns = self.d.document_columns
         if query.near is not None:
             dist, select_params = self.distance(query.near)
-            columns = f"{COLUMNS}, {dist} AS distance"
+            columns = f"{columns}, {dist} AS distance"
         if keyed:
             for i, key in enumerate(query.order):
                 if key.field is not None:  # the distance is a column already
@@ -356,7 +357,7 @@ class Compiler:
     def by_ids(self, ids: list[str], principals: frozenset[str] | None, max_bytes: int | None = None) -> Sql:
         where, params = self.filters(None, principals)
         sql, p = self.d.ids_in(ids)
-        statement = f"SELECT {COLUMNS} FROM basalt_document WHERE {where} AND {sql}", [*params, *p]
+        statement = f"SELECT {self.d.document_columns} FROM basalt_document WHERE {where} AND {sql}", [*params, *p]
         if max_bytes is None or self.d.streams_rows or len(ids) <= UNCUT_ROWS:
             return statement
         return self._cut_at_bytes(*statement, "id", [], max_bytes)
