@@ -55,7 +55,7 @@ READ_LISTS = [
     ["u:abc", "é"],
     ["é", "u:ab"],
     # Public with a backslash in its text (json.dumps's \u00e9): outside SQLite's doc_public, counted
-    # with the other documents (SqliteDialect.public_only).
+    # with the other documents (SqliteDialect.PUBLIC_BY_TEXT).
     ["*", "é"],
     ['q"u'],
     ["a\\b"],

@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -56,7 +55,6 @@ INLINE_ROUTES: list[tuple[re.Pattern[str], frozenset[str]]] = []
 @dataclass
 class _Attempt:
     deadline: float  # monotonic; infinity for the end of an answer already started
-    waits: bool = True  # the connection's busy timeout is its configured one
     wrote: bool = False
 
 
@@ -130,10 +128,10 @@ def _guard(execute, sql, params, many, context):
     attempt = _attempt.get()
     if attempt is None or attempt.wrote:
         return execute(sql, params, many, context)
-    if attempt.waits:
-        # Set here, at the attempt's first statement, on whichever connection Django opened for it.
+    if connection.connection is not _not_waiting.raw:
+        # At the attempt's first statement, on whichever connection Django opened for it; the
+        # loop's own stays at 0 from one request to the next (_NotWaiting).
         _set_busy_timeout(0)
-        attempt.waits = False
     try:
         result = execute(sql, params, many, context)
     except DatabaseError as exc:
@@ -144,7 +142,7 @@ def _guard(execute, sql, params, many, context):
     if not sql.lstrip()[:6].upper().startswith(_READ_STATEMENTS):
         # The first write (or BEGIN IMMEDIATE) holds the lock now: from here on the attempt cannot
         # be repeated, and a later transaction of the request waits for the lock like a thread.
-        attempt.wrote = attempt.waits = True
+        attempt.wrote = True
         _set_busy_timeout(_configured_busy_ms())
     return result
 
@@ -196,15 +194,6 @@ def on_the_loop(budget_ms: float | None) -> Iterator[None]:
     token = _attempt.set(attempt)
     asyncio.events._set_running_loop(None)
     try:
-        raw = connection.connection
-        if raw is not None and raw is _not_waiting.raw:
-            attempt.waits = False  # left at 0 by this thread's last request on the loop
-        elif raw is not None:  # open since an earlier request: the usual case
-            try:
-                _set_busy_timeout(0)
-                attempt.waits = False
-            except sqlite3.Error:
-                pass  # closed under Django's feet: the request's first statement opens it again
         with connection.execute_wrapper(_guard):
             yield
     finally:

@@ -33,7 +33,7 @@ from basalt.documents.query.nodes import (
 from basalt.documents.query.values import timestamp
 
 # The page's columns by name, where a statement wraps the page (PostgreSQL's cut by bytes).
-COLUMNS = "id, data, acl, created_at, updated_at, version, created_by"
+COLUMNS = Dialect.document_columns
 # A statement returning at most this many rows is not cut by bytes (see `select`).
 UNCUT_ROWS = 2
 TRUE, FALSE = "1 = 1", "1 = 0"
@@ -342,7 +342,7 @@ class Compiler:
                 public_count, public_params = kept, []
             else:
                 public, public_params = self.filters(query, principals, extra=(self.d.public_only(), []), acl=False)
-                if not others and self.d.public_only_is_all:
+                if not others:  # public_only() names every public document (PostgreSQL's)
                     return f"SELECT COUNT(*) FROM basalt_document WHERE {public}", public_params
                 public_count = f"(SELECT COUNT(*) FROM basalt_document WHERE {public})"
             readable = self.d.principals_not_public(others)

@@ -50,17 +50,15 @@ class Dialect:
     document_columns = "id, data, acl, created_at, updated_at, version, created_by"
     # Whether the driver hands rows over one by one (so a byte budget can stop a fetch midway).
     streams_rows = False
-    # Whether public_only() names every public document (PostgreSQL), or only those a partial index
-    # can name by substring, the rest counted by principals_not_public with `*` (SQLite).
-    public_only_is_all = True
 
     def splits_count(self, query) -> bool:
         """Whether a reader's count of `query` is asked as public documents plus the others (Compiler.count)."""
         return False
 
     def kept_count(self, collection_id: int, public: bool) -> str | None:
-        """An expression for the count of a collection's documents (`public`: of those public_only()
-        names) kept by the database as they are written, or None where none is kept."""
+        """An expression for the count of a collection's documents (`public`: of the public ones
+        principals_not_public leaves out) kept by the database as they are written, or None where
+        none is kept (the public part is then counted by public_only())."""
         return None
 
     def row_bytes(self) -> str:
@@ -420,7 +418,6 @@ class SqliteDialect(Dialect):
     # the partial index `doc_not_public` with their read_principals, tested as before. The terms are
     # written out as literals because SQLite matches a partial index's WHERE to the statement's term
     # by term, and never to a parameter.
-    public_only_is_all = False
     PUBLIC_BY_TEXT = f"instr(read_principals, '\"{PUBLIC}\"') > 0 AND instr(read_principals, char(92)) = 0"
     NOT_PUBLIC_BY_TEXT = f"(instr(read_principals, '\"{PUBLIC}\"') = 0 OR instr(read_principals, char(92)) > 0)"
 
@@ -429,15 +426,12 @@ class SqliteDialect(Dialect):
         where = None if query is None else query.where
         return where is None or (isinstance(where, And) and not where.children)  # `{}`: everything
 
-    def public_only(self) -> str:
-        return self.PUBLIC_BY_TEXT
-
     def kept_count(self, collection_id: int, public: bool) -> str:
         column = "public" if public else "total"
         return f"COALESCE((SELECT {column} FROM basalt_document_count WHERE collection_id = {int(collection_id)}), 0)"
 
     def principals_not_public(self, principals: frozenset[str]) -> Sql:
-        """The documents outside public_only() that `principals` or `*` may read (public ones with a backslash)."""
+        """The documents outside PUBLIC_BY_TEXT that `principals` or `*` may read (public ones with a backslash)."""
         holds, params = sqlite_holds_principal("read_principals", principals | {PUBLIC})
         return f"{self.NOT_PUBLIC_BY_TEXT} AND {holds}", params
 
