@@ -6,7 +6,7 @@ error with an X-Request-Id, and the same URL limit applies everywhere.
 
 from __future__ import annotations
 
-import uuid
+import os
 from http import HTTPStatus
 
 from basalt.core.errors import BasaltError, HeadersTooLarge, UriTooLong
@@ -23,7 +23,8 @@ REQUEST_LINE_EXTRA = 32
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    # 32 random hex digits, as uuid4().hex but without building a UUID (a few microseconds a request).
+    return os.urandom(16).hex()
 
 
 def url_too_long(path: str, query_string: str) -> bool:

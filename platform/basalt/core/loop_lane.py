@@ -181,6 +181,18 @@ def _waits_off_the_loop(execute, sql, params, many, context):
     return execute(sql, params, many, context)
 
 
+def before_raw_statement(wrapper) -> None:
+    """What the two wrappers above do before a read, for one run on `wrapper`'s raw connection
+    past Django's cursor (core.unchanged): on the loop it must not wait, off it it waits as configured."""
+    attempt = _attempt.get()
+    raw = wrapper.connection
+    if attempt is None:
+        if _not_waiting.raw is not None and raw is _not_waiting.raw:
+            _set_busy_timeout(_configured_busy_ms())
+    elif not attempt.wrote and raw is not _not_waiting.raw:
+        _set_busy_timeout(0)
+
+
 @contextmanager
 def on_the_loop(budget_ms: float | None) -> Iterator[None]:
     """Run synchronous request code on the running loop's own thread; its finds and counts must be

@@ -5,14 +5,13 @@ from __future__ import annotations
 import io
 import logging
 import re
-import uuid
 
 from django.conf import settings
 from django.core.handlers.exception import convert_exception_to_response
 from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 
-from basalt.core.edge import url_too_long
+from basalt.core.edge import new_request_id, url_too_long
 from basalt.core.errors import (
     BasaltError,
     HeadersTooLarge,
@@ -88,7 +87,7 @@ class RequestIdMiddleware:
 def assign_request_id(request: HttpRequest) -> None:
     incoming = request.META.get("HTTP_X_REQUEST_ID", "")
     # fullmatch, not match: `$` would accept a trailing newline, which cannot go in a header.
-    request.request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+    request.request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else new_request_id()
 
 
 class UrlLengthMiddleware:

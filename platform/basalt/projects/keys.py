@@ -11,6 +11,7 @@ from django.db import connection
 from django.db.models import Model
 from django.db.models.base import ModelState
 
+from basalt.core import unchanged
 from basalt.core.errors import InvalidApiKey
 from basalt.core.rawrows import RowLoader
 from basalt.projects.models import ApiKey, Project
@@ -33,19 +34,19 @@ def resolve_key(raw: str | None) -> ApiKey:
     The query reads only what can change on a live key and its project (the key's name and owner,
     the project's name, schema version and settings): when those match what this process loaded
     before, the key and project are copies of the loaded ones and only the settings are parsed.
-    Revocation still takes effect on the very next request, which runs the query."""
+    Revocation still takes effect on the very next request, which runs the query (on SQLite, unless
+    the file is unchanged since this connection last ran it for this key: core.unchanged)."""
     if not raw or len(raw) > MAX_KEY_LENGTH or not raw.startswith(tuple(PREFIXES.values())):
         raise InvalidApiKey()
-    with connection.cursor() as cursor:
-        cursor.execute(_sql("current"), [hash_key(raw)])
-        row = cursor.fetchone()
-        if row is None:
-            raise InvalidApiKey()
-        *current, settings_text, epoch = row
-        current = tuple(current)
-        cached = _loaded.get(current)
-        if cached is None:
-            cached = _load(cursor, current[0])
+    hashed = hash_key(raw)
+    row = unchanged.remembered(("api-key", hashed), lambda: _current_row(hashed))
+    if row is None:
+        raise InvalidApiKey()
+    *current, settings_text, epoch = row
+    current = tuple(current)
+    cached = _loaded.get(current)
+    if cached is None:
+        cached = _load(current[0])
     key, project = _copy(cached[0]), _copy(cached[1])
     key.project = project
     # Each request parses its own settings (from the text just read): an edit in memory stays in
@@ -71,9 +72,16 @@ _loaded: dict[tuple, tuple[ApiKey, Project]] = {}
 LOADED_CACHE_SIZE = 10_000
 
 
-def _load(cursor, key_id: str) -> tuple[ApiKey, Project]:
-    cursor.execute(_sql("load"), [key_id])
-    row = cursor.fetchone()
+def _current_row(hashed: str) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(_sql("current"), [hashed])
+        return cursor.fetchone()
+
+
+def _load(key_id: str) -> tuple[ApiKey, Project]:
+    with connection.cursor() as cursor:
+        cursor.execute(_sql("load"), [key_id])
+        row = cursor.fetchone()
     if row is None:  # revoked since the first read
         raise InvalidApiKey()
     split = len(_KEY_ROWS.fields)

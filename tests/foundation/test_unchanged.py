@@ -1,0 +1,129 @@
+"""The key lookup kept while the SQLite file is unchanged (core.unchanged): revocation, renames and
+settings still take effect on the very next request, whoever wrote them."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+
+import pytest
+from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from basalt.core import loop_lane
+from basalt.core.errors import InvalidApiKey
+from basalt.projects.keys import resolve_key
+from basalt.projects.models import ApiKey, Project
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def key_queries(queries: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries if ApiKey._meta.db_table in q["sql"]]
+
+
+def another_connection():
+    """A connection of its own to the same file, as another process would have."""
+    return sqlite3.connect(connection.settings_dict["NAME"], timeout=20, isolation_level=None)
+
+
+def in_another_thread(work) -> None:
+    def run():
+        try:
+            work()
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+
+
+def test_an_unchanged_file_answers_the_key_without_its_query_and_a_commit_elsewhere_is_seen_next(project):
+    resolve_key(project.secret)
+    with CaptureQueriesContext(connection) as queries:
+        assert resolve_key(project.secret).kind == ApiKey.SECRET
+    if connection.vendor == "sqlite":
+        assert key_queries(queries) == []  # nothing changed since the last lookup
+    else:
+        assert len(key_queries(queries)) == 1  # PostgreSQL has no such counter: every lookup reads
+
+    # Revoked by another connection (another process, the CLI): refused on the very next lookup.
+    if connection.vendor == "sqlite":
+        other = another_connection()
+        other.execute(
+            f"UPDATE {ApiKey._meta.db_table} SET revoked_at = ? WHERE project_id = ? AND kind = ?",  # noqa: S608
+            [timezone.now().isoformat(), project.project.id, ApiKey.SECRET],
+        )
+        other.close()
+    else:
+        in_another_thread(
+            lambda: ApiKey.objects.filter(project=project.project, kind=ApiKey.SECRET).update(revoked_at=timezone.now())
+        )
+    with pytest.raises(InvalidApiKey):
+        resolve_key(project.secret)
+    assert resolve_key(project.publishable).kind == ApiKey.PUBLISHABLE
+
+
+def test_a_commit_on_another_thread_of_this_process_is_seen_next(project):
+    resolve_key(project.secret)
+    in_another_thread(
+        lambda: Project.objects.filter(id=project.project.id).update(settings={"marker": "from a thread"})
+    )
+    assert resolve_key(project.secret).project.settings == {"marker": "from a thread"}
+
+
+def test_this_connections_own_commit_is_seen_next(project):
+    resolve_key(project.secret)
+    ApiKey.objects.filter(project=project.project, kind=ApiKey.SECRET).update(revoked_at=timezone.now())
+    with pytest.raises(InvalidApiKey):
+        resolve_key(project.secret)
+
+
+def test_a_rolled_back_change_read_inside_its_transaction_is_never_served_after_it(project):
+    resolve_key(project.secret)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Project.objects.filter(id=project.project.id).update(name="never committed", settings={"x": 1})
+        inside = resolve_key(project.secret)
+        assert inside.project.name == "never committed" and inside.project.settings == {"x": 1}
+        raise RuntimeError("roll back")
+    after = resolve_key(project.secret)
+    assert after.project.name != "never committed" and after.project.settings != {"x": 1}
+    # And again, now that a lookup outside any transaction has run since.
+    assert resolve_key(project.secret).project.settings != {"x": 1}
+
+
+def test_an_unknown_key_stays_unknown_until_it_is_created(project):
+    from basalt.projects.keys import hash_key, mint_key
+
+    raw = mint_key(ApiKey.SECRET)
+    for _ in range(2):
+        with pytest.raises(InvalidApiKey):
+            resolve_key(raw)
+    ApiKey.objects.create(
+        project=project.project, kind=ApiKey.SECRET, name="later", key_hash=hash_key(raw), last4=raw[-4:]
+    )
+    assert resolve_key(raw).name == "later"
+
+
+def test_a_lookup_on_the_event_loop_waits_for_no_lock_and_one_off_it_waits_as_configured(project):
+    """The PRAGMA runs past Django's cursor, so past the loop lane's wrappers: it sets the same busy
+    timeout they would (core.loop_lane.before_raw_statement)."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the memo and the loop lane are SQLite's")
+
+    def busy_timeout() -> int:
+        return connection.connection.execute("PRAGMA busy_timeout").fetchone()[0]
+
+    resolve_key(project.secret)
+
+    async def on_the_loop() -> int:
+        with loop_lane.on_the_loop(1000):
+            resolve_key(project.secret)
+            return busy_timeout()
+
+    assert asyncio.run(on_the_loop()) == 0
+    resolve_key(project.secret)
+    assert busy_timeout() == loop_lane.lock_wait_seconds() * 1000 > 0
