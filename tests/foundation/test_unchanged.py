@@ -42,6 +42,7 @@ def in_another_thread(work) -> None:
 
 
 def test_an_unchanged_file_answers_the_key_without_its_query_and_a_commit_elsewhere_is_seen_next(project):
+    resolve_key(project.secret)  # after this connection's own writes (the fixture's) it only notes them
     resolve_key(project.secret)
     with CaptureQueriesContext(connection) as queries:
         assert resolve_key(project.secret).kind == ApiKey.SECRET
@@ -127,3 +128,28 @@ def test_a_lookup_on_the_event_loop_waits_for_no_lock_and_one_off_it_waits_as_co
     assert asyncio.run(on_the_loop()) == 0
     resolve_key(project.secret)
     assert busy_timeout() == loop_lane.lock_wait_seconds() * 1000 > 0
+
+
+def test_a_connection_that_writes_between_its_lookups_runs_no_pragma_for_them(project):
+    """Serving writes, the memo would miss every time: the lookup right after this connection's own
+    write reads without asking SQLite whether anything changed; the one after an unwritten stretch does."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the memo is SQLite's")
+    pragmas: list[str] = []
+    connection.ensure_connection()
+    connection.connection.set_trace_callback(lambda sql: pragmas.append(sql) if "data_version" in sql else None)
+    try:
+        for name in ("one", "two", "three"):
+            resolve_key(project.secret)
+            ApiKey.objects.filter(project=project.project, kind=ApiKey.SECRET).update(name=name)
+        assert pragmas == [] or len(pragmas) == 1  # at most the first lookup's, before any write
+        pragmas.clear()
+        resolve_key(project.secret)  # right after a write: no PRAGMA
+        assert pragmas == []
+        assert resolve_key(project.secret).name == "three"  # an unwritten stretch: it asks, and keeps
+        assert len(pragmas) == 1
+        with CaptureQueriesContext(connection) as queries:
+            assert resolve_key(project.secret).name == "three"
+        assert key_queries(queries) == [] and len(pragmas) == 2
+    finally:
+        connection.connection.set_trace_callback(None)

@@ -32,9 +32,9 @@ _ATTRIBUTE = "_basalt_unchanged"
 class _Memo:
     __slots__ = ("raw", "version", "changes", "rows")
 
-    def __init__(self, raw, version: int, changes: int):
+    def __init__(self, raw, version: int | None, changes: int):
         self.raw = raw  # held so that a reconnected connection is never taken for this one
-        self.version = version
+        self.version = version  # None: not read (this connection had just written), nothing kept
         self.changes = changes
         self.rows: dict[Hashable, object] = {}
 
@@ -64,14 +64,21 @@ def _current_memo() -> _Memo | None:
     raw = wrapper.connection
     if raw is None or raw.in_transaction:
         return None  # not connected yet (the read connects; the memo starts next time), or in a transaction
+    changes = raw.total_changes
+    memo = wrapper.__dict__.get(_ATTRIBUTE)
+    if memo is not None and memo.raw is raw and memo.changes != changes:
+        # This connection wrote since its last lookup: it is serving writes, and its next lookup
+        # would most likely find another write of its own. The PRAGMA, a call into SQLite that
+        # lets go of the GIL, would then cost every write and save none (server CPU per create
+        # +10% in the embedded anchor runs, bench/README.md): note the count and read instead.
+        wrapper.__dict__[_ATTRIBUTE] = _Memo(raw, None, changes)
+        return None
     loop_lane.before_raw_statement(wrapper)
     try:
         version = raw.execute("PRAGMA data_version").fetchone()[0]
     except sqlite3.Error:
         return None  # busy (the loop's connection does not wait): the read decides, as without a memo
-    memo = wrapper.__dict__.get(_ATTRIBUTE)
-    changes = raw.total_changes
-    if memo is None or memo.raw is not raw or memo.version != version or memo.changes != changes:
+    if memo is None or memo.raw is not raw or memo.version != version:
         memo = _Memo(raw, version, changes)
         wrapper.__dict__[_ATTRIBUTE] = memo
     return memo
