@@ -161,8 +161,11 @@ class connect:  # noqa: N801 - used like websockets.connect
         await self.cm.__aexit__(*exc)
 
 
+SCENARIO_LIMIT = 300.0  # a scenario that waits on something that never comes fails here instead of holding CI
+
+
 def run(coro):
-    return asyncio.run(coro)
+    return asyncio.run(asyncio.wait_for(coro, SCENARIO_LIMIT))
 
 
 def start_process(env: dict, data_dir, migrate: bool, database: str | None = None) -> live.Server:

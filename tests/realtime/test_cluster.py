@@ -54,7 +54,13 @@ def test_subscribers_on_two_realtime_processes_receive_every_event_from_the_web_
     async def scenario():
         ready = [asyncio.Event(), asyncio.Event()]
         tasks = [asyncio.create_task(subscriber(s, r, f"s{i}")) for i, (s, r) in enumerate(zip((rt1, rt2), ready))]
-        await asyncio.gather(*(r.wait() for r in ready))
+        try:
+            await asyncio.wait_for(asyncio.gather(*(r.wait() for r in ready)), 30)
+        except TimeoutError:
+            for task in tasks:  # a subscriber that failed before it was ready: its own error, not a hang
+                if task.done():
+                    task.result()
+            raise
         for i in range(total):
             await asyncio.to_thread(app.ok, "POST", "/collections/posts/documents", {"n": i}, 201)
         results = await asyncio.gather(*tasks)

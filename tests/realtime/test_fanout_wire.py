@@ -78,7 +78,7 @@ def test_a_subscriber_that_stops_reading_gets_everything_in_order_once_it_reads_
         ):
             for ws in (stalled, reader.ws):
                 await ws.send(json.dumps({"op": "subscribe", "id": "s", "collection": "notes"}))
-                while json.loads(await ws.recv())["op"] != "subscribed":
+                while json.loads(await asyncio.wait_for(ws.recv(), 30))["op"] != "subscribed":
                     pass
             for n in range(writes):
                 body = {"title": f"{n:04d}" + "x" * size, "n": n}
