@@ -111,7 +111,7 @@ def test_an_unknown_key_stays_unknown_until_it_is_created(project):
 
 def test_a_lookup_on_the_event_loop_waits_for_no_lock_and_one_off_it_waits_as_configured(project):
     """The PRAGMA runs past Django's cursor, so past the loop lane's wrappers: it sets the same busy
-    timeout they would (core.loop_lane.before_raw_statement)."""
+    timeout they would (core.loop_lane.match_busy_timeout)."""
     if connection.vendor != "sqlite":
         pytest.skip("the memo and the loop lane are SQLite's")
 

@@ -128,10 +128,9 @@ def _guard(execute, sql, params, many, context):
     attempt = _attempt.get()
     if attempt is None or attempt.wrote:
         return execute(sql, params, many, context)
-    if connection.connection is not _not_waiting.raw:
-        # At the attempt's first statement, on whichever connection Django opened for it; the
-        # loop's own stays at 0 from one request to the next (_NotWaiting).
-        _set_busy_timeout(0)
+    # At the attempt's first statement, on whichever connection Django opened for it; the loop's
+    # own stays at 0 from one request to the next (_NotWaiting).
+    match_busy_timeout(connection)
     try:
         result = execute(sql, params, many, context)
     except DatabaseError as exc:
@@ -176,18 +175,19 @@ def _set_busy_timeout(milliseconds: int) -> None:
 
 
 def _waits_off_the_loop(execute, sql, params, many, context):
-    if _not_waiting.raw is not None and _attempt.get() is None and connection.connection is _not_waiting.raw:
-        _set_busy_timeout(_configured_busy_ms())
+    if _not_waiting.raw is not None and _attempt.get() is None:  # the loop's statements skip the lookups
+        match_busy_timeout(connection)
     return execute(sql, params, many, context)
 
 
-def before_raw_statement(wrapper) -> None:
-    """What the two wrappers above do before a read, for one run on `wrapper`'s raw connection
-    past Django's cursor (core.unchanged): on the loop it must not wait, off it it waits as configured."""
+def match_busy_timeout(wrapper) -> None:
+    """Set the busy timeout the next statement on `wrapper`'s raw connection must run with: 0 on
+    the loop until its request writes, the configured one off the loop. The one rule for the two
+    wrappers above and for a statement run past Django's cursor (core.unchanged)."""
     attempt = _attempt.get()
     raw = wrapper.connection
     if attempt is None:
-        if _not_waiting.raw is not None and raw is _not_waiting.raw:
+        if raw is _not_waiting.raw and raw is not None:
             _set_busy_timeout(_configured_busy_ms())
     elif not attempt.wrote and raw is not _not_waiting.raw:
         _set_busy_timeout(0)

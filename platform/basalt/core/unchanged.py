@@ -73,7 +73,7 @@ def _current_memo() -> _Memo | None:
         # +10% in the embedded anchor runs, bench/README.md): note the count and read instead.
         wrapper.__dict__[_ATTRIBUTE] = _Memo(raw, None, changes)
         return None
-    loop_lane.before_raw_statement(wrapper)
+    loop_lane.match_busy_timeout(wrapper)
     try:
         version = raw.execute("PRAGMA data_version").fetchone()[0]
     except sqlite3.Error:
