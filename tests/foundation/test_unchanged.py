@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -153,3 +155,46 @@ def test_a_connection_that_writes_between_its_lookups_runs_no_pragma_for_them(pr
         assert key_queries(queries) == [] and len(pragmas) == 2
     finally:
         connection.connection.set_trace_callback(None)
+
+
+def test_a_revocation_by_another_process_is_seen_on_the_next_lookup(project):
+    """SQLite's data_version counts the commits of other processes too (the CLI, a second server)."""
+    if connection.vendor != "sqlite":
+        pytest.skip("the memo is SQLite's")
+    for _ in range(3):
+        assert resolve_key(project.secret).kind == ApiKey.SECRET
+    revoke = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=20, isolation_level=None); "
+        f"c.execute('UPDATE {ApiKey._meta.db_table} SET revoked_at = ? WHERE project_id = ? AND kind = ?', "
+        "(sys.argv[2], sys.argv[3], sys.argv[4]))"
+    )
+    subprocess.run(
+        [sys.executable, "-c", revoke, connection.settings_dict["NAME"], timezone.now().isoformat(),
+         str(project.project.id), ApiKey.SECRET],
+        check=True, timeout=60,
+    )  # fmt: skip
+    with pytest.raises(InvalidApiKey):
+        resolve_key(project.secret)
+
+
+def test_commits_around_a_checkpoint_that_empties_the_wal_are_seen(project):
+    if connection.vendor != "sqlite":
+        pytest.skip("the memo is SQLite's")
+    project_table, key_table = Project._meta.db_table, ApiKey._meta.db_table
+    for _ in range(3):
+        resolve_key(project.secret)
+    other = another_connection()
+    try:
+        other.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        other.execute(f"UPDATE {project_table} SET name = 'after the checkpoint' WHERE id = ?", [project.project.id])  # noqa: S608
+        assert resolve_key(project.secret).project.name == "after the checkpoint"
+        resolve_key(project.secret)
+        other.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        other.execute(
+            f"UPDATE {key_table} SET revoked_at = ? WHERE project_id = ?",  # noqa: S608
+            [timezone.now().isoformat(), project.project.id],
+        )
+    finally:
+        other.close()
+    with pytest.raises(InvalidApiKey):
+        resolve_key(project.secret)
