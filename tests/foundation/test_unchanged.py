@@ -22,6 +22,10 @@ from basalt.projects.models import ApiKey, Project
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+# A revocation written past Django, as another process (the CLI, a second server) would write it.
+REVOKE_BY_KIND = f"UPDATE {ApiKey._meta.db_table} SET revoked_at = ? WHERE project_id = ? AND kind = ?"  # noqa: S608
+
+
 def key_queries(queries: CaptureQueriesContext) -> list[str]:
     return [q["sql"] for q in queries.captured_queries if ApiKey._meta.db_table in q["sql"]]
 
@@ -56,10 +60,7 @@ def test_an_unchanged_file_answers_the_key_without_its_query_and_a_commit_elsewh
     # Revoked by another connection (another process, the CLI): refused on the very next lookup.
     if connection.vendor == "sqlite":
         other = another_connection()
-        other.execute(
-            f"UPDATE {ApiKey._meta.db_table} SET revoked_at = ? WHERE project_id = ? AND kind = ?",  # noqa: S608
-            [timezone.now().isoformat(), project.project.id, ApiKey.SECRET],
-        )
+        other.execute(REVOKE_BY_KIND, [timezone.now().isoformat(), project.project.id, ApiKey.SECRET])
         other.close()
     else:
         in_another_thread(
@@ -165,11 +166,10 @@ def test_a_revocation_by_another_process_is_seen_on_the_next_lookup(project):
         assert resolve_key(project.secret).kind == ApiKey.SECRET
     revoke = (
         "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=20, isolation_level=None); "
-        f"c.execute('UPDATE {ApiKey._meta.db_table} SET revoked_at = ? WHERE project_id = ? AND kind = ?', "
-        "(sys.argv[2], sys.argv[3], sys.argv[4]))"
+        "c.execute(sys.argv[2], sys.argv[3:])"
     )
     subprocess.run(
-        [sys.executable, "-c", revoke, connection.settings_dict["NAME"], timezone.now().isoformat(),
+        [sys.executable, "-c", revoke, connection.settings_dict["NAME"], REVOKE_BY_KIND, timezone.now().isoformat(),
          str(project.project.id), ApiKey.SECRET],
         check=True, timeout=60,
     )  # fmt: skip

@@ -164,6 +164,18 @@ class connect:  # noqa: N801 - used like websockets.connect
 SCENARIO_LIMIT = 300.0  # a scenario that waits on something that never comes fails here instead of holding CI
 
 
+async def until_ready(events: list[asyncio.Event], tasks: list[asyncio.Task], seconds: float) -> None:
+    """Wait for every client task to say it is ready; one that failed before it was raises its own
+    error, rather than a timeout that hides it."""
+    try:
+        await asyncio.wait_for(asyncio.gather(*(event.wait() for event in events)), seconds)
+    except TimeoutError:
+        for task in tasks:
+            if task.done():
+                task.result()
+        raise
+
+
 def run(coro):
     return asyncio.run(asyncio.wait_for(coro, SCENARIO_LIMIT))
 

@@ -23,7 +23,7 @@ import websockets
 
 from tests.contract import live
 
-from .conftest import OPEN, App, Redis, make_live_project, run, start_process
+from .conftest import OPEN, App, Redis, make_live_project, run, start_process, until_ready
 
 pytestmark = [
     pytest.mark.live,
@@ -112,7 +112,7 @@ def test_t14_every_event_exactly_once_through_a_redis_restart_and_a_killed_realt
         followers = [Follower(app, [ws1, ws2] if i % 2 else [ws2, ws1]) for i in range(SUBSCRIBERS)]
         stop = asyncio.Event()
         tasks = [asyncio.create_task(f.run(stop)) for f in followers]
-        await asyncio.wait_for(asyncio.gather(*(f.ready.wait() for f in followers)), 60)
+        await until_ready([f.ready for f in followers], tasks, 60)
         written: list[int] = []
         async with httpx.AsyncClient(base_url=app.url, headers={"X-API-Key": app.sk}, timeout=30) as http:
             for n in range(WRITES):

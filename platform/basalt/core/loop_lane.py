@@ -175,8 +175,7 @@ def _set_busy_timeout(milliseconds: int) -> None:
 
 
 def _waits_off_the_loop(execute, sql, params, many, context):
-    if _not_waiting.raw is not None and _attempt.get() is None:  # the loop's statements skip the lookups
-        match_busy_timeout(connection)
+    match_busy_timeout(connection)
     return execute(sql, params, many, context)
 
 

@@ -32,6 +32,7 @@ from basalt.projects.models import Project
 from basalt.realtime import announce, changes, lookups, wire
 from basalt.realtime.connection import Connection
 from basalt.realtime.dbthread import in_thread
+from basalt.realtime.ends import ends_when_cancelled
 from basalt.realtime.listener import ChangeListener
 from basalt.realtime.subscriptions import (
     Subscription,
@@ -135,7 +136,7 @@ class Hub:
     def spawn(self, coro) -> asyncio.Task:
         """Run a hub task in a clean context: the first caller may be a request inside async_to_sync,
         whose thread executor (captured in context variables) is gone once that request ends."""
-        task = self.loop.create_task(coro, context=contextvars.Context())
+        task = self.loop.create_task(ends_when_cancelled(coro), context=contextvars.Context())
         self.tasks.add(task)  # a reference until done, so the task is not collected mid-flight
         task.add_done_callback(self.tasks.discard)
         return task
