@@ -3,8 +3,9 @@
 Starts `serve` from each source in turn (interleaved rounds, fresh data directory per source),
 drives keep-alive HTTP/1.1 with the load generator of http_server.py, and prints medians and the
 ratio of each source to the first. Routes: `/healthz` (no database), `GET /api/v1/project` with a
-publishable key (key lookup + project row) and `GET /api/v1/collections/posts/documents/{id}` with the
-secret key (the document read path).
+publishable key (key lookup + project row), `GET /api/v1/collections/posts/documents/{id}` with the
+secret key (the document read path), and with the same key a create in that collection and an
+update of that document (the write path).
 
     git -C . archive main | tar -x -C /tmp/basalt-main
     python bench/embedded_server.py --source before=/tmp/basalt-main [--rounds 3 --duration 5]
@@ -79,15 +80,21 @@ def measure(source: Path, data_dir: str, keys: dict, first: bool, duration: floa
             posts = {"name": "posts", "fields": {"title": {"type": "string"}}}
             _api(f"{base}/schema/collections", keys["sk"], "POST", posts)
             keys["doc"] = _api(f"{base}/collections/posts/documents", keys["sk"], "POST", {"title": "hello"})["id"]
-        routes = {
-            "healthz": ("/healthz", {}),
-            "project": ("/api/v1/project", {"X-API-Key": keys["pk"]}),
-            "document": (f"/api/v1/collections/posts/documents/{keys['doc']}", {"X-API-Key": keys["sk"]}),
+        documents = "/api/v1/collections/posts/documents"
+        secret = {"X-API-Key": keys["sk"]}
+        body = json.dumps({"title": "hello"}).encode()
+        routes = {  # name: (method, path, headers, body, the answer's status)
+            "healthz": ("GET", "/healthz", {}, b"", 200),
+            "project": ("GET", "/api/v1/project", {"X-API-Key": keys["pk"]}, b"", 200),
+            "document": ("GET", f"{documents}/{keys['doc']}", secret, b"", 200),
+            "create": ("POST", documents, secret, body, 201),
+            "update": ("PATCH", f"{documents}/{keys['doc']}", secret, body, 200),
         }
         results = {}
-        for name, (path, headers) in routes.items():
-            asyncio.run(load.drive(port, path, headers, 8, 1.0))  # warm-up
-            results[name] = asyncio.run(load.drive(port, path, headers, concurrency, duration))
+        for name, (method, path, headers, payload, status) in routes.items():
+            request = load.http_request(method, path, port, headers, payload)
+            asyncio.run(load.drive_request(port, request, 8, 1.0, ok=(status,)))  # warm-up
+            results[name] = asyncio.run(load.drive_request(port, request, concurrency, duration, ok=(status,)))
         return results
     finally:
         load.stop(proc)
@@ -113,7 +120,13 @@ def main() -> None:
                 sources[name], state[name]["dir"], state[name]["keys"], number == 0, args.duration, args.concurrency
             )
             rounds[name].append(result)
-            print(f"round {number + 1} {name}: " + ", ".join(f"{r} {v['rps']} req/s" for r, v in result.items()))
+            print(
+                f"round {number + 1} {name}: "
+                + ", ".join(
+                    f"{r} {v['rps']} req/s" + (f" ({v['errors']} errors)" if v["errors"] else "")
+                    for r, v in result.items()
+                )
+            )
     first = next(iter(sources))
     print(f"\nmedians over {args.rounds} rounds, c={args.concurrency}; ratio to '{first}'")
     print(f"{'source':10} {'route':9} {'req/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'ratio':>6}")

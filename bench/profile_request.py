@@ -275,6 +275,8 @@ def main() -> None:
 
             profiler.disable()
             pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(args.cprofile)
+            if os.environ.get("PROFILE_CALLERS"):
+                pstats.Stats(profiler).print_callers(os.environ["PROFILE_CALLERS"])
         elif profiler is not None:
             profiler.stop()
             show_all = bool(os.environ.get("PROFILE_ALL"))

@@ -15,8 +15,9 @@ snapshot. PostgreSQL has no such counter; there `remembered` always reads.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Hashable
-from typing import TypeVar
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
@@ -26,6 +27,8 @@ T = TypeVar("T")
 
 # Rows kept per connection at most; past it the memo starts again (keys of a few projects fit).
 MEMO_SIZE = 1_000
+# The tables the kept rows are read from (projects.keys: the key, its project, the caller epoch).
+KEPT_FROM = ("basalt_api_key", "basalt_project", "basalt_caller_epoch")
 _ATTRIBUTE = "_basalt_unchanged"
 
 
@@ -82,3 +85,24 @@ def _current_memo() -> _Memo | None:
         memo = _Memo(raw, version, changes)
         wrapper.__dict__[_ATTRIBUTE] = memo
     return memo
+
+
+@contextmanager
+def cursor_writing_none_of_the_kept_tables() -> Iterator[Any]:
+    """A cursor for statements that write none of `KEPT_FROM`, triggers included (the document
+    store's: documents, their kept counts, relations, the change log). This connection's own
+    changes through it leave the memo in force, as other connections' commits to those tables do
+    (data_version tells). Without it every write request's key lookup found a change of its own
+    and read the key again: a sixth statement per create on SQLite. A change made any other way
+    between the lookup and the block, or an error in the block, still sends the next lookup to
+    the database."""
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    with wrapper.cursor() as cursor:
+        raw = wrapper.connection
+        before = raw.total_changes if wrapper.vendor == "sqlite" else None
+        yield cursor
+    if before is None:
+        return
+    memo = wrapper.__dict__.get(_ATTRIBUTE)
+    if memo is not None and memo.raw is raw and memo.changes == before:
+        memo.changes = raw.total_changes

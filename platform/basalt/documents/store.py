@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from django.db import connection
 
+from basalt.core import unchanged
 from basalt.core.times import rfc3339_ms
 from basalt.documents import changefeed
 
@@ -41,6 +42,12 @@ def _json_param() -> str:
 
 def dump(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+def _writing():
+    """A cursor for the writes below: they change the document store's tables only, so the key
+    lookups after them may still be answered from the key memo (core.unchanged)."""
+    return unchanged.cursor_writing_none_of_the_kept_tables()
 
 
 def _load(value: Any) -> Any:
@@ -109,7 +116,7 @@ def update_data_many(docs: list[StoredDoc], collection_id: int) -> None:
     if not docs:
         return
     j = _json_param()
-    with connection.cursor() as cursor:
+    with _writing() as cursor:
         cursor.executemany(
             f"UPDATE basalt_document SET data = {j}, updated_at = %s, version = %s "  # noqa: S608
             "WHERE id = %s AND collection_id = %s",
@@ -161,7 +168,7 @@ def _update_statement(doc: StoredDoc, collection_id: int) -> Statement:
 
 
 def _execute(statement: Statement) -> None:
-    with connection.cursor() as cursor:
+    with _writing() as cursor:
         cursor.execute(*statement)
 
 
@@ -292,7 +299,7 @@ def update_logged(
 
 def delete_returning(collection_id: int, doc_id: str) -> StoredDoc | None:
     """Delete and return the row in one statement; the caller rolls back if the check then fails."""
-    with connection.cursor() as cursor:
+    with _writing() as cursor:
         cursor.execute(
             f"DELETE FROM basalt_document WHERE id = %s AND collection_id = %s RETURNING {COLUMNS}",  # noqa: S608
             [doc_id, collection_id],
@@ -329,7 +336,7 @@ def append_change(
     bumped here."""
     before_json = None if before is None else dump(before)
     after_json = None if after is None else dump(after)
-    with connection.cursor() as cursor:
+    with _writing() as cursor:
         if last and changefeed.may_number_in_place():
             cursor.execute(*_log_change_call(project_id, collection, doc_id, kind, before, after, now))
             changefeed.numbered_in_place(project_id, cursor.fetchall(), before, after)
@@ -359,7 +366,7 @@ def append_changes(project_id: int, collection: str, entries: list[tuple[str, st
         (doc_id, kind, None if before is None else dump(before), None if after is None else dump(after))
         for doc_id, kind, before, after in entries
     ]
-    with connection.cursor() as cursor:
+    with _writing() as cursor:
         if is_postgres():
             cursor.executemany(_unnumbered_change_sql(), [[project_id, collection, *row, stamp] for row in dumped])
             changefeed.number_after_commit(project_id)
@@ -383,7 +390,7 @@ def add_relations(project_id: int, collection_id: int, field: str, from_id: str,
     params: list[Any] = []
     for to_id in to_ids:
         params += [project_id, collection_id, field, from_id, to_id]
-    with connection.cursor() as cursor:
+    with _writing() as cursor:
         cursor.execute(
             "INSERT INTO basalt_relation (project_id, collection_id, field, from_id, to_id) "  # noqa: S608
             f"VALUES {values} {conflict}",
@@ -395,7 +402,7 @@ def remove_relations(collection_id: int, field: str, from_id: str, to_ids: list[
     if not to_ids:
         return
     marks = ", ".join(["%s"] * len(to_ids))
-    with connection.cursor() as cursor:
+    with _writing() as cursor:
         cursor.execute(
             "DELETE FROM basalt_relation WHERE collection_id = %s AND field = %s AND from_id = %s "  # noqa: S608
             f"AND to_id IN ({marks})",
@@ -404,7 +411,7 @@ def remove_relations(collection_id: int, field: str, from_id: str, to_ids: list[
 
 
 def remove_all_relations(collection_id: int, from_id: str) -> None:
-    with connection.cursor() as cursor:
+    with _writing() as cursor:
         cursor.execute(
             "DELETE FROM basalt_relation WHERE collection_id = %s AND from_id = %s", [collection_id, from_id]
         )
