@@ -250,7 +250,7 @@ def test_a_revocation_by_this_connection_between_two_writes_is_seen_on_the_next(
 def test_a_rename_by_this_connection_inside_a_write_is_seen_on_the_next_request(project):
     """A kept table written in the same transaction as the store's writes, before them: the memo's count
     no longer matches when the store's block starts, so it is not carried past the change."""
-    from basalt.documents import store
+    from basalt.core.unchanged import cursor_writing_none_of_the_kept_tables
 
     if connection.vendor != "sqlite":
         pytest.skip("the memo is SQLite's")
@@ -262,7 +262,7 @@ def test_a_rename_by_this_connection_inside_a_write_is_seen_on_the_next_request(
     assert key_queries(queries) == []  # the memo holds the key: the check below is not a cold read
     with transaction.atomic():
         Project.objects.filter(id=project.project.id).update(name="renamed with a write")
-        with store.unchanged.cursor_writing_none_of_the_kept_tables() as cursor:
+        with cursor_writing_none_of_the_kept_tables() as cursor:
             cursor.execute("UPDATE basalt_document SET version = version WHERE project_id = %s", [project.project.id])
     assert resolve_key(project.secret).project.name == "renamed with a write"
 
